@@ -1,0 +1,166 @@
+/**
+ * Resolution: the merged variables and files of one workload for one scope (DESIGN §3).
+ * Pure: the same snapshot always gives the same result, whatever order groups were created in.
+ */
+import { createHash } from 'node:crypto';
+import { addonValues } from './addon-links.js';
+import { notFound } from './errors.js';
+import { expandAll } from './templates.js';
+import type {
+  Conflict,
+  ProjectSnapshot,
+  Provenance,
+  ResolveScope,
+  ResolvedFile,
+  Resolution,
+  SecretGroup,
+  Source,
+  Vars,
+  Workload,
+} from './types.js';
+
+/** A group with its templates expanded and addon links applied; independent of the workload. */
+export interface PreparedGroup {
+  group: SecretGroup;
+  values: Vars;
+  /** alias -> addon, for keys that came from an addon link. */
+  addonOrigin: Map<string, string>;
+}
+
+/** Merge order: priority descending, then name ascending (the deterministic tie-break). */
+export function mergeOrder(a: SecretGroup, b: SecretGroup): number {
+  return b.priority - a.priority || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
+}
+
+export function prepareGroup(group: SecretGroup, snapshot: Pick<ProjectSnapshot, 'addons'>): PreparedGroup {
+  const { values: linked, origin } = addonValues(group.addonLinks, snapshot.addons);
+  const expanded = expandAll(group.variables, linked);
+  return { group, values: { ...linked, ...expanded }, addonOrigin: origin };
+}
+
+/** Every group of the project, expanded, in merge order. Cache this per snapshot. */
+export function prepareGroups(snapshot: ProjectSnapshot): PreparedGroup[] {
+  return [...snapshot.groups.values()].sort(mergeOrder).map((g) => prepareGroup(g, snapshot));
+}
+
+/** Scope and restriction rules: whether a group reaches a workload for a scope. */
+export function isEligible(group: SecretGroup, workload: Workload, scope: ResolveScope): boolean {
+  if (group.scope !== 'both' && group.scope !== scope) return false;
+  const r = group.restrictions;
+  if (!r.restricted) return true;
+  if (r.workloads.includes(workload.name)) return true;
+  return r.tags.some((tag) => workload.tags.includes(tag));
+}
+
+export function resolve(
+  snapshot: ProjectSnapshot,
+  workloadName: string,
+  scope: ResolveScope,
+  prepared: readonly PreparedGroup[] = prepareGroups(snapshot),
+): Resolution {
+  const workload = snapshot.workloads.get(workloadName);
+  if (!workload) throw notFound(`workload ${snapshot.project.name}/${workloadName}`);
+  return resolveWorkload(snapshot.project.name, workload, scope, prepared);
+}
+
+export function resolveWorkload(
+  project: string,
+  workload: Workload,
+  scope: ResolveScope,
+  prepared: readonly PreparedGroup[],
+): Resolution {
+  const eligible = prepared.filter((p) => isEligible(p.group, workload, scope));
+
+  const variables: Vars = {};
+  const varSources = new Map<string, Source[]>();
+  const fileByPath = new Map<string, ResolvedFile>();
+  const fileSources = new Map<string, Source[]>();
+  for (const p of eligible) {
+    const g = p.group;
+    for (const key of Object.keys(p.values)) {
+      const addon = p.addonOrigin.get(key);
+      const source: Source = addon
+        ? { kind: 'addon', group: g.name, priority: g.priority, addon }
+        : { kind: 'group', group: g.name, priority: g.priority };
+      const list = varSources.get(key);
+      if (list) list.push(source);
+      else {
+        varSources.set(key, [source]);
+        variables[key] = p.values[key]!;
+      }
+    }
+    for (const file of g.files) {
+      const source: Source = { kind: 'group', group: g.name, priority: g.priority };
+      const list = fileSources.get(file.path);
+      if (list) list.push(source);
+      else {
+        fileSources.set(file.path, [source]);
+        fileByPath.set(file.path, { path: file.path, content: file.content, mode: file.mode });
+      }
+    }
+  }
+
+  const own = scope === 'runtime' ? workload.runtimeVariables : workload.buildArguments;
+  const ownKeys = new Set(Object.keys(own));
+  for (const key of ownKeys) variables[key] = own[key]!;
+
+  const conflicts: Conflict[] = [];
+  const provenance: Provenance[] = [];
+  const contributing = new Set<string>();
+  for (const key of [...new Set([...varSources.keys(), ...ownKeys])].sort()) {
+    const sources = varSources.get(key) ?? [];
+    if (ownKeys.has(key)) {
+      provenance.push({ key, winner: { kind: 'workload' }, shadowed: sources, conflict: false });
+      continue;
+    }
+    const [winner, ...shadowed] = sources as [Source, ...Source[]];
+    const tied = sources.filter((s) => s.priority === winner.priority);
+    const conflict = tied.length > 1;
+    if (conflict) {
+      conflicts.push({ key, priority: winner.priority!, groups: tied.map((s) => s.group!), winner: winner.group! });
+    }
+    contributing.add(winner.group!);
+    provenance.push({ key, winner, shadowed, conflict });
+  }
+  const fileProvenance: Provenance[] = [];
+  for (const path of [...fileSources.keys()].sort()) {
+    const [winner, ...shadowed] = fileSources.get(path)! as [Source, ...Source[]];
+    const tied = [winner, ...shadowed].filter((s) => s.priority === winner.priority);
+    if (tied.length > 1) {
+      conflicts.push({ key: path, priority: winner.priority!, groups: tied.map((s) => s.group!), winner: winner.group! });
+    }
+    contributing.add(winner.group!);
+    fileProvenance.push({ key: path, winner, shadowed, conflict: tied.length > 1 });
+  }
+
+  const files = [...fileByPath.values()].sort((a, b) => (a.path < b.path ? -1 : 1));
+  const sortedVars: Vars = {};
+  for (const key of Object.keys(variables).sort()) sortedVars[key] = variables[key]!;
+  return {
+    project,
+    workload: workload.name,
+    scope,
+    variables: sortedVars,
+    files,
+    etag: etagOf(sortedVars, files),
+    provenance,
+    fileProvenance,
+    conflicts,
+    contributingGroups: [...contributing].sort(),
+    eligibleGroups: eligible.map((p) => p.group.name).sort(),
+  };
+}
+
+/** Hash of the canonical content (sorted keys, files by path): equal content, equal etag. */
+export function etagOf(variables: Vars, files: readonly ResolvedFile[]): string {
+  const h = createHash('sha256');
+  for (const key of Object.keys(variables).sort()) {
+    h.update(`v${key.length}:${key}${Buffer.byteLength(variables[key]!)}:`);
+    h.update(variables[key]!);
+  }
+  for (const f of [...files].sort((a, b) => (a.path < b.path ? -1 : 1))) {
+    h.update(`f${Buffer.byteLength(f.path)}:${f.path}${f.mode}:${f.content.byteLength}:`);
+    h.update(f.content);
+  }
+  return h.digest('base64url').slice(0, 27);
+}

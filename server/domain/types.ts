@@ -1,0 +1,144 @@
+/**
+ * Plain domain types. Nothing here knows about protobuf, gRPC or storage: handlers map
+ * generated messages to these, and the store persists them.
+ */
+export type WorkloadKind = 'service' | 'job';
+export type GroupType = 'secret' | 'config';
+export type GroupScope = 'runtime' | 'build' | 'both';
+export type ResolveScope = 'runtime' | 'build';
+
+/** A string-to-string map. Keys are validated, so `__proto__` never reaches one. */
+export type Vars = Record<string, string>;
+
+export interface Project {
+  name: string;
+  createdAt: number;
+}
+
+/** Bookkeeping every stored record carries. */
+export interface Revisioned {
+  revision: number;
+  createdAt: number;
+  updatedAt: number;
+  updatedBy: string;
+}
+
+export interface Workload extends Revisioned {
+  project: string;
+  name: string;
+  kind: WorkloadKind;
+  tags: string[];
+  runtimeVariables: Vars;
+  buildArguments: Vars;
+}
+
+export interface Addon extends Revisioned {
+  project: string;
+  name: string;
+  type: string;
+  connectionDetails: Vars;
+}
+
+export interface Restrictions {
+  restricted: boolean;
+  workloads: string[];
+  tags: string[];
+}
+
+export interface SecretFile {
+  path: string;
+  content: Uint8Array;
+  /** Unix permission bits. */
+  mode: number;
+}
+
+export interface AddonLinkKey {
+  key: string;
+  alias: string;
+}
+
+/** No keys means every key of the addon under its default alias. */
+export interface AddonLink {
+  addon: string;
+  keys: AddonLinkKey[];
+}
+
+export interface SecretGroup extends Revisioned {
+  project: string;
+  name: string;
+  description: string;
+  type: GroupType;
+  scope: GroupScope;
+  priority: number;
+  restrictions: Restrictions;
+  variables: Vars;
+  files: SecretFile[];
+  addonLinks: AddonLink[];
+}
+
+/** One revision in a group's history: the group as it stood after the change. */
+export interface GroupHistoryEntry {
+  project: string;
+  name: string;
+  revision: number;
+  time: number;
+  actor: string;
+  action: string;
+  changedKeys: string[];
+  /** null when this revision deleted the group. */
+  group: SecretGroup | null;
+}
+
+/** Everything resolution needs about one project, held in memory by the server. */
+export interface ProjectSnapshot {
+  project: Project;
+  workloads: ReadonlyMap<string, Workload>;
+  addons: ReadonlyMap<string, Addon>;
+  groups: ReadonlyMap<string, SecretGroup>;
+}
+
+export type SourceKind = 'group' | 'addon' | 'workload';
+
+export interface Source {
+  kind: SourceKind;
+  group?: string;
+  priority?: number;
+  addon?: string;
+}
+
+export interface Provenance {
+  key: string;
+  winner: Source;
+  /** Every other group that defined the key, in merge order (highest priority first). */
+  shadowed: Source[];
+  conflict: boolean;
+}
+
+export interface Conflict {
+  key: string;
+  priority: number;
+  groups: string[];
+  winner: string;
+}
+
+export interface ResolvedFile {
+  path: string;
+  content: Uint8Array;
+  mode: number;
+}
+
+export interface Resolution {
+  project: string;
+  workload: string;
+  scope: ResolveScope;
+  variables: Vars;
+  files: ResolvedFile[];
+  etag: string;
+  provenance: Provenance[];
+  fileProvenance: Provenance[];
+  conflicts: Conflict[];
+  /** Groups that contributed at least one winning key or file. */
+  contributingGroups: string[];
+  /** Every eligible group, contributing or not. */
+  eligibleGroups: string[];
+}

@@ -1,0 +1,140 @@
+/** Input validation. Every failure is INVALID_ARGUMENT (or RESOURCE_EXHAUSTED for sizes) naming the field. */
+import { posix } from 'node:path';
+import { invalid, tooLarge } from './errors.js';
+import { LIMITS } from './limits.js';
+import type { GroupScope, GroupType, ResolveScope, Vars, WorkloadKind, Restrictions, SecretFile } from './types.js';
+
+const NAME_RE = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
+const KEY_RE = /^[A-Za-z_][A-Za-z0-9_]*$/;
+const TAG_RE = /^[A-Za-z0-9]([A-Za-z0-9._:/-]{0,61}[A-Za-z0-9])?$/;
+
+/** Project, workload, addon and group names: DNS labels. */
+export function validateName(field: string, name: string): string {
+  if (!NAME_RE.test(name)) {
+    throw invalid(
+      `${field} ${JSON.stringify(truncate(name))} is not a valid name: use 1-63 lower-case letters, digits and '-', starting and ending with a letter or digit`,
+    );
+  }
+  return name;
+}
+
+export function validateKey(field: string, key: string): string {
+  if (!KEY_RE.test(key) || key.length > LIMITS.keyLength) {
+    throw invalid(
+      `${field} ${JSON.stringify(truncate(key))} is not a valid key: use letters, digits and '_', not starting with a digit (at most ${LIMITS.keyLength} characters)`,
+    );
+  }
+  // A valid variable name, but it would corrupt a plain object map.
+  if (key === '__proto__') throw invalid(`${field} "__proto__" is reserved`);
+  return key;
+}
+
+export function validateTag(field: string, tag: string): string {
+  if (!TAG_RE.test(tag)) {
+    throw invalid(
+      `${field} ${JSON.stringify(truncate(tag))} is not a valid tag: 1-63 letters, digits, '.', '_', ':', '/' or '-'`,
+    );
+  }
+  return tag;
+}
+
+export function validatePriority(field: string, value: unknown): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > 100) {
+    throw invalid(`${field} must be an integer from 0 to 100, got ${JSON.stringify(truncate(String(value)))}`);
+  }
+  return value;
+}
+
+/** Parses a priority typed by a person ("50"); rejects "1.5", "abc", "", "1e2". */
+export function parsePriority(field: string, text: string): number {
+  if (!/^-?\d+$/.test(text.trim())) {
+    throw invalid(`${field} must be an integer from 0 to 100, got ${JSON.stringify(truncate(text))}`);
+  }
+  return validatePriority(field, Number(text.trim()));
+}
+
+export function validateValue(field: string, value: string): string {
+  if (typeof value !== 'string') throw invalid(`${field} must be a string`);
+  if (Buffer.byteLength(value, 'utf8') > LIMITS.valueBytes) {
+    throw tooLarge(`${field} is larger than the limit of ${LIMITS.valueBytes} bytes`);
+  }
+  return value;
+}
+
+/** Validates a map's keys and value sizes; the field name is used in messages. */
+export function validateVars(field: string, vars: Vars): Vars {
+  const keys = Object.keys(vars);
+  if (keys.length > LIMITS.keysPerGroup) {
+    throw tooLarge(`${field} has ${keys.length} keys, more than the limit of ${LIMITS.keysPerGroup}`);
+  }
+  for (const key of keys) {
+    validateKey(`${field} key`, key);
+    validateValue(`${field}[${key}]`, vars[key]!);
+  }
+  return vars;
+}
+
+export function validateTags(field: string, tags: readonly string[]): string[] {
+  if (tags.length > LIMITS.tagsPerWorkload) {
+    throw tooLarge(`${field} has ${tags.length} tags, more than the limit of ${LIMITS.tagsPerWorkload}`);
+  }
+  for (const tag of tags) validateTag(field, tag);
+  return [...new Set(tags)].sort();
+}
+
+export function validateRestrictions(r: Restrictions): Restrictions {
+  const workloads = [...new Set(r.workloads.map((w) => validateName('restrictions.workloads', w)))].sort();
+  const tags = validateTags('restrictions.tags', r.tags);
+  return { restricted: r.restricted || workloads.length > 0 || tags.length > 0, workloads, tags };
+}
+
+/** Secret file paths: absolute, already normalised, no '..' segment, no trailing slash. */
+export function validateFilePath(field: string, path: string): string {
+  const shown = JSON.stringify(truncate(path));
+  if (!path.startsWith('/')) throw invalid(`${field} ${shown} must be an absolute path`);
+  if (path.length > LIMITS.pathLength) throw invalid(`${field} is longer than ${LIMITS.pathLength} characters`);
+  if (path.includes('\0')) throw invalid(`${field} ${shown} contains a NUL byte`);
+  if (path.split('/').includes('..')) throw invalid(`${field} ${shown} must not contain '..'`);
+  if (path === '/' || path.endsWith('/')) throw invalid(`${field} ${shown} must name a file, not a directory`);
+  if (posix.normalize(path) !== path) {
+    throw invalid(`${field} ${shown} is not normalised (expected ${JSON.stringify(posix.normalize(path))})`);
+  }
+  return path;
+}
+
+export function validateFile(file: SecretFile): SecretFile {
+  validateFilePath('file.path', file.path);
+  if (file.content.byteLength > LIMITS.fileBytes) {
+    throw tooLarge(`file ${file.path} is larger than the limit of ${LIMITS.fileBytes} bytes`);
+  }
+  const mode = file.mode === 0 ? 0o600 : file.mode;
+  if (!Number.isInteger(mode) || mode < 0 || mode > 0o777) {
+    throw invalid(`file.mode must be permission bits between 0 and 0777, got ${file.mode}`);
+  }
+  return { path: file.path, content: file.content, mode };
+}
+
+export function parseWorkloadKind(text: string): WorkloadKind {
+  if (text === 'service' || text === 'job') return text;
+  throw invalid(`kind must be "service" or "job", got ${JSON.stringify(truncate(text))}`);
+}
+
+export function parseGroupType(text: string): GroupType {
+  if (text === 'secret' || text === 'config') return text;
+  throw invalid(`type must be "secret" or "config", got ${JSON.stringify(truncate(text))}`);
+}
+
+export function parseGroupScope(text: string): GroupScope {
+  if (text === 'runtime' || text === 'build' || text === 'both') return text;
+  throw invalid(`scope must be "runtime", "build" or "both", got ${JSON.stringify(truncate(text))}`);
+}
+
+export function parseResolveScope(text: string): ResolveScope {
+  if (text === 'runtime' || text === 'build') return text;
+  throw invalid(`scope must be "runtime" or "build", got ${JSON.stringify(truncate(text))}`);
+}
+
+/** Echo at most 40 characters of user input: enough to recognise, never a whole value. */
+function truncate(text: string): string {
+  return text.length > 40 ? `${text.slice(0, 40)}…` : text;
+}

@@ -1,0 +1,240 @@
+/**
+ * Embedded store: one SQLite file (better-sqlite3, synchronous, WAL) under the data
+ * directory. Every mutation is one transaction, which also bumps the project's version for
+ * the change feed. Single server process only; see the MongoDB store for scale-out.
+ */
+import Database from 'better-sqlite3';
+import { alreadyExists, notFound, stale } from '../domain/errors.js';
+import type { GroupHistoryEntry, Project, ProjectSnapshot } from '../domain/types.js';
+import { decodeHistory, decodeRecord, encodeHistory, encodeRecord, SCHEMA_VERSION } from './codec.js';
+import type { AuditEvent, AuditFilter, RecordKind, RecordTypes, Store, TokenRecord } from './store.js';
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS projects (name TEXT PRIMARY KEY, created_at INTEGER NOT NULL, version INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS records (
+  kind TEXT NOT NULL, project TEXT NOT NULL, name TEXT NOT NULL, revision INTEGER NOT NULL,
+  schema_version INTEGER NOT NULL, data TEXT NOT NULL, PRIMARY KEY (project, kind, name));
+CREATE TABLE IF NOT EXISTS group_history (
+  project TEXT NOT NULL, name TEXT NOT NULL, revision INTEGER NOT NULL, data TEXT NOT NULL,
+  PRIMARY KEY (project, name, revision));
+CREATE TABLE IF NOT EXISTS tokens (id TEXT PRIMARY KEY, hash TEXT NOT NULL UNIQUE, data TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS audit (
+  id INTEGER PRIMARY KEY AUTOINCREMENT, time INTEGER NOT NULL, project TEXT NOT NULL,
+  actor TEXT NOT NULL, action TEXT NOT NULL, data TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS audit_project_time ON audit (project, time);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+`;
+
+export class SqliteStore implements Store {
+  private readonly db: Database.Database;
+
+  /** `file` is a path, or ':memory:' for tests. */
+  constructor(file: string) {
+    this.db = new Database(file);
+    this.db.pragma('journal_mode = WAL');
+    this.db.pragma('synchronous = NORMAL');
+    this.db.pragma('busy_timeout = 5000');
+  }
+
+  async init(): Promise<void> {
+    this.db.exec(SCHEMA);
+  }
+
+  async close(): Promise<void> {
+    if (this.db.open) this.db.close();
+  }
+
+  async createProject(project: Project): Promise<void> {
+    const r = this.db
+      .prepare('INSERT INTO projects (name, created_at, version) VALUES (?, ?, 1) ON CONFLICT DO NOTHING')
+      .run(project.name, project.createdAt);
+    if (r.changes === 0) throw alreadyExists(`project ${project.name}`);
+  }
+
+  async getProject(name: string): Promise<Project | null> {
+    const row = this.db.prepare('SELECT name, created_at FROM projects WHERE name = ?').get(name) as ProjectRow | undefined;
+    return row ? { name: row.name, createdAt: row.created_at } : null;
+  }
+
+  async listProjects(): Promise<Project[]> {
+    const rows = this.db.prepare('SELECT name, created_at FROM projects ORDER BY name').all() as ProjectRow[];
+    return rows.map((r) => ({ name: r.name, createdAt: r.created_at }));
+  }
+
+  async deleteProject(name: string): Promise<void> {
+    this.db.transaction(() => {
+      const r = this.db.prepare('DELETE FROM projects WHERE name = ?').run(name);
+      if (r.changes === 0) throw notFound(`project ${name}`);
+      this.db.prepare('DELETE FROM records WHERE project = ?').run(name);
+      this.db.prepare('DELETE FROM group_history WHERE project = ?').run(name);
+    })();
+  }
+
+  async getRecord<K extends RecordKind>(kind: K, project: string, name: string): Promise<RecordTypes[K] | null> {
+    const row = this.db
+      .prepare('SELECT data FROM records WHERE project = ? AND kind = ? AND name = ?')
+      .get(project, kind, name) as { data: string } | undefined;
+    return row ? decodeRecord(kind, JSON.parse(row.data)) : null;
+  }
+
+  async listRecords<K extends RecordKind>(kind: K, project: string): Promise<RecordTypes[K][]> {
+    const rows = this.db
+      .prepare('SELECT data FROM records WHERE project = ? AND kind = ? ORDER BY name')
+      .all(project, kind) as { data: string }[];
+    return rows.map((r) => decodeRecord(kind, JSON.parse(r.data)));
+  }
+
+  async createRecord<K extends RecordKind>(kind: K, record: RecordTypes[K], history?: GroupHistoryEntry): Promise<void> {
+    this.db.transaction(() => {
+      this.bump(record.project);
+      const r = this.db
+        .prepare(
+          'INSERT INTO records (kind, project, name, revision, schema_version, data) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING',
+        )
+        .run(kind, record.project, record.name, record.revision, SCHEMA_VERSION, JSON.stringify(encodeRecord(kind, record)));
+      if (r.changes === 0) throw alreadyExists(`${kind} ${record.project}/${record.name}`);
+      if (history) this.writeHistory(history);
+    })();
+  }
+
+  async updateRecord<K extends RecordKind>(kind: K, record: RecordTypes[K], history?: GroupHistoryEntry): Promise<void> {
+    this.db.transaction(() => {
+      const expected = record.revision - 1;
+      const r = this.db
+        .prepare(
+          'UPDATE records SET revision = ?, schema_version = ?, data = ? WHERE project = ? AND kind = ? AND name = ? AND revision = ?',
+        )
+        .run(record.revision, SCHEMA_VERSION, JSON.stringify(encodeRecord(kind, record)), record.project, kind, record.name, expected);
+      if (r.changes === 0) this.refuse(kind, record.project, record.name, expected);
+      this.bump(record.project);
+      if (history) this.writeHistory(history);
+    })();
+  }
+
+  async deleteRecord(
+    kind: RecordKind,
+    project: string,
+    name: string,
+    expectedRevision: number,
+    history?: GroupHistoryEntry,
+  ): Promise<void> {
+    this.db.transaction(() => {
+      const r = this.db
+        .prepare('DELETE FROM records WHERE project = ? AND kind = ? AND name = ? AND revision = ?')
+        .run(project, kind, name, expectedRevision);
+      if (r.changes === 0) this.refuse(kind, project, name, expectedRevision);
+      this.bump(project);
+      if (history) this.writeHistory(history);
+    })();
+  }
+
+  async listGroupHistory(project: string, name: string): Promise<GroupHistoryEntry[]> {
+    const rows = this.db
+      .prepare('SELECT data FROM group_history WHERE project = ? AND name = ? ORDER BY revision')
+      .all(project, name) as { data: string }[];
+    return rows.map((r) => decodeHistory(JSON.parse(r.data)));
+  }
+
+  async loadProject(name: string): Promise<ProjectSnapshot | null> {
+    return this.db.transaction(() => {
+      const project = this.db.prepare('SELECT name, created_at FROM projects WHERE name = ?').get(name) as ProjectRow | undefined;
+      if (!project) return null;
+      const rows = this.db.prepare('SELECT kind, name, data FROM records WHERE project = ?').all(name) as {
+        kind: RecordKind;
+        name: string;
+        data: string;
+      }[];
+      const snapshot = {
+        project: { name: project.name, createdAt: project.created_at },
+        workloads: new Map(),
+        addons: new Map(),
+        groups: new Map(),
+      };
+      const maps = { workload: snapshot.workloads, addon: snapshot.addons, group: snapshot.groups };
+      for (const row of rows) maps[row.kind].set(row.name, decodeRecord(row.kind, JSON.parse(row.data)));
+      return snapshot;
+    })();
+  }
+
+  async projectVersions(): Promise<Map<string, number>> {
+    const rows = this.db.prepare('SELECT name, version FROM projects').all() as { name: string; version: number }[];
+    return new Map(rows.map((r) => [r.name, r.version]));
+  }
+
+  async createToken(token: TokenRecord): Promise<void> {
+    this.db.prepare('INSERT INTO tokens (id, hash, data) VALUES (?, ?, ?)').run(token.id, token.hash, JSON.stringify(token));
+  }
+
+  async getTokenByHash(hash: string): Promise<TokenRecord | null> {
+    const row = this.db.prepare('SELECT data FROM tokens WHERE hash = ?').get(hash) as { data: string } | undefined;
+    return row ? (JSON.parse(row.data) as TokenRecord) : null;
+  }
+
+  async listTokens(): Promise<TokenRecord[]> {
+    const rows = this.db.prepare('SELECT data FROM tokens ORDER BY rowid').all() as { data: string }[];
+    return rows.map((r) => JSON.parse(r.data) as TokenRecord);
+  }
+
+  async revokeToken(id: string): Promise<boolean> {
+    return this.db.transaction(() => {
+      const row = this.db.prepare('SELECT data FROM tokens WHERE id = ?').get(id) as { data: string } | undefined;
+      if (!row) return false;
+      const token = { ...(JSON.parse(row.data) as TokenRecord), revoked: true };
+      this.db.prepare('UPDATE tokens SET data = ? WHERE id = ?').run(JSON.stringify(token), id);
+      return true;
+    })();
+  }
+
+  async appendAudit(event: AuditEvent): Promise<void> {
+    this.db
+      .prepare('INSERT INTO audit (time, project, actor, action, data) VALUES (?, ?, ?, ?, ?)')
+      .run(event.time, event.project, event.actor, event.action, JSON.stringify(event));
+  }
+
+  async listAudit(filter: AuditFilter): Promise<AuditEvent[]> {
+    const where: string[] = [];
+    const args: (string | number)[] = [];
+    if (filter.project) (where.push('project = ?'), args.push(filter.project));
+    if (filter.actor) (where.push('actor = ?'), args.push(filter.actor));
+    if (filter.action) (where.push('action = ?'), args.push(filter.action));
+    if (filter.since) (where.push('time >= ?'), args.push(filter.since));
+    const sql = `SELECT id, data FROM audit ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC LIMIT ?`;
+    const rows = this.db.prepare(sql).all(...args, filter.limit ?? 100) as { id: number; data: string }[];
+    return rows.map((r) => ({ ...(JSON.parse(r.data) as AuditEvent), id: String(r.id) }));
+  }
+
+  async getMeta(key: string): Promise<string | null> {
+    const row = this.db.prepare('SELECT value FROM meta WHERE key = ?').get(key) as { value: string } | undefined;
+    return row?.value ?? null;
+  }
+
+  async setMeta(key: string, value: string): Promise<void> {
+    this.db.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value').run(key, value);
+  }
+
+  /** Bumps the project's change-feed version; NOT_FOUND when the project does not exist. */
+  private bump(project: string): void {
+    const r = this.db.prepare('UPDATE projects SET version = version + 1 WHERE name = ?').run(project);
+    if (r.changes === 0) throw notFound(`project ${project}`);
+  }
+
+  private writeHistory(entry: GroupHistoryEntry): void {
+    this.db
+      .prepare('INSERT OR REPLACE INTO group_history (project, name, revision, data) VALUES (?, ?, ?, ?)')
+      .run(entry.project, entry.name, entry.revision, JSON.stringify(encodeHistory(entry)));
+  }
+
+  /** Explains why a conditional write changed nothing: missing record, or a stale revision. */
+  private refuse(kind: RecordKind, project: string, name: string, expected: number): never {
+    const row = this.db
+      .prepare('SELECT revision FROM records WHERE project = ? AND kind = ? AND name = ?')
+      .get(project, kind, name) as { revision: number } | undefined;
+    if (!row) throw notFound(`${kind} ${project}/${name}`);
+    throw stale(`${kind} ${project}/${name}`, expected, row.revision);
+  }
+}
+
+interface ProjectRow {
+  name: string;
+  created_at: number;
+}

@@ -1,0 +1,259 @@
+/**
+ * The store contract: one suite, run against every Store implementation
+ * (sqlite.test.ts, mongodb.test.ts). A store passes when every case here passes.
+ */
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { DomainError } from '../../server/domain/errors.js';
+import type { GroupHistoryEntry, SecretGroup } from '../../server/domain/types.js';
+import type { Store, TokenRecord } from '../../server/store/store.js';
+import { addon, group, workload } from '../helpers/fixtures.js';
+
+export interface StoreFactory {
+  /** A fresh, empty, initialised store. */
+  create(): Promise<Store>;
+  /** Called after each test with the store create() returned. */
+  destroy(store: Store): Promise<void>;
+}
+
+async function codeOf(p: Promise<unknown>): Promise<string> {
+  try {
+    await p;
+    return 'OK';
+  } catch (e) {
+    if (e instanceof DomainError) return e.code;
+    throw e;
+  }
+}
+
+function history(g: SecretGroup, action = 'SetVariables', deleted = false): GroupHistoryEntry {
+  return {
+    project: g.project,
+    name: g.name,
+    revision: g.revision,
+    time: g.updatedAt,
+    actor: 'tester',
+    action,
+    changedKeys: Object.keys(g.variables),
+    group: deleted ? null : g,
+  };
+}
+
+function token(id: string, over: Partial<TokenRecord> = {}): TokenRecord {
+  return {
+    id,
+    hash: `hash-${id}`,
+    name: id,
+    role: 'admin',
+    projects: [],
+    workload: null,
+    scopes: [],
+    createdAt: 1,
+    expiresAt: 0,
+    revoked: false,
+    createdBy: 'bootstrap',
+    ...over,
+  };
+}
+
+export function storeContract(name: string, factory: StoreFactory): void {
+  describe(`Store contract: ${name}`, () => {
+    let store: Store;
+    beforeEach(async () => {
+      store = await factory.create();
+      await store.createProject({ name: 'p', createdAt: 1 });
+    });
+    afterEach(async () => {
+      await factory.destroy(store);
+    });
+
+    it('creates, gets and lists projects; a duplicate is ALREADY_EXISTS', async () => {
+      await store.createProject({ name: 'q', createdAt: 2 });
+      expect(await store.getProject('q')).toEqual({ name: 'q', createdAt: 2 });
+      expect(await store.getProject('nope')).toBeNull();
+      expect((await store.listProjects()).map((p) => p.name)).toEqual(['p', 'q']);
+      expect(await codeOf(store.createProject({ name: 'q', createdAt: 3 }))).toBe('ALREADY_EXISTS');
+    });
+
+    it('deleting a project removes its records and history', async () => {
+      const g = group('g', { variables: { A: '1' } });
+      await store.createRecord('group', g, history(g, 'CreateGroup'));
+      await store.createRecord('workload', workload('w'));
+      await store.deleteProject('p');
+      expect(await store.getProject('p')).toBeNull();
+      expect(await store.loadProject('p')).toBeNull();
+      expect((await store.projectVersions()).has('p')).toBe(false);
+      await store.createProject({ name: 'p', createdAt: 5 });
+      expect(await store.getRecord('group', 'p', 'g')).toBeNull();
+      expect(await store.listGroupHistory('p', 'g')).toEqual([]);
+      expect(await codeOf(store.deleteProject('nope'))).toBe('NOT_FOUND');
+    });
+
+    it('round-trips every record kind exactly, file bytes included', async () => {
+      const w = workload('w', { tags: ['a', 'b'], runtimeVariables: { X: 'x y\nz' }, buildArguments: { B: 'ü' } });
+      const a = addon('db', { connectionDetails: { host: 'h', password: 'pw' } });
+      const bytes = Uint8Array.from([0, 1, 2, 255, 254, 10]);
+      const g = group('g', {
+        priority: 50,
+        type: 'secret',
+        scope: 'runtime',
+        restrictions: { restricted: true, workloads: ['w'], tags: ['t'] },
+        variables: { K: '${L}', L: 'v' },
+        files: [{ path: '/etc/x.pem', content: bytes, mode: 0o640 }],
+        addonLinks: [{ addon: 'db', keys: [{ key: 'host', alias: 'DB_HOST' }] }],
+      });
+      await store.createRecord('workload', w);
+      await store.createRecord('addon', a);
+      await store.createRecord('group', g, history(g, 'CreateGroup'));
+      expect(await store.getRecord('workload', 'p', 'w')).toEqual(w);
+      expect(await store.getRecord('addon', 'p', 'db')).toEqual(a);
+      const got = (await store.getRecord('group', 'p', 'g'))!;
+      expect({ ...got, files: [] }).toEqual({ ...g, files: [] });
+      expect(Buffer.from(got.files[0]!.content).equals(Buffer.from(bytes))).toBe(true);
+      expect(got.files[0]!.mode).toBe(0o640);
+    });
+
+    it('a duplicate record is ALREADY_EXISTS; a record in a missing project is NOT_FOUND', async () => {
+      await store.createRecord('workload', workload('w'));
+      expect(await codeOf(store.createRecord('workload', workload('w')))).toBe('ALREADY_EXISTS');
+      // Same name, other kind: fine.
+      await store.createRecord('addon', addon('w'));
+      expect(await codeOf(store.createRecord('workload', workload('x', { project: 'nope' })))).toBe('NOT_FOUND');
+    });
+
+    it('lists records of one kind and project, by name', async () => {
+      await store.createProject({ name: 'q', createdAt: 1 });
+      for (const n of ['c', 'a', 'b']) await store.createRecord('workload', workload(n));
+      await store.createRecord('workload', workload('z', { project: 'q' }));
+      await store.createRecord('group', group('g'));
+      expect((await store.listRecords('workload', 'p')).map((w) => w.name)).toEqual(['a', 'b', 'c']);
+      expect((await store.listRecords('group', 'p')).map((g) => g.name)).toEqual(['g']);
+      expect(await store.listRecords('addon', 'p')).toEqual([]);
+    });
+
+    it('updates only from the expected revision; a stale write is ABORTED and changes nothing', async () => {
+      const g1 = group('g', { variables: { A: '1' } });
+      await store.createRecord('group', g1, history(g1, 'CreateGroup'));
+      const g2 = { ...g1, revision: 2, variables: { A: '2' } };
+      await store.updateRecord('group', g2, history(g2));
+      const staleWrite = { ...g1, revision: 2, variables: { A: 'lost' } };
+      expect(await codeOf(store.updateRecord('group', staleWrite, history(staleWrite)))).toBe('ABORTED');
+      expect((await store.getRecord('group', 'p', 'g'))!.variables).toEqual({ A: '2' });
+      const hist = await store.listGroupHistory('p', 'g');
+      expect(hist.map((h) => h.revision)).toEqual([1, 2]);
+      expect(hist[1]!.group!.variables).toEqual({ A: '2' });
+      expect(await codeOf(store.updateRecord('group', { ...g1, name: 'missing', revision: 2 }))).toBe('NOT_FOUND');
+    });
+
+    it('the stale-revision error names the current revision', async () => {
+      await store.createRecord('workload', workload('w'));
+      await store.updateRecord('workload', workload('w', { revision: 2 }));
+      await expect(store.updateRecord('workload', workload('w', { revision: 2 }))).rejects.toThrow(/revision 2/);
+    });
+
+    it('of concurrent writers from the same revision exactly one wins', async () => {
+      await store.createRecord('workload', workload('w'));
+      const results = await Promise.all(
+        Array.from({ length: 8 }, (_, i) =>
+          codeOf(store.updateRecord('workload', workload('w', { revision: 2, tags: [`t${i}`] }))),
+        ),
+      );
+      expect(results.filter((r) => r === 'OK')).toHaveLength(1);
+      expect(results.filter((r) => r === 'ABORTED')).toHaveLength(7);
+      const stored = (await store.getRecord('workload', 'p', 'w'))!;
+      expect(stored.revision).toBe(2);
+      expect(results[Number(stored.tags[0]!.slice(1))]).toBe('OK');
+    });
+
+    it('deletes only at the expected revision and keeps the history, deletion included', async () => {
+      const g = group('g', { variables: { A: '1' } });
+      await store.createRecord('group', g, history(g, 'CreateGroup'));
+      expect(await codeOf(store.deleteRecord('group', 'p', 'g', 7))).toBe('ABORTED');
+      expect(await store.getRecord('group', 'p', 'g')).not.toBeNull();
+      await store.deleteRecord('group', 'p', 'g', 1, history({ ...g, revision: 2 }, 'DeleteGroup', true));
+      expect(await store.getRecord('group', 'p', 'g')).toBeNull();
+      const hist = await store.listGroupHistory('p', 'g');
+      expect(hist.map((h) => [h.revision, h.action, h.group === null])).toEqual([
+        [1, 'CreateGroup', false],
+        [2, 'DeleteGroup', true],
+      ]);
+      expect(await codeOf(store.deleteRecord('group', 'p', 'g', 2))).toBe('NOT_FOUND');
+    });
+
+    it('a group recreated after deletion continues its history', async () => {
+      const g = group('g');
+      await store.createRecord('group', g, history(g, 'CreateGroup'));
+      await store.deleteRecord('group', 'p', 'g', 1, history({ ...g, revision: 2 }, 'DeleteGroup', true));
+      const again = group('g', { revision: 3, variables: { B: '1' } });
+      await store.createRecord('group', again, history(again, 'CreateGroup'));
+      expect((await store.listGroupHistory('p', 'g')).map((h) => h.revision)).toEqual([1, 2, 3]);
+      expect((await store.getRecord('group', 'p', 'g'))!.revision).toBe(3);
+    });
+
+    it('loads a whole project snapshot', async () => {
+      await store.createRecord('workload', workload('w'));
+      await store.createRecord('addon', addon('db', { connectionDetails: { k: 'v' } }));
+      await store.createRecord('group', group('g', { variables: { A: '1' } }));
+      const snap = (await store.loadProject('p'))!;
+      expect(snap.project.name).toBe('p');
+      expect([...snap.workloads.keys()]).toEqual(['w']);
+      expect(snap.addons.get('db')!.connectionDetails).toEqual({ k: 'v' });
+      expect(snap.groups.get('g')!.variables).toEqual({ A: '1' });
+      expect(await store.loadProject('nope')).toBeNull();
+    });
+
+    it('the change feed version grows with every committed change and never with a refused one', async () => {
+      const v0 = (await store.projectVersions()).get('p')!;
+      await store.createRecord('workload', workload('w'));
+      const v1 = (await store.projectVersions()).get('p')!;
+      expect(v1).toBeGreaterThan(v0);
+      await store.updateRecord('workload', workload('w', { revision: 2 }));
+      const v2 = (await store.projectVersions()).get('p')!;
+      expect(v2).toBeGreaterThan(v1);
+      await codeOf(store.updateRecord('workload', workload('w', { revision: 2 })));
+      await codeOf(store.createRecord('workload', workload('w')));
+      expect((await store.projectVersions()).get('p')!).toBe(v2);
+      await store.deleteRecord('workload', 'p', 'w', 2);
+      expect((await store.projectVersions()).get('p')!).toBeGreaterThan(v2);
+    });
+
+    it('stores tokens by hash, lists and revokes them', async () => {
+      await store.createToken(token('t1'));
+      await store.createToken(token('t2', { role: 'workload', workload: { project: 'p', workload: 'w' }, scopes: ['runtime'] }));
+      expect(await store.getTokenByHash('hash-t2')).toEqual(
+        token('t2', { role: 'workload', workload: { project: 'p', workload: 'w' }, scopes: ['runtime'] }),
+      );
+      expect(await store.getTokenByHash('nope')).toBeNull();
+      expect((await store.listTokens()).map((t) => t.id)).toEqual(['t1', 't2']);
+      expect(await store.revokeToken('t1')).toBe(true);
+      expect(await store.revokeToken('nope')).toBe(false);
+      expect((await store.getTokenByHash('hash-t1'))!.revoked).toBe(true);
+    });
+
+    it('appends and filters audit events, newest first', async () => {
+      for (let i = 0; i < 5; i++) {
+        await store.appendAudit({
+          time: 100 + i,
+          actor: i % 2 ? 'alice' : 'bob',
+          action: 'SetVariables',
+          project: 'p',
+          target: 'group p/g',
+          keys: [`K${i}`],
+          outcome: 'ok',
+        });
+      }
+      const all = await store.listAudit({});
+      expect(all.map((e) => e.time)).toEqual([104, 103, 102, 101, 100]);
+      expect((await store.listAudit({ actor: 'alice' })).map((e) => e.time)).toEqual([103, 101]);
+      expect((await store.listAudit({ since: 103 })).map((e) => e.time)).toEqual([104, 103]);
+      expect(await store.listAudit({ limit: 2 })).toHaveLength(2);
+      expect(all[0]!.keys).toEqual(['K4']);
+    });
+
+    it('keeps meta values', async () => {
+      expect(await store.getMeta('k')).toBeNull();
+      await store.setMeta('k', 'v1');
+      await store.setMeta('k', 'v2');
+      expect(await store.getMeta('k')).toBe('v2');
+    });
+  });
+}
