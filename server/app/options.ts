@@ -1,0 +1,30 @@
+/** What `sg serve` (and tests, in process) pass to startServer. */
+export interface ServerOptions {
+  /** host:port to listen on; port 0 picks a free one. */
+  addr: string;
+  /** Directory of the embedded store, the admin token and the master key file. */
+  dataDir: string;
+  /** mongodb://… to use MongoDB instead of the embedded store. */
+  storeUri?: string;
+  /** Allow plaintext on a non-loopback address. */
+  insecure?: boolean;
+  tlsCert?: string;
+  tlsKey?: string;
+  tlsClientCa?: string;
+  logLevel?: string;
+  /** Watch heartbeat interval. */
+  heartbeatMs?: number;
+  /** Change-feed poll interval (how fast other replicas' writes are seen). */
+  pollMs?: number;
+  /** Prometheus endpoint host:port; off when absent. */
+  metricsAddr?: string;
+}
+
+export interface RunningServer {
+  /** host:port actually bound. */
+  addr: string;
+  port: number;
+  /** The admin token, only on the first start (it is also written to DATA/admin.token). */
+  bootstrapToken?: string;
+  close(): Promise<void>;
+}
