@@ -1,0 +1,375 @@
+/**
+ * Encryption at rest as a Store wrapper: every variable value, build argument, addon
+ * connection detail and file content (also inside group history entries) is sealed with the
+ * project's data key before it reaches the inner store, and opened on the way out. Names
+ * (keys, file paths) stay plaintext so the store can still be inspected and indexed.
+ *
+ * Data keys: one per project, kept wrapped by the master key in the inner store's meta under
+ * `datakey:<project>`, held unwrapped in memory once used. A project's data key is created when
+ * the project is created (only the replica whose createProject succeeds writes it, so replicas
+ * never race to write different keys) and kept when the project is deleted, so a recreated
+ * project reuses it. Values name their data key id, so a value from another project is
+ * reported as such.
+ *
+ * Master key rotation re-wraps data keys only; values are never rewritten.
+ */
+import { DomainError } from '../domain/errors.js';
+import type { Addon, GroupHistoryEntry, Project, ProjectSnapshot, SecretFile, SecretGroup, Vars, Workload } from '../domain/types.js';
+import {
+  type Binding,
+  newDataKey,
+  openBytes,
+  openString,
+  parseWrappedDataKey,
+  sealBytes,
+  sealString,
+  type SecretKey,
+  unwrapDataKey,
+  wrapDataKey,
+} from '../security/envelope.js';
+import type { AuditEvent, AuditFilter, RecordKind, RecordTypes, Store, TokenRecord } from './store.js';
+
+const META_PREFIX = 'datakey:';
+
+export interface RotationReport {
+  /** Projects whose data key was re-wrapped under the new master key. */
+  rewrapped: string[];
+  /** Projects whose data key was already wrapped by the new key (an interrupted rotation resumed). */
+  alreadyCurrent: string[];
+  /** Projects without a data key (nothing sealed yet). */
+  withoutKey: string[];
+}
+
+type Transform = 'seal' | 'open';
+
+export class SealedStore implements Store {
+  /** The key new data keys are wrapped with. */
+  private current: SecretKey;
+  /** Keys accepted for unwrapping: the current one, plus the new one during a rotation. */
+  private masters: SecretKey[];
+  private readonly dataKeys = new Map<string, Promise<SecretKey>>();
+
+  constructor(
+    private readonly inner: Store,
+    masterKey: SecretKey,
+  ) {
+    this.current = masterKey;
+    this.masters = [masterKey];
+  }
+
+  /** The id of the master key in use (safe to log; it reveals nothing about the key). */
+  get masterKeyId(): string {
+    return this.current.id;
+  }
+
+  init(): Promise<void> {
+    return this.inner.init();
+  }
+
+  close(): Promise<void> {
+    return this.inner.close();
+  }
+
+  async createProject(project: Project): Promise<void> {
+    await this.inner.createProject(project);
+    await this.provisionDataKey(project.name);
+  }
+
+  getProject(name: string): Promise<Project | null> {
+    return this.inner.getProject(name);
+  }
+
+  listProjects(): Promise<Project[]> {
+    return this.inner.listProjects();
+  }
+
+  /** The data key stays in meta (and in the cache): a recreated project reuses it. */
+  deleteProject(name: string): Promise<void> {
+    return this.inner.deleteProject(name);
+  }
+
+  async getRecord<K extends RecordKind>(kind: K, project: string, name: string): Promise<RecordTypes[K] | null> {
+    const r = await this.inner.getRecord(kind, project, name);
+    return r ? this.transformRecord(kind, r, 'open') : null;
+  }
+
+  async listRecords<K extends RecordKind>(kind: K, project: string): Promise<RecordTypes[K][]> {
+    const rs = await this.inner.listRecords(kind, project);
+    return Promise.all(rs.map((r) => this.transformRecord(kind, r, 'open')));
+  }
+
+  async createRecord<K extends RecordKind>(kind: K, record: RecordTypes[K], history?: GroupHistoryEntry): Promise<void> {
+    const [r, h] = await this.sealWrite(kind, record, history);
+    return this.inner.createRecord(kind, r, h);
+  }
+
+  async updateRecord<K extends RecordKind>(kind: K, record: RecordTypes[K], history?: GroupHistoryEntry): Promise<void> {
+    const [r, h] = await this.sealWrite(kind, record, history);
+    return this.inner.updateRecord(kind, r, h);
+  }
+
+  async deleteRecord(
+    kind: RecordKind,
+    project: string,
+    name: string,
+    expectedRevision: number,
+    history?: GroupHistoryEntry,
+  ): Promise<void> {
+    const h = history ? await this.transformHistory(history, 'seal') : undefined;
+    return this.inner.deleteRecord(kind, project, name, expectedRevision, h);
+  }
+
+  async listGroupHistory(project: string, name: string): Promise<GroupHistoryEntry[]> {
+    const entries = await this.inner.listGroupHistory(project, name);
+    return Promise.all(entries.map((e) => this.transformHistory(e, 'open')));
+  }
+
+  async loadProject(name: string): Promise<ProjectSnapshot | null> {
+    const snap = await this.inner.loadProject(name);
+    if (!snap) return null;
+    const open = async <K extends RecordKind>(kind: K, m: ReadonlyMap<string, RecordTypes[K]>) =>
+      new Map(await Promise.all([...m].map(async ([n, r]) => [n, await this.transformRecord(kind, r, 'open')] as const)));
+    return {
+      project: snap.project,
+      workloads: await open('workload', snap.workloads),
+      addons: await open('addon', snap.addons),
+      groups: await open('group', snap.groups),
+    };
+  }
+
+  projectVersions(): Promise<Map<string, number>> {
+    return this.inner.projectVersions();
+  }
+
+  createToken(token: TokenRecord): Promise<void> {
+    return this.inner.createToken(token);
+  }
+
+  getTokenByHash(hash: string): Promise<TokenRecord | null> {
+    return this.inner.getTokenByHash(hash);
+  }
+
+  listTokens(): Promise<TokenRecord[]> {
+    return this.inner.listTokens();
+  }
+
+  revokeToken(id: string): Promise<boolean> {
+    return this.inner.revokeToken(id);
+  }
+
+  appendAudit(event: AuditEvent): Promise<void> {
+    return this.inner.appendAudit(event);
+  }
+
+  listAudit(filter: AuditFilter): Promise<AuditEvent[]> {
+    return this.inner.listAudit(filter);
+  }
+
+  getMeta(key: string): Promise<string | null> {
+    return this.inner.getMeta(key);
+  }
+
+  setMeta(key: string, value: string): Promise<void> {
+    // Data key entries are managed here only; overwriting one would orphan every value it sealed.
+    if (key.startsWith(META_PREFIX)) throw new DomainError('INTERNAL', `meta key ${key} is reserved for data keys`);
+    return this.inner.setMeta(key, value);
+  }
+
+  /**
+   * Re-wraps every project's data key under `newKey`; values are not touched. Data keys
+   * created while this runs are wrapped under `newKey` already. Safe to run again after an
+   * interruption (keys already under `newKey` are verified and skipped). Afterwards only
+   * `newKey` is needed.
+   */
+  async rotateMasterKey(newKey: SecretKey): Promise<RotationReport> {
+    const old = this.current;
+    this.masters = [newKey, ...this.masters.filter((m) => m.id !== newKey.id)];
+    this.current = newKey;
+    const report: RotationReport = { rewrapped: [], alreadyCurrent: [], withoutKey: [] };
+    try {
+      for (const { name } of await this.inner.listProjects()) {
+        const raw = await this.inner.getMeta(META_PREFIX + name);
+        if (raw === null) {
+          report.withoutKey.push(name);
+          continue;
+        }
+        const wrapped = parseWrappedDataKey(raw, name);
+        const dataKey = unwrapDataKey(this.masters, wrapped, name);
+        if (wrapped.mk === newKey.id) {
+          report.alreadyCurrent.push(name);
+        } else {
+          await this.inner.setMeta(META_PREFIX + name, JSON.stringify(wrapDataKey(newKey, dataKey, name)));
+          // Read back: the old wrapping is gone now, so make sure the new one opens.
+          const check = await this.inner.getMeta(META_PREFIX + name);
+          unwrapDataKey([newKey], parseWrappedDataKey(check ?? '', name), name);
+          report.rewrapped.push(name);
+        }
+        this.dataKeys.set(name, Promise.resolve(dataKey));
+      }
+    } catch (e) {
+      // Keep both keys usable so the rotation can simply be run again.
+      this.masters = [newKey, old];
+      throw e;
+    }
+    this.masters = [newKey];
+    return report;
+  }
+
+  /**
+   * Checks that the loaded master key opens the data key of every project; call at startup to
+   * fail fast on a wrong key. FAILED_PRECONDITION naming the projects (never a key) otherwise.
+   */
+  async verifyMasterKey(): Promise<void> {
+    const failed: string[] = [];
+    let first: unknown;
+    for (const { name } of await this.inner.listProjects()) {
+      // A project without a data key has nothing sealed: nothing to check.
+      if ((await this.inner.getMeta(META_PREFIX + name)) === null) continue;
+      try {
+        await this.dataKey(name, 'open');
+      } catch (e) {
+        failed.push(name);
+        first ??= e;
+      }
+    }
+    if (failed.length > 0) {
+      const reason = first instanceof Error ? first.message : 'unknown error';
+      throw new DomainError(
+        'FAILED_PRECONDITION',
+        `the master key ${this.current.id} cannot open the data keys of ${failed.length} project(s): ${failed.join(', ')}; first error: ${reason}`,
+      );
+    }
+  }
+
+  /** Called after a successful inner createProject: the project is new, so nothing is sealed yet. */
+  private async provisionDataKey(project: string): Promise<void> {
+    const raw = await this.inner.getMeta(META_PREFIX + project);
+    if (raw !== null) {
+      try {
+        const key = unwrapDataKey(this.masters, parseWrappedDataKey(raw, project), project);
+        this.dataKeys.set(project, Promise.resolve(key));
+        return;
+      } catch {
+        // Left over from a deleted project of the same name and no longer openable (e.g. wrapped
+        // by a master key rotated away since). Its records went with the project: replace it.
+      }
+    }
+    const key = newDataKey();
+    await this.inner.setMeta(META_PREFIX + project, JSON.stringify(wrapDataKey(this.current, key, project)));
+    this.dataKeys.set(project, Promise.resolve(key));
+  }
+
+  /** The project's data key, from the cache or meta. Sealing creates one if the project has none. */
+  private dataKey(project: string, mode: Transform): Promise<SecretKey> {
+    let p = this.dataKeys.get(project);
+    if (!p) {
+      p = this.loadDataKey(project, mode);
+      this.dataKeys.set(project, p);
+      // A failure is not cached: a later call retries (e.g. after the meta entry appears).
+      p.catch(() => {
+        if (this.dataKeys.get(project) === p) this.dataKeys.delete(project);
+      });
+    }
+    return p;
+  }
+
+  private async loadDataKey(project: string, mode: Transform): Promise<SecretKey> {
+    const raw = await this.inner.getMeta(META_PREFIX + project);
+    if (raw !== null) return unwrapDataKey(this.masters, parseWrappedDataKey(raw, project), project);
+    if (mode === 'open') {
+      throw new DomainError('INTERNAL', `project ${project} has no data key, so its sealed values cannot be opened`);
+    }
+    // A project created without this wrapper (or a crash between createProject and writing
+    // its key): create the key now, then adopt whatever meta holds in case another writer
+    // got there at the same moment.
+    const key = newDataKey();
+    await this.inner.setMeta(META_PREFIX + project, JSON.stringify(wrapDataKey(this.current, key, project)));
+    const stored = await this.inner.getMeta(META_PREFIX + project);
+    return unwrapDataKey(this.masters, parseWrappedDataKey(stored ?? '', project), project);
+  }
+
+  private async sealWrite<K extends RecordKind>(
+    kind: K,
+    record: RecordTypes[K],
+    history: GroupHistoryEntry | undefined,
+  ): Promise<[RecordTypes[K], GroupHistoryEntry | undefined]> {
+    const r = await this.transformRecord(kind, record, 'seal');
+    const h = history ? await this.transformHistory(history, 'seal') : undefined;
+    return [r, h];
+  }
+
+  private async transformRecord<K extends RecordKind>(kind: K, record: RecordTypes[K], mode: Transform): Promise<RecordTypes[K]> {
+    if (!hasSealable(kind, record)) return record;
+    const key = await this.dataKey(record.project, mode);
+    const at = { project: record.project, record: kind as string, name: record.name };
+    return applyRecord(kind, record, key, at, mode);
+  }
+
+  private async transformHistory(entry: GroupHistoryEntry, mode: Transform): Promise<GroupHistoryEntry> {
+    if (!entry.group || !hasSealable('group', entry.group)) return entry;
+    const key = await this.dataKey(entry.project, mode);
+    const at = { project: entry.project, record: 'history', name: entry.name, revision: entry.revision };
+    return { ...entry, group: applyRecord('group', entry.group, key, at, mode) };
+  }
+}
+
+type Place = Omit<Binding, 'field' | 'key'>;
+
+function hasSealable(kind: RecordKind, r: RecordTypes[RecordKind]): boolean {
+  switch (kind) {
+    case 'workload': {
+      const w = r as Workload;
+      return nonEmpty(w.runtimeVariables) || nonEmpty(w.buildArguments);
+    }
+    case 'addon':
+      return nonEmpty((r as Addon).connectionDetails);
+    case 'group': {
+      const g = r as SecretGroup;
+      return nonEmpty(g.variables) || g.files.length > 0;
+    }
+  }
+}
+
+function nonEmpty(v: Vars): boolean {
+  for (const _ in v) return true;
+  return false;
+}
+
+function applyRecord<K extends RecordKind>(kind: K, record: RecordTypes[K], key: SecretKey, at: Place, mode: Transform): RecordTypes[K] {
+  switch (kind) {
+    case 'workload': {
+      const w = record as Workload;
+      return {
+        ...w,
+        runtimeVariables: applyVars(w.runtimeVariables, key, at, 'runtimeVariables', mode),
+        buildArguments: applyVars(w.buildArguments, key, at, 'buildArguments', mode),
+      } as RecordTypes[K];
+    }
+    case 'addon': {
+      const a = record as Addon;
+      return { ...a, connectionDetails: applyVars(a.connectionDetails, key, at, 'connectionDetails', mode) } as RecordTypes[K];
+    }
+    default: {
+      const g = record as SecretGroup;
+      return {
+        ...g,
+        variables: applyVars(g.variables, key, at, 'variables', mode),
+        files: g.files.map((f) => applyFile(f, key, at, mode)),
+      } as RecordTypes[K];
+    }
+  }
+}
+
+function applyVars(vars: Vars, key: SecretKey, at: Place, field: string, mode: Transform): Vars {
+  const out: Vars = {};
+  for (const [k, v] of Object.entries(vars)) {
+    const b: Binding = { ...at, field, key: k };
+    out[k] = mode === 'seal' ? sealString(key, v, b) : openString(key, v, b);
+  }
+  return out;
+}
+
+function applyFile(f: SecretFile, key: SecretKey, at: Place, mode: Transform): SecretFile {
+  const b: Binding = { ...at, field: 'files', key: f.path };
+  return { ...f, content: mode === 'seal' ? sealBytes(key, f.content, b) : openBytes(key, f.content, b) };
+}
