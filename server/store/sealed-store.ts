@@ -90,12 +90,12 @@ export class SealedStore implements Store {
 
   async getRecord<K extends RecordKind>(kind: K, project: string, name: string): Promise<RecordTypes[K] | null> {
     const r = await this.inner.getRecord(kind, project, name);
-    return r ? this.transformRecord(kind, r, 'open') : null;
+    return r ? this.openRecord(kind, r, project, name) : null;
   }
 
   async listRecords<K extends RecordKind>(kind: K, project: string): Promise<RecordTypes[K][]> {
     const rs = await this.inner.listRecords(kind, project);
-    return Promise.all(rs.map((r) => this.transformRecord(kind, r, 'open')));
+    return Promise.all(rs.map((r) => this.openRecord(kind, r, project, r.name)));
   }
 
   async createRecord<K extends RecordKind>(kind: K, record: RecordTypes[K], history?: GroupHistoryEntry): Promise<void> {
@@ -121,14 +121,19 @@ export class SealedStore implements Store {
 
   async listGroupHistory(project: string, name: string): Promise<GroupHistoryEntry[]> {
     const entries = await this.inner.listGroupHistory(project, name);
-    return Promise.all(entries.map((e) => this.transformHistory(e, 'open')));
+    return Promise.all(
+      entries.map((e) => {
+        checkPlace('group history entry', project, name, e.project, e.name);
+        return this.transformHistory(e, 'open');
+      }),
+    );
   }
 
   async loadProject(name: string): Promise<ProjectSnapshot | null> {
     const snap = await this.inner.loadProject(name);
     if (!snap) return null;
     const open = async <K extends RecordKind>(kind: K, m: ReadonlyMap<string, RecordTypes[K]>) =>
-      new Map(await Promise.all([...m].map(async ([n, r]) => [n, await this.transformRecord(kind, r, 'open')] as const)));
+      new Map(await Promise.all([...m].map(async ([n, r]) => [n, await this.openRecord(kind, r, name, n)] as const)));
     return {
       project: snap.project,
       workloads: await open('workload', snap.workloads),
@@ -298,6 +303,15 @@ export class SealedStore implements Store {
     return [r, h];
   }
 
+  /**
+   * Opens a record read from where (project, name) says. The binding uses the record's own
+   * labels, so a record whose labels disagree with where it was stored was moved there.
+   */
+  private openRecord<K extends RecordKind>(kind: K, record: RecordTypes[K], project: string, name: string): Promise<RecordTypes[K]> {
+    checkPlace(kind, project, name, record.project, record.name);
+    return this.transformRecord(kind, record, 'open');
+  }
+
   private async transformRecord<K extends RecordKind>(kind: K, record: RecordTypes[K], mode: Transform): Promise<RecordTypes[K]> {
     if (!hasSealable(kind, record)) return record;
     const key = await this.dataKey(record.project, mode);
@@ -314,6 +328,15 @@ export class SealedStore implements Store {
 }
 
 type Place = Omit<Binding, 'field' | 'key'>;
+
+function checkPlace(what: string, project: string, name: string, labelledProject: string, labelledName: string): void {
+  if (project !== labelledProject || name !== labelledName) {
+    throw new DomainError(
+      'INTERNAL',
+      `stored ${what} ${project}/${name} is labelled ${labelledProject}/${labelledName} (tampered or moved)`,
+    );
+  }
+}
 
 function hasSealable(kind: RecordKind, r: RecordTypes[RecordKind]): boolean {
   switch (kind) {

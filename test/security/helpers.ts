@@ -11,6 +11,8 @@ import { SqliteStore } from '../../server/store/sqlite-store.js';
 export interface SealedSqlite {
   dir: string;
   file: string;
+  /** The master key `store` was opened with. */
+  key: SecretKey;
   store: SealedStore;
   /** Opens another SealedStore over the same file, e.g. with another master key. */
   reopen(key: SecretKey): Promise<SealedStore>;
@@ -31,6 +33,7 @@ export async function sealedSqlite(key: SecretKey = generateMasterKey().key): Pr
   return {
     dir,
     file,
+    key,
     store,
     reopen: open,
     async cleanup() {
