@@ -174,7 +174,7 @@ export class SealedStore implements Store {
     return this.inner.getMeta(key);
   }
 
-  setMeta(key: string, value: string): Promise<void> {
+  async setMeta(key: string, value: string): Promise<void> {
     // Data key entries are managed here only; overwriting one would orphan every value it sealed.
     if (key.startsWith(META_PREFIX)) throw new DomainError('INTERNAL', `meta key ${key} is reserved for data keys`);
     return this.inner.setMeta(key, value);
