@@ -1,0 +1,124 @@
+/** `sg addon create|get|list|update|delete`: managed dependencies and their connection details. */
+import type { Command } from 'commander';
+import {
+  CreateAddonRequest,
+  DeleteAddonRequest,
+  GetAddonRequest,
+  ListAddonsRequest,
+  UpdateAddonRequest,
+} from '../../../gen/secretgroups/v1/project_service.js';
+import { collect, parseAssignments, parseDetailsJson } from '../args.js';
+import { withSession } from '../client.js';
+import { usage } from '../errors.js';
+import { emit, expectedRevision, readInput, withAddr, withExpectedRevision, withJson } from '../kit.js';
+import { addonHuman, addonJson, addonsTable } from '../views.js';
+
+interface Opts {
+  addr?: string;
+  json?: boolean;
+  showValues?: boolean;
+  expectedRevision?: string;
+  type?: string;
+  detail?: string[];
+  detailsFile?: string;
+}
+
+const SHOW_VALUES = 'print connection detail values (masked by default: they are credentials)';
+
+/** Details from --detail K=V flags and/or a JSON file; flags win over the file for the same key. */
+async function readDetails(opts: Opts): Promise<Record<string, string>> {
+  const fromFile = opts.detailsFile
+    ? parseDetailsJson(opts.detailsFile === '-' ? 'stdin' : opts.detailsFile, (await readInput(opts.detailsFile, '--details-file')).toString('utf8'))
+    : {};
+  return { ...fromFile, ...parseAssignments('--detail', opts.detail) };
+}
+
+export function registerAddon(program: Command): void {
+  const addon = program.command('addon').description('managed dependencies (databases, queues) whose connection details groups link');
+
+  withJson(
+    withAddr(
+      addon
+        .command('create')
+        .description('register an addon')
+        .argument('<project>', 'project name')
+        .argument('<name>', 'addon name (DNS label)')
+        .requiredOption('--type <type>', 'free-form kind, such as postgresql')
+        .option('--detail <KEY=VALUE>', 'a connection detail (repeatable)', collect)
+        .option('--details-file <file>', 'connection details from a JSON object of strings ("-" reads stdin)')
+        .option('--show-values', SHOW_VALUES),
+    ),
+  ).action(async (project: string, name: string, opts: Opts) => {
+    const connectionDetails = await readDetails(opts);
+    const req = CreateAddonRequest.fromPartial({ project, name, type: opts.type ?? '', connectionDetails });
+    await withSession(opts, async (s) => {
+      const res = await s.call(s.clients.projects, 'createAddon', req);
+      emit(opts, () => addonJson(res.addon!), () => addonHuman(res.addon!, Boolean(opts.showValues)));
+    });
+  });
+
+  withJson(
+    withAddr(
+      addon
+        .command('get')
+        .description('show an addon')
+        .argument('<project>', 'project name')
+        .argument('<name>', 'addon name')
+        .option('--show-values', SHOW_VALUES),
+    ),
+  ).action((project: string, name: string, opts: Opts) =>
+    withSession(opts, async (s) => {
+      const res = await s.call(s.clients.projects, 'getAddon', GetAddonRequest.fromPartial({ project, name }));
+      emit(opts, () => addonJson(res.addon!), () => addonHuman(res.addon!, Boolean(opts.showValues)));
+    }),
+  );
+
+  withJson(withAddr(addon.command('list').description("list a project's addons").argument('<project>', 'project name')), 'the list')
+    .action((project: string, opts: Opts) =>
+      withSession(opts, async (s) => {
+        const res = await s.call(s.clients.projects, 'listAddons', ListAddonsRequest.fromPartial({ project }));
+        emit(opts, () => ({ addons: res.addons.map(addonJson) }), () => addonsTable(res.addons));
+      }),
+    );
+
+  withJson(
+    withExpectedRevision(
+      withAddr(
+        addon
+          .command('update')
+          .description('rotate: REPLACE every connection detail; every dependent resolution changes')
+          .argument('<project>', 'project name')
+          .argument('<name>', 'addon name')
+          .option('--detail <KEY=VALUE>', 'a connection detail (repeatable); details not given are removed', collect)
+          .option('--details-file <file>', 'connection details from a JSON object of strings ("-" reads stdin)')
+          .option('--show-values', SHOW_VALUES),
+      ),
+    ),
+  ).action(async (project: string, name: string, opts: Opts) => {
+    if (!opts.detail && !opts.detailsFile) throw usage('give the new connection details with --detail KEY=VALUE or --details-file FILE');
+    const connectionDetails = await readDetails(opts);
+    const req = UpdateAddonRequest.fromPartial({ project, name, expectedRevision: expectedRevision(opts), connectionDetails });
+    await withSession(opts, async (s) => {
+      const res = await s.call(s.clients.projects, 'updateAddon', req);
+      emit(opts, () => addonJson(res.addon!), () => addonHuman(res.addon!, Boolean(opts.showValues)));
+    });
+  });
+
+  withJson(
+    withExpectedRevision(
+      withAddr(
+        addon
+          .command('delete')
+          .description('delete an addon; refused while a group links it')
+          .argument('<project>', 'project name')
+          .argument('<name>', 'addon name'),
+      ),
+    ),
+  ).action((project: string, name: string, opts: Opts) => {
+    const req = DeleteAddonRequest.fromPartial({ project, name, expectedRevision: expectedRevision(opts) });
+    return withSession(opts, async (s) => {
+      await s.call(s.clients.projects, 'deleteAddon', req);
+      emit(opts, () => ({ deleted: true, project, addon: name }), () => `Deleted addon ${project}/${name}\n`);
+    });
+  });
+}

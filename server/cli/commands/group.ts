@@ -1,0 +1,352 @@
+/**
+ * `sg group ...`: secret groups, their variables, files, addon links, settings, restrictions,
+ * history, preview and restarts. Human output masks the values of secret groups unless
+ * --show-values; --json always carries values the caller may read (null where keys only).
+ */
+import { status } from '@grpc/grpc-js';
+import type { Command } from 'commander';
+import type { SecretGroup } from '../../../gen/secretgroups/v1/resources.js';
+import { Restrictions } from '../../../gen/secretgroups/v1/resources.js';
+import {
+  DeleteGroupRequest,
+  GetGroupRequest,
+  ListGroupHistoryRequest,
+  ListGroupsRequest,
+  RemoveFileRequest,
+  RestartDependentsRequest,
+  RollbackGroupRequest,
+  SetVariablesRequest,
+  UnlinkAddonRequest,
+  UnsetVariablesRequest,
+} from '../../../gen/secretgroups/v1/secret_group_service.js';
+import { collect, parseAssignments, parseRevision } from '../args.js';
+import { withSession, type Session } from '../client.js';
+import { CallFailed, isServiceError, usage } from '../errors.js';
+import { emit, expectedRevision, withAddr, withExpectedRevision, withJson } from '../kit.js';
+import { groupHuman, groupJson, groupsTable, historyJson, historyTable, restartHuman, restartJson } from '../views.js';
+import { addFileRequest, createRequest, hasSettings, importRequest, linkRequest, settingsRequest, type GroupTarget } from './group-requests.js';
+import { registerGroupPreview } from './group-preview.js';
+
+interface Opts {
+  addr?: string;
+  json?: boolean;
+  showValues?: boolean;
+  expectedRevision?: string;
+  type?: string;
+  scope?: string;
+  priority?: string;
+  description?: string;
+  workload?: string[];
+  tag?: string[];
+  var?: string[];
+  format?: string;
+  replace?: boolean;
+  from?: string;
+  mode?: string;
+  key?: string[];
+}
+
+const SHOW_VALUES = 'print the values of a secret group (masked by default; config values are always shown)';
+
+const target = (project: string, name: string, opts: Opts): GroupTarget => ({ project, name, expectedRevision: expectedRevision(opts) });
+
+/** Prints a group after a change: the group itself as JSON, or its human view. */
+const printGroup = (opts: Opts, g: SecretGroup | undefined) =>
+  emit(opts, () => groupJson(g!), () => groupHuman(g!, Boolean(opts.showValues)));
+
+/** The standard group flags: address, --json, --expected-revision. */
+const mutating = (cmd: Command) => withJson(withExpectedRevision(withAddr(cmd)), 'the updated group');
+
+export function registerGroup(program: Command): void {
+  const group = program
+    .command('group')
+    .description('secret groups: variables and files defined once per project, inherited by many workloads');
+
+  withJson(
+    withAddr(
+      group
+        .command('create')
+        .description('create a group; any --workload or --tag restricts it to those workloads (their union)')
+        .argument('<project>', 'project name')
+        .argument('<group>', 'group name (DNS label)')
+        .option('--type <type>', 'secret or config: which RBAC permission set applies (default: config)')
+        .option('--scope <scope>', 'runtime, build or both: when the group is inherited (default: both)')
+        .option('--priority <0..100>', 'higher wins on conflicting keys (default: 0)')
+        .option('--description <text>', 'free text')
+        .option('--workload <name>', 'restrict to this workload (repeatable)', collect)
+        .option('--tag <tag>', 'restrict to workloads with this tag (repeatable)', collect)
+        .option('--var <KEY=VALUE>', 'initial variable (repeatable)', collect)
+        .option('--show-values', SHOW_VALUES),
+    ),
+    'the new group',
+  ).action((project: string, name: string, opts: Opts) => {
+    const req = createRequest(project, name, { ...opts, vars: opts.var });
+    return withSession(opts, async (s) => printGroup(opts, (await s.call(s.clients.groups, 'createGroup', req)).group));
+  });
+
+  withJson(
+    withAddr(
+      group
+        .command('get')
+        .description('show a group; --json maps each key to its value, or to null where the caller may see keys only')
+        .argument('<project>', 'project name')
+        .argument('<group>', 'group name')
+        .option('--show-values', SHOW_VALUES),
+    ),
+    'the group',
+  ).action((project: string, name: string, opts: Opts) =>
+    withSession(opts, async (s) => printGroup(opts, (await s.call(s.clients.groups, 'getGroup', GetGroupRequest.fromPartial({ project, name }))).group)),
+  );
+
+  withJson(withAddr(group.command('list').description("list a project's groups (no values)").argument('<project>', 'project name')), 'the list')
+    .action((project: string, opts: Opts) =>
+      withSession(opts, async (s) => {
+        const res = await s.call(s.clients.groups, 'listGroups', ListGroupsRequest.fromPartial({ project }));
+        emit(opts, () => ({ groups: res.groups.map(groupJson) }), () => groupsTable(res.groups));
+      }),
+    );
+
+  mutating(group.command('delete').description('delete a group').argument('<project>', 'project name').argument('<group>', 'group name'))
+    .action((project: string, name: string, opts: Opts) => {
+      const req = DeleteGroupRequest.fromPartial(target(project, name, opts));
+      return withSession(opts, async (s) => {
+        await s.call(s.clients.groups, 'deleteGroup', req);
+        emit(opts, () => ({ deleted: true, project, group: name }), () => `Deleted group ${project}/${name}\n`);
+      });
+    });
+
+  mutating(
+    group
+      .command('set')
+      .description('set variables (values may hold ${KEY} templates of the same group; $${ is a literal ${)')
+      .argument('<project>', 'project name')
+      .argument('<group>', 'group name')
+      .argument('<KEY=VALUE...>', 'assignments; the value is everything after the first "="'),
+  ).action((project: string, name: string, assignments: string[], opts: Opts) => {
+    const req = SetVariablesRequest.fromPartial({ ...target(project, name, opts), variables: parseAssignments('KEY=VALUE', assignments) });
+    return withSession(opts, async (s) => printGroup(opts, (await s.call(s.clients.groups, 'setVariables', req)).group));
+  });
+
+  mutating(
+    group
+      .command('unset')
+      .description('remove variables')
+      .argument('<project>', 'project name')
+      .argument('<group>', 'group name')
+      .argument('<KEY...>', 'keys to remove'),
+  ).action((project: string, name: string, keys: string[], opts: Opts) => {
+    const req = UnsetVariablesRequest.fromPartial({ ...target(project, name, opts), keys });
+    return withSession(opts, async (s) => printGroup(opts, (await s.call(s.clients.groups, 'unsetVariables', req)).group));
+  });
+
+  withJson(
+    withExpectedRevision(
+      withAddr(
+        group
+          .command('import')
+          .description('import variables from a .env file or a JSON object of strings; merges unless --replace')
+          .argument('<project>', 'project name')
+          .argument('<group>', 'group name')
+          .argument('<file>', 'file to read; "-" reads stdin')
+          .option('--format <format>', 'dotenv or json (default: json for a .json file, else dotenv)')
+          .option('--replace', 'replace every variable instead of merging'),
+      ),
+    ),
+    '{"imported": N, "group": {...}}',
+  ).action(async (project: string, name: string, file: string, opts: Opts) => {
+    const req = await importRequest(target(project, name, opts), file, opts.format, Boolean(opts.replace));
+    await withSession(opts, async (s) => {
+      const res = await s.call(s.clients.groups, 'importVariables', req);
+      emit(
+        opts,
+        () => ({ imported: res.imported, group: groupJson(res.group!) }),
+        () => `Imported ${res.imported} variable(s)\n\n${groupHuman(res.group!, false)}`,
+      );
+    });
+  });
+
+  mutating(
+    group
+      .command('settings')
+      .description('change type, scope, priority or description')
+      .argument('<project>', 'project name')
+      .argument('<group>', 'group name')
+      .option('--type <type>', 'secret or config')
+      .option('--scope <scope>', 'runtime, build or both')
+      .option('--priority <0..100>', 'higher wins on conflicting keys')
+      .option('--description <text>', 'free text'),
+  ).action((project: string, name: string, opts: Opts) => {
+    if (!hasSettings(opts)) throw usage('nothing to change: give --type, --scope, --priority or --description');
+    const req = settingsRequest(target(project, name, opts), opts);
+    return withSession(opts, async (s) => printGroup(opts, (await s.call(s.clients.groups, 'updateGroupSettings', req)).group));
+  });
+
+  mutating(
+    group
+      .command('restrict')
+      .description('add workloads and/or tags to the restrictions: the group then reaches only their union')
+      .argument('<project>', 'project name')
+      .argument('<group>', 'group name')
+      .option('--workload <name>', 'workload to add (repeatable)', collect)
+      .option('--tag <tag>', 'tag to add (repeatable)', collect),
+  ).action((project: string, name: string, opts: Opts) => {
+    if (!opts.workload?.length && !opts.tag?.length) throw usage('give at least one --workload or --tag');
+    const rev = expectedRevision(opts);
+    return withSession(opts, async (s) =>
+      printGroup(
+        opts,
+        await updateRestrictions(s, project, name, rev, (r) =>
+          Restrictions.fromPartial({
+            restricted: true,
+            workloads: union(r.workloads, opts.workload),
+            tags: union(r.tags, opts.tag),
+          }),
+        ),
+      ),
+    );
+  });
+
+  mutating(
+    group
+      .command('unrestrict')
+      .description(
+        'with no flags, lift every restriction (the group reaches every workload); with --workload/--tag, remove just those ' +
+          '(the group stays restricted, and reaches no workload once both lists are empty)',
+      )
+      .argument('<project>', 'project name')
+      .argument('<group>', 'group name')
+      .option('--workload <name>', 'workload to remove (repeatable)', collect)
+      .option('--tag <tag>', 'tag to remove (repeatable)', collect),
+  ).action((project: string, name: string, opts: Opts) => {
+    const rev = expectedRevision(opts);
+    const all = !opts.workload?.length && !opts.tag?.length;
+    return withSession(opts, async (s) =>
+      printGroup(
+        opts,
+        await updateRestrictions(s, project, name, rev, (r) =>
+          all
+            ? Restrictions.fromPartial({ restricted: false, workloads: [], tags: [] })
+            : Restrictions.fromPartial({
+                restricted: r.restricted,
+                workloads: r.workloads.filter((w) => !opts.workload?.includes(w)),
+                tags: r.tags.filter((t) => !opts.tag?.includes(t)),
+              }),
+        ),
+      ),
+    );
+  });
+
+  const file = group.command('file').description("a group's secret files (written for workloads, merged by path)");
+  mutating(
+    file
+      .command('add')
+      .description('add or replace a secret file')
+      .argument('<project>', 'project name')
+      .argument('<group>', 'group name')
+      .argument('<path>', 'absolute, normalised path the workload sees, without ".."')
+      .requiredOption('--from <localfile>', 'local file with the content ("-" reads stdin)')
+      .option('--mode <octal>', 'permission bits (default: 0600)'),
+  ).action(async (project: string, name: string, path: string, opts: Opts) => {
+    const req = await addFileRequest(target(project, name, opts), path, opts.from!, opts.mode);
+    await withSession(opts, async (s) => printGroup(opts, (await s.call(s.clients.groups, 'addFile', req)).group));
+  });
+
+  mutating(
+    file.command('rm').description('remove a secret file').argument('<project>', 'project name').argument('<group>', 'group name').argument('<path>', 'file path'),
+  ).action((project: string, name: string, path: string, opts: Opts) => {
+    const req = RemoveFileRequest.fromPartial({ ...target(project, name, opts), path });
+    return withSession(opts, async (s) => printGroup(opts, (await s.call(s.clients.groups, 'removeFile', req)).group));
+  });
+
+  mutating(
+    group
+      .command('link')
+      .description('link an addon: its keys appear as variables of the group; with no --key, every key under <ADDON>_<KEY>')
+      .argument('<project>', 'project name')
+      .argument('<group>', 'group name')
+      .argument('<addon>', 'addon name')
+      .option('--key <KEY[=ALIAS]>', 'link this key, optionally under ALIAS (repeatable)', collect),
+  ).action((project: string, name: string, addon: string, opts: Opts) => {
+    const req = linkRequest(target(project, name, opts), addon, opts.key);
+    return withSession(opts, async (s) => printGroup(opts, (await s.call(s.clients.groups, 'linkAddon', req)).group));
+  });
+
+  mutating(
+    group.command('unlink').description('remove the link to an addon').argument('<project>', 'project name').argument('<group>', 'group name').argument('<addon>', 'addon name'),
+  ).action((project: string, name: string, addon: string, opts: Opts) => {
+    const req = UnlinkAddonRequest.fromPartial({ ...target(project, name, opts), addon });
+    return withSession(opts, async (s) => printGroup(opts, (await s.call(s.clients.groups, 'unlinkAddon', req)).group));
+  });
+
+  withJson(
+    withAddr(group.command('history').description('every revision of a group: who, when, which keys (never values)').argument('<project>', 'project name').argument('<group>', 'group name')),
+    '{"revisions": [...]}',
+  ).action((project: string, name: string, opts: Opts) =>
+    withSession(opts, async (s) => {
+      const res = await s.call(s.clients.groups, 'listGroupHistory', ListGroupHistoryRequest.fromPartial({ project, name }));
+      emit(opts, () => ({ revisions: historyJson(res.revisions) }), () => historyTable(res.revisions));
+    }),
+  );
+
+  mutating(
+    group
+      .command('rollback')
+      .description('write a new revision whose content equals an earlier one')
+      .argument('<project>', 'project name')
+      .argument('<group>', 'group name')
+      .argument('<revision>', 'the earlier revision (see `sg group history`)'),
+  ).action((project: string, name: string, revision: string, opts: Opts) => {
+    const toRevision = parseRevision('REVISION', revision);
+    if (toRevision === 0) throw usage('REVISION must be a positive integer');
+    const req = RollbackGroupRequest.fromPartial({ ...target(project, name, opts), toRevision });
+    return withSession(opts, async (s) => printGroup(opts, (await s.call(s.clients.groups, 'rollbackGroup', req)).group));
+  });
+
+  registerGroupPreview(group);
+
+  withJson(
+    withAddr(
+      group
+        .command('restart-dependents')
+        .description('ask every workload whose runtime resolution includes the group to restart (through its agent)')
+        .argument('<project>', 'project name')
+        .argument('<group>', 'group name'),
+    ),
+    '{"workloads": [...], "delivered": N}',
+  ).action((project: string, name: string, opts: Opts) =>
+    withSession(opts, async (s) => {
+      const res = await s.call(s.clients.groups, 'restartDependents', RestartDependentsRequest.fromPartial({ project, name }));
+      emit(opts, () => restartJson(res), () => restartHuman(res));
+    }),
+  );
+}
+
+function union(current: string[], extra: string[] | undefined): string[] {
+  return [...new Set([...current, ...(extra ?? [])])].sort();
+}
+
+/**
+ * Read-modify-write of the restrictions. The write carries the revision that was read, so a
+ * concurrent change is never overwritten; when the caller gave no --expected-revision such a
+ * race is retried on the fresh group a few times.
+ */
+async function updateRestrictions(
+  s: Session,
+  project: string,
+  name: string,
+  expected: number,
+  change: (r: Restrictions) => Restrictions,
+): Promise<SecretGroup | undefined> {
+  for (let attempt = 0; ; attempt++) {
+    const { group } = await s.call(s.clients.groups, 'getGroup', GetGroupRequest.fromPartial({ project, name }));
+    const current = group!.restrictions ?? Restrictions.fromPartial({});
+    const req = settingsRequest({ project, name, expectedRevision: expected || group!.revision }, {}, change(current));
+    try {
+      return (await s.call(s.clients.groups, 'updateGroupSettings', req)).group;
+    } catch (err) {
+      const inner = err instanceof CallFailed ? err.error : err;
+      const raced = isServiceError(inner) && (inner.code === status.ABORTED || inner.code === status.FAILED_PRECONDITION);
+      if (!raced || expected !== 0 || attempt >= 2) throw err;
+    }
+  }
+}

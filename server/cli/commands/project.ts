@@ -1,0 +1,62 @@
+/** `sg project create|get|list|delete`. */
+import type { Command } from 'commander';
+import {
+  CreateProjectRequest,
+  DeleteProjectRequest,
+  GetProjectRequest,
+  ListProjectsRequest,
+} from '../../../gen/secretgroups/v1/project_service.js';
+import { withSession } from '../client.js';
+import { emit, withAddr, withJson } from '../kit.js';
+import { fields, humanTime } from '../output.js';
+import { projectJson, projectsTable } from '../views.js';
+
+interface Opts {
+  addr?: string;
+  json?: boolean;
+  force?: boolean;
+}
+
+export function registerProject(program: Command): void {
+  const project = program.command('project').description('create, inspect and delete projects');
+
+  withJson(withAddr(project.command('create').description('create a project').argument('<project>', 'project name (DNS label)')))
+    .action((name: string, opts: Opts) =>
+      withSession(opts, async (s) => {
+        const res = await s.call(s.clients.projects, 'createProject', CreateProjectRequest.fromPartial({ name }));
+        emit(opts, () => projectJson(res.project!), () => `Created project ${res.project!.name}\n`);
+      }),
+    );
+
+  withJson(withAddr(project.command('get').description('show a project').argument('<project>', 'project name')))
+    .action((name: string, opts: Opts) =>
+      withSession(opts, async (s) => {
+        const res = await s.call(s.clients.projects, 'getProject', GetProjectRequest.fromPartial({ name }));
+        const p = res.project!;
+        emit(opts, () => projectJson(p), () => fields([['Project', p.name], ['Created', humanTime(p.createdAtMs)]]));
+      }),
+    );
+
+  withJson(withAddr(project.command('list').description('list the projects the token may see')), 'the list')
+    .action((opts: Opts) =>
+      withSession(opts, async (s) => {
+        const res = await s.call(s.clients.projects, 'listProjects', ListProjectsRequest.fromPartial({}));
+        emit(opts, () => ({ projects: res.projects.map(projectJson) }), () => projectsTable(res.projects));
+      }),
+    );
+
+  withJson(
+    withAddr(
+      project
+        .command('delete')
+        .description('delete a project; refused while it holds workloads, addons or groups unless --force')
+        .argument('<project>', 'project name')
+        .option('--force', 'also delete every workload, addon and group of the project'),
+    ),
+  ).action((name: string, opts: Opts) =>
+    withSession(opts, async (s) => {
+      await s.call(s.clients.projects, 'deleteProject', DeleteProjectRequest.fromPartial({ name, force: Boolean(opts.force) }));
+      emit(opts, () => ({ deleted: true, project: name }), () => `Deleted project ${name}\n`);
+    }),
+  );
+}

@@ -1,0 +1,139 @@
+/** `sg workload create|get|list|update|delete`: services and jobs, their tags and own variables. */
+import type { Command } from 'commander';
+import {
+  CreateWorkloadRequest,
+  DeleteWorkloadRequest,
+  GetWorkloadRequest,
+  ListWorkloadsRequest,
+  UpdateWorkloadRequest,
+} from '../../../gen/secretgroups/v1/project_service.js';
+import { collect, parseAssignments, parseKind } from '../args.js';
+import { withSession } from '../client.js';
+import { usage } from '../errors.js';
+import { emit, expectedRevision, withAddr, withExpectedRevision, withJson } from '../kit.js';
+import { workloadHuman, workloadJson, workloadsTable } from '../views.js';
+
+interface Opts {
+  addr?: string;
+  json?: boolean;
+  showValues?: boolean;
+  expectedRevision?: string;
+  kind?: string;
+  tag?: string[];
+  replaceTags?: boolean;
+  var?: string[];
+  unsetVar?: string[];
+  buildArg?: string[];
+  unsetBuildArg?: string[];
+}
+
+const SHOW_VALUES = 'print the values of the workload\'s own variables (masked by default: they may be secrets)';
+
+export function registerWorkload(program: Command): void {
+  const workload = program.command('workload').description('services and jobs: kind, tags and their own variables');
+
+  withJson(
+    withAddr(
+      workload
+        .command('create')
+        .description('register a workload; its own variables override every group')
+        .argument('<project>', 'project name')
+        .argument('<name>', 'workload name (DNS label)')
+        .option('--kind <kind>', 'service or job', 'service')
+        .option('--tag <tag>', 'tag used by group restrictions (repeatable)', collect)
+        .option('--var <KEY=VALUE>', 'runtime variable set directly on the workload (repeatable)', collect)
+        .option('--build-arg <KEY=VALUE>', 'build argument set directly on the workload (repeatable)', collect)
+        .option('--show-values', SHOW_VALUES),
+    ),
+  ).action((project: string, name: string, opts: Opts) => {
+    const req = CreateWorkloadRequest.fromPartial({
+      project,
+      name,
+      kind: parseKind(opts.kind ?? 'service'),
+      tags: opts.tag ?? [],
+      runtimeVariables: parseAssignments('--var', opts.var),
+      buildArguments: parseAssignments('--build-arg', opts.buildArg),
+    });
+    return withSession(opts, async (s) => {
+      const res = await s.call(s.clients.projects, 'createWorkload', req);
+      emit(opts, () => workloadJson(res.workload!), () => workloadHuman(res.workload!, Boolean(opts.showValues)));
+    });
+  });
+
+  withJson(
+    withAddr(
+      workload
+        .command('get')
+        .description('show a workload')
+        .argument('<project>', 'project name')
+        .argument('<name>', 'workload name')
+        .option('--show-values', SHOW_VALUES),
+    ),
+  ).action((project: string, name: string, opts: Opts) =>
+    withSession(opts, async (s) => {
+      const res = await s.call(s.clients.projects, 'getWorkload', GetWorkloadRequest.fromPartial({ project, name }));
+      emit(opts, () => workloadJson(res.workload!), () => workloadHuman(res.workload!, Boolean(opts.showValues)));
+    }),
+  );
+
+  withJson(withAddr(workload.command('list').description("list a project's workloads").argument('<project>', 'project name')), 'the list')
+    .action((project: string, opts: Opts) =>
+      withSession(opts, async (s) => {
+        const res = await s.call(s.clients.projects, 'listWorkloads', ListWorkloadsRequest.fromPartial({ project }));
+        emit(opts, () => ({ workloads: res.workloads.map(workloadJson) }), () => workloadsTable(res.workloads));
+      }),
+    );
+
+  withJson(
+    withExpectedRevision(
+      withAddr(
+        workload
+          .command('update')
+          .description('change kind, tags or own variables; --tag adds tags unless --replace-tags')
+          .argument('<project>', 'project name')
+          .argument('<name>', 'workload name')
+          .option('--kind <kind>', 'service or job')
+          .option('--tag <tag>', 'add a tag (repeatable)', collect)
+          .option('--replace-tags', 'replace the registered tags with the --tag list (none given clears them)')
+          .option('--var <KEY=VALUE>', 'set a runtime variable (repeatable)', collect)
+          .option('--unset-var <KEY>', 'remove a runtime variable (repeatable)', collect)
+          .option('--build-arg <KEY=VALUE>', 'set a build argument (repeatable)', collect)
+          .option('--unset-build-arg <KEY>', 'remove a build argument (repeatable)', collect)
+          .option('--show-values', SHOW_VALUES),
+      ),
+    ),
+  ).action((project: string, name: string, opts: Opts) => {
+    const changes = [opts.kind, opts.tag, opts.replaceTags, opts.var, opts.unsetVar, opts.buildArg, opts.unsetBuildArg];
+    if (changes.every((c) => c === undefined)) {
+      throw usage('nothing to update: give --kind, --tag, --replace-tags, --var, --unset-var, --build-arg or --unset-build-arg');
+    }
+    const req = UpdateWorkloadRequest.fromPartial({
+      project,
+      name,
+      expectedRevision: expectedRevision(opts),
+      kind: opts.kind === undefined ? undefined : parseKind(opts.kind),
+      replaceTags: Boolean(opts.replaceTags),
+      tags: opts.tag ?? [],
+      setRuntimeVariables: parseAssignments('--var', opts.var),
+      unsetRuntimeVariables: opts.unsetVar ?? [],
+      setBuildArguments: parseAssignments('--build-arg', opts.buildArg),
+      unsetBuildArguments: opts.unsetBuildArg ?? [],
+    });
+    return withSession(opts, async (s) => {
+      const res = await s.call(s.clients.projects, 'updateWorkload', req);
+      emit(opts, () => workloadJson(res.workload!), () => workloadHuman(res.workload!, Boolean(opts.showValues)));
+    });
+  });
+
+  withJson(
+    withExpectedRevision(
+      withAddr(workload.command('delete').description('delete a workload').argument('<project>', 'project name').argument('<name>', 'workload name')),
+    ),
+  ).action((project: string, name: string, opts: Opts) => {
+    const req = DeleteWorkloadRequest.fromPartial({ project, name, expectedRevision: expectedRevision(opts) });
+    return withSession(opts, async (s) => {
+      await s.call(s.clients.projects, 'deleteWorkload', req);
+      emit(opts, () => ({ deleted: true, project, workload: name }), () => `Deleted workload ${project}/${name}\n`);
+    });
+  });
+}

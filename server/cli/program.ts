@@ -1,0 +1,114 @@
+/**
+ * The `sg` command tree. Commander prints help to stdout; every error, including commander's
+ * own usage errors, becomes one "sg: ..." line on stderr with a documented exit status.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { Command, CommanderError } from 'commander';
+import { registerAccess } from './commands/access.js';
+import { registerAddon } from './commands/addon.js';
+import { registerGroup } from './commands/group.js';
+import { registerProject } from './commands/project.js';
+import { registerResolve } from './commands/resolve.js';
+import { registerServe } from './commands/serve.js';
+import { registerWorkload } from './commands/workload.js';
+import { describeError, EXIT, oneLine } from './errors.js';
+
+const ENV_HELP = `
+Environment (client commands):
+  SG_ADDR    server address host:port (default 127.0.0.1:50051); --addr overrides it
+  SG_TOKEN   access token sent as "authorization: Bearer ..." (required)
+  SG_CA      CA bundle (PEM) to verify the server; enables TLS
+  SG_CERT    client certificate (PEM) for mTLS, with SG_KEY
+  SG_KEY     client private key (PEM) for mTLS
+Environment (sg serve): SG_DATA_DIR, SG_STORE_URI, SG_LOG_LEVEL (flags override them).
+
+Output: human tables by default; --json prints one JSON object for scripts.
+Errors: one line "sg: ..." on stderr, nothing on stdout. Exit status:
+  0 success   1 the server refused or failed the request   2 usage error (bad command, flag,
+  argument or local file)   3 server unreachable   4 no token, or the token was rejected
+`;
+
+function packageVersion(): string {
+  // dist/server/cli or server/cli: the package root is a few levels up either way.
+  let dir = import.meta.dirname;
+  for (let i = 0; i < 5; i++) {
+    const file = join(dir, 'package.json');
+    if (existsSync(file)) {
+      const pkg = JSON.parse(readFileSync(file, 'utf8')) as { name?: string; version?: string };
+      if (pkg.name === 'secret-groups') return pkg.version ?? '0.0.0';
+    }
+    dir = dirname(dir);
+  }
+  return '0.0.0';
+}
+
+export function buildProgram(): Command {
+  const program = new Command('sg');
+  // Configured before subcommands are added: commander copies these settings into each one.
+  program
+    .description('secret-groups admin CLI: run the server (sg serve) and manage projects, workloads, addons, groups and tokens')
+    .version(packageVersion(), '-V, --version', 'print the version')
+    .helpOption('-h, --help', 'show help for the command')
+    .exitOverride()
+    .showSuggestionAfterError(true)
+    .configureOutput({
+      writeOut: (text) => void process.stdout.write(text),
+      // Our own single error line replaces commander's messages and error-help.
+      writeErr: () => undefined,
+      outputError: () => undefined,
+    })
+    .addHelpText('after', ENV_HELP);
+
+  registerServe(program);
+  registerProject(program);
+  registerWorkload(program);
+  registerAddon(program);
+  registerGroup(program);
+  registerResolve(program);
+  registerAccess(program);
+  return program;
+}
+
+/** The chain of commands named in argv, e.g. ['sg', 'group', 'file']. */
+export function commandPath(program: Command, args: readonly string[]): Command[] {
+  const path = [program];
+  for (const arg of args) {
+    if (arg.startsWith('-')) continue;
+    const current = path[path.length - 1]!;
+    const sub = current.commands.find((c) => c.name() === arg || c.aliases().includes(arg));
+    if (!sub) break;
+    path.push(sub);
+  }
+  return path;
+}
+
+/** Runs one invocation; returns the exit status. `args` excludes "node" and the script. */
+export async function run(args: string[]): Promise<number> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(args, { from: 'user' });
+    return EXIT.ok;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version') return EXIT.ok;
+      process.stderr.write(`sg: ${commanderMessage(program, args, err)}\n`);
+      return EXIT.usage;
+    }
+    const { message, exitCode } = describeError(err);
+    process.stderr.write(`sg: ${message}\n`);
+    return exitCode;
+  }
+}
+
+function commanderMessage(program: Command, args: readonly string[], err: CommanderError): string {
+  if (err.code === 'commander.help' || err.code === 'commander.executeSubCommandAsync') {
+    // A command group given without its subcommand.
+    const path = commandPath(program, args);
+    const cmd = path[path.length - 1]!;
+    const name = path.map((c) => c.name()).join(' ');
+    const subs = cmd.commands.map((c) => c.name()).filter((n) => n !== 'help');
+    return `'${name}' needs a command (${subs.join(', ')}); see '${name} --help'`;
+  }
+  return oneLine(err.message.replace(/^error: /, ''));
+}
