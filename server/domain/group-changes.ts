@@ -48,7 +48,8 @@ export type GroupChange =
   | { kind: 'remove-file'; path: string }
   | { kind: 'link'; addon: string; keys: AddonLinkKey[] }
   | { kind: 'unlink'; addon: string }
-  | { kind: 'rollback'; to: SecretGroup };
+  /** `to` is the group at `revision`, looked up from history by the caller. */
+  | { kind: 'rollback'; revision: number; to?: SecretGroup };
 
 /** The action name recorded in history and audit. */
 export const CHANGE_ACTIONS: Record<GroupChange['kind'], string> = {
@@ -160,6 +161,7 @@ export function applyGroupChange(current: SecretGroup | null, change: GroupChang
       break;
     case 'rollback': {
       const to = change.to;
+      if (!to) throw notFound(`revision ${change.revision} of group ${current.name}`);
       Object.assign(next, {
         description: to.description,
         type: to.type,

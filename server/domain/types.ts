@@ -50,6 +50,8 @@ export interface SecretFile {
   content: Uint8Array;
   /** Unix permission bits. */
   mode: number;
+  /** Byte size, set on keys-only views whose content was removed. */
+  size?: number;
 }
 
 export interface AddonLinkKey {

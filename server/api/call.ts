@@ -1,0 +1,79 @@
+/**
+ * The one wrapper every RPC handler goes through: request id, authentication (with
+ * brute-force throttling per peer), error mapping, and a log line without any payload.
+ */
+import { randomBytes } from 'node:crypto';
+import * as grpc from '@grpc/grpc-js';
+import { DomainError } from '../domain/errors.js';
+import type { Logger } from '../log.js';
+import type { Authenticator } from '../security/authenticator.js';
+import { AuthThrottle, peerHost } from '../security/auth-throttle.js';
+import type { Principal } from '../security/principal.js';
+import { toServiceError } from './status.js';
+
+export interface ApiContext {
+  auth: Authenticator;
+  throttle: AuthThrottle;
+  log: Logger;
+  /** Observes each finished call (metrics). */
+  observe?: (method: string, code: grpc.status, seconds: number) => void;
+}
+
+type AnyCall = grpc.ServerUnaryCall<unknown, unknown> | grpc.ServerWritableStream<unknown, unknown>;
+
+export async function authenticateCall(ctx: ApiContext, call: AnyCall): Promise<Principal> {
+  const peer = peerHost(call.getPeer());
+  const wait = ctx.throttle.lockedFor(peer);
+  if (wait > 0) {
+    throw new DomainError('RESOURCE_EXHAUSTED', `too many failed authentications from this address; retry in ${Math.ceil(wait / 1000)} s`);
+  }
+  const header = call.metadata.get('authorization')[0];
+  try {
+    const principal = await ctx.auth.authenticate(typeof header === 'string' ? header : undefined);
+    ctx.throttle.success(peer);
+    return principal;
+  } catch (e) {
+    if (e instanceof DomainError && e.code === 'UNAUTHENTICATED') ctx.throttle.failure(peer);
+    throw e;
+  }
+}
+
+export const newRequestId = () => randomBytes(6).toString('hex');
+
+/** Wraps a unary handler: `fn` gets the authenticated principal and the request. */
+export function unary<Req, Res>(
+  ctx: ApiContext,
+  method: string,
+  fn: (p: Principal, req: Req) => Promise<Res>,
+): grpc.handleUnaryCall<Req, Res> {
+  return (call, callback) => {
+    const requestId = newRequestId();
+    const started = process.hrtime.bigint();
+    authenticateCall(ctx, call as AnyCall)
+      .then((p) => fn(p, call.request))
+      .then(
+        (res) => {
+          finish(ctx, method, requestId, started, grpc.status.OK);
+          callback(null, res);
+        },
+        (err: unknown) => {
+          const status = toServiceError(err, requestId);
+          finish(ctx, method, requestId, started, status.code!, err);
+          callback(status);
+        },
+      );
+  };
+}
+
+export function finish(ctx: ApiContext, method: string, requestId: string, started: bigint, code: grpc.status, err?: unknown): void {
+  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  ctx.observe?.(method, code, seconds);
+  if (code === grpc.status.OK) {
+    if (ctx.log.isLevelEnabled('debug')) ctx.log.debug({ method, requestId, code: grpc.status[code], ms: seconds * 1000 }, 'rpc');
+    return;
+  }
+  const internal = !(err instanceof DomainError);
+  // Domain messages hold names and keys only; other errors are logged by class and code.
+  const detail = err instanceof DomainError ? err.message : err instanceof Error ? `${err.name}: ${(err as { code?: string }).code ?? ''}` : 'unknown';
+  ctx.log[internal ? 'error' : 'info']({ method, requestId, code: grpc.status[code], ms: seconds * 1000, detail }, 'rpc failed');
+}

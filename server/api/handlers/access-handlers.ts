@@ -1,0 +1,28 @@
+/** AccessService: tokens and roles. */
+import type { AccessServiceServer } from '../../../gen/secretgroups/v1/access_service.js';
+import type { AccessService } from '../../service/access.js';
+import { unary, type ApiContext } from '../call.js';
+import { roleToPb, tokenToPb } from '../mappers.js';
+
+export function accessHandlers(ctx: ApiContext, svc: AccessService): AccessServiceServer {
+  return {
+    createToken: unary(ctx, 'CreateToken', async (p, req) => {
+      const { secret, token } = await svc.create(p, {
+        name: req.name,
+        role: req.role,
+        projects: req.projects,
+        workload: req.workload ? { project: req.workload.project, workload: req.workload.workload } : null,
+        allowBuild: req.allowBuild,
+        ttlSeconds: req.ttlSeconds,
+      });
+      return { token: secret, info: tokenToPb(token) };
+    }),
+    listTokens: unary(ctx, 'ListTokens', async (p) => ({ tokens: (await svc.list(p)).map(tokenToPb) })),
+    revokeToken: unary(ctx, 'RevokeToken', async (p, req) => {
+      await svc.revoke(p, req.id);
+      return {};
+    }),
+    listRoles: unary(ctx, 'ListRoles', async () => ({ roles: svc.roles().map(roleToPb) })),
+    whoAmI: unary(ctx, 'WhoAmI', async (p) => ({ token: tokenToPb(p.token) })),
+  };
+}

@@ -1,0 +1,89 @@
+/**
+ * ResolverService. Resolve answers with bytes encoded once per (snapshot, identity) and
+ * Watch writes bytes shared by every subscriber of an identity; the service definition's
+ * serializers pass such bytes through (see passthroughSerializers in server/api/server.ts).
+ */
+import * as grpc from '@grpc/grpc-js';
+import {
+  ExplainResponse,
+  ResolveResponse,
+  WatchResponse,
+  type ResolverServiceServer,
+} from '../../../gen/secretgroups/v1/resolver_service.js';
+import type { ResolverService } from '../../service/resolver.js';
+import type { WatchEncoder } from '../../watch/hub.js';
+import { authenticateCall, finish, newRequestId, unary, type ApiContext } from '../call.js';
+import { conflictToPb, provenanceToPb, resolutionToPb, resolveScopeFromPb } from '../mappers.js';
+import { GRPC_CODES, toServiceError } from '../status.js';
+
+export const watchEncoder: WatchEncoder = {
+  resolution: (r) => WatchResponse.encode({ resolution: resolutionToPb(r) }).finish(),
+  unchanged: (etag) => WatchResponse.encode({ unchanged: { etag } }).finish(),
+  restart: (group, requestedBy, timeMs) => WatchResponse.encode({ restart: { group, requestedBy, timeMs } }).finish(),
+  heartbeat: (timeMs) => WatchResponse.encode({ heartbeat: { timeMs } }).finish(),
+};
+
+export function resolverHandlers(ctx: ApiContext, svc: ResolverService): ResolverServiceServer {
+  return {
+    resolve: unary(ctx, 'Resolve', async (p, req) => {
+      const scope = resolveScopeFromPb(req.scope);
+      const { state, resolution } = await svc.resolve(p, req.project, req.workload, scope, req.tags);
+      const key = `resolve\0${req.workload}\0${scope}`;
+      let bytes = state.encoded.get(key);
+      if (!bytes) {
+        bytes = ResolveResponse.encode({ resolution: resolutionToPb(resolution) }).finish();
+        state.encoded.set(key, bytes);
+      }
+      // Pre-encoded: the serializer passes bytes through unchanged.
+      return bytes as unknown as ResolveResponse;
+    }),
+
+    explain: unary(ctx, 'Explain', async (p, req) => {
+      const r = await svc.explain(p, req.project, req.workload, resolveScopeFromPb(req.scope));
+      return ExplainResponse.fromPartial({
+        etag: r.etag,
+        variables: r.provenance.map(provenanceToPb),
+        files: r.fileProvenance.map(provenanceToPb),
+        conflicts: r.conflicts.map(conflictToPb),
+      });
+    }),
+
+    watch: (call) => {
+      const requestId = newRequestId();
+      const started = process.hrtime.bigint();
+      let unsubscribe: (() => void) | undefined;
+      let ended = false;
+      const end = () => {
+        ended = true;
+        unsubscribe?.();
+      };
+      call.on('cancelled', end);
+      call.on('close', end);
+      const fail = (err: unknown) => {
+        const status = toServiceError(err, requestId);
+        finish(ctx, 'Watch', requestId, started, status.code!, err);
+        end();
+        call.emit('error', status);
+      };
+      authenticateCall(ctx, call as grpc.ServerWritableStream<unknown, unknown>)
+        .then((p) =>
+          svc.watch(p, call.request.project, call.request.workload, resolveScopeFromPb(call.request.scope), call.request.etag, call.request.tags, {
+            write: (bytes) => call.write(bytes as unknown as WatchResponse), // pre-encoded, passed through
+            onDrain: (fn) => call.once('drain', fn),
+            fail: (code, message) => {
+              end();
+              call.emit('error', { code: GRPC_CODES[code], details: message });
+            },
+          }),
+        )
+        .then(
+          (unsub) => {
+            unsubscribe = unsub;
+            if (ended) unsub(); // cancelled while subscribing
+            else finish(ctx, 'Watch', requestId, started, grpc.status.OK);
+          },
+          fail,
+        );
+    },
+  };
+}

@@ -1,0 +1,92 @@
+/** Assembles the gRPC server: the four services, health and reflection. */
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { dirname, join } from 'node:path';
+import * as grpc from '@grpc/grpc-js';
+import * as protoLoader from '@grpc/proto-loader';
+import { ReflectionService } from '@grpc/reflection';
+import { HealthImplementation, protoPath as healthProtoPath } from 'grpc-health-check';
+import { AccessServiceService } from '../../gen/secretgroups/v1/access_service.js';
+import { ProjectServiceService } from '../../gen/secretgroups/v1/project_service.js';
+import { ResolverServiceService } from '../../gen/secretgroups/v1/resolver_service.js';
+import { SecretGroupServiceService } from '../../gen/secretgroups/v1/secret_group_service.js';
+import { LIMITS } from '../domain/limits.js';
+import type { AccessService } from '../service/access.js';
+import type { GroupsService } from '../service/groups.js';
+import type { ProjectsService } from '../service/projects.js';
+import type { ResolverService } from '../service/resolver.js';
+import type { ApiContext } from './call.js';
+import { accessHandlers } from './handlers/access-handlers.js';
+import { groupHandlers } from './handlers/group-handlers.js';
+import { projectHandlers } from './handlers/project-handlers.js';
+import { resolverHandlers } from './handlers/resolver-handlers.js';
+
+/** proto/ at the repository (or image) root: the nearest ancestor holding it (from dist/ or from source). */
+export const PROTO_DIR = findProtoDir(dirname(fileURLToPath(import.meta.url)));
+
+function findProtoDir(from: string): string {
+  for (let dir = from; ; dir = dirname(dir)) {
+    if (existsSync(join(dir, 'proto/secretgroups/v1'))) return join(dir, 'proto');
+    if (dirname(dir) === dir) throw new Error('proto/secretgroups/v1 not found above the server code');
+  }
+}
+
+export const SERVICE_NAMES = [
+  'secretgroups.v1.ProjectService',
+  'secretgroups.v1.SecretGroupService',
+  'secretgroups.v1.ResolverService',
+  'secretgroups.v1.AccessService',
+];
+
+export interface Services {
+  projects: ProjectsService;
+  groups: GroupsService;
+  resolver: ResolverService;
+  access: AccessService;
+}
+
+/** Lets handlers answer with bytes encoded once (Resolve, Watch) instead of a message. */
+function passthroughSerializers<T extends grpc.ServiceDefinition>(def: T, methods: (keyof T)[]): T {
+  const out = { ...def };
+  for (const m of methods) {
+    const method = def[m]!;
+    const encode = method.responseSerialize;
+    out[m] = {
+      ...method,
+      responseSerialize: (value: unknown) => (value instanceof Uint8Array ? Buffer.from(value.buffer, value.byteOffset, value.byteLength) : encode(value)),
+    } as T[keyof T];
+  }
+  return out;
+}
+
+export function createGrpcServer(ctx: ApiContext, services: Services): { server: grpc.Server; health: HealthImplementation } {
+  const server = new grpc.Server({
+    'grpc.max_receive_message_length': LIMITS.requestBytes,
+    'grpc.max_send_message_length': 64 * 1024 * 1024,
+    // Watch streams are long-lived: ping idle connections so dead peers are noticed.
+    'grpc.keepalive_time_ms': 60_000,
+    'grpc.keepalive_timeout_ms': 20_000,
+    'grpc.keepalive_permit_without_calls': 1,
+    'grpc.http2.min_ping_interval_without_data_ms': 5_000,
+    'grpc.max_concurrent_streams': 10_000,
+  });
+  server.addService(ProjectServiceService, projectHandlers(ctx, services.projects));
+  server.addService(SecretGroupServiceService, groupHandlers(ctx, services.groups));
+  server.addService(passthroughSerializers(ResolverServiceService, ['resolve', 'watch']), resolverHandlers(ctx, services.resolver));
+  server.addService(AccessServiceService, accessHandlers(ctx, services.access));
+
+  const health = new HealthImplementation(Object.fromEntries(['', ...SERVICE_NAMES].map((s) => [s, 'NOT_SERVING' as const])));
+  health.addToServer(server);
+
+  // Reflection needs a proto-loader package definition of the same protos (plus health).
+  const files = ['project_service', 'secret_group_service', 'resolver_service', 'access_service'].map(
+    (f) => `secretgroups/v1/${f}.proto`,
+  );
+  const healthRoot = join(dirname(healthProtoPath), '../..');
+  const pkg = protoLoader.loadSync([...files, 'health/v1/health.proto'], {
+    includeDirs: [PROTO_DIR, healthRoot],
+    keepCase: true,
+  });
+  new ReflectionService(pkg).addToServer(server);
+  return { server, health };
+}

@@ -1,0 +1,135 @@
+/**
+ * Wires a server: store (embedded SQLite or MongoDB) behind envelope encryption, snapshots
+ * and change feed, watch hub, services, gRPC with health and reflection. `sg serve` and the
+ * tests call this.
+ */
+import { mkdirSync, writeFileSync, renameSync } from 'node:fs';
+import { isIP } from 'node:net';
+import { join } from 'node:path';
+import * as grpc from '@grpc/grpc-js';
+import { readFileSync } from 'node:fs';
+import { createGrpcServer, SERVICE_NAMES } from '../api/server.js';
+import { createLogger, type Logger } from '../log.js';
+import { AuthThrottle } from '../security/auth-throttle.js';
+import { Authenticator } from '../security/authenticator.js';
+import { loadMasterKey } from '../security/master-key.js';
+import { AccessService } from '../service/access.js';
+import { Audit } from '../service/audit.js';
+import type { Deps } from '../service/deps.js';
+import { GroupsService } from '../service/groups.js';
+import { ProjectsService } from '../service/projects.js';
+import { ResolverService } from '../service/resolver.js';
+import { Snapshots } from '../service/snapshots.js';
+import { SealedStore } from '../store/sealed-store.js';
+import { SqliteStore } from '../store/sqlite-store.js';
+import type { Store } from '../store/store.js';
+import { WatchHub } from '../watch/hub.js';
+import { watchEncoder } from '../api/handlers/resolver-handlers.js';
+import type { RunningServer, ServerOptions } from './options.js';
+
+export type { RunningServer, ServerOptions } from './options.js';
+
+export async function startServer(opts: ServerOptions, log: Logger = createLogger(opts.logLevel)): Promise<RunningServer> {
+  const { host, port } = splitAddr(opts.addr);
+  const tls = Boolean(opts.tlsCert || opts.tlsKey);
+  if (!tls && !opts.insecure && !isLoopback(host)) {
+    throw new Error(`refusing plaintext on non-loopback address ${opts.addr}: give --tls-cert and --tls-key, or --insecure`);
+  }
+  mkdirSync(opts.dataDir, { recursive: true, mode: 0o700 });
+
+  const storeUri = opts.storeUri ?? '';
+  const embedded = !storeUri;
+  const inner = await openStore(storeUri, opts.dataDir);
+  const master = loadMasterKey({ dataDir: opts.dataDir, allowCreate: embedded });
+  if (master.created) log.warn({ path: master.path }, 'created a new master key file (mode 0600); back it up: without it the data cannot be read');
+  const store = new SealedStore(inner, master.key);
+  await store.init();
+
+  const snapshots = new Snapshots(store);
+  const hub = new WatchHub(snapshots, watchEncoder, opts.heartbeatMs ?? 15_000);
+  const audit = new Audit(store);
+  const deps: Deps = { store, snapshots, hub, audit, now: Date.now };
+  const auth = new Authenticator(store);
+  const access = new AccessService(deps, auth);
+  const services = {
+    projects: new ProjectsService(deps),
+    groups: new GroupsService(deps),
+    resolver: new ResolverService(deps),
+    access,
+  };
+  const { server, health } = createGrpcServer({ auth, throttle: new AuthThrottle(), log }, services);
+
+  const bootstrapToken = await access.bootstrap();
+  if (bootstrapToken) writeSecretFile(join(opts.dataDir, 'admin.token'), `${bootstrapToken}\n`);
+
+  const credentials = tls
+    ? grpc.ServerCredentials.createSsl(
+        opts.tlsClientCa ? readFileSync(opts.tlsClientCa) : null,
+        [{ cert_chain: readFileSync(opts.tlsCert!), private_key: readFileSync(opts.tlsKey!) }],
+        Boolean(opts.tlsClientCa),
+      )
+    : grpc.ServerCredentials.createInsecure();
+  const boundPort = await new Promise<number>((resolve, reject) =>
+    server.bindAsync(`${host.includes(':') ? `[${host}]` : host}:${port}`, credentials, (err, p) => (err ? reject(err) : resolve(p))),
+  );
+  snapshots.startPolling(opts.pollMs ?? (embedded ? 1000 : 250));
+  for (const s of ['', ...SERVICE_NAMES]) health.setStatus(s, 'SERVING');
+  const addr = `${host.includes(':') ? `[${host}]` : host}:${boundPort}`;
+  log.info({ addr, store: embedded ? 'sqlite' : 'mongodb', tls }, 'listening');
+
+  let closing: Promise<void> | undefined;
+  return {
+    addr,
+    port: boundPort,
+    bootstrapToken,
+    close: () =>
+      (closing ??= (async () => {
+        for (const s of ['', ...SERVICE_NAMES]) health.setStatus(s, 'NOT_SERVING');
+        snapshots.stop();
+        hub.closeAll('server shutting down; reconnect');
+        await new Promise<void>((resolve) => {
+          const force = setTimeout(() => {
+            server.forceShutdown();
+            resolve();
+          }, 5_000);
+          force.unref();
+          server.tryShutdown(() => {
+            clearTimeout(force);
+            resolve();
+          });
+        });
+        await audit.close().catch(() => undefined);
+        await store.close();
+      })()),
+  };
+}
+
+async function openStore(uri: string, dataDir: string): Promise<Store> {
+  if (!uri) return new SqliteStore(join(dataDir, 'sg.db'));
+  if (/^mongodb(\+srv)?:\/\//.test(uri)) {
+    // Loaded only when asked for: the embedded path never loads the MongoDB driver.
+    const modulePath = '../store/mongo-store.js';
+    const { MongoStore } = (await import(modulePath)) as { MongoStore: new (uri: string) => Store };
+    return new MongoStore(uri);
+  }
+  throw new Error(`unsupported store URI (expected mongodb://…): ${uri.replace(/\/\/[^@/]*@/, '//***@')}`);
+}
+
+export function splitAddr(addr: string): { host: string; port: number } {
+  const m = /^(?:\[([^\]]+)\]|([^:]+)):(\d+)$/.exec(addr);
+  if (!m) throw new Error(`address must be HOST:PORT, got ${addr}`);
+  return { host: m[1] ?? m[2]!, port: Number(m[3]) };
+}
+
+function isLoopback(host: string): boolean {
+  if (host === 'localhost') return true;
+  if (isIP(host) === 4) return host.startsWith('127.');
+  return host === '::1';
+}
+
+/** Atomic 0600 write: temporary file, then rename. */
+function writeSecretFile(path: string, content: string): void {
+  const tmp = `${path}.${process.pid}.tmp`;
+  writeFileSync(tmp, content, { mode: 0o600 });
+  renameSync(tmp, path);
+}

@@ -1,0 +1,79 @@
+/** Who is calling, and what they may do: the checks every service method runs. */
+import { denied } from '../domain/errors.js';
+import type { GroupType, ResolveScope } from '../domain/types.js';
+import type { TokenRecord } from '../store/store.js';
+import { atLeast, type AccessLevel, type Role } from './roles.js';
+
+export class Principal {
+  constructor(
+    readonly token: TokenRecord,
+    readonly role: Role,
+  ) {}
+
+  /** Name recorded as actor in history and audit. */
+  get actor(): string {
+    return this.token.workload
+      ? `workload:${this.token.workload.project}/${this.token.workload.workload}`
+      : `token:${this.token.id}${this.token.name ? `(${this.token.name})` : ''}`;
+  }
+
+  level(type: GroupType): AccessLevel {
+    return this.role.access[type];
+  }
+
+  canSeeProject(project: string): boolean {
+    return this.token.projects.length === 0 || this.token.projects.includes(project);
+  }
+
+  requireProject(project: string): void {
+    if (!this.canSeeProject(project)) throw denied(`this token may not access project ${project}`);
+  }
+
+  requireProjectAdmin(project?: string): void {
+    if (project !== undefined) this.requireProject(project);
+    if (!this.role.projectAdmin) throw denied(`role ${this.role.name} may not administer projects, workloads or addons`);
+  }
+
+  requireTokenAdmin(): void {
+    if (!this.role.tokenAdmin) throw denied(`role ${this.role.name} may not administer tokens`);
+  }
+
+  /** May see at least the keys of groups of this type. */
+  requireGroupAccess(project: string, type: GroupType, wanted: AccessLevel): void {
+    this.requireProject(project);
+    if (!atLeast(this.level(type), wanted)) {
+      throw denied(`role ${this.role.name} has ${this.level(type)} access to ${type} groups; ${wanted} is needed`);
+    }
+  }
+
+  /** Values of this type are visible (otherwise keys only). */
+  seesValues(type: GroupType): boolean {
+    return atLeast(this.level(type), 'read');
+  }
+
+  /** Resolve/Watch/Explain of one workload identity for one scope. */
+  requireResolve(project: string, workload: string, scope: ResolveScope): void {
+    const bound = this.token.workload;
+    if (bound) {
+      if (bound.project !== project || bound.workload !== workload) {
+        throw denied(`this workload token may only resolve ${bound.project}/${bound.workload}`);
+      }
+      if (!this.token.scopes.includes(scope)) {
+        throw denied(`this workload token may not resolve the ${scope} scope (create it with --build)`);
+      }
+      return;
+    }
+    this.requireProject(project);
+    const readsAll = atLeast(this.level('secret'), 'read') && atLeast(this.level('config'), 'read');
+    if (!this.role.resolve && !readsAll) throw denied(`role ${this.role.name} may not resolve workloads`);
+  }
+
+  /** Explain returns keys and sources only. */
+  requireExplain(project: string, workload: string, scope: ResolveScope): void {
+    if (this.token.workload || this.role.resolve) return this.requireResolve(project, workload, scope);
+    this.requireProject(project);
+    if (this.level('secret') === 'none' && this.level('config') === 'none') {
+      throw denied(`role ${this.role.name} may not explain resolutions`);
+    }
+  }
+}

@@ -1,0 +1,100 @@
+/** Tokens: creation (the secret is shown once), listing, revocation, and the bootstrap admin. */
+import { invalid, notFound, denied } from '../domain/errors.js';
+import { validateName } from '../domain/validation.js';
+import type { Authenticator } from '../security/authenticator.js';
+import type { Principal } from '../security/principal.js';
+import { BUILTIN_ROLES, builtinRole, type Role } from '../security/roles.js';
+import { hashToken, newTokenId, newTokenSecret } from '../security/tokens.js';
+import type { TokenRecord } from '../store/store.js';
+import type { Deps } from './deps.js';
+
+export interface NewToken {
+  name: string;
+  role: string;
+  projects: string[];
+  workload: { project: string; workload: string } | null;
+  allowBuild: boolean;
+  ttlSeconds: number;
+}
+
+export class AccessService {
+  constructor(
+    private readonly d: Deps,
+    private readonly auth: Authenticator,
+  ) {}
+
+  /** Creates the first admin token when the store holds none; returns its secret then. */
+  async bootstrap(): Promise<string | undefined> {
+    if ((await this.d.store.listTokens()).length > 0) return undefined;
+    const { secret } = await this.insert({ name: 'bootstrap-admin', role: 'admin', projects: [], workload: null, allowBuild: false, ttlSeconds: 0 }, 'bootstrap');
+    return secret;
+  }
+
+  async create(p: Principal, req: NewToken): Promise<{ secret: string; token: TokenRecord }> {
+    p.requireTokenAdmin();
+    if (req.ttlSeconds < 0 || !Number.isInteger(req.ttlSeconds)) throw invalid('ttl_seconds must be a non-negative integer');
+    if (req.name.length > 128) throw invalid('token name is longer than 128 characters');
+    let spec = req;
+    if (req.workload) {
+      validateName('workload.project', req.workload.project);
+      validateName('workload.workload', req.workload.workload);
+      p.requireProject(req.workload.project);
+      if (!(await this.d.store.getRecord('workload', req.workload.project, req.workload.workload))) {
+        throw notFound(`workload ${req.workload.project}/${req.workload.workload}`);
+      }
+      spec = { ...req, role: 'workload', projects: [req.workload.project] };
+    } else {
+      if (!builtinRole(req.role)) throw invalid(`unknown role ${JSON.stringify(req.role.slice(0, 40))}; see ListRoles`);
+      if (req.role === 'workload') throw invalid('a workload token is created with a workload identity (--workload PROJECT/NAME)');
+      for (const project of req.projects) validateName('projects', project);
+      // A token administrator bound to some projects cannot mint access beyond them.
+      if (p.token.projects.length) {
+        const outside = req.projects.length ? req.projects.filter((x) => !p.canSeeProject(x)) : ['(every project)'];
+        if (outside.length) throw denied(`this token may not grant access to ${outside.join(', ')}`);
+      }
+    }
+    const out = await this.insert(spec, p.actor);
+    await this.d.audit.record({ time: this.d.now(), actor: p.actor, action: 'CreateToken', project: spec.projects[0] ?? '', target: `token ${out.token.id}`, keys: [], outcome: 'ok' });
+    return out;
+  }
+
+  async list(p: Principal): Promise<TokenRecord[]> {
+    p.requireTokenAdmin();
+    const all = await this.d.store.listTokens();
+    if (!p.token.projects.length) return all;
+    return all.filter((t) => t.projects.length && t.projects.every((x) => p.canSeeProject(x)));
+  }
+
+  async revoke(p: Principal, id: string): Promise<void> {
+    p.requireTokenAdmin();
+    if (!/^[0-9a-f]{1,64}$/.test(id)) throw invalid('token id must be hexadecimal');
+    const visible = (await this.list(p)).some((t) => t.id === id);
+    if (!visible || !(await this.d.store.revokeToken(id))) throw notFound(`token ${id}`);
+    this.auth.invalidate();
+    await this.d.audit.record({ time: this.d.now(), actor: p.actor, action: 'RevokeToken', project: '', target: `token ${id}`, keys: [], outcome: 'ok' });
+  }
+
+  roles(): readonly Role[] {
+    return BUILTIN_ROLES;
+  }
+
+  private async insert(req: NewToken, createdBy: string): Promise<{ secret: string; token: TokenRecord }> {
+    const secret = newTokenSecret();
+    const now = this.d.now();
+    const token: TokenRecord = {
+      id: newTokenId(),
+      hash: hashToken(secret),
+      name: req.name,
+      role: req.role,
+      projects: [...new Set(req.projects)].sort(),
+      workload: req.workload,
+      scopes: req.workload ? (req.allowBuild ? ['runtime', 'build'] : ['runtime']) : [],
+      createdAt: now,
+      expiresAt: req.ttlSeconds ? now + req.ttlSeconds * 1000 : 0,
+      revoked: false,
+      createdBy,
+    };
+    await this.d.store.createToken(token);
+    return { secret, token };
+  }
+}

@@ -1,0 +1,59 @@
+/**
+ * Audit records: keys, never values. A mutation's record is written before the mutation
+ * reports success (if it cannot be written the call fails); reads of secret values on the
+ * hot path (Resolve, Watch) are buffered and flushed in the background so that they never
+ * wait on the store.
+ */
+import type { AuditEvent, Store } from '../store/store.js';
+
+export class Audit {
+  private buffer: AuditEvent[] = [];
+  private timer: NodeJS.Timeout;
+  private flushing: Promise<void> = Promise.resolve();
+  dropped = 0;
+
+  constructor(
+    private readonly store: Store,
+    flushMs = 500,
+    private readonly maxBuffered = 10_000,
+  ) {
+    this.timer = setInterval(() => void this.flush(), flushMs);
+    this.timer.unref();
+  }
+
+  /** Awaited: throws if the store cannot take it. */
+  async record(event: AuditEvent): Promise<void> {
+    await this.store.appendAudit(event);
+  }
+
+  /** Buffered: for reads on the hot path. */
+  recordRead(event: AuditEvent): void {
+    if (this.buffer.length >= this.maxBuffered) {
+      this.dropped++;
+      return;
+    }
+    this.buffer.push(event);
+  }
+
+  flush(): Promise<void> {
+    this.flushing = this.flushing.then(async () => {
+      const batch = this.buffer;
+      this.buffer = [];
+      for (let i = 0; i < batch.length; i++) {
+        try {
+          await this.store.appendAudit(batch[i]!);
+        } catch {
+          // Store unavailable: keep what is left for the next flush (bounded).
+          this.buffer = [...batch.slice(i), ...this.buffer].slice(0, this.maxBuffered);
+          return;
+        }
+      }
+    });
+    return this.flushing;
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.timer);
+    await this.flush();
+  }
+}

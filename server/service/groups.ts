@@ -1,0 +1,168 @@
+/** Secret groups: every mutation goes through applyGroupChange, the store's CAS and history. */
+import { applyGroupChange, changedKeys, CHANGE_ACTIONS, type GroupChange } from '../domain/group-changes.js';
+import { DomainError, alreadyExists, invalid, notFound, stale, tooLarge } from '../domain/errors.js';
+import { LIMITS } from '../domain/limits.js';
+import { previewChange, type WorkloadChange } from '../domain/preview.js';
+import { validateName } from '../domain/validation.js';
+import type { GroupHistoryEntry, ProjectSnapshot, SecretGroup } from '../domain/types.js';
+import type { Principal } from '../security/principal.js';
+import { MAX_WRITE_ATTEMPTS, type Deps } from './deps.js';
+import { viewGroup, type Redacted } from './redact.js';
+
+export class GroupsService {
+  constructor(private readonly d: Deps) {}
+
+  async get(p: Principal, project: string, name: string): Promise<Redacted<SecretGroup>> {
+    validateName('project', project);
+    validateName('group name', name);
+    p.requireProject(project);
+    const g = await this.d.store.getRecord('group', project, name);
+    if (!g) throw notFound(`group ${project}/${name}`);
+    p.requireGroupAccess(project, g.type, 'keys');
+    const view = viewGroup(p, g);
+    if (!view.redacted && g.type === 'secret') {
+      this.d.audit.recordRead({ time: this.d.now(), actor: p.actor, action: 'GetGroup', project, target: `group ${project}/${name}`, keys: Object.keys(g.variables), outcome: 'ok' });
+    }
+    return view;
+  }
+
+  /** Groups of types the caller may see at least the keys of. */
+  async list(p: Principal, project: string): Promise<Redacted<SecretGroup>[]> {
+    validateName('project', project);
+    p.requireProject(project);
+    if (!(await this.d.store.getProject(project))) throw notFound(`project ${project}`);
+    const groups = await this.d.store.listRecords('group', project);
+    return groups.filter((g) => p.level(g.type) !== 'none').map((g) => viewGroup(p, g));
+  }
+
+  async history(p: Principal, project: string, name: string): Promise<{ entry: GroupHistoryEntry; redacted: boolean }[]> {
+    validateName('project', project);
+    validateName('group name', name);
+    p.requireProject(project);
+    const entries = await this.d.store.listGroupHistory(project, name);
+    if (entries.length === 0) throw notFound(`group ${project}/${name}`);
+    const current = await this.d.store.getRecord('group', project, name);
+    const type = current?.type ?? entries.findLast((e) => e.group)?.group?.type ?? 'secret';
+    p.requireGroupAccess(project, type, 'keys');
+    return entries.map((entry) => {
+      if (!entry.group) return { entry, redacted: false };
+      // Every revision is shown with the stricter of its own and the current type.
+      const strict = p.seesValues(entry.group.type) && p.seesValues(type);
+      const view = strict ? { record: entry.group, redacted: false } : viewGroup(p, { ...entry.group, type: 'secret' });
+      return { entry: { ...entry, group: { ...view.record, type: entry.group.type } }, redacted: view.redacted };
+    });
+  }
+
+  /**
+   * Applies a change: validates, checks permissions and expected_revision, writes with CAS and
+   * history, audits, refreshes the snapshot. Returns the new group (null after a delete).
+   */
+  async mutate(p: Principal, project: string, name: string, change: GroupChange, expectedRevision: number): Promise<Redacted<SecretGroup> | null> {
+    validateName('project', project);
+    validateName('group name', name);
+    p.requireProject(project);
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const { before, after, history } = await this.plan(p, project, name, change, expectedRevision);
+        await this.write(project, name, before, after, history);
+        await this.d.audit.record({
+          time: this.d.now(),
+          actor: p.actor,
+          action: CHANGE_ACTIONS[change.kind],
+          project,
+          target: `group ${project}/${name}`,
+          keys: history.changedKeys,
+          outcome: 'ok',
+        });
+        await this.d.snapshots.refresh(project);
+        return after ? viewGroup(p, after) : null;
+      } catch (e) {
+        const lostRace = e instanceof DomainError && e.code === 'ABORTED' && !expectedRevision && change.kind !== 'create';
+        if (!lostRace || attempt >= MAX_WRITE_ATTEMPTS) throw e;
+      }
+    }
+  }
+
+  /** Dry run of a change: which workloads' resolutions would differ, keys only. */
+  async preview(p: Principal, project: string, name: string, change: GroupChange, expectedRevision: number): Promise<WorkloadChange[]> {
+    validateName('project', project);
+    validateName('group name', name);
+    p.requireProject(project);
+    const { after } = await this.plan(p, project, name, change, expectedRevision, 'keys');
+    const state = await this.d.snapshots.get(project);
+    const before = state.snapshot;
+    const groups = new Map(before.groups);
+    if (after) groups.set(name, after);
+    else groups.delete(name);
+    const next: ProjectSnapshot = { ...before, groups };
+    return previewChange(before, next);
+  }
+
+  /** Restart events to every live Watch of a workload the group reaches at runtime. */
+  async restartDependents(p: Principal, project: string, name: string): Promise<{ workloads: string[]; delivered: number }> {
+    validateName('project', project);
+    validateName('group name', name);
+    p.requireProject(project);
+    const state = await this.d.snapshots.get(project);
+    const group = state.snapshot.groups.get(name);
+    if (!group) throw notFound(`group ${project}/${name}`);
+    p.requireGroupAccess(project, group.type, 'write');
+    const workloads = [...state.snapshot.workloads.keys()]
+      .filter((w) => state.resolution(w, 'runtime').eligibleGroups.includes(name))
+      .sort();
+    const delivered = this.d.hub.restart(project, new Set(workloads), name, p.actor);
+    await this.d.audit.record({ time: this.d.now(), actor: p.actor, action: 'RestartDependents', project, target: `group ${project}/${name}`, keys: [], outcome: 'ok' });
+    return { workloads, delivered };
+  }
+
+  /** Reads the current group and computes the new one, checking permissions; writes nothing. */
+  private async plan(p: Principal, project: string, name: string, change: GroupChange, expectedRevision: number, previewLevel?: 'keys') {
+    const store = this.d.store;
+    const current = await store.getRecord('group', project, name);
+    if (change.kind === 'create') {
+      if (!(await store.getProject(project))) throw notFound(`project ${project}`);
+      if (current) throw alreadyExists(`group ${project}/${name}`);
+      p.requireGroupAccess(project, change.group.type, previewLevel ?? 'write');
+      const count = (await store.listRecords('group', project)).length;
+      if (count >= LIMITS.groupsPerProject) throw tooLarge(`project ${project} already has ${count} groups, the limit`);
+    } else {
+      if (!current) throw notFound(`group ${project}/${name}`);
+      if (expectedRevision && current.revision !== expectedRevision) {
+        throw stale(`group ${project}/${name}`, expectedRevision, current.revision);
+      }
+      p.requireGroupAccess(project, current.type, previewLevel ?? 'write');
+    }
+    let effective = change;
+    if (change.kind === 'rollback') {
+      const target = (await store.listGroupHistory(project, name)).find((h) => h.revision === change.revision);
+      if (!target) throw notFound(`revision ${change.revision} of group ${project}/${name}`);
+      if (!target.group) throw invalid(`revision ${change.revision} of group ${project}/${name} is a deletion; roll back to an earlier one`);
+      effective = { kind: 'rollback', revision: change.revision, to: target.group };
+    }
+    const addons = new Map((await store.listRecords('addon', project)).map((a) => [a.name, a]));
+    const after = applyGroupChange(current, effective, { addons, now: this.d.now(), actor: p.actor });
+    if (after && after.type !== current?.type) p.requireGroupAccess(project, after.type, previewLevel ?? 'write');
+    if (after && change.kind === 'create') {
+      // A group recreated after deletion continues its history's revision numbers.
+      const last = (await store.listGroupHistory(project, name)).at(-1);
+      if (last) after.revision = last.revision + 1;
+    }
+    const history: GroupHistoryEntry = {
+      project,
+      name,
+      revision: after?.revision ?? current!.revision + 1,
+      time: this.d.now(),
+      actor: p.actor,
+      action: CHANGE_ACTIONS[change.kind],
+      changedKeys: changedKeys(current, after),
+      group: after,
+    };
+    return { before: current, after, history };
+  }
+
+  private async write(project: string, name: string, before: SecretGroup | null, after: SecretGroup | null, history: GroupHistoryEntry) {
+    if (!before) return this.d.store.createRecord('group', after!, history);
+    if (!after) return this.d.store.deleteRecord('group', project, name, before.revision, history);
+    return this.d.store.updateRecord('group', after, history);
+  }
+}

@@ -1,0 +1,251 @@
+/** Projects, workloads and addons. */
+import { checkGroup } from '../domain/group-changes.js';
+import { invalid, notFound, precondition } from '../domain/errors.js';
+import { validateName, validateTags, validateValue, validateVars } from '../domain/validation.js';
+import type { Addon, Project, Vars, Workload, WorkloadKind } from '../domain/types.js';
+import type { Principal } from '../security/principal.js';
+import type { Deps } from './deps.js';
+import { currentFor, updateWithRetry } from './records.js';
+import { viewAddon, viewWorkload } from './redact.js';
+
+export interface NewWorkload {
+  project: string;
+  name: string;
+  kind: WorkloadKind;
+  tags: string[];
+  runtimeVariables: Vars;
+  buildArguments: Vars;
+}
+
+export interface WorkloadUpdate {
+  expectedRevision: number;
+  kind?: WorkloadKind;
+  tags?: string[];
+  setRuntime: Vars;
+  unsetRuntime: string[];
+  setBuild: Vars;
+  unsetBuild: string[];
+}
+
+export class ProjectsService {
+  constructor(private readonly d: Deps) {}
+
+  async createProject(p: Principal, name: string): Promise<Project> {
+    validateName('project name', name);
+    p.requireProjectAdmin(name);
+    const project = { name, createdAt: this.d.now() };
+    await this.d.store.createProject(project);
+    await this.audited(p, 'CreateProject', name, `project ${name}`, []);
+    return project;
+  }
+
+  async getProject(p: Principal, name: string): Promise<Project> {
+    validateName('project name', name);
+    p.requireProject(name);
+    const project = await this.d.store.getProject(name);
+    if (!project) throw notFound(`project ${name}`);
+    return project;
+  }
+
+  async listProjects(p: Principal): Promise<Project[]> {
+    return (await this.d.store.listProjects()).filter((x) => p.canSeeProject(x.name));
+  }
+
+  async deleteProject(p: Principal, name: string, force: boolean): Promise<void> {
+    validateName('project name', name);
+    p.requireProjectAdmin(name);
+    const snap = await this.d.store.loadProject(name);
+    if (!snap) throw notFound(`project ${name}`);
+    const held = snap.workloads.size + snap.addons.size + snap.groups.size;
+    if (held > 0 && !force) {
+      throw precondition(
+        `project ${name} still holds ${snap.workloads.size} workloads, ${snap.addons.size} addons and ${snap.groups.size} groups; delete them first or pass force`,
+      );
+    }
+    await this.d.store.deleteProject(name);
+    await this.audited(p, 'DeleteProject', name, `project ${name}`, []);
+  }
+
+  async createWorkload(p: Principal, w: NewWorkload): Promise<{ record: Workload; redacted: boolean }> {
+    validateName('project', w.project);
+    validateName('workload name', w.name);
+    p.requireProjectAdmin(w.project);
+    const now = this.d.now();
+    const record: Workload = {
+      project: w.project,
+      name: w.name,
+      kind: w.kind,
+      tags: validateTags('tags', w.tags),
+      runtimeVariables: validateVars('runtime variables', w.runtimeVariables),
+      buildArguments: validateVars('build arguments', w.buildArguments),
+      revision: 1,
+      createdAt: now,
+      updatedAt: now,
+      updatedBy: p.actor,
+    };
+    await this.d.store.createRecord('workload', record);
+    await this.audited(p, 'CreateWorkload', w.project, `workload ${w.project}/${w.name}`, [
+      ...Object.keys(record.runtimeVariables),
+      ...Object.keys(record.buildArguments),
+    ]);
+    return viewWorkload(p, record);
+  }
+
+  async getWorkload(p: Principal, project: string, name: string) {
+    validateName('project', project);
+    validateName('workload name', name);
+    p.requireProject(project);
+    const w = await this.d.store.getRecord('workload', project, name);
+    if (!w) throw notFound(`workload ${project}/${name}`);
+    return viewWorkload(p, w);
+  }
+
+  async listWorkloads(p: Principal, project: string) {
+    validateName('project', project);
+    p.requireProject(project);
+    await this.requireProjectExists(project);
+    return (await this.d.store.listRecords('workload', project)).map((w) => viewWorkload(p, w));
+  }
+
+  async updateWorkload(p: Principal, project: string, name: string, u: WorkloadUpdate) {
+    validateName('project', project);
+    validateName('workload name', name);
+    p.requireProjectAdmin(project);
+    validateVars('runtime variables', u.setRuntime);
+    validateVars('build arguments', u.setBuild);
+    const tags = u.tags ? validateTags('tags', u.tags) : undefined;
+    const { after } = await updateWithRetry(this.d.store, 'workload', project, name, u.expectedRevision, (cur) => {
+      const runtimeVariables = { ...cur.runtimeVariables, ...u.setRuntime };
+      const buildArguments = { ...cur.buildArguments, ...u.setBuild };
+      for (const k of u.unsetRuntime) {
+        if (!Object.hasOwn(runtimeVariables, k)) throw notFound(`runtime variable ${k} of workload ${project}/${name}`);
+        delete runtimeVariables[k];
+      }
+      for (const k of u.unsetBuild) {
+        if (!Object.hasOwn(buildArguments, k)) throw notFound(`build argument ${k} of workload ${project}/${name}`);
+        delete buildArguments[k];
+      }
+      return {
+        ...cur,
+        kind: u.kind ?? cur.kind,
+        tags: tags ?? cur.tags,
+        runtimeVariables: validateVars('runtime variables', runtimeVariables),
+        buildArguments: validateVars('build arguments', buildArguments),
+        revision: cur.revision + 1,
+        updatedAt: this.d.now(),
+        updatedBy: p.actor,
+      };
+    });
+    await this.audited(p, 'UpdateWorkload', project, `workload ${project}/${name}`, [
+      ...Object.keys(u.setRuntime),
+      ...u.unsetRuntime,
+      ...Object.keys(u.setBuild),
+      ...u.unsetBuild,
+    ]);
+    return viewWorkload(p, after);
+  }
+
+  async deleteWorkload(p: Principal, project: string, name: string, expectedRevision: number): Promise<void> {
+    validateName('project', project);
+    validateName('workload name', name);
+    p.requireProjectAdmin(project);
+    const current = await currentFor(this.d.store, 'workload', project, name, expectedRevision);
+    await this.d.store.deleteRecord('workload', project, name, current.revision);
+    await this.audited(p, 'DeleteWorkload', project, `workload ${project}/${name}`, []);
+  }
+
+  async createAddon(p: Principal, project: string, name: string, type: string, details: Vars) {
+    validateName('project', project);
+    validateName('addon name', name);
+    p.requireProjectAdmin(project);
+    if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/.test(type)) throw invalid('addon type must be 1-63 letters, digits, ".", "_" or "-"');
+    const now = this.d.now();
+    const record: Addon = {
+      project,
+      name,
+      type,
+      connectionDetails: validateDetails(details),
+      revision: 1,
+      createdAt: now,
+      updatedAt: now,
+      updatedBy: p.actor,
+    };
+    await this.d.store.createRecord('addon', record);
+    await this.audited(p, 'CreateAddon', project, `addon ${project}/${name}`, Object.keys(details));
+    return viewAddon(p, record);
+  }
+
+  async getAddon(p: Principal, project: string, name: string) {
+    validateName('project', project);
+    validateName('addon name', name);
+    p.requireProject(project);
+    const a = await this.d.store.getRecord('addon', project, name);
+    if (!a) throw notFound(`addon ${project}/${name}`);
+    return viewAddon(p, a);
+  }
+
+  async listAddons(p: Principal, project: string) {
+    validateName('project', project);
+    p.requireProject(project);
+    await this.requireProjectExists(project);
+    return (await this.d.store.listRecords('addon', project)).map((a) => viewAddon(p, a));
+  }
+
+  /** Rotation: replaces the details; refused if a linking group would lose a key it needs. */
+  async updateAddon(p: Principal, project: string, name: string, expectedRevision: number, details: Vars) {
+    validateName('project', project);
+    validateName('addon name', name);
+    p.requireProjectAdmin(project);
+    validateDetails(details);
+    const { after } = await updateWithRetry(this.d.store, 'addon', project, name, expectedRevision, async (cur) => {
+      const next = { ...cur, connectionDetails: details, revision: cur.revision + 1, updatedAt: this.d.now(), updatedBy: p.actor };
+      const addons = new Map((await this.d.store.listRecords('addon', project)).map((a) => [a.name, a]));
+      addons.set(name, next);
+      for (const g of await this.d.store.listRecords('group', project)) {
+        if (!g.addonLinks.some((l) => l.addon === name)) continue;
+        try {
+          checkGroup(g, { addons });
+        } catch (e) {
+          throw precondition(`group ${g.name} links addon ${name} and would break: ${(e as Error).message}`);
+        }
+      }
+      return next;
+    });
+    await this.audited(p, 'UpdateAddon', project, `addon ${project}/${name}`, Object.keys(details));
+    return viewAddon(p, after);
+  }
+
+  async deleteAddon(p: Principal, project: string, name: string, expectedRevision: number): Promise<void> {
+    validateName('project', project);
+    validateName('addon name', name);
+    p.requireProjectAdmin(project);
+    const current = await currentFor(this.d.store, 'addon', project, name, expectedRevision);
+    const linking = (await this.d.store.listRecords('group', project)).filter((g) => g.addonLinks.some((l) => l.addon === name));
+    if (linking.length) {
+      throw precondition(`addon ${name} is linked by group ${linking.map((g) => g.name).join(', ')}; unlink it first`);
+    }
+    await this.d.store.deleteRecord('addon', project, name, current.revision);
+    await this.audited(p, 'DeleteAddon', project, `addon ${project}/${name}`, []);
+  }
+
+  private async requireProjectExists(project: string): Promise<void> {
+    if (!(await this.d.store.getProject(project))) throw notFound(`project ${project}`);
+  }
+
+  /** Audit, then refresh the in-memory snapshot so resolutions and watchers follow. */
+  private async audited(p: Principal, action: string, project: string, target: string, keys: string[]): Promise<void> {
+    await this.d.audit.record({ time: this.d.now(), actor: p.actor, action, project, target, keys: [...new Set(keys)].sort(), outcome: 'ok' });
+    await this.d.snapshots.refresh(project);
+  }
+}
+
+/** Addon detail keys are free-form (host, password, db.port) but must be sane. */
+function validateDetails(details: Vars): Vars {
+  for (const [key, value] of Object.entries(details)) {
+    if (!/^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/.test(key)) {
+      throw invalid(`connection detail key ${JSON.stringify(key.slice(0, 40))} must be letters, digits, "_", "." or "-"`);
+    }
+    validateValue(`connection detail ${key}`, value);
+  }
+  return details;
+}

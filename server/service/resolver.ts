@@ -1,0 +1,57 @@
+/** Resolve, Explain and Watch: served from the in-memory snapshots. */
+import { denied } from '../domain/errors.js';
+import { validateName } from '../domain/validation.js';
+import type { ResolveScope, Resolution } from '../domain/types.js';
+import type { Principal } from '../security/principal.js';
+import type { WatchSink } from '../watch/hub.js';
+import type { Deps } from './deps.js';
+import type { ProjectState } from './snapshots.js';
+
+export class ResolverService {
+  constructor(private readonly d: Deps) {}
+
+  /** The state and resolution for an identity after the permission and tag checks. */
+  async prepare(p: Principal, project: string, workload: string, scope: ResolveScope, claimedTags: readonly string[], explain = false) {
+    validateName('project', project);
+    validateName('workload', workload);
+    if (explain) p.requireExplain(project, workload, scope);
+    else p.requireResolve(project, workload, scope);
+    const state = await this.d.snapshots.get(project);
+    const resolution = state.resolution(workload, scope);
+    if (claimedTags.length) {
+      const registered = state.snapshot.workloads.get(workload)!.tags;
+      const extra = claimedTags.filter((t) => !registered.includes(t));
+      if (extra.length) throw denied(`tags ${extra.join(', ')} are not registered for workload ${project}/${workload}`);
+    }
+    return { state, resolution };
+  }
+
+  async resolve(p: Principal, project: string, workload: string, scope: ResolveScope, claimedTags: readonly string[]): Promise<{ state: ProjectState; resolution: Resolution }> {
+    const out = await this.prepare(p, project, workload, scope, claimedTags);
+    this.auditRead(p, 'Resolve', out.resolution);
+    return out;
+  }
+
+  async explain(p: Principal, project: string, workload: string, scope: ResolveScope): Promise<Resolution> {
+    return (await this.prepare(p, project, workload, scope, [], true)).resolution;
+  }
+
+  /** Subscribes; returns the unsubscribe function. */
+  async watch(p: Principal, project: string, workload: string, scope: ResolveScope, etag: string, claimedTags: readonly string[], sink: WatchSink): Promise<() => void> {
+    const { state, resolution } = await this.prepare(p, project, workload, scope, claimedTags);
+    this.auditRead(p, 'Watch', resolution);
+    return this.d.hub.subscribe(state, workload, scope, etag, sink);
+  }
+
+  private auditRead(p: Principal, action: string, r: Resolution): void {
+    this.d.audit.recordRead({
+      time: this.d.now(),
+      actor: p.actor,
+      action,
+      project: r.project,
+      target: `workload ${r.project}/${r.workload} (${r.scope})`,
+      keys: Object.keys(r.variables),
+      outcome: 'ok',
+    });
+  }
+}

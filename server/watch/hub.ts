@@ -1,0 +1,208 @@
+/**
+ * Watch subscriptions and fan-out. Subscribers of one identity (project, workload, scope)
+ * share one resolution: on a change it is computed and encoded once, and the same bytes are
+ * written to every subscriber whose etag differs. A subscriber that stops reading never makes
+ * memory grow: only the latest resolution waits for it (latest wins), plus a bounded queue of
+ * restart events.
+ */
+import type { ResolveScope, Resolution } from '../domain/types.js';
+import type { ProjectState, Snapshots } from '../service/snapshots.js';
+
+/** The transport side of one Watch call. */
+export interface WatchSink {
+  /** false when the transport buffer is full; then wait for onDrain. */
+  write(bytes: Uint8Array): boolean;
+  onDrain(fn: () => void): void;
+  /** Ends the call with an error status. */
+  fail(code: 'NOT_FOUND' | 'UNAVAILABLE' | 'PERMISSION_DENIED', message: string): void;
+}
+
+/** Encodes hub events into wire messages (supplied by the API layer). */
+export interface WatchEncoder {
+  resolution(r: Resolution): Uint8Array;
+  unchanged(etag: string): Uint8Array;
+  restart(group: string, requestedBy: string, timeMs: number): Uint8Array;
+  heartbeat(timeMs: number): Uint8Array;
+}
+
+const MAX_QUEUED_EVENTS = 16;
+
+class Subscriber {
+  etag = '';
+  blocked = false;
+  /** Latest resolution not yet written (latest wins). */
+  pendingResolution: { bytes: Uint8Array; etag: string } | null = null;
+  queued: Uint8Array[] = [];
+
+  constructor(
+    readonly identity: Identity,
+    readonly sink: WatchSink,
+  ) {}
+
+  sendResolution(bytes: Uint8Array, etag: string): boolean {
+    if (etag === this.etag) return false;
+    if (this.blocked) {
+      this.pendingResolution = { bytes, etag };
+      return true;
+    }
+    this.etag = etag;
+    this.write(bytes);
+    return true;
+  }
+
+  sendEvent(bytes: Uint8Array, droppable: boolean): boolean {
+    if (this.blocked) {
+      if (droppable) return false;
+      if (this.queued.length >= MAX_QUEUED_EVENTS) this.queued.shift();
+      this.queued.push(bytes);
+      return true;
+    }
+    this.write(bytes);
+    return true;
+  }
+
+  private write(bytes: Uint8Array): void {
+    if (!this.sink.write(bytes)) {
+      this.blocked = true;
+      this.sink.onDrain(() => this.drain());
+    }
+  }
+
+  private drain(): void {
+    this.blocked = false;
+    while (this.queued.length && !this.blocked) this.write(this.queued.shift()!);
+    const p = this.pendingResolution;
+    if (p && !this.blocked) {
+      this.pendingResolution = null;
+      this.sendResolution(p.bytes, p.etag);
+    }
+  }
+}
+
+interface Identity {
+  project: string;
+  workload: string;
+  scope: ResolveScope;
+  subscribers: Set<Subscriber>;
+  /** The last resolution encoded for this identity, shared by its subscribers. */
+  encoded: { etag: string; bytes: Uint8Array } | null;
+}
+
+export class WatchHub {
+  /** project -> identity key -> identity */
+  private readonly projects = new Map<string, Map<string, Identity>>();
+  private heartbeat: NodeJS.Timeout | undefined;
+  private count = 0;
+
+  constructor(
+    snapshots: Snapshots,
+    private readonly encoder: WatchEncoder,
+    heartbeatMs: number,
+  ) {
+    snapshots.on('changed', (project, state) => this.projectChanged(project, state));
+    if (heartbeatMs > 0) {
+      this.heartbeat = setInterval(() => this.beat(), heartbeatMs);
+      this.heartbeat.unref();
+    }
+  }
+
+  get subscriberCount(): number {
+    return this.count;
+  }
+
+  /**
+   * Registers a subscriber and sends its first message: the current resolution, or
+   * `unchanged` when the etag it already holds is current. Returns the unsubscribe function.
+   */
+  subscribe(state: ProjectState, workload: string, scope: ResolveScope, etag: string, sink: WatchSink): () => void {
+    const project = state.snapshot.project.name;
+    const resolution = state.resolution(workload, scope); // NOT_FOUND before registering
+    let identities = this.projects.get(project);
+    if (!identities) this.projects.set(project, (identities = new Map()));
+    const key = `${workload}\0${scope}`;
+    let identity = identities.get(key);
+    if (!identity) identities.set(key, (identity = { project, workload, scope, subscribers: new Set(), encoded: null }));
+    const sub = new Subscriber(identity, sink);
+    identity.subscribers.add(sub);
+    this.count++;
+    if (etag && etag === resolution.etag) {
+      sub.etag = etag;
+      sub.sendEvent(this.encoder.unchanged(etag), false);
+    } else {
+      sub.sendResolution(this.encodedFor(identity, resolution), resolution.etag);
+    }
+    let done = false;
+    return () => {
+      if (done) return;
+      done = true;
+      identity.subscribers.delete(sub);
+      this.count--;
+      if (identity.subscribers.size === 0) {
+        identities.delete(key);
+        if (identities.size === 0) this.projects.delete(project);
+      }
+    };
+  }
+
+  /** Sends a restart event to every subscriber of the given workloads; returns how many got it. */
+  restart(project: string, workloads: ReadonlySet<string>, group: string, requestedBy: string): number {
+    const identities = this.projects.get(project);
+    if (!identities) return 0;
+    const bytes = this.encoder.restart(group, requestedBy, Date.now());
+    let delivered = 0;
+    for (const identity of identities.values()) {
+      if (identity.scope !== 'runtime' || !workloads.has(identity.workload)) continue;
+      for (const sub of identity.subscribers) if (sub.sendEvent(bytes, false)) delivered++;
+    }
+    return delivered;
+  }
+
+  /** Ends every stream (server shutdown) with UNAVAILABLE so that agents reconnect elsewhere. */
+  closeAll(message: string): void {
+    if (this.heartbeat) clearInterval(this.heartbeat);
+    for (const identities of this.projects.values()) {
+      for (const identity of identities.values()) {
+        for (const sub of identity.subscribers) sub.sink.fail('UNAVAILABLE', message);
+      }
+    }
+    this.projects.clear();
+    this.count = 0;
+  }
+
+  private encodedFor(identity: Identity, resolution: Resolution): Uint8Array {
+    if (identity.encoded?.etag !== resolution.etag) {
+      identity.encoded = { etag: resolution.etag, bytes: this.encoder.resolution(resolution) };
+    }
+    return identity.encoded.bytes;
+  }
+
+  private projectChanged(project: string, state: ProjectState | null): void {
+    const identities = this.projects.get(project);
+    if (!identities) return;
+    for (const identity of [...identities.values()]) {
+      if (!state) {
+        for (const sub of identity.subscribers) sub.sink.fail('NOT_FOUND', `project ${project} was deleted`);
+        continue;
+      }
+      let resolution: Resolution;
+      try {
+        resolution = state.resolution(identity.workload, identity.scope);
+      } catch {
+        for (const sub of identity.subscribers) sub.sink.fail('NOT_FOUND', `workload ${project}/${identity.workload} was deleted`);
+        continue;
+      }
+      if (identity.encoded?.etag === resolution.etag) continue; // unchanged: never re-sent
+      const bytes = this.encodedFor(identity, resolution);
+      for (const sub of identity.subscribers) sub.sendResolution(bytes, resolution.etag);
+    }
+  }
+
+  private beat(): void {
+    const bytes = this.encoder.heartbeat(Date.now());
+    for (const identities of this.projects.values()) {
+      for (const identity of identities.values()) {
+        for (const sub of identity.subscribers) sub.sendEvent(bytes, true);
+      }
+    }
+  }
+}
