@@ -10,7 +10,7 @@
  * Nothing here logs; errors name the source and the problem, never the key.
  */
 import { randomBytes } from 'node:crypto';
-import { closeSync, fsyncSync, linkSync, mkdirSync, openSync, readFileSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, linkSync, mkdirSync, openSync, readFileSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { DomainError } from '../domain/errors.js';
 import { masterKeyFromBytes, type SecretKey } from './envelope.js';
@@ -36,6 +36,11 @@ export interface LoadedMasterKey {
   path?: string;
   /** True when this call generated the key file: the server should say so (never print the key). */
   created: boolean;
+  /**
+   * A rotation of this key file was interrupted (`<path>.new` exists): some data keys may be
+   * wrapped by the new key already. Run the rotation again to finish it.
+   */
+  pendingRotation: boolean;
 }
 
 const STRICT_BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
@@ -152,8 +157,8 @@ export function loadMasterKey(opts: MasterKeyOptions): LoadedMasterKey {
   if (opts.keyFile && hasEnv) {
     throw new DomainError('INVALID_ARGUMENT', `both ${MASTER_KEY_ENV} and --master-key-file are set; give only one`);
   }
-  if (opts.keyFile) return { key: readMasterKeyFile(opts.keyFile), source: 'file', path: opts.keyFile, created: false };
-  if (hasEnv) return { key: parseMasterKey(fromEnv, MASTER_KEY_ENV), source: 'env', created: false };
+  if (opts.keyFile) return fromFile(opts.keyFile, false);
+  if (hasEnv) return { key: parseMasterKey(fromEnv, MASTER_KEY_ENV), source: 'env', created: false, pendingRotation: false };
   if (fromEnv === '') throw new DomainError('INVALID_ARGUMENT', `${MASTER_KEY_ENV} is set but empty`);
 
   const path = join(opts.dataDir, DEFAULT_MASTER_KEY_FILE);
@@ -171,10 +176,40 @@ export function loadMasterKey(opts: MasterKeyOptions): LoadedMasterKey {
       );
     }
     const { encoded } = generateMasterKey();
-    if (writeMasterKeyFile(path, encoded)) {
-      return { key: readMasterKeyFile(path), source: 'file', path, created: true };
-    }
+    if (writeMasterKeyFile(path, encoded)) return fromFile(path, true);
     // Another process created it first: use theirs.
   }
-  return { key: readMasterKeyFile(path), source: 'file', path, created: false };
+  return fromFile(path, false);
+}
+
+function fromFile(path: string, created: boolean): LoadedMasterKey {
+  const key = readMasterKeyFile(path);
+  return { key, source: 'file', path, created, pendingRotation: existsSync(pendingKeyPath(path)) };
+}
+
+/** Where a rotation of the key file `path` keeps the new key until it has taken over. */
+export function pendingKeyPath(path: string): string {
+  return `${path}.new`;
+}
+
+/**
+ * Rotates a key file (the embedded default DATA/master.key, or a --master-key-file), safe to
+ * interrupt at any point and to run again:
+ *   1. the new key is written to `<path>.new` (0600) — or, after an interrupted run, reused;
+ *   2. `rewrap` re-wraps every data key under it (SealedStore.rotateMasterKey, itself resumable);
+ *   3. `<path>.new` is renamed over `path`; the old key is gone from disk.
+ * Until step 3 the old key stays in `path`, and the store opens with either key's help on a
+ * re-run, so no crash leaves data without a usable key.
+ */
+export async function rotateMasterKeyFile(
+  path: string,
+  rewrap: (newKey: SecretKey) => Promise<unknown>,
+): Promise<{ key: SecretKey; resumed: boolean }> {
+  const pending = pendingKeyPath(path);
+  const resumed = !writeMasterKeyFile(pending, generateMasterKey().encoded);
+  const key = readMasterKeyFile(pending);
+  await rewrap(key);
+  renameSync(pending, path);
+  syncDir(dirname(path));
+  return { key, resumed };
 }
