@@ -4,6 +4,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { loadMasterKey, pendingKeyPath, rotateMasterKeyFile } from '../../server/security/master-key.js';
 import { SealedStore } from '../../server/store/sealed-store.js';
 import { SqliteStore } from '../../server/store/sqlite-store.js';
+import type { Store } from '../../server/store/store.js';
 import { group } from '../helpers/fixtures.js';
 import { domainErrorOf, sealedSqlite, type SealedSqlite } from './helpers.js';
 
@@ -78,11 +79,11 @@ describe('rotating the embedded key file', () => {
 });
 
 /** The store's methods bound to it, so single methods can be overridden by spreading. */
-function bind<T extends object>(o: T): T {
+function bind(o: Store): Store {
   const out = {} as Record<string, unknown>;
   for (const name of Object.getOwnPropertyNames(Object.getPrototypeOf(o))) {
     const v = (o as Record<string, unknown>)[name];
     if (typeof v === 'function' && name !== 'constructor') out[name] = (v as (...a: unknown[]) => unknown).bind(o);
   }
-  return out as T;
+  return out as unknown as Store;
 }
