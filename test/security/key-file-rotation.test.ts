@@ -82,7 +82,7 @@ describe('rotating the embedded key file', () => {
 function bind(o: Store): Store {
   const out = {} as Record<string, unknown>;
   for (const name of Object.getOwnPropertyNames(Object.getPrototypeOf(o))) {
-    const v = (o as Record<string, unknown>)[name];
+    const v = (o as unknown as Record<string, unknown>)[name];
     if (typeof v === 'function' && name !== 'constructor') out[name] = (v as (...a: unknown[]) => unknown).bind(o);
   }
   return out as unknown as Store;
