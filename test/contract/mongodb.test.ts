@@ -2,11 +2,13 @@
  * The store contract on MongoDB (FerretDB locally and in CI, or SG_TEST_MONGODB_URI), plus the
  * behaviour only this store has: a down server is UNAVAILABLE and recovers on its own.
  */
+import { MongoClient } from 'mongodb';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { DomainError } from '../../server/domain/errors.js';
 import { MongoStore } from '../../server/store/mongo-store.js';
 import type { Store } from '../../server/store/store.js';
-import { workload } from '../helpers/fixtures.js';
+import { group, workload } from '../helpers/fixtures.js';
+import { encodeHistory, encodeRecord, SCHEMA_VERSION } from '../../server/store/codec.js';
 import { describeWithMongo, startMongo, uniqueDbName, type MongoServer } from '../helpers/mongodb.js';
 import { storeContract } from './store-contract.js';
 
@@ -50,6 +52,49 @@ describeWithMongo('MongoDB store', () => {
     } finally {
       await a.dropDatabase();
       await Promise.all([a.close(), b.close()]);
+    }
+  });
+
+  it('a crash right after a commit leaves a group and history that agree; the next write tidies up', async () => {
+    const dbName = uniqueDbName();
+    const store = new MongoStore(server.uri, { dbName });
+    const raw = new MongoClient(server.uri);
+    try {
+      await store.init();
+      await store.createProject({ name: 'p', createdAt: 1 });
+      const g1 = group('g', { variables: { A: '1' } });
+      const entry = (g: typeof g1) => ({ project: 'p', name: 'g', revision: g.revision, time: 1, actor: 't', action: 'Set', changedKeys: ['A'], group: g });
+      await store.createRecord('group', g1, entry(g1));
+      // What commit() inserts for revision 2, without the follow-up copy and compaction: the
+      // state a crash between the two leaves behind.
+      const db = raw.db(dbName);
+      const { uid } = (await db.collection<{ _id: string; uid: string }>('projects').findOne({ _id: 'p' }))!;
+      const g2 = { ...g1, revision: 2, variables: { A: '2' } };
+      await db.collection<{ _id: string }>('records').insertOne({
+        _id: JSON.stringify([uid, 'group', 'g', 2]),
+        uid, project: 'p', kind: 'group', name: 'g', seq: 2, revision: 2, deleted: false,
+        data: JSON.stringify(encodeRecord('group', g2)),
+        history: JSON.stringify(encodeHistory(entry(g2))),
+        time: 1, schemaVersion: SCHEMA_VERSION,
+      });
+      expect((await store.getRecord('group', 'p', 'g'))!.variables).toEqual({ A: '2' });
+      expect((await store.listGroupHistory('p', 'g')).map((h) => h.group!.variables.A)).toEqual(['1', '2']);
+      expect(await db.collection('group_history').countDocuments({ uid })).toBe(1);
+
+      const g3 = { ...g2, revision: 3, variables: { A: '3' } };
+      await store.updateRecord('group', g3, entry(g3));
+      expect((await store.listGroupHistory('p', 'g')).map((h) => h.group!.variables.A)).toEqual(['1', '2', '3']);
+      expect(await db.collection('group_history').countDocuments({ uid })).toBe(3);
+      // Superseded revisions keep their slot but lose their payload.
+      const revs = await db.collection('records').find({ uid }).sort({ seq: 1 }).toArray();
+      expect(revs.map((r) => [r.seq, r.compacted === true, r.data != null])).toEqual([
+        [1, true, false],
+        [2, true, false],
+        [3, false, true],
+      ]);
+    } finally {
+      await store.dropDatabase();
+      await Promise.all([store.close(), raw.close()]);
     }
   });
 

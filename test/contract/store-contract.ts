@@ -216,6 +216,67 @@ export function storeContract(name: string, factory: StoreFactory): void {
       expect((await store.projectVersions()).get('p')!).toBeGreaterThan(v2);
     });
 
+    it('no update is lost among 8 concurrent writers, and history matches every revision', async () => {
+      const g = group('g', { variables: {} });
+      await store.createRecord('group', g, history(g, 'CreateGroup'));
+      const writer = async (w: number) => {
+        for (let n = 0; n < 3; ) {
+          const cur = (await store.getRecord('group', 'p', 'g'))!;
+          const next = { ...cur, revision: cur.revision + 1, variables: { ...cur.variables, [`W${w}_${n}`]: '1' } };
+          const code = await codeOf(store.updateRecord('group', next, history(next)));
+          if (code === 'OK') n++;
+          else expect(code).toBe('ABORTED');
+        }
+      };
+      await Promise.all(Array.from({ length: 8 }, (_, w) => writer(w)));
+      const stored = (await store.getRecord('group', 'p', 'g'))!;
+      expect(stored.revision).toBe(25);
+      expect(Object.keys(stored.variables)).toHaveLength(24);
+      const hist = await store.listGroupHistory('p', 'g');
+      expect(hist.map((h) => h.revision)).toEqual(Array.from({ length: 25 }, (_, i) => i + 1));
+      for (const h of hist) expect(h.group!.revision).toBe(h.revision);
+      expect(hist[24]!.group!.variables).toEqual(stored.variables);
+    });
+
+    it('the change feed misses no change when concurrent writers commit out of order', async () => {
+      // A replica: poll the versions, reload the project whenever its number moved.
+      let seen = -1;
+      let snap = await store.loadProject('p');
+      const pollOnce = async () => {
+        const v = (await store.projectVersions()).get('p')!;
+        if (v !== seen) {
+          snap = await store.loadProject('p');
+          seen = v;
+        }
+      };
+      let writing = true;
+      const replica = (async () => {
+        while (writing) await pollOnce();
+      })();
+      const writer = async (w: number) => {
+        await store.createRecord('workload', workload(`w${w}`));
+        for (let r = 2; r <= 6; r++) {
+          await store.updateRecord('workload', workload(`w${w}`, { revision: r, tags: [`r${r}`] }));
+          // Everyone also races for one shared group; losers retry from the new head.
+          for (;;) {
+            const cur = await store.getRecord('group', 'p', 'shared');
+            const code = cur
+              ? await codeOf(store.updateRecord('group', { ...cur, revision: cur.revision + 1, description: `w${w}r${r}` }))
+              : await codeOf(store.createRecord('group', group('shared')));
+            if (code === 'OK') break;
+          }
+        }
+      };
+      await Promise.all(Array.from({ length: 6 }, (_, w) => writer(w)));
+      writing = false;
+      await replica;
+      await pollOnce();
+      const truth = (await store.loadProject('p'))!;
+      expect(snap).toEqual(truth);
+      expect([...truth.workloads.values()].map((w) => w.revision)).toEqual([6, 6, 6, 6, 6, 6]);
+      expect(truth.groups.get('shared')!.revision).toBe(30);
+    });
+
     it('stores tokens by hash, lists and revokes them', async () => {
       await store.createToken(token('t1'));
       await store.createToken(token('t2', { role: 'workload', workload: { project: 'p', workload: 'w' }, scopes: ['runtime'] }));
