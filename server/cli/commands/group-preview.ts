@@ -70,7 +70,7 @@ export function previewKind(o: PreviewOpts): ChangeKind {
   if (kinds.length === 0) {
     throw usage('give the change to preview: --set, --unset, --import, --type/--scope/--priority/--description/--workload/--tag/--unrestrict, --create, --delete, --add-file, --remove-file, --link, --unlink or --rollback');
   }
-  if (kinds.length > 1) throw usage(`preview one change at a time; got ${kinds.map((k) => `--${k}`).join(', ')}`);
+  if (kinds.length > 1) throw usage(`preview one change at a time; got ${kinds.map(changeLabel).join(', ')}`);
   const kind = kinds[0]!;
   if (o.from !== undefined && kind !== 'add-file') throw usage('--from goes with --add-file');
   if (o.mode !== undefined && kind !== 'add-file') throw usage('--mode goes with --add-file');
@@ -81,6 +81,8 @@ export function previewKind(o: PreviewOpts): ChangeKind {
   if (kind === 'add-file' && o.from === undefined) throw usage('--add-file needs --from LOCALFILE');
   return kind;
 }
+
+const changeLabel = (k: ChangeKind) => (k === 'settings' ? 'settings (--type/--scope/--priority/--description/--workload/--tag/--unrestrict)' : `--${k}`);
 
 export async function previewRequest(project: string, name: string, o: PreviewOpts): Promise<PreviewChangeRequest> {
   const kind = previewKind(o);

@@ -123,7 +123,7 @@ export function registerGroup(program: Command): void {
       .argument('<group>', 'group name')
       .argument('<KEY=VALUE...>', 'assignments; the value is everything after the first "="'),
   ).action((project: string, name: string, assignments: string[], opts: Opts) => {
-    const req = SetVariablesRequest.fromPartial({ ...target(project, name, opts), variables: parseAssignments('KEY=VALUE', assignments) });
+    const req = SetVariablesRequest.fromPartial({ ...target(project, name, opts), variables: parseAssignments('assignment', assignments) });
     return withSession(opts, async (s) => printGroup(opts, (await s.call(s.clients.groups, 'setVariables', req)).group));
   });
 

@@ -1,0 +1,176 @@
+import { describe, expect, it } from 'vitest';
+import { createTokenRequest } from '../../server/cli/commands/access.js';
+import { previewKind, previewRequest, type PreviewOpts } from '../../server/cli/commands/group-preview.js';
+import { serverOptions } from '../../server/cli/commands/serve.js';
+import { describeError, EXIT } from '../../server/cli/errors.js';
+import { buildProgram, commandPath } from '../../server/cli/program.js';
+
+function usageError(fn: () => unknown): string {
+  try {
+    fn();
+  } catch (err) {
+    const d = describeError(err);
+    expect(d.exitCode).toBe(EXIT.usage);
+    return d.message;
+  }
+  throw new Error('expected a usage error');
+}
+
+describe('sg group preview: exactly one change', () => {
+  const kind = (o: PreviewOpts) => previewKind(o);
+  it.each<[PreviewOpts, string]>([
+    [{ set: ['A=1', 'B=2'] }, 'set'],
+    [{ unset: ['A'] }, 'unset'],
+    [{ import: 'x.env', replace: true }, 'import'],
+    [{ priority: '60' }, 'settings'],
+    [{ type: 'secret', scope: 'build', description: 'd' }, 'settings'],
+    [{ workload: ['api'], tag: ['web'] }, 'settings'],
+    [{ unrestrict: true }, 'settings'],
+    [{ create: true, priority: '10', set: ['A=1'], workload: ['api'] }, 'create'],
+    [{ delete: true }, 'delete'],
+    [{ addFile: '/etc/x', from: 'f' }, 'add-file'],
+    [{ removeFile: '/etc/x' }, 'remove-file'],
+    [{ link: 'db', key: ['host=H'] }, 'link'],
+    [{ unlink: 'db' }, 'unlink'],
+    [{ rollback: '3' }, 'rollback'],
+  ])('%j is a %s change', (o, k) => expect(kind(o)).toBe(k));
+
+  it('refuses several changes, naming them', () => {
+    expect(usageError(() => kind({ set: ['A=1'], priority: '5' }))).toBe('preview one change at a time; got --set, settings (--type/--scope/--priority/--description/--workload/--tag/--unrestrict)');
+    expect(usageError(() => kind({ delete: true, unlink: 'db' }))).toContain('--delete, --unlink');
+  });
+  it('refuses no change at all', () => expect(usageError(() => kind({}))).toMatch(/^give the change to preview/));
+  it('refuses a sub-flag without its change', () => {
+    expect(usageError(() => kind({ set: ['A=1'], from: 'f' }))).toBe('--from goes with --add-file');
+    expect(usageError(() => kind({ unset: ['A'], key: ['k'] }))).toBe('--key goes with --link');
+    expect(usageError(() => kind({ delete: true, replace: true }))).toBe('--format and --replace go with --import');
+    expect(usageError(() => kind({ addFile: '/x' }))).toBe('--add-file needs --from LOCALFILE');
+  });
+  it('maps to the matching oneof member only', async () => {
+    const set = await previewRequest('p', 'g', { set: ['A=x=y'], expectedRevision: '4' });
+    expect(set.setVariables).toMatchObject({ project: 'p', name: 'g', expectedRevision: 4, variables: { A: 'x=y' } });
+    expect(set.updateGroupSettings).toBeUndefined();
+    const settings = await previewRequest('p', 'g', { priority: '60' });
+    expect(settings.updateGroupSettings).toMatchObject({ priority: 60, restrictions: undefined });
+    const unrestrict = await previewRequest('p', 'g', { unrestrict: true });
+    expect(unrestrict.updateGroupSettings?.restrictions).toEqual({ restricted: false, workloads: [], tags: [] });
+    const create = await previewRequest('p', 'g', { create: true, priority: '10', set: ['A=1'], tag: ['web'] });
+    expect(create.createGroup).toMatchObject({ priority: 10, variables: { A: '1' }, restrictions: { restricted: true, tags: ['web'] } });
+    const rb = await previewRequest('p', 'g', { rollback: '2' });
+    expect(rb.rollbackGroup?.toRevision).toBe(2);
+  });
+});
+
+describe('sg token create', () => {
+  it('builds a role token limited to projects, with a ttl', () => {
+    expect(createTokenRequest({ role: 'viewer', project: ['a', 'b'], name: 'ci', ttl: '24h' })).toMatchObject({
+      role: 'viewer',
+      projects: ['a', 'b'],
+      name: 'ci',
+      ttlSeconds: 86400,
+      workload: undefined,
+    });
+  });
+  it('builds a workload token, optionally with the build scope', () => {
+    expect(createTokenRequest({ workload: 'shop/api', build: true })).toMatchObject({
+      workload: { project: 'shop', workload: 'api' },
+      allowBuild: true,
+      ttlSeconds: 0,
+    });
+  });
+  it('needs exactly one of --role and --workload', () => {
+    expect(usageError(() => createTokenRequest({}))).toContain('--role ROLE or --workload');
+    expect(usageError(() => createTokenRequest({ role: 'admin', workload: 'a/b' }))).toContain('not both');
+    expect(usageError(() => createTokenRequest({ workload: 'a/b', project: ['a'] }))).toContain('--project goes with --role');
+    expect(usageError(() => createTokenRequest({ role: 'admin', build: true }))).toContain('--build goes with --workload');
+  });
+});
+
+describe('sg serve options', () => {
+  it('flags win over SG_* variables, which win over defaults', () => {
+    expect(serverOptions({ addr: '127.0.0.1:0' }, {})).toEqual({ addr: '127.0.0.1:0', dataDir: './data', logLevel: 'info' });
+    expect(serverOptions({ addr: 'a:1' }, { SG_DATA_DIR: '/d', SG_STORE_URI: 'mongodb://m', SG_LOG_LEVEL: 'warn' })).toEqual({
+      addr: 'a:1',
+      dataDir: '/d',
+      storeUri: 'mongodb://m',
+      logLevel: 'warn',
+    });
+    expect(
+      serverOptions(
+        { addr: 'a:1', data: '/x', store: 'mongodb://n', logLevel: 'debug', insecure: true, tlsCert: 'c', tlsKey: 'k', tlsClientCa: 'ca', metricsAddr: ':9' },
+        { SG_DATA_DIR: '/d', SG_STORE_URI: 'mongodb://m', SG_LOG_LEVEL: 'warn' },
+      ),
+    ).toEqual({
+      addr: 'a:1',
+      dataDir: '/x',
+      storeUri: 'mongodb://n',
+      logLevel: 'debug',
+      insecure: true,
+      tlsCert: 'c',
+      tlsKey: 'k',
+      tlsClientCa: 'ca',
+      metricsAddr: ':9',
+    });
+  });
+  it('refuses half a TLS configuration and unknown log levels', () => {
+    expect(usageError(() => serverOptions({ addr: 'a:1', tlsCert: 'c' }, {}))).toContain('go together');
+    expect(usageError(() => serverOptions({ addr: 'a:1', tlsClientCa: 'ca' }, {}))).toContain('needs --tls-cert');
+    expect(usageError(() => serverOptions({ addr: 'a:1', logLevel: 'loud' }, {}))).toContain('--log-level');
+  });
+});
+
+describe('command tree', () => {
+  const program = buildProgram();
+  const all = (c = program, prefix = 'sg'): string[] =>
+    c.commands.flatMap((s) => [`${prefix} ${s.name()}`, ...all(s, `${prefix} ${s.name()}`)]);
+
+  it('has every command of the CLI contract and the rest of the API', () => {
+    const names = all();
+    for (const cmd of [
+      'sg serve',
+      'sg project create', 'sg project get', 'sg project list', 'sg project delete',
+      'sg workload create', 'sg workload get', 'sg workload list', 'sg workload update', 'sg workload delete',
+      'sg addon create', 'sg addon get', 'sg addon list', 'sg addon update', 'sg addon delete',
+      'sg group create', 'sg group get', 'sg group list', 'sg group delete', 'sg group set', 'sg group unset',
+      'sg group import', 'sg group settings', 'sg group restrict', 'sg group unrestrict', 'sg group file add',
+      'sg group file rm', 'sg group link', 'sg group unlink', 'sg group history', 'sg group rollback',
+      'sg group preview', 'sg group restart-dependents',
+      'sg resolve', 'sg explain', 'sg token create', 'sg token list', 'sg token revoke', 'sg role list', 'sg whoami',
+    ]) {
+      expect(names).toContain(cmd);
+    }
+  });
+
+  it('describes every command and every flag for --help', () => {
+    const walk = (c = program): void => {
+      for (const s of c.commands) {
+        expect(s.description(), `${s.name()} has a description`).not.toBe('');
+        for (const o of s.options) expect(o.description, `${s.name()} ${o.flags}`).not.toBe('');
+        walk(s);
+      }
+    };
+    walk();
+  });
+
+  it('gives --expected-revision to every mutating command the API lets check a revision', () => {
+    const find = (path: string) => commandPath(program, path.split(' ').slice(1)).at(-1)!;
+    for (const path of [
+      'sg workload update', 'sg workload delete', 'sg addon update', 'sg addon delete', 'sg group delete', 'sg group set',
+      'sg group unset', 'sg group import', 'sg group settings', 'sg group restrict', 'sg group unrestrict',
+      'sg group file add', 'sg group file rm', 'sg group link', 'sg group unlink', 'sg group rollback', 'sg group preview',
+    ]) {
+      const cmd = find(path);
+      expect(cmd.name(), path).toBe(path.split(' ').at(-1));
+      expect(cmd.options.map((o) => o.long), path).toContain('--expected-revision');
+    }
+  });
+
+  it('gives --json to every client command', () => {
+    const leaves = (c = program): typeof program.commands =>
+      c.commands.flatMap((s) => (s.commands.length ? leaves(s) : [s]));
+    for (const leaf of leaves()) {
+      if (leaf.name() === 'serve' || leaf.name() === 'help') continue;
+      expect(leaf.options.map((o) => o.long), leaf.name()).toContain('--json');
+    }
+  });
+});
