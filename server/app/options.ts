@@ -26,5 +26,7 @@ export interface RunningServer {
   port: number;
   /** The admin token, only on the first start (it is also written to DATA/admin.token). */
   bootstrapToken?: string;
+  /** Live Watch subscribers on this replica. */
+  watchers(): number;
   close(): Promise<void>;
 }

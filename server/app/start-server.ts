@@ -82,6 +82,7 @@ export async function startServer(opts: ServerOptions, log: Logger = createLogge
     addr,
     port: boundPort,
     bootstrapToken,
+    watchers: () => hub.subscriberCount,
     close: () =>
       (closing ??= (async () => {
         for (const s of ['', ...SERVICE_NAMES]) health.setStatus(s, 'NOT_SERVING');

@@ -4,6 +4,7 @@
  * first and a malformed one is refused with its line number: nothing is partially applied.
  */
 import { parse as parseDotenv } from 'dotenv';
+import { parse as parseJsonc, type ParseError } from 'jsonc-parser';
 import { invalid, tooLarge } from './errors.js';
 import { LIMITS } from './limits.js';
 import { validateKey } from './validation.js';
@@ -67,8 +68,8 @@ export function parseJsonVars(content: string): Vars {
   let value: unknown;
   try {
     value = JSON.parse(content);
-  } catch (e) {
-    throw invalid(`JSON ${jsonErrorPlace(content, (e as Error).message)}: not valid JSON`);
+  } catch {
+    throw invalid(`JSON ${jsonErrorPlace(content)}: not valid JSON`);
   }
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {
     throw invalid('JSON: expected an object mapping each key to a string value');
@@ -82,11 +83,14 @@ export function parseJsonVars(content: string): Vars {
   return vars;
 }
 
-/** "line N" from V8's "... at position P" (never echoes the content itself). */
-function jsonErrorPlace(content: string, message: string): string {
-  const line = /line (\d+)/.exec(message);
-  if (line) return `line ${line[1]}`;
-  const pos = /position (\d+)/.exec(message);
-  if (pos) return `line ${content.slice(0, Number(pos[1])).split('\n').length}`;
-  return 'input';
+/**
+ * "line N" of the first syntax error. V8's messages may quote the input (a value), so the
+ * place is found with jsonc-parser's error offsets instead, and V8's text is never shown.
+ */
+function jsonErrorPlace(content: string): string {
+  const errors: ParseError[] = [];
+  parseJsonc(content, errors, { disallowComments: true, allowTrailingComma: false, allowEmptyContent: false });
+  const offset = errors[0]?.offset;
+  if (offset === undefined) return 'input';
+  return `line ${content.slice(0, offset).split('\n').length}`;
 }
