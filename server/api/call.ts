@@ -33,7 +33,8 @@ export async function authenticateCall(ctx: ApiContext, call: AnyCall): Promise<
     ctx.throttle.success(peer);
     return principal;
   } catch (e) {
-    if (e instanceof DomainError && e.code === 'UNAUTHENTICATED') ctx.throttle.failure(peer);
+    // Only a presented-but-wrong token is a guess; a missing header is not brute force.
+    if (e instanceof DomainError && e.code === 'UNAUTHENTICATED' && header !== undefined) ctx.throttle.failure(peer);
     throw e;
   }
 }
