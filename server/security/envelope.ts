@@ -84,7 +84,10 @@ export interface Binding {
   /** 'workload' | 'addon' | 'group' for current records, 'history' for group history entries. */
   record: string;
   name: string;
-  /** Set for history entries: the revision the entry describes. */
+  /**
+   * The record's revision (or, for history, the revision the entry describes): a value copied
+   * from an older copy of the same record fails instead of silently rolling that value back.
+   */
   revision?: number;
   /** The record field, e.g. 'variables', 'buildArguments', 'files'. */
   field: string;

@@ -48,6 +48,13 @@ export class SealedStore implements Store {
   /** Keys accepted for unwrapping: the current one, plus the new one during a rotation. */
   private masters: SecretKey[];
   private readonly dataKeys = new Map<string, Promise<SecretKey>>();
+  /**
+   * Per project, the values opened by its last loadProject, keyed by binding and ciphertext.
+   * A project reload after one change then decrypts only what changed. A hit needs the exact
+   * ciphertext at the exact place that authenticated before, so tampering or swapping still
+   * misses and fails. Holds what the server's snapshot holds anyway; one generation only.
+   */
+  private readonly opened = new Map<string, Map<string, string>>();
 
   constructor(
     private readonly inner: Store,
@@ -84,18 +91,20 @@ export class SealedStore implements Store {
   }
 
   /** The data key stays in meta (and in the cache): a recreated project reuses it. */
-  deleteProject(name: string): Promise<void> {
-    return this.inner.deleteProject(name);
+  async deleteProject(name: string): Promise<void> {
+    this.opened.delete(name);
+    await this.inner.deleteProject(name);
   }
 
   async getRecord<K extends RecordKind>(kind: K, project: string, name: string): Promise<RecordTypes[K] | null> {
     const r = await this.inner.getRecord(kind, project, name);
-    return r ? this.openRecord(kind, r, project, name) : null;
+    return r ? this.openRecord(kind, r, project, name, { prev: this.opened.get(project) }) : null;
   }
 
   async listRecords<K extends RecordKind>(kind: K, project: string): Promise<RecordTypes[K][]> {
     const rs = await this.inner.listRecords(kind, project);
-    return Promise.all(rs.map((r) => this.openRecord(kind, r, project, r.name)));
+    const memo: Memo = { prev: this.opened.get(project) };
+    return Promise.all(rs.map((r) => this.openRecord(kind, r, project, r.name, memo)));
   }
 
   async createRecord<K extends RecordKind>(kind: K, record: RecordTypes[K], history?: GroupHistoryEntry): Promise<void> {
@@ -131,15 +140,21 @@ export class SealedStore implements Store {
 
   async loadProject(name: string): Promise<ProjectSnapshot | null> {
     const snap = await this.inner.loadProject(name);
-    if (!snap) return null;
+    if (!snap) {
+      this.opened.delete(name);
+      return null;
+    }
+    const memo: Memo = { prev: this.opened.get(name), next: new Map() };
     const open = async <K extends RecordKind>(kind: K, m: ReadonlyMap<string, RecordTypes[K]>) =>
-      new Map(await Promise.all([...m].map(async ([n, r]) => [n, await this.openRecord(kind, r, name, n)] as const)));
-    return {
+      new Map(await Promise.all([...m].map(async ([n, r]) => [n, await this.openRecord(kind, r, name, n, memo)] as const)));
+    const result = {
       project: snap.project,
       workloads: await open('workload', snap.workloads),
       addons: await open('addon', snap.addons),
       groups: await open('group', snap.groups),
     };
+    this.opened.set(name, memo.next!);
+    return result;
   }
 
   projectVersions(): Promise<Map<string, number>> {
@@ -307,16 +322,27 @@ export class SealedStore implements Store {
    * Opens a record read from where (project, name) says. The binding uses the record's own
    * labels, so a record whose labels disagree with where it was stored was moved there.
    */
-  private openRecord<K extends RecordKind>(kind: K, record: RecordTypes[K], project: string, name: string): Promise<RecordTypes[K]> {
+  private openRecord<K extends RecordKind>(
+    kind: K,
+    record: RecordTypes[K],
+    project: string,
+    name: string,
+    memo: Memo,
+  ): Promise<RecordTypes[K]> {
     checkPlace(kind, project, name, record.project, record.name);
-    return this.transformRecord(kind, record, 'open');
+    return this.transformRecord(kind, record, 'open', memo);
   }
 
-  private async transformRecord<K extends RecordKind>(kind: K, record: RecordTypes[K], mode: Transform): Promise<RecordTypes[K]> {
+  private async transformRecord<K extends RecordKind>(
+    kind: K,
+    record: RecordTypes[K],
+    mode: Transform,
+    memo?: Memo,
+  ): Promise<RecordTypes[K]> {
     if (!hasSealable(kind, record)) return record;
     const key = await this.dataKey(record.project, mode);
-    const at = { project: record.project, record: kind as string, name: record.name };
-    return applyRecord(kind, record, key, at, mode);
+    const at = { project: record.project, record: kind as string, name: record.name, revision: record.revision };
+    return applyRecord(kind, record, key, at, mode, memo);
   }
 
   private async transformHistory(entry: GroupHistoryEntry, mode: Transform): Promise<GroupHistoryEntry> {
@@ -328,6 +354,12 @@ export class SealedStore implements Store {
 }
 
 type Place = Omit<Binding, 'field' | 'key'>;
+
+/** Opened-value cache for one read: consult `prev`, record into `next`. */
+interface Memo {
+  prev?: ReadonlyMap<string, string>;
+  next?: Map<string, string>;
+}
 
 function checkPlace(what: string, project: string, name: string, labelledProject: string, labelledName: string): void {
   if (project !== labelledProject || name !== labelledName) {
@@ -358,36 +390,52 @@ function nonEmpty(v: Vars): boolean {
   return false;
 }
 
-function applyRecord<K extends RecordKind>(kind: K, record: RecordTypes[K], key: SecretKey, at: Place, mode: Transform): RecordTypes[K] {
+function applyRecord<K extends RecordKind>(
+  kind: K,
+  record: RecordTypes[K],
+  key: SecretKey,
+  at: Place,
+  mode: Transform,
+  memo?: Memo,
+): RecordTypes[K] {
   switch (kind) {
     case 'workload': {
       const w = record as Workload;
       return {
         ...w,
-        runtimeVariables: applyVars(w.runtimeVariables, key, at, 'runtimeVariables', mode),
-        buildArguments: applyVars(w.buildArguments, key, at, 'buildArguments', mode),
+        runtimeVariables: applyVars(w.runtimeVariables, key, at, 'runtimeVariables', mode, memo),
+        buildArguments: applyVars(w.buildArguments, key, at, 'buildArguments', mode, memo),
       } as RecordTypes[K];
     }
     case 'addon': {
       const a = record as Addon;
-      return { ...a, connectionDetails: applyVars(a.connectionDetails, key, at, 'connectionDetails', mode) } as RecordTypes[K];
+      return { ...a, connectionDetails: applyVars(a.connectionDetails, key, at, 'connectionDetails', mode, memo) } as RecordTypes[K];
     }
     default: {
       const g = record as SecretGroup;
       return {
         ...g,
-        variables: applyVars(g.variables, key, at, 'variables', mode),
+        variables: applyVars(g.variables, key, at, 'variables', mode, memo),
         files: g.files.map((f) => applyFile(f, key, at, mode)),
       } as RecordTypes[K];
     }
   }
 }
 
-function applyVars(vars: Vars, key: SecretKey, at: Place, field: string, mode: Transform): Vars {
+function applyVars(vars: Vars, key: SecretKey, at: Place, field: string, mode: Transform, memo?: Memo): Vars {
   const out: Vars = {};
+  if (mode === 'seal') {
+    for (const [k, v] of Object.entries(vars)) out[k] = sealString(key, v, { ...at, field, key: k });
+    return out;
+  }
+  // The memo key names the place and the ciphertext unambiguously (JSON of a fixed tuple).
+  const place = memo ? JSON.stringify([at.project, at.record, at.name, at.revision ?? null, field]) : '';
   for (const [k, v] of Object.entries(vars)) {
-    const b: Binding = { ...at, field, key: k };
-    out[k] = mode === 'seal' ? sealString(key, v, b) : openString(key, v, b);
+    const id = memo ? `${place}${JSON.stringify([k, v])}` : '';
+    let plain = memo?.prev?.get(id);
+    if (plain === undefined) plain = openString(key, v, { ...at, field, key: k });
+    memo?.next?.set(id, plain);
+    out[k] = plain;
   }
   return out;
 }

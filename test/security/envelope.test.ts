@@ -52,6 +52,7 @@ describe('envelope', () => {
       { ...at, name: 'h' },
       { ...at, field: 'buildArguments' },
       { ...at, key: 'L' },
+      { ...at, revision: 2 },
       { ...at, record: 'history', revision: 1 },
       // No ambiguity from separators inside names.
       { ...at, name: 'g|variables', field: 'K' },

@@ -84,6 +84,19 @@ describe('tampered and swapped ciphertexts', () => {
     expect((await env.store.getRecord('group', 'p', 'h'))!.variables).toEqual({ A: 'other-group-a' });
   });
 
+  it('values opened by an earlier load are checked again once their ciphertext changes', async () => {
+    // The first load fills the opened-value cache of the project.
+    expect((await env.store.loadProject('p'))!.groups.get('g')!.variables).toEqual({ A: 'value-a2', B: 'value-b2' });
+    const g = readDoc('group', 'p', 'g');
+    [g.variables.A, g.variables.B] = [g.variables.B, g.variables.A];
+    writeDoc('group', 'p', 'g', g);
+    await expectRefused(() => env.store.loadProject('p'), /group p\/g variables key A failed authentication/);
+    await expectRefused(() => env.store.getRecord('group', 'p', 'g'), /group p\/g variables key A failed authentication/);
+    g.variables.A = flipString(g.variables.B);
+    writeDoc('group', 'p', 'g', g);
+    await expectRefused(() => env.store.listRecords('group', 'p'), /group p\/g variables key A failed authentication/);
+  });
+
   it('flipping any byte of nonce, ciphertext or tag is detected', async () => {
     const original = readDoc('addon', 'p', 'db');
     const len = Buffer.from(original.connectionDetails.password.split(':')[2], 'base64').length;
@@ -149,6 +162,15 @@ describe('tampered and swapped ciphertexts', () => {
     w.buildArguments.K = w.runtimeVariables.K;
     writeDoc('workload', 'p', 'w', w);
     await expectRefused(() => env.store.getRecord('workload', 'p', 'w'), /workload p\/w buildArguments key K failed authentication/);
+  });
+
+  it('rolling one value back to an older copy of the same record fails', async () => {
+    const old = readDoc('group', 'p', 'h');
+    await env.store.updateRecord('group', group('h', { project: 'p', revision: 2, variables: { A: 'newer-value-a' } }));
+    const current = readDoc('group', 'p', 'h');
+    current.variables.A = old.variables.A;
+    writeDoc('group', 'p', 'h', current);
+    await expectRefused(() => env.store.getRecord('group', 'p', 'h'), /group p\/h variables key A failed authentication/);
   });
 
   it('rolling a value back to an older revision from history fails', async () => {
