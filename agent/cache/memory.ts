@@ -1,0 +1,56 @@
+/**
+ * In-memory resolutions (node-cache), keyed by identity. The watch loop keeps the entry current;
+ * `resolve()` callers of the typed client can read through it with a TTL.
+ */
+import { createRequire } from 'node:module';
+import type NodeCacheType from 'node-cache';
+import type { Resolution, Scope } from '../client/wire.js';
+
+export interface Identity {
+  project: string;
+  workload: string;
+  scope: Scope;
+}
+
+export function identityKey(id: Identity): string {
+  return `${id.project}/${id.workload}/${id.scope}`;
+}
+
+export interface MemoryCacheOptions {
+  /** Seconds an entry stays valid without a refresh; 0 keeps it until replaced. */
+  ttlSeconds?: number;
+}
+
+export class MemoryCache {
+  private readonly cache: NodeCacheType;
+
+  constructor(opts: MemoryCacheOptions = {}) {
+    // Loaded on first use so that paths without a cache do not pay for the module.
+    const NodeCache = createRequire(import.meta.url)('node-cache') as typeof NodeCacheType;
+    // useClones: false — resolutions are treated as immutable, and cloning Buffers is wasted work.
+    // checkperiod: 0 — expiry is checked on read, so no timer keeps the process alive.
+    this.cache = new NodeCache({ stdTTL: opts.ttlSeconds ?? 0, useClones: false, checkperiod: 0 });
+  }
+
+  get(id: Identity): Resolution | undefined {
+    return this.cache.get<Resolution>(identityKey(id));
+  }
+
+  set(id: Identity, resolution: Resolution): void {
+    this.cache.set(identityKey(id), resolution);
+  }
+
+  /** Extends an entry's life when the server confirms it is still current. */
+  touch(id: Identity): void {
+    const key = identityKey(id);
+    if (this.cache.has(key)) this.cache.ttl(key, this.cache.options.stdTTL ?? 0);
+  }
+
+  delete(id: Identity): void {
+    this.cache.del(identityKey(id));
+  }
+
+  close(): void {
+    this.cache.close();
+  }
+}

@@ -1,0 +1,36 @@
+/** `sg-agent build-args`: the BUILD set for a build runner, in a form no value can break. */
+import { resolve as resolvePath } from 'node:path';
+import { atomicWrite, checkWritable } from '../sinks/atomic-write.js';
+import { formatBuildArgs, type BuildArgsFormat } from '../sinks/formats.js';
+import type { AgentLog } from '../log.js';
+import type { Parsed } from './args.js';
+import { CliError, Session, sessionConfig } from './session.js';
+
+export async function runBuildArgs(p: Parsed, log: AgentLog): Promise<number> {
+  const outArg = p.values.out as string | undefined;
+  const out = outArg ? resolvePath(outArg) : undefined;
+  if (out) {
+    try {
+      await checkWritable(out);
+    } catch (e) {
+      throw new CliError(`cannot write --out ${outArg}: ${(e as Error).message}`);
+    }
+  }
+  const session = new Session(sessionConfig(p, 'build'), log);
+  const res = await session.start();
+  session.close();
+  let text: string;
+  try {
+    text = formatBuildArgs(p.values.format as BuildArgsFormat, res.variables);
+  } catch (e) {
+    throw new CliError((e as Error).message);
+  }
+  if (out) {
+    await atomicWrite(out, text, { mode: 0o600 });
+    log.debug('build arguments written', { path: out, variables: Object.keys(res.variables).length });
+  } else {
+    await new Promise<void>((done, fail) => process.stdout.write(text, (e) => (e ? fail(e) : done())));
+  }
+  await session.flush();
+  return 0;
+}

@@ -1,0 +1,97 @@
+/** `sg-agent write`: the variables as a file (and the secret files), kept current with --watch. */
+import { spawn } from 'node:child_process';
+import { resolve as resolvePath } from 'node:path';
+import { atomicWrite, checkWritable } from '../sinks/atomic-write.js';
+import { formatFile, type FileFormat } from '../sinks/formats.js';
+import { SecretFileWriter } from '../sinks/secret-files.js';
+import { childEnvironment } from '../sinks/env.js';
+import type { Resolution } from '../client/wire.js';
+import type { AgentLog } from '../log.js';
+import type { Parsed } from './args.js';
+import { CliError, Session, sessionConfig } from './session.js';
+
+function runAfter(cmd: string, log: AgentLog): Promise<void> {
+  return new Promise((done) => {
+    const child = spawn('/bin/sh', ['-c', cmd], { stdio: ['ignore', 'inherit', 'inherit'], env: childEnvironment(process.env, {}) });
+    child.once('error', (e) => {
+      log.error('--exec-after could not start', { error: e.message });
+      done();
+    });
+    child.once('exit', (code, signal) => {
+      if (code === 0) log.debug('--exec-after finished');
+      else log.warn('--exec-after failed', { code, signal });
+      done();
+    });
+  });
+}
+
+export async function runWrite(p: Parsed, log: AgentLog): Promise<number> {
+  const v = p.values;
+  const outArg = v.out as string | undefined;
+  if (!outArg) throw new CliError('write: --out FILE is required', 2);
+  const out = resolvePath(outArg);
+  const format = v.format as FileFormat;
+  const execAfter = v['exec-after'] as string | undefined;
+  const watch = Boolean(v.watch);
+  try {
+    await checkWritable(out);
+  } catch (e) {
+    throw new CliError(`cannot write --out ${outArg}: ${(e as Error).message}`);
+  }
+  const cfg = sessionConfig(p);
+  const files = new SecretFileWriter(v['files-root'] as string);
+  const session = new Session(cfg, log);
+  const first = await session.start();
+
+  // Renders and validates everything before writing anything.
+  const apply = async (res: Resolution): Promise<boolean> => {
+    const text = formatFile(format, res.variables);
+    await files.validate(res.files);
+    const r = await files.write(res.files);
+    const changed = await atomicWrite(out, text, { mode: 0o600 });
+    if (changed) log.info('file written', { path: out, format, variables: Object.keys(res.variables).length });
+    else log.debug('file unchanged', { path: out });
+    return changed || r.written.length > 0;
+  };
+
+  try {
+    const changed = await apply(first);
+    if (changed && execAfter) await runAfter(execAfter, log);
+  } catch (e) {
+    session.close();
+    throw new CliError((e as Error).message);
+  }
+  if (!watch) {
+    session.close();
+    await session.flush();
+    return 0;
+  }
+
+  await session.attachMemoryCache();
+  return new Promise<number>((finish) => {
+    // Changes and restart requests are handled one at a time, in order.
+    let queue = Promise.resolve();
+    const enqueue = (fn: () => Promise<void>) => {
+      queue = queue.then(fn).catch((e: Error) => log.error('update failed', { error: e.message }));
+    };
+    session.handlers = {
+      onResolution: (res) =>
+        enqueue(async () => {
+          if ((await apply(res)) && execAfter) await runAfter(execAfter, log);
+        }),
+      onRestart: () =>
+        enqueue(async () => {
+          if (execAfter) await runAfter(execAfter, log);
+        }),
+      onFatal: () => {
+        session.close();
+        finish(1);
+      },
+    };
+    const stop = () => {
+      session.close();
+      void queue.then(() => session.flush()).then(() => finish(0));
+    };
+    for (const sig of ['SIGTERM', 'SIGINT', 'SIGHUP', 'SIGQUIT'] as const) process.once(sig, stop);
+  });
+}

@@ -1,0 +1,286 @@
+/**
+ * gRPC over node:http2 for the ResolverService calls (unary and server streaming).
+ *
+ * The agent's start-up budget rules out grpc-js (see wire.ts); gRPC's HTTP/2 mapping for
+ * uncompressed unary and server-streaming calls is small: length-prefixed frames, status in
+ * trailers (or in headers for a "trailers-only" reply), `grpc-timeout` for deadlines.
+ * Keepalive: an HTTP/2 PING every `keepaliveMs` while calls are active; an unanswered ping
+ * destroys the session so every call on it fails with UNAVAILABLE and the caller reconnects.
+ */
+import * as http2 from 'node:http2';
+import { readFileSync } from 'node:fs';
+import { Code, RpcError } from './errors.js';
+
+export const DEFAULT_ADDR = '127.0.0.1:50051';
+const SERVICE = '/secretgroups.v1.ResolverService/';
+
+export interface TransportOptions {
+  /** host:port; defaults to SG_ADDR, then 127.0.0.1:50051. A `https://` or `http://` prefix is accepted. */
+  addr?: string;
+  /** Bearer token; defaults to SG_TOKEN. */
+  token?: string;
+  /** PEM CA bundle path (enables TLS); defaults to SG_CA. */
+  ca?: string;
+  /** Client certificate and key paths for mTLS; default SG_CERT / SG_KEY. */
+  cert?: string;
+  key?: string;
+  /** TLS server name to verify, when it differs from the host in `addr`. */
+  serverName?: string;
+  /** Interval between keepalive pings while calls are active; default 30 s. */
+  keepaliveMs?: number;
+  /** How long a ping may stay unanswered; default 10 s. */
+  keepaliveTimeoutMs?: number;
+}
+
+export interface StreamHandlers {
+  onMessage(message: Uint8Array): void;
+  /** Called exactly once: null when the call ended with OK. */
+  onEnd(error: RpcError | null): void;
+}
+
+export interface StreamCall {
+  cancel(reason?: RpcError): void;
+}
+
+export function resolveTransportOptions(opts: TransportOptions = {}): TransportOptions & { addr: string } {
+  const env = process.env;
+  return {
+    ...opts,
+    addr: opts.addr || env.SG_ADDR || DEFAULT_ADDR,
+    token: opts.token ?? env.SG_TOKEN,
+    ca: opts.ca ?? env.SG_CA,
+    cert: opts.cert ?? env.SG_CERT,
+    key: opts.key ?? env.SG_KEY,
+  };
+}
+
+function httpStatusToCode(status: number): number {
+  switch (status) {
+    case 400:
+      return Code.INTERNAL;
+    case 401:
+      return Code.UNAUTHENTICATED;
+    case 403:
+      return Code.PERMISSION_DENIED;
+    case 404:
+      return Code.UNIMPLEMENTED;
+    case 429:
+    case 502:
+    case 503:
+    case 504:
+      return Code.UNAVAILABLE;
+    default:
+      return Code.UNKNOWN;
+  }
+}
+
+function decodeGrpcMessage(v: unknown): string {
+  if (typeof v !== 'string') return '';
+  try {
+    return decodeURIComponent(v);
+  } catch {
+    return v;
+  }
+}
+
+export class Http2Transport {
+  readonly addr: string;
+  private readonly authority: string;
+  private readonly tls: boolean;
+  private readonly opts: TransportOptions & { addr: string };
+  private session: http2.ClientHttp2Session | undefined;
+  private active = 0;
+  private pingTimer: NodeJS.Timeout | undefined;
+  private closed = false;
+
+  constructor(opts: TransportOptions = {}) {
+    this.opts = resolveTransportOptions(opts);
+    let addr = this.opts.addr;
+    let scheme: string | undefined;
+    const m = /^(https?):\/\/(.*)$/.exec(addr);
+    if (m) {
+      scheme = m[1];
+      addr = m[2]!;
+    }
+    this.addr = addr;
+    this.tls = scheme === 'https' || Boolean(this.opts.ca || this.opts.cert);
+    this.authority = `${this.tls ? 'https' : 'http'}://${addr}`;
+  }
+
+  private getSession(): http2.ClientHttp2Session {
+    if (this.closed) throw new RpcError(Code.CANCELLED, 'client closed');
+    const s = this.session;
+    if (s && !s.closed && !s.destroyed) return s;
+    const o = this.opts;
+    const session = this.tls
+      ? http2.connect(this.authority, {
+          ca: o.ca ? readFileSync(o.ca) : undefined,
+          cert: o.cert ? readFileSync(o.cert) : undefined,
+          key: o.key ? readFileSync(o.key) : undefined,
+          servername: o.serverName,
+        })
+      : http2.connect(this.authority);
+    // A failed session fails its streams; without a listener the error would crash the process.
+    session.on('error', () => undefined);
+    session.on('goaway', () => {
+      if (this.session === session) this.session = undefined;
+    });
+    session.on('close', () => {
+      if (this.session === session) this.session = undefined;
+    });
+    this.session = session;
+    this.updateRef();
+    return session;
+  }
+
+  private updateRef(): void {
+    const s = this.session;
+    if (!s || s.destroyed) return;
+    // Idle sessions must not keep a library user's process alive.
+    if (this.active > 0) s.ref();
+    else s.unref();
+    if (this.active > 0 && !this.pingTimer) {
+      const every = this.opts.keepaliveMs ?? 30_000;
+      this.pingTimer = setInterval(() => this.keepalive(), every);
+      this.pingTimer.unref();
+    } else if (this.active === 0 && this.pingTimer) {
+      clearInterval(this.pingTimer);
+      this.pingTimer = undefined;
+    }
+  }
+
+  private keepalive(): void {
+    const s = this.session;
+    if (!s || s.destroyed || s.connecting) return;
+    const timeout = setTimeout(() => s.destroy(new Error('keepalive ping timed out')), this.opts.keepaliveTimeoutMs ?? 10_000);
+    timeout.unref();
+    try {
+      s.ping((err) => {
+        clearTimeout(timeout);
+        if (err) s.destroy(err);
+      });
+    } catch {
+      clearTimeout(timeout);
+    }
+  }
+
+  /** A server-streaming (or unary) call; `deadlineMs` sets grpc-timeout and a local timer. */
+  stream(method: string, body: Uint8Array, handlers: StreamHandlers, deadlineMs?: number): StreamCall {
+    let ended = false;
+    let req: http2.ClientHttp2Stream | undefined;
+    let deadline: NodeJS.Timeout | undefined;
+    const finish = (err: RpcError | null) => {
+      if (ended) return;
+      ended = true;
+      if (deadline) clearTimeout(deadline);
+      this.active--;
+      this.updateRef();
+      if (req && !req.closed) req.close(http2.constants.NGHTTP2_CANCEL);
+      handlers.onEnd(err);
+    };
+    this.active++;
+    let session: http2.ClientHttp2Session;
+    try {
+      session = this.getSession();
+    } catch (e) {
+      queueMicrotask(() => finish(e instanceof RpcError ? e : new RpcError(Code.UNAVAILABLE, String(e))));
+      return { cancel: () => undefined };
+    }
+    this.updateRef();
+    const headers: http2.OutgoingHttpHeaders = {
+      ':method': 'POST',
+      ':path': SERVICE + method,
+      'content-type': 'application/grpc',
+      te: 'trailers',
+      'user-agent': 'sg-agent-client/1',
+    };
+    if (this.opts.token) headers.authorization = `Bearer ${this.opts.token}`;
+    if (deadlineMs !== undefined) {
+      headers['grpc-timeout'] = `${Math.max(1, Math.ceil(deadlineMs))}m`;
+      deadline = setTimeout(() => finish(new RpcError(Code.DEADLINE_EXCEEDED, `no reply within ${deadlineMs} ms`)), deadlineMs);
+    }
+    try {
+      req = session.request(headers, { endStream: false });
+    } catch (e) {
+      const msg = e instanceof Error ? e.message : String(e);
+      queueMicrotask(() => finish(new RpcError(Code.UNAVAILABLE, msg)));
+      return { cancel: () => undefined };
+    }
+    const frame = Buffer.alloc(5 + body.length);
+    frame.writeUInt8(0, 0);
+    frame.writeUInt32BE(body.length, 1);
+    frame.set(body, 5);
+    req.end(frame);
+
+    let buf: Buffer = Buffer.alloc(0);
+    let httpStatus = 0;
+    req.on('response', (h) => {
+      httpStatus = Number(h[':status'] ?? 0);
+      if (h['grpc-status'] !== undefined) {
+        // Trailers-only reply: the status arrives with the headers.
+        const code = Number(h['grpc-status']);
+        finish(code === Code.OK ? null : new RpcError(code, decodeGrpcMessage(h['grpc-message'])));
+      } else if (httpStatus !== 200) {
+        finish(new RpcError(httpStatusToCode(httpStatus), `HTTP status ${httpStatus}`));
+      }
+    });
+    req.on('data', (chunk: Buffer) => {
+      if (ended) return;
+      buf = buf.length ? Buffer.concat([buf, chunk]) : chunk;
+      while (buf.length >= 5) {
+        const compressed = buf[0]!;
+        const len = buf.readUInt32BE(1);
+        if (buf.length < 5 + len) break;
+        const msg = buf.subarray(5, 5 + len);
+        buf = buf.subarray(5 + len);
+        if (compressed) {
+          finish(new RpcError(Code.INTERNAL, 'compressed message received but none was negotiated'));
+          return;
+        }
+        try {
+          handlers.onMessage(msg);
+        } catch (e) {
+          finish(new RpcError(Code.INTERNAL, `malformed message: ${e instanceof Error ? e.message : String(e)}`));
+          return;
+        }
+        if (ended) return;
+      }
+    });
+    req.on('trailers', (t) => {
+      const code = Number(t['grpc-status'] ?? Code.UNKNOWN);
+      finish(code === Code.OK ? null : new RpcError(code, decodeGrpcMessage(t['grpc-message'])));
+    });
+    req.on('error', (e: Error) => finish(new RpcError(Code.UNAVAILABLE, e.message)));
+    req.on('close', () => finish(new RpcError(Code.UNAVAILABLE, 'connection closed before the call completed')));
+    return { cancel: (reason) => finish(reason ?? new RpcError(Code.CANCELLED, 'cancelled by the client')) };
+  }
+
+  /** A unary call: exactly one reply message or an RpcError. */
+  unary(method: string, body: Uint8Array, deadlineMs: number): Promise<Uint8Array> {
+    return new Promise((resolve, reject) => {
+      let reply: Uint8Array | undefined;
+      this.stream(
+        method,
+        body,
+        {
+          onMessage: (m) => {
+            reply = Buffer.from(m);
+          },
+          onEnd: (err) => {
+            if (err) reject(err);
+            else if (!reply) reject(new RpcError(Code.INTERNAL, 'no reply message'));
+            else resolve(reply);
+          },
+        },
+        deadlineMs,
+      );
+    });
+  }
+
+  close(): void {
+    this.closed = true;
+    if (this.pingTimer) clearInterval(this.pingTimer);
+    this.session?.close();
+    this.session = undefined;
+  }
+}
