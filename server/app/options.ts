@@ -6,6 +6,8 @@ export interface ServerOptions {
   dataDir: string;
   /** mongodb://… to use MongoDB instead of the embedded store. */
   storeUri?: string;
+  /** Master key file (otherwise SG_MASTER_KEY, or DATA/master.key created for the embedded store). */
+  masterKeyFile?: string;
   /** Allow plaintext on a non-loopback address. */
   insecure?: boolean;
   tlsCert?: string;

@@ -39,11 +39,19 @@ export async function startServer(opts: ServerOptions, log: Logger = createLogge
 
   const storeUri = opts.storeUri ?? '';
   const embedded = !storeUri;
-  const inner = await openStore(storeUri, opts.dataDir);
-  const master = loadMasterKey({ dataDir: opts.dataDir, allowCreate: embedded });
+  // The key first: a bad key must not leave a store connection open behind it.
+  const master = loadMasterKey({ dataDir: opts.dataDir, keyFile: opts.masterKeyFile, allowCreate: embedded });
   if (master.created) log.warn({ path: master.path }, 'created a new master key file (mode 0600); back it up: without it the data cannot be read');
-  const store = new SealedStore(inner, master.key);
-  await store.init();
+  if (master.pendingRotation) log.warn('a master key rotation was interrupted; run `sg admin rotate-master-key` again to finish it');
+  const store = new SealedStore(await openStore(storeUri, opts.dataDir), master.key);
+  try {
+    await store.init();
+    await store.verifyMasterKey();
+  } catch (e) {
+    await store.close().catch(() => undefined);
+    throw e;
+  }
+  log.info({ masterKeyId: store.masterKeyId, source: master.source }, 'master key loaded');
 
   const snapshots = new Snapshots(store);
   const hub = new WatchHub(snapshots, watchEncoder, opts.heartbeatMs ?? 15_000);

@@ -10,11 +10,17 @@ import { builtinRole, type Role } from './roles.js';
 import { bearerFrom, hashToken } from './tokens.js';
 
 export const TOKEN_CACHE_MS = 500;
+/**
+ * While the store does not answer, a token seen valid within this window keeps working, so
+ * agents can still Resolve from memory during an outage. Nothing can be revoked while the
+ * store is down anyway; once it answers, revocation applies within TOKEN_CACHE_MS again.
+ */
+export const OUTAGE_GRACE_MS = 5 * 60_000;
 
 const unauthenticated = (message: string) => new DomainError('UNAUTHENTICATED', message);
 
 export class Authenticator {
-  private readonly cache = new Map<string, { token: TokenRecord | null; until: number }>();
+  private readonly cache = new Map<string, { token: TokenRecord | null; until: number; seen: number }>();
 
   constructor(
     private readonly store: Store,
@@ -45,9 +51,15 @@ export class Authenticator {
     const hit = this.cache.get(hash);
     const now = this.now();
     if (hit && hit.until > now) return hit.token;
-    const token = await this.store.getTokenByHash(hash);
+    let token: TokenRecord | null;
+    try {
+      token = await this.store.getTokenByHash(hash);
+    } catch (e) {
+      if (hit?.token && now - hit.seen < OUTAGE_GRACE_MS) return hit.token;
+      throw e;
+    }
     if (this.cache.size > 10_000) this.cache.clear(); // bounded: unknown tokens are cached too
-    this.cache.set(hash, { token, until: now + TOKEN_CACHE_MS });
+    this.cache.set(hash, { token, until: now + TOKEN_CACHE_MS, seen: now });
     return token;
   }
 }
