@@ -6,6 +6,7 @@ import type { Principal } from '../security/principal.js';
 import { BUILTIN_ROLES, builtinRole, type Role } from '../security/roles.js';
 import { hashToken, newTokenId, newTokenSecret } from '../security/tokens.js';
 import type { TokenRecord } from '../store/store.js';
+import { auditedWrite } from './audit.js';
 import type { Deps } from './deps.js';
 
 export interface NewToken {
@@ -53,9 +54,7 @@ export class AccessService {
         if (outside.length) throw denied(`this token may not grant access to ${outside.join(', ')}`);
       }
     }
-    const out = await this.insert(spec, p.actor);
-    await this.d.audit.record({ time: this.d.now(), actor: p.actor, action: 'CreateToken', project: spec.projects[0] ?? '', target: `token ${out.token.id}`, keys: [], outcome: 'ok' });
-    return out;
+    return this.insert(spec, p.actor);
   }
 
   async list(p: Principal): Promise<TokenRecord[]> {
@@ -69,9 +68,10 @@ export class AccessService {
     p.requireTokenAdmin();
     if (!/^[0-9a-f]{1,64}$/.test(id)) throw invalid('token id must be hexadecimal');
     const visible = (await this.list(p)).some((t) => t.id === id);
-    if (!visible || !(await this.d.store.revokeToken(id))) throw notFound(`token ${id}`);
+    if (!visible) throw notFound(`token ${id}`);
+    const event = { actor: p.actor, action: 'RevokeToken', project: '', target: `token ${id}`, keys: [] };
+    await auditedWrite(this.d.audit, event, this.d.now, () => this.d.store.revokeToken(id));
     this.auth.invalidate();
-    await this.d.audit.record({ time: this.d.now(), actor: p.actor, action: 'RevokeToken', project: '', target: `token ${id}`, keys: [], outcome: 'ok' });
   }
 
   roles(): readonly Role[] {
@@ -94,7 +94,8 @@ export class AccessService {
       revoked: false,
       createdBy,
     };
-    await this.d.store.createToken(token);
+    const event = { actor: createdBy, action: 'CreateToken', project: token.projects.join(','), target: `token ${token.id} (role ${token.role})`, keys: [] };
+    await auditedWrite(this.d.audit, event, this.d.now, () => this.d.store.createToken(token));
     return { secret, token };
   }
 }

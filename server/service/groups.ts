@@ -7,6 +7,7 @@ import { validateName } from '../domain/validation.js';
 import type { GroupHistoryEntry, ProjectSnapshot, SecretGroup } from '../domain/types.js';
 import type { Principal } from '../security/principal.js';
 import { MAX_WRITE_ATTEMPTS, type Deps } from './deps.js';
+import { auditedWrite } from './audit.js';
 import { viewGroup, type Redacted } from './redact.js';
 
 export class GroupsService {
@@ -64,16 +65,8 @@ export class GroupsService {
     for (let attempt = 1; ; attempt++) {
       try {
         const { before, after, history } = await this.plan(p, project, name, change, expectedRevision);
-        await this.write(project, name, before, after, history);
-        await this.d.audit.record({
-          time: this.d.now(),
-          actor: p.actor,
-          action: CHANGE_ACTIONS[change.kind],
-          project,
-          target: `group ${project}/${name}`,
-          keys: history.changedKeys,
-          outcome: 'ok',
-        });
+        const event = { actor: p.actor, action: CHANGE_ACTIONS[change.kind], project, target: `group ${project}/${name}`, keys: history.changedKeys };
+        await auditedWrite(this.d.audit, event, this.d.now, () => this.write(project, name, before, after, history));
         await this.d.snapshots.refresh(project);
         return after ? viewGroup(p, after) : null;
       } catch (e) {
@@ -110,8 +103,8 @@ export class GroupsService {
     const workloads = [...state.snapshot.workloads.keys()]
       .filter((w) => state.resolution(w, 'runtime').eligibleGroups.includes(name))
       .sort();
-    const delivered = this.d.hub.restart(project, new Set(workloads), name, p.actor);
     await this.d.audit.record({ time: this.d.now(), actor: p.actor, action: 'RestartDependents', project, target: `group ${project}/${name}`, keys: [], outcome: 'ok' });
+    const delivered = this.d.hub.restart(project, new Set(workloads), name, p.actor);
     return { workloads, delivered };
   }
 

@@ -6,6 +6,7 @@ import type { Addon, Project, Vars, Workload, WorkloadKind } from '../domain/typ
 import type { Principal } from '../security/principal.js';
 import type { Deps } from './deps.js';
 import { currentFor, updateWithRetry } from './records.js';
+import { auditedWrite } from './audit.js';
 import { viewAddon, viewWorkload } from './redact.js';
 
 export interface NewWorkload {
@@ -34,8 +35,7 @@ export class ProjectsService {
     validateName('project name', name);
     p.requireProjectAdmin(name);
     const project = { name, createdAt: this.d.now() };
-    await this.d.store.createProject(project);
-    await this.audited(p, 'CreateProject', name, `project ${name}`, []);
+    await this.audited(p, 'CreateProject', name, `project ${name}`, [], () => this.d.store.createProject(project));
     return project;
   }
 
@@ -62,8 +62,7 @@ export class ProjectsService {
         `project ${name} still holds ${snap.workloads.size} workloads, ${snap.addons.size} addons and ${snap.groups.size} groups; delete them first or pass force`,
       );
     }
-    await this.d.store.deleteProject(name);
-    await this.audited(p, 'DeleteProject', name, `project ${name}`, []);
+    await this.audited(p, 'DeleteProject', name, `project ${name}`, [], () => this.d.store.deleteProject(name));
   }
 
   async createWorkload(p: Principal, w: NewWorkload): Promise<{ record: Workload; redacted: boolean }> {
@@ -83,11 +82,8 @@ export class ProjectsService {
       updatedAt: now,
       updatedBy: p.actor,
     };
-    await this.d.store.createRecord('workload', record);
-    await this.audited(p, 'CreateWorkload', w.project, `workload ${w.project}/${w.name}`, [
-      ...Object.keys(record.runtimeVariables),
-      ...Object.keys(record.buildArguments),
-    ]);
+    const keys = [...Object.keys(record.runtimeVariables), ...Object.keys(record.buildArguments)];
+    await this.audited(p, 'CreateWorkload', w.project, `workload ${w.project}/${w.name}`, keys, () => this.d.store.createRecord('workload', record));
     return viewWorkload(p, record);
   }
 
@@ -114,6 +110,8 @@ export class ProjectsService {
     validateVars('runtime variables', u.setRuntime);
     validateVars('build arguments', u.setBuild);
     const tags = u.tags ? validateTags('tags', u.tags) : undefined;
+    const keys = [...Object.keys(u.setRuntime), ...u.unsetRuntime, ...Object.keys(u.setBuild), ...u.unsetBuild];
+    const write = this.writer(p, 'UpdateWorkload', project, `workload ${project}/${name}`, keys);
     const { after } = await updateWithRetry(this.d.store, 'workload', project, name, u.expectedRevision, (cur) => {
       const runtimeVariables = { ...cur.runtimeVariables, ...u.setRuntime };
       const buildArguments = { ...cur.buildArguments, ...u.setBuild };
@@ -135,13 +133,8 @@ export class ProjectsService {
         updatedAt: this.d.now(),
         updatedBy: p.actor,
       };
-    });
-    await this.audited(p, 'UpdateWorkload', project, `workload ${project}/${name}`, [
-      ...Object.keys(u.setRuntime),
-      ...u.unsetRuntime,
-      ...Object.keys(u.setBuild),
-      ...u.unsetBuild,
-    ]);
+    }, (next) => write(() => this.d.store.updateRecord('workload', next)));
+    await this.d.snapshots.refresh(project);
     return viewWorkload(p, after);
   }
 
@@ -150,8 +143,9 @@ export class ProjectsService {
     validateName('workload name', name);
     p.requireProjectAdmin(project);
     const current = await currentFor(this.d.store, 'workload', project, name, expectedRevision);
-    await this.d.store.deleteRecord('workload', project, name, current.revision);
-    await this.audited(p, 'DeleteWorkload', project, `workload ${project}/${name}`, []);
+    await this.audited(p, 'DeleteWorkload', project, `workload ${project}/${name}`, [], () =>
+      this.d.store.deleteRecord('workload', project, name, current.revision),
+    );
   }
 
   async createAddon(p: Principal, project: string, name: string, type: string, details: Vars) {
@@ -170,8 +164,7 @@ export class ProjectsService {
       updatedAt: now,
       updatedBy: p.actor,
     };
-    await this.d.store.createRecord('addon', record);
-    await this.audited(p, 'CreateAddon', project, `addon ${project}/${name}`, Object.keys(details));
+    await this.audited(p, 'CreateAddon', project, `addon ${project}/${name}`, Object.keys(details), () => this.d.store.createRecord('addon', record));
     return viewAddon(p, record);
   }
 
@@ -197,6 +190,7 @@ export class ProjectsService {
     validateName('addon name', name);
     p.requireProjectAdmin(project);
     validateDetails(details);
+    const write = this.writer(p, 'UpdateAddon', project, `addon ${project}/${name}`, Object.keys(details));
     const { after } = await updateWithRetry(this.d.store, 'addon', project, name, expectedRevision, async (cur) => {
       const next = { ...cur, connectionDetails: details, revision: cur.revision + 1, updatedAt: this.d.now(), updatedBy: p.actor };
       const addons = new Map((await this.d.store.listRecords('addon', project)).map((a) => [a.name, a]));
@@ -210,8 +204,8 @@ export class ProjectsService {
         }
       }
       return next;
-    });
-    await this.audited(p, 'UpdateAddon', project, `addon ${project}/${name}`, Object.keys(details));
+    }, (next) => write(() => this.d.store.updateRecord('addon', next)));
+    await this.d.snapshots.refresh(project);
     return viewAddon(p, after);
   }
 
@@ -224,17 +218,22 @@ export class ProjectsService {
     if (linking.length) {
       throw precondition(`addon ${name} is linked by group ${linking.map((g) => g.name).join(', ')}; unlink it first`);
     }
-    await this.d.store.deleteRecord('addon', project, name, current.revision);
-    await this.audited(p, 'DeleteAddon', project, `addon ${project}/${name}`, []);
+    await this.audited(p, 'DeleteAddon', project, `addon ${project}/${name}`, [], () => this.d.store.deleteRecord('addon', project, name, current.revision));
   }
 
   private async requireProjectExists(project: string): Promise<void> {
     if (!(await this.d.store.getProject(project))) throw notFound(`project ${project}`);
   }
 
-  /** Audit, then refresh the in-memory snapshot so resolutions and watchers follow. */
-  private async audited(p: Principal, action: string, project: string, target: string, keys: string[]): Promise<void> {
-    await this.d.audit.record({ time: this.d.now(), actor: p.actor, action, project, target, keys: [...new Set(keys)].sort(), outcome: 'ok' });
+  /** Records the write in the audit log first (see auditedWrite). */
+  private writer(p: Principal, action: string, project: string, target: string, keys: string[]) {
+    const event = { actor: p.actor, action, project, target, keys: [...new Set(keys)].sort() };
+    return <T>(write: () => Promise<T>) => auditedWrite(this.d.audit, event, this.d.now, write);
+  }
+
+  /** An audited write, then a refresh of the in-memory snapshot so resolutions and watchers follow. */
+  private async audited(p: Principal, action: string, project: string, target: string, keys: string[], write: () => Promise<void>): Promise<void> {
+    await this.writer(p, action, project, target, keys)(write);
     await this.d.snapshots.refresh(project);
   }
 }
