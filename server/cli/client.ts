@@ -3,9 +3,9 @@
  * TLS from SG_CA / SG_CERT / SG_KEY (agent/client/connection.ts). Calls are typed from the
  * generated client signatures, and failures carry the address for the error line.
  */
-import type { CallOptions, ClientUnaryCall, Metadata, ServiceError } from '@grpc/grpc-js';
+import { status, type CallOptions, type ClientUnaryCall, type Metadata, type ServiceError } from '@grpc/grpc-js';
 import { connect, resolveConnectionOptions, unary, type Clients } from '../../agent/client/connection.js';
-import { CallFailed, CliError, EXIT } from './errors.js';
+import { CallFailed, CliError, EXIT, isServiceError } from './errors.js';
 
 type UnaryFn<Req, Res> = (
   request: Req,
@@ -54,5 +54,23 @@ export async function withSession<T>(flags: ConnectionFlags, fn: (s: Session) =>
     return await fn(session);
   } finally {
     clients.close();
+  }
+}
+
+/**
+ * For read-modify-write commands (add a tag, add a restriction): `attempt` reads the record
+ * and writes with the revision it read, so a concurrent change is never overwritten. With
+ * `retry` (the caller gave no --expected-revision), losing such a race is retried a few times
+ * on fresh data; otherwise the refusal is the answer.
+ */
+export async function readModifyWrite<T>(retry: boolean, attempt: () => Promise<T>): Promise<T> {
+  for (let i = 0; ; i++) {
+    try {
+      return await attempt();
+    } catch (err) {
+      const inner = err instanceof CallFailed ? err.error : err;
+      const stale = isServiceError(inner) && (inner.code === status.ABORTED || inner.code === status.FAILED_PRECONDITION);
+      if (!stale || !retry || i >= 2) throw err;
+    }
   }
 }

@@ -3,7 +3,6 @@
  * history, preview and restarts. Human output masks the values of secret groups unless
  * --show-values; --json always carries values the caller may read (null where keys only).
  */
-import { status } from '@grpc/grpc-js';
 import type { Command } from 'commander';
 import type { SecretGroup } from '../../../gen/secretgroups/v1/resources.js';
 import { Restrictions } from '../../../gen/secretgroups/v1/resources.js';
@@ -20,8 +19,8 @@ import {
   UnsetVariablesRequest,
 } from '../../../gen/secretgroups/v1/secret_group_service.js';
 import { collect, parseAssignments, parseRevision } from '../args.js';
-import { withSession, type Session } from '../client.js';
-import { CallFailed, isServiceError, usage } from '../errors.js';
+import { readModifyWrite, withSession, type Session } from '../client.js';
+import { usage } from '../errors.js';
 import { emit, expectedRevision, withAddr, withExpectedRevision, withJson } from '../kit.js';
 import { groupHuman, groupJson, groupsTable, historyJson, historyTable, restartHuman, restartJson } from '../views.js';
 import { addFileRequest, createRequest, hasSettings, importRequest, linkRequest, settingsRequest, type GroupTarget } from './group-requests.js';
@@ -325,28 +324,18 @@ function union(current: string[], extra: string[] | undefined): string[] {
   return [...new Set([...current, ...(extra ?? [])])].sort();
 }
 
-/**
- * Read-modify-write of the restrictions. The write carries the revision that was read, so a
- * concurrent change is never overwritten; when the caller gave no --expected-revision such a
- * race is retried on the fresh group a few times.
- */
-async function updateRestrictions(
+/** Reads the group, applies `change` to its restrictions and writes them with the revision read. */
+function updateRestrictions(
   s: Session,
   project: string,
   name: string,
   expected: number,
   change: (r: Restrictions) => Restrictions,
 ): Promise<SecretGroup | undefined> {
-  for (let attempt = 0; ; attempt++) {
+  return readModifyWrite(expected === 0, async () => {
     const { group } = await s.call(s.clients.groups, 'getGroup', GetGroupRequest.fromPartial({ project, name }));
     const current = group!.restrictions ?? Restrictions.fromPartial({});
     const req = settingsRequest({ project, name, expectedRevision: expected || group!.revision }, {}, change(current));
-    try {
-      return (await s.call(s.clients.groups, 'updateGroupSettings', req)).group;
-    } catch (err) {
-      const inner = err instanceof CallFailed ? err.error : err;
-      const raced = isServiceError(inner) && (inner.code === status.ABORTED || inner.code === status.FAILED_PRECONDITION);
-      if (!raced || expected !== 0 || attempt >= 2) throw err;
-    }
-  }
+    return (await s.call(s.clients.groups, 'updateGroupSettings', req)).group;
+  });
 }

@@ -8,7 +8,7 @@ import {
   UpdateWorkloadRequest,
 } from '../../../gen/secretgroups/v1/project_service.js';
 import { collect, parseAssignments, parseKind } from '../args.js';
-import { withSession } from '../client.js';
+import { readModifyWrite, withSession } from '../client.js';
 import { usage } from '../errors.js';
 import { emit, expectedRevision, withAddr, withExpectedRevision, withJson } from '../kit.js';
 import { workloadHuman, workloadJson, workloadsTable } from '../views.js';
@@ -89,7 +89,7 @@ export function registerWorkload(program: Command): void {
       withAddr(
         workload
           .command('update')
-          .description('change kind, tags or own variables; --tag adds tags unless --replace-tags')
+          .description('change kind, tags or own variables; --tag adds tags unless --replace-tags (then the --tag list replaces them)')
           .argument('<project>', 'project name')
           .argument('<name>', 'workload name')
           .option('--kind <kind>', 'service or job')
@@ -107,20 +107,35 @@ export function registerWorkload(program: Command): void {
     if (changes.every((c) => c === undefined)) {
       throw usage('nothing to update: give --kind, --tag, --replace-tags, --var, --unset-var, --build-arg or --unset-build-arg');
     }
-    const req = UpdateWorkloadRequest.fromPartial({
+    const base = {
       project,
       name,
-      expectedRevision: expectedRevision(opts),
       kind: opts.kind === undefined ? undefined : parseKind(opts.kind),
-      replaceTags: Boolean(opts.replaceTags),
-      tags: opts.tag ?? [],
       setRuntimeVariables: parseAssignments('--var', opts.var),
       unsetRuntimeVariables: opts.unsetVar ?? [],
       setBuildArguments: parseAssignments('--build-arg', opts.buildArg),
       unsetBuildArguments: opts.unsetBuildArg ?? [],
-    });
+    };
+    const expected = expectedRevision(opts);
     return withSession(opts, async (s) => {
-      const res = await s.call(s.clients.projects, 'updateWorkload', req);
+      // The API only replaces tags; adding them is a read-modify-write at the revision read.
+      const addTags = Boolean(opts.tag?.length) && !opts.replaceTags;
+      const res = await readModifyWrite(addTags && expected === 0, async () => {
+        let tags = opts.tag ?? [];
+        let expectedRevision = expected;
+        if (addTags) {
+          const { workload: cur } = await s.call(s.clients.projects, 'getWorkload', GetWorkloadRequest.fromPartial({ project, name }));
+          tags = [...new Set([...cur!.tags, ...tags])].sort();
+          expectedRevision = expected || cur!.revision;
+        }
+        const req = UpdateWorkloadRequest.fromPartial({
+          ...base,
+          expectedRevision,
+          replaceTags: Boolean(opts.replaceTags) || addTags,
+          tags,
+        });
+        return s.call(s.clients.projects, 'updateWorkload', req);
+      });
       emit(opts, () => workloadJson(res.workload!), () => workloadHuman(res.workload!, Boolean(opts.showValues)));
     });
   });
