@@ -44,8 +44,9 @@ class Writer {
     this.varint(field * 8 + wireType);
   }
 
-  string(field: number, s: string): void {
-    if (!s) return;
+  /** Singular fields skip the default value; elements of repeated fields are always written. */
+  string(field: number, s: string, always = false): void {
+    if (!s && !always) return;
     const b = enc.encode(s);
     this.tag(field, 2);
     this.varint(b.length);
@@ -85,7 +86,7 @@ export function encodeResolveRequest(r: IdentityRequest): Uint8Array {
   w.string(1, r.project);
   w.string(2, r.workload);
   w.uint(3, r.scope);
-  for (const t of r.tags ?? []) w.string(4, t);
+  for (const t of r.tags ?? []) w.string(4, t, true);
   return w.finish();
 }
 
@@ -103,7 +104,7 @@ export function encodeWatchRequest(r: IdentityRequest & { etag?: string }): Uint
   w.string(2, r.workload);
   w.uint(3, r.scope);
   w.string(4, r.etag ?? '');
-  for (const t of r.tags ?? []) w.string(5, t);
+  for (const t of r.tags ?? []) w.string(5, t, true);
   return w.finish();
 }
 
@@ -137,8 +138,16 @@ class Reader {
 
   /** int32 fields carry negative numbers as 10-byte two's complement varints. */
   int32(): number {
-    const v = this.varint();
-    return Number(BigInt.asIntN(32, BigInt(Math.round(v % 2 ** 64))));
+    let lo = 0;
+    let shift = 0;
+    for (let i = 0; i < 10; i++) {
+      if (this.pos >= this.end) throw new Error('truncated varint');
+      const b = this.buf[this.pos++]!;
+      if (shift < 32) lo |= (b & 0x7f) << shift;
+      shift += 7;
+      if (b < 0x80) return lo | 0;
+    }
+    throw new Error('varint too long');
   }
 
   bytes(): Uint8Array {
@@ -372,7 +381,7 @@ export function encodeResolution(res: Resolution): Uint8Array {
     const cw = new Writer();
     cw.string(1, c.key);
     cw.uint(2, c.priority > 0 ? c.priority : 0);
-    for (const g of c.groups) cw.string(3, g);
+    for (const g of c.groups) cw.string(3, g, true);
     cw.string(4, c.winner);
     msg(7, cw.finish());
   }

@@ -1,0 +1,135 @@
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import dotenv from 'dotenv';
+import fc from 'fast-check';
+import { afterAll, describe, expect, it } from 'vitest';
+import { FormatError, formatDockerArgs, formatDotenv, formatJson, formatShell } from '../../agent/sinks/formats.js';
+
+/** Values that break naive writers: every one must survive every format. */
+export const NASTY: Record<string, string> = {
+  SPACES: '  leading and trailing  ',
+  NEWLINES: 'line1\nline2\n\nline4\n',
+  CRLF: 'a\r\nb\rc',
+  SINGLE: "it's",
+  DOUBLE: 'say "hi"',
+  BACKTICK: 'run `id`',
+  DOLLAR: '$HOME ${HOME} $(id) $$',
+  HASH: 'a # not a comment',
+  HASH_START: '#hash',
+  EQUALS: 'a=b==c',
+  UNICODE: 'päßwörd ✓ 日本語 😀',
+  BACKSLASH: 'C:\\path\\n\\r\\',
+  MIXED_QUOTES: `it's "double" and \`tick\``,
+  EMPTY: '',
+  JSONISH: '{"a": [1, 2]}',
+  SEMI: 'a; rm -rf / && echo',
+  STAR: '* ? [a-z]',
+  PEM: '-----BEGIN KEY-----\nMIIB\n-----END KEY-----\n',
+  QUOTED_LOOKING: "'quoted'",
+  TAB: '\tindented\t',
+};
+
+const dir = mkdtempSync(join(tmpdir(), 'sg-formats-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+/** Sources a file with bash and prints every variable NUL-separated, as bash sees it. */
+function sourceWithBash(text: string, keys: string[]): Record<string, string> {
+  const f = join(dir, `vars-${Math.random()}.sh`);
+  writeFileSync(f, text);
+  const script = `set -eu; . "$1"; shift; for k in "$@"; do printf '%s\\0%s\\0' "$k" "\${!k}"; done`;
+  const r = spawnSync('bash', ['-c', script, 'bash', f, ...keys], { encoding: 'utf8', env: { PATH: process.env.PATH } });
+  expect(r.status, r.stderr).toBe(0);
+  const parts = r.stdout.split('\0');
+  const out: Record<string, string> = {};
+  for (let i = 0; i + 1 < parts.length; i += 2) out[parts[i]!] = parts[i + 1]!;
+  return out;
+}
+
+describe('dotenv format', () => {
+  it('round-trips newlines, quotes, $, #, =, unicode and whitespace through the dotenv parser', () => {
+    expect(dotenv.parse(formatDotenv(NASTY))).toEqual(NASTY);
+  });
+
+  it('writes each value with the first quoting that parses back exactly', () => {
+    expect(formatDotenv({ A: 'plain', B: "it's", C: 'x\ny' })).toBe(`A='plain'\nB="it's"\nC='x\ny'\n`);
+  });
+
+  it('either round-trips an arbitrary value or refuses it naming the key (never a wrong file)', () => {
+    fc.assert(
+      fc.property(fc.dictionary(fc.constantFrom('A', 'B_1', 'c'), fc.string({ unit: fc.constantFrom('a', ' ', '\n', '\r', "'", '"', '`', '#', '\\', 'n', '$', '=', 'é') }), { maxKeys: 3 }), (vars) => {
+        let text: string;
+        try {
+          text = formatDotenv(vars);
+        } catch (e) {
+          expect(e).toBeInstanceOf(FormatError);
+          expect(Object.values(vars).some((v) => (e as Error).message.includes(v) && v.length > 3)).toBe(false);
+          return;
+        }
+        expect(dotenv.parse(text)).toEqual(vars);
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  it('refuses names dotenv cannot carry', () => {
+    expect(() => formatDotenv({ 'BAD NAME': 'x' })).toThrow(FormatError);
+  });
+});
+
+describe('shell format', () => {
+  it('is safe to source in bash and reproduces every value exactly', () => {
+    expect(sourceWithBash(formatShell(NASTY), Object.keys(NASTY))).toEqual(NASTY);
+  });
+
+  it('never executes anything inside a value', () => {
+    const marker = join(dir, 'pwned');
+    const vars = { A: `$(touch ${marker})`, B: `'; touch ${marker}; '`, C: `\`touch ${marker}\`` };
+    expect(sourceWithBash(formatShell(vars), Object.keys(vars))).toEqual(vars);
+    expect(spawnSync('test', ['-e', marker]).status).not.toBe(0);
+  });
+
+  it('round-trips arbitrary strings', () => {
+    fc.assert(
+      fc.property(fc.array(fc.string({ unit: 'binary', maxLength: 30 }).filter((s) => !s.includes('\0')), { minLength: 1, maxLength: 20 }), (values) => {
+        const vars = Object.fromEntries(values.map((v, i) => [`V${i}`, v]));
+        expect(sourceWithBash(formatShell(vars), Object.keys(vars))).toEqual(vars);
+      }),
+      { numRuns: 8 },
+    );
+  });
+
+  it('refuses names that are not shell identifiers', () => {
+    expect(() => formatShell({ 'A-B': 'x' })).toThrow(/not a valid shell name/);
+  });
+});
+
+describe('json format', () => {
+  it('is one object of strings, sorted', () => {
+    const text = formatJson({ B: '2', A: 'x\n"y"' });
+    expect(JSON.parse(text)).toEqual({ A: 'x\n"y"', B: '2' });
+    expect(Object.keys(JSON.parse(text))).toEqual(['A', 'B']);
+  });
+});
+
+describe('docker build-args format', () => {
+  it('reads into a bash array with mapfile -d "" and reproduces every value', () => {
+    const f = join(dir, 'args');
+    writeFileSync(f, formatDockerArgs(NASTY));
+    const r = spawnSync('bash', ['-c', `mapfile -d '' -t args < "$1"; printf '%s\\0' "\${args[@]}"`, 'bash', f], { encoding: 'utf8' });
+    expect(r.status, r.stderr).toBe(0);
+    const args = r.stdout.split('\0').slice(0, -1);
+    const back: Record<string, string> = {};
+    for (let i = 0; i < args.length; i += 2) {
+      expect(args[i]).toBe('--build-arg');
+      const kv = args[i + 1]!;
+      back[kv.slice(0, kv.indexOf('='))] = kv.slice(kv.indexOf('=') + 1);
+    }
+    expect(back).toEqual(NASTY);
+  });
+
+  it('refuses a NUL byte, which no argument can carry', () => {
+    expect(() => formatDockerArgs({ A: 'x\0y' })).toThrow(FormatError);
+  });
+});
