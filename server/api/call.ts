@@ -15,8 +15,12 @@ export interface ApiContext {
   auth: Authenticator;
   throttle: AuthThrottle;
   log: Logger;
+  /** Called when an authenticated caller is refused (audit of denied attempts). */
+  denied?: (p: Principal, method: string, request: unknown) => void;
   /** Observes each finished call (metrics). */
-  observe?: (method: string, code: grpc.status, seconds: number) => void;
+  observe?: (method: string, code: string, seconds: number) => void;
+  /** Counts failed authentications (metrics). */
+  authFailed?: () => void;
 }
 
 type AnyCall = grpc.ServerUnaryCall<unknown, unknown> | grpc.ServerWritableStream<unknown, unknown>;
@@ -34,7 +38,10 @@ export async function authenticateCall(ctx: ApiContext, call: AnyCall): Promise<
     return principal;
   } catch (e) {
     // Only a presented-but-wrong token is a guess; a missing header is not brute force.
-    if (e instanceof DomainError && e.code === 'UNAUTHENTICATED' && header !== undefined) ctx.throttle.failure(peer);
+    if (e instanceof DomainError && e.code === 'UNAUTHENTICATED') {
+      ctx.authFailed?.();
+      if (header !== undefined) ctx.throttle.failure(peer);
+    }
     throw e;
   }
 }
@@ -50,8 +57,12 @@ export function unary<Req, Res>(
   return (call, callback) => {
     const requestId = newRequestId();
     const started = process.hrtime.bigint();
+    let principal: Principal | undefined;
     authenticateCall(ctx, call as AnyCall)
-      .then((p) => fn(p, call.request))
+      .then((p) => {
+        principal = p;
+        return fn(p, call.request);
+      })
       .then(
         (res) => {
           finish(ctx, method, requestId, started, grpc.status.OK);
@@ -59,6 +70,7 @@ export function unary<Req, Res>(
         },
         (err: unknown) => {
           const status = toServiceError(err, requestId);
+          if (principal && status.code === grpc.status.PERMISSION_DENIED) ctx.denied?.(principal, method, call.request);
           finish(ctx, method, requestId, started, status.code!, err);
           callback(status);
         },
@@ -68,7 +80,7 @@ export function unary<Req, Res>(
 
 export function finish(ctx: ApiContext, method: string, requestId: string, started: bigint, code: grpc.status, err?: unknown): void {
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-  ctx.observe?.(method, code, seconds);
+  ctx.observe?.(method, grpc.status[code] ?? String(code), seconds);
   if (code === grpc.status.OK) {
     if (ctx.log.isLevelEnabled('debug')) ctx.log.debug({ method, requestId, code: grpc.status[code], ms: seconds * 1000 }, 'rpc');
     return;

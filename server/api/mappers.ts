@@ -1,7 +1,7 @@
 /** Generated protobuf messages <-> domain types. The domain never imports generated code. */
 import { invalid } from '../domain/errors.js';
 import type * as d from '../domain/types.js';
-import { AccessLevel, type Role as PbRole, type TokenInfo } from '../../gen/secretgroups/v1/access_service.js';
+import { AccessLevel, type AuditEvent as PbAuditEvent, type Role as PbRole, type TokenInfo } from '../../gen/secretgroups/v1/access_service.js';
 import {
   GroupType,
   Scope,
@@ -17,7 +17,7 @@ import {
   type Workload as PbWorkload,
 } from '../../gen/secretgroups/v1/resources.js';
 import type { Role } from '../security/roles.js';
-import type { TokenRecord } from '../store/store.js';
+import type { AuditEvent, TokenRecord } from '../store/store.js';
 
 export function kindFromPb(k: WorkloadKind, fallback: d.WorkloadKind = 'service'): d.WorkloadKind {
   if (k === WorkloadKind.WORKLOAD_KIND_SERVICE) return 'service';
@@ -180,5 +180,43 @@ export function tokenToPb(t: TokenRecord): TokenInfo {
     expiresAtMs: t.expiresAt,
     revoked: t.revoked,
     createdBy: t.createdBy,
+  };
+}
+
+const LEVEL_NAMES = new Map<AccessLevel, Role['access']['secret']>([
+  [AccessLevel.ACCESS_LEVEL_NONE, 'none'],
+  [AccessLevel.ACCESS_LEVEL_KEYS, 'keys'],
+  [AccessLevel.ACCESS_LEVEL_READ, 'read'],
+  [AccessLevel.ACCESS_LEVEL_WRITE, 'write'],
+]);
+
+export function roleFromPb(r: PbRole | undefined): Omit<Role, 'builtin'> {
+  if (!r) throw invalid('role is required');
+  const level = (l: AccessLevel, type: string) => {
+    const name = LEVEL_NAMES.get(l);
+    if (!name) throw invalid(`role access for ${type} groups is required (NONE, KEYS, READ or WRITE)`);
+    return name;
+  };
+  return {
+    name: r.name,
+    description: r.description,
+    access: { secret: level(r.secret, 'secret'), config: level(r.config, 'config') },
+    projectAdmin: r.projectAdmin,
+    tokenAdmin: r.tokenAdmin,
+    resolve: r.resolve,
+  };
+}
+
+export function auditToPb(e: AuditEvent): PbAuditEvent {
+  return {
+    id: e.id ?? '',
+    timeMs: e.time,
+    actor: e.actor,
+    action: e.action,
+    project: e.project,
+    target: e.target,
+    keys: e.keys,
+    outcome: e.outcome,
+    detail: e.detail ?? '',
   };
 }

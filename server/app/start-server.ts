@@ -10,8 +10,11 @@ import * as grpc from '@grpc/grpc-js';
 import { readFileSync } from 'node:fs';
 import { createGrpcServer, SERVICE_NAMES } from '../api/server.js';
 import { createLogger, type Logger } from '../log.js';
+import { Metrics } from '../metrics.js';
 import { AuthThrottle } from '../security/auth-throttle.js';
 import { Authenticator } from '../security/authenticator.js';
+import { RoleRegistry } from '../security/role-registry.js';
+import type { Principal } from '../security/principal.js';
 import { loadMasterKey } from '../security/master-key.js';
 import { AccessService } from '../service/access.js';
 import { Audit } from '../service/audit.js';
@@ -53,19 +56,34 @@ export async function startServer(opts: ServerOptions, log: Logger = createLogge
   }
   log.info({ masterKeyId: store.masterKeyId, source: master.source }, 'master key loaded');
 
-  const snapshots = new Snapshots(store);
-  const hub = new WatchHub(snapshots, watchEncoder, opts.heartbeatMs ?? 15_000);
-  const audit = new Audit(store);
-  const deps: Deps = { store, snapshots, hub, audit, now: Date.now };
-  const auth = new Authenticator(store);
-  const access = new AccessService(deps, auth);
+  let hubRef: WatchHub | undefined;
+  const metrics = new Metrics(() => hubRef?.subscriberCount ?? 0);
+  const timed = metrics.instrument(store);
+  const snapshots = new Snapshots(timed, metrics.resolution);
+  const hub = (hubRef = new WatchHub(snapshots, watchEncoder, opts.heartbeatMs ?? 15_000, metrics.push));
+  const audit = new Audit(timed);
+  const deps: Deps = { store: timed, snapshots, hub, audit, now: Date.now };
+  const roles = new RoleRegistry(timed);
+  const auth = new Authenticator(timed, (name) => roles.get(name));
+  const access = new AccessService(deps, auth, roles);
   const services = {
     projects: new ProjectsService(deps),
     groups: new GroupsService(deps),
     resolver: new ResolverService(deps),
     access,
   };
-  const { server, health } = createGrpcServer({ auth, throttle: new AuthThrottle(), log }, services);
+  const denied = (p: Principal, method: string, request: unknown) => {
+    const r = request as { project?: unknown; name?: unknown; workload?: unknown };
+    const project = typeof r.project === 'string' ? r.project.slice(0, 64) : '';
+    const name = (typeof r.name === 'string' ? r.name : typeof r.workload === 'string' ? r.workload : '').slice(0, 64);
+    audit.recordRead({ time: Date.now(), actor: p.actor, action: method, project, target: name ? `${project}/${name}` : project, keys: [], outcome: 'denied' });
+  };
+  const { server, health } = createGrpcServer(
+    { auth, throttle: new AuthThrottle(), log, denied, observe: metrics.rpc, authFailed: metrics.authFailure },
+    services,
+  );
+  const metricsServer = opts.metricsAddr ? await metrics.serve(opts.metricsAddr) : undefined;
+  if (opts.metricsAddr) log.info({ addr: opts.metricsAddr }, 'metrics at /metrics');
 
   const bootstrapToken = await access.bootstrap();
   if (bootstrapToken) writeSecretFile(join(opts.dataDir, 'admin.token'), `${bootstrapToken}\n`);
@@ -107,6 +125,7 @@ export async function startServer(opts: ServerOptions, log: Logger = createLogge
             resolve();
           });
         });
+        metricsServer?.close();
         await audit.close().catch(() => undefined);
         await store.close();
       })()),

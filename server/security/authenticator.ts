@@ -6,7 +6,7 @@
 import { DomainError } from '../domain/errors.js';
 import type { Store, TokenRecord } from '../store/store.js';
 import { Principal } from './principal.js';
-import { builtinRole, type Role } from './roles.js';
+import type { Role } from './roles.js';
 import { bearerFrom, hashToken } from './tokens.js';
 
 export const TOKEN_CACHE_MS = 500;
@@ -24,7 +24,7 @@ export class Authenticator {
 
   constructor(
     private readonly store: Store,
-    private readonly roles: (name: string) => Role | undefined = builtinRole,
+    private readonly roles: (name: string) => Promise<Role | undefined>,
     private readonly now: () => number = Date.now,
   ) {}
 
@@ -37,7 +37,7 @@ export class Authenticator {
     if (!token) throw unauthenticated('unknown token');
     if (token.revoked) throw unauthenticated('token has been revoked');
     if (token.expiresAt && token.expiresAt <= this.now()) throw unauthenticated('token has expired');
-    const role = this.roles(token.role);
+    const role = await this.roles(token.role);
     if (!role) throw unauthenticated(`token's role ${token.role} no longer exists`);
     return new Principal(token, role);
   }

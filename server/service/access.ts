@@ -3,7 +3,9 @@ import { invalid, notFound, denied } from '../domain/errors.js';
 import { validateName } from '../domain/validation.js';
 import type { Authenticator } from '../security/authenticator.js';
 import type { Principal } from '../security/principal.js';
-import { BUILTIN_ROLES, builtinRole, type Role } from '../security/roles.js';
+import type { RoleRegistry } from '../security/role-registry.js';
+import type { Role } from '../security/roles.js';
+import type { AuditEvent, AuditFilter } from '../store/store.js';
 import { hashToken, newTokenId, newTokenSecret } from '../security/tokens.js';
 import type { TokenRecord } from '../store/store.js';
 import { auditedWrite } from './audit.js';
@@ -22,6 +24,7 @@ export class AccessService {
   constructor(
     private readonly d: Deps,
     private readonly auth: Authenticator,
+    private readonly roleRegistry: RoleRegistry,
   ) {}
 
   /** Creates the first admin token when the store holds none; returns its secret then. */
@@ -45,7 +48,7 @@ export class AccessService {
       }
       spec = { ...req, role: 'workload', projects: [req.workload.project] };
     } else {
-      if (!builtinRole(req.role)) throw invalid(`unknown role ${JSON.stringify(req.role.slice(0, 40))}; see ListRoles`);
+      if (!(await this.roleRegistry.get(req.role))) throw invalid(`unknown role ${JSON.stringify(req.role.slice(0, 40))}; see ListRoles`);
       if (req.role === 'workload') throw invalid('a workload token is created with a workload identity (--workload PROJECT/NAME)');
       for (const project of req.projects) validateName('projects', project);
       // A token administrator bound to some projects cannot mint access beyond them.
@@ -74,8 +77,34 @@ export class AccessService {
     this.auth.invalidate();
   }
 
-  roles(): readonly Role[] {
-    return BUILTIN_ROLES;
+  roles(): Promise<Role[]> {
+    return this.roleRegistry.list();
+  }
+
+  async createRole(p: Principal, role: Omit<Role, 'builtin'>): Promise<Role> {
+    p.requireTokenAdmin();
+    if (p.token.projects.length) throw denied('only a token administrator of every project may define roles');
+    const event = { actor: p.actor, action: 'CreateRole', project: '', target: `role ${role.name}`, keys: [] };
+    return auditedWrite(this.d.audit, event, this.d.now, () => this.roleRegistry.create(role));
+  }
+
+  async deleteRole(p: Principal, name: string): Promise<void> {
+    p.requireTokenAdmin();
+    if (p.token.projects.length) throw denied('only a token administrator of every project may delete roles');
+    const event = { actor: p.actor, action: 'DeleteRole', project: '', target: `role ${name}`, keys: [] };
+    await auditedWrite(this.d.audit, event, this.d.now, () => this.roleRegistry.delete(name));
+  }
+
+  /** Administrators read the audit log; a project-bound one only for its projects. */
+  async audit(p: Principal, filter: AuditFilter): Promise<AuditEvent[]> {
+    if (!p.role.tokenAdmin && !p.role.projectAdmin) throw denied(`role ${p.role.name} may not read the audit log`);
+    if (filter.project) validateName('project', filter.project);
+    if (p.token.projects.length) {
+      if (!filter.project) throw denied('this token is bound to projects: give the project to read its audit events');
+      p.requireProject(filter.project);
+    }
+    const limit = filter.limit && filter.limit > 0 ? Math.min(filter.limit, 1000) : 100;
+    return this.d.store.listAudit({ ...filter, limit });
   }
 
   private async insert(req: NewToken, createdBy: string): Promise<{ secret: string; token: TokenRecord }> {

@@ -18,12 +18,14 @@ export class ProjectState {
   constructor(
     readonly snapshot: ProjectSnapshot,
     readonly version: number,
+    private readonly onLookup?: (hit: boolean) => void,
   ) {}
 
   /** Throws NOT_FOUND for an unknown workload. */
   resolution(workload: string, scope: ResolveScope): Resolution {
     const key = `${workload}\0${scope}`;
     const hit = this.resolutions.get(key);
+    this.onLookup?.(hit !== undefined);
     if (hit) return hit;
     const w = this.snapshot.workloads.get(workload);
     if (!w) throw notFound(`workload ${this.snapshot.project.name}/${workload}`);
@@ -47,7 +49,11 @@ export class Snapshots extends EventEmitter<SnapshotEvents> {
   /** Last error of the change feed; null when the store answers. */
   storeError: Error | null = null;
 
-  constructor(private readonly store: Store) {
+  constructor(
+    private readonly store: Store,
+    /** Observes resolution cache lookups (metrics). */
+    private readonly onLookup?: (hit: boolean) => void,
+  ) {
     super();
     this.setMaxListeners(0);
   }
@@ -101,7 +107,7 @@ export class Snapshots extends EventEmitter<SnapshotEvents> {
       }
       return;
     }
-    const state = new ProjectState(snapshot, version);
+    const state = new ProjectState(snapshot, version, this.onLookup);
     this.states.set(project, state);
     if (current) this.emit('changed', project, state);
   }

@@ -98,6 +98,8 @@ export class WatchHub {
     snapshots: Snapshots,
     private readonly encoder: WatchEncoder,
     heartbeatMs: number,
+    /** Observes how long a change took to reach every subscriber's transport (metrics). */
+    private readonly onPush?: (seconds: number) => void,
   ) {
     snapshots.on('changed', (project, state) => this.projectChanged(project, state));
     if (heartbeatMs > 0) {
@@ -179,6 +181,8 @@ export class WatchHub {
   private projectChanged(project: string, state: ProjectState | null): void {
     const identities = this.projects.get(project);
     if (!identities) return;
+    const started = process.hrtime.bigint();
+    let pushed = false;
     for (const identity of [...identities.values()]) {
       if (!state) {
         for (const sub of identity.subscribers) sub.sink.fail('NOT_FOUND', `project ${project} was deleted`);
@@ -193,8 +197,9 @@ export class WatchHub {
       }
       if (identity.encoded?.etag === resolution.etag) continue; // unchanged: never re-sent
       const bytes = this.encodedFor(identity, resolution);
-      for (const sub of identity.subscribers) sub.sendResolution(bytes, resolution.etag);
+      for (const sub of identity.subscribers) pushed = sub.sendResolution(bytes, resolution.etag) || pushed;
     }
+    if (pushed) this.onPush?.(Number(process.hrtime.bigint() - started) / 1e9);
   }
 
   private beat(): void {

@@ -2,7 +2,7 @@
 import type { AccessServiceServer } from '../../../gen/secretgroups/v1/access_service.js';
 import type { AccessService } from '../../service/access.js';
 import { unary, type ApiContext } from '../call.js';
-import { roleToPb, tokenToPb } from '../mappers.js';
+import { auditToPb, roleFromPb, roleToPb, tokenToPb } from '../mappers.js';
 
 export function accessHandlers(ctx: ApiContext, svc: AccessService): AccessServiceServer {
   return {
@@ -22,7 +22,17 @@ export function accessHandlers(ctx: ApiContext, svc: AccessService): AccessServi
       await svc.revoke(p, req.id);
       return {};
     }),
-    listRoles: unary(ctx, 'ListRoles', async () => ({ roles: svc.roles().map(roleToPb) })),
+    listRoles: unary(ctx, 'ListRoles', async () => ({ roles: (await svc.roles()).map(roleToPb) })),
+    createRole: unary(ctx, 'CreateRole', async (p, req) => ({ role: roleToPb(await svc.createRole(p, roleFromPb(req.role))) })),
+    deleteRole: unary(ctx, 'DeleteRole', async (p, req) => {
+      await svc.deleteRole(p, req.name);
+      return {};
+    }),
+    listAuditEvents: unary(ctx, 'ListAuditEvents', async (p, req) => ({
+      events: (
+        await svc.audit(p, { project: req.project || undefined, actor: req.actor || undefined, action: req.action || undefined, since: req.sinceMs || undefined, limit: req.limit })
+      ).map(auditToPb),
+    })),
     whoAmI: unary(ctx, 'WhoAmI', async (p) => ({ token: tokenToPb(p.token) })),
   };
 }

@@ -1,0 +1,67 @@
+/**
+ * Built-in roles plus custom ones, kept in the store's meta ("roles") so that every replica
+ * sees them; read through a short cache like tokens.
+ */
+import { alreadyExists, invalid, notFound, precondition } from '../domain/errors.js';
+import { validateName } from '../domain/validation.js';
+import type { Store } from '../store/store.js';
+import { BUILTIN_ROLES, builtinRole, type AccessLevel, type Role } from './roles.js';
+
+const META_KEY = 'roles';
+const LEVELS: readonly AccessLevel[] = ['none', 'keys', 'read', 'write'];
+
+export class RoleRegistry {
+  private cached: { roles: Role[]; until: number } | undefined;
+
+  constructor(
+    private readonly store: Store,
+    private readonly ttlMs = 500,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  async get(name: string): Promise<Role | undefined> {
+    return builtinRole(name) ?? (await this.custom()).find((r) => r.name === name);
+  }
+
+  async list(): Promise<Role[]> {
+    return [...BUILTIN_ROLES, ...(await this.custom())];
+  }
+
+  async create(role: Omit<Role, 'builtin'>): Promise<Role> {
+    validateName('role name', role.name);
+    if (builtinRole(role.name)) throw alreadyExists(`built-in role ${role.name}`);
+    for (const type of ['secret', 'config'] as const) {
+      if (!LEVELS.includes(role.access[type])) throw invalid(`role access for ${type} groups must be one of ${LEVELS.join(', ')}`);
+    }
+    if (role.description.length > 256) throw invalid('role description is longer than 256 characters');
+    const custom = await this.custom(true);
+    if (custom.some((r) => r.name === role.name)) throw alreadyExists(`role ${role.name}`);
+    const created: Role = { ...role, builtin: false };
+    await this.save([...custom, created]);
+    return created;
+  }
+
+  /** Refused while a token uses the role, so no token silently loses its rights. */
+  async delete(name: string): Promise<void> {
+    if (builtinRole(name)) throw invalid(`built-in role ${name} cannot be deleted`);
+    const custom = await this.custom(true);
+    if (!custom.some((r) => r.name === name)) throw notFound(`role ${name}`);
+    const users = (await this.store.listTokens()).filter((t) => t.role === name && !t.revoked);
+    if (users.length) throw precondition(`role ${name} is used by ${users.length} active token(s); revoke them first`);
+    await this.save(custom.filter((r) => r.name !== name));
+  }
+
+  private async custom(fresh = false): Promise<Role[]> {
+    const now = this.now();
+    if (!fresh && this.cached && this.cached.until > now) return this.cached.roles;
+    const raw = await this.store.getMeta(META_KEY);
+    const roles = raw ? (JSON.parse(raw) as Role[]) : [];
+    this.cached = { roles, until: now + this.ttlMs };
+    return roles;
+  }
+
+  private async save(roles: Role[]): Promise<void> {
+    await this.store.setMeta(META_KEY, JSON.stringify(roles));
+    this.cached = { roles, until: this.now() + this.ttlMs };
+  }
+}
