@@ -38,7 +38,7 @@ import {
 import { alreadyExists, DomainError, notFound, precondition, stale } from '../domain/errors.js';
 import type { Addon, GroupHistoryEntry, Project, ProjectSnapshot, SecretGroup, Workload } from '../domain/types.js';
 import { decodeHistory, decodeRecord, encodeHistory, encodeRecord, SCHEMA_VERSION } from './codec.js';
-import type { AuditEvent, AuditFilter, RecordKind, RecordTypes, Store, TokenRecord } from './store.js';
+import { checkImport, type AuditEvent, type AuditFilter, type RecordKind, type RecordTypes, type Store, type TokenRecord } from './store.js';
 
 export const DEFAULT_MONGO_DB = 'secretgroups';
 
@@ -375,6 +375,81 @@ export class MongoStore implements Store {
       if (!(await ignoreDuplicate(this.meta.updateOne({ _id }, set, { upsert: true })))) {
         await this.meta.updateOne({ _id }, set);
       }
+    });
+  }
+
+  // --- migration ----------------------------------------------------------------------------
+
+  async listMeta(): Promise<Map<string, string>> {
+    return this.guard(async () => {
+      const docs = await this.meta.find({}).sort({ _id: 1 }).toArray();
+      return new Map(docs.filter((d) => d._id.startsWith(USER_META)).map((d) => [d._id.slice(USER_META.length), d.value]));
+    });
+  }
+
+  async listGroupHistoryNames(project: string): Promise<string[]> {
+    return this.guard(async () => {
+      const p = await this.projects.findOne({ _id: project });
+      if (!p) return [];
+      const filter = { uid: p.uid, kind: 'group' as const };
+      const projection = { projection: { name: 1 } };
+      const copied = await this.history.find(filter, projection).toArray();
+      const pending = await this.records.find({ ...filter, compacted: { $ne: true }, history: { $ne: null } }, projection).toArray();
+      return [...new Set([...copied, ...pending].map((d) => d.name))].sort();
+    });
+  }
+
+  /**
+   * History entries go to `group_history` with seq 1..n, then one revision document at seq n
+   * (the record, or a tombstone for a deleted group) — the same slots a record written n times
+   * would have used, so the next write takes seq n+1 and can never collide with an imported
+   * entry. The head insert comes last: until it exists the record is absent.
+   */
+  async importRecord<K extends RecordKind>(
+    kind: K,
+    project: string,
+    name: string,
+    record: RecordTypes[K] | null,
+    history: GroupHistoryEntry[],
+  ): Promise<void> {
+    const entries = checkImport(kind, project, name, record, history);
+    return this.guard(async () => {
+      const what = `${kind} ${project}/${name}`;
+      const p = await this.projects.findOne({ _id: project });
+      if (!p) throw notFound(`project ${project}`);
+      const taken = (await this.head(p.uid, kind, name)) ?? (await this.history.findOne({ uid: p.uid, kind, name }));
+      if (taken) throw alreadyExists(what);
+      const id = (seq: number) => JSON.stringify([p.uid, kind, name, seq]);
+      const docs: HistoryDoc[] = entries.map((h, i) => ({
+        _id: id(i + 1),
+        uid: p.uid,
+        project,
+        kind,
+        name,
+        revision: h.revision,
+        seq: i + 1,
+        data: JSON.stringify(encodeHistory(h)),
+        schemaVersion: SCHEMA_VERSION,
+      }));
+      for (const d of docs) if (!(await ignoreDuplicate(this.history.insertOne(d)))) throw alreadyExists(what);
+      const seq = Math.max(1, docs.length);
+      const last = entries.at(-1);
+      const head: RevisionDoc = {
+        _id: id(seq),
+        uid: p.uid,
+        project,
+        kind,
+        name,
+        seq,
+        // A tombstone carries the revision it deleted, as deleteRecord writes it.
+        revision: record ? record.revision : last!.group === null ? last!.revision - 1 : last!.revision,
+        deleted: record === null,
+        data: record ? JSON.stringify(encodeRecord(kind, record)) : null,
+        history: null,
+        time: Date.now(),
+        schemaVersion: SCHEMA_VERSION,
+      };
+      if (!(await ignoreDuplicate(this.records.insertOne(head)))) throw alreadyExists(what);
     });
   }
 

@@ -195,6 +195,28 @@ export class SealedStore implements Store {
     return this.inner.setMeta(key, value);
   }
 
+  /** Wrapped data keys included, as stored (they are useless without the master key). */
+  listMeta(): Promise<Map<string, string>> {
+    return this.inner.listMeta();
+  }
+
+  listGroupHistoryNames(project: string): Promise<string[]> {
+    return this.inner.listGroupHistoryNames(project);
+  }
+
+  /** Seals like a write, each value bound to its own revision. (`sg migrate` copies below this layer.) */
+  async importRecord<K extends RecordKind>(
+    kind: K,
+    project: string,
+    name: string,
+    record: RecordTypes[K] | null,
+    history: GroupHistoryEntry[],
+  ): Promise<void> {
+    const r = record ? await this.transformRecord(kind, record, 'seal') : null;
+    const h = await Promise.all(history.map((e) => this.transformHistory(e, 'seal')));
+    return this.inner.importRecord(kind, project, name, r, h);
+  }
+
   /**
    * Re-wraps every project's data key under `newKey`; values are not touched. Data keys
    * created while this runs are wrapped under `newKey` already. Safe to run again after an

@@ -7,7 +7,7 @@ import Database from 'better-sqlite3';
 import { alreadyExists, notFound, stale } from '../domain/errors.js';
 import type { GroupHistoryEntry, Project, ProjectSnapshot } from '../domain/types.js';
 import { decodeHistory, decodeRecord, encodeHistory, encodeRecord, SCHEMA_VERSION } from './codec.js';
-import type { AuditEvent, AuditFilter, RecordKind, RecordTypes, Store, TokenRecord } from './store.js';
+import { checkImport, type AuditEvent, type AuditFilter, type RecordKind, type RecordTypes, type Store, type TokenRecord } from './store.js';
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS projects (name TEXT PRIMARY KEY, created_at INTEGER NOT NULL, version INTEGER NOT NULL);
@@ -210,6 +210,39 @@ export class SqliteStore implements Store {
 
   async setMeta(key: string, value: string): Promise<void> {
     this.db.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value').run(key, value);
+  }
+
+  async listMeta(): Promise<Map<string, string>> {
+    const rows = this.db.prepare('SELECT key, value FROM meta ORDER BY key').all() as { key: string; value: string }[];
+    return new Map(rows.map((r) => [r.key, r.value]));
+  }
+
+  async listGroupHistoryNames(project: string): Promise<string[]> {
+    const rows = this.db.prepare('SELECT DISTINCT name FROM group_history WHERE project = ? ORDER BY name').all(project) as { name: string }[];
+    return rows.map((r) => r.name);
+  }
+
+  async importRecord<K extends RecordKind>(
+    kind: K,
+    project: string,
+    name: string,
+    record: RecordTypes[K] | null,
+    history: GroupHistoryEntry[],
+  ): Promise<void> {
+    const entries = checkImport(kind, project, name, record, history);
+    this.db.transaction(() => {
+      this.bump(project);
+      const exists =
+        this.db.prepare('SELECT 1 FROM records WHERE project = ? AND kind = ? AND name = ?').get(project, kind, name) ??
+        (kind === 'group' ? this.db.prepare('SELECT 1 FROM group_history WHERE project = ? AND name = ?').get(project, name) : undefined);
+      if (exists) throw alreadyExists(`${kind} ${project}/${name}`);
+      if (record) {
+        this.db
+          .prepare('INSERT INTO records (kind, project, name, revision, schema_version, data) VALUES (?, ?, ?, ?, ?, ?)')
+          .run(kind, project, name, record.revision, SCHEMA_VERSION, JSON.stringify(encodeRecord(kind, record)));
+      }
+      for (const h of entries) this.writeHistory(h);
+    })();
   }
 
   /** Bumps the project's change-feed version; NOT_FOUND when the project does not exist. */

@@ -8,6 +8,7 @@
  * SQLite; a pending entry inside the group document in MongoDB) — readers never see a group
  * and a history that disagree.
  */
+import { invalid } from '../domain/errors.js';
 import type { Addon, GroupHistoryEntry, Project, ProjectSnapshot, SecretGroup, Workload } from '../domain/types.js';
 
 export interface RecordTypes {
@@ -104,4 +105,51 @@ export interface Store {
   /** Small installation-wide settings (for example wrapped data keys). */
   getMeta(key: string): Promise<string | null>;
   setMeta(key: string, value: string): Promise<void>;
+
+  // --- migration (`sg migrate`): enumerate everything, write records exactly as they were ---
+
+  /** Every meta entry, as setMeta stored it (wrapped data keys included). */
+  listMeta(): Promise<Map<string, string>>;
+  /** Names of the project's groups that have history — deleted groups included — by name. */
+  listGroupHistoryNames(project: string): Promise<string[]>;
+  /**
+   * Writes one record exactly as given, at its own revision, with its complete group history
+   * (history only for groups; `record` null: a deleted group whose history is kept). Nothing of
+   * that record or its history may exist yet (ALREADY_EXISTS); NOT_FOUND without the project.
+   * Later writes continue from the imported revision and history like from any other.
+   */
+  importRecord<K extends RecordKind>(
+    kind: K,
+    project: string,
+    name: string,
+    record: RecordTypes[K] | null,
+    history: GroupHistoryEntry[],
+  ): Promise<void>;
+}
+
+/**
+ * Checks the arguments of Store.importRecord (shared by the stores) and returns the history
+ * oldest first. INVALID_ARGUMENT when the record or an entry is labelled with another place,
+ * when a non-group has history, or when there is nothing to import.
+ */
+export function checkImport(
+  kind: RecordKind,
+  project: string,
+  name: string,
+  record: RecordTypes[RecordKind] | null,
+  history: readonly GroupHistoryEntry[],
+): GroupHistoryEntry[] {
+  const what = `${kind} ${project}/${name}`;
+  if (record && (record.project !== project || record.name !== name)) {
+    throw invalid(`importing ${what}: the record is labelled ${record.project}/${record.name}`);
+  }
+  if (kind !== 'group' && history.length > 0) throw invalid(`importing ${what}: only groups have history`);
+  if (!record && history.length === 0) throw invalid(`importing ${what}: neither a record nor history`);
+  const seen = new Set<number>();
+  for (const h of history) {
+    if (h.project !== project || h.name !== name) throw invalid(`importing ${what}: a history entry is labelled ${h.project}/${h.name}`);
+    if (seen.has(h.revision)) throw invalid(`importing ${what}: two history entries for revision ${h.revision}`);
+    seen.add(h.revision);
+  }
+  return [...history].sort((a, b) => a.revision - b.revision);
 }

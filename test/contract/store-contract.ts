@@ -316,5 +316,86 @@ export function storeContract(name: string, factory: StoreFactory): void {
       await store.setMeta('k', 'v2');
       expect(await store.getMeta('k')).toBe('v2');
     });
+
+    it('lists every meta entry as stored', async () => {
+      await store.setMeta('k1', 'v1');
+      await store.setMeta('k2', 'v2');
+      await store.setMeta('k2', 'v3');
+      const all = await store.listMeta();
+      expect(all.get('k1')).toBe('v1');
+      expect(all.get('k2')).toBe('v3');
+      for (const [k, v] of all) expect(await store.getMeta(k)).toBe(v);
+    });
+
+    it('lists the groups that have history, deleted ones included', async () => {
+      const live = group('live');
+      await store.createRecord('group', live, history(live, 'CreateGroup'));
+      const gone = group('gone');
+      await store.createRecord('group', gone, history(gone, 'CreateGroup'));
+      await store.deleteRecord('group', 'p', 'gone', 1, history({ ...gone, revision: 2 }, 'DeleteGroup', true));
+      await store.createRecord('group', group('plain'));
+      await store.createRecord('workload', workload('w'));
+      await store.createProject({ name: 'q', createdAt: 2 });
+      const other = group('other', { project: 'q' });
+      await store.createRecord('group', other, history(other, 'CreateGroup'));
+      expect(await store.listGroupHistoryNames('p')).toEqual(['gone', 'live']);
+      expect(await store.listGroupHistoryNames('q')).toEqual(['other']);
+      expect(await store.listGroupHistoryNames('nope')).toEqual([]);
+    });
+
+    it('imports records at their own revision with their history; later writes continue from them', async () => {
+      const revs = [1, 2, 3].map((r) => group('g', { revision: r, variables: { A: String(r) }, files: [{ path: '/f', content: Buffer.from([r, 0, 255]), mode: 0o600 }] }));
+      const hist = revs.map((g, i) => history(g, i === 0 ? 'CreateGroup' : 'SetVariables'));
+      const v0 = (await store.projectVersions()).get('p')!;
+      await store.importRecord('group', 'p', 'g', revs[2]!, hist);
+      await store.importRecord('workload', 'p', 'w', workload('w', { revision: 5, runtimeVariables: { R: 'x' } }), []);
+      expect((await store.projectVersions()).get('p')!).toBeGreaterThan(v0);
+      expect(await store.getRecord('group', 'p', 'g')).toEqual(revs[2]);
+      expect(await store.listGroupHistory('p', 'g')).toEqual(hist);
+      expect((await store.loadProject('p'))!.workloads.get('w')!.revision).toBe(5);
+
+      expect(await codeOf(store.updateRecord('group', { ...revs[2]!, revision: 3 }))).toBe('ABORTED');
+      for (const r of [4, 5]) {
+        const next = group('g', { revision: r, variables: { A: String(r) } });
+        await store.updateRecord('group', next, history(next));
+      }
+      expect((await store.listGroupHistory('p', 'g')).map((h) => [h.revision, h.group?.variables.A])).toEqual([
+        [1, '1'],
+        [2, '2'],
+        [3, '3'],
+        [4, '4'],
+        [5, '5'],
+      ]);
+      await store.updateRecord('workload', workload('w', { revision: 6 }));
+      expect((await store.getRecord('workload', 'p', 'w'))!.revision).toBe(6);
+
+      expect(await codeOf(store.importRecord('group', 'p', 'g', revs[0]!, []))).toBe('ALREADY_EXISTS');
+      expect(await codeOf(store.importRecord('workload', 'p', 'w', workload('w'), []))).toBe('ALREADY_EXISTS');
+      expect(await codeOf(store.importRecord('workload', 'nope', 'w', workload('w', { project: 'nope' }), []))).toBe('NOT_FOUND');
+      expect(await codeOf(store.importRecord('workload', 'p', 'x', workload('y'), []))).toBe('INVALID_ARGUMENT');
+    });
+
+    it('imports the history of a deleted group; recreating it continues that history', async () => {
+      const g = group('d', { variables: { A: '1' } });
+      const hist = [history(g, 'CreateGroup'), history({ ...g, revision: 2 }, 'DeleteGroup', true)];
+      await store.importRecord('group', 'p', 'd', null, hist);
+      expect(await store.getRecord('group', 'p', 'd')).toBeNull();
+      expect((await store.loadProject('p'))!.groups.has('d')).toBe(false);
+      expect(await store.listGroupHistory('p', 'd')).toEqual(hist);
+      expect(await store.listGroupHistoryNames('p')).toEqual(['d']);
+      expect(await codeOf(store.importRecord('group', 'p', 'd', null, hist))).toBe('ALREADY_EXISTS');
+
+      const again = group('d', { revision: 3, variables: { B: '1' } });
+      await store.createRecord('group', again, history(again, 'CreateGroup'));
+      const four = group('d', { revision: 4, variables: { B: '2' } });
+      await store.updateRecord('group', four, history(four));
+      expect((await store.listGroupHistory('p', 'd')).map((h) => [h.revision, h.action])).toEqual([
+        [1, 'CreateGroup'],
+        [2, 'DeleteGroup'],
+        [3, 'CreateGroup'],
+        [4, 'SetVariables'],
+      ]);
+      expect((await store.getRecord('group', 'p', 'd'))!.variables).toEqual({ B: '2' });
+    });
   });
 }
