@@ -198,6 +198,7 @@ export class Session {
     });
     let gotFirst = false;
     const handle = (ev: WatchEvent) => {
+      log.trace('watch event', { type: ev.type });
       switch (ev.type) {
         case 'resolution': {
           const res = ev.resolution;
@@ -237,7 +238,6 @@ export class Session {
           if (this.started) this.handlers.onRestart?.(ev.restart);
           return;
         case 'heartbeat':
-          log.trace('heartbeat');
           // A heartbeat confirms the copy on disk is still current; refresh its age now and then.
           if (this.started && !this.fromCache && Date.now() - this.lastSavedMs > Math.min(600_000, cfg.maxStaleMs / 4)) this.remember(this.current, true);
           return;
