@@ -78,12 +78,13 @@ export function registerServe(program: Command): void {
       };
       process.on('SIGTERM', stop);
       process.on('SIGINT', stop);
-      process.stderr.write(`secret-groups listening on ${server.addr}\n`);
+      // The token first: whoever waits for the "listening" line then already has it.
       if (server.bootstrapToken) {
         const file = resolvePath(join(options.dataDir, 'admin.token'));
         process.stdout.write(
           `Admin token (shown only this once; also written to ${file} with mode 0600):\n${server.bootstrapToken}\n`,
         );
       }
+      process.stderr.write(`secret-groups listening on ${server.addr}\n`);
     });
 }
