@@ -5,7 +5,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startServerProcess, type ServerProcess } from '../helpers/server-process.js';
+import { SG_AGENT, startServerProcess, type ServerProcess } from '../helpers/server-process.js';
 import { exitOf, killAgents, lines, setVars, sgOk, startAgent, until, workloadToken } from './helpers.js';
 
 const NASTY = {
@@ -141,6 +141,31 @@ describe('sg-agent exec', () => {
     a.proc.kill('SIGTERM');
     expect((await exitOf(a)).code).toBe(0);
     await setVars(server, 'shop', 'common', { V: 'one' });
+  });
+});
+
+describe('sg-agent exec as PID 1 (in a new PID namespace, as in a container)', () => {
+  it('forwards SIGTERM to the child and exits with its code', async () => {
+    const { spawn } = await import('node:child_process');
+    const out = join(dir, 'pid1');
+    const ns = ['--pid', '--fork', '--mount-proc', ...(process.getuid?.() === 0 ? [] : ['--map-root-user'])];
+    const u = spawn('unshare', [...ns, process.execPath, SG_AGENT, 'exec', '--', 'bash', '-c', `trap 'echo "graceful $PPID" >> ${out}; exit 9' TERM; echo "up $PPID $$" >> ${out}; sleep 60 & wait $!`], {
+      env: { ...process.env, ...env },
+      stdio: 'ignore',
+    });
+    const exited = new Promise<number | null>((r) => u.once('exit', (code) => r(code)));
+    await until(() => lines(out).length === 1, 'child start');
+    // Inside the namespace the agent is PID 1 and the child's parent.
+    expect(lines(out)[0]).toMatch(/^up 1 \d+$/);
+    const agentPid = Number(readFileSync(`/proc/${u.pid}/task/${u.pid}/children`, 'utf8').trim().split(' ')[0]);
+    expect(agentPid).toBeGreaterThan(0);
+    // PID 1 ignores signals it has no handler for; the agent has one and forwards.
+    process.kill(agentPid, 'SIGTERM');
+    let t: NodeJS.Timeout | undefined;
+    const code = await Promise.race([exited, new Promise<never>((_, rej) => (t = setTimeout(() => rej(new Error('agent as PID 1 did not exit')), 15_000)))]);
+    clearTimeout(t);
+    expect(code).toBe(9);
+    expect(lines(out)[1]).toBe('graceful 1');
   });
 });
 
