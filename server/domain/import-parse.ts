@@ -20,7 +20,10 @@ export function parseImport(format: 'dotenv' | 'json', content: string): Vars {
 }
 
 export function parseDotenvVars(content: string): Vars {
-  const lines = content.replace(/\r\n?/g, '\n').split('\n');
+  const text = content.replace(/\r\n?/g, '\n');
+  const lines = text.split('\n');
+  const lineStart: number[] = [];
+  for (let i = 0, at = 0; i < lines.length; at += lines[i]!.length + 1, i++) lineStart.push(at);
   const keys: string[] = [];
   for (let i = 0; i < lines.length; i++) {
     const line = lines[i]!;
@@ -37,14 +40,19 @@ export function parseDotenvVars(content: string): Vars {
     const rest = m[3]!.trimStart();
     const quote = rest[0];
     if (quote === '"' || quote === "'" || quote === '`') {
-      // A quoted value may span lines; find the line holding its closing quote.
-      const start = i;
-      let body = rest.slice(1);
-      while (!closes(body, quote)) {
-        i++;
-        if (i >= lines.length) throw invalid(`.env line ${start + 1}: quoted value of ${key} is never closed`);
-        body += `\n${lines[i]}`;
+      // A quoted value may span lines. Find its closing quote exactly as dotenv does, so that
+      // both agree on where the next key starts (a value ending in a backslash, like 'C:\',
+      // must not swallow the following lines and silently drop their keys).
+      const pattern = QUOTED[quote]!;
+      pattern.lastIndex = lineStart[i]! + line.length - rest.length;
+      const closed = pattern.exec(text);
+      if (closed) {
+        const end = pattern.lastIndex - 1;
+        while (i + 1 < lines.length && lineStart[i + 1]! <= end) i++;
+      } else if (!rest.slice(1).includes(quote)) {
+        throw invalid(`.env line ${i + 1}: quoted value of ${key} is never closed`);
       }
+      // Otherwise text follows the closing quote on this line: dotenv reads the line as is.
     }
   }
   const parsed = parseDotenv(content);
@@ -56,13 +64,15 @@ export function parseDotenvVars(content: string): Vars {
   return vars;
 }
 
-function closes(body: string, quote: string): boolean {
-  for (let j = 0; j < body.length; j++) {
-    if (body[j] === '\\') j++;
-    else if (body[j] === quote) return true;
-  }
-  return false;
-}
+/**
+ * dotenv's own quoted-value patterns (its LINE expression), anchored at the opening quote: the
+ * farthest closing quote followed only by blanks and an optional comment up to a line end.
+ */
+const QUOTED: Record<string, RegExp> = {
+  "'": /'(?:\\'|[^'])*'(?=\s*(?:#.*)?$)/my,
+  '"': /"(?:\\"|[^"])*"(?=\s*(?:#.*)?$)/my,
+  '`': /`(?:\\`|[^`])*`(?=\s*(?:#.*)?$)/my,
+};
 
 export function parseJsonVars(content: string): Vars {
   let value: unknown;
