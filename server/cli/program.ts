@@ -23,10 +23,15 @@ Environment (client commands):
   SG_KEY     client private key (PEM) for mTLS
 Environment (sg serve): SG_DATA_DIR, SG_STORE_URI, SG_LOG_LEVEL (flags override them).
 
-Output: human tables by default; --json prints one JSON object for scripts.
+Output: human tables by default (values of secret groups, workload variables and addon
+details masked unless --show-values); --json prints one JSON object for scripts.
 Errors: one line "sg: ..." on stderr, nothing on stdout. Exit status:
-  0 success   1 the server refused or failed the request   2 usage error (bad command, flag,
-  argument or local file)   3 server unreachable   4 no token, or the token was rejected
+  0  success
+  1  the server refused or failed the request (the gRPC status is named in the line)
+  2  usage error: unknown command or flag, missing or malformed argument, unreadable file
+  3  the server could not be reached
+  4  no token (SG_TOKEN unset), or the server rejected it (UNAUTHENTICATED)
+See docs/cli.md for the full reference.
 `;
 
 function packageVersion(): string {

@@ -54,7 +54,12 @@ export function registerAccess(program: Command): void {
         .option('--workload <PROJECT/NAME>', 'a workload token: may only resolve and watch that workload')
         .option('--build', 'with --workload: also allow the build scope')
         .option('--name <name>', 'a label shown by `sg token list`')
-        .option('--ttl <duration>', 'lifetime such as 30m, 24h or 7d (default: never expires)'),
+        .option('--ttl <duration>', 'lifetime such as 30m, 24h or 7d (default: never expires)')
+        .addHelpText(
+          'after',
+          '\nExamples:\n  sg token create --role config-editor --project shop --name alice --ttl 7d\n' +
+            '  sg token create --workload shop/api --build      # for sg-agent beside shop/api',
+        ),
     ),
     '{"token": "...", "info": {...}}',
   ).action((opts: Opts) => {

@@ -149,7 +149,12 @@ export function registerGroupPreview(group: Command): void {
           .option('--link <addon>', 'linking an addon, with optional --key KEY[=ALIAS]')
           .option('--key <KEY[=ALIAS]>', 'with --link: a key to link (repeatable)', collect)
           .option('--unlink <addon>', 'unlinking an addon')
-          .option('--rollback <revision>', 'rolling back to an earlier revision'),
+          .option('--rollback <revision>', 'rolling back to an earlier revision')
+          .addHelpText(
+            'after',
+            '\nExamples:\n  sg group preview shop a --priority 10\n  sg group preview shop a --set KEY_1=x --set KEY_9=y\n' +
+              '  sg group preview shop a --delete\n  sg group preview shop new --create --priority 60 --tag web --set K=v',
+          ),
       ),
     ),
     '{"changes": [...]}',

@@ -53,8 +53,8 @@ const target = (project: string, name: string, opts: Opts): GroupTarget => ({ pr
 const printGroup = (opts: Opts, g: SecretGroup | undefined) =>
   emit(opts, () => groupJson(g!), () => groupHuman(g!, Boolean(opts.showValues)));
 
-/** The standard group flags: address, --json, --expected-revision. */
-const mutating = (cmd: Command) => withJson(withExpectedRevision(withAddr(cmd)), 'the updated group');
+/** The standard flags of a group change: address, --expected-revision, --show-values, --json. */
+const mutating = (cmd: Command) => withJson(withExpectedRevision(withAddr(cmd)).option('--show-values', SHOW_VALUES), 'the updated group');
 
 export function registerGroup(program: Command): void {
   const group = program
@@ -105,7 +105,7 @@ export function registerGroup(program: Command): void {
       }),
     );
 
-  mutating(group.command('delete').description('delete a group').argument('<project>', 'project name').argument('<group>', 'group name'))
+  withJson(withExpectedRevision(withAddr(group.command('delete').description('delete a group').argument('<project>', 'project name').argument('<group>', 'group name'))))
     .action((project: string, name: string, opts: Opts) => {
       const req = DeleteGroupRequest.fromPartial(target(project, name, opts));
       return withSession(opts, async (s) => {
@@ -120,7 +120,8 @@ export function registerGroup(program: Command): void {
       .description('set variables (values may hold ${KEY} templates of the same group; $${ is a literal ${)')
       .argument('<project>', 'project name')
       .argument('<group>', 'group name')
-      .argument('<KEY=VALUE...>', 'assignments; the value is everything after the first "="'),
+      .argument('<KEY=VALUE...>', 'assignments; the value is everything after the first "="')
+      .addHelpText('after', "\nExample (single quotes keep the shell from expanding ${...}):\n  sg group set shop db 'DATABASE_URL=postgres://${DB_HOST}/app' DB_HOST=db.internal"),
   ).action((project: string, name: string, assignments: string[], opts: Opts) => {
     const req = SetVariablesRequest.fromPartial({ ...target(project, name, opts), variables: parseAssignments('assignment', assignments) });
     return withSession(opts, async (s) => printGroup(opts, (await s.call(s.clients.groups, 'setVariables', req)).group));
@@ -148,7 +149,8 @@ export function registerGroup(program: Command): void {
           .argument('<group>', 'group name')
           .argument('<file>', 'file to read; "-" reads stdin')
           .option('--format <format>', 'dotenv or json (default: json for a .json file, else dotenv)')
-          .option('--replace', 'replace every variable instead of merging'),
+          .option('--replace', 'replace every variable instead of merging')
+          .option('--show-values', SHOW_VALUES),
       ),
     ),
     '{"imported": N, "group": {...}}',
@@ -159,7 +161,7 @@ export function registerGroup(program: Command): void {
       emit(
         opts,
         () => ({ imported: res.imported, group: groupJson(res.group!) }),
-        () => `Imported ${res.imported} variable(s)\n\n${groupHuman(res.group!, false)}`,
+        () => `Imported ${res.imported} variable(s)\n\n${groupHuman(res.group!, Boolean(opts.showValues))}`,
       );
     });
   });
