@@ -7,9 +7,9 @@
 import { createRequire } from 'node:module';
 import type { Logger } from 'pino';
 
-export const LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'silent'] as const;
+export const LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
 export type Level = (typeof LEVELS)[number];
-const RANK: Record<Level, number> = { trace: 10, debug: 20, info: 30, warn: 40, error: 50, silent: Infinity };
+const RANK: Record<Level, number> = { trace: 10, debug: 20, info: 30, warn: 40, error: 50, fatal: 60, silent: Infinity };
 
 export const REDACT_PATHS = [
   'value',
@@ -52,11 +52,11 @@ export class AgentLog {
     return this.pino;
   }
 
-  enabled(level: Exclude<Level, 'silent'>): boolean {
+  enabled(level: Exclude<Level, 'silent' | 'fatal'>): boolean {
     return RANK[level] >= this.rank;
   }
 
-  private emit(level: Exclude<Level, 'silent'>, msg: string, fields?: Fields): void {
+  private emit(level: Exclude<Level, 'silent' | 'fatal'>, msg: string, fields?: Fields): void {
     if (!this.enabled(level)) return;
     if (fields) this.logger()[level](fields, msg);
     else this.logger()[level](msg);

@@ -54,7 +54,7 @@ const connection: OptionSpec[] = [
     default: '10s',
     help: 'how long to try the server at start before using the cache or giving up',
   },
-  { name: 'log-level', kind: 'choice', arg: 'LEVEL', env: 'SG_LOG_LEVEL', default: 'info', choices: ['trace', 'debug', 'info', 'warn', 'error', 'silent'], help: 'log level (logs go to stderr and never contain values)' },
+  { name: 'log-level', kind: 'choice', arg: 'LEVEL', env: 'SG_LOG_LEVEL', default: 'info', choices: ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'], help: 'log level (logs go to stderr and never contain values)' },
 ];
 
 const scope: OptionSpec = { name: 'scope', kind: 'choice', arg: 'SCOPE', env: 'SG_SCOPE', default: 'runtime', choices: ['runtime', 'build'], help: 'which variable set to resolve' };

@@ -1,4 +1,5 @@
 /** `sg-agent exec`: the workload as a supervised child with the resolved variables. */
+import { constants } from 'node:os';
 import { SecretFileWriter } from '../sinks/secret-files.js';
 import { childEnvironment, contentFingerprint } from '../sinks/env.js';
 import { Supervisor, type ChangeAction } from '../supervisor/supervisor.js';
@@ -28,7 +29,7 @@ export async function runExec(p: Parsed, log: AgentLog): Promise<number> {
   for (const sig of FORWARDED) {
     process.on(sig, () => {
       if (supervisor) supervisor.forward(sig);
-      else if (sig === 'SIGTERM' || sig === 'SIGINT' || sig === 'SIGQUIT') early?.(128 + (sigNum[sig] ?? 15));
+      else if (sig === 'SIGTERM' || sig === 'SIGINT' || sig === 'SIGQUIT') early?.(128 + constants.signals[sig]);
     });
   }
 
@@ -83,5 +84,3 @@ export async function runExec(p: Parsed, log: AgentLog): Promise<number> {
   await session.flush();
   return code;
 }
-
-const sigNum: Partial<Record<NodeJS.Signals, number>> = { SIGINT: 2, SIGQUIT: 3, SIGTERM: 15 };

@@ -32,7 +32,6 @@ export interface SessionConfig {
   cacheDir?: string;
   maxStaleMs: number;
   startTimeoutMs: number;
-  watch: boolean;
 }
 
 export function sessionConfig(p: Parsed, forceScope?: 'build'): SessionConfig {
@@ -62,7 +61,6 @@ export function sessionConfig(p: Parsed, forceScope?: 'build'): SessionConfig {
     cacheDir: v['cache-dir'] as string | undefined,
     maxStaleMs: v['max-stale'] as number,
     startTimeoutMs: v['start-timeout'] as number,
-    watch: true,
   };
 }
 
@@ -293,4 +291,3 @@ export class Session {
   }
 }
 
-export { RpcError };
