@@ -1,0 +1,89 @@
+/** Small shared pieces of the benchmark: clocks, statistics, process placement, RSS, machine. */
+import { execFileSync, spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { cpus, totalmem } from 'node:os';
+
+/** Wall-clock milliseconds with sub-millisecond resolution, comparable across processes on one machine. */
+export const wallMs = (): number => performance.timeOrigin + performance.now();
+
+export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/** Nearest-rank percentile of unsorted samples (p in 0..100). */
+export function percentile(samples: readonly number[], p: number): number {
+  if (!samples.length) return NaN;
+  const sorted = [...samples].sort((a, b) => a - b);
+  const rank = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
+  return sorted[rank]!;
+}
+
+export const median = (xs: readonly number[]) => percentile(xs, 50);
+
+export const round = (x: number, digits = 2) => (Number.isFinite(x) ? Number(x.toFixed(digits)) : x);
+
+/** Resident set size of a process in MB (VmRSS from /proc/PID/status). */
+export function rssMb(pid: number): number {
+  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  if (!m) throw new Error(`no VmRSS for pid ${pid}`);
+  return Number(m[1]) / 1024;
+}
+
+/** CPUs this machine has, as taskset lists. */
+export const CPU_COUNT = cpus().length;
+
+/**
+ * Pins every thread of a process to the given CPUs (taskset -a). With two cores the server
+ * under test gets CPU 0 and the load generator CPU 1, so neither steals the other's core.
+ * Returns false when taskset is missing or refuses (placement is then left to the kernel).
+ */
+export function pin(pid: number, cpuList: string): boolean {
+  if (CPU_COUNT < 2) return false;
+  const r = spawnSync('taskset', ['-a', '-cp', cpuList, String(pid)], { encoding: 'utf8' });
+  return r.status === 0;
+}
+
+/** The placement used by every section, or null on a one-CPU machine. */
+export function placement(): { server: string; clients: string } | null {
+  if (CPU_COUNT < 2) return null;
+  return { server: '0', clients: `1-${CPU_COUNT - 1}` };
+}
+
+export interface MachineInfo {
+  nproc: number;
+  cpuModel: string;
+  memGb: number;
+  node: string;
+  os: string;
+  placement: string;
+}
+
+export function machineInfo(): MachineInfo {
+  let cpuModel = cpus()[0]?.model ?? 'unknown';
+  try {
+    const m = /^model name\s*:\s*(.+)$/m.exec(readFileSync('/proc/cpuinfo', 'utf8'));
+    if (m) cpuModel = m[1]!.trim();
+  } catch {
+    /* not Linux */
+  }
+  let os = `${process.platform} ${process.arch}`;
+  try {
+    os = execFileSync('uname', ['-sr'], { encoding: 'utf8' }).trim();
+  } catch {
+    /* keep the fallback */
+  }
+  const p = placement();
+  return {
+    nproc: CPU_COUNT,
+    cpuModel,
+    memGb: round(totalmem() / 1024 ** 3, 1),
+    node: process.version,
+    os,
+    placement: p
+      ? `servers under test (sg, no-op, etcd) pinned to CPU ${p.server}; load generators and watcher clients to CPU ${p.clients} (taskset -a)`
+      : 'one CPU: servers and clients share it',
+  };
+}
+
+/** Runs fn `times` times and returns the median, min and max of its results. */
+export function spread(values: number[]): { median: number; min: number; max: number } {
+  return { median: median(values), min: Math.min(...values), max: Math.max(...values) };
+}

@@ -1,0 +1,88 @@
+/**
+ * `npm run bench [-- --quick] [-- --only resolve,fanout,agent,writes]`: measures the quality
+ * bars of DESIGN.md §10 on this machine, each against a baseline measured in the same run,
+ * writes bench-results.json at the repository root (exactly the documented members, plus
+ * machine and date), the full figures to dist/bench-details.json, and prints a summary table.
+ * Loopback only; every section starts and stops its own servers and ends by itself.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { benchAgent } from './agent.js';
+import { benchFanout } from './fanout.js';
+import { ROOT } from './lib/procs.js';
+import { machineInfo, pin, placement } from './lib/util.js';
+import { summaryTable, type BenchResults } from './report.js';
+import { benchResolve } from './resolve.js';
+import { benchWrites } from './writes.js';
+
+async function main(): Promise<void> {
+  const argv = process.argv.slice(2);
+  const quick = argv.includes('--quick');
+  const onlyIdx = argv.indexOf('--only');
+  const only = onlyIdx >= 0 ? new Set((argv[onlyIdx + 1] ?? '').split(',')) : null;
+  const want = (s: string) => !only || only.has(s);
+  const p = placement();
+  // This process is the load generator: it (and the watcher processes it forks) take the
+  // client CPU; each server under test is pinned to the server CPU when started.
+  if (p) pin(process.pid, p.clients);
+  const log = (s: string) => process.stderr.write(`${s}\n`);
+  const started = Date.now();
+  const date = new Date().toISOString();
+  const details: Record<string, unknown> = {};
+  const nan = Number.NaN;
+  const out: BenchResults = {
+    resolve: { rps: nan, noopRps: nan, ratio: nan, p50Ms: nan, p99Ms: nan },
+    fanout: { watchers: 5000, p50Ms: nan, p99Ms: nan, etcdP50Ms: null, etcdP99Ms: null },
+    agent: { medianMs: null, nodeMedianMs: null, ratio: null },
+    server: { rssMbAt5kWatchers: nan },
+    writes: { sqlitePerSec: nan, mongoPerSec: null },
+    machine: { ...machineInfo(), mode: quick ? 'quick' : 'full' },
+    date,
+  };
+  if (want('resolve')) {
+    log('resolve: throughput against a no-op grpc-js server (same client harness, same run)');
+    const { details: d, ...r } = await benchResolve(quick, log);
+    out.resolve = r;
+    details.resolve = d;
+  }
+  let bytesPerWatcher: number | null = null;
+  if (want('fanout')) {
+    log('fanout: one group update to 5,000 Watch streams, then etcd with 5,000 watchers on one key');
+    const { details: d, rssMbAt5kWatchers, ...fanout } = await benchFanout(quick, log);
+    out.fanout = fanout;
+    out.server = { rssMbAt5kWatchers };
+    details.fanout = d;
+    bytesPerWatcher = ((d as { memory?: { bytesPerWatcher?: number } }).memory?.bytesPerWatcher) ?? null;
+  }
+  if (want('agent')) {
+    log('agent: `sg-agent exec -- true` against `node -e 0`');
+    try {
+      const { details: d, ...r } = await benchAgent(quick, log);
+      out.agent = r;
+      details.agent = d;
+    } catch (e) {
+      details.agent = { unavailable: (e as Error).message };
+      log(`  agent unavailable: ${(e as Error).message}`);
+    }
+  }
+  if (want('writes')) {
+    log('writes: SetVariables per second on SQLite and on MongoDB (FerretDB)');
+    const { details: d, ...r } = await benchWrites(quick, log);
+    out.writes = r;
+    details.writes = d;
+  }
+  const elapsedS = Math.round((Date.now() - started) / 1000);
+  writeFileSync(join(ROOT, 'bench-results.json'), `${JSON.stringify(out, null, 2)}\n`);
+  mkdirSync(join(ROOT, 'dist'), { recursive: true });
+  writeFileSync(join(ROOT, 'dist', 'bench-details.json'), `${JSON.stringify({ date, machine: out.machine, elapsedS, results: out, details }, null, 2)}\n`);
+  const table = summaryTable(out, bytesPerWatcher);
+  process.stdout.write(`\n${table}\n\nWrote bench-results.json; every figure in dist/bench-details.json. ${elapsedS} s.\n`);
+}
+
+main().then(
+  () => process.exit(0),
+  (e: unknown) => {
+    process.stderr.write(`bench failed: ${(e as Error).stack ?? String(e)}\n`);
+    process.exit(1);
+  },
+);

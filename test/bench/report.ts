@@ -1,0 +1,45 @@
+/** bench-results.json (exactly the documented members) and the summary table. */
+import type { MachineInfo } from './lib/util.js';
+
+export interface BenchResults {
+  resolve: { rps: number; noopRps: number; ratio: number; p50Ms: number; p99Ms: number };
+  fanout: { watchers: number; p50Ms: number; p99Ms: number; etcdP50Ms: number | null; etcdP99Ms: number | null };
+  agent: { medianMs: number | null; nodeMedianMs: number | null; ratio: number | null };
+  server: { rssMbAt5kWatchers: number };
+  writes: { sqlitePerSec: number; mongoPerSec: number | null };
+  machine: MachineInfo & { mode: 'quick' | 'full' };
+  date: string;
+}
+
+const yes = (ok: boolean | null) => (ok === null ? 'n/a' : ok ? 'yes' : '**no**');
+
+/** A Markdown table (the README's benchmark section carries it). */
+export function summaryTable(r: BenchResults, bytesPerWatcher: number | null): string {
+  const f = r.fanout;
+  const etcd = f.etcdP99Ms === null ? 'etcd unavailable' : `etcd 3.4, 5,000 watchers on one key: p50 ${f.etcdP50Ms} ms, p99 ${f.etcdP99Ms} ms`;
+  const rows = [
+    ['Measure', 'secret-groups', 'Baseline (same run)', 'Goal', 'Holds'],
+    ['Resolve throughput (200 groups × 50 vars, 500 workloads)', `${r.resolve.rps} calls/s`, `no-op grpc-js server ${r.resolve.noopRps} calls/s; ratio ${r.resolve.ratio}`, 'ratio ≥ 0.85', yes(r.resolve.ratio >= 0.85)],
+    ['Resolve latency at half the max rate', `p50 ${r.resolve.p50Ms} ms, p99 ${r.resolve.p99Ms} ms`, '', '', ''],
+    [`One group update to ${f.watchers.toLocaleString('en')} watchers`, `p50 ${f.p50Ms} ms, p99 ${f.p99Ms} ms`, etcd, 'p99 ≤ 250 ms', yes(f.p99Ms <= 250)],
+    [
+      '`sg-agent exec -- true`, median',
+      r.agent.medianMs === null ? 'agent unavailable' : `${r.agent.medianMs} ms`,
+      r.agent.nodeMedianMs === null ? '' : `\`node -e 0\` ${r.agent.nodeMedianMs} ms; ratio ${r.agent.ratio}`,
+      'ratio ≤ 2',
+      yes(r.agent.ratio === null ? null : r.agent.ratio <= 2),
+    ],
+    [
+      'Server RSS with 5,000 watchers',
+      `${r.server.rssMbAt5kWatchers} MB${bytesPerWatcher === null ? '' : ` (~${(bytesPerWatcher / 1024).toFixed(1)} kB per watcher)`}`,
+      'etcd publishes ~18 kB per watch stream',
+      '≤ 150 MB',
+      yes(r.server.rssMbAt5kWatchers <= 150),
+    ],
+    ['Writes (SetVariables, 8 writers)', `SQLite ${r.writes.sqlitePerSec}/s; MongoDB (FerretDB) ${r.writes.mongoPerSec ?? 'n/a'}/s`, '', '', ''],
+  ];
+  const lines = rows.map((row) => `| ${row.join(' | ')} |`);
+  lines.splice(1, 0, `|${rows[0]!.map(() => '---').join('|')}|`);
+  const m = r.machine;
+  return `${lines.join('\n')}\n\nMachine: ${m.nproc} × ${m.cpuModel}, ${m.memGb} GB RAM, Node ${m.node}, ${m.os}; ${r.date.slice(0, 10)}; \`npm run bench${m.mode === 'quick' ? ' -- --quick' : ''}\`.`;
+}
