@@ -108,7 +108,7 @@ export function parseResolveScope(text: string | undefined): Scope {
 /** `--format`, or the file's extension: `.json` is JSON, anything else (and stdin) .env. */
 export function importFormat(file: string, format: string | undefined): ImportFormat {
   if (format === 'json') return ImportFormat.IMPORT_FORMAT_JSON;
-  if (format === 'dotenv' || format === 'env') return ImportFormat.IMPORT_FORMAT_DOTENV;
+  if (format === 'dotenv') return ImportFormat.IMPORT_FORMAT_DOTENV;
   if (format !== undefined) throw usage(`--format must be "dotenv" or "json", got ${JSON.stringify(format)}`);
   return /\.json$/i.test(file) ? ImportFormat.IMPORT_FORMAT_JSON : ImportFormat.IMPORT_FORMAT_DOTENV;
 }
