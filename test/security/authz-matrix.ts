@@ -1,0 +1,122 @@
+/**
+ * THE authorization matrix: every RPC of the four services × every built-in role × (secret
+ * group, config group) where the type matters. It drives test/security/authz-matrix.test.ts
+ * (one test per cell, against a real server) and is rendered into SECURITY.md by
+ * scripts/gen-authz-doc.mjs (a test checks that SECURITY.md is current).
+ *
+ * Cell values:
+ * - `allow`: the call succeeds and shows values.
+ * - `keys`: the call succeeds but no value of the row's type appears (values empty,
+ *   `values_redacted: true`; files without content).
+ * - `deny`: PERMISSION_DENIED. For List RPCs, `deny` may also mean the call succeeds but no
+ *   record of the row's type is listed.
+ *
+ * Workload variables and addon connection details count as secret values (type `secret`).
+ * The `workload` role's cells are for its own identity; anything else is denied (tested
+ * separately).
+ */
+
+export const ROLES = ['admin', 'editor', 'config-editor', 'viewer', 'resolver', 'workload'] as const;
+export type RoleName = (typeof ROLES)[number];
+export type Cell = 'allow' | 'deny' | 'keys';
+export type Service = 'AccessService' | 'ProjectService' | 'SecretGroupService' | 'ResolverService';
+/** `secret` / `config`: the group type the row is about; `-` when the type does not matter. */
+export type RowType = 'secret' | 'config' | '-';
+
+export interface MatrixRow {
+  service: Service;
+  rpc: string;
+  type: RowType;
+  cells: Record<RoleName, Cell>;
+  /** Shown in SECURITY.md. */
+  note?: string;
+}
+
+type Cells = [admin: Cell, editor: Cell, configEditor: Cell, viewer: Cell, resolver: Cell, workload: Cell];
+
+const A: Cell = 'allow';
+const D: Cell = 'deny';
+const K: Cell = 'keys';
+
+function row(service: Service, rpc: string, type: RowType, c: Cells, note?: string): MatrixRow {
+  const cells = Object.fromEntries(ROLES.map((r, i) => [r, c[i]!])) as Record<RoleName, Cell>;
+  return note ? { service, rpc, type, cells, note } : { service, rpc, type, cells };
+}
+
+/** A write to a group: needs `write` on the group's type. */
+const groupWrite = (rpc: string, note?: string): MatrixRow[] => [
+  row('SecretGroupService', rpc, 'secret', [A, A, D, D, D, D], note),
+  row('SecretGroupService', rpc, 'config', [A, A, A, D, D, D], note),
+];
+/** A read of a group: `read` shows values, `keys` shows keys only, `none` is refused. */
+const groupRead = (rpc: string, note?: string): MatrixRow[] => [
+  row('SecretGroupService', rpc, 'secret', [A, A, K, K, D, D], note),
+  row('SecretGroupService', rpc, 'config', [A, A, A, A, D, D], note),
+];
+const adminOnly = (service: Service, rpc: string, note?: string) => row(service, rpc, '-', [A, D, D, D, D, D], note);
+
+export const MATRIX: readonly MatrixRow[] = [
+  // AccessService
+  adminOnly('AccessService', 'CreateToken'),
+  adminOnly('AccessService', 'ListTokens'),
+  adminOnly('AccessService', 'RevokeToken'),
+  row('AccessService', 'ListRoles', '-', [A, A, A, A, A, D], 'a workload token may only resolve its own identity'),
+  row('AccessService', 'WhoAmI', '-', [A, A, A, A, A, A]),
+  adminOnly('AccessService', 'CreateRole'),
+  adminOnly('AccessService', 'DeleteRole'),
+  adminOnly('AccessService', 'ListAuditEvents', 'records hold keys, never values'),
+
+  // ProjectService
+  adminOnly('ProjectService', 'CreateProject'),
+  row('ProjectService', 'GetProject', '-', [A, A, A, A, A, A], 'only projects the token is bound to'),
+  row('ProjectService', 'ListProjects', '-', [A, A, A, A, A, A], 'only projects the token is bound to'),
+  adminOnly('ProjectService', 'DeleteProject'),
+  adminOnly('ProjectService', 'CreateWorkload'),
+  row('ProjectService', 'GetWorkload', 'secret', [A, A, K, K, D, D], 'workload variables are secret values'),
+  row('ProjectService', 'ListWorkloads', 'secret', [A, A, K, K, D, D], 'workload variables are secret values'),
+  adminOnly('ProjectService', 'UpdateWorkload'),
+  adminOnly('ProjectService', 'DeleteWorkload'),
+  adminOnly('ProjectService', 'CreateAddon'),
+  row('ProjectService', 'GetAddon', 'secret', [A, A, K, K, D, D], 'connection details are secret values'),
+  row('ProjectService', 'ListAddons', 'secret', [A, A, K, K, D, D], 'connection details are secret values'),
+  adminOnly('ProjectService', 'UpdateAddon'),
+  adminOnly('ProjectService', 'DeleteAddon'),
+
+  // SecretGroupService
+  ...groupWrite('CreateGroup'),
+  ...groupRead('GetGroup'),
+  ...groupRead('ListGroups'),
+  ...groupWrite('DeleteGroup'),
+  ...groupWrite('UpdateGroupSettings', 'changing the type needs write on both types'),
+  ...groupWrite('SetVariables'),
+  ...groupWrite('UnsetVariables'),
+  ...groupWrite('ImportVariables'),
+  ...groupWrite('AddFile'),
+  ...groupWrite('RemoveFile'),
+  ...groupWrite('LinkAddon'),
+  ...groupWrite('UnlinkAddon'),
+  ...groupRead('ListGroupHistory', 'every revision shown with the stricter of its own and the current type'),
+  ...groupWrite('RollbackGroup'),
+  row('SecretGroupService', 'PreviewChange', 'secret', [A, A, D, D, D, D], 'needs read: a keys-only caller could test guessed values'),
+  row('SecretGroupService', 'PreviewChange', 'config', [A, A, A, A, D, D], 'needs read: a keys-only caller could test guessed values'),
+  ...groupWrite('RestartDependents'),
+
+  // ResolverService
+  row('ResolverService', 'Resolve', '-', [A, A, D, D, A, A], 'workload: its own identity and granted scopes only'),
+  row('ResolverService', 'Watch', '-', [A, A, D, D, A, A], 'workload: its own identity and granted scopes only'),
+  row('ResolverService', 'Explain', '-', [A, A, A, A, A, A], 'keys and sources only; workload: its own identity'),
+];
+
+/** Every RPC of the four services, as declared in proto/secretgroups/v1/*_service.proto. */
+export function matrixRpcs(): string[] {
+  return [...new Set(MATRIX.map((r) => `${r.service}.${r.rpc}`))];
+}
+
+/** The Markdown table shown in SECURITY.md. */
+export function renderMatrix(rows: readonly MatrixRow[] = MATRIX): string {
+  const sym: Record<Cell, string> = { allow: 'allow', deny: '—', keys: 'keys' };
+  const head = `| Service | RPC | Group type | ${ROLES.join(' | ')} | Note |`;
+  const sep = `| --- | --- | --- | ${ROLES.map(() => ':---:').join(' | ')} | --- |`;
+  const lines = rows.map((r) => `| ${r.service} | ${r.rpc} | ${r.type === '-' ? '' : r.type} | ${ROLES.map((x) => sym[r.cells[x]]).join(' | ')} | ${r.note ?? ''} |`);
+  return [head, sep, ...lines].join('\n');
+}
