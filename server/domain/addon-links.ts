@@ -1,5 +1,5 @@
 /** How a group's addon links turn into variables. */
-import { invalid } from './errors.js';
+import { invalid, notFound } from './errors.js';
 import { validateKey } from './validation.js';
 import type { Addon, AddonLink, Vars } from './types.js';
 
@@ -49,7 +49,7 @@ export function checkAddonLinks(links: readonly AddonLink[], variables: Vars, ad
     if (seenAddons.has(link.addon)) throw invalid(`addon ${link.addon} is linked twice`);
     seenAddons.add(link.addon);
     const addon = addons.get(link.addon);
-    if (!addon) throw invalid(`addon ${link.addon} not found in this project`);
+    if (!addon) throw notFound(`addon ${link.addon} in this project`);
     for (const { key, alias } of linkedKeys(link, addon)) {
       if (!Object.hasOwn(addon.connectionDetails, key)) {
         throw invalid(`addon ${link.addon} has no key ${key}`);

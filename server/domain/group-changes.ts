@@ -126,6 +126,7 @@ export function applyGroupChange(current: SecretGroup | null, change: GroupChang
       break;
     case 'unset': {
       if (change.keys.length === 0) throw invalid('no keys given');
+      for (const k of change.keys) validateKey('key', k);
       const missing = change.keys.filter((k) => !Object.hasOwn(next.variables, k));
       if (missing.length) throw notFound(`variable ${missing.join(', ')} in group ${current.name}`);
       for (const k of change.keys) delete next.variables[k];

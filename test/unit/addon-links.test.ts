@@ -73,7 +73,6 @@ describe('checkAddonLinks (save time)', () => {
   });
 
   it.each<[string, AddonLink[], Record<string, string>, RegExp]>([
-    ['an unknown addon', [{ addon: 'gone', keys: [] }], {}, /addon gone not found/],
     ['the same addon linked twice', [{ addon: 'pg', keys: [] }, { addon: 'pg', keys: [] }], {}, /linked twice/],
     ['a key the addon does not have', [{ addon: 'pg', keys: [{ key: 'host', alias: 'H' }] }], {}, /pg has no key host/],
     ['an invalid alias', [{ addon: 'pg', keys: [{ key: 'url', alias: '9LIVES' }] }], {}, /9LIVES/],
@@ -94,5 +93,11 @@ describe('checkAddonLinks (save time)', () => {
     expect(err).toBeInstanceOf(DomainError);
     expect(err).toMatchObject({ code: 'INVALID_ARGUMENT' });
     expect((err as Error).message).toMatch(message);
+  });
+
+  it('refuses an unknown addon (NOT_FOUND, naming it)', () => {
+    expect(() => checkAddonLinks([{ addon: 'gone', keys: [] }], {}, addons)).toThrow(
+      expect.objectContaining({ code: 'NOT_FOUND', message: expect.stringMatching(/addon gone in this project not found/) }),
+    );
   });
 });

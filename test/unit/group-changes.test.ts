@@ -337,7 +337,6 @@ describe('addon links', () => {
   });
 
   it.each<[string, SecretGroup, GroupChange, RegExp]>([
-    ['an unknown addon', current(), { kind: 'link', addon: 'nope', keys: [] }, /addon nope not found/],
     ['an invalid addon name', current(), { kind: 'link', addon: 'No Such', keys: [] }, /addon/],
     ['a key the addon does not have', current(), { kind: 'link', addon: 'pg', keys: [{ key: 'host', alias: 'H' }] }, /pg has no key host/],
     ['an invalid alias', current(), { kind: 'link', addon: 'pg', keys: [{ key: 'url', alias: 'BAD ALIAS' }] }, /BAD ALIAS/],
@@ -357,6 +356,10 @@ describe('addon links', () => {
     ],
   ])('link refuses %s', (_rule, cur, change, message) => {
     expectRefused(cur, change, 'INVALID_ARGUMENT', message);
+  });
+
+  it('link refuses an unknown addon with NOT_FOUND', () => {
+    expectRefused(current(), { kind: 'link', addon: 'nope', keys: [] }, 'NOT_FOUND', /addon nope in this project not found/);
   });
 
   it('unlink removes the link', () => {
@@ -413,7 +416,7 @@ describe('rollback', () => {
 
   it('refuses a revision whose addon links no longer hold', () => {
     const old = current({ revision: 1, addonLinks: [{ addon: 'deleted-addon', keys: [] }] });
-    expectRefused(current(), { kind: 'rollback', revision: 1, to: old }, 'INVALID_ARGUMENT', /deleted-addon/);
+    expectRefused(current(), { kind: 'rollback', revision: 1, to: old }, 'NOT_FOUND', /deleted-addon/);
   });
 });
 
