@@ -72,7 +72,7 @@ export class Supervisor {
       child = await Child.start({ command: this.opts.command, args: this.opts.args, env: this.opts.environment() });
     } catch (e) {
       if (e instanceof SpawnError) {
-        this.opts.log.warn(e.message);
+        this.opts.log.debug('child could not be started', { error: e.message });
         process.stderr.write(`sg-agent: ${e.message}\n`);
         this.end(e.exitCode);
         return;
@@ -118,7 +118,7 @@ export class Supervisor {
     clearTimeout(this.debounceTimer);
     this.debounceTimer = setTimeout(() => {
       this.debounceTimer = undefined;
-      this.afterSplay(() => void this.applyChange());
+      this.afterSplay(() => this.guard(this.applyChange()));
     }, this.opts.debounceMs);
   }
 
@@ -126,7 +126,7 @@ export class Supervisor {
   requestRestart(reason: string): void {
     if (this.finished) return;
     this.pendingRestart = reason;
-    this.afterSplay(() => void this.runRestart());
+    this.afterSplay(() => this.guard(this.runRestart()));
   }
 
   private afterSplay(fn: () => void): void {
@@ -134,6 +134,17 @@ export class Supervisor {
     if (delay <= 0) return fn();
     clearTimeout(this.splayTimer);
     this.splayTimer = setTimeout(fn, delay);
+  }
+
+  /** A restart that cannot start the workload again (files unwritable, say) ends the agent. */
+  private guard(p: Promise<void>): void {
+    p.catch((e: Error) => {
+      this.opts.log.warn('restart failed', { error: e.message });
+      process.stderr.write(`sg-agent: restart failed: ${e.message}\n`);
+      const child = this.child;
+      if (child?.running) void child.stop(this.opts.killSignal, this.opts.killTimeoutMs).then(() => this.end(1));
+      else this.end(1);
+    });
   }
 
   private async applyChange(): Promise<void> {
