@@ -50,6 +50,17 @@ describe('server failures', () => {
     await setVars(server, 'shop', 'common', { V: 'v1' });
   });
 
+  it('with a cached copy and the server up, the server confirms the copy (resume from its etag), no warning', async () => {
+    const cache = join(dir, 'cache-up');
+    const first = await runNode(SG_AGENT, ['write', '--out', join(dir, 'up1.env'), '--cache-dir', cache, '--files-root', dir, '--log-level', 'debug'], env);
+    expect(first.code, first.stderr).toBe(0);
+    const second = await runNode(SG_AGENT, ['write', '--out', join(dir, 'up2.env'), '--cache-dir', cache, '--files-root', dir, '--log-level', 'debug'], env);
+    expect(second.code, second.stderr).toBe(0);
+    expect(second.stderr).toContain('cached copy confirmed current by the server');
+    expect(second.stderr).not.toMatch(/WARNING|CACHED VALUES/);
+    expect(readEnv(join(dir, 'up2.env'))).toEqual({ V: 'v1', MULTI: 'a\nb' });
+  });
+
   describe('start with the server down', () => {
     const cacheDir = () => join(dir, 'cache');
 
