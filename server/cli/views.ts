@@ -19,7 +19,7 @@ import type {
 import { GroupType } from '../../gen/secretgroups/v1/resources.js';
 import type { GroupRevision, PreviewChangeResponse, RestartDependentsResponse } from '../../gen/secretgroups/v1/secret_group_service.js';
 import { formatMode, GROUP_TYPE_NAMES, KIND_NAMES, SCOPE_NAMES } from './args.js';
-import { fields, humanTime, isoTime, list, shownValue, sortedEntries, table } from './output.js';
+import { fields, humanTime, isoTime, list, shownValue, sortedEntries, table, MASK } from './output.js';
 
 const enumName = (names: Record<number, string>, value: number) => names[value] ?? 'unspecified';
 
@@ -313,10 +313,10 @@ export function resolutionJson(r: Resolution, explain?: ExplainResponse) {
   return out;
 }
 
-export function resolutionHuman(r: Resolution, explain?: ExplainResponse): string {
+export function resolutionHuman(r: Resolution, explain?: ExplainResponse, mask = false): string {
   const byKey = new Map(explain?.variables.map((p) => [p.key, p]));
   const byPath = new Map(explain?.files.map((p) => [p.key, p]));
-  const vars = sortedEntries(r.variables);
+  const vars = sortedEntries(r.variables).map(([k, v]): [string, string] => [k, mask ? MASK : v]);
   let out = '';
   if (!vars.length) out += 'No variables.\n';
   else if (explain) {
@@ -345,6 +345,7 @@ export function resolutionHuman(r: Resolution, explain?: ExplainResponse): strin
       );
   }
   out += conflictsText(r.conflicts);
+  if (mask && vars.length) out += '\n(values masked; add --show-values to print them)\n';
   return out;
 }
 

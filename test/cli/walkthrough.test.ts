@@ -64,11 +64,16 @@ describe('README walkthrough: the seed example', () => {
     const res = await sg.json<ResolutionJson>(['resolve', 'shop', 'api']);
     expect(res.variables).toEqual({ KEY_1: 'a1', KEY_2: 'a2', KEY_3: 'b3', PORT: '8080' });
 
-    const human = await sg.ok(['resolve', 'shop', 'api']);
+    // Human output masks values unless asked: a resolution holds secrets.
+    const masked = await sg.ok(['resolve', 'shop', 'api']);
+    expect(masked).toMatch(/^KEY_3\s+\*{8}$/m);
+    expect(masked).not.toMatch(/b3/);
+    const human = await sg.ok(['resolve', 'shop', 'api', '--show-values']);
     expect(human).toMatch(/^KEY\s+VALUE$/m);
     expect(human).toMatch(/^KEY_3\s+b3$/m);
+    expect(await sg.ok(['resolve', 'shop', 'api', '--format', 'dotenv'])).toMatch(/^KEY_3=['"]?b3['"]?$/m);
 
-    const explained = await sg.ok(['resolve', 'shop', 'api', '--explain']);
+    const explained = await sg.ok(['resolve', 'shop', 'api', '--explain', '--show-values']);
     expect(explained).toMatch(/^KEY_1\s+a1\s+group a \(50\)\s+group b \(20\)$/m);
     expect(explained).toMatch(/^KEY_2\s+a2\s+group a \(50\)\s+group b \(20\)$/m);
     expect(explained).toMatch(/^KEY_3\s+b3\s+group b \(20\)\s+-$/m);
@@ -171,7 +176,7 @@ describe('groups', () => {
     expect(g.files).toEqual([{ path: '/etc/tls/key.pem', mode: '0640', size: 20, contentBase64: Buffer.from('-----BEGIN KEY-----\n').toString('base64') }]);
     const res = await sg.json<ResolutionJson>(['resolve', 'shop', 'api']);
     expect(res.files.map((f) => [f.path, f.mode, Buffer.from(f.contentBase64, 'base64').toString()])).toEqual([['/etc/tls/key.pem', '0640', '-----BEGIN KEY-----\n']]);
-    expect(await sg.ok(['resolve', 'shop', 'api', '--explain'])).toMatch(/^\/etc\/tls\/key\.pem\s+0640\s+20\s+group a \(50\)\s+-$/m);
+    expect(await sg.ok(['resolve', 'shop', 'api', '--explain', '--show-values'])).toMatch(/^\/etc\/tls\/key\.pem\s+0640\s+20\s+group a \(50\)\s+-$/m);
     await sg.ok(['group', 'file', 'add', 'shop', 'a', '/etc/app.conf', '--from', '-'], { input: 'x=1\n' });
     const removed = await sg.json<GroupJson>(['group', 'file', 'rm', 'shop', 'a', '/etc/tls/key.pem']);
     expect(removed.files.map((f) => f.path)).toEqual(['/etc/app.conf']);
@@ -248,7 +253,7 @@ describe('addons', () => {
     const rotated = await sg.json<{ connectionDetails: Record<string, string>; revision: number }>(['addon', 'update', 'shop', 'db', '--details-file', details]);
     expect(rotated.connectionDetails).toEqual({ host: 'h2', url: 'postgres://h2' });
     expect((await sg.json<ResolutionJson>(['resolve', 'shop', 'api'])).variables).toMatchObject({ DB_HOST: 'h2', DB_URL: 'postgres://h2' });
-    expect(await sg.ok(['resolve', 'shop', 'api', '--explain'])).toMatch(/^DB_HOST\s+h2\s+addon db via group b \(20\)\s+-$/m);
+    expect(await sg.ok(['resolve', 'shop', 'api', '--explain', '--show-values'])).toMatch(/^DB_HOST\s+h2\s+addon db via group b \(20\)\s+-$/m);
 
     expect(await sg.fails(['addon', 'delete', 'shop', 'db'])).toMatch(/^FAILED_PRECONDITION: /);
     await sg.ok(['group', 'link', 'shop', 'imp', 'db']);

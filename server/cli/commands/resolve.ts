@@ -3,7 +3,10 @@ import type { Command } from 'commander';
 import { ExplainRequest, ResolveRequest } from '../../../gen/secretgroups/v1/resolver_service.js';
 import { parseResolveScope } from '../args.js';
 import { withSession } from '../client.js';
+import { formatFile } from '../../../agent/sinks/formats.js';
+import { usage } from '../errors.js';
 import { emit, withAddr, withJson } from '../kit.js';
+import { stdout } from '../output.js';
 import { explainHuman, explainJson, resolutionHuman, resolutionJson } from '../views.js';
 
 interface Opts {
@@ -11,6 +14,20 @@ interface Opts {
   json?: boolean;
   scope?: string;
   explain?: boolean;
+  showValues?: boolean;
+  format?: string;
+}
+
+const FORMATS = ['table', 'json', 'dotenv', 'shell'] as const;
+type Format = (typeof FORMATS)[number];
+
+/** --json is the same as --format json; dotenv and shell print values: the user asked for them. */
+export function resolveFormat(opts: Opts): Format {
+  if (opts.format !== undefined && !FORMATS.includes(opts.format as Format)) {
+    throw usage(`--format must be one of ${FORMATS.join(', ')}, got ${JSON.stringify(opts.format)}`);
+  }
+  if (opts.json && opts.format && opts.format !== 'json') throw usage('--json and --format ' + opts.format + ' contradict each other');
+  return opts.json ? 'json' : ((opts.format as Format | undefined) ?? 'table');
 }
 
 export function registerResolve(program: Command): void {
@@ -22,17 +39,22 @@ export function registerResolve(program: Command): void {
         .argument('<project>', 'project name')
         .argument('<workload>', 'workload name')
         .option('--scope <scope>', 'runtime (default) or build')
-        .option('--explain', 'also show, per key, the winning source and the groups it shadowed'),
+        .option('--explain', 'also show, per key, the winning source and the groups it shadowed')
+        .option('--show-values', 'print values in the table (masked by default: a resolution holds secrets)')
+        .option('--format <format>', `output: ${FORMATS.join('|')} (table by default; dotenv and shell print values)`),
     ),
-    'one object whose "variables" maps each key to its value',
+    'one object whose "variables" maps each key to its value (same as --format json)',
   ).action((project: string, workload: string, opts: Opts) => {
     const scope = parseResolveScope(opts.scope);
+    const format = resolveFormat(opts);
     return withSession(opts, async (s) => {
       const [res, explain] = await Promise.all([
         s.call(s.clients.resolver, 'resolve', ResolveRequest.fromPartial({ project, workload, scope })),
         opts.explain ? s.call(s.clients.resolver, 'explain', ExplainRequest.fromPartial({ project, workload, scope })) : undefined,
       ]);
-      emit(opts, () => resolutionJson(res.resolution!, explain), () => resolutionHuman(res.resolution!, explain));
+      const r = res.resolution!;
+      if (format === 'dotenv' || format === 'shell') stdout.write(formatFile(format, r.variables));
+      else emit({ json: format === 'json' }, () => resolutionJson(r, explain), () => resolutionHuman(r, explain, !opts.showValues));
     });
   });
 
