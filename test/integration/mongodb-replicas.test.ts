@@ -1,12 +1,18 @@
 /**
  * Scale-out on MongoDB (FerretDB here): two real `sg serve` replicas on one store. A write
- * through one replica reaches Resolve on the other; a store outage answers UNAVAILABLE without
- * taking the servers down, and they recover on their own. Requires `npm run build`.
+ * through one replica reaches Resolve on the other, and an `sg-agent --watch` connected to the
+ * other; killing a replica leaves the other serving; a store outage answers writes with
+ * UNAVAILABLE while Resolve keeps working from memory, without taking the servers down, and
+ * they recover on their own. Requires `npm run build`.
  */
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, expect, it } from 'vitest';
 import { generateMasterKey } from '../../server/security/master-key.js';
 import { describeWithMongo, startMongo, uniqueDbName, type MongoServer } from '../helpers/mongodb.js';
-import { sg, startServerProcess, type ServerProcess } from '../helpers/server-process.js';
+import { sg, SG_AGENT, startServerProcess, type ServerProcess } from '../helpers/server-process.js';
 
 /** Waits until `probe` returns true, polling; fails with the last observation after `ms`. */
 async function eventually(what: string, ms: number, probe: () => Promise<boolean | string>): Promise<number> {
@@ -78,6 +84,52 @@ describeWithMongo('MongoDB replicas', () => {
     expect(await resolvedVars(b, 'shop', 'api')).toEqual({ DB_URL: 'postgres://db/shop', MODE: 'b', FROM_B: '1', AFTER: '1' });
   });
 
+  it('an agent watching through replica b gets a write made through replica a; killing a leaves b serving it', async () => {
+    await ok(a, ['project', 'create', 'shop']);
+    await ok(a, ['workload', 'create', 'shop', 'api']);
+    await ok(a, ['group', 'create', 'shop', 'common']);
+    await ok(a, ['group', 'set', 'shop', 'common', 'MODE=agentval-1']);
+    const token = (await ok(a, ['token', 'create', '--workload', 'shop/api', '--name', 'agent'])).trim();
+
+    const dir = mkdtempSync(join(tmpdir(), 'sg-replica-agent-'));
+    const out = join(dir, 'env.json');
+    const agent = spawn(
+      process.execPath,
+      [SG_AGENT, 'write', '--project', 'shop', '--workload', 'api', '--out', out, '--format', 'json', '--watch', '--files-root', dir, '--log-level', 'warn'],
+      { env: { ...process.env, SG_ADDR: b.addr, SG_TOKEN: token }, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    let agentLog = '';
+    agent.stdout!.on('data', (c: Buffer) => (agentLog += c.toString()));
+    agent.stderr!.on('data', (c: Buffer) => (agentLog += c.toString()));
+    const written = (): Record<string, string> | null => {
+      try {
+        return JSON.parse(readFileSync(out, 'utf8')) as Record<string, string>;
+      } catch {
+        return null;
+      }
+    };
+    try {
+      await eventually('the agent wrote its first file', 10_000, async () => written()?.MODE === 'agentval-1' || agentLog.trim());
+
+      const started = Date.now();
+      await ok(a, ['group', 'set', 'shop', 'common', 'MODE=agentval-2']);
+      await eventually('a write through a reached the agent on b', 5_000, async () => written()?.MODE === 'agentval-2' || JSON.stringify(written()));
+      // Change feed poll (250 ms) + push + atomic file write, after a CLI call of a few hundred ms.
+      expect(Date.now() - started).toBeLessThan(3_000);
+
+      await a.kill();
+      await ok(b, ['group', 'set', 'shop', 'common', 'MODE=agentval-3']);
+      await eventually('b keeps serving the agent without a', 5_000, async () => written()?.MODE === 'agentval-3' || JSON.stringify(written()));
+      expect(agent.exitCode).toBeNull();
+      // The agent logs never carry values.
+      expect(agentLog).not.toContain('agentval-');
+    } finally {
+      agent.kill('SIGTERM');
+      await new Promise((r) => (agent.exitCode !== null || agent.signalCode !== null ? r(null) : agent.once('exit', r)));
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('concurrent writers through both replicas: no lost update, both replicas converge on the store', async () => {
     await ok(a, ['project', 'create', 'race']);
     await ok(a, ['workload', 'create', 'race', 'job', '--kind', 'job']);
@@ -107,11 +159,11 @@ describeWithMongo('MongoDB replicas', () => {
       expect(down.code).not.toBe(0);
       expect(down.stderr).toMatch(/UNAVAILABLE/);
       expect(down.stderr).not.toMatch(/mongodb:\/\//);
-      // Resolve data is in memory, but authenticating the caller needs the store (the token
-      // cache lives 500 ms), so the other replica answers UNAVAILABLE too rather than hanging.
+      // Resolve is served from memory: b holds the project, and the admin token was seen
+      // within the outage grace window, so it still answers (after the store lookup times out).
       const resolve = await sg(b, ['resolve', 'ops', 'w', '--json']);
-      expect(resolve.code).not.toBe(0);
-      expect(resolve.stderr).toMatch(/UNAVAILABLE/);
+      expect(resolve.code, resolve.stderr).toBe(0);
+      expect((JSON.parse(resolve.stdout) as { variables: Record<string, string> }).variables).toEqual({ K: '1' });
       expect(a.proc.exitCode).toBeNull();
       expect(b.proc.exitCode).toBeNull();
     } finally {
@@ -123,5 +175,5 @@ describeWithMongo('MongoDB replicas', () => {
       return r.code === 0 || r.stderr.trim();
     });
     await eventually('b sees the write after the outage', 5_000, async () => (await resolvedVars(b, 'ops', 'w'))?.K === '3');
-  });
+  }, 90_000);
 });
