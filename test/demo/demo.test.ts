@@ -70,13 +70,15 @@ describe('npm run demo', () => {
     const api = run.stdout.slice(run.stdout.indexOf('$ sg resolve shop api --explain'), run.stdout.indexOf('$ sg resolve shop worker'));
     expect(api).toMatch(/KEY_1 +\S+ +group a \(50\) +group b \(20\)/);
     expect(api).toMatch(/KEY_2 +\S+ +group a \(50\) +group b \(20\)/);
-    expect(api).toMatch(/KEY_3 +from-b-3 +group b \(20\)/);
+    // Values may be masked by sg itself (its default) or by the demo; provenance is what counts.
+    expect(api).toMatch(/KEY_3 +\S+ +group b \(20\) +-/);
+    expect(api).toMatch(/LOG_LEVEL +\S+ +workload +group b \(20\)/);
     expect(api).toMatch(/DB_PASSWORD +\S+ +addon orders-db via group database \(60\)/);
-    expect(api).toMatch(/DATABASE_URL +postgres:\/\/shop:\S+@orders-db\.shop\.internal:5432\/orders/);
+    expect(api).toMatch(/DATABASE_URL +\S+ +group database \(60\)/);
     expect(api).toMatch(/\/etc\/shop\/tls\/key\.pem +0600/);
     const worker = run.stdout.slice(run.stdout.indexOf('$ sg resolve shop worker'), run.stdout.indexOf('== 8.'));
     expect(worker, 'the tag-restricted group does not reach worker').not.toContain('TLS_KEY_FILE');
-    expect(worker).toMatch(/LOG_LEVEL +info +group b \(20\)/);
+    expect(worker).toMatch(/LOG_LEVEL +\S+ +group b \(20\) +-/);
   });
 
   it("shows the agent's child and every check passing", () => {
