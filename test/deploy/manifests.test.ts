@@ -77,7 +77,8 @@ function allStrings(v: unknown, out: string[] = []): string[] {
 /** The full command line of a container: command + args. */
 const argv = (c: Obj): string[] => [...(c.command ?? []), ...(c.args ?? [])];
 const isAgent = (c: Obj) => argv(c).includes('sg-agent');
-const isSecretGroupsImage = (c: Obj) => /secret-groups-(server|agent)|shop\/api/.test(c.image);
+/** Our images, and application images built FROM the agent image (they run sg-agent). */
+const isSecretGroupsImage = (c: Obj) => /secret-groups-(server|agent)/.test(c.image) || isAgent(c);
 const envOf = (c: Obj): Record<string, Obj> => Object.fromEntries((c.env ?? []).map((e: Obj) => [e.name, e]));
 
 describe('deploy/kubernetes manifests', () => {
