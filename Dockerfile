@@ -62,8 +62,9 @@ RUN chmod 0755 dist/server/cli/main.js dist/agent/cli/main.js \
 # For the sidecar, override the command: `sg-agent write --out /shared/app.env --watch`.
 FROM runtime AS agent
 USER 10001:10001
+# No CMD here (setting ENTRYPOINT clears the base image's): without a program the agent exits 2
+# with `no command after "--"`.
 ENTRYPOINT ["/usr/bin/tini", "--", "sg-agent", "exec", "--"]
-CMD ["/bin/sh", "-c", "echo 'secret-groups agent image: give the workload command as CMD (docker run IMAGE CMD ARGS...)' >&2; exit 64"]
 
 # --- server (default target) -----------------------------------------------------------------
 # TLS by default, from files mounted at /etc/sg/tls (a Kubernetes TLS Secret has these keys).
