@@ -55,7 +55,7 @@ export function registerMigrate(program: Command): void {
       }
       const keyHint =
         report.masterKey.source === 'file'
-          ? `the master key in ${report.masterKey.path} (give it to every replica as SG_MASTER_KEY or --master-key-file)`
+          ? `the master key in ${report.masterKey.path} (give its content to every replica as SG_MASTER_KEY)`
           : 'the same SG_MASTER_KEY';
       process.stdout.write(
         `Migrated into database ${report.database} and verified:\n` +
