@@ -431,6 +431,27 @@ describe('keys-only everywhere (config-editor and viewer on secret groups)', () 
     expect(ex.etag === '' || ex.etag !== etagOf(r.variables, files as never)).toBe(true);
   });
 
+  it('every response that carries secret values to an administrator leaves a read record in the audit log', async () => {
+    const name = 'audited-reads';
+    await admin.createGroup({ project: 'p', name, type: GroupType.GROUP_TYPE_SECRET, variables: { AUDITED: `${SECRET_CANARY}-audited` } });
+    const since = Date.now();
+    const reads: [string, () => Promise<unknown>][] = [
+      ['GetGroup', () => call(t.admin.groups, 'getGroup', { project: 'p', name })],
+      ['ListGroups', () => call(t.admin.groups, 'listGroups', { project: 'p' })],
+      ['ListGroupHistory', () => call(t.admin.groups, 'listGroupHistory', { project: 'p', name })],
+      ['GetWorkload', () => call(t.admin.projects, 'getWorkload', { project: 'p', name: 'api' })],
+      ['ListWorkloads', () => call(t.admin.projects, 'listWorkloads', { project: 'p' })],
+      ['GetAddon', () => call(t.admin.projects, 'getAddon', { project: 'p', name: 'db' })],
+      ['ListAddons', () => call(t.admin.projects, 'listAddons', { project: 'p' })],
+    ];
+    const carried: string[] = [];
+    for (const [action, read] of reads) if (text(await read()).includes(SECRET_CANARY)) carried.push(action);
+    await new Promise((r) => setTimeout(r, 700)); // buffered read records
+    const res = await call<object, accessPb.ListAuditEventsResponse>(t.admin.access, 'listAuditEvents', accessPb.ListAuditEventsRequest.fromPartial({ project: 'p', sinceMs: since, limit: 1000 }));
+    const recorded = new Set(res.events.map((e) => e.action));
+    expect(carried.filter((a) => !recorded.has(a)), 'reads of secret values without an audit record').toEqual([]);
+  });
+
   it('the audit log holds keys, never values, after everything above', async () => {
     await new Promise((r) => setTimeout(r, 700)); // buffered read records are flushed every 500 ms
     const res = await call<object, accessPb.ListAuditEventsResponse>(t.admin.access, 'listAuditEvents', accessPb.ListAuditEventsRequest.fromPartial({ limit: 1000 }));
