@@ -45,6 +45,7 @@ it(`${CLIENTS} watch clients and ${AGENTS} agents converge within ${CONVERGE_MS 
   const clients = channels(server.addr, server.adminToken, 4);
   const watchers = Array.from({ length: CLIENTS }, (_, i) => new Watcher(clients[i % clients.length]!, 'fault', workloads[i % workloads.length]!).start());
   const files: string[] = [];
+  let agentLog = '';
   for (let i = 0; i < AGENTS; i++) {
     const workload = workloads[i]!;
     const token = (await a().createToken({ name: `agent-${i}`, workload: { project: 'fault', workload } })).token;
@@ -52,15 +53,20 @@ it(`${CLIENTS} watch clients and ${AGENTS} agents converge within ${CONVERGE_MS 
     files.push(out);
     const p = spawn(process.execPath, [SG_AGENT, 'write', '--project', 'fault', '--workload', workload, '--out', out, '--watch'], {
       env: { ...process.env, SG_ADDR: server.addr, SG_TOKEN: token, SG_LOG_LEVEL: 'error' },
-      stdio: 'ignore',
+      stdio: ['ignore', 'ignore', 'pipe'],
     });
+    p.stderr!.on('data', (c: Buffer) => (agentLog += c.toString()));
     agents.push(p);
   }
   try {
     await a().setVars('fault', 'shared', { VERSION: '2' });
     const before = (await a().resolve('fault', 'w0')).resolution!.etag;
-    expect(await waitFor(() => watchers.every((w) => w.etag === before), 30_000)).toBe(true);
-    expect(await waitFor(() => files.every((f) => readValue(f) === '2'), 30_000)).toBe(true);
+    await waitFor(() => watchers.every((w) => w.etag === before) && files.every((f) => readValue(f) === '2'), 30_000);
+    expect({
+      watchersBehind: watchers.filter((w) => w.etag !== before).length,
+      agentValues: files.map(readValue),
+      agentsExited: agents.map((p) => p.exitCode),
+    }).toEqual({ watchersBehind: 0, agentValues: files.map(() => '2'), agentsExited: agents.map(() => null) });
 
     await server.restart(); // SIGKILL, then the same address and data directory
     const restarted = Date.now();
@@ -74,7 +80,7 @@ it(`${CLIENTS} watch clients and ${AGENTS} agents converge within ${CONVERGE_MS 
     await waitFor(() => watchers.every((w) => w.etag === after) && files.every((f) => readValue(f) === '3'), remaining);
     const lagging = watchers.filter((w) => w.etag !== after).length;
     const staleAgents = files.filter((f) => readValue(f) !== '3').length;
-    expect({ lagging, staleAgents }).toEqual({ lagging: 0, staleAgents: 0 });
+    expect({ lagging, staleAgents, agentLog: staleAgents ? agentLog.slice(-2000) : '' }).toEqual({ lagging: 0, staleAgents: 0, agentLog: '' });
     // Every raw client really lost its stream and reconnected.
     expect(watchers.every((w) => w.connects >= 2)).toBe(true);
     expect(agents.every((p) => p.exitCode === null)).toBe(true);
