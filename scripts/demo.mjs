@@ -248,7 +248,7 @@ async function main() {
 
     section('6. The addon linked under aliases, and a template evaluated within the group');
     await sg(['group', 'create', 'shop', 'database', '--type', 'secret', '--priority', '60']);
-    await sg(['group', 'link', 'shop', 'database', 'orders-db', '--key', 'host=DB_HOST', '--key', 'port=DB_PORT', '--key', 'user=DB_USER', '--key', 'password=DB_PASSWORD']);
+    await sg(['group', 'link', 'shop', 'database', 'orders-db', '--addon-key', 'host=DB_HOST', '--addon-key', 'port=DB_PORT', '--addon-key', 'user=DB_USER', '--addon-key', 'password=DB_PASSWORD']);
     await sg(['group', 'set', 'shop', 'database', 'DATABASE_URL=postgres://${DB_USER}:${DB_PASSWORD}@${DB_HOST}:${DB_PORT}/orders']);
 
     section('7. Resolution with provenance: who wins each key, and whom it shadows');

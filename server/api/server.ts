@@ -20,6 +20,7 @@ import { accessHandlers } from './handlers/access-handlers.js';
 import { groupHandlers } from './handlers/group-handlers.js';
 import { projectHandlers } from './handlers/project-handlers.js';
 import { resolverHandlers } from './handlers/resolver-handlers.js';
+import { fixMapEntryNames } from './reflection-descriptors.js';
 
 /** proto/ at the repository (or image) root: the nearest ancestor holding it (from dist/ or from source). */
 export const PROTO_DIR = findProtoDir(dirname(fileURLToPath(import.meta.url)));
@@ -87,6 +88,6 @@ export function createGrpcServer(ctx: ApiContext, services: Services): { server:
     includeDirs: [PROTO_DIR, healthRoot],
     keepCase: true,
   });
-  new ReflectionService(pkg).addToServer(server);
+  new ReflectionService(fixMapEntryNames(pkg)).addToServer(server);
   return { server, health };
 }

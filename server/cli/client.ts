@@ -31,10 +31,14 @@ export interface Session {
 
 export interface ConnectionFlags {
   addr?: string;
+  ca?: string;
+  cert?: string;
+  key?: string;
 }
 
 export async function withSession<T>(flags: ConnectionFlags, fn: (s: Session) => Promise<T>): Promise<T> {
-  const opts = resolveConnectionOptions({ addr: flags.addr });
+  if (Boolean(flags.cert) !== Boolean(flags.key)) throw new CliError('--cert and --key go together (mTLS)', EXIT.usage);
+  const opts = resolveConnectionOptions({ addr: flags.addr, ca: flags.ca, cert: flags.cert, key: flags.key });
   if (!opts.token) {
     throw new CliError(
       'no access token: set SG_TOKEN (the first `sg serve` writes an admin token to DATA/admin.token, e.g. export SG_TOKEN=$(cat data/admin.token))',

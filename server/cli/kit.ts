@@ -10,9 +10,13 @@ import { json, stdout, type Out } from './output.js';
 
 export const ADDR_HELP = 'server address host:port (default: $SG_ADDR, else 127.0.0.1:50051)';
 
-/** Adds the connection flag; the token always comes from SG_TOKEN so it never shows in `ps`. */
+/** Adds the connection flags; the token always comes from SG_TOKEN so it never shows in `ps`. */
 export function withAddr(cmd: Command): Command {
-  return cmd.option('--addr <host:port>', ADDR_HELP);
+  return cmd
+    .option('--addr <host:port>', ADDR_HELP)
+    .option('--ca <file>', 'CA bundle (PEM) to verify the server; enables TLS (default: $SG_CA)')
+    .option('--cert <file>', 'client certificate (PEM) for mTLS, with --key (default: $SG_CERT)')
+    .option('--key <file>', 'client private key (PEM) for mTLS (default: $SG_KEY)');
 }
 
 export function withJson(cmd: Command, what = 'the result'): Command {

@@ -6,8 +6,11 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { Command, CommanderError } from 'commander';
 import { registerAccess } from './commands/access.js';
+import { registerAdmin } from './commands/admin.js';
+import { registerAudit } from './commands/audit.js';
 import { registerAddon } from './commands/addon.js';
 import { registerGroup } from './commands/group.js';
+import { registerMigrate } from './commands/migrate.js';
 import { registerProject } from './commands/project.js';
 import { registerResolve } from './commands/resolve.js';
 import { registerServe } from './commands/serve.js';
@@ -66,12 +69,15 @@ export function buildProgram(): Command {
     .addHelpText('after', ENV_HELP);
 
   registerServe(program);
+  registerMigrate(program);
   registerProject(program);
   registerWorkload(program);
   registerAddon(program);
   registerGroup(program);
   registerResolve(program);
   registerAccess(program);
+  registerAudit(program);
+  registerAdmin(program);
   return program;
 }
 

@@ -42,7 +42,7 @@ describe('sg group preview: exactly one change', () => {
   it('refuses no change at all', () => expect(usageError(() => kind({}))).toMatch(/^give the change to preview/));
   it('refuses a sub-flag without its change', () => {
     expect(usageError(() => kind({ set: ['A=1'], from: 'f' }))).toBe('--from goes with --add-file');
-    expect(usageError(() => kind({ unset: ['A'], key: ['k'] }))).toBe('--key goes with --link');
+    expect(usageError(() => kind({ unset: ['A'], addonKey: ['k'] }))).toBe('--addon-key goes with --link');
     expect(usageError(() => kind({ delete: true, replace: true }))).toBe('--format and --replace go with --import');
     expect(usageError(() => kind({ addFile: '/x' }))).toBe('--add-file needs --from LOCALFILE');
   });
@@ -172,5 +172,23 @@ describe('command tree', () => {
       if (leaf.name() === 'serve' || leaf.name() === 'help') continue;
       expect(leaf.options.map((o) => o.long), leaf.name()).toContain('--json');
     }
+  });
+});
+
+describe('sg serve settings: flags, then SG_* variables, then the config file', () => {
+  it('takes each source in order and parses durations', async () => {
+    const { readConfigFile } = await import('../../server/cli/commands/serve.js');
+    const config = await readConfigFile('c.yaml', 'addr: 127.0.0.1:7000\ndata: /cfg\nheartbeat: 5s\npollInterval: 100ms\nlogLevel: debug\n');
+    expect(serverOptions({}, {}, config)).toEqual({ addr: '127.0.0.1:7000', dataDir: '/cfg', logLevel: 'debug', heartbeatMs: 5000, pollMs: 100 });
+    expect(serverOptions({}, { SG_DATA_DIR: '/env', SG_LISTEN_ADDR: '127.0.0.1:8000' }, config)).toMatchObject({ addr: '127.0.0.1:8000', dataDir: '/env' });
+    expect(serverOptions({ data: '/flag' }, { SG_DATA_DIR: '/env' }, config)).toMatchObject({ dataDir: '/flag' });
+    expect(serverOptions({ masterKeyFile: '/k' }, {})).toMatchObject({ masterKeyFile: '/k' });
+  });
+
+  it('refuses unknown settings and malformed durations with one clear message', async () => {
+    const { readConfigFile } = await import('../../server/cli/commands/serve.js');
+    await expect(readConfigFile('c.yaml', 'nope: 1\n')).rejects.toThrow(/unknown setting "nope"/);
+    await expect(readConfigFile('c.yaml', '- a\n')).rejects.toThrow(/expected a mapping/);
+    expect(usageError(() => serverOptions({ heartbeat: 'soon' }, {}))).toMatch(/--heartbeat must be a duration/);
   });
 });

@@ -92,7 +92,7 @@ describe('unknown names', () => {
   });
   it('linking an unknown addon is refused, naming it', async () => {
     // The server reports this one as INVALID_ARGUMENT (the link argument is wrong).
-    expect(await rejected(['group', 'link', 'p', 'g', 'nope'], { exitCode: EXIT.server })).toMatch(/^(NOT_FOUND|INVALID_ARGUMENT): addon nope not found/);
+    expect(await rejected(['group', 'link', 'p', 'g', 'nope'], { exitCode: EXIT.server })).toMatch(/^NOT_FOUND: addon nope in this project not found/);
   });
 });
 

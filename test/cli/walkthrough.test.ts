@@ -245,7 +245,7 @@ describe('addons', () => {
     expect(await sg.ok(['addon', 'get', 'shop', 'db', '--show-values'])).toMatch(/^host\s+h1$/m);
     expect(await sg.ok(['addon', 'list', 'shop'])).toMatch(/^db\s+postgresql\s+host, url\s+1$/m);
 
-    const linked = await sg.json<GroupJson>(['group', 'link', 'shop', 'b', 'db', '--key', 'host=DB_HOST', '--key', 'url']);
+    const linked = await sg.json<GroupJson>(['group', 'link', 'shop', 'b', 'db', '--addon-key', 'host=DB_HOST', '--addon-key', 'url']);
     expect(linked.addonLinks).toEqual([{ addon: 'db', keys: [{ key: 'host', alias: 'DB_HOST' }, { key: 'url', alias: 'DB_URL' }] }]);
     expect((await sg.json<ResolutionJson>(['resolve', 'shop', 'api'])).variables).toMatchObject({ DB_HOST: 'h1' });
 

@@ -58,7 +58,7 @@ describe('npm run demo', () => {
       '$ sg group create shop b --type config --scope both --priority 20',
       '$ sg group create shop web-tls --type secret --priority 40 --tag web',
       '$ sg group file add shop web-tls /etc/shop/tls/key.pem',
-      '$ sg group link shop database orders-db --key host=DB_HOST',
+      '$ sg group link shop database orders-db --addon-key host=DB_HOST',
       '$ sg resolve shop api --explain',
       '$ sg-agent exec --project shop --workload api',
     ]) {

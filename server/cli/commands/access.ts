@@ -1,7 +1,10 @@
-/** `sg token create|list|revoke`, `sg role list`, `sg whoami`. */
+/** `sg token create|list|revoke`, `sg role list|create|delete`, `sg whoami`. */
 import type { Command } from 'commander';
 import {
+  AccessLevel,
+  CreateRoleRequest,
   CreateTokenRequest,
+  DeleteRoleRequest,
   ListRolesRequest,
   ListTokensRequest,
   RevokeTokenRequest,
@@ -22,6 +25,29 @@ interface Opts {
   build?: boolean;
   name?: string;
   ttl?: string;
+}
+
+interface RoleOpts extends Opts {
+  secret: string;
+  config: string;
+  projectAdmin?: boolean;
+  tokenAdmin?: boolean;
+  resolve?: boolean;
+  description?: string;
+}
+
+const LEVELS = ['none', 'keys', 'read', 'write'] as const;
+const LEVEL_VALUES: Record<(typeof LEVELS)[number], AccessLevel> = {
+  none: AccessLevel.ACCESS_LEVEL_NONE,
+  keys: AccessLevel.ACCESS_LEVEL_KEYS,
+  read: AccessLevel.ACCESS_LEVEL_READ,
+  write: AccessLevel.ACCESS_LEVEL_WRITE,
+};
+
+export function parseLevel(flag: string, text: string): AccessLevel {
+  const level = LEVEL_VALUES[text as (typeof LEVELS)[number]];
+  if (level === undefined) throw usage(`${flag} must be one of ${LEVELS.join(', ')}, got ${JSON.stringify(text)}`);
+  return level;
 }
 
 /** Either a role token (optionally limited to projects) or a workload token; pure, for tests. */
@@ -91,6 +117,46 @@ export function registerAccess(program: Command): void {
       const res = await s.call(s.clients.access, 'listRoles', ListRolesRequest.fromPartial({}));
       emit(opts, () => ({ roles: res.roles.map(roleJson) }), () => rolesTable(res.roles));
     }),
+  );
+
+  withJson(
+    withAddr(
+      role
+        .command('create')
+        .description('define a custom role: access per group type plus administration rights')
+        .argument('<name>', 'role name (a DNS label, not a built-in name)')
+        .requiredOption('--secret <level>', `access to secret groups: ${LEVELS.join('|')}`)
+        .requiredOption('--config <level>', `access to config groups: ${LEVELS.join('|')}`)
+        .option('--project-admin', 'may create and delete projects, workloads and addons')
+        .option('--token-admin', 'may create, list and revoke tokens')
+        .option('--resolve', 'may resolve any workload of its projects')
+        .option('--description <text>', 'shown by `sg role list`'),
+    ),
+    'the role',
+  ).action((name: string, opts: RoleOpts) => {
+    const req = CreateRoleRequest.fromPartial({
+      role: {
+        name,
+        secret: parseLevel('--secret', opts.secret),
+        config: parseLevel('--config', opts.config),
+        projectAdmin: Boolean(opts.projectAdmin),
+        tokenAdmin: Boolean(opts.tokenAdmin),
+        resolve: Boolean(opts.resolve),
+        description: opts.description ?? '',
+      },
+    });
+    return withSession(opts, async (s) => {
+      const res = await s.call(s.clients.access, 'createRole', req);
+      emit(opts, () => roleJson(res.role!), () => rolesTable([res.role!]));
+    });
+  });
+
+  withJson(withAddr(role.command('delete').description('delete a custom role (refused while a token uses it)').argument('<name>', 'role name'))).action(
+    (name: string, opts: Opts) =>
+      withSession(opts, async (s) => {
+        await s.call(s.clients.access, 'deleteRole', DeleteRoleRequest.fromPartial({ name }));
+        emit(opts, () => ({ deleted: true, name }), () => `Deleted role ${name}\n`);
+      }),
   );
 
   withJson(withAddr(program.command('whoami').description("the caller's token: id, role, projects, workload")), 'the token').action((opts: Opts) =>

@@ -44,7 +44,7 @@ export interface PreviewOpts {
   mode?: string;
   removeFile?: string;
   link?: string;
-  key?: string[];
+  addonKey?: string[];
   unlink?: string;
   rollback?: string;
 }
@@ -75,7 +75,7 @@ export function previewKind(o: PreviewOpts): ChangeKind {
   if (o.from !== undefined && kind !== 'add-file') throw usage('--from goes with --add-file');
   if (o.mode !== undefined && kind !== 'add-file') throw usage('--mode goes with --add-file');
   if ((o.format !== undefined || o.replace) && kind !== 'import') throw usage('--format and --replace go with --import');
-  if (o.key?.length && kind !== 'link') throw usage('--key goes with --link');
+  if (o.addonKey?.length && kind !== 'link') throw usage('--addon-key goes with --link');
   if (o.unrestrict && (o.workload?.length || o.tag?.length)) throw usage('--unrestrict cannot be combined with --workload or --tag');
   if (kind === 'create' && o.unrestrict) throw usage('--unrestrict does not apply to --create');
   if (kind === 'add-file' && o.from === undefined) throw usage('--add-file needs --from LOCALFILE');
@@ -108,7 +108,7 @@ export async function previewRequest(project: string, name: string, o: PreviewOp
     case 'remove-file':
       return PreviewChangeRequest.fromPartial({ removeFile: RemoveFileRequest.fromPartial({ ...t, path: o.removeFile! }) });
     case 'link':
-      return PreviewChangeRequest.fromPartial({ linkAddon: linkRequest(t, o.link!, o.key) });
+      return PreviewChangeRequest.fromPartial({ linkAddon: linkRequest(t, o.link!, o.addonKey) });
     case 'unlink':
       return PreviewChangeRequest.fromPartial({ unlinkAddon: UnlinkAddonRequest.fromPartial({ ...t, addon: o.unlink! }) });
     case 'rollback': {
@@ -147,7 +147,7 @@ export function registerGroupPreview(group: Command): void {
           .option('--mode <octal>', 'with --add-file: permission bits')
           .option('--remove-file <path>', 'removing a secret file')
           .option('--link <addon>', 'linking an addon, with optional --key KEY[=ALIAS]')
-          .option('--key <KEY[=ALIAS]>', 'with --link: a key to link (repeatable)', collect)
+          .option('--addon-key <KEY[=ALIAS]>', 'with --link: a key to link (repeatable)', collect)
           .option('--unlink <addon>', 'unlinking an addon')
           .option('--rollback <revision>', 'rolling back to an earlier revision')
           .addHelpText(

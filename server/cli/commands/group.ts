@@ -42,7 +42,7 @@ interface Opts {
   replace?: boolean;
   from?: string;
   mode?: string;
-  key?: string[];
+  addonKey?: string[];
 }
 
 const SHOW_VALUES = 'print the values of a secret group (masked by default; config values are always shown)';
@@ -266,9 +266,9 @@ export function registerGroup(program: Command): void {
       .argument('<project>', 'project name')
       .argument('<group>', 'group name')
       .argument('<addon>', 'addon name')
-      .option('--key <KEY[=ALIAS]>', 'link this key, optionally under ALIAS (repeatable)', collect),
+      .option('--addon-key <KEY[=ALIAS]>', 'link this key, optionally under ALIAS (repeatable)', collect),
   ).action((project: string, name: string, addon: string, opts: Opts) => {
-    const req = linkRequest(target(project, name, opts), addon, opts.key);
+    const req = linkRequest(target(project, name, opts), addon, opts.addonKey);
     return withSession(opts, async (s) => printGroup(opts, (await s.call(s.clients.groups, 'linkAddon', req)).group));
   });
 

@@ -5,10 +5,11 @@
 import { resolve as resolvePath, join } from 'node:path';
 import type { Command } from 'commander';
 import type { ServerOptions } from '../../app/options.js';
-import { usage } from '../errors.js';
+import { oneLine, usage } from '../errors.js';
+import { readInput } from '../kit.js';
 
 interface Opts {
-  addr: string;
+  addr?: string;
   data?: string;
   store?: string;
   insecure?: boolean;
@@ -17,50 +18,142 @@ interface Opts {
   tlsClientCa?: string;
   logLevel?: string;
   metricsAddr?: string;
+  masterKeyFile?: string;
+  heartbeat?: string;
+  pollInterval?: string;
+  config?: string;
 }
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 
-/** Flags first, then SG_DATA_DIR / SG_STORE_URI / SG_LOG_LEVEL, then defaults. Pure, for tests. */
-export function serverOptions(opts: Opts, env: NodeJS.ProcessEnv = process.env): ServerOptions {
-  if (Boolean(opts.tlsCert) !== Boolean(opts.tlsKey)) throw usage('--tls-cert and --tls-key go together');
-  if (opts.tlsClientCa && !opts.tlsCert) throw usage('--tls-client-ca (mTLS) needs --tls-cert and --tls-key');
-  const logLevel = opts.logLevel ?? env.SG_LOG_LEVEL ?? 'info';
+/** Every setting: its flag (Opts key), environment variable and config-file key. */
+const SETTINGS = [
+  ['addr', 'SG_LISTEN_ADDR'],
+  ['data', 'SG_DATA_DIR'],
+  ['store', 'SG_STORE_URI'],
+  ['insecure', 'SG_INSECURE'],
+  ['tlsCert', 'SG_TLS_CERT'],
+  ['tlsKey', 'SG_TLS_KEY'],
+  ['tlsClientCa', 'SG_TLS_CLIENT_CA'],
+  ['logLevel', 'SG_LOG_LEVEL'],
+  ['metricsAddr', 'SG_METRICS_ADDR'],
+  ['masterKeyFile', 'SG_MASTER_KEY_FILE'],
+  ['heartbeat', 'SG_HEARTBEAT'],
+  ['pollInterval', 'SG_POLL_INTERVAL'],
+] as const satisfies ReadonlyArray<readonly [keyof Opts, string]>;
+
+type Setting = (typeof SETTINGS)[number][0];
+
+/** "250ms", "15s", "1m" (or a number of milliseconds) to milliseconds. */
+export function parseDuration(flag: string, text: string): number {
+  const m = /^(\d+)(ms|s|m)?$/.exec(text.trim());
+  if (!m) throw usage(`${flag} must be a duration such as 250ms, 15s or 1m, got ${JSON.stringify(text)}`);
+  return Number(m[1]) * (m[2] === 's' ? 1000 : m[2] === 'm' ? 60_000 : 1);
+}
+
+/** Reads a config file (YAML or JSON) whose keys are the settings' names (addr, data, ...). */
+export async function readConfigFile(file: string, text: string): Promise<Partial<Record<Setting, string | boolean>>> {
+  // Loaded only here: client commands share this module and should not pay for a YAML parser.
+  const { parse: parseYaml } = await import('yaml');
+  let doc: unknown;
+  try {
+    doc = parseYaml(text);
+  } catch (e) {
+    throw usage(`--config ${file}: not valid YAML or JSON (${oneLine((e as Error).message).slice(0, 120)})`);
+  }
+  if (doc === null || doc === undefined) return {};
+  if (typeof doc !== 'object' || Array.isArray(doc)) throw usage(`--config ${file}: expected a mapping of settings`);
+  const known = new Set<string>(SETTINGS.map(([k]) => k));
+  const out: Partial<Record<Setting, string | boolean>> = {};
+  for (const [key, value] of Object.entries(doc as Record<string, unknown>)) {
+    if (!known.has(key)) throw usage(`--config ${file}: unknown setting ${JSON.stringify(key)} (known: ${[...known].join(', ')})`);
+    if (typeof value !== 'string' && typeof value !== 'boolean' && typeof value !== 'number') {
+      throw usage(`--config ${file}: ${key} must be a string, number or boolean`);
+    }
+    out[key as Setting] = typeof value === 'number' ? String(value) : value;
+  }
+  return out;
+}
+
+/**
+ * Flags first, then SG_* environment variables, then the config file, then defaults. Pure, for
+ * tests. The master key itself is only ever read from SG_MASTER_KEY or a key file.
+ */
+export function serverOptions(opts: Opts, env: NodeJS.ProcessEnv = process.env, config: Partial<Record<Setting, string | boolean>> = {}): ServerOptions {
+  const get = (key: Setting): string | boolean | undefined => {
+    const flag = opts[key];
+    if (flag !== undefined) return flag;
+    const envName = SETTINGS.find(([k]) => k === key)![1];
+    const fromEnv = env[envName];
+    if (fromEnv !== undefined && fromEnv !== '') return key === 'insecure' ? fromEnv === 'true' || fromEnv === '1' : fromEnv;
+    return config[key];
+  };
+  const str = (key: Setting) => {
+    const v = get(key);
+    return v === undefined || typeof v === 'boolean' ? undefined : v;
+  };
+  const tlsCert = str('tlsCert');
+  const tlsKey = str('tlsKey');
+  const tlsClientCa = str('tlsClientCa');
+  if (Boolean(tlsCert) !== Boolean(tlsKey)) throw usage('--tls-cert and --tls-key go together');
+  if (tlsClientCa && !tlsCert) throw usage('--tls-client-ca (mTLS) needs --tls-cert and --tls-key');
+  const logLevel = str('logLevel') ?? 'info';
   if (!LOG_LEVELS.includes(logLevel)) throw usage(`--log-level must be one of ${LOG_LEVELS.join(', ')}, got ${JSON.stringify(logLevel)}`);
-  const storeUri = opts.store ?? (env.SG_STORE_URI || undefined);
+  const storeUri = str('store');
+  const metricsAddr = str('metricsAddr');
+  const masterKeyFile = str('masterKeyFile');
+  const heartbeat = str('heartbeat');
+  const poll = str('pollInterval');
   return {
-    addr: opts.addr,
-    dataDir: opts.data ?? (env.SG_DATA_DIR || './data'),
+    addr: str('addr') ?? '127.0.0.1:50051',
+    dataDir: str('data') ?? './data',
     ...(storeUri ? { storeUri } : {}),
-    ...(opts.insecure ? { insecure: true } : {}),
-    ...(opts.tlsCert ? { tlsCert: opts.tlsCert, tlsKey: opts.tlsKey } : {}),
-    ...(opts.tlsClientCa ? { tlsClientCa: opts.tlsClientCa } : {}),
+    ...(get('insecure') === true ? { insecure: true } : {}),
+    ...(tlsCert ? { tlsCert, tlsKey } : {}),
+    ...(tlsClientCa ? { tlsClientCa } : {}),
     logLevel,
-    ...(opts.metricsAddr ? { metricsAddr: opts.metricsAddr } : {}),
+    ...(metricsAddr ? { metricsAddr } : {}),
+    ...(masterKeyFile ? { masterKeyFile } : {}),
+    ...(heartbeat ? { heartbeatMs: parseDuration('--heartbeat', heartbeat) } : {}),
+    ...(poll ? { pollMs: Math.max(50, parseDuration('--poll-interval', poll)) } : {}),
   };
 }
+
+const SERVE_HELP = `
+Settings come from flags, then SG_* environment variables, then --config FILE (YAML or JSON
+with the keys addr, data, store, insecure, tlsCert, tlsKey, tlsClientCa, logLevel, metricsAddr,
+masterKeyFile, heartbeat, pollInterval), then the defaults shown.
+Environment: ${SETTINGS.map(([, e]) => e).join(', ')}.
+Master key: SG_MASTER_KEY (base64 of 32 bytes) or --master-key-file; with neither, the embedded
+store creates DATA/master.key (mode 0600) on first start. Every replica sharing a MongoDB store
+needs the same key.
+
+On first start an admin token is created, printed once on stdout and written to DATA/admin.token (mode 0600).
+The line "secret-groups listening on HOST:PORT" goes to stderr once the server accepts calls.
+SIGTERM or SIGINT stops the server gracefully: Watch streams end with UNAVAILABLE so that agents
+reconnect elsewhere, in-flight calls finish, the store is closed (exit status 0).`;
 
 export function registerServe(program: Command): void {
   program
     .command('serve')
     .description('run the secret-groups server (embedded SQLite store under --data unless --store is given)')
-    .option('--addr <host:port>', 'address to listen on; port 0 picks a free one', '127.0.0.1:50051')
-    .option('--data <dir>', 'data directory: embedded store, admin token, master key (default: $SG_DATA_DIR, else ./data)')
-    .option('--store <uri>', 'mongodb://... to use MongoDB instead of the embedded store (default: $SG_STORE_URI)')
-    .option('--insecure', 'allow plaintext on a non-loopback address')
-    .option('--tls-cert <file>', 'server certificate (PEM) to serve TLS')
-    .option('--tls-key <file>', 'server private key (PEM)')
-    .option('--tls-client-ca <file>', 'CA (PEM) that client certificates must chain to (mTLS)')
-    .option('--log-level <level>', `${LOG_LEVELS.join('|')} (default: $SG_LOG_LEVEL, else info)`)
-    .option('--metrics-addr <host:port>', 'serve Prometheus /metrics on this address (off by default)')
-    .addHelpText(
-      'after',
-      '\nOn first start an admin token is created, printed once on stdout and written to DATA/admin.token (mode 0600).\n' +
-        'The line "secret-groups listening on HOST:PORT" goes to stderr once the server accepts calls.\n' +
-        'SIGTERM or SIGINT stops the server gracefully (exit status 0).',
-    )
+    .option('--addr <host:port>', 'address to listen on; port 0 picks a free one ($SG_LISTEN_ADDR; default 127.0.0.1:50051)')
+    .option('--data <dir>', 'data directory: embedded store, admin token, master key ($SG_DATA_DIR; default ./data)')
+    .option('--store <uri>', 'mongodb://... to use MongoDB instead of the embedded store ($SG_STORE_URI)')
+    .option('--insecure', 'allow plaintext on a non-loopback address ($SG_INSECURE=true)')
+    .option('--tls-cert <file>', 'server certificate (PEM) to serve TLS ($SG_TLS_CERT)')
+    .option('--tls-key <file>', 'server private key (PEM) ($SG_TLS_KEY)')
+    .option('--tls-client-ca <file>', 'CA (PEM) that client certificates must chain to: mTLS ($SG_TLS_CLIENT_CA)')
+    .option('--log-level <level>', `${LOG_LEVELS.join('|')} ($SG_LOG_LEVEL; default info)`)
+    .option('--metrics-addr <host:port>', 'serve Prometheus /metrics on this address ($SG_METRICS_ADDR; off by default)')
+    .option('--master-key-file <file>', 'master key file ($SG_MASTER_KEY_FILE; else SG_MASTER_KEY, else DATA/master.key)')
+    .option('--heartbeat <duration>', 'Watch heartbeat interval ($SG_HEARTBEAT; default 15s)')
+    .option('--poll-interval <duration>', 'change-feed poll interval: how soon other replicas\' writes are seen ($SG_POLL_INTERVAL; default 250ms with MongoDB, 1s embedded)')
+    .option('--config <file>', 'settings file (YAML or JSON); flags and SG_* variables override it')
+    .addHelpText('after', SERVE_HELP)
     .action(async (opts: Opts) => {
-      const options = serverOptions(opts);
+      const config = opts.config ? await readConfigFile(opts.config, (await readInput(opts.config, '--config')).toString('utf8')) : {};
+      const options = serverOptions(opts, process.env, config);
       const { startServer } = await import('../../app/start-server.js');
       const server = await startServer(options);
       let stopping = false;
