@@ -132,7 +132,8 @@ export async function startServer(opts: ServerOptions, log: Logger = createLogge
   };
 }
 
-async function openStore(uri: string, dataDir: string): Promise<Store> {
+/** The inner store for a URI: MongoDB for mongodb://…, else the embedded SQLite under dataDir. */
+export async function openStore(uri: string, dataDir: string): Promise<Store> {
   if (!uri) return new SqliteStore(join(dataDir, 'sg.db'));
   if (/^mongodb(\+srv)?:\/\//.test(uri)) {
     // Loaded only when asked for: the embedded path never loads the MongoDB driver.
