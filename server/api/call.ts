@@ -48,6 +48,14 @@ export async function authenticateCall(ctx: ApiContext, call: AnyCall): Promise<
 
 export const newRequestId = () => randomBytes(6).toString('hex');
 
+/** What a request that could not be decoded becomes (see tolerantDeserializers). */
+export const MALFORMED_REQUEST = Object.freeze({ malformed: true });
+
+/** Throws INVALID_ARGUMENT for an undecodable request. */
+export function requireWellFormed(request: unknown): void {
+  if (request === MALFORMED_REQUEST) throw new DomainError('INVALID_ARGUMENT', 'malformed request message: not valid protobuf for this method');
+}
+
 /** Wraps a unary handler: `fn` gets the authenticated principal and the request. */
 export function unary<Req, Res>(
   ctx: ApiContext,
@@ -61,6 +69,7 @@ export function unary<Req, Res>(
     authenticateCall(ctx, call as AnyCall)
       .then((p) => {
         principal = p;
+        requireWellFormed(call.request);
         return fn(p, call.request);
       })
       .then(

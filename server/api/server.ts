@@ -15,7 +15,7 @@ import type { AccessService } from '../service/access.js';
 import type { GroupsService } from '../service/groups.js';
 import type { ProjectsService } from '../service/projects.js';
 import type { ResolverService } from '../service/resolver.js';
-import type { ApiContext } from './call.js';
+import { MALFORMED_REQUEST, type ApiContext } from './call.js';
 import { accessHandlers } from './handlers/access-handlers.js';
 import { groupHandlers } from './handlers/group-handlers.js';
 import { projectHandlers } from './handlers/project-handlers.js';
@@ -46,6 +46,29 @@ export interface Services {
   access: AccessService;
 }
 
+/**
+ * Undecodable request bytes become a marker instead of grpc-js's INTERNAL "Error
+ * deserializing request"; the call wrapper answers INVALID_ARGUMENT for it.
+ */
+function tolerantDeserializers<T extends grpc.ServiceDefinition>(def: T): T {
+  const out = { ...def };
+  for (const m of Object.keys(def) as (keyof T)[]) {
+    const method = def[m]!;
+    const decode = method.requestDeserialize;
+    out[m] = {
+      ...method,
+      requestDeserialize: (bytes: Buffer) => {
+        try {
+          return decode(bytes);
+        } catch {
+          return MALFORMED_REQUEST;
+        }
+      },
+    } as T[keyof T];
+  }
+  return out;
+}
+
 /** Lets handlers answer with bytes encoded once (Resolve, Watch) instead of a message. */
 function passthroughSerializers<T extends grpc.ServiceDefinition>(def: T, methods: (keyof T)[]): T {
   const out = { ...def };
@@ -71,10 +94,10 @@ export function createGrpcServer(ctx: ApiContext, services: Services): { server:
     'grpc.http2.min_ping_interval_without_data_ms': 5_000,
     'grpc.max_concurrent_streams': 10_000,
   });
-  server.addService(ProjectServiceService, projectHandlers(ctx, services.projects));
-  server.addService(SecretGroupServiceService, groupHandlers(ctx, services.groups));
-  server.addService(passthroughSerializers(ResolverServiceService, ['resolve', 'watch']), resolverHandlers(ctx, services.resolver));
-  server.addService(AccessServiceService, accessHandlers(ctx, services.access));
+  server.addService(tolerantDeserializers(ProjectServiceService), projectHandlers(ctx, services.projects));
+  server.addService(tolerantDeserializers(SecretGroupServiceService), groupHandlers(ctx, services.groups));
+  server.addService(tolerantDeserializers(passthroughSerializers(ResolverServiceService, ['resolve', 'watch'])), resolverHandlers(ctx, services.resolver));
+  server.addService(tolerantDeserializers(AccessServiceService), accessHandlers(ctx, services.access));
 
   const health = new HealthImplementation(Object.fromEntries(['', ...SERVICE_NAMES].map((s) => [s, 'NOT_SERVING' as const])));
   health.addToServer(server);

@@ -67,10 +67,13 @@ export function validateVars(field: string, vars: Vars): Vars {
   if (keys.length > LIMITS.keysPerGroup) {
     throw tooLarge(`${field} has ${keys.length} keys, more than the limit of ${LIMITS.keysPerGroup}`);
   }
+  let total = 0;
   for (const key of keys) {
     validateKey(`${field} key`, key);
     validateValue(`${field}[${key}]`, vars[key]!);
+    total += key.length + Buffer.byteLength(vars[key]!);
   }
+  if (total > LIMITS.groupBytes) throw tooLarge(`${field} are larger than the limit of ${LIMITS.groupBytes} bytes in all`);
   return vars;
 }
 

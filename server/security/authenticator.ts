@@ -16,11 +16,14 @@ export const TOKEN_CACHE_MS = 500;
  * store is down anyway; once it answers, revocation applies within TOKEN_CACHE_MS again.
  */
 export const OUTAGE_GRACE_MS = 5 * 60_000;
+/** After a store failure, lookups skip the store this long instead of each waiting for a timeout. */
+export const STORE_RETRY_MS = 2_000;
 
 const unauthenticated = (message: string) => new DomainError('UNAUTHENTICATED', message);
 
 export class Authenticator {
   private readonly cache = new Map<string, { token: TokenRecord | null; until: number; seen: number }>();
+  private storeDownUntil = 0;
 
   constructor(
     private readonly store: Store,
@@ -51,11 +54,17 @@ export class Authenticator {
     const hit = this.cache.get(hash);
     const now = this.now();
     if (hit && hit.until > now) return hit.token;
+    const graced = hit?.token && now - hit.seen < OUTAGE_GRACE_MS ? hit.token : null;
+    if (now < this.storeDownUntil) {
+      if (graced) return graced;
+      throw new DomainError('UNAVAILABLE', 'store unavailable; retry later');
+    }
     let token: TokenRecord | null;
     try {
       token = await this.store.getTokenByHash(hash);
     } catch (e) {
-      if (hit?.token && now - hit.seen < OUTAGE_GRACE_MS) return hit.token;
+      this.storeDownUntil = this.now() + STORE_RETRY_MS;
+      if (graced) return graced;
       throw e;
     }
     if (this.cache.size > 10_000) this.cache.clear(); // bounded: unknown tokens are cached too

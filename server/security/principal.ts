@@ -68,6 +68,28 @@ export class Principal {
     if (!this.role.resolve && !readsAll) throw denied(`role ${this.role.name} may not resolve workloads`);
   }
 
+  /**
+   * Workload and addon records (names, tags, keys): for roles that see groups at all. Workload
+   * tokens and roles without group access (resolver) see only resolutions.
+   */
+  requireRecordRead(project: string): void {
+    this.requireProject(project);
+    if (this.token.workload) throw denied('a workload token may only resolve its own identity');
+    if (this.level('secret') === 'none' && this.level('config') === 'none') {
+      throw denied(`role ${this.role.name} may not read workloads or addons`);
+    }
+  }
+
+  /** May resolve the identity, so also see its etag (a hash of its values). */
+  mayResolve(project: string, workload: string, scope: ResolveScope): boolean {
+    try {
+      this.requireResolve(project, workload, scope);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
   /** Explain returns keys and sources only. */
   requireExplain(project: string, workload: string, scope: ResolveScope): void {
     if (this.token.workload || this.role.resolve) return this.requireResolve(project, workload, scope);

@@ -33,7 +33,13 @@ export class GroupsService {
     p.requireProject(project);
     if (!(await this.d.store.getProject(project))) throw notFound(`project ${project}`);
     const groups = await this.d.store.listRecords('group', project);
-    return groups.filter((g) => p.level(g.type) !== 'none').map((g) => viewGroup(p, g));
+    const views = groups.filter((g) => p.level(g.type) !== 'none').map((g) => viewGroup(p, g));
+    const secretsShown = views.filter((v) => !v.redacted && v.record.type === 'secret');
+    if (secretsShown.length) {
+      const keys = [...new Set(secretsShown.flatMap((v) => Object.keys(v.record.variables)))].sort();
+      this.d.audit.recordRead({ time: this.d.now(), actor: p.actor, action: 'ListGroups', project, target: `${project} (${secretsShown.length} secret groups)`, keys, outcome: 'ok' });
+    }
+    return views;
   }
 
   async history(p: Principal, project: string, name: string): Promise<{ entry: GroupHistoryEntry; redacted: boolean }[]> {
@@ -45,13 +51,19 @@ export class GroupsService {
     const current = await this.d.store.getRecord('group', project, name);
     const type = current?.type ?? entries.findLast((e) => e.group)?.group?.type ?? 'secret';
     p.requireGroupAccess(project, type, 'keys');
-    return entries.map((entry) => {
+    const out = entries.map((entry) => {
       if (!entry.group) return { entry, redacted: false };
       // Every revision is shown with the stricter of its own and the current type.
       const strict = p.seesValues(entry.group.type) && p.seesValues(type);
       const view = strict ? { record: entry.group, redacted: false } : viewGroup(p, { ...entry.group, type: 'secret' });
       return { entry: { ...entry, group: { ...view.record, type: entry.group.type } }, redacted: view.redacted };
     });
+    const secretShown = out.some((o) => !o.redacted && o.entry.group && (o.entry.group.type === 'secret' || type === 'secret'));
+    if (secretShown) {
+      const keys = [...new Set(out.flatMap((o) => Object.keys(o.entry.group?.variables ?? {})))].sort();
+      this.d.audit.recordRead({ time: this.d.now(), actor: p.actor, action: 'ListGroupHistory', project, target: `group ${project}/${name}`, keys, outcome: 'ok' });
+    }
+    return out;
   }
 
   /**
@@ -81,7 +93,8 @@ export class GroupsService {
     validateName('project', project);
     validateName('group name', name);
     p.requireProject(project);
-    const { after } = await this.plan(p, project, name, change, expectedRevision, 'keys');
+    // Needs read: with keys only, a "no change" preview would confirm a guessed value.
+    const { after } = await this.plan(p, project, name, change, expectedRevision, 'read');
     const state = await this.d.snapshots.get(project);
     const before = state.snapshot;
     const groups = new Map(before.groups);
@@ -109,7 +122,7 @@ export class GroupsService {
   }
 
   /** Reads the current group and computes the new one, checking permissions; writes nothing. */
-  private async plan(p: Principal, project: string, name: string, change: GroupChange, expectedRevision: number, previewLevel?: 'keys') {
+  private async plan(p: Principal, project: string, name: string, change: GroupChange, expectedRevision: number, previewLevel?: 'read') {
     const store = this.d.store;
     const current = await store.getRecord('group', project, name);
     if (change.kind === 'create') {

@@ -1,13 +1,14 @@
 /** Projects, workloads and addons. */
 import { checkGroup } from '../domain/group-changes.js';
-import { invalid, notFound, precondition } from '../domain/errors.js';
+import { invalid, notFound, precondition, tooLarge } from '../domain/errors.js';
+import { LIMITS } from '../domain/limits.js';
 import { validateName, validateTags, validateValue, validateVars } from '../domain/validation.js';
 import type { Addon, Project, Vars, Workload, WorkloadKind } from '../domain/types.js';
 import type { Principal } from '../security/principal.js';
 import type { Deps } from './deps.js';
 import { currentFor, updateWithRetry } from './records.js';
 import { auditedWrite } from './audit.js';
-import { viewAddon, viewWorkload } from './redact.js';
+import { viewAddon, viewWorkload, type Redacted } from './redact.js';
 
 export interface NewWorkload {
   project: string;
@@ -90,17 +91,17 @@ export class ProjectsService {
   async getWorkload(p: Principal, project: string, name: string) {
     validateName('project', project);
     validateName('workload name', name);
-    p.requireProject(project);
+    p.requireRecordRead(project);
     const w = await this.d.store.getRecord('workload', project, name);
     if (!w) throw notFound(`workload ${project}/${name}`);
-    return viewWorkload(p, w);
+    return this.auditedView(p, 'GetWorkload', project, [viewWorkload(p, w)])[0]!;
   }
 
   async listWorkloads(p: Principal, project: string) {
     validateName('project', project);
-    p.requireProject(project);
+    p.requireRecordRead(project);
     await this.requireProjectExists(project);
-    return (await this.d.store.listRecords('workload', project)).map((w) => viewWorkload(p, w));
+    return this.auditedView(p, 'ListWorkloads', project, (await this.d.store.listRecords('workload', project)).map((w) => viewWorkload(p, w)));
   }
 
   async updateWorkload(p: Principal, project: string, name: string, u: WorkloadUpdate) {
@@ -171,17 +172,17 @@ export class ProjectsService {
   async getAddon(p: Principal, project: string, name: string) {
     validateName('project', project);
     validateName('addon name', name);
-    p.requireProject(project);
+    p.requireRecordRead(project);
     const a = await this.d.store.getRecord('addon', project, name);
     if (!a) throw notFound(`addon ${project}/${name}`);
-    return viewAddon(p, a);
+    return this.auditedView(p, 'GetAddon', project, [viewAddon(p, a)])[0]!;
   }
 
   async listAddons(p: Principal, project: string) {
     validateName('project', project);
-    p.requireProject(project);
+    p.requireRecordRead(project);
     await this.requireProjectExists(project);
-    return (await this.d.store.listRecords('addon', project)).map((a) => viewAddon(p, a));
+    return this.auditedView(p, 'ListAddons', project, (await this.d.store.listRecords('addon', project)).map((a) => viewAddon(p, a)));
   }
 
   /** Rotation: replaces the details; refused if a linking group would lose a key it needs. */
@@ -221,6 +222,17 @@ export class ProjectsService {
     await this.audited(p, 'DeleteAddon', project, `addon ${project}/${name}`, [], () => this.d.store.deleteRecord('addon', project, name, current.revision));
   }
 
+  /** Reads that return secret values (workload variables, addon details) are audited, keys only. */
+  private auditedView<T extends Workload | Addon>(p: Principal, action: string, project: string, views: Redacted<T>[]): Redacted<T>[] {
+    const shown = views.filter((v) => !v.redacted);
+    if (shown.length) {
+      const keys = shown.flatMap((v) => ('connectionDetails' in v.record ? Object.keys(v.record.connectionDetails) : [...Object.keys(v.record.runtimeVariables), ...Object.keys(v.record.buildArguments)]));
+      const target = shown.length === 1 ? `${'connectionDetails' in shown[0]!.record ? 'addon' : 'workload'} ${project}/${shown[0]!.record.name}` : `${project} (${shown.length} records)`;
+      this.d.audit.recordRead({ time: this.d.now(), actor: p.actor, action, project, target, keys: [...new Set(keys)].sort(), outcome: 'ok' });
+    }
+    return views;
+  }
+
   private async requireProjectExists(project: string): Promise<void> {
     if (!(await this.d.store.getProject(project))) throw notFound(`project ${project}`);
   }
@@ -246,5 +258,10 @@ function validateDetails(details: Vars): Vars {
     }
     validateValue(`connection detail ${key}`, value);
   }
+  if (Object.keys(details).length > LIMITS.keysPerGroup) {
+    throw tooLarge(`connection details have more than ${LIMITS.keysPerGroup} keys`);
+  }
+  const total = Object.entries(details).reduce((n, [k, v]) => n + k.length + Buffer.byteLength(v), 0);
+  if (total > LIMITS.groupBytes) throw tooLarge(`connection details are larger than the limit of ${LIMITS.groupBytes} bytes in all`);
   return details;
 }

@@ -32,8 +32,10 @@ export class ResolverService {
     return out;
   }
 
-  async explain(p: Principal, project: string, workload: string, scope: ResolveScope): Promise<Resolution> {
-    return (await this.prepare(p, project, workload, scope, [], true)).resolution;
+  /** The etag is a hash of values: shown only to callers who may resolve (it would let a keys-only caller test guesses). */
+  async explain(p: Principal, project: string, workload: string, scope: ResolveScope): Promise<{ resolution: Resolution; showEtag: boolean }> {
+    const { resolution } = await this.prepare(p, project, workload, scope, [], true);
+    return { resolution, showEtag: p.mayResolve(project, workload, scope) };
   }
 
   /** Subscribes; returns the unsubscribe function. */

@@ -70,7 +70,7 @@ describe('peerHost (unit)', () => {
     expect(peerHost('ipv4:10.1.2.3:443')).toBe('10.1.2.3');
     expect(peerHost('[::1]:5555')).toBe('::1');
     expect(peerHost('::1:5555')).toBe('::1'); // grpc-js: remoteAddress:remotePort, no brackets
-    expect(peerHost('ipv6:[2001:db8::7]:443')).toBe('2001:db8::7');
+    expect(peerHost('ipv6:[2001:db8::7]:443')).toBe('2001:db8:0:0::/64'); // IPv6 peers are keyed by /64
   });
 
   it('an IPv4 client is the same peer over IPv4 and over a dual-stack (IPv4-mapped) socket', () => {

@@ -1,6 +1,7 @@
 /** AccessService: tokens and roles. */
 import type { AccessServiceServer } from '../../../gen/secretgroups/v1/access_service.js';
 import type { AccessService } from '../../service/access.js';
+import { denied } from '../../domain/errors.js';
 import { unary, type ApiContext } from '../call.js';
 import { auditToPb, roleFromPb, roleToPb, tokenToPb } from '../mappers.js';
 
@@ -22,7 +23,10 @@ export function accessHandlers(ctx: ApiContext, svc: AccessService): AccessServi
       await svc.revoke(p, req.id);
       return {};
     }),
-    listRoles: unary(ctx, 'ListRoles', async () => ({ roles: (await svc.roles()).map(roleToPb) })),
+    listRoles: unary(ctx, 'ListRoles', async (p) => {
+      if (p.token.workload) throw denied('a workload token may only resolve its own identity');
+      return { roles: (await svc.roles()).map(roleToPb) };
+    }),
     createRole: unary(ctx, 'CreateRole', async (p, req) => ({ role: roleToPb(await svc.createRole(p, roleFromPb(req.role))) })),
     deleteRole: unary(ctx, 'DeleteRole', async (p, req) => {
       await svc.deleteRole(p, req.name);

@@ -12,7 +12,7 @@ import {
 } from '../../../gen/secretgroups/v1/resolver_service.js';
 import type { ResolverService } from '../../service/resolver.js';
 import type { WatchEncoder } from '../../watch/hub.js';
-import { authenticateCall, finish, newRequestId, unary, type ApiContext } from '../call.js';
+import { authenticateCall, finish, newRequestId, requireWellFormed, unary, type ApiContext } from '../call.js';
 import { conflictToPb, provenanceToPb, resolutionToPb, resolveScopeFromPb } from '../mappers.js';
 import { GRPC_CODES, toServiceError } from '../status.js';
 
@@ -39,9 +39,9 @@ export function resolverHandlers(ctx: ApiContext, svc: ResolverService): Resolve
     }),
 
     explain: unary(ctx, 'Explain', async (p, req) => {
-      const r = await svc.explain(p, req.project, req.workload, resolveScopeFromPb(req.scope));
+      const { resolution: r, showEtag } = await svc.explain(p, req.project, req.workload, resolveScopeFromPb(req.scope));
       return ExplainResponse.fromPartial({
-        etag: r.etag,
+        etag: showEtag ? r.etag : '',
         variables: r.provenance.map(provenanceToPb),
         files: r.fileProvenance.map(provenanceToPb),
         conflicts: r.conflicts.map(conflictToPb),
@@ -66,6 +66,10 @@ export function resolverHandlers(ctx: ApiContext, svc: ResolverService): Resolve
         call.emit('error', status);
       };
       authenticateCall(ctx, call as grpc.ServerWritableStream<unknown, unknown>)
+        .then((p) => {
+          requireWellFormed(call.request);
+          return p;
+        })
         .then((p) =>
           svc.watch(p, call.request.project, call.request.workload, resolveScopeFromPb(call.request.scope), call.request.etag, call.request.tags, {
             write: (bytes) => call.write(bytes as unknown as WatchResponse), // pre-encoded, passed through

@@ -11,7 +11,7 @@ import { collect, parseAssignments, parseDetailsJson } from '../args.js';
 import { withSession } from '../client.js';
 import { usage } from '../errors.js';
 import { emit, expectedRevision, readInput, withAddr, withExpectedRevision, withJson } from '../kit.js';
-import { addonHuman, addonJson, addonsTable } from '../views.js';
+import { addonHuman, addonJson, addonsTable, keysUnless } from '../views.js';
 
 interface Opts {
   addr?: string;
@@ -73,11 +73,20 @@ export function registerAddon(program: Command): void {
     }),
   );
 
-  withJson(withAddr(addon.command('list').description("list a project's addons").argument('<project>', 'project name')), 'the list')
+  withJson(
+    withAddr(
+      addon
+        .command('list')
+        .description("list a project's addons (no values unless --show-values)")
+        .argument('<project>', 'project name')
+        .option('--show-values', 'with --json: include the values the caller may read (null otherwise)'),
+    ),
+    'the list',
+  )
     .action((project: string, opts: Opts) =>
       withSession(opts, async (s) => {
         const res = await s.call(s.clients.projects, 'listAddons', ListAddonsRequest.fromPartial({ project }));
-        emit(opts, () => ({ addons: res.addons.map(addonJson) }), () => addonsTable(res.addons));
+        emit(opts, () => ({ addons: res.addons.map((x) => addonJson(keysUnless(opts.showValues, x))) }), () => addonsTable(res.addons));
       }),
     );
 

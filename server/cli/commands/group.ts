@@ -22,7 +22,7 @@ import { collect, parseAssignments, parseRevision } from '../args.js';
 import { readModifyWrite, withSession, type Session } from '../client.js';
 import { usage } from '../errors.js';
 import { emit, expectedRevision, withAddr, withExpectedRevision, withJson } from '../kit.js';
-import { groupHuman, groupJson, groupsTable, historyJson, historyTable, restartHuman, restartJson } from '../views.js';
+import { groupHuman, groupJson, groupsTable, historyJson, historyTable, keysUnless, restartHuman, restartJson } from '../views.js';
 import { addFileRequest, createRequest, hasSettings, importRequest, linkRequest, settingsRequest, type GroupTarget } from './group-requests.js';
 import { registerGroupPreview } from './group-preview.js';
 
@@ -97,11 +97,20 @@ export function registerGroup(program: Command): void {
     withSession(opts, async (s) => printGroup(opts, (await s.call(s.clients.groups, 'getGroup', GetGroupRequest.fromPartial({ project, name }))).group)),
   );
 
-  withJson(withAddr(group.command('list').description("list a project's groups (no values)").argument('<project>', 'project name')), 'the list')
+  withJson(
+    withAddr(
+      group
+        .command('list')
+        .description("list a project's groups (no values unless --show-values)")
+        .argument('<project>', 'project name')
+        .option('--show-values', 'with --json: include the values the caller may read (null otherwise)'),
+    ),
+    'the list',
+  )
     .action((project: string, opts: Opts) =>
       withSession(opts, async (s) => {
         const res = await s.call(s.clients.groups, 'listGroups', ListGroupsRequest.fromPartial({ project }));
-        emit(opts, () => ({ groups: res.groups.map(groupJson) }), () => groupsTable(res.groups));
+        emit(opts, () => ({ groups: res.groups.map((g) => groupJson(keysUnless(opts.showValues, g))) }), () => groupsTable(res.groups));
       }),
     );
 
@@ -280,12 +289,20 @@ export function registerGroup(program: Command): void {
   });
 
   withJson(
-    withAddr(group.command('history').description('every revision of a group: who, when, which keys (never values)').argument('<project>', 'project name').argument('<group>', 'group name')),
+    withAddr(
+      group
+        .command('history')
+        .description('every revision of a group: who, when, which keys (values only with --json --show-values)')
+        .argument('<project>', 'project name')
+        .argument('<group>', 'group name')
+        .option('--show-values', 'with --json: include each revision\'s values the caller may read'),
+    ),
     '{"revisions": [...]}',
   ).action((project: string, name: string, opts: Opts) =>
     withSession(opts, async (s) => {
       const res = await s.call(s.clients.groups, 'listGroupHistory', ListGroupHistoryRequest.fromPartial({ project, name }));
-      emit(opts, () => ({ revisions: historyJson(res.revisions) }), () => historyTable(res.revisions));
+      const revisions = res.revisions.map((r) => ({ ...r, group: r.group && keysUnless(opts.showValues, r.group) }));
+      emit(opts, () => ({ revisions: historyJson(revisions) }), () => historyTable(res.revisions));
     }),
   );
 

@@ -11,7 +11,7 @@ import { collect, parseAssignments, parseKind } from '../args.js';
 import { readModifyWrite, withSession } from '../client.js';
 import { usage } from '../errors.js';
 import { emit, expectedRevision, withAddr, withExpectedRevision, withJson } from '../kit.js';
-import { workloadHuman, workloadJson, workloadsTable } from '../views.js';
+import { keysUnless, workloadHuman, workloadJson, workloadsTable } from '../views.js';
 
 interface Opts {
   addr?: string;
@@ -76,11 +76,20 @@ export function registerWorkload(program: Command): void {
     }),
   );
 
-  withJson(withAddr(workload.command('list').description("list a project's workloads").argument('<project>', 'project name')), 'the list')
+  withJson(
+    withAddr(
+      workload
+        .command('list')
+        .description("list a project's workloads (no values unless --show-values)")
+        .argument('<project>', 'project name')
+        .option('--show-values', 'with --json: include the values the caller may read (null otherwise)'),
+    ),
+    'the list',
+  )
     .action((project: string, opts: Opts) =>
       withSession(opts, async (s) => {
         const res = await s.call(s.clients.projects, 'listWorkloads', ListWorkloadsRequest.fromPartial({ project }));
-        emit(opts, () => ({ workloads: res.workloads.map(workloadJson) }), () => workloadsTable(res.workloads));
+        emit(opts, () => ({ workloads: res.workloads.map((x) => workloadJson(keysUnless(opts.showValues, x))) }), () => workloadsTable(res.workloads));
       }),
     );
 
