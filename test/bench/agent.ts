@@ -30,11 +30,24 @@ interface ProfileNode {
   hitCount?: number;
 }
 
-/** Self time of a .cpuprofile by function and by package/area, top entries with % of samples. */
-export function summariseProfile(path: string, top = 12) {
-  const prof = JSON.parse(readFileSync(path, 'utf8')) as { nodes: ProfileNode[]; startTime: number; endTime: number; samples: number[] };
+/**
+ * Self time of a .cpuprofile by function and by package/area, top entries with % of samples.
+ * With `windows` (monotonic µs), only samples taken inside them count.
+ */
+export function summariseProfile(path: string, top = 12, windows?: [number, number][]) {
+  const prof = JSON.parse(readFileSync(path, 'utf8')) as { nodes: ProfileNode[]; startTime: number; endTime: number; samples: number[]; timeDeltas: number[] };
+  let wallMs = (prof.endTime - prof.startTime) / 1000;
+  if (windows?.length) {
+    const hits = new Map<number, number>();
+    let t = prof.startTime;
+    prof.samples.forEach((id, i) => {
+      t += prof.timeDeltas[i] ?? 0;
+      if (windows.some(([a, b]) => t >= a && t <= b)) hits.set(id, (hits.get(id) ?? 0) + 1);
+    });
+    for (const n of prof.nodes) n.hitCount = hits.get(n.id) ?? 0;
+    wallMs = windows.reduce((ms, [a, b]) => ms + (b - a) / 1000, 0);
+  }
   const total = prof.nodes.reduce((n, x) => n + (x.hitCount ?? 0), 0) || 1;
-  const wallMs = (prof.endTime - prof.startTime) / 1000;
   const byFn = new Map<string, number>();
   const byArea = new Map<string, number>();
   const area = (url: string, fn: string) => {

@@ -17,7 +17,7 @@ import { api } from './lib/api.js';
 import { ensureEtcd, startEtcd } from './lib/etcd.js';
 import { startSg } from './lib/procs.js';
 import { seedFanoutProject } from './lib/seed.js';
-import { percentile, rssMb, round, sleep, wallMs } from './lib/util.js';
+import { inWindow, percentile, rssMb, round, sleep, wallMs } from './lib/util.js';
 import type { ClientCommand, ClientEvent } from './watch-client.js';
 
 export interface FanoutResult {
@@ -111,6 +111,10 @@ function summarise(l: Latencies) {
  */
 async function measure(pool: WatcherPool, rounds: number, update: (seq: string) => Promise<void>, log: (s: string) => void, label: string): Promise<Latencies> {
   const l: Latencies = { fromAck: [], fromSend: [], missing: 0, beforeAck: 0 };
+  // One warm-up update (JIT, buffers), not counted; the same for sg and etcd.
+  const warm = `${label}-warmup-${Date.now()}`;
+  await update(warm);
+  await pool.collect(warm, 15_000);
   for (let r = 1; r <= rounds; r++) {
     const seq = `${label}-${r}-${Date.now()}`;
     await sleep(500); // let the previous round's traffic settle
@@ -165,7 +169,8 @@ export async function benchFanout(quick: boolean, log: (s: string) => void, watc
     log(`  sg: ${connected} Watch streams on ${fx.workloads.length} workloads (${perWorkload} each) got their first resolution in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
     await sleep(2000);
     rssConnected = rssMb(server.pid);
-    sgLat = await measure(pool, rounds, async (seq) => void (await a.setVars(fx.project, fx.group, { SEQ: seq })), log, 'sg');
+    const p = pool;
+    sgLat = await inWindow('fanout', () => measure(p, rounds, async (seq) => void (await a.setVars(fx.project, fx.group, { SEQ: seq })), log, 'sg'));
     await sleep(1000);
     rssAfter = rssMb(server.pid);
     details.sg = { ...summarise(sgLat), workloads: fx.workloads.length, watchersPerWorkload: perWorkload, connected, errors: pool.errors };

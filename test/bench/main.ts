@@ -6,12 +6,12 @@
  * Loopback only; every section starts and stops its own servers and ends by itself.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { benchAgent } from './agent.js';
+import { benchAgent, summariseProfile } from './agent.js';
 import { benchFanout } from './fanout.js';
 import { ROOT } from './lib/procs.js';
-import { machineInfo, pin, placement } from './lib/util.js';
+import { machineInfo, pin, placement, profileWindows } from './lib/util.js';
 import { summaryTable, type BenchResults } from './report.js';
 import { benchResolve } from './resolve.js';
 import { benchWrites } from './writes.js';
@@ -30,6 +30,21 @@ async function main(): Promise<void> {
   const started = Date.now();
   const date = new Date().toISOString();
   const details: Record<string, unknown> = {};
+  // --profile: CPU profiles of the sg servers under test, summarised per section.
+  const profiling = argv.includes('--profile');
+  const profileRoot = join(ROOT, 'dist', 'bench-profiles');
+  const profileSection = (section: string) => {
+    if (!profiling) return;
+    process.env.SG_BENCH_PROFILE_DIR = join(profileRoot, section);
+  };
+  const profileSummary = (section: string) => {
+    if (!profiling) return undefined;
+    const dir = join(profileRoot, section);
+    return readdirSync(dir)
+      .filter((f) => f.endsWith('.cpuprofile'))
+      .map((f) => ({ file: join(dir, f), window: 'measured phases only', ...summariseProfile(join(dir, f), 15, profileWindows[section]) }));
+  };
+  if (profiling) rmSync(profileRoot, { recursive: true, force: true });
   const nan = Number.NaN;
   const out: BenchResults = {
     resolve: { rps: nan, noopRps: nan, ratio: nan, p50Ms: nan, p99Ms: nan },
@@ -42,19 +57,23 @@ async function main(): Promise<void> {
   };
   if (want('resolve')) {
     log('resolve: throughput against a no-op grpc-js server (same client harness, same run)');
+    profileSection('resolve');
     const { details: d, ...r } = await benchResolve(quick, log);
     out.resolve = r;
-    details.resolve = d;
+    details.resolve = { ...d, serverProfiles: profileSummary('resolve') };
   }
   let bytesPerWatcher: number | null = null;
   if (want('fanout')) {
     log('fanout: one group update to 5,000 Watch streams, then etcd with 5,000 watchers on one key');
-    const { details: d, rssMbAt5kWatchers, ...fanout } = await benchFanout(quick, log);
+    profileSection('fanout');
+    const { details: d0, rssMbAt5kWatchers, ...fanout } = await benchFanout(quick, log);
+    const d = { ...d0, serverProfiles: profileSummary('fanout') };
     out.fanout = fanout;
     out.server = { rssMbAt5kWatchers };
     details.fanout = d;
     bytesPerWatcher = ((d as { memory?: { bytesPerWatcher?: number } }).memory?.bytesPerWatcher) ?? null;
   }
+  delete process.env.SG_BENCH_PROFILE_DIR;
   if (want('agent')) {
     log('agent: `sg-agent exec -- true` against `node -e 0`');
     try {
@@ -68,9 +87,10 @@ async function main(): Promise<void> {
   }
   if (want('writes')) {
     log('writes: SetVariables per second on SQLite and on MongoDB (FerretDB)');
+    profileSection('writes');
     const { details: d, ...r } = await benchWrites(quick, log);
     out.writes = r;
-    details.writes = d;
+    details.writes = { ...d, serverProfiles: profileSummary('writes') };
   }
   if (want('soak') && !quick) {
     // The 60 s soak of the issue (CI runs the same test for 15 s).

@@ -17,7 +17,7 @@ import { Scope } from '../../gen/secretgroups/v1/resources.js';
 import { api } from './lib/api.js';
 import { startListening, startSg } from './lib/procs.js';
 import { seedResolveProject } from './lib/seed.js';
-import { median, percentile, placement, round, sleep } from './lib/util.js';
+import { inWindow, median, percentile, placement, round, sleep } from './lib/util.js';
 
 const RESOLVE = '/secretgroups.v1.ResolverService/Resolve';
 
@@ -170,9 +170,10 @@ export async function benchResolve(quick: boolean, log: (s: string) => void): Pr
     for (let r = 0; r < rounds; r++) {
       // Alternate the order so that drift (other load on the machine) hits both alike.
       const first = r % 2 === 0 ? sg : base;
-      const a = await first.closedLoop(roundMs, inflight);
+      const loop = (h: Harness) => (h === sg ? inWindow('resolve', () => h.closedLoop(roundMs, inflight)) : h.closedLoop(roundMs, inflight));
+      const a = await loop(first);
       await sleep(200);
-      const b = await (first === sg ? base : sg).closedLoop(roundMs, inflight);
+      const b = await loop(first === sg ? base : sg);
       const [s, n] = first === sg ? [a, b] : [b, a];
       errors += s.errors + n.errors;
       sgRps.push(s.rps);

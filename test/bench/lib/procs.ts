@@ -23,11 +23,16 @@ export interface SgServer {
 /** `sg serve` (the built CLI) in its own process on a free loopback port, pinned to the server CPU. */
 export async function startSg(opts: { args?: string[]; env?: NodeJS.ProcessEnv } = {}): Promise<SgServer> {
   const dataDir = mkdtempSync(join(tmpdir(), 'sg-bench-'));
-  const child = await startListening(SG, ['serve', '--addr', '127.0.0.1:0', '--data', dataDir, ...(opts.args ?? [])], placement()?.server, {
-    ...process.env,
-    SG_LOG_LEVEL: 'warn',
-    ...opts.env,
-  });
+  // `npm run bench -- --profile` writes a CPU profile of every server under test here.
+  const profileDir = process.env.SG_BENCH_PROFILE_DIR;
+  const nodeArgs = profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [];
+  const child = await startListening(
+    SG,
+    ['serve', '--addr', '127.0.0.1:0', '--data', dataDir, ...(opts.args ?? [])],
+    placement()?.server,
+    { ...process.env, SG_LOG_LEVEL: 'warn', ...opts.env },
+    nodeArgs,
+  );
   return {
     addr: child.addr,
     pid: child.proc.pid!,
@@ -49,9 +54,9 @@ export interface Child {
 }
 
 /** Starts `node SCRIPT ARGS` and waits for it to print `listening on HOST:PORT`. */
-export function startListening(script: string, args: string[], cpus?: string, env: NodeJS.ProcessEnv = process.env): Promise<Child> {
+export function startListening(script: string, args: string[], cpus?: string, env: NodeJS.ProcessEnv = process.env, nodeArgs: string[] = []): Promise<Child> {
   return new Promise((resolve, reject) => {
-    const proc = spawn(process.execPath, [script, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env });
+    const proc = spawn(process.execPath, [...nodeArgs, script, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env });
     let out = '';
     const timer = setTimeout(() => reject(new Error(`${script} did not start:\n${out}`)), 20_000);
     const onData = (c: Buffer) => {

@@ -44,7 +44,7 @@ export function pin(pid: number, cpuList: string): boolean {
 /** The placement used by every section, or null on a one-CPU machine. */
 export function placement(): { server: string; clients: string } | null {
   if (CPU_COUNT < 2) return null;
-  return { server: '0', clients: `1-${CPU_COUNT - 1}` };
+  return { server: '0', clients: CPU_COUNT === 2 ? '1' : `1-${CPU_COUNT - 1}` };
 }
 
 export interface MachineInfo {
@@ -86,4 +86,19 @@ export function machineInfo(): MachineInfo {
 /** Runs fn `times` times and returns the median, min and max of its results. */
 export function spread(values: number[]): { median: number; min: number; max: number } {
   return { median: median(values), min: Math.min(...values), max: Math.max(...values) };
+}
+
+/**
+ * Measurement windows (CLOCK_MONOTONIC, µs, the clock of V8's CPU profiles) per section, so
+ * that a server's profile can be cut down to the time it was under measured load.
+ */
+export const profileWindows: Record<string, [number, number][]> = {};
+
+export async function inWindow<T>(section: string, fn: () => Promise<T>): Promise<T> {
+  const from = Number(process.hrtime.bigint() / 1000n);
+  try {
+    return await fn();
+  } finally {
+    (profileWindows[section] ??= []).push([from, Number(process.hrtime.bigint() / 1000n)]);
+  }
 }
