@@ -27,6 +27,7 @@ import { SealedStore } from '../store/sealed-store.js';
 import { SqliteStore } from '../store/sqlite-store.js';
 import type { Store } from '../store/store.js';
 import { WatchHub } from '../watch/hub.js';
+import { RestartRelay } from '../watch/restart-relay.js';
 import { watchEncoder } from '../api/handlers/resolver-handlers.js';
 import type { RunningServer, ServerOptions } from './options.js';
 
@@ -66,9 +67,11 @@ export async function startServer(opts: ServerOptions, log: Logger = createLogge
   const roles = new RoleRegistry(timed);
   const auth = new Authenticator(timed, (name) => roles.get(name));
   const access = new AccessService(deps, auth, roles);
+  // Other replicas' restart requests reach this replica's subscribers through the store.
+  const relay = new RestartRelay(timed, snapshots, hub);
   const services = {
     projects: new ProjectsService(deps),
-    groups: new GroupsService(deps),
+    groups: new GroupsService(deps, relay.origin),
     resolver: new ResolverService(deps),
     access,
   };
@@ -99,6 +102,7 @@ export async function startServer(opts: ServerOptions, log: Logger = createLogge
     server.bindAsync(`${host.includes(':') ? `[${host}]` : host}:${port}`, credentials, (err, p) => (err ? reject(err) : resolve(p))),
   );
   snapshots.startPolling(opts.pollMs ?? (embedded ? 1000 : 250));
+  if (!embedded) relay.start(opts.pollMs ?? 250); // one process owns an embedded store: nothing to relay
   for (const s of ['', ...SERVICE_NAMES]) health.setStatus(s, 'SERVING');
   const addr = `${host.includes(':') ? `[${host}]` : host}:${boundPort}`;
   log.info({ addr, store: embedded ? 'sqlite' : 'mongodb', tls }, 'listening');
@@ -113,6 +117,7 @@ export async function startServer(opts: ServerOptions, log: Logger = createLogge
       (closing ??= (async () => {
         for (const s of ['', ...SERVICE_NAMES]) health.setStatus(s, 'NOT_SERVING');
         snapshots.stop();
+        relay.stop();
         hub.closeAll('server shutting down; reconnect');
         await new Promise<void>((resolve) => {
           const force = setTimeout(() => {

@@ -7,11 +7,16 @@ import { validateName } from '../domain/validation.js';
 import type { GroupHistoryEntry, ProjectSnapshot, SecretGroup } from '../domain/types.js';
 import type { Principal } from '../security/principal.js';
 import { MAX_WRITE_ATTEMPTS, type Deps } from './deps.js';
+import { dependentsOf, RESTART_ACTION } from '../watch/restart-relay.js';
 import { auditedWrite } from './audit.js';
 import { viewGroup, type Redacted } from './redact.js';
 
 export class GroupsService {
-  constructor(private readonly d: Deps) {}
+  constructor(
+    private readonly d: Deps,
+    /** Marks restart requests with their origin replica (see RestartRelay). */
+    private readonly replicaTag = 'replica local',
+  ) {}
 
   async get(p: Principal, project: string, name: string): Promise<Redacted<SecretGroup>> {
     validateName('project', project);
@@ -113,10 +118,18 @@ export class GroupsService {
     const group = state.snapshot.groups.get(name);
     if (!group) throw notFound(`group ${project}/${name}`);
     p.requireGroupAccess(project, group.type, 'write');
-    const workloads = [...state.snapshot.workloads.keys()]
-      .filter((w) => state.resolution(w, 'runtime').eligibleGroups.includes(name))
-      .sort();
-    await this.d.audit.record({ time: this.d.now(), actor: p.actor, action: 'RestartDependents', project, target: `group ${project}/${name}`, keys: [], outcome: 'ok' });
+    const workloads = await dependentsOf(this.d.snapshots, project, name);
+    // The audit record is also how other replicas learn of the request (RestartRelay).
+    await this.d.audit.record({
+      time: this.d.now(),
+      actor: p.actor,
+      action: RESTART_ACTION,
+      project,
+      target: `group ${project}/${name}`,
+      keys: [],
+      outcome: 'ok',
+      detail: this.replicaTag,
+    });
     const delivered = this.d.hub.restart(project, new Set(workloads), name, p.actor);
     return { workloads, delivered };
   }
