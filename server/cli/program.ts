@@ -8,6 +8,7 @@ import { Command, CommanderError } from 'commander';
 import { registerAccess } from './commands/access.js';
 import { registerAdmin } from './commands/admin.js';
 import { registerAudit } from './commands/audit.js';
+import { registerCompletion } from './commands/completion.js';
 import { registerAddon } from './commands/addon.js';
 import { registerGroup } from './commands/group.js';
 import { registerMigrate } from './commands/migrate.js';
@@ -78,6 +79,7 @@ export function buildProgram(): Command {
   registerAccess(program);
   registerAudit(program);
   registerAdmin(program);
+  registerCompletion(program);
   return program;
 }
 
