@@ -95,7 +95,7 @@ export class WatchHub {
   private count = 0;
 
   constructor(
-    snapshots: Snapshots,
+    private readonly snapshots: Snapshots,
     private readonly encoder: WatchEncoder,
     heartbeatMs: number,
     /** Observes how long a change took to reach every subscriber's transport (metrics). */
@@ -118,7 +118,10 @@ export class WatchHub {
    */
   subscribe(state: ProjectState, workload: string, scope: ResolveScope, etag: string, sink: WatchSink): () => void {
     const project = state.snapshot.project.name;
-    const resolution = state.resolution(workload, scope); // NOT_FOUND before registering
+    // The newest state, not the one the caller looked up before an await: a change published in
+    // between would otherwise never reach this subscriber (it was not registered yet).
+    const latest = this.snapshots.peek(project) ?? state;
+    const resolution = latest.resolution(workload, scope); // NOT_FOUND before registering
     let identities = this.projects.get(project);
     if (!identities) this.projects.set(project, (identities = new Map()));
     const key = `${workload}\0${scope}`;

@@ -1,0 +1,154 @@
+/** The Watch hub with a real in-memory store and snapshots, and fake transports. */
+import { beforeEach, describe, expect, it } from 'vitest';
+import { Snapshots } from '../../server/service/snapshots.js';
+import { SqliteStore } from '../../server/store/sqlite-store.js';
+import { WatchHub, type WatchEncoder, type WatchSink } from '../../server/watch/hub.js';
+import { group, workload } from '../helpers/fixtures.js';
+
+/** Messages as readable tuples; resolutions carry their etag. */
+const encoder: WatchEncoder = {
+  resolution: (r) => Buffer.from(`resolution:${r.variables.A ?? ''}:${r.etag}`),
+  unchanged: (etag) => Buffer.from(`unchanged:${etag}`),
+  restart: (g) => Buffer.from(`restart:${g}`),
+  heartbeat: () => Buffer.from('heartbeat'),
+};
+
+class FakeSink implements WatchSink {
+  written: Uint8Array[] = [];
+  full = false;
+  private drain: (() => void) | undefined;
+  failed: string | undefined;
+  write(bytes: Uint8Array) {
+    this.written.push(bytes);
+    return !this.full;
+  }
+  onDrain(fn: () => void) {
+    this.drain = fn;
+  }
+  fail(code: string, message: string) {
+    this.failed = `${code}: ${message}`;
+  }
+  unblock() {
+    this.full = false;
+    const d = this.drain;
+    this.drain = undefined;
+    d?.();
+  }
+  texts() {
+    return this.written.map((b) => Buffer.from(b).toString().replace(/:[^:]*$/, ''));
+  }
+}
+
+let store: SqliteStore;
+let snapshots: Snapshots;
+let hub: WatchHub;
+let revision = 1;
+async function setA(value: string) {
+  revision++;
+  await store.updateRecord('group', group('g', { revision, variables: { A: value } }));
+  await snapshots.refresh('p');
+}
+
+beforeEach(async () => {
+  store = new SqliteStore(':memory:');
+  await store.init();
+  await store.createProject({ name: 'p', createdAt: 1 });
+  await store.createRecord('workload', workload('api'));
+  await store.createRecord('workload', workload('other'));
+  await store.createRecord('group', group('g', { variables: { A: '1' } }));
+  revision = 1;
+  snapshots = new Snapshots(store);
+  hub = new WatchHub(snapshots, encoder, 0);
+});
+
+describe('WatchHub', () => {
+  it('sends the current resolution first and then only real changes', async () => {
+    const sink = new FakeSink();
+    hub.subscribe(await snapshots.get('p'), 'api', 'runtime', '', sink);
+    await setA('2');
+    await setA('2'); // same content: no message
+    await setA('3');
+    expect(sink.texts()).toEqual(['resolution:1', 'resolution:2', 'resolution:3']);
+  });
+
+  it('subscribes against the newest snapshot, even if the caller looked up an older one', async () => {
+    const stale = await snapshots.get('p');
+    await setA('2'); // published while the subscriber was not registered yet
+    const sink = new FakeSink();
+    hub.subscribe(stale, 'api', 'runtime', '', sink);
+    expect(sink.texts()).toEqual(['resolution:2']);
+  });
+
+  it('answers `unchanged` to a caller that already holds the current etag', async () => {
+    const state = await snapshots.get('p');
+    const etag = state.resolution('api', 'runtime').etag;
+    const sink = new FakeSink();
+    hub.subscribe(state, 'api', 'runtime', etag, sink);
+    expect(sink.texts()).toEqual([`unchanged`]);
+  });
+
+  it('encodes a change once and writes the same bytes to every subscriber of the identity', async () => {
+    const sinks = Array.from({ length: 5 }, () => new FakeSink());
+    const state = await snapshots.get('p');
+    for (const s of sinks) hub.subscribe(state, 'api', 'runtime', '', s);
+    await setA('2');
+    const last = sinks.map((s) => s.written.at(-1));
+    expect(new Set(last).size).toBe(1);
+  });
+
+  it('a subscriber that stops reading gets only the latest resolution when it drains, and never delays others', async () => {
+    const slow = new FakeSink();
+    const fast = new FakeSink();
+    const state = await snapshots.get('p');
+    hub.subscribe(state, 'api', 'runtime', '', slow);
+    hub.subscribe(state, 'api', 'runtime', '', fast);
+    slow.full = true;
+    await setA('2'); // written, then the transport reports full
+    for (let i = 3; i <= 50; i++) await setA(String(i));
+    expect(fast.texts().at(-1)).toBe('resolution:50');
+    expect(slow.written).toHaveLength(2); // nothing more queued while blocked
+    slow.unblock();
+    expect(slow.texts()).toEqual(['resolution:1', 'resolution:2', 'resolution:50']);
+  });
+
+  it('queues restart events for a blocked subscriber, at most 16, and never loses the newest', async () => {
+    const sink = new FakeSink();
+    hub.subscribe(await snapshots.get('p'), 'api', 'runtime', '', sink);
+    sink.full = true;
+    await setA('2'); // written; the transport now reports full
+    for (let i = 0; i < 40; i++) hub.restart('p', new Set(['api']), `g${i}`, 'test');
+    expect(sink.written).toHaveLength(2); // the first resolution and the v2 one: nothing while blocked
+    sink.unblock();
+    const restarts = sink.written.slice(2).map((b) => Buffer.from(b).toString());
+    expect(restarts).toHaveLength(16);
+    expect(restarts.at(-1)).toBe('restart:g39');
+  });
+
+  it('restart reaches only runtime subscribers of the named workloads and counts them', async () => {
+    const api = new FakeSink();
+    const other = new FakeSink();
+    const build = new FakeSink();
+    const state = await snapshots.get('p');
+    hub.subscribe(state, 'api', 'runtime', '', api);
+    hub.subscribe(state, 'other', 'runtime', '', other);
+    hub.subscribe(state, 'api', 'build', '', build);
+    expect(hub.restart('p', new Set(['api']), 'g', 'test')).toBe(1);
+    expect(api.texts().at(-1)).toBe('restart');
+    expect(other.texts()).toEqual(['resolution:1']);
+    expect(build.texts()).toEqual(['resolution:1']);
+  });
+
+  it('unsubscribing removes the subscriber; a deleted workload ends its streams with NOT_FOUND', async () => {
+    const sink = new FakeSink();
+    const unsubscribe = hub.subscribe(await snapshots.get('p'), 'api', 'runtime', '', sink);
+    expect(hub.subscriberCount).toBe(1);
+    unsubscribe();
+    unsubscribe();
+    expect(hub.subscriberCount).toBe(0);
+    const other = new FakeSink();
+    hub.subscribe(await snapshots.get('p'), 'other', 'runtime', '', other);
+    await store.deleteRecord('workload', 'p', 'other', 1);
+    await snapshots.refresh('p');
+    expect(other.failed).toMatch(/^NOT_FOUND: workload p\/other was deleted/);
+  });
+});
