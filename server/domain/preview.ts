@@ -21,8 +21,8 @@ export function previewChange(before: ProjectSnapshot, after: ProjectSnapshot): 
     const wb = before.workloads.get(name);
     const wa = after.workloads.get(name)!;
     for (const scope of ['runtime', 'build'] as const) {
-      const a = resolveWorkload(after.project.name, wa, scope, preparedAfter);
-      const b = wb ? resolveWorkload(before.project.name, wb, scope, preparedBefore) : null;
+      const a = resolveWorkload(after.project.name, wa, scope, preparedAfter, { provenance: false });
+      const b = wb ? resolveWorkload(before.project.name, wb, scope, preparedBefore, { provenance: false }) : null;
       if (b && a.etag === b.etag) continue;
       const diff = diffResolutions(b, a);
       if (diff) changes.push({ workload: name, scope, ...diff });

@@ -68,7 +68,10 @@ export function resolveWorkload(
   workload: Workload,
   scope: ResolveScope,
   prepared: readonly PreparedGroup[],
+  /** Per-key provenance (for Explain). Off, the result is much smaller to keep cached. */
+  opts: { provenance?: boolean } = {},
 ): Resolution {
+  const withProvenance = opts.provenance ?? true;
   const eligible = prepared.filter((p) => isEligible(p.group, workload, scope));
 
   const variables: Vars = {};
@@ -143,8 +146,8 @@ export function resolveWorkload(
     variables: sortedVars,
     files,
     etag: etagOf(sortedVars, files),
-    provenance,
-    fileProvenance,
+    provenance: withProvenance ? provenance : [],
+    fileProvenance: withProvenance ? fileProvenance : [],
     conflicts,
     contributingGroups: [...contributing].sort(),
     eligibleGroups: eligible.map((p) => p.group.name).sort(),

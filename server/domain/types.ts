@@ -136,6 +136,7 @@ export interface Resolution {
   variables: Vars;
   files: ResolvedFile[];
   etag: string;
+  /** Empty unless asked for (resolveWorkload's `provenance` option). */
   provenance: Provenance[];
   fileProvenance: Provenance[];
   conflicts: Conflict[];

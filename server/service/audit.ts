@@ -2,12 +2,16 @@
  * Audit records: keys, never values. A mutation's record is written before the mutation
  * reports success (if it cannot be written the call fails); reads of secret values on the
  * hot path (Resolve, Watch) are buffered and flushed in the background so that they never
- * wait on the store.
+ * wait on the store. Repeated identical reads within one flush window (a service resolving
+ * the same identity many times a second) become one record with a count, so the audit log
+ * and its cost grow with distinct reads, not with request rate.
  */
 import type { AuditEvent, Store } from '../store/store.js';
 
 export class Audit {
   private buffer: AuditEvent[] = [];
+  /** Identical reads of this window: key -> the first event and how many there were. */
+  private readonly repeated = new Map<string, { event: () => AuditEvent; count: number }>();
   private timer: NodeJS.Timeout;
   private flushing: Promise<void> = Promise.resolve();
   dropped = 0;
@@ -35,8 +39,24 @@ export class Audit {
     this.buffer.push(event);
   }
 
+  /**
+   * A read that is often repeated: `key` identifies it (actor, action, target, content), and
+   * `event` builds the record only once per window (the key list can be long).
+   */
+  recordRepeatedRead(key: string, event: () => AuditEvent): void {
+    const hit = this.repeated.get(key);
+    if (hit) hit.count++;
+    else if (this.repeated.size < this.maxBuffered) this.repeated.set(key, { event, count: 1 });
+    else this.dropped++;
+  }
+
   flush(): Promise<void> {
     this.flushing = this.flushing.then(async () => {
+      for (const { event, count } of this.repeated.values()) {
+        const e = event();
+        this.buffer.push(count > 1 ? { ...e, detail: `${count} identical reads in this interval` } : e);
+      }
+      this.repeated.clear();
       const batch = this.buffer;
       this.buffer = [];
       for (let i = 0; i < batch.length; i++) {

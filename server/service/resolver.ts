@@ -34,8 +34,8 @@ export class ResolverService {
 
   /** The etag is a hash of values: shown only to callers who may resolve (it would let a keys-only caller test guesses). */
   async explain(p: Principal, project: string, workload: string, scope: ResolveScope): Promise<{ resolution: Resolution; showEtag: boolean }> {
-    const { resolution } = await this.prepare(p, project, workload, scope, [], true);
-    return { resolution, showEtag: p.mayResolve(project, workload, scope) };
+    const { state } = await this.prepare(p, project, workload, scope, [], true);
+    return { resolution: state.explain(workload, scope), showEtag: p.mayResolve(project, workload, scope) };
   }
 
   /** Subscribes; returns the unsubscribe function. */
@@ -46,14 +46,15 @@ export class ResolverService {
   }
 
   private auditRead(p: Principal, action: string, r: Resolution): void {
-    this.d.audit.recordRead({
-      time: this.d.now(),
+    const time = this.d.now();
+    this.d.audit.recordRepeatedRead(`${p.token.id}\0${action}\0${r.project}\0${r.workload}\0${r.scope}\0${r.etag}`, () => ({
+      time,
       actor: p.actor,
       action,
       project: r.project,
       target: `workload ${r.project}/${r.workload} (${r.scope})`,
       keys: Object.keys(r.variables),
       outcome: 'ok',
-    });
+    }));
   }
 }

@@ -27,12 +27,21 @@ export class ProjectState {
     const hit = this.resolutions.get(key);
     this.onLookup?.(hit !== undefined);
     if (hit) return hit;
+    const r = this.compute(workload, scope, false);
+    this.resolutions.set(key, r);
+    return r;
+  }
+
+  /** With per-key provenance; not cached (Explain is rare, provenance is large). */
+  explain(workload: string, scope: ResolveScope): Resolution {
+    return this.compute(workload, scope, true);
+  }
+
+  private compute(workload: string, scope: ResolveScope, provenance: boolean): Resolution {
     const w = this.snapshot.workloads.get(workload);
     if (!w) throw notFound(`workload ${this.snapshot.project.name}/${workload}`);
     this.prepared ??= prepareGroups(this.snapshot);
-    const r = resolveWorkload(this.snapshot.project.name, w, scope, this.prepared);
-    this.resolutions.set(key, r);
-    return r;
+    return resolveWorkload(this.snapshot.project.name, w, scope, this.prepared, { provenance });
   }
 }
 

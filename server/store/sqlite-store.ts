@@ -185,10 +185,12 @@ export class SqliteStore implements Store {
     })();
   }
 
+  private insertAudit: Database.Statement | undefined;
+
   async appendAudit(event: AuditEvent): Promise<void> {
-    this.db
-      .prepare('INSERT INTO audit (time, project, actor, action, data) VALUES (?, ?, ?, ?, ?)')
-      .run(event.time, event.project, event.actor, event.action, JSON.stringify(event));
+    // Prepared once: audit inserts are the most frequent write.
+    this.insertAudit ??= this.db.prepare('INSERT INTO audit (time, project, actor, action, data) VALUES (?, ?, ?, ?, ?)');
+    this.insertAudit.run(event.time, event.project, event.actor, event.action, JSON.stringify(event));
   }
 
   async listAudit(filter: AuditFilter): Promise<AuditEvent[]> {

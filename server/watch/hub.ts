@@ -26,6 +26,11 @@ export interface WatchEncoder {
 }
 
 const MAX_QUEUED_EVENTS = 16;
+/**
+ * Subscribers written per turn of the event loop during a fan-out: the rest follow in later
+ * turns, so the writer's response and other RPCs are not held up behind thousands of writes.
+ */
+const FANOUT_CHUNK = 500;
 
 class Subscriber {
   etag = '';
@@ -185,7 +190,6 @@ export class WatchHub {
     const identities = this.projects.get(project);
     if (!identities) return;
     const started = process.hrtime.bigint();
-    let pushed = false;
     for (const identity of [...identities.values()]) {
       if (!state) {
         for (const sub of identity.subscribers) sub.sink.fail('NOT_FOUND', `project ${project} was deleted`);
@@ -199,10 +203,26 @@ export class WatchHub {
         continue;
       }
       if (identity.encoded?.etag === resolution.etag) continue; // unchanged: never re-sent
-      const bytes = this.encodedFor(identity, resolution);
-      for (const sub of identity.subscribers) pushed = sub.sendResolution(bytes, resolution.etag) || pushed;
+      this.deliver(identity, this.encodedFor(identity, resolution), resolution.etag, started);
     }
-    if (pushed) this.onPush?.(Number(process.hrtime.bigint() - started) / 1e9);
+  }
+
+  /** Writes one encoded resolution to an identity's subscribers, FANOUT_CHUNK per turn. */
+  private deliver(identity: Identity, bytes: Uint8Array, etag: string, started: bigint): void {
+    const subscribers = [...identity.subscribers];
+    let i = 0;
+    const step = () => {
+      const end = Math.min(i + FANOUT_CHUNK, subscribers.length);
+      for (; i < end; i++) {
+        // A newer change took over this identity: it delivers to everyone, this one stops.
+        if (identity.encoded?.etag !== etag) return;
+        const sub = subscribers[i]!;
+        if (identity.subscribers.has(sub)) sub.sendResolution(bytes, etag);
+      }
+      if (i < subscribers.length) setImmediate(step);
+      else if (subscribers.length) this.onPush?.(Number(process.hrtime.bigint() - started) / 1e9);
+    };
+    step();
   }
 
   private beat(): void {

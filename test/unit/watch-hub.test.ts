@@ -124,6 +124,21 @@ describe('WatchHub', () => {
     expect(restarts.at(-1)).toBe('restart:g39');
   });
 
+  it('fans out in chunks; a newer change overtakes an older one without anyone going backwards', async () => {
+    const sinks = Array.from({ length: 1200 }, () => new FakeSink());
+    const state = await snapshots.get('p');
+    for (const sink of sinks) hub.subscribe(state, 'api', 'runtime', '', sink);
+    await setA('2'); // the first chunk now, the rest on later turns
+    await setA('3'); // arrives before the v2 fan-out finished
+    await new Promise((r) => setTimeout(r, 50));
+    for (const sink of sinks) {
+      const seen = sink.texts();
+      expect(seen.at(-1)).toBe('resolution:3');
+      expect(seen.indexOf('resolution:2')).toBeLessThanOrEqual(seen.indexOf('resolution:3'));
+    }
+    expect(sinks.filter((s) => s.texts().includes('resolution:2')).length).toBeLessThan(1200);
+  });
+
   it('restart reaches only runtime subscribers of the named workloads and counts them', async () => {
     const api = new FakeSink();
     const other = new FakeSink();
