@@ -96,3 +96,21 @@ export function shownValue(value: string, opts: { redacted: boolean; mask: boole
   if (opts.mask) return MASK;
   return value;
 }
+
+/**
+ * A spinner on stderr while a long call runs (large imports), only when stderr is a terminal:
+ * scripts and pipes see nothing. Returns the function that clears it.
+ */
+export function progress(label: string, stream: NodeJS.WriteStream = process.stderr): () => void {
+  if (!stream.isTTY) return () => undefined;
+  const frames = ['|', '/', '-', '\\'];
+  let i = 0;
+  const started = Date.now();
+  const draw = () => stream.write(`\r${frames[i++ % frames.length]} ${label} (${((Date.now() - started) / 1000).toFixed(1)} s)`);
+  draw();
+  const timer = setInterval(draw, 100);
+  return () => {
+    clearInterval(timer);
+    stream.write('\r\x1b[K');
+  };
+}

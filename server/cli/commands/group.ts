@@ -21,6 +21,7 @@ import {
 import { collect, parseAssignments, parseRevision } from '../args.js';
 import { readModifyWrite, withSession, type Session } from '../client.js';
 import { usage } from '../errors.js';
+import { progress } from '../output.js';
 import { emit, expectedRevision, withAddr, withExpectedRevision, withJson } from '../kit.js';
 import { groupHuman, groupJson, groupsTable, historyJson, historyTable, keysUnless, restartHuman, restartJson } from '../views.js';
 import { addFileRequest, createRequest, hasSettings, importRequest, linkRequest, settingsRequest, type GroupTarget } from './group-requests.js';
@@ -166,7 +167,8 @@ export function registerGroup(program: Command): void {
   ).action(async (project: string, name: string, file: string, opts: Opts) => {
     const req = await importRequest(target(project, name, opts), file, opts.format, Boolean(opts.replace));
     await withSession(opts, async (s) => {
-      const res = await s.call(s.clients.groups, 'importVariables', req);
+      const done = progress(`importing ${Math.ceil(req.content.length / 1024)} KiB into ${project}/${name}`);
+      const res = await s.call(s.clients.groups, 'importVariables', req).finally(done);
       emit(
         opts,
         () => ({ imported: res.imported, group: groupJson(res.group!) }),
