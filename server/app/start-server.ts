@@ -28,7 +28,7 @@ import { SqliteStore } from '../store/sqlite-store.js';
 import type { Store } from '../store/store.js';
 import { WatchHub } from '../watch/hub.js';
 import { RestartRelay } from '../watch/restart-relay.js';
-import { watchEncoder } from '../api/handlers/resolver-handlers.js';
+import { encodeResolution, watchEncoder } from '../api/handlers/resolver-handlers.js';
 import type { RunningServer, ServerOptions } from './options.js';
 
 export type { RunningServer, ServerOptions } from './options.js';
@@ -60,7 +60,7 @@ export async function startServer(opts: ServerOptions, log: Logger = createLogge
   let hubRef: WatchHub | undefined;
   const metrics = new Metrics(() => hubRef?.subscriberCount ?? 0);
   const timed = metrics.instrument(store);
-  const snapshots = new Snapshots(timed, metrics.resolution);
+  const snapshots = new Snapshots(timed, encodeResolution, metrics.resolution);
   const hub = (hubRef = new WatchHub(snapshots, watchEncoder, opts.heartbeatMs ?? 15_000, metrics.push));
   const audit = new Audit(timed);
   const deps: Deps = { store: timed, snapshots, hub, audit, now: Date.now };

@@ -84,7 +84,7 @@ export class GroupsService {
         const { before, after, history } = await this.plan(p, project, name, change, expectedRevision);
         const event = { actor: p.actor, action: CHANGE_ACTIONS[change.kind], project, target: `group ${project}/${name}`, keys: history.changedKeys };
         await auditedWrite(this.d.audit, event, this.d.now, () => this.write(project, name, before, after, history));
-        await this.d.snapshots.refresh(project);
+        await this.d.snapshots.applyLocal(project, 'group', name, after);
         return after ? viewGroup(p, after) : null;
       } catch (e) {
         const lostRace = e instanceof DomainError && e.code === 'ABORTED' && !expectedRevision && change.kind !== 'create';

@@ -84,7 +84,7 @@ export class ProjectsService {
       updatedBy: p.actor,
     };
     const keys = [...Object.keys(record.runtimeVariables), ...Object.keys(record.buildArguments)];
-    await this.audited(p, 'CreateWorkload', w.project, `workload ${w.project}/${w.name}`, keys, () => this.d.store.createRecord('workload', record));
+    await this.audited(p, 'CreateWorkload', w.project, `workload ${w.project}/${w.name}`, keys, () => this.d.store.createRecord('workload', record), ['workload', w.name, record]);
     return viewWorkload(p, record);
   }
 
@@ -135,7 +135,7 @@ export class ProjectsService {
         updatedBy: p.actor,
       };
     }, (next) => write(() => this.d.store.updateRecord('workload', next)));
-    await this.d.snapshots.refresh(project);
+    await this.d.snapshots.applyLocal(project, 'workload', name, after);
     return viewWorkload(p, after);
   }
 
@@ -146,7 +146,7 @@ export class ProjectsService {
     const current = await currentFor(this.d.store, 'workload', project, name, expectedRevision);
     await this.audited(p, 'DeleteWorkload', project, `workload ${project}/${name}`, [], () =>
       this.d.store.deleteRecord('workload', project, name, current.revision),
-    );
+    ['workload', name, null]);
   }
 
   async createAddon(p: Principal, project: string, name: string, type: string, details: Vars) {
@@ -165,7 +165,7 @@ export class ProjectsService {
       updatedAt: now,
       updatedBy: p.actor,
     };
-    await this.audited(p, 'CreateAddon', project, `addon ${project}/${name}`, Object.keys(details), () => this.d.store.createRecord('addon', record));
+    await this.audited(p, 'CreateAddon', project, `addon ${project}/${name}`, Object.keys(details), () => this.d.store.createRecord('addon', record), ['addon', name, record]);
     return viewAddon(p, record);
   }
 
@@ -206,7 +206,7 @@ export class ProjectsService {
       }
       return next;
     }, (next) => write(() => this.d.store.updateRecord('addon', next)));
-    await this.d.snapshots.refresh(project);
+    await this.d.snapshots.applyLocal(project, 'addon', name, after);
     return viewAddon(p, after);
   }
 
@@ -219,7 +219,7 @@ export class ProjectsService {
     if (linking.length) {
       throw precondition(`addon ${name} is linked by group ${linking.map((g) => g.name).join(', ')}; unlink it first`);
     }
-    await this.audited(p, 'DeleteAddon', project, `addon ${project}/${name}`, [], () => this.d.store.deleteRecord('addon', project, name, current.revision));
+    await this.audited(p, 'DeleteAddon', project, `addon ${project}/${name}`, [], () => this.d.store.deleteRecord('addon', project, name, current.revision), ['addon', name, null]);
   }
 
   /** Reads that return secret values (workload variables, addon details) are audited, keys only. */
@@ -243,10 +243,23 @@ export class ProjectsService {
     return <T>(write: () => Promise<T>) => auditedWrite(this.d.audit, event, this.d.now, write);
   }
 
-  /** An audited write, then a refresh of the in-memory snapshot so resolutions and watchers follow. */
-  private async audited(p: Principal, action: string, project: string, target: string, keys: string[], write: () => Promise<void>): Promise<void> {
+  /**
+   * An audited write, then the in-memory snapshot follows so resolutions and watchers do: the
+   * written record patched in when given, else a reload (project-level changes).
+   */
+  private async audited(
+    p: Principal,
+    action: string,
+    project: string,
+    target: string,
+    keys: string[],
+    write: () => Promise<void>,
+    written?: ['workload', string, Workload | null] | ['addon', string, Addon | null],
+  ): Promise<void> {
     await this.writer(p, action, project, target, keys)(write);
-    await this.d.snapshots.refresh(project);
+    if (written?.[0] === 'workload') await this.d.snapshots.applyLocal(project, 'workload', written[1], written[2]);
+    else if (written?.[0] === 'addon') await this.d.snapshots.applyLocal(project, 'addon', written[1], written[2]);
+    else await this.d.snapshots.refresh(project);
   }
 }
 

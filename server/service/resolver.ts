@@ -5,7 +5,7 @@ import type { ResolveScope, Resolution } from '../domain/types.js';
 import type { Principal } from '../security/principal.js';
 import type { WatchSink } from '../watch/hub.js';
 import type { Deps } from './deps.js';
-import type { ProjectState } from './snapshots.js';
+import type { CachedResolution, ProjectState } from './snapshots.js';
 
 export class ResolverService {
   constructor(private readonly d: Deps) {}
@@ -26,7 +26,7 @@ export class ResolverService {
     return { state, resolution };
   }
 
-  async resolve(p: Principal, project: string, workload: string, scope: ResolveScope, claimedTags: readonly string[]): Promise<{ state: ProjectState; resolution: Resolution }> {
+  async resolve(p: Principal, project: string, workload: string, scope: ResolveScope, claimedTags: readonly string[]): Promise<{ state: ProjectState; resolution: CachedResolution }> {
     const out = await this.prepare(p, project, workload, scope, claimedTags);
     this.auditRead(p, 'Resolve', out.resolution);
     return out;
@@ -45,7 +45,7 @@ export class ResolverService {
     return this.d.hub.subscribe(state, workload, scope, etag, sink);
   }
 
-  private auditRead(p: Principal, action: string, r: Resolution): void {
+  private auditRead(p: Principal, action: string, r: CachedResolution): void {
     const time = this.d.now();
     this.d.audit.recordRepeatedRead(`${p.token.id}\0${action}\0${r.project}\0${r.workload}\0${r.scope}\0${r.etag}`, () => ({
       time,
@@ -53,7 +53,7 @@ export class ResolverService {
       action,
       project: r.project,
       target: `workload ${r.project}/${r.workload} (${r.scope})`,
-      keys: Object.keys(r.variables),
+      keys: [...r.keys],
       outcome: 'ok',
     }));
   }

@@ -7,29 +7,56 @@ import { EventEmitter } from 'node:events';
 import { DomainError, notFound } from '../domain/errors.js';
 import { prepareGroups, resolveWorkload, type PreparedGroup } from '../domain/resolve.js';
 import type { ProjectSnapshot, Resolution, ResolveScope } from '../domain/types.js';
-import type { Store } from '../store/store.js';
+import type { RecordTypes, Store } from '../store/store.js';
+
+/**
+ * What is kept per identity: the resolution encoded once (the same bytes answer Resolve and
+ * feed every Watch subscriber) and the little that decisions need. The full Resolution object
+ * is not kept: with hundreds of identities it would dominate the server's memory.
+ */
+export interface CachedResolution {
+  project: string;
+  workload: string;
+  scope: ResolveScope;
+  etag: string;
+  eligibleGroups: readonly string[];
+  keys: readonly string[];
+  /** The Resolution message, encoded as field 1 of ResolveResponse / WatchResponse. */
+  bytes: Uint8Array;
+}
+
+/** Encodes a resolution as the response message both Resolve and Watch send (API layer). */
+export type ResolutionEncoder = (r: Resolution) => Uint8Array;
 
 export class ProjectState {
   private prepared: PreparedGroup[] | undefined;
-  private readonly resolutions = new Map<string, Resolution>();
-  /** Encoded messages cached alongside resolutions (see watch hub / handlers). */
-  readonly encoded = new Map<string, Uint8Array>();
+  private readonly resolutions = new Map<string, CachedResolution>();
 
   constructor(
     readonly snapshot: ProjectSnapshot,
     readonly version: number,
+    private readonly encode: ResolutionEncoder,
     private readonly onLookup?: (hit: boolean) => void,
   ) {}
 
   /** Throws NOT_FOUND for an unknown workload. */
-  resolution(workload: string, scope: ResolveScope): Resolution {
+  resolution(workload: string, scope: ResolveScope): CachedResolution {
     const key = `${workload}\0${scope}`;
     const hit = this.resolutions.get(key);
     this.onLookup?.(hit !== undefined);
     if (hit) return hit;
     const r = this.compute(workload, scope, false);
-    this.resolutions.set(key, r);
-    return r;
+    const cached: CachedResolution = {
+      project: r.project,
+      workload: r.workload,
+      scope,
+      etag: r.etag,
+      eligibleGroups: r.eligibleGroups,
+      keys: Object.keys(r.variables),
+      bytes: this.encode(r),
+    };
+    this.resolutions.set(key, cached);
+    return cached;
   }
 
   /** With per-key provenance; not cached (Explain is rare, provenance is large). */
@@ -44,6 +71,9 @@ export class ProjectState {
     return resolveWorkload(this.snapshot.project.name, w, scope, this.prepared, { provenance });
   }
 }
+
+/** Which snapshot map holds each record kind. */
+const MAPS = { workload: 'workloads', addon: 'addons', group: 'groups' } as const;
 
 export interface SnapshotEvents {
   /** A project's snapshot was replaced (after is null when the project was deleted). */
@@ -60,6 +90,7 @@ export class Snapshots extends EventEmitter<SnapshotEvents> {
 
   constructor(
     private readonly store: Store,
+    private readonly encode: ResolutionEncoder,
     /** Observes resolution cache lookups (metrics). */
     private readonly onLookup?: (hit: boolean) => void,
   ) {
@@ -87,12 +118,38 @@ export class Snapshots extends EventEmitter<SnapshotEvents> {
    * slower, older load can never replace a newer one.
    */
   refresh(project: string): Promise<void> {
+    return this.chain(project, () => this.load(project));
+  }
+
+  /**
+   * After this replica wrote one record: patch the snapshot instead of reloading the whole
+   * project, when the change feed shows that this write was the only change since the
+   * snapshot (version + 1). Otherwise — a concurrent writer, a stale snapshot — reload.
+   */
+  applyLocal<K extends keyof typeof MAPS>(project: string, kind: K, name: string, record: RecordTypes[K] | null): Promise<void> {
+    return this.chain(project, async () => {
+      const current = this.states.get(project);
+      const version = (await this.store.projectVersions()).get(project);
+      if (!current || version === undefined || version !== current.version + 1) return this.load(project);
+      const field = MAPS[kind];
+      const map = new Map(current.snapshot[field] as ReadonlyMap<string, RecordTypes[K]>);
+      if (record) map.set(name, record);
+      else map.delete(name);
+      const state = new ProjectState({ ...current.snapshot, [field]: map }, version, this.encode, this.onLookup);
+      this.states.set(project, state);
+      this.emit('changed', project, state);
+    });
+  }
+
+  private chain(project: string, work: () => Promise<void>): Promise<void> {
     const prev = this.chains.get(project) ?? Promise.resolve();
-    const next = prev.catch(() => undefined).then(() => this.load(project));
+    const next = prev.catch(() => undefined).then(work);
     this.chains.set(project, next);
-    void next.finally(() => {
-      if (this.chains.get(project) === next) this.chains.delete(project);
-    }).catch(() => undefined);
+    void next
+      .finally(() => {
+        if (this.chains.get(project) === next) this.chains.delete(project);
+      })
+      .catch(() => undefined);
     return next;
   }
 
@@ -116,7 +173,7 @@ export class Snapshots extends EventEmitter<SnapshotEvents> {
       }
       return;
     }
-    const state = new ProjectState(snapshot, version, this.onLookup);
+    const state = new ProjectState(snapshot, version, this.encode, this.onLookup);
     this.states.set(project, state);
     if (current) this.emit('changed', project, state);
   }

@@ -5,8 +5,8 @@
  * memory grow: only the latest resolution waits for it (latest wins), plus a bounded queue of
  * restart events.
  */
-import type { ResolveScope, Resolution } from '../domain/types.js';
-import type { ProjectState, Snapshots } from '../service/snapshots.js';
+import type { ResolveScope } from '../domain/types.js';
+import type { CachedResolution, ProjectState, Snapshots } from '../service/snapshots.js';
 
 /** The transport side of one Watch call. */
 export interface WatchSink {
@@ -17,9 +17,8 @@ export interface WatchSink {
   fail(code: 'NOT_FOUND' | 'UNAVAILABLE' | 'PERMISSION_DENIED', message: string): void;
 }
 
-/** Encodes hub events into wire messages (supplied by the API layer). */
+/** Encodes hub events into wire messages (supplied by the API layer); resolutions come encoded. */
 export interface WatchEncoder {
-  resolution(r: Resolution): Uint8Array;
   unchanged(etag: string): Uint8Array;
   restart(group: string, requestedBy: string, timeMs: number): Uint8Array;
   heartbeat(timeMs: number): Uint8Array;
@@ -89,8 +88,8 @@ interface Identity {
   workload: string;
   scope: ResolveScope;
   subscribers: Set<Subscriber>;
-  /** The last resolution encoded for this identity, shared by its subscribers. */
-  encoded: { etag: string; bytes: Uint8Array } | null;
+  /** The etag last sent to this identity's subscribers. */
+  etag: string | null;
 }
 
 export class WatchHub {
@@ -131,7 +130,7 @@ export class WatchHub {
     if (!identities) this.projects.set(project, (identities = new Map()));
     const key = `${workload}\0${scope}`;
     let identity = identities.get(key);
-    if (!identity) identities.set(key, (identity = { project, workload, scope, subscribers: new Set(), encoded: null }));
+    if (!identity) identities.set(key, (identity = { project, workload, scope, subscribers: new Set(), etag: null }));
     const sub = new Subscriber(identity, sink);
     identity.subscribers.add(sub);
     this.count++;
@@ -139,7 +138,8 @@ export class WatchHub {
       sub.etag = etag;
       sub.sendEvent(this.encoder.unchanged(etag), false);
     } else {
-      sub.sendResolution(this.encodedFor(identity, resolution), resolution.etag);
+      identity.etag ??= resolution.etag;
+      sub.sendResolution(resolution.bytes, resolution.etag);
     }
     let done = false;
     return () => {
@@ -179,13 +179,6 @@ export class WatchHub {
     this.count = 0;
   }
 
-  private encodedFor(identity: Identity, resolution: Resolution): Uint8Array {
-    if (identity.encoded?.etag !== resolution.etag) {
-      identity.encoded = { etag: resolution.etag, bytes: this.encoder.resolution(resolution) };
-    }
-    return identity.encoded.bytes;
-  }
-
   private projectChanged(project: string, state: ProjectState | null): void {
     const identities = this.projects.get(project);
     if (!identities) return;
@@ -195,15 +188,16 @@ export class WatchHub {
         for (const sub of identity.subscribers) sub.sink.fail('NOT_FOUND', `project ${project} was deleted`);
         continue;
       }
-      let resolution: Resolution;
+      let resolution: CachedResolution;
       try {
         resolution = state.resolution(identity.workload, identity.scope);
       } catch {
         for (const sub of identity.subscribers) sub.sink.fail('NOT_FOUND', `workload ${project}/${identity.workload} was deleted`);
         continue;
       }
-      if (identity.encoded?.etag === resolution.etag) continue; // unchanged: never re-sent
-      this.deliver(identity, this.encodedFor(identity, resolution), resolution.etag, started);
+      if (identity.etag === resolution.etag) continue; // unchanged: never re-sent
+      identity.etag = resolution.etag;
+      this.deliver(identity, resolution.bytes, resolution.etag, started);
     }
   }
 
@@ -215,7 +209,7 @@ export class WatchHub {
       const end = Math.min(i + FANOUT_CHUNK, subscribers.length);
       for (; i < end; i++) {
         // A newer change took over this identity: it delivers to everyone, this one stops.
-        if (identity.encoded?.etag !== etag) return;
+        if (identity.etag !== etag) return;
         const sub = subscribers[i]!;
         if (identity.subscribers.has(sub)) sub.sendResolution(bytes, etag);
       }

@@ -1,13 +1,13 @@
 /** The Watch hub with a real in-memory store and snapshots, and fake transports. */
 import { beforeEach, describe, expect, it } from 'vitest';
-import { Snapshots } from '../../server/service/snapshots.js';
+import { Snapshots, type ResolutionEncoder } from '../../server/service/snapshots.js';
 import { SqliteStore } from '../../server/store/sqlite-store.js';
 import { WatchHub, type WatchEncoder, type WatchSink } from '../../server/watch/hub.js';
 import { group, workload } from '../helpers/fixtures.js';
 
 /** Messages as readable tuples; resolutions carry their etag. */
+const encodeResolution: ResolutionEncoder = (r) => Buffer.from(`resolution:${r.variables.A ?? ''}:${r.etag}`);
 const encoder: WatchEncoder = {
-  resolution: (r) => Buffer.from(`resolution:${r.variables.A ?? ''}:${r.etag}`),
   unchanged: (etag) => Buffer.from(`unchanged:${etag}`),
   restart: (g) => Buffer.from(`restart:${g}`),
   heartbeat: () => Buffer.from('heartbeat'),
@@ -57,7 +57,7 @@ beforeEach(async () => {
   await store.createRecord('workload', workload('other'));
   await store.createRecord('group', group('g', { variables: { A: '1' } }));
   revision = 1;
-  snapshots = new Snapshots(store);
+  snapshots = new Snapshots(store, encodeResolution);
   hub = new WatchHub(snapshots, encoder, 0);
 });
 
@@ -165,5 +165,20 @@ describe('WatchHub', () => {
     await store.deleteRecord('workload', 'p', 'other', 1);
     await snapshots.refresh('p');
     expect(other.failed).toMatch(/^NOT_FOUND: workload p\/other was deleted/);
+  });
+});
+
+describe('one encoding for Resolve and Watch', () => {
+  it('ResolveResponse and WatchResponse carrying the same resolution are byte-identical', async () => {
+    const { ResolveResponse, WatchResponse } = await import('../../gen/secretgroups/v1/resolver_service.js');
+    const resolution = {
+      project: 'p', workload: 'api', scope: 1, variables: { A: '1', B: 'ü\n' }, etag: 'e',
+      files: [{ path: '/x', content: Buffer.from([0, 1]), mode: 0o600, size: 2 }],
+      conflicts: [{ key: 'A', priority: 1, groups: ['a', 'b'], winner: 'a' }],
+    };
+    const a = Buffer.from(ResolveResponse.encode({ resolution }).finish());
+    const b = Buffer.from(WatchResponse.encode({ resolution }).finish());
+    expect(a.equals(b)).toBe(true);
+    expect(WatchResponse.decode(a).resolution).toEqual(ResolveResponse.decode(b).resolution);
   });
 });

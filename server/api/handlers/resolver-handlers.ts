@@ -11,13 +11,19 @@ import {
   type ResolverServiceServer,
 } from '../../../gen/secretgroups/v1/resolver_service.js';
 import type { ResolverService } from '../../service/resolver.js';
+import type { ResolutionEncoder } from '../../service/snapshots.js';
 import type { WatchEncoder } from '../../watch/hub.js';
 import { authenticateCall, finish, newRequestId, requireWellFormed, unary, type ApiContext } from '../call.js';
 import { conflictToPb, provenanceToPb, resolutionToPb, resolveScopeFromPb } from '../mappers.js';
 import { GRPC_CODES, toServiceError } from '../status.js';
 
+/**
+ * ResolveResponse and WatchResponse both carry the Resolution as field 1, so one encoding
+ * serves both (a test checks they stay byte-identical).
+ */
+export const encodeResolution: ResolutionEncoder = (r) => ResolveResponse.encode({ resolution: resolutionToPb(r) }).finish();
+
 export const watchEncoder: WatchEncoder = {
-  resolution: (r) => WatchResponse.encode({ resolution: resolutionToPb(r) }).finish(),
   unchanged: (etag) => WatchResponse.encode({ unchanged: { etag } }).finish(),
   restart: (group, requestedBy, timeMs) => WatchResponse.encode({ restart: { group, requestedBy, timeMs } }).finish(),
   heartbeat: (timeMs) => WatchResponse.encode({ heartbeat: { timeMs } }).finish(),
@@ -27,15 +33,9 @@ export function resolverHandlers(ctx: ApiContext, svc: ResolverService): Resolve
   return {
     resolve: unary(ctx, 'Resolve', async (p, req) => {
       const scope = resolveScopeFromPb(req.scope);
-      const { state, resolution } = await svc.resolve(p, req.project, req.workload, scope, req.tags);
-      const key = `resolve\0${req.workload}\0${scope}`;
-      let bytes = state.encoded.get(key);
-      if (!bytes) {
-        bytes = ResolveResponse.encode({ resolution: resolutionToPb(resolution) }).finish();
-        state.encoded.set(key, bytes);
-      }
-      // Pre-encoded: the serializer passes bytes through unchanged.
-      return bytes as unknown as ResolveResponse;
+      const { resolution } = await svc.resolve(p, req.project, req.workload, scope, req.tags);
+      // Pre-encoded once per snapshot and identity: the serializer passes the bytes through.
+      return resolution.bytes as unknown as ResolveResponse;
     }),
 
     explain: unary(ctx, 'Explain', async (p, req) => {
