@@ -8,19 +8,11 @@ import { AccessServiceClient } from '../../gen/secretgroups/v1/access_service.js
 import { ProjectServiceClient } from '../../gen/secretgroups/v1/project_service.js';
 import { ResolverServiceClient } from '../../gen/secretgroups/v1/resolver_service.js';
 import { SecretGroupServiceClient } from '../../gen/secretgroups/v1/secret_group_service.js';
+import { resolveEndpoint, type Endpoint } from './endpoint.js';
 
-export const DEFAULT_ADDR = '127.0.0.1:50051';
+export { DEFAULT_ADDR } from './endpoint.js';
 
-export interface ConnectionOptions {
-  /** host:port; defaults to SG_ADDR, then 127.0.0.1:50051. */
-  addr?: string;
-  /** Bearer token; defaults to SG_TOKEN. */
-  token?: string;
-  /** PEM CA bundle path to verify the server (enables TLS); defaults to SG_CA. */
-  ca?: string;
-  /** Client certificate and key paths for mTLS; default SG_CERT / SG_KEY. */
-  cert?: string;
-  key?: string;
+export interface ConnectionOptions extends Endpoint {
   /** Extra channel options (keepalive and so on). */
   channelOptions?: grpc.ChannelOptions;
 }
@@ -34,16 +26,8 @@ export interface Clients {
   close(): void;
 }
 
-export function resolveConnectionOptions(opts: ConnectionOptions = {}): Required<Pick<ConnectionOptions, 'addr'>> & ConnectionOptions {
-  const env = process.env;
-  return {
-    ...opts,
-    addr: opts.addr || env.SG_ADDR || DEFAULT_ADDR,
-    token: opts.token ?? env.SG_TOKEN,
-    ca: opts.ca ?? env.SG_CA,
-    cert: opts.cert ?? env.SG_CERT,
-    key: opts.key ?? env.SG_KEY,
-  };
+export function resolveConnectionOptions(opts: ConnectionOptions = {}): ConnectionOptions & { addr: string } {
+  return resolveEndpoint(opts);
 }
 
 /** Channel credentials with the bearer token attached to every call. */

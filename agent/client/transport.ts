@@ -11,19 +11,12 @@ import * as http2 from 'node:http2';
 import { readFileSync } from 'node:fs';
 import { Code, RpcError } from './errors.js';
 
-export const DEFAULT_ADDR = '127.0.0.1:50051';
+import { resolveEndpoint, type Endpoint } from './endpoint.js';
+export { DEFAULT_ADDR } from './endpoint.js';
 const SERVICE = '/secretgroups.v1.ResolverService/';
 
-export interface TransportOptions {
-  /** host:port; defaults to SG_ADDR, then 127.0.0.1:50051. A `https://` or `http://` prefix is accepted. */
-  addr?: string;
-  /** Bearer token; defaults to SG_TOKEN. */
-  token?: string;
-  /** PEM CA bundle path (enables TLS); defaults to SG_CA. */
-  ca?: string;
-  /** Client certificate and key paths for mTLS; default SG_CERT / SG_KEY. */
-  cert?: string;
-  key?: string;
+/** Endpoint options (an `https://` or `http://` prefix on addr is accepted) plus transport tuning. */
+export interface TransportOptions extends Endpoint {
   /** TLS server name to verify, when it differs from the host in `addr`. */
   serverName?: string;
   /** Interval between keepalive pings while calls are active; default 30 s. */
@@ -43,15 +36,7 @@ export interface StreamCall {
 }
 
 export function resolveTransportOptions(opts: TransportOptions = {}): TransportOptions & { addr: string } {
-  const env = process.env;
-  return {
-    ...opts,
-    addr: opts.addr || env.SG_ADDR || DEFAULT_ADDR,
-    token: opts.token ?? env.SG_TOKEN,
-    ca: opts.ca ?? env.SG_CA,
-    cert: opts.cert ?? env.SG_CERT,
-    key: opts.key ?? env.SG_KEY,
-  };
+  return resolveEndpoint(opts);
 }
 
 function httpStatusToCode(status: number): number {

@@ -19,16 +19,8 @@ import {
 } from './validation.js';
 import type { Addon, AddonLinkKey, GroupScope, GroupType, Restrictions, SecretFile, SecretGroup, Vars } from './types.js';
 
-export interface NewGroup {
-  project: string;
-  name: string;
-  description: string;
-  type: GroupType;
-  scope: GroupScope;
-  priority: number;
-  restrictions: Restrictions;
-  variables: Vars;
-}
+/** What a new group is made of; the rest (revision, times, files, links) the change fills in. */
+export type NewGroup = Pick<SecretGroup, 'project' | 'name' | 'description' | 'type' | 'scope' | 'priority' | 'restrictions' | 'variables'>;
 
 export type GroupChange =
   | { kind: 'create'; group: NewGroup }

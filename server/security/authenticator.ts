@@ -24,6 +24,12 @@ const unauthenticated = (message: string) => new DomainError('UNAUTHENTICATED', 
 export class Authenticator {
   private readonly cache = new Map<string, { token: TokenRecord | null; until: number; seen: number }>();
   private storeDownUntil = 0;
+  /**
+   * The hot path: the same header seen within TOKEN_CACHE_MS maps straight to its Principal,
+   * skipping the hash and role lookup. Same lifetime as the token cache, so revocation still
+   * applies within TOKEN_CACHE_MS on every replica (at once on the revoking one).
+   */
+  private readonly principals = new Map<string, { principal: Principal; until: number }>();
 
   constructor(
     private readonly store: Store,
@@ -33,6 +39,9 @@ export class Authenticator {
 
   async authenticate(authorization: string | undefined): Promise<Principal> {
     if (!authorization) throw unauthenticated('missing "authorization: Bearer <token>" metadata');
+    const now = this.now();
+    const fast = this.principals.get(authorization);
+    if (fast && fast.until > now && !(fast.principal.token.expiresAt && fast.principal.token.expiresAt <= now)) return fast.principal;
     const secret = bearerFrom(authorization);
     if (!secret) throw unauthenticated('malformed authorization metadata: expected "Bearer <token>"');
     const hash = hashToken(secret);
@@ -42,12 +51,16 @@ export class Authenticator {
     if (token.expiresAt && token.expiresAt <= this.now()) throw unauthenticated('token has expired');
     const role = await this.roles(token.role);
     if (!role) throw unauthenticated(`token's role ${token.role} no longer exists`);
-    return new Principal(token, role);
+    const principal = new Principal(token, role);
+    if (this.principals.size > 10_000) this.principals.clear(); // bounded
+    this.principals.set(authorization, { principal, until: now + TOKEN_CACHE_MS });
+    return principal;
   }
 
   /** Forget cached lookups (after this replica revokes a token). */
   invalidate(): void {
     this.cache.clear();
+    this.principals.clear();
   }
 
   private async lookup(hash: string): Promise<TokenRecord | null> {

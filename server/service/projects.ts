@@ -10,14 +10,7 @@ import { currentFor, updateWithRetry } from './records.js';
 import { auditedWrite } from './audit.js';
 import { viewAddon, viewWorkload, type Redacted } from './redact.js';
 
-export interface NewWorkload {
-  project: string;
-  name: string;
-  kind: WorkloadKind;
-  tags: string[];
-  runtimeVariables: Vars;
-  buildArguments: Vars;
-}
+export type NewWorkload = Pick<Workload, 'project' | 'name' | 'kind' | 'tags' | 'runtimeVariables' | 'buildArguments'>;
 
 export interface WorkloadUpdate {
   expectedRevision: number;

@@ -16,7 +16,8 @@ export class ResolverService {
     validateName('workload', workload);
     if (explain) p.requireExplain(project, workload, scope);
     else p.requireResolve(project, workload, scope);
-    const state = await this.d.snapshots.get(project);
+    // Loaded already on the hot path: no extra await.
+    const state = this.d.snapshots.peek(project) ?? (await this.d.snapshots.get(project));
     const resolution = state.resolution(workload, scope);
     if (claimedTags.length) {
       const registered = state.snapshot.workloads.get(workload)!.tags;
