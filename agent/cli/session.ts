@@ -107,7 +107,9 @@ export interface SessionHandlers {
 export class Session {
   current!: Resolution;
   fromCache = false;
-  handlers: SessionHandlers = {};
+  private handlersSet: SessionHandlers = {};
+  /** The last resolution handed to the command (start's result, or via onResolution). */
+  private delivered: Resolution | undefined;
   private readonly abort = new AbortController();
   private readonly client: SecretGroupsClient;
   private lkg: LastKnownGood | undefined;
@@ -171,8 +173,25 @@ export class Session {
       });
     });
     this.current = await first;
+    this.delivered = this.current;
     this.started = true;
     return this.current;
+  }
+
+  get handlers(): SessionHandlers {
+    return this.handlersSet;
+  }
+
+  /**
+   * The command attaches its handlers after start() and some setup of its own; a change that
+   * arrived in between is handed over now, so no update is lost during start-up.
+   */
+  set handlers(h: SessionHandlers) {
+    this.handlersSet = h;
+    if (this.started && h.onResolution && this.current !== this.delivered) {
+      this.delivered = this.current;
+      h.onResolution(this.current);
+    }
   }
 
   private pump(
@@ -211,7 +230,10 @@ export class Session {
             log.info('connected again; leaving the cached copy for live values');
           }
           this.current = res;
-          this.handlers.onResolution?.(res);
+          if (this.handlersSet.onResolution) {
+            this.delivered = res;
+            this.handlersSet.onResolution(res);
+          }
           return;
         }
         case 'unchanged': {

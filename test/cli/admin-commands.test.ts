@@ -26,8 +26,14 @@ describe('sg audit', () => {
     await sg.ok(['resolve', 'shop', 'api', '--json']);
     const human = await sg.ok(['audit', '--project', 'shop']);
     expect(human).toMatch(/SetVariables\s+group shop\/creds\s+MULTI, PASSWORD\s+ok/);
-    const { events } = await sg.json<{ events: { action: string; keys: string[]; outcome: string }[] }>(['audit', '--project', 'shop', '--since', '1h']);
+    // Reads are aggregated and flushed in the background (they never wait on the store).
+    let events: { action: string; keys: string[]; outcome: string }[] = [];
+    for (let i = 0; i < 50 && !events.some((e) => e.action === 'Resolve'); i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      ({ events } = await sg.json<{ events: typeof events }>(['audit', '--project', 'shop', '--since', '1h']));
+    }
     expect(events.map((e) => e.action)).toEqual(expect.arrayContaining(['CreateGroup', 'SetVariables', 'Resolve']));
+    expect(events.find((e) => e.action === 'Resolve')!.keys).toEqual(['MULTI', 'PASSWORD']);
     expect(JSON.stringify(events)).not.toContain(CANARY);
     expect(human).not.toContain(CANARY);
     expect(await sg.fails(['audit', '--since', 'yesterday-ish'], { exitCode: 2 })).toMatch(/--since must be a duration/);
