@@ -10,7 +10,7 @@ import * as grpc from '@grpc/grpc-js';
 import { readFileSync } from 'node:fs';
 import { createGrpcServer, SERVICE_NAMES } from '../api/server.js';
 import { createLogger, type Logger } from '../log.js';
-import { Metrics } from '../metrics.js';
+import type { Metrics } from '../metrics.js';
 import { AuthThrottle } from '../security/auth-throttle.js';
 import { Authenticator } from '../security/authenticator.js';
 import { RoleRegistry } from '../security/role-registry.js';
@@ -58,10 +58,13 @@ export async function startServer(opts: ServerOptions, log: Logger = createLogge
   log.info({ masterKeyId: store.masterKeyId, source: master.source }, 'master key loaded');
 
   let hubRef: WatchHub | undefined;
-  const metrics = new Metrics(() => hubRef?.subscriberCount ?? 0);
-  const timed = metrics.instrument(store);
-  const snapshots = new Snapshots(timed, encodeResolution, metrics.resolution);
-  const hub = (hubRef = new WatchHub(snapshots, watchEncoder, opts.heartbeatMs ?? 15_000, metrics.push));
+  // prom-client is loaded only when metrics are asked for: the default server stays lighter.
+  const metrics: Metrics | undefined = opts.metricsAddr
+    ? new (await import('../metrics.js')).Metrics(() => hubRef?.subscriberCount ?? 0)
+    : undefined;
+  const timed = metrics ? metrics.instrument(store) : store;
+  const snapshots = new Snapshots(timed, encodeResolution, metrics?.resolution);
+  const hub = (hubRef = new WatchHub(snapshots, watchEncoder, opts.heartbeatMs ?? 15_000, metrics?.push));
   const audit = new Audit(timed);
   const deps: Deps = { store: timed, snapshots, hub, audit, now: Date.now };
   const roles = new RoleRegistry(timed);
@@ -82,10 +85,10 @@ export async function startServer(opts: ServerOptions, log: Logger = createLogge
     audit.recordRead({ time: Date.now(), actor: p.actor, action: method, project, target: name ? `${project}/${name}` : project, keys: [], outcome: 'denied' });
   };
   const { server, health } = createGrpcServer(
-    { auth, throttle: new AuthThrottle(), log, denied, observe: metrics.rpc, authFailed: metrics.authFailure },
+    { auth, throttle: new AuthThrottle(), log, denied, observe: metrics?.rpc, authFailed: metrics?.authFailure },
     services,
   );
-  const metricsServer = opts.metricsAddr ? await metrics.serve(opts.metricsAddr) : undefined;
+  const metricsServer = metrics && opts.metricsAddr ? await metrics.serve(opts.metricsAddr) : undefined;
   if (opts.metricsAddr) log.info({ addr: opts.metricsAddr }, 'metrics at /metrics');
 
   const bootstrapToken = await access.bootstrap();
