@@ -3,6 +3,7 @@
  * directory. Every mutation is one transaction, which also bumps the project's version for
  * the change feed. Single server process only; see the MongoDB store for scale-out.
  */
+import { chmodSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import { alreadyExists, notFound, stale } from '../domain/errors.js';
 import type { GroupHistoryEntry, Project, ProjectSnapshot } from '../domain/types.js';
@@ -31,6 +32,8 @@ export class SqliteStore implements Store {
   /** `file` is a path, or ':memory:' for tests. */
   constructor(file: string) {
     this.db = new Database(file);
+    // Owner-only, like the token and key files beside it (SQLite gives its -wal/-shm the same mode).
+    if (file !== ':memory:') chmodSync(file, 0o600);
     this.db.pragma('journal_mode = WAL');
     this.db.pragma('synchronous = NORMAL');
     this.db.pragma('busy_timeout = 5000');

@@ -65,6 +65,9 @@ describe('authentication', () => {
 
   it('the admin token file is 0600 and tokens are stored only as hashes', () => {
     expect(statSync(join(t.dataDir, 'admin.token')).mode & 0o777).toBe(0o600);
+    expect(statSync(join(t.dataDir, 'sg.db')).mode & 0o777).toBe(0o600);
+    expect(statSync(join(t.dataDir, 'master.key')).mode & 0o777).toBe(0o600);
+    expect(statSync(t.dataDir).mode & 0o777).toBe(0o700);
     const raw = readFileSync(join(t.dataDir, 'sg.db'));
     expect(raw.includes(Buffer.from(t.adminToken))).toBe(false);
   });
