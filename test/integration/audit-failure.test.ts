@@ -9,7 +9,7 @@ import { builtinRole } from '../../server/security/roles.js';
 import { SqliteStore } from '../../server/store/sqlite-store.js';
 import type { AuditEvent } from '../../server/store/store.js';
 import { WatchHub } from '../../server/watch/hub.js';
-import { watchEncoder } from '../../server/api/handlers/resolver-handlers.js';
+import { encodeResolution, watchEncoder } from '../../server/api/handlers/resolver-handlers.js';
 
 class FailingAuditStore extends SqliteStore {
   failAudit = false;
@@ -22,7 +22,7 @@ class FailingAuditStore extends SqliteStore {
 it('refuses group and workload mutations when the audit record cannot be written', async () => {
   const store = new FailingAuditStore(':memory:');
   await store.init();
-  const snapshots = new Snapshots(store);
+  const snapshots = new Snapshots(store, encodeResolution);
   const audit = new Audit(store, 60_000);
   const deps = { store, snapshots, hub: new WatchHub(snapshots, watchEncoder, 0), audit, now: Date.now };
   const admin = new Principal(
