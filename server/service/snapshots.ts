@@ -19,7 +19,6 @@ export interface CachedResolution {
   workload: string;
   scope: ResolveScope;
   etag: string;
-  eligibleGroups: readonly string[];
   keys: readonly string[];
   /** The Resolution message, encoded as field 1 of ResolveResponse / WatchResponse. */
   bytes: Uint8Array;
@@ -51,7 +50,6 @@ export class ProjectState {
       workload: r.workload,
       scope,
       etag: r.etag,
-      eligibleGroups: r.eligibleGroups,
       keys: Object.keys(r.variables),
       bytes: this.encode(r),
     };

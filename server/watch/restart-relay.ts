@@ -5,6 +5,7 @@
  * own subscribers. The record carries the origin replica's id so it is not delivered twice.
  */
 import { randomBytes } from 'node:crypto';
+import { isEligible } from '../domain/resolve.js';
 import type { Snapshots } from '../service/snapshots.js';
 import type { AuditEvent, Store } from '../store/store.js';
 import type { WatchHub } from './hub.js';
@@ -13,10 +14,15 @@ export const RESTART_ACTION = 'RestartDependents';
 /** Records older than this when first seen are not replayed (clock skew allowance). */
 const SKEW_MS = 10_000;
 
-/** The workloads whose runtime resolution includes the group, from this replica's snapshot. */
+/**
+ * The workloads whose runtime resolution includes the group (the group reaches them), from
+ * this replica's snapshot. The eligibility rule alone decides: nothing is resolved or encoded.
+ */
 export async function dependentsOf(snapshots: Snapshots, project: string, group: string): Promise<string[]> {
-  const state = await snapshots.get(project);
-  return [...state.snapshot.workloads.keys()].filter((w) => state.resolution(w, 'runtime').eligibleGroups.includes(group)).sort();
+  const { snapshot } = await snapshots.get(project);
+  const g = snapshot.groups.get(group);
+  if (!g) return [];
+  return [...snapshot.workloads.values()].filter((w) => isEligible(g, w, 'runtime')).map((w) => w.name).sort();
 }
 
 export class RestartRelay {
