@@ -2,7 +2,7 @@
 import { posix } from 'node:path';
 import { invalid, tooLarge } from './errors.js';
 import { LIMITS } from './limits.js';
-import type { GroupScope, GroupType, ResolveScope, Vars, WorkloadKind, Restrictions, SecretFile } from './types.js';
+import type { Vars, Restrictions, SecretFile } from './types.js';
 
 const NAME_RE = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
 const KEY_RE = /^[A-Za-z_][A-Za-z0-9_]*$/;
@@ -115,26 +115,6 @@ export function validateFile(file: SecretFile): SecretFile {
     throw invalid(`file.mode must be permission bits between 0 and 0777, got ${file.mode}`);
   }
   return { path: file.path, content: file.content, mode };
-}
-
-export function parseWorkloadKind(text: string): WorkloadKind {
-  if (text === 'service' || text === 'job') return text;
-  throw invalid(`kind must be "service" or "job", got ${JSON.stringify(truncate(text))}`);
-}
-
-export function parseGroupType(text: string): GroupType {
-  if (text === 'secret' || text === 'config') return text;
-  throw invalid(`type must be "secret" or "config", got ${JSON.stringify(truncate(text))}`);
-}
-
-export function parseGroupScope(text: string): GroupScope {
-  if (text === 'runtime' || text === 'build' || text === 'both') return text;
-  throw invalid(`scope must be "runtime", "build" or "both", got ${JSON.stringify(truncate(text))}`);
-}
-
-export function parseResolveScope(text: string): ResolveScope {
-  if (text === 'runtime' || text === 'build') return text;
-  throw invalid(`scope must be "runtime" or "build", got ${JSON.stringify(truncate(text))}`);
 }
 
 /** Echo at most 40 characters of user input: enough to recognise, never a whole value. */

@@ -23,9 +23,6 @@ export class AuthThrottle {
     private readonly maxPeers = MAX_TRACKED_PEERS,
   ) {}
 
-  get trackedPeers(): number {
-    return this.peers.size;
-  }
 
   /** Milliseconds the peer must still wait, or 0. */
   lockedFor(peer: string): number {

@@ -4,7 +4,7 @@
  * that another replica wrote. Resolutions are computed once per snapshot and identity.
  */
 import { EventEmitter } from 'node:events';
-import { DomainError, notFound } from '../domain/errors.js';
+import { notFound } from '../domain/errors.js';
 import { prepareGroups, resolveWorkload, type PreparedGroup } from '../domain/resolve.js';
 import type { ProjectSnapshot, Resolution, ResolveScope } from '../domain/types.js';
 import type { RecordTypes, Store } from '../store/store.js';
@@ -203,9 +203,4 @@ export class Snapshots extends EventEmitter<SnapshotEvents> {
   stop(): void {
     if (this.timer) clearInterval(this.timer);
   }
-}
-
-/** True for errors that mean "the store did not answer" rather than a domain refusal. */
-export function isStoreFailure(e: unknown): boolean {
-  return !(e instanceof DomainError);
 }

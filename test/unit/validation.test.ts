@@ -3,11 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { DomainError, type ErrorCode } from '../../server/domain/errors.js';
 import { LIMITS } from '../../server/domain/limits.js';
 import {
-  parseGroupScope,
-  parseGroupType,
   parsePriority,
-  parseResolveScope,
-  parseWorkloadKind,
   validateFile,
   validateFilePath,
   validateKey,
@@ -258,17 +254,5 @@ describe('restrictions', () => {
     ['an invalid tag', { restricted: true, workloads: [], tags: ['bad tag'] }, 'restrictions.tags'],
   ])('refused: %s', (_rule, r, field) => {
     expectRefused(() => validateRestrictions(r), 'INVALID_ARGUMENT', field);
-  });
-});
-
-describe('enums', () => {
-  it.each([
-    ['workload kind', parseWorkloadKind, ['service', 'job'], ['SERVICE', 'cron', '']],
-    ['group type', parseGroupType, ['secret', 'config'], ['SECRET', 'other', '']],
-    ['group scope', parseGroupScope, ['runtime', 'build', 'both'], ['RUNTIME', 'all', '']],
-    ['resolve scope (no "both")', parseResolveScope, ['runtime', 'build'], ['both', 'Build', '']],
-  ] as const)('%s accepts its values and refuses others', (_name, parse, good, bad) => {
-    for (const text of good) expect(parse(text)).toBe(text);
-    for (const text of bad) expectRefused(() => parse(text), 'INVALID_ARGUMENT');
   });
 });
