@@ -14,7 +14,8 @@ export class Audit {
   private readonly repeated = new Map<string, { event: () => AuditEvent; count: number }>();
   private timer: NodeJS.Timeout;
   private flushing: Promise<void> = Promise.resolve();
-  dropped = 0;
+  /** Reads not recorded because the buffer was full; the next flush records how many. */
+  private dropped = 0;
 
   constructor(
     private readonly store: Store,
@@ -57,6 +58,11 @@ export class Audit {
         this.buffer.push(count > 1 ? { ...e, detail: `${count} identical reads in this interval` } : e);
       }
       this.repeated.clear();
+      if (this.dropped) {
+        // The log says itself that it is incomplete rather than losing reads silently.
+        this.buffer.push({ time: Date.now(), actor: 'server', action: 'AuditOverflow', project: '', target: '', keys: [], outcome: 'error', detail: `${this.dropped} read record(s) dropped: the audit buffer was full` });
+        this.dropped = 0;
+      }
       const batch = this.buffer;
       this.buffer = [];
       for (let i = 0; i < batch.length; i++) {
