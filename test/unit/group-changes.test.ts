@@ -31,9 +31,9 @@ function newGroup(over: Partial<NewGroup> = {}): NewGroup {
   };
 }
 
-/** A stored group at revision 3, created at time 1. */
+/** A stored secret group (only those may link addons) at revision 3, created at time 1. */
 function current(over: Partial<SecretGroup> = {}): SecretGroup {
-  return group('g', { revision: 3, createdAt: 1, updatedAt: 2, updatedBy: 'bob', variables: { A: '1', B: '2' }, ...over });
+  return group('g', { type: 'secret', revision: 3, createdAt: 1, updatedAt: 2, updatedBy: 'bob', variables: { A: '1', B: '2' }, ...over });
 }
 
 function apply(cur: SecretGroup | null, change: GroupChange): SecretGroup {

@@ -28,6 +28,7 @@ const base: Parts = {
       files: [file('/etc/shared.conf', `${CANARY}-shared-file`)],
     }),
     group('pay', {
+      type: 'secret',
       priority: 50,
       restrictions: { restricted: true, workloads: [], tags: ['team:pay'] },
       variables: { LOG_LEVEL: `${CANARY}-debug`, DSN: '${PG_URL}?ssl=1' },
