@@ -3,7 +3,7 @@
  * PreviewChange applies them without writing. Each returns the complete new group (or null
  * for a deletion) after validating everything a save must check.
  */
-import { checkAddonLinks, defaultAlias, linkedKeys } from './addon-links.js';
+import { checkAddonLinks, checkLinkType, defaultAlias, linkedKeys } from './addon-links.js';
 import { invalid, notFound, tooLarge } from './errors.js';
 import { parseImport } from './import-parse.js';
 import { LIMITS } from './limits.js';
@@ -168,7 +168,7 @@ export function applyGroupChange(current: SecretGroup | null, change: GroupChang
       break;
     }
   }
-  return checkGroup(next, ctx);
+  return checkLinkType(checkGroup(next, ctx));
 }
 
 /** Whole-group checks every save runs: sizes, addon links, templates. */

@@ -1,4 +1,5 @@
 /** Change preview: how resolutions would differ between two snapshots. Keys only, never values. */
+import { comparableResolution, READS_ALL, type Readable } from './preview-visibility.js';
 import { prepareGroups, resolveWorkload } from './resolve.js';
 import type { ProjectSnapshot, Resolution, ResolveScope } from './types.js';
 
@@ -13,7 +14,9 @@ export interface WorkloadChange {
   changedFiles: string[];
 }
 
-export function previewChange(before: ProjectSnapshot, after: ProjectSnapshot): WorkloadChange[] {
+/** `readable`: which values the caller may read; the others are compared by presence only. */
+export function previewChange(before: ProjectSnapshot, after: ProjectSnapshot, readable: Readable = READS_ALL): WorkloadChange[] {
+  const masked = !readable.secret || !readable.config;
   const preparedBefore = prepareGroups(before);
   const preparedAfter = prepareGroups(after);
   const changes: WorkloadChange[] = [];
@@ -21,10 +24,13 @@ export function previewChange(before: ProjectSnapshot, after: ProjectSnapshot): 
     const wb = before.workloads.get(name);
     const wa = after.workloads.get(name)!;
     for (const scope of ['runtime', 'build'] as const) {
-      const a = resolveWorkload(after.project.name, wa, scope, preparedAfter, { provenance: false });
-      const b = wb ? resolveWorkload(before.project.name, wb, scope, preparedBefore, { provenance: false }) : null;
-      if (b && a.etag === b.etag) continue;
-      const diff = diffResolutions(b, a);
+      const a = resolveWorkload(after.project.name, wa, scope, preparedAfter, { provenance: masked });
+      const b = wb ? resolveWorkload(before.project.name, wb, scope, preparedBefore, { provenance: masked }) : null;
+      // Equal etags would reveal equal hidden values: a masked preview always compares.
+      if (!masked && b && a.etag === b.etag) continue;
+      const diff = masked
+        ? diffResolutions(b && comparableResolution(b, before.groups, readable), comparableResolution(a, after.groups, readable))
+        : diffResolutions(b, a);
       if (diff) changes.push({ workload: name, scope, ...diff });
     }
   }

@@ -46,6 +46,20 @@ export class Principal {
     }
   }
 
+  /**
+   * Execution-controlling keys, files and addon links count as secret whatever the group's
+   * type: changing them needs write on secret groups. `what` names them (never a value).
+   */
+  requireSecretWrite(project: string, what: readonly string[]): void {
+    this.requireProject(project);
+    if (atLeast(this.level('secret'), 'write')) return;
+    const shown = what.slice(0, 5).map((w) => (w.length > 64 ? `${w.slice(0, 64)}…` : w));
+    const more = what.length > shown.length ? ` and ${what.length - shown.length} more` : '';
+    throw denied(
+      `role ${this.role.name} has ${this.level('secret')} access to secret groups; changing ${shown.join(', ')}${more} needs write on secret groups (execution-controlling keys, files and addon links count as secret in groups of either type)`,
+    );
+  }
+
   /** Values of this type are visible (otherwise keys only). */
   seesValues(type: GroupType): boolean {
     return atLeast(this.level(type), 'read');

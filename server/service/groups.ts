@@ -3,6 +3,7 @@ import { applyGroupChange, changedKeys, CHANGE_ACTIONS, type GroupChange } from 
 import { DomainError, alreadyExists, invalid, notFound, stale, tooLarge } from '../domain/errors.js';
 import { LIMITS } from '../domain/limits.js';
 import { previewChange, type WorkloadChange } from '../domain/preview.js';
+import { secretWriteNeeds } from '../domain/secret-write.js';
 import { validateName } from '../domain/validation.js';
 import type { GroupHistoryEntry, ProjectSnapshot, SecretGroup } from '../domain/types.js';
 import type { Principal } from '../security/principal.js';
@@ -98,7 +99,7 @@ export class GroupsService {
     validateName('project', project);
     validateName('group name', name);
     p.requireProject(project);
-    // Needs read: with keys only, a "no change" preview would confirm a guessed value.
+    // Needs read on the group's type; values from other sources are masked below.
     const { after } = await this.plan(p, project, name, change, expectedRevision, 'read');
     const state = await this.d.snapshots.get(project);
     const before = state.snapshot;
@@ -106,7 +107,8 @@ export class GroupsService {
     if (after) groups.set(name, after);
     else groups.delete(name);
     const next: ProjectSnapshot = { ...before, groups };
-    return previewChange(before, next);
+    // Only what the caller could read anyway: hidden values are compared by presence.
+    return previewChange(before, next, { secret: p.seesValues('secret'), config: p.seesValues('config') });
   }
 
   /** Restart events to every live Watch of a workload the group reaches at runtime. */
@@ -151,6 +153,8 @@ export class GroupsService {
       }
       p.requireGroupAccess(project, current.type, previewLevel ?? 'write');
     }
+    // Addon details are secret values: linking or unlinking one needs write on secret groups.
+    if (!previewLevel && (change.kind === 'link' || change.kind === 'unlink')) p.requireSecretWrite(project, ['addon links']);
     let effective = change;
     if (change.kind === 'rollback') {
       const target = (await store.listGroupHistory(project, name)).find((h) => h.revision === change.revision);
@@ -161,6 +165,11 @@ export class GroupsService {
     const addons = new Map((await store.listRecords('addon', project)).map((a) => [a.name, a]));
     const after = applyGroupChange(current, effective, { addons, now: this.d.now(), actor: p.actor });
     if (after && after.type !== current?.type) p.requireGroupAccess(project, after.type, previewLevel ?? 'write');
+    // A preview only shows keys, and values the caller may read (see preview): not applied there.
+    if (!previewLevel) {
+      const needs = secretWriteNeeds(current, after);
+      if (needs.length) p.requireSecretWrite(project, needs);
+    }
     if (after && change.kind === 'create') {
       // A group recreated after deletion continues its history's revision numbers.
       const last = (await store.listGroupHistory(project, name)).at(-1);

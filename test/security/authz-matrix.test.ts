@@ -18,6 +18,7 @@ import type { Clients } from '../../agent/client/connection.js';
 import { etagOf } from '../../server/domain/resolve.js';
 import { api } from '../helpers/api.js';
 import { call, codeOf, startTestServer, type TestServer } from '../helpers/in-process.js';
+import { retypeGroupRaw } from '../helpers/raw-store.js';
 import { dumpStore } from '../helpers/store-dump.js';
 import { MATRIX, ROLES, renderMatrix, type Cell, type MatrixRow, type RoleName, type RowType } from './authz-matrix.js';
 
@@ -70,7 +71,7 @@ afterAll(() => t?.stop());
 let seq = 0;
 interface Fixture {
   n: number;
-  /** A group of the row's type: K and OTHER variables, a file, a link to addon db; revision 3. */
+  /** A group of the row's type: K and OTHER variables, a file, a link to addon db (config groups: see fixture()). */
   group: string;
   file: string;
   /** A record made for this cell (token id, role, project, workload or addon name). */
@@ -85,15 +86,24 @@ async function fixture(row: MatrixRow): Promise<Fixture> {
   const fx: Fixture = { n, group: `g${n}`, file: `/etc/app/f${n}.txt`, target: '' };
   if (GROUP_RPCS.has(row.rpc) && row.rpc !== 'CreateGroup') {
     const canary = canaryOf(row.type);
+    // A config group with files or links needs write on secret groups for most changes, so
+    // config rows get them only where the RPC is about them (or reads them).
+    const reads = ['GetGroup', 'ListGroups', 'ListGroupHistory'].includes(row.rpc);
+    const withFile = row.type === 'secret' || reads || row.rpc === 'RemoveFile';
+    const withLink = row.type === 'secret' || row.rpc === 'UnlinkAddon';
     await admin.createGroup({
       project: 'p',
       name: fx.group,
-      type: pbType(row.type),
+      // A config group that links an addon can only be made as a secret one, retyped below.
+      type: row.type === 'config' && withLink ? GroupType.GROUP_TYPE_SECRET : pbType(row.type),
       variables: { K: `${canary}-var`, OTHER: 'plain' },
       restrictions: { restricted: true, workloads: ['other'], tags: [] },
     });
-    await admin.addFile({ project: 'p', name: fx.group, file: { path: fx.file, content: Buffer.from(`${canary}-file`), mode: 0o600, size: 0 } });
-    await admin.link({ project: 'p', name: fx.group, addon: 'db', keys: [] });
+    if (withFile) await admin.addFile({ project: 'p', name: fx.group, file: { path: fx.file, content: Buffer.from(`${canary}-file`), mode: 0o600, size: 0 } });
+    else await admin.setVars('p', fx.group, { OTHER: 'plain-2' });
+    if (withLink) await admin.link({ project: 'p', name: fx.group, addon: 'db', keys: [] });
+    // As if linked before links needed a secret group.
+    if (row.type === 'config' && withLink) retypeGroupRaw(t.dataDir, 'p', fx.group, 'config');
   }
   switch (row.rpc) {
     case 'RevokeToken':
@@ -258,6 +268,12 @@ describe('authorization matrix', () => {
     const all = `${text(out.res)}\n${out.message}`;
     const seen = out.code === 'OK' ? SEEN[row.rpc]?.(out.res as never, fx) : undefined;
 
+    if (cell === 'refused') {
+      expect(out.code, out.message).toBe('FAILED_PRECONDITION');
+      expect(dumpStore(t.dataDir), 'a refused call changed the store').toBe(before);
+      for (const c of CANARIES) expect(all).not.toContain(c);
+      return;
+    }
     if (cell === 'deny') {
       if (LISTS.has(row.rpc) && out.code === 'OK') {
         expect(seen!.found, `${row.rpc} lists a ${row.type} record for ${role}`).toBe(false);

@@ -69,7 +69,7 @@ export function registerGroup(program: Command): void {
         .description('create a group; any --workload or --tag restricts it to those workloads (their union)')
         .argument('<project>', 'project name')
         .argument('<group>', 'group name (DNS label)')
-        .option('--type <type>', 'secret or config: which RBAC permission set applies (default: config)')
+        .option('--type <type>', 'secret or config: which RBAC permission set applies (default: secret; ask for config)')
         .option('--scope <scope>', 'runtime, build or both: when the group is inherited (default: both)')
         .option('--priority <0..100>', 'higher wins on conflicting keys (default: 0)')
         .option('--description <text>', 'free text')
