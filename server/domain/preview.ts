@@ -1,5 +1,5 @@
 /** Change preview: how resolutions would differ between two snapshots. Keys only, never values. */
-import { prepareGroups, resolveWorkload } from './resolve.js';
+import { isEligible, mergeOrder, prepareGroup, prepareGroups, resolveWorkload } from './resolve.js';
 import type { ProjectSnapshot, Resolution, ResolveScope } from './types.js';
 
 export interface WorkloadChange {
@@ -13,17 +13,29 @@ export interface WorkloadChange {
   changedFiles: string[];
 }
 
+/**
+ * The work is bounded by what changed: only identities that a changed group reaches (before or
+ * after) or whose workload changed are resolved; groups unchanged between the snapshots are
+ * prepared once and shared, so their values compare by identity; nothing is hashed. Groups are
+ * expanded lazily and within the group limit (see prepareGroup).
+ */
 export function previewChange(before: ProjectSnapshot, after: ProjectSnapshot): WorkloadChange[] {
   const preparedBefore = prepareGroups(before);
-  const preparedAfter = prepareGroups(after);
+  const shared = before.addons === after.addons ? new Map(preparedBefore.map((p) => [p.group, p])) : new Map();
+  const preparedAfter = [...after.groups.values()].sort(mergeOrder).map((g) => shared.get(g) ?? prepareGroup(g, after));
+  const changedGroups = [...new Set([...before.groups.keys(), ...after.groups.keys()])]
+    .filter((n) => before.groups.get(n) !== after.groups.get(n))
+    .flatMap((n) => [before.groups.get(n), after.groups.get(n)].filter((g) => g !== undefined));
+  const addonsChanged = before.addons !== after.addons;
   const changes: WorkloadChange[] = [];
   for (const name of [...after.workloads.keys()].sort()) {
     const wb = before.workloads.get(name);
     const wa = after.workloads.get(name)!;
     for (const scope of ['runtime', 'build'] as const) {
-      const a = resolveWorkload(after.project.name, wa, scope, preparedAfter, { provenance: false });
-      const b = wb ? resolveWorkload(before.project.name, wb, scope, preparedBefore, { provenance: false }) : null;
-      if (b && a.etag === b.etag) continue;
+      const affected = addonsChanged || wb !== wa || changedGroups.some((g) => isEligible(g, wa, scope) || (wb !== undefined && isEligible(g, wb, scope)));
+      if (!affected) continue;
+      const a = resolveWorkload(after.project.name, wa, scope, preparedAfter, { provenance: false, etag: false });
+      const b = wb ? resolveWorkload(before.project.name, wb, scope, preparedBefore, { provenance: false, etag: false }) : null;
       const diff = diffResolutions(b, a);
       if (diff) changes.push({ workload: name, scope, ...diff });
     }
