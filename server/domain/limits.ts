@@ -14,6 +14,11 @@ export const LIMITS = {
   tagsPerWorkload: 64,
   groupsPerProject: 1000,
   descriptionLength: 1024,
+  /**
+   * Work of one PreviewChange: workload scopes the change reaches × definitions of the changed
+   * keys and files across the project's groups (each a lookup, at most one value comparison).
+   */
+  previewComparisons: 20_000_000,
   /** Tags a Resolve or Watch may claim (checked against the registered ones). */
   claimedTags: 64,
   importBytes: 2 * 1024 * 1024,

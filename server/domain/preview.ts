@@ -1,4 +1,5 @@
 /** Change preview: how resolutions would differ between two snapshots. Keys only, never values. */
+import { previewGroupChanges } from './preview-groups.js';
 import { isEligible, mergeOrder, prepareGroup, prepareGroups, resolveWorkload } from './resolve.js';
 import type { ProjectSnapshot, Resolution, ResolveScope } from './types.js';
 
@@ -14,12 +15,14 @@ export interface WorkloadChange {
 }
 
 /**
- * The work is bounded by what changed: only identities that a changed group reaches (before or
- * after) or whose workload changed are resolved; groups unchanged between the snapshots are
- * prepared once and shared, so their values compare by identity; nothing is hashed. Groups are
- * expanded lazily and within the group limit (see prepareGroup).
+ * A change to groups alone (every PreviewChange) is previewed key by key, with bounded work
+ * (preview-groups.ts). Otherwise only identities that a changed group reaches (before or after)
+ * or whose workload changed are resolved; groups unchanged between the snapshots are prepared
+ * once and shared, so their values compare by identity; nothing is hashed. Groups are expanded
+ * lazily and within the group limit (see prepareGroup).
  */
 export function previewChange(before: ProjectSnapshot, after: ProjectSnapshot): WorkloadChange[] {
+  if (before.workloads === after.workloads && before.addons === after.addons) return previewGroupChanges(before, after);
   const preparedBefore = prepareGroups(before);
   const shared = before.addons === after.addons ? new Map(preparedBefore.map((p) => [p.group, p])) : new Map();
   const preparedAfter = [...after.groups.values()].sort(mergeOrder).map((g) => shared.get(g) ?? prepareGroup(g, after));

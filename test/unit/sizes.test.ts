@@ -103,3 +103,17 @@ describe('previewChange resolves only what a change can affect', () => {
     ]);
   });
 });
+
+describe('previewChange work is bounded', () => {
+  it('a preview that would make more comparisons than the limit is refused before comparing', () => {
+    const keys = Object.fromEntries(Array.from({ length: 1000 }, (_, i) => [`K${i}`, 'v']));
+    const groups = Array.from({ length: 10 }, (_, i) => group(`g${i}`, { variables: keys }));
+    const workloads = Array.from({ length: 1000 }, (_, i) => workload(`w${i}`));
+    const before = snap(groups, workloads);
+    const after = { ...before, groups: new Map(before.groups).set('g0', group('g0', { variables: { ...keys, K0: 'changed' } })) };
+    // 2,000 workload scopes × 11,000 definitions of the changed keys.
+    expect(() => previewChange(before, after)).toThrowError(/^this preview would compare 11000 definitions of the changed keys and files for 2000 workload scopes, more than the limit of 20000000 comparisons/);
+    const fewer = snap(groups, workloads.slice(0, 100));
+    expect(previewChange(fewer, { ...fewer, groups: after.groups })).toHaveLength(200);
+  });
+});
