@@ -111,8 +111,8 @@ describe('previewChange work is bounded', () => {
     const workloads = Array.from({ length: 1000 }, (_, i) => workload(`w${i}`));
     const before = snap(groups, workloads);
     const after = { ...before, groups: new Map(before.groups).set('g0', group('g0', { variables: { ...keys, K0: 'changed' } })) };
-    // 2,000 workload scopes × 11,000 definitions of the changed keys.
-    expect(() => previewChange(before, after)).toThrowError(/^this preview would compare 11000 definitions of the changed keys and files for 2000 workload scopes, more than the limit of 20000000 comparisons/);
+    // 2,000 workload scopes × 20,000 definitions (before and after) of the changed keys.
+    expect(() => previewChange(before, after)).toThrowError(/^this preview would compare 20000 definitions of the changed keys and files for 2000 workload scopes, more than the limit of 20000000 comparisons/);
     const fewer = snap(groups, workloads.slice(0, 100));
     expect(previewChange(fewer, { ...fewer, groups: after.groups })).toHaveLength(200);
   });
