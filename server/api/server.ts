@@ -18,6 +18,7 @@ import type { ResolverService } from '../service/resolver.js';
 import { MALFORMED_REQUEST, type ApiContext } from './call.js';
 import { accessHandlers } from './handlers/access-handlers.js';
 import { groupHandlers } from './handlers/group-handlers.js';
+import { groupInsightHandlers, projectWatchHandlers, type InsightServices } from './handlers/insight-handlers.js';
 import { projectHandlers } from './handlers/project-handlers.js';
 import { resolverHandlers } from './handlers/resolver-handlers.js';
 import { fixMapEntryNames } from './reflection-descriptors.js';
@@ -39,7 +40,7 @@ export const SERVICE_NAMES = [
   'secretgroups.v1.AccessService',
 ];
 
-export interface Services {
+export interface Services extends InsightServices {
   projects: ProjectsService;
   groups: GroupsService;
   resolver: ResolverService;
@@ -86,8 +87,8 @@ function passthroughSerializers<T extends grpc.ServiceDefinition>(def: T, method
 /** The handler of every RPC, built once: grpc-js and the web console's transcoder share them. */
 export function serviceHandlers(ctx: ApiContext, services: Services) {
   return {
-    projects: projectHandlers(ctx, services.projects),
-    groups: groupHandlers(ctx, services.groups),
+    projects: { ...projectHandlers(ctx, services.projects), ...projectWatchHandlers(ctx, services) },
+    groups: { ...groupHandlers(ctx, services.groups), ...groupInsightHandlers(ctx, services) },
     resolver: resolverHandlers(ctx, services.resolver),
     access: accessHandlers(ctx, services.access),
   };

@@ -21,6 +21,9 @@ import { AccessService } from '../service/access.js';
 import { Audit } from '../service/audit.js';
 import type { Deps } from '../service/deps.js';
 import { GroupsService } from '../service/groups.js';
+import { GroupInsights } from '../service/group-insights.js';
+import { ProjectWatch } from '../service/project-watch.js';
+import { RevealService } from '../service/reveal.js';
 import { ProjectsService } from '../service/projects.js';
 import { ResolverService } from '../service/resolver.js';
 import { Snapshots } from '../service/snapshots.js';
@@ -82,6 +85,9 @@ export async function startServer(opts: ServerOptions, log: Logger = createLogge
     groups: new GroupsService(deps, relay.origin),
     resolver: new ResolverService(deps),
     access,
+    insights: new GroupInsights(deps),
+    reveal: new RevealService(deps),
+    projectWatch: new ProjectWatch(deps),
   };
   const denied = (p: Principal, method: string, request: unknown) => {
     const r = request as { project?: unknown; name?: unknown; workload?: unknown };

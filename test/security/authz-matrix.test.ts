@@ -94,6 +94,7 @@ async function fixture(row: MatrixRow): Promise<Fixture> {
     });
     await admin.addFile({ project: 'p', name: fx.group, file: { path: fx.file, content: Buffer.from(`${canary}-file`), mode: 0o600, size: 0 } });
     await admin.link({ project: 'p', name: fx.group, addon: 'db', keys: [] });
+    if (row.rpc === 'DiffGroupRevisions') await admin.setVars('p', fx.group, { K: `${canary}-var2` });
   }
   switch (row.rpc) {
     case 'RevokeToken':
@@ -149,6 +150,24 @@ function watchFirst(c: Clients, req: resolverPb.WatchRequest): Promise<unknown> 
 
 const own = { project: 'p', workload: 'api', scope: Scope.SCOPE_RUNTIME };
 
+/** First message of a WatchProject (then cancelled), or its error. */
+function watchProjectFirst(c: Clients): Promise<unknown> {
+  return new Promise((resolve, reject) => {
+    const s = c.projects.watchProject({ project: 'p' });
+    let done = false;
+    s.on('data', (m: unknown) => {
+      if (done) return;
+      done = true;
+      resolve(m);
+      s.cancel();
+    });
+    s.on('error', (e: grpc.ServiceError) => {
+      if (!done) reject(e);
+      done = true;
+    });
+  });
+}
+
 const INVOKE: Record<string, Invoke> = {
   CreateToken: (c, _r, fx) => u(c.access, 'createToken', accessPb.CreateTokenRequest.fromPartial({ name: `made-${fx.n}`, role: 'viewer' })),
   ListTokens: (c) => u(c.access, 'listTokens', {}),
@@ -195,6 +214,10 @@ const INVOKE: Record<string, Invoke> = {
   RollbackGroup: g('rollbackGroup', (_r, fx) => ({ ...target(fx), toRevision: 1 })),
   PreviewChange: g('previewChange', (_r, fx) => ({ setVariables: { ...target(fx), variables: { K: 'a-guess' } } })),
   RestartDependents: g('restartDependents', (_r, fx) => target(fx)),
+  ListGroupDependents: g('listGroupDependents', (_r, fx) => target(fx)),
+  DiffGroupRevisions: g('diffGroupRevisions', (_r, fx) => ({ ...target(fx), fromRevision: 1 })),
+  RevealValue: g('revealValue', (_r, fx) => ({ project: 'p', kind: groupPb.RevealKind.REVEAL_KIND_GROUP_VARIABLE, name: fx.group, key: 'K' })),
+  WatchProject: (c) => watchProjectFirst(c),
 
   Resolve: (c) => u(c.resolver, 'resolve', resolverPb.ResolveRequest.fromPartial(own)),
   Watch: (c) => watchFirst(c, resolverPb.WatchRequest.fromPartial(own)),
@@ -232,10 +255,16 @@ const SEEN: Record<string, (res: never, fx: Fixture) => Seen> = {
   ListWorkloads: (res: projectPb.ListWorkloadsResponse) => ofRecords(res.workloads.filter((w) => w.name === 'api') as unknown as Rec[], ['runtimeVariables', 'buildArguments']),
   GetAddon: (res: projectPb.GetAddonResponse) => ofRecords(res.addon ? [res.addon as unknown as Rec] : [], ['connectionDetails']),
   ListAddons: (res: projectPb.ListAddonsResponse) => ofRecords(res.addons.filter((a) => a.name === 'db') as unknown as Rec[], ['connectionDetails']),
+  DiffGroupRevisions: (res: groupPb.DiffGroupRevisionsResponse) => ({
+    found: true,
+    redacted: res.valuesRedacted,
+    values: [...Object.values(res.fromValues), ...Object.values(res.toValues)],
+    keys: res.changedKeys,
+  }),
 };
 const LISTS = new Set(['ListGroups', 'ListWorkloads', 'ListAddons']);
 /** Never a value, for anyone: responses that carry keys and sources only. */
-const NEVER_VALUES = new Set(['Explain', 'PreviewChange', 'ListAuditEvents', 'ListTokens', 'RestartDependents']);
+const NEVER_VALUES = new Set(['Explain', 'PreviewChange', 'ListAuditEvents', 'ListTokens', 'RestartDependents', 'ListGroupDependents', 'WatchProject']);
 
 async function outcome(p: Promise<unknown>): Promise<{ code: string; res?: unknown; message: string }> {
   try {
@@ -443,6 +472,7 @@ describe('keys-only everywhere (config-editor and viewer on secret groups)', () 
       ['ListWorkloads', () => call(t.admin.projects, 'listWorkloads', { project: 'p' })],
       ['GetAddon', () => call(t.admin.projects, 'getAddon', { project: 'p', name: 'db' })],
       ['ListAddons', () => call(t.admin.projects, 'listAddons', { project: 'p' })],
+      ['RevealValue', () => call(t.admin.groups, 'revealValue', groupPb.RevealValueRequest.fromPartial({ project: 'p', kind: groupPb.RevealKind.REVEAL_KIND_GROUP_VARIABLE, name, key: 'AUDITED' }))],
     ];
     const carried: string[] = [];
     for (const [action, read] of reads) if (text(await read()).includes(SECRET_CANARY)) carried.push(action);
