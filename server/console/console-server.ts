@@ -64,9 +64,10 @@ export function createConsoleHandler(opts: Omit<ConsoleOptions, 'host' | 'port'>
     res.writeHead(status, { 'Content-Type': 'application/json', 'Cache-Control': 'no-store', 'Content-Length': Buffer.byteLength(text), ...headers });
     res.end(text);
   };
-  const sendError = (res: http.ServerResponse, code: number, message: string, headers: http.OutgoingHttpHeaders = {}) => {
+  /** `http` overrides the status the code maps to (405, 413). */
+  const sendError = (res: http.ServerResponse, code: number, message: string, http?: number) => {
     const e = rpcError(code, message);
-    sendJson(res, e.http, e.body, headers);
+    sendJson(res, http ?? e.http, e.body);
   };
 
   const callerOf = (req: http.IncomingMessage, token: string): Caller => ({ token, address: req.socket.remoteAddress ?? 'unknown' });
@@ -258,7 +259,7 @@ export function createConsoleHandler(opts: Omit<ConsoleOptions, 'host' | 'port'>
     work.catch((e: unknown) => {
       req.resume();
       if (res.headersSent) return void res.end();
-      if (e instanceof HttpError) return sendError(res, e.code, e.message);
+      if (e instanceof HttpError) return sendError(res, e.code, e.message, e.http);
       opts.log.error({ path, err: e instanceof Error ? e.name : 'unknown' }, 'console request failed');
       sendError(res, S.INTERNAL, 'internal error');
     });
