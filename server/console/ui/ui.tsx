@@ -1,5 +1,6 @@
 /** Small shared pieces: labelled fields, error and notice boxes, confirmations, masked values. */
-import type { ComponentChildren } from 'preact';
+import { cloneElement, type ComponentChildren, type VNode } from 'preact';
+import { useId } from 'preact/hooks';
 import { messageOf } from './api.js';
 
 export function ErrorBox({ error }: { error: unknown }) {
@@ -19,13 +20,22 @@ export function Notice({ children }: { children: ComponentChildren }) {
   );
 }
 
-export function Field({ label, children, hint }: { label: string; children: ComponentChildren; hint?: ComponentChildren }) {
+/** A control with its label (label[for], so its name is exactly the label) and an optional hint. */
+export function Field({ label, children, hint }: { label: string; children: VNode<any>; hint?: ComponentChildren }) {
+  const id = useId();
+  const hintId = hint ? `${id}-hint` : undefined;
   return (
-    <label class="field">
-      <span class="label">{label}</span>
-      {children}
-      {hint ? <span class="hint">{hint}</span> : null}
-    </label>
+    <div class="field">
+      <label class="label" for={id}>
+        {label}
+      </label>
+      {cloneElement(children, { id, 'aria-describedby': hintId })}
+      {hint ? (
+        <span class="hint" id={hintId}>
+          {hint}
+        </span>
+      ) : null}
+    </div>
   );
 }
 

@@ -130,7 +130,7 @@ function CreateToken({ onCreated }: { onCreated: () => Promise<void> }) {
     >
       <h2>Create a token</h2>
       {created ? (
-        <div class="confirm" role="region" aria-label="New token">
+        <div class="confirm" role="region" aria-label="Token created">
           <p>
             <strong>Copy this token now: it is shown once.</strong> Only its hash is stored.
           </p>
