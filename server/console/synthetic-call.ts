@@ -103,6 +103,12 @@ export class SyntheticStream extends EventEmitter {
     this.emit('finish');
   }
 
+  /** As on a grpc-js stream: ends it, with an error status when one is given. */
+  destroy(err?: Partial<grpc.StatusObject>): void {
+    if (err) this.emit('error', err);
+    else this.end();
+  }
+
   /** The consumer went away. */
   cancel(): void {
     if (this.cancelled) return;

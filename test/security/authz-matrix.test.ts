@@ -130,10 +130,9 @@ const g = (method: string, build: (row: MatrixRow, fx: Fixture) => object): Invo
 };
 const target = (fx: Fixture) => ({ project: 'p', name: fx.group });
 
-/** First message of a Watch (then cancelled), or its error. */
-function watchFirst(c: Clients, req: resolverPb.WatchRequest): Promise<unknown> {
+/** First message of a server stream (then cancelled), or its error. */
+function firstOf(s: grpc.ClientReadableStream<unknown>): Promise<unknown> {
   return new Promise((resolve, reject) => {
-    const s = c.resolver.watch(req);
     let done = false;
     s.on('data', (m: unknown) => {
       if (done) return;
@@ -147,26 +146,9 @@ function watchFirst(c: Clients, req: resolverPb.WatchRequest): Promise<unknown> 
     });
   });
 }
+const watchFirst = (c: Clients, req: resolverPb.WatchRequest) => firstOf(c.resolver.watch(req));
 
 const own = { project: 'p', workload: 'api', scope: Scope.SCOPE_RUNTIME };
-
-/** First message of a WatchProject (then cancelled), or its error. */
-function watchProjectFirst(c: Clients): Promise<unknown> {
-  return new Promise((resolve, reject) => {
-    const s = c.projects.watchProject({ project: 'p' });
-    let done = false;
-    s.on('data', (m: unknown) => {
-      if (done) return;
-      done = true;
-      resolve(m);
-      s.cancel();
-    });
-    s.on('error', (e: grpc.ServiceError) => {
-      if (!done) reject(e);
-      done = true;
-    });
-  });
-}
 
 const INVOKE: Record<string, Invoke> = {
   CreateToken: (c, _r, fx) => u(c.access, 'createToken', accessPb.CreateTokenRequest.fromPartial({ name: `made-${fx.n}`, role: 'viewer' })),
@@ -217,7 +199,7 @@ const INVOKE: Record<string, Invoke> = {
   ListGroupDependents: g('listGroupDependents', (_r, fx) => target(fx)),
   DiffGroupRevisions: g('diffGroupRevisions', (_r, fx) => ({ ...target(fx), fromRevision: 1 })),
   RevealValue: g('revealValue', (_r, fx) => ({ project: 'p', kind: groupPb.RevealKind.REVEAL_KIND_GROUP_VARIABLE, name: fx.group, key: 'K' })),
-  WatchProject: (c) => watchProjectFirst(c),
+  WatchProject: (c) => firstOf(c.projects.watchProject({ project: 'p' })),
 
   Resolve: (c) => u(c.resolver, 'resolve', resolverPb.ResolveRequest.fromPartial(own)),
   Watch: (c) => watchFirst(c, resolverPb.WatchRequest.fromPartial(own)),
