@@ -273,7 +273,7 @@ export function registerGroup(program: Command): void {
   mutating(
     group
       .command('link')
-      .description('link an addon: its keys appear as variables of the group; with no --key, every key under <ADDON>_<KEY>')
+      .description('link an addon: its keys appear as variables of the group; with no --addon-key, every key under <ADDON>_<KEY>')
       .argument('<project>', 'project name')
       .argument('<group>', 'group name')
       .argument('<addon>', 'addon name')
