@@ -96,6 +96,9 @@ async function fixture(row: MatrixRow): Promise<Fixture> {
     await admin.link({ project: 'p', name: fx.group, addon: 'db', keys: [] });
   }
   switch (row.rpc) {
+    case 'RestoreGroup':
+      await admin.deleteGroup('p', fx.group);
+      break;
     case 'RevokeToken':
       fx.target = (await admin.createToken({ name: `victim-${n}`, role: 'viewer' })).info!.id;
       break;
@@ -195,6 +198,8 @@ const INVOKE: Record<string, Invoke> = {
   RollbackGroup: g('rollbackGroup', (_r, fx) => ({ ...target(fx), toRevision: 1 })),
   PreviewChange: g('previewChange', (_r, fx) => ({ setVariables: { ...target(fx), variables: { K: 'a-guess' } } })),
   RestartDependents: g('restartDependents', (_r, fx) => target(fx)),
+  RestoreGroup: g('restoreGroup', (_r, fx) => target(fx)),
+  RenameGroup: g('renameGroup', (_r, fx) => ({ ...target(fx), newName: `rn${fx.n}` })),
 
   Resolve: (c) => u(c.resolver, 'resolve', resolverPb.ResolveRequest.fromPartial(own)),
   Watch: (c) => watchFirst(c, resolverPb.WatchRequest.fromPartial(own)),

@@ -100,6 +100,8 @@ export const MATRIX: readonly MatrixRow[] = [
   row('SecretGroupService', 'PreviewChange', 'secret', [A, A, D, D, D, D], 'needs read: a keys-only caller could test guessed values'),
   row('SecretGroupService', 'PreviewChange', 'config', [A, A, A, A, D, D], 'needs read: a keys-only caller could test guessed values'),
   ...groupWrite('RestartDependents'),
+  ...groupWrite('RestoreGroup', "the deleted group's last type decides"),
+  ...groupWrite('RenameGroup'),
 
   // ResolverService
   row('ResolverService', 'Resolve', '-', [A, A, D, D, A, A], 'workload: its own identity and granted scopes only'),
