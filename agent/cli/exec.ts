@@ -66,7 +66,7 @@ export async function runExec(p: Parsed, log: AgentLog): Promise<number> {
   const sup = supervisor;
   session.handlers = {
     onResolution: (res) => {
-      log.info('values changed', { etag: res.etag, variables: Object.keys(res.variables).length, files: res.files.length });
+      log.info('values changed', { etag: res.etag, variableCount: Object.keys(res.variables).length, fileCount: res.files.length });
       // Files follow every change at once (programs may re-read them); the process itself follows
       // the change policy.
       files

@@ -220,7 +220,7 @@ export class Session {
         case 'resolution': {
           const res = ev.resolution;
           this.remember(res);
-          log.debug('resolution received', { etag: res.etag, variables: Object.keys(res.variables).length, files: res.files.length });
+          log.debug('resolution received', { etag: res.etag, variableCount: Object.keys(res.variables).length, fileCount: res.files.length });
           if (!gotFirst) {
             gotFirst = true;
             if (!this.started) return start.first(res);

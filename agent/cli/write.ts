@@ -49,7 +49,7 @@ export async function runWrite(p: Parsed, log: AgentLog): Promise<number> {
     await files.validate(res.files);
     const r = await files.write(res.files);
     const changed = await atomicWrite(out, text, { mode: 0o600 });
-    if (changed) log.info('file written', { path: out, format, variables: Object.keys(res.variables).length });
+    if (changed) log.info('file written', { path: out, format, variableCount: Object.keys(res.variables).length });
     else log.debug('file unchanged', { path: out });
     return changed || r.written.length > 0;
   };

@@ -3,7 +3,8 @@
  * and change feed, watch hub, services, gRPC with health and reflection. `sg serve` and the
  * tests call this.
  */
-import { mkdirSync, writeFileSync, renameSync } from 'node:fs';
+import { closeSync, constants as fsConstants, fsyncSync, lstatSync, mkdirSync, openSync, renameSync, writeSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
 import { isIP } from 'node:net';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
@@ -102,9 +103,6 @@ export async function startServer(opts: ServerOptions, log: Logger = createLogge
   const metricsServer = metrics && opts.metricsAddr ? await metrics.serve(opts.metricsAddr) : undefined;
   if (opts.metricsAddr) log.info({ addr: opts.metricsAddr }, 'metrics at /metrics');
 
-  const bootstrapToken = await access.bootstrap();
-  if (bootstrapToken) writeSecretFile(join(opts.dataDir, 'admin.token'), `${bootstrapToken}\n`);
-
   const credentials = tls
     ? grpc.ServerCredentials.createSsl(
         opts.tlsClientCa ? readFileSync(opts.tlsClientCa) : null,
@@ -112,9 +110,26 @@ export async function startServer(opts: ServerOptions, log: Logger = createLogge
         Boolean(opts.tlsClientCa),
       )
     : grpc.ServerCredentials.createInsecure();
+  routeGrpcLogs(log);
   const boundPort = await new Promise<number>((resolve, reject) =>
-    server.bindAsync(`${host.includes(':') ? `[${host}]` : host}:${port}`, credentials, (err, p) => (err ? reject(err) : resolve(p))),
-  );
+    server.bindAsync(`${host.includes(':') ? `[${host}]` : host}:${port}`, credentials, (err, p) => (err ? reject(bindError(opts.addr, err)) : resolve(p))),
+  ).catch(async (e: unknown) => {
+    metricsServer?.close();
+    await store.close().catch(() => undefined);
+    throw e;
+  });
+  // Only once the address is ours: a start that fails must not use up the one-time token print.
+  let bootstrapToken: string | undefined;
+  try {
+    if (await access.needsBootstrap()) checkSecretDir(opts.dataDir, 'admin.token');
+    bootstrapToken = await access.bootstrap();
+    if (bootstrapToken) writeSecretFile(opts.dataDir, 'admin.token', `${bootstrapToken}\n`);
+  } catch (e) {
+    server.forceShutdown();
+    metricsServer?.close();
+    await store.close().catch(() => undefined);
+    throw e;
+  }
   snapshots.startPolling(opts.pollMs ?? (embedded ? 1000 : 250));
   if (!embedded) relay.start(opts.pollMs ?? 250); // one process owns an embedded store: nothing to relay
   for (const s of ['', ...SERVICE_NAMES]) health.setStatus(s, 'SERVING');
@@ -202,9 +217,56 @@ function isLoopback(host: string): boolean {
   return host === '::1';
 }
 
-/** Atomic 0600 write: temporary file, then rename. */
-function writeSecretFile(path: string, content: string): void {
-  const tmp = `${path}.${process.pid}.tmp`;
-  writeFileSync(tmp, content, { mode: 0o600 });
+/**
+ * grpc-js writes its own errors to the console; send them to our log instead, and its bind
+ * failure at debug level only, since bindError says the same in one readable line.
+ */
+function routeGrpcLogs(log: Logger): void {
+  const line = (args: unknown[]) => args.map(String).join(' ');
+  grpc.setLogger({
+    error: (...args: unknown[]) => {
+      const msg = line(args);
+      if (/No address added/.test(msg)) log.debug({ source: 'grpc-js' }, msg);
+      else log.warn({ source: 'grpc-js' }, msg);
+    },
+  });
+}
+
+/**
+ * grpc-js reports a taken address as "No address added out of total 1 resolved"; say which
+ * address and how to choose another.
+ */
+function bindError(addr: string, err: Error): Error {
+  const busy = /No address added|EADDRINUSE|address already in use/i.test(err.message);
+  const why = busy ? 'is already in use (or cannot be bound here)' : `cannot be bound (${err.message.split('\n')[0]})`;
+  return new Error(`listen address ${addr} ${why}: choose another with --addr HOST:PORT or SG_LISTEN_ADDR (port 0 picks a free one)`);
+}
+
+/**
+ * Atomic 0600 write of a secret into dir: the directory must belong to this user and be
+ * writable by nobody else (or a planted file or symlink could capture the secret); the
+ * temporary file has an unpredictable name, is created exclusively and never through a
+ * symlink (O_EXCL|O_NOFOLLOW), then renamed over the target (rename replaces a symlink itself).
+ */
+export function writeSecretFile(dir: string, name: string, content: string): void {
+  checkSecretDir(dir, name);
+  const path = join(dir, name);
+  const tmp = join(dir, `.${name}.${randomBytes(12).toString('hex')}.tmp`);
+  const fd = openSync(tmp, fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_EXCL | fsConstants.O_NOFOLLOW, 0o600);
+  try {
+    writeSync(fd, content);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
   renameSync(tmp, path);
+}
+
+/** Refuses a directory that is not ours alone (see writeSecretFile). */
+export function checkSecretDir(dir: string, name: string): void {
+  const st = lstatSync(dir);
+  if (!st.isDirectory()) throw new Error(`${dir} is not a directory; cannot write ${name}`);
+  const uid = process.getuid?.();
+  if (uid !== undefined && st.uid !== uid) throw new Error(`${dir} belongs to another user (uid ${st.uid}); refusing to write ${name} there`);
+  if (st.mode & 0o022) throw new Error(`${dir} is writable by other users (mode ${(st.mode & 0o777).toString(8)}); chmod go-w it before the first start`);
 }

@@ -27,6 +27,11 @@ export class AccessService {
     private readonly roleRegistry: RoleRegistry,
   ) {}
 
+  /** True while no token exists: the next bootstrap() creates the admin token. */
+  async needsBootstrap(): Promise<boolean> {
+    return (await this.d.store.listTokens()).length === 0;
+  }
+
   /** Creates the first admin token when the store holds none; returns its secret then. */
   async bootstrap(): Promise<string | undefined> {
     if ((await this.d.store.listTokens()).length > 0) return undefined;

@@ -81,6 +81,16 @@ describe('sg-agent write', () => {
     expect(r.stderr).toMatch(/secret files not written: no --files-root given/);
   });
 
+  it('logs key counts, not values and not "[redacted]" in place of a count', async () => {
+    const d = fresh('counted');
+    const r = await runNode(SG_AGENT, ['write', '--out', join(d, 'app.env')], { ...env, SG_LOG_LEVEL: 'info' });
+    expect(r.code, r.stderr).toBe(0);
+    const written = r.stderr.split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l.msg === 'file written');
+    expect(written).toMatchObject({ variableCount: Object.keys(VALUES).length });
+    expect(r.stderr).not.toContain('[redacted]');
+    expect(r.stderr).not.toContain(CANARY);
+  });
+
   it('writes json and a shell file that bash can source safely', async () => {
     const d = fresh('formats');
     expect((await runNode(SG_AGENT, ['write', '--out', join(d, 'a.json'), '--format', 'json', '--files-root', d], env)).code).toBe(0);

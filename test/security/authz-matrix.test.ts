@@ -107,6 +107,9 @@ async function fixture(row: MatrixRow): Promise<Fixture> {
     if (row.rpc === 'DiffGroupRevisions') await admin.setVars('p', fx.group, { K: `${canary}-var2` });
   }
   switch (row.rpc) {
+    case 'RestoreGroup':
+      await admin.deleteGroup('p', fx.group);
+      break;
     case 'RevokeToken':
       fx.target = (await admin.createToken({ name: `victim-${n}`, role: 'viewer' })).info!.id;
       break;
@@ -210,6 +213,8 @@ const INVOKE: Record<string, Invoke> = {
   DiffGroupRevisions: g('diffGroupRevisions', (_r, fx) => ({ ...target(fx), fromRevision: 1 })),
   RevealValue: g('revealValue', (_r, fx) => ({ project: 'p', kind: groupPb.RevealKind.REVEAL_KIND_GROUP_VARIABLE, name: fx.group, key: 'K' })),
   WatchProject: (c) => firstOf(c.projects.watchProject({ project: 'p' })),
+  RestoreGroup: g('restoreGroup', (_r, fx) => target(fx)),
+  RenameGroup: g('renameGroup', (_r, fx) => ({ ...target(fx), newName: `rn${fx.n}` })),
 
   Resolve: (c) => u(c.resolver, 'resolve', resolverPb.ResolveRequest.fromPartial(own)),
   Watch: (c) => watchFirst(c, resolverPb.WatchRequest.fromPartial(own)),

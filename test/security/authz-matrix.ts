@@ -112,6 +112,8 @@ export const MATRIX: readonly MatrixRow[] = [
   ...groupRead('DiffGroupRevisions', 'values only with read on the type of both revisions and of the current group'),
   row('SecretGroupService', 'RevealValue', 'secret', [A, A, D, D, D, D], 'one value, audited; what reading it normally needs'),
   row('SecretGroupService', 'RevealValue', 'config', [A, A, A, A, D, D], 'one value, audited; what reading it normally needs'),
+  ...groupWrite('RestoreGroup', "the deleted group's last type decides"),
+  ...groupWrite('RenameGroup'),
 
   // ResolverService
   row('ResolverService', 'Resolve', '-', [A, A, D, D, A, A], 'workload: its own identity and granted scopes only'),

@@ -63,8 +63,8 @@ export function projectHandlers(ctx: ApiContext, svc: ProjectsService): Omit<Pro
       addons: (await svc.listAddons(viewAs(p, req), req.project)).map((a) => addonToPb(a.record, a.redacted)),
     })),
     updateAddon: unary(ctx, 'UpdateAddon', async (p, req) => {
-      const a = await svc.updateAddon(p, req.project, req.name, req.expectedRevision, req.connectionDetails);
-      return { addon: addonToPb(a.record, a.redacted) };
+      const a = await svc.updateAddon(p, req.project, req.name, req.expectedRevision, req.connectionDetails, { merge: req.merge, unset: req.unsetDetails });
+      return { addon: addonToPb(a.record, a.redacted), unchanged: Boolean(a.unchanged) };
     }),
     deleteAddon: unary(ctx, 'DeleteAddon', async (p, req) => {
       await svc.deleteAddon(p, req.project, req.name, req.expectedRevision);
