@@ -20,6 +20,10 @@ export interface ServerOptions {
   pollMs?: number;
   /** Prometheus endpoint host:port; off when absent. */
   metricsAddr?: string;
+  /** Open Watch streams one token may hold on this replica (default 100). */
+  maxStreamsPerToken?: number;
+  /** A connection without any call for this long is closed (default 5 minutes). */
+  maxConnectionIdleMs?: number;
 }
 
 export interface RunningServer {

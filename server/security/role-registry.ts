@@ -23,6 +23,11 @@ export class RoleRegistry {
     return builtinRole(name) ?? (await this.custom()).find((r) => r.name === name);
   }
 
+  /** Re-reads the custom roles now (the stream guard, before re-checking live streams). */
+  async refresh(): Promise<void> {
+    await this.custom(true);
+  }
+
   async list(): Promise<Role[]> {
     return [...BUILTIN_ROLES, ...(await this.custom())];
   }

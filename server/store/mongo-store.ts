@@ -328,6 +328,14 @@ export class MongoStore implements Store {
     });
   }
 
+  async getTokensByIds(ids: readonly string[]): Promise<TokenRecord[]> {
+    if (ids.length === 0) return [];
+    return this.guard(async () => {
+      const docs = await this.tokens.find({ _id: { $in: [...ids] } }).toArray();
+      return docs.map(tokenFromDoc);
+    });
+  }
+
   async revokeToken(id: string): Promise<boolean> {
     return this.guard(async () => {
       // Unconditional and idempotent, so it is safe even where updates are not atomic.

@@ -173,6 +173,10 @@ export class SealedStore implements Store {
     return this.inner.listTokens();
   }
 
+  getTokensByIds(ids: readonly string[]): Promise<TokenRecord[]> {
+    return this.inner.getTokensByIds(ids);
+  }
+
   revokeToken(id: string): Promise<boolean> {
     return this.inner.revokeToken(id);
   }

@@ -178,6 +178,17 @@ export class SqliteStore implements Store {
     return rows.map((r) => JSON.parse(r.data) as TokenRecord);
   }
 
+  async getTokensByIds(ids: readonly string[]): Promise<TokenRecord[]> {
+    const out: TokenRecord[] = [];
+    // Batched below SQLite's bound-parameter limit.
+    for (let i = 0; i < ids.length; i += 500) {
+      const batch = ids.slice(i, i + 500);
+      const rows = this.db.prepare(`SELECT data FROM tokens WHERE id IN (${batch.map(() => '?').join(',')})`).all(...batch) as { data: string }[];
+      for (const r of rows) out.push(JSON.parse(r.data) as TokenRecord);
+    }
+    return out;
+  }
+
   async revokeToken(id: string): Promise<boolean> {
     return this.db.transaction(() => {
       const row = this.db.prepare('SELECT data FROM tokens WHERE id = ?').get(id) as { data: string } | undefined;

@@ -290,6 +290,21 @@ export function storeContract(name: string, factory: StoreFactory): void {
       expect((await store.getTokenByHash('hash-t1'))!.revoked).toBe(true);
     });
 
+    it('reads the tokens of many ids in one call, revocations and workload identities included', async () => {
+      const ids = Array.from({ length: 1200 }, (_, i) => `m${i.toString(16)}`);
+      for (const id of ids) await store.createToken(token(id));
+      const bound = token('wb', { role: 'workload', workload: { project: 'p', workload: 'w', uid: 'u-1' }, scopes: ['runtime'] });
+      await store.createToken(bound);
+      await store.revokeToken('m5');
+      expect(await store.getTokensByIds([])).toEqual([]);
+      // More ids than one SQL statement may bind, with unknown ones among them.
+      const got = await store.getTokensByIds([...ids, 'wb', 'unknown-1', 'unknown-2']);
+      expect(got.map((t) => t.id).sort()).toEqual([...ids, 'wb'].sort());
+      expect(got.find((t) => t.id === 'm5')!.revoked).toBe(true);
+      expect(got.find((t) => t.id === 'm6')!.revoked).toBe(false);
+      expect(got.find((t) => t.id === 'wb')).toEqual(bound);
+    });
+
     it('appends and filters audit events, newest first', async () => {
       for (let i = 0; i < 5; i++) {
         await store.appendAudit({
