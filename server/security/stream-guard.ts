@@ -7,9 +7,11 @@
  * - On this replica at once: RevokeToken ends the token's streams before it answers; a timer
  *   fires at the token's expiry; a snapshot change that removes or replaces a bound token's
  *   workload ends its streams before the hub delivers that change.
- * - Changes made elsewhere (another replica, a role edited in the store): one periodic check,
- *   a single store query over the distinct token ids that have open streams plus one read of
- *   the custom roles, so its cost grows with tokens, not with streams or changes.
+ * - Changes made elsewhere (another replica, a role edited in the store): a periodic check
+ *   reads the store's token change counter and the custom roles (two point reads); only when
+ *   either moved does it read the tokens with open streams, in one query, and only when a
+ *   token's rights changed does it look at that token's streams. The cost of a quiet period is
+ *   constant, whatever the number of streams and tokens.
  * - And before this replica publishes a project change (Snapshots.beforePublish), a check that
  *   starts after the change was read: a change written after a revocation, through any
  *   replica, never reaches the revoked token's streams.
@@ -22,6 +24,7 @@ import type { ProjectState, Snapshots } from '../service/snapshots.js';
 import type { Store, TokenRecord } from '../store/store.js';
 import { Principal } from './principal.js';
 import type { RoleRegistry } from './role-registry.js';
+import type { Role } from './roles.js';
 
 export type CutCode = 'UNAUTHENTICATED' | 'PERMISSION_DENIED';
 
@@ -45,14 +48,31 @@ export interface StreamGuardOptions {
 
 export const DEFAULT_MAX_STREAMS_PER_TOKEN = 100;
 export const DEFAULT_STREAM_CHECK_MS = 250;
+/**
+ * Every token with open streams is read again at least this often, even when the change
+ * counter did not move (a writer that died between revoking a token and moving the counter).
+ */
+const FULL_CHECK_MS = 30_000;
 /** setTimeout's largest delay; longer expiries re-arm when it fires. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
 interface TokenStreams {
   /** The token and role as last seen (updated by each check). */
   principal: Principal;
+  /** What the authorization of its streams depends on, as last checked (see rightsKey). */
+  rights: string;
   streams: Set<GuardedStream>;
   expiry?: NodeJS.Timeout;
+}
+
+/**
+ * Everything Principal.requireResolve reads, as one string: when it is unchanged, so is the
+ * answer for every stream of the token, and the check skips them (its cost then grows with
+ * tokens, not with streams). Workload identity is checked on snapshot changes instead.
+ */
+function rightsKey(t: TokenRecord, r: Role): string {
+  const w = t.workload;
+  return [t.role, t.projects.join(','), t.scopes.join(','), w ? `${w.project}/${w.workload}/${w.uid ?? ''}` : '', r.access.secret, r.access.config, r.resolve].join('\0');
 }
 
 /** Why a stored token no longer authenticates, or undefined. */
@@ -65,6 +85,10 @@ export function deadToken(t: TokenRecord | null, now: number): string | undefine
 
 export class StreamGuard {
   private readonly tokens = new Map<string, TokenStreams>();
+  /** Tokens whose streams opened since the tokens were last read. */
+  private readonly unchecked = new Set<string>();
+  /** The counters as of the last full read of the tokens. */
+  private seen: { changes: number; roles: string; at: number } | undefined;
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
   private queued: Promise<void> | undefined;
@@ -103,8 +127,9 @@ export class StreamGuard {
       );
     }
     if (!ts) {
-      ts = { principal: p, streams: new Set() };
+      ts = { principal: p, rights: rightsKey(p.token, p.role), streams: new Set() };
       this.tokens.set(id, ts);
+      this.unchecked.add(id);
       this.arm(ts);
     }
     ts.streams.add(stream);
@@ -153,16 +178,35 @@ export class StreamGuard {
     return this.queued;
   }
 
-  /** One pass over every token with open streams. */
+  /**
+   * Two point reads (the token change counter, the custom roles); the tokens themselves are
+   * read only when one of them moved (then every token with open streams), for tokens whose
+   * streams opened since the last read, and every FULL_CHECK_MS as a safety net.
+   */
   private async check(): Promise<void> {
-    const ids = [...this.tokens.keys()];
-    let records: TokenRecord[];
+    let changes: number;
+    let roles: string;
     try {
-      [records] = await Promise.all([this.store.getTokensByIds(ids), this.roles.refresh()]);
+      [changes, roles] = await Promise.all([this.store.tokenChanges(), this.roles.refresh()]);
     } catch {
       // Store unavailable: nothing can be revoked while it is down; the next check catches up.
       return;
     }
+    const full = !this.seen || this.seen.changes !== changes || this.seen.roles !== roles || this.now() - this.seen.at >= FULL_CHECK_MS;
+    const ids = full ? [...this.tokens.keys()] : [...this.unchecked].filter((id) => this.tokens.has(id));
+    this.unchecked.clear();
+    if (ids.length === 0) {
+      if (full) this.seen = { changes, roles, at: this.now() };
+      return;
+    }
+    let records: TokenRecord[];
+    try {
+      records = await this.store.getTokensByIds(ids);
+    } catch {
+      for (const id of ids) this.unchecked.add(id);
+      return;
+    }
+    if (full) this.seen = { changes, roles, at: this.now() };
     const byId = new Map(records.map((t) => [t.id, t]));
     const now = this.now();
     for (const id of ids) {
@@ -180,9 +224,14 @@ export class StreamGuard {
         continue;
       }
       if (this.tokens.get(id) !== ts) continue; // released while the role was read
-      const expiresBefore = ts.principal.token.expiresAt;
+      if (t!.expiresAt !== ts.principal.token.expiresAt) {
+        ts.principal = new Principal(t!, role);
+        this.arm(ts);
+      }
+      const rights = rightsKey(t!, role);
+      if (rights === ts.rights) continue;
       ts.principal = new Principal(t!, role);
-      if (t!.expiresAt !== expiresBefore) this.arm(ts);
+      ts.rights = rights;
       for (const s of [...ts.streams]) this.authorize(ts, s);
     }
   }

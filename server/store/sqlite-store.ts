@@ -24,6 +24,7 @@ CREATE TABLE IF NOT EXISTS audit (
   actor TEXT NOT NULL, action TEXT NOT NULL, data TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS audit_project_time ON audit (project, time);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
 `;
 
 export class SqliteStore implements Store {
@@ -179,14 +180,10 @@ export class SqliteStore implements Store {
   }
 
   async getTokensByIds(ids: readonly string[]): Promise<TokenRecord[]> {
-    const out: TokenRecord[] = [];
-    // Batched below SQLite's bound-parameter limit.
-    for (let i = 0; i < ids.length; i += 500) {
-      const batch = ids.slice(i, i + 500);
-      const rows = this.db.prepare(`SELECT data FROM tokens WHERE id IN (${batch.map(() => '?').join(',')})`).all(...batch) as { data: string }[];
-      for (const r of rows) out.push(JSON.parse(r.data) as TokenRecord);
-    }
-    return out;
+    if (ids.length === 0) return [];
+    // One statement and one parameter however many ids (no bound-parameter limit).
+    const rows = this.db.prepare('SELECT data FROM tokens WHERE id IN (SELECT value FROM json_each(?))').all(JSON.stringify(ids)) as { data: string }[];
+    return rows.map((r) => JSON.parse(r.data) as TokenRecord);
   }
 
   async revokeToken(id: string): Promise<boolean> {
@@ -195,8 +192,14 @@ export class SqliteStore implements Store {
       if (!row) return false;
       const token = { ...(JSON.parse(row.data) as TokenRecord), revoked: true };
       this.db.prepare('UPDATE tokens SET data = ? WHERE id = ?').run(JSON.stringify(token), id);
+      this.db.prepare("INSERT INTO counters (name, value) VALUES ('tokens', 1) ON CONFLICT (name) DO UPDATE SET value = value + 1").run();
       return true;
     })();
+  }
+
+  async tokenChanges(): Promise<number> {
+    const row = this.db.prepare("SELECT value FROM counters WHERE name = 'tokens'").get() as { value: number } | undefined;
+    return row?.value ?? 0;
   }
 
   private insertAudit: Database.Statement | undefined;

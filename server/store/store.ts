@@ -108,6 +108,12 @@ export interface Store {
   getTokensByIds(ids: readonly string[]): Promise<TokenRecord[]>;
   /** False when no such token. */
   revokeToken(id: string): Promise<boolean>;
+  /**
+   * A number that changes whenever an existing token changes (a revocation), committed before
+   * revokeToken returns. Replicas poll it to re-check the tokens of their open Watch streams
+   * only when something changed; creating a token does not move it.
+   */
+  tokenChanges(): Promise<number>;
 
   appendAudit(event: AuditEvent): Promise<void>;
   listAudit(filter: AuditFilter): Promise<AuditEvent[]>;

@@ -305,6 +305,21 @@ export function storeContract(name: string, factory: StoreFactory): void {
       expect(got.find((t) => t.id === 'wb')).toEqual(bound);
     });
 
+    it('moves the token change counter on every revocation, committed when revokeToken returns, and not on creation', async () => {
+      const start = await store.tokenChanges();
+      await store.createToken(token('c1'));
+      await store.createToken(token('c2'));
+      expect(await store.tokenChanges()).toBe(start);
+      await store.revokeToken('c1');
+      const once = await store.tokenChanges();
+      expect(once).not.toBe(start);
+      await store.revokeToken('c2');
+      const twice = await store.tokenChanges();
+      expect(new Set([start, once, twice]).size).toBe(3);
+      expect(await store.revokeToken('nope')).toBe(false);
+      expect(await store.tokenChanges()).toBe(twice);
+    });
+
     it('appends and filters audit events, newest first', async () => {
       for (let i = 0; i < 5; i++) {
         await store.appendAudit({
