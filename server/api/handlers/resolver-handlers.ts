@@ -78,7 +78,9 @@ export function resolverHandlers(ctx: ApiContext, svc: ResolverService): Resolve
         })
         .then((p) =>
           svc.watch(p, call.request.project, call.request.workload, resolveScopeFromPb(call.request.scope), call.request.etag, call.request.tags, {
-            write: (bytes) => call.write(bytes as unknown as WatchResponse), // pre-encoded, passed through
+            // Pre-encoded, passed through. Nothing after the end: a subscriber whose transport
+            // was full may still hold a resolution for the moment it drains.
+            write: (bytes) => ended || call.write(bytes as unknown as WatchResponse),
             onDrain: (fn) => call.once('drain', fn),
             fail: (code, message) => {
               end();
