@@ -5,7 +5,7 @@ import { childEnvironment, contentFingerprint } from '../sinks/env.js';
 import { Supervisor, type ChangeAction } from '../supervisor/supervisor.js';
 import type { AgentLog } from '../log.js';
 import type { Parsed } from './args.js';
-import { CliError, Session, sessionConfig } from './session.js';
+import { CliError, EXIT_AUTH, Session, sessionConfig } from './session.js';
 
 /** Signals the agent forwards to the workload (SIGKILL and SIGSTOP cannot be caught). */
 export const FORWARDED: NodeJS.Signals[] = ['SIGTERM', 'SIGINT', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'];
@@ -76,6 +76,13 @@ export async function runExec(p: Parsed, log: AgentLog): Promise<number> {
         .finally(() => sup.changed());
     },
     onRestart: (ev) => sup.requestRestart(`RestartDependents of group ${ev.group}`),
+    // The token stayed refused past --auth-grace: stop the workload like on SIGTERM (it keeps
+    // running during the grace, on the values it has) and exit with EXIT_AUTH.
+    onFatal: (err) => {
+      if (!(err instanceof CliError) || err.exitCode !== EXIT_AUTH) return;
+      process.stderr.write(`sg-agent: ${err.message}; stopping the workload\n`);
+      void sup.stop(EXIT_AUTH);
+    },
   };
   await sup.start();
   void session.attachMemoryCache().catch(() => undefined);

@@ -83,9 +83,10 @@ export async function runWrite(p: Parsed, log: AgentLog): Promise<number> {
         enqueue(async () => {
           if (execAfter) await runAfter(execAfter, log);
         }),
-      onFatal: () => {
+      onFatal: (err) => {
         session.close();
-        finish(1);
+        if (err instanceof CliError) process.stderr.write(`sg-agent: ${err.message}\n`);
+        finish(err instanceof CliError ? err.exitCode : 1);
       },
     };
     const stop = () => {

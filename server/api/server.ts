@@ -94,13 +94,21 @@ export function serviceHandlers(ctx: ApiContext, services: Services) {
   };
 }
 export type ServiceHandlers = ReturnType<typeof serviceHandlers>;
+/**
+ * Connections without any call are closed after this long (GOAWAY; clients reconnect when they
+ * next call). It bounds how long an unauthenticated or abandoned connection holds memory: a
+ * connection only stays up while it carries calls, and every call is authenticated.
+ */
+export const DEFAULT_MAX_CONNECTION_IDLE_MS = 5 * 60_000;
 
 export function createGrpcServer(
   ctx: ApiContext,
   services: Services,
   handlers: ServiceHandlers = serviceHandlers(ctx, services),
+  opts: { maxConnectionIdleMs?: number } = {},
 ): { server: grpc.Server; health: HealthImplementation } {
   const server = new grpc.Server({
+    'grpc.max_connection_idle_ms': opts.maxConnectionIdleMs ?? DEFAULT_MAX_CONNECTION_IDLE_MS,
     'grpc.max_receive_message_length': LIMITS.requestBytes,
     'grpc.max_send_message_length': 64 * 1024 * 1024,
     // Watch streams are long-lived: ping idle connections so dead peers are noticed.

@@ -29,6 +29,10 @@ export interface ServerOptions {
   consoleAddrIsDefault?: boolean;
   /** Directory of the built console UI (default dist/console). */
   consoleAssetDir?: string;
+  /** Open Watch streams one token may hold on this replica (default 100). */
+  maxStreamsPerToken?: number;
+  /** A connection without any call for this long is closed (default 5 minutes). */
+  maxConnectionIdleMs?: number;
 }
 
 export interface RunningServer {

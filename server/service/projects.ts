@@ -1,4 +1,5 @@
 /** Projects, workloads and addons. */
+import { randomBytes } from 'node:crypto';
 import { checkGroup } from '../domain/group-changes.js';
 import { checkResolutionSizes } from '../domain/sizes.js';
 import { invalid, notFound, precondition, tooLarge } from '../domain/errors.js';
@@ -68,6 +69,7 @@ export class ProjectsService {
     const record: Workload = {
       project: w.project,
       name: w.name,
+      uid: randomBytes(12).toString('hex'),
       kind: w.kind,
       tags: validateTags('tags', w.tags),
       runtimeVariables: validateVars('runtime variables', w.runtimeVariables),

@@ -126,6 +126,14 @@ describe('sg serve options', () => {
     expect(usageError(() => serverOptions({ addr: 'a:1', tlsClientCa: 'ca' }, {}))).toContain('needs --tls-cert');
     expect(usageError(() => serverOptions({ addr: 'a:1', logLevel: 'loud' }, {}))).toContain('--log-level');
   });
+  it('takes the stream cap and the idle-connection bound from flags, SG_* variables or the config file', () => {
+    expect(serverOptions({ addr: 'a:1', maxStreamsPerToken: '6000', maxConnectionIdle: '30s' }, {})).toMatchObject({ maxStreamsPerToken: 6000, maxConnectionIdleMs: 30_000 });
+    expect(serverOptions({ addr: 'a:1' }, { SG_MAX_STREAMS_PER_TOKEN: '7', SG_MAX_CONNECTION_IDLE: '2m' })).toMatchObject({ maxStreamsPerToken: 7, maxConnectionIdleMs: 120_000 });
+    expect(serverOptions({ addr: 'a:1' }, {}, { maxStreamsPerToken: '9' })).toMatchObject({ maxStreamsPerToken: 9 });
+    expect(usageError(() => serverOptions({ addr: 'a:1', maxStreamsPerToken: '0' }, {}))).toContain('--max-streams-per-token');
+    expect(usageError(() => serverOptions({ addr: 'a:1', maxStreamsPerToken: 'lots' }, {}))).toContain('--max-streams-per-token');
+    expect(usageError(() => serverOptions({ addr: 'a:1', maxConnectionIdle: '10ms' }, {}))).toContain('--max-connection-idle');
+  });
 });
 
 describe('command tree', () => {

@@ -79,7 +79,7 @@ export function projectWatchHandlers(ctx: ApiContext, svc: InsightServices): Pic
         call.emit('error', status);
       };
       const header = call.metadata.get('authorization')[0];
-      authenticateCall(ctx, call as grpc.ServerWritableStream<unknown, unknown>)
+      authenticateCall(ctx, call as grpc.ServerWritableStream<unknown, unknown>, 'WatchProject')
         .then((p) => {
           requireWellFormed(call.request);
           return svc.projectWatch.watch(p, call.request.project, {

@@ -22,6 +22,8 @@ interface Opts {
   masterKeyFile?: string;
   heartbeat?: string;
   pollInterval?: string;
+  maxStreamsPerToken?: string;
+  maxConnectionIdle?: string;
   config?: string;
 }
 
@@ -44,6 +46,8 @@ const SETTINGS = [
   ['masterKeyFile', 'SG_MASTER_KEY_FILE'],
   ['heartbeat', 'SG_HEARTBEAT'],
   ['pollInterval', 'SG_POLL_INTERVAL'],
+  ['maxStreamsPerToken', 'SG_MAX_STREAMS_PER_TOKEN'],
+  ['maxConnectionIdle', 'SG_MAX_CONNECTION_IDLE'],
 ] as const satisfies ReadonlyArray<readonly [keyof Opts, string]>;
 
 type Setting = (typeof SETTINGS)[number][0];
@@ -109,6 +113,13 @@ export function serverOptions(opts: Opts, env: NodeJS.ProcessEnv = process.env, 
   const masterKeyFile = str('masterKeyFile');
   const heartbeat = str('heartbeat');
   const poll = str('pollInterval');
+  const maxStreams = str('maxStreamsPerToken');
+  if (maxStreams !== undefined && !/^[1-9]\d{0,6}$/.test(maxStreams.trim())) {
+    throw usage(`--max-streams-per-token must be a whole number from 1 to 9999999, got ${JSON.stringify(maxStreams.slice(0, 20))}`);
+  }
+  const idle = str('maxConnectionIdle');
+  const idleMs = idle === undefined ? undefined : parseDuration('--max-connection-idle', idle);
+  if (idleMs !== undefined && idleMs < 1000) throw usage('--max-connection-idle must be at least 1s');
   return {
     addr: str('addr') ?? '127.0.0.1:50051',
     dataDir: str('data') ?? './data',
@@ -123,13 +134,15 @@ export function serverOptions(opts: Opts, env: NodeJS.ProcessEnv = process.env, 
     ...(masterKeyFile ? { masterKeyFile } : {}),
     ...(heartbeat ? { heartbeatMs: parseDuration('--heartbeat', heartbeat) } : {}),
     ...(poll ? { pollMs: Math.max(50, parseDuration('--poll-interval', poll)) } : {}),
+    ...(maxStreams ? { maxStreamsPerToken: Number(maxStreams.trim()) } : {}),
+    ...(idleMs !== undefined ? { maxConnectionIdleMs: idleMs } : {}),
   };
 }
 
 const SERVE_HELP = `
 Settings come from flags, then SG_* environment variables, then --config FILE (YAML or JSON
 with the keys addr, data, store, insecure, tlsCert, tlsKey, tlsClientCa, logLevel, metricsAddr,
-consoleAddr, masterKeyFile, heartbeat, pollInterval), then the defaults shown.
+consoleAddr, masterKeyFile, heartbeat, pollInterval, maxStreamsPerToken, maxConnectionIdle), then the defaults shown.
 Environment: ${SETTINGS.map(([, e]) => e).join(', ')}.
 Master key: SG_MASTER_KEY (base64 of 32 bytes) or --master-key-file; with neither, the embedded
 store creates DATA/master.key (mode 0600) on first start. Every replica sharing a MongoDB store
@@ -161,6 +174,8 @@ export function registerServe(program: Command): void {
     .option('--master-key-file <file>', 'master key file ($SG_MASTER_KEY_FILE; else SG_MASTER_KEY, else DATA/master.key)')
     .option('--heartbeat <duration>', 'Watch heartbeat interval ($SG_HEARTBEAT; default 15s)')
     .option('--poll-interval <duration>', 'change-feed poll interval: how soon other replicas\' writes are seen ($SG_POLL_INTERVAL; default 250ms with MongoDB, 1s embedded)')
+    .option('--max-streams-per-token <n>', 'open Watch streams one token may hold on this server; more are refused with RESOURCE_EXHAUSTED ($SG_MAX_STREAMS_PER_TOKEN; default 100)')
+    .option('--max-connection-idle <duration>', 'close connections that carry no call for this long ($SG_MAX_CONNECTION_IDLE; default 5m)')
     .option('--config <file>', 'settings file (YAML or JSON); flags and SG_* variables override it')
     .addHelpText('after', SERVE_HELP)
     .action(async (opts: Opts) => {
