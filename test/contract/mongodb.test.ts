@@ -71,7 +71,7 @@ describeWithMongo('MongoDB store', () => {
       const db = raw.db(dbName);
       const { uid } = (await db.collection<{ _id: string; uid: string }>('projects').findOne({ _id: 'p' }))!;
       const g2 = { ...g1, revision: 2, variables: { A: '2' } };
-      await db.collection<{ _id: string }>('changes').insertOne({
+      await db.collection<{ _id: string; [k: string]: unknown }>('changes').insertOne({
         _id: JSON.stringify([uid, 2]),
         uid, project: 'p', n: 2, kind: 'group', name: 'g', revision: 2, deleted: false,
         data: JSON.stringify(encodeRecord('group', g2)),
