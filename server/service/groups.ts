@@ -11,7 +11,7 @@ import { validateName } from '../domain/validation.js';
 import type { GroupHistoryEntry, ProjectSnapshot, Restrictions, SecretGroup } from '../domain/types.js';
 import type { Principal } from '../security/principal.js';
 import { MAX_WRITE_ATTEMPTS, type Deps } from './deps.js';
-import { dependentsOf, RESTART_ACTION } from '../watch/restart-relay.js';
+import { dependentsOf, RESTART_ACTION, signalRestart } from '../watch/restart-relay.js';
 import { auditedWrite } from './audit.js';
 import { viewGroup, type Redacted } from './redact.js';
 
@@ -140,6 +140,7 @@ export class GroupsService {
       outcome: 'ok',
       detail: this.replicaTag,
     });
+    await signalRestart(this.d.store);
     const delivered = this.d.hub.restart(project, new Set(workloads), name, p.actor);
     return { workloads, delivered };
   }
