@@ -58,7 +58,13 @@ const connection: OptionSpec[] = [
 ];
 
 const scope: OptionSpec = { name: 'scope', kind: 'choice', arg: 'SCOPE', env: 'SG_SCOPE', default: 'runtime', choices: ['runtime', 'build'], help: 'which variable set to resolve' };
-const filesRoot: OptionSpec = { name: 'files-root', kind: 'string', arg: 'DIR', env: 'SG_FILES_ROOT', default: '/', help: 'write secret files under this directory (their paths are absolute within it)' };
+const filesRoot: OptionSpec = {
+  name: 'files-root',
+  kind: 'string',
+  arg: 'DIR',
+  env: 'SG_FILES_ROOT',
+  help: 'write secret files under this directory (their paths are absolute within it); without it secret files are not written',
+};
 
 export const COMMANDS: CommandSpec[] = [
   {

@@ -1,6 +1,6 @@
 /** `sg-agent exec`: the workload as a supervised child with the resolved variables. */
 import { constants } from 'node:os';
-import { SecretFileWriter } from '../sinks/secret-files.js';
+import { SecretFileWriter, skippedFilesWarning } from '../sinks/secret-files.js';
 import { childEnvironment, contentFingerprint } from '../sinks/env.js';
 import { Supervisor, type ChangeAction } from '../supervisor/supervisor.js';
 import type { AgentLog } from '../log.js';
@@ -14,7 +14,7 @@ export async function runExec(p: Parsed, log: AgentLog): Promise<number> {
   const v = p.values;
   const [command, ...args] = p.rest!;
   const cfg = sessionConfig(p);
-  const files = new SecretFileWriter(v['files-root'] as string);
+  const files = new SecretFileWriter(v['files-root'] as string | undefined, skippedFilesWarning(log));
   const onChange: ChangeAction = v['on-change-signal']
     ? { kind: 'signal', signal: v['on-change-signal'] as NodeJS.Signals }
     : v['restart-on-change']

@@ -8,7 +8,8 @@ import { isIP } from 'node:net';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { readFileSync } from 'node:fs';
-import { createGrpcServer, SERVICE_NAMES } from '../api/server.js';
+import { createGrpcServer, serviceHandlers, SERVICE_NAMES } from '../api/server.js';
+import { startConsole, type ConsoleServer } from '../console/console-server.js';
 import { createLogger, type Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import { AuthThrottle } from '../security/auth-throttle.js';
@@ -20,6 +21,9 @@ import { AccessService } from '../service/access.js';
 import { Audit } from '../service/audit.js';
 import type { Deps } from '../service/deps.js';
 import { GroupsService } from '../service/groups.js';
+import { GroupInsights } from '../service/group-insights.js';
+import { ProjectWatch } from '../service/project-watch.js';
+import { RevealService } from '../service/reveal.js';
 import { ProjectsService } from '../service/projects.js';
 import { ResolverService } from '../service/resolver.js';
 import { Snapshots } from '../service/snapshots.js';
@@ -38,6 +42,10 @@ export async function startServer(opts: ServerOptions, log: Logger = createLogge
   const tls = Boolean(opts.tlsCert || opts.tlsKey);
   if (!tls && !opts.insecure && !isLoopback(host)) {
     throw new Error(`refusing plaintext on non-loopback address ${opts.addr}: give --tls-cert and --tls-key, or --insecure`);
+  }
+  const consoleAt = opts.consoleAddr && opts.consoleAddr !== 'off' ? splitAddr(opts.consoleAddr) : undefined;
+  if (consoleAt && !tls && !opts.insecure && !isLoopback(consoleAt.host)) {
+    throw new Error(`refusing plaintext console on non-loopback address ${opts.consoleAddr}: give --tls-cert and --tls-key, or --insecure`);
   }
   mkdirSync(opts.dataDir, { recursive: true, mode: 0o700 });
 
@@ -77,6 +85,9 @@ export async function startServer(opts: ServerOptions, log: Logger = createLogge
     groups: new GroupsService(deps, relay.origin),
     resolver: new ResolverService(deps),
     access,
+    insights: new GroupInsights(deps),
+    reveal: new RevealService(deps),
+    projectWatch: new ProjectWatch(deps),
   };
   const denied = (p: Principal, method: string, request: unknown) => {
     const r = request as { project?: unknown; name?: unknown; workload?: unknown };
@@ -84,10 +95,10 @@ export async function startServer(opts: ServerOptions, log: Logger = createLogge
     const name = (typeof r.name === 'string' ? r.name : typeof r.workload === 'string' ? r.workload : '').slice(0, 64);
     audit.recordRead({ time: Date.now(), actor: p.actor, action: method, project, target: name ? `${project}/${name}` : project, keys: [], outcome: 'denied' });
   };
-  const { server, health } = createGrpcServer(
-    { auth, throttle: new AuthThrottle(), log, denied, observe: metrics?.rpc, authFailed: metrics?.authFailure },
-    services,
-  );
+  const apiContext = { auth, throttle: new AuthThrottle(), log, denied, observe: metrics?.rpc, authFailed: metrics?.authFailure };
+  // Built once: grpc-js and the console's transcoder run the same handlers.
+  const handlers = serviceHandlers(apiContext, services);
+  const { server, health } = createGrpcServer(apiContext, services, handlers);
   const metricsServer = metrics && opts.metricsAddr ? await metrics.serve(opts.metricsAddr) : undefined;
   if (opts.metricsAddr) log.info({ addr: opts.metricsAddr }, 'metrics at /metrics');
 
@@ -108,13 +119,39 @@ export async function startServer(opts: ServerOptions, log: Logger = createLogge
   if (!embedded) relay.start(opts.pollMs ?? 250); // one process owns an embedded store: nothing to relay
   for (const s of ['', ...SERVICE_NAMES]) health.setStatus(s, 'SERVING');
   const addr = `${host.includes(':') ? `[${host}]` : host}:${boundPort}`;
-  log.info({ addr, store: embedded ? 'sqlite' : 'mongodb', tls }, 'listening');
+  let consoleServer: ConsoleServer | undefined;
+  if (consoleAt) {
+    try {
+      consoleServer = await startConsole({
+        ...consoleAt,
+        loopback: isLoopback(consoleAt.host),
+        tls: tls ? { cert: opts.tlsCert!, key: opts.tlsKey!, clientCa: opts.tlsClientCa } : undefined,
+        assetDir: opts.consoleAssetDir,
+        log,
+        handlers,
+      });
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code ?? (e as Error).message;
+      if (!opts.consoleAddrIsDefault) {
+        server.forceShutdown();
+        metricsServer?.close();
+        snapshots.stop();
+        relay.stop();
+        await audit.close().catch(() => undefined);
+        await store.close().catch(() => undefined);
+        throw new Error(`cannot serve the console on ${opts.consoleAddr}: ${code}`);
+      }
+      log.warn({ consoleAddr: opts.consoleAddr, code }, `console not started: ${opts.consoleAddr} is taken (${code}); give --console-addr HOST:PORT to serve it elsewhere`);
+    }
+  }
+  log.info({ addr, store: embedded ? 'sqlite' : 'mongodb', tls, console: consoleServer?.url ?? 'off' }, 'listening');
 
   let closing: Promise<void> | undefined;
   return {
     addr,
     port: boundPort,
     bootstrapToken,
+    ...(consoleServer ? { consoleUrl: consoleServer.url } : {}),
     watchers: () => hub.subscriberCount,
     close: () =>
       (closing ??= (async () => {
@@ -122,6 +159,7 @@ export async function startServer(opts: ServerOptions, log: Logger = createLogge
         snapshots.stop();
         relay.stop();
         hub.closeAll('server shutting down; reconnect');
+        await consoleServer?.close();
         await new Promise<void>((resolve) => {
           const force = setTimeout(() => {
             server.forceShutdown();

@@ -7,6 +7,7 @@ import { checkAddonLinks, checkLinkType, defaultAlias, linkedKeys } from './addo
 import { invalid, notFound, tooLarge } from './errors.js';
 import { parseImport } from './import-parse.js';
 import { LIMITS } from './limits.js';
+import { checkExpandedGroup } from './sizes.js';
 import { checkTemplates } from './templates.js';
 import {
   validateFile,
@@ -171,7 +172,7 @@ export function applyGroupChange(current: SecretGroup | null, change: GroupChang
   return checkLinkType(checkGroup(next, ctx));
 }
 
-/** Whole-group checks every save runs: sizes, addon links, templates. */
+/** Whole-group checks every save runs: sizes, addon links, templates, expanded size. */
 export function checkGroup(group: SecretGroup, ctx: Pick<ChangeContext, 'addons'>): SecretGroup {
   validateVars('variables', group.variables);
   if (group.description.length > LIMITS.descriptionLength) {
@@ -186,6 +187,8 @@ export function checkGroup(group: SecretGroup, ctx: Pick<ChangeContext, 'addons'
   checkAddonLinks(group.addonLinks, group.variables, ctx.addons);
   const { values: linked } = addonValuesForCheck(group, ctx.addons);
   checkTemplates(group.variables, linked);
+  // After checkTemplates: the reference graph is acyclic and its keys are defined.
+  checkExpandedGroup(group, ctx.addons);
   return group;
 }
 

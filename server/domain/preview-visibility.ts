@@ -41,7 +41,12 @@ export function comparableResolution(res: Resolution, groups: ReadonlyMap<string
 function hidden(source: Source, groups: ReadonlyMap<string, SecretGroup>, readable: Readable): boolean {
   if (source.kind !== 'group') return !readable.secret; // workload variables, addon details
   const group = source.group === undefined ? undefined : groups.get(source.group);
-  if (!group || !readable[group.type]) return true;
+  return !group || hiddenGroup(group, readable);
+}
+
+/** Whether the values of this group are hidden from the caller. */
+export function hiddenGroup(group: SecretGroup, readable: Readable): boolean {
+  if (!readable[group.type]) return true;
   // A config group that linked an addon before links needed a secret group may expand addon
   // details into its own values through templates.
   return group.addonLinks.length > 0 && !readable.secret;

@@ -3,7 +3,9 @@ import { applyGroupChange, changedKeys, CHANGE_ACTIONS, type GroupChange } from 
 import { DomainError, alreadyExists, invalid, notFound, stale, tooLarge } from '../domain/errors.js';
 import { LIMITS } from '../domain/limits.js';
 import { previewChange, type WorkloadChange } from '../domain/preview.js';
+import { isEligible } from '../domain/resolve.js';
 import { secretWriteNeeds } from '../domain/secret-write.js';
+import { checkResolutionSizes } from '../domain/sizes.js';
 import { validateName } from '../domain/validation.js';
 import type { GroupHistoryEntry, ProjectSnapshot, SecretGroup } from '../domain/types.js';
 import type { Principal } from '../security/principal.js';
@@ -170,6 +172,7 @@ export class GroupsService {
       const needs = secretWriteNeeds(current, after);
       if (needs.length) p.requireSecretWrite(project, needs);
     }
+    if (after) await this.checkResolutionSizes(project, after);
     if (after && change.kind === 'create') {
       // A group recreated after deletion continues its history's revision numbers.
       const last = (await store.listGroupHistory(project, name)).at(-1);
@@ -186,6 +189,17 @@ export class GroupsService {
       group: after,
     };
     return { before: current, after, history };
+  }
+
+  /**
+   * Refuses a group after which a workload it reaches would resolve to more than the
+   * resolution limit (checked against this replica's snapshot; only sizes, nothing expanded).
+   */
+  private async checkResolutionSizes(project: string, after: SecretGroup): Promise<void> {
+    const { snapshot } = await this.d.snapshots.get(project);
+    const groups = new Map(snapshot.groups).set(after.name, after);
+    const reached = [...snapshot.workloads.values()].filter((w) => isEligible(after, w, 'runtime') || isEligible(after, w, 'build'));
+    checkResolutionSizes({ groups, addons: snapshot.addons }, reached);
   }
 
   private async write(project: string, name: string, before: SecretGroup | null, after: SecretGroup | null, history: GroupHistoryEntry) {

@@ -1,5 +1,6 @@
 /** Projects, workloads and addons. */
 import { checkGroup } from '../domain/group-changes.js';
+import { checkResolutionSizes } from '../domain/sizes.js';
 import { invalid, notFound, precondition, tooLarge } from '../domain/errors.js';
 import { LIMITS } from '../domain/limits.js';
 import { validateName, validateTags, validateValue, validateVars } from '../domain/validation.js';
@@ -76,6 +77,7 @@ export class ProjectsService {
       updatedAt: now,
       updatedBy: p.actor,
     };
+    await this.checkResolutionSize(w.project, record);
     const keys = [...Object.keys(record.runtimeVariables), ...Object.keys(record.buildArguments)];
     await this.audited(p, 'CreateWorkload', w.project, `workload ${w.project}/${w.name}`, keys, () => this.d.store.createRecord('workload', record), ['workload', w.name, record]);
     return viewWorkload(p, record);
@@ -106,7 +108,7 @@ export class ProjectsService {
     const tags = u.tags ? validateTags('tags', u.tags) : undefined;
     const keys = [...Object.keys(u.setRuntime), ...u.unsetRuntime, ...Object.keys(u.setBuild), ...u.unsetBuild];
     const write = this.writer(p, 'UpdateWorkload', project, `workload ${project}/${name}`, keys);
-    const { after } = await updateWithRetry(this.d.store, 'workload', project, name, u.expectedRevision, (cur) => {
+    const { after } = await updateWithRetry(this.d.store, 'workload', project, name, u.expectedRevision, async (cur) => {
       const runtimeVariables = { ...cur.runtimeVariables, ...u.setRuntime };
       const buildArguments = { ...cur.buildArguments, ...u.setBuild };
       for (const k of u.unsetRuntime) {
@@ -117,7 +119,7 @@ export class ProjectsService {
         if (!Object.hasOwn(buildArguments, k)) throw notFound(`build argument ${k} of workload ${project}/${name}`);
         delete buildArguments[k];
       }
-      return {
+      const next = {
         ...cur,
         kind: u.kind ?? cur.kind,
         tags: tags ?? cur.tags,
@@ -127,6 +129,8 @@ export class ProjectsService {
         updatedAt: this.d.now(),
         updatedBy: p.actor,
       };
+      await this.checkResolutionSize(project, next);
+      return next;
     }, (next) => write(() => this.d.store.updateRecord('workload', next)));
     await this.d.snapshots.applyLocal(project, 'workload', name, after);
     return viewWorkload(p, after);
@@ -197,6 +201,8 @@ export class ProjectsService {
           throw precondition(`group ${g.name} links addon ${name} and would break: ${(e as Error).message}`);
         }
       }
+      const { snapshot } = await this.d.snapshots.get(project);
+      checkResolutionSizes({ groups: snapshot.groups, addons }, snapshot.workloads.values());
       return next;
     }, (next) => write(() => this.d.store.updateRecord('addon', next)));
     await this.d.snapshots.applyLocal(project, 'addon', name, after);
@@ -224,6 +230,12 @@ export class ProjectsService {
       this.d.audit.recordRead({ time: this.d.now(), actor: p.actor, action, project, target, keys: [...new Set(keys)].sort(), outcome: 'ok' });
     }
     return views;
+  }
+
+  /** Refuses a workload whose resolution would be larger than the limit (sizes only). */
+  private async checkResolutionSize(project: string, w: Workload): Promise<void> {
+    const { snapshot } = await this.d.snapshots.get(project);
+    checkResolutionSizes(snapshot, [w]);
   }
 
   private async requireProjectExists(project: string): Promise<void> {

@@ -104,6 +104,7 @@ async function fixture(row: MatrixRow): Promise<Fixture> {
     if (withLink) await admin.link({ project: 'p', name: fx.group, addon: 'db', keys: [] });
     // As if linked before links needed a secret group.
     if (row.type === 'config' && withLink) retypeGroupRaw(t.dataDir, 'p', fx.group, 'config');
+    if (row.rpc === 'DiffGroupRevisions') await admin.setVars('p', fx.group, { K: `${canary}-var2` });
   }
   switch (row.rpc) {
     case 'RevokeToken':
@@ -139,10 +140,9 @@ const g = (method: string, build: (row: MatrixRow, fx: Fixture) => object): Invo
 };
 const target = (fx: Fixture) => ({ project: 'p', name: fx.group });
 
-/** First message of a Watch (then cancelled), or its error. */
-function watchFirst(c: Clients, req: resolverPb.WatchRequest): Promise<unknown> {
+/** First message of a server stream (then cancelled), or its error. */
+function firstOf(s: grpc.ClientReadableStream<unknown>): Promise<unknown> {
   return new Promise((resolve, reject) => {
-    const s = c.resolver.watch(req);
     let done = false;
     s.on('data', (m: unknown) => {
       if (done) return;
@@ -156,6 +156,7 @@ function watchFirst(c: Clients, req: resolverPb.WatchRequest): Promise<unknown> 
     });
   });
 }
+const watchFirst = (c: Clients, req: resolverPb.WatchRequest) => firstOf(c.resolver.watch(req));
 
 const own = { project: 'p', workload: 'api', scope: Scope.SCOPE_RUNTIME };
 
@@ -205,6 +206,10 @@ const INVOKE: Record<string, Invoke> = {
   RollbackGroup: g('rollbackGroup', (_r, fx) => ({ ...target(fx), toRevision: 1 })),
   PreviewChange: g('previewChange', (_r, fx) => ({ setVariables: { ...target(fx), variables: { K: 'a-guess' } } })),
   RestartDependents: g('restartDependents', (_r, fx) => target(fx)),
+  ListGroupDependents: g('listGroupDependents', (_r, fx) => target(fx)),
+  DiffGroupRevisions: g('diffGroupRevisions', (_r, fx) => ({ ...target(fx), fromRevision: 1 })),
+  RevealValue: g('revealValue', (_r, fx) => ({ project: 'p', kind: groupPb.RevealKind.REVEAL_KIND_GROUP_VARIABLE, name: fx.group, key: 'K' })),
+  WatchProject: (c) => firstOf(c.projects.watchProject({ project: 'p' })),
 
   Resolve: (c) => u(c.resolver, 'resolve', resolverPb.ResolveRequest.fromPartial(own)),
   Watch: (c) => watchFirst(c, resolverPb.WatchRequest.fromPartial(own)),
@@ -242,10 +247,16 @@ const SEEN: Record<string, (res: never, fx: Fixture) => Seen> = {
   ListWorkloads: (res: projectPb.ListWorkloadsResponse) => ofRecords(res.workloads.filter((w) => w.name === 'api') as unknown as Rec[], ['runtimeVariables', 'buildArguments']),
   GetAddon: (res: projectPb.GetAddonResponse) => ofRecords(res.addon ? [res.addon as unknown as Rec] : [], ['connectionDetails']),
   ListAddons: (res: projectPb.ListAddonsResponse) => ofRecords(res.addons.filter((a) => a.name === 'db') as unknown as Rec[], ['connectionDetails']),
+  DiffGroupRevisions: (res: groupPb.DiffGroupRevisionsResponse) => ({
+    found: true,
+    redacted: res.valuesRedacted,
+    values: [...Object.values(res.fromValues), ...Object.values(res.toValues)],
+    keys: res.changedKeys,
+  }),
 };
 const LISTS = new Set(['ListGroups', 'ListWorkloads', 'ListAddons']);
 /** Never a value, for anyone: responses that carry keys and sources only. */
-const NEVER_VALUES = new Set(['Explain', 'PreviewChange', 'ListAuditEvents', 'ListTokens', 'RestartDependents']);
+const NEVER_VALUES = new Set(['Explain', 'PreviewChange', 'ListAuditEvents', 'ListTokens', 'RestartDependents', 'ListGroupDependents', 'WatchProject']);
 
 async function outcome(p: Promise<unknown>): Promise<{ code: string; res?: unknown; message: string }> {
   try {
@@ -459,6 +470,7 @@ describe('keys-only everywhere (config-editor and viewer on secret groups)', () 
       ['ListWorkloads', () => call(t.admin.projects, 'listWorkloads', { project: 'p' })],
       ['GetAddon', () => call(t.admin.projects, 'getAddon', { project: 'p', name: 'db' })],
       ['ListAddons', () => call(t.admin.projects, 'listAddons', { project: 'p' })],
+      ['RevealValue', () => call(t.admin.groups, 'revealValue', groupPb.RevealValueRequest.fromPartial({ project: 'p', kind: groupPb.RevealKind.REVEAL_KIND_GROUP_VARIABLE, name, key: 'AUDITED' }))],
     ];
     const carried: string[] = [];
     for (const [action, read] of reads) if (text(await read()).includes(SECRET_CANARY)) carried.push(action);

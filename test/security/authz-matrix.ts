@@ -87,6 +87,7 @@ export const MATRIX: readonly MatrixRow[] = [
   row('ProjectService', 'ListAddons', 'secret', [A, A, K, K, D, D], 'connection details are secret values'),
   adminOnly('ProjectService', 'UpdateAddon'),
   adminOnly('ProjectService', 'DeleteAddon'),
+  row('ProjectService', 'WatchProject', '-', [A, A, A, A, A, A], 'a change version only; projects the token is bound to'),
 
   // SecretGroupService
   ...groupWrite('CreateGroup', `default type secret; ${EXEC}`),
@@ -106,6 +107,11 @@ export const MATRIX: readonly MatrixRow[] = [
   row('SecretGroupService', 'PreviewChange', 'secret', [A, A, D, D, D, D], 'needs read on the group type; values the caller cannot read are compared by presence only'),
   row('SecretGroupService', 'PreviewChange', 'config', [A, A, A, A, D, D], 'needs read on the group type; values the caller cannot read are compared by presence only'),
   ...groupWrite('RestartDependents'),
+  row('SecretGroupService', 'ListGroupDependents', 'secret', [A, A, A, A, D, D], 'keys only, for everyone'),
+  row('SecretGroupService', 'ListGroupDependents', 'config', [A, A, A, A, D, D], 'keys only, for everyone'),
+  ...groupRead('DiffGroupRevisions', 'values only with read on the type of both revisions and of the current group'),
+  row('SecretGroupService', 'RevealValue', 'secret', [A, A, D, D, D, D], 'one value, audited; what reading it normally needs'),
+  row('SecretGroupService', 'RevealValue', 'config', [A, A, A, A, D, D], 'one value, audited; what reading it normally needs'),
 
   // ResolverService
   row('ResolverService', 'Resolve', '-', [A, A, D, D, A, A], 'workload: its own identity and granted scopes only'),

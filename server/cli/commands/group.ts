@@ -26,6 +26,7 @@ import { emit, expectedRevision, withAddr, withExpectedRevision, withJson } from
 import { groupHuman, groupJson, groupsTable, historyJson, historyTable, keysUnless, restartHuman, restartJson } from '../views.js';
 import { addFileRequest, createRequest, hasSettings, importRequest, linkRequest, settingsRequest, type GroupTarget } from './group-requests.js';
 import { registerGroupPreview } from './group-preview.js';
+import { registerGroupInsights } from './group-insights.js';
 
 interface Opts {
   addr?: string;
@@ -323,6 +324,7 @@ export function registerGroup(program: Command): void {
   });
 
   registerGroupPreview(group);
+  registerGroupInsights(group);
 
   withJson(
     withAddr(
