@@ -25,6 +25,7 @@ const NAMES: readonly string[] = [
   'PYTHONWARNINGS', 'PYTHONBREAKPOINT', 'PYTHONPLATLIBDIR', 'PYTHONSAFEPATH',
   // JVM
   'JAVA_TOOL_OPTIONS', '_JAVA_OPTIONS', 'JDK_JAVA_OPTIONS', 'JAVA_OPTS', 'CLASSPATH', 'JAVA_HOME',
+  'CATALINA_OPTS', 'MAVEN_OPTS', 'GRADLE_OPTS',
   // Perl, Ruby, PHP, Lua, Tcl
   'PERL5OPT', 'PERL5LIB', 'PERLLIB', 'PERL5DB', 'PERLIO_DEBUG',
   'RUBYOPT', 'RUBYLIB', 'GEM_PATH', 'GEM_HOME',
@@ -38,6 +39,8 @@ const NAMES: readonly string[] = [
   // Commands other programs run on the workload's behalf
   'GIT_SSH', 'GIT_SSH_COMMAND', 'GIT_EXEC_PATH', 'GIT_ASKPASS', 'GIT_EDITOR', 'GIT_PAGER', 'GIT_EXTERNAL_DIFF',
   'GIT_PROXY_COMMAND', 'GIT_TEMPLATE_DIR', 'SSH_ASKPASS', 'EDITOR', 'VISUAL', 'PAGER', 'BROWSER', 'LESSOPEN', 'LESSCLOSE',
+  // Where programs look for their start-up configuration (git's core.sshCommand, .npmrc, …)
+  'HOME', 'XDG_CONFIG_HOME',
   // Files parsed by libraries at start-up (sudo's list)
   'OPENSSL_CONF', 'OPENSSL_ENGINES', 'TERMINFO', 'TERMINFO_DIRS', 'TERMPATH', 'TERMCAP', 'KRB5_CONFIG', 'KRB5_KTNAME',
 ];

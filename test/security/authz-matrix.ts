@@ -103,7 +103,7 @@ export const MATRIX: readonly MatrixRow[] = [
   ...groupWrite('LinkAddon', 'addon details are secret values: only into a secret group, with write on secret groups', [R, R, D, D, D, D]),
   ...groupWrite('UnlinkAddon', 'needs write on secret groups (config row: a config group linked before links needed a secret group)', ONLY_SECRET_WRITE),
   ...groupRead('ListGroupHistory', 'every revision shown with the stricter of its own and the current type'),
-  ...groupWrite('RollbackGroup', `the same rules as the change it undoes: ${EXEC}, files and addon links`),
+  ...groupWrite('RollbackGroup', 'execution-controlling keys, files and addon links it would change need write on secret groups'),
   row('SecretGroupService', 'PreviewChange', 'secret', [A, A, D, D, D, D], 'needs read on the group type; values the caller cannot read are compared by presence only'),
   row('SecretGroupService', 'PreviewChange', 'config', [A, A, A, A, D, D], 'needs read on the group type; values the caller cannot read are compared by presence only'),
   ...groupWrite('RestartDependents'),

@@ -142,7 +142,9 @@ describe('execution-controlling keys and files need write on secret groups in a 
     await ce.setVars('shop', 'rb', { A: '2' }); // r3
     await refused(() => ce.rollback({ project: 'shop', name: 'rb', toRevision: 1 }), 'PERMISSION_DENIED', /NODE_OPTIONS/);
     expect(await codeOf(ce.rollback({ project: 'shop', name: 'rb', toRevision: 2 }))).toBe('OK');
-    expect(await codeOf(editor.rollback({ project: 'shop', name: 'rb', toRevision: 1 }))).toBe('OK');
+    expect(await codeOf(editor.rollback({ project: 'shop', name: 'rb', toRevision: 1 }))).toBe('OK'); // r5: no NODE_OPTIONS
+    // Back to a revision that holds NODE_OPTIONS: that sets it again.
+    await refused(() => ce.rollback({ project: 'shop', name: 'rb', toRevision: 2 }), 'PERMISSION_DENIED', /NODE_OPTIONS/);
   });
 
   it('in a secret group nothing changes: its writers already hold write on secret groups', async () => {

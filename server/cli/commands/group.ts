@@ -169,7 +169,7 @@ export function registerGroup(program: Command): void {
   mutating(
     group
       .command('set')
-      .description('set variables (values may hold ${KEY} templates of the same group; $${ is a literal ${)')
+      .description('set variables (values may hold ${KEY} templates of the same group; $${ is a literal ${); PATH, LD_*, NODE_OPTIONS and other execution-controlling keys need write on secret groups')
       .argument('<project>', 'project name')
       .argument('<group>', 'group name')
       .argument('<KEY=VALUE...>', 'assignments; the value is everything after the first "="')
@@ -300,7 +300,7 @@ export function registerGroup(program: Command): void {
   mutating(
     file
       .command('add')
-      .description('add or replace a secret file')
+      .description('add or replace a secret file (needs write on secret groups, in either group type)')
       .argument('<project>', 'project name')
       .argument('<group>', 'group name')
       .argument('<path>', 'absolute, normalised path the workload sees, without ".."')
@@ -321,7 +321,7 @@ export function registerGroup(program: Command): void {
   mutating(
     group
       .command('link')
-      .description('link an addon: its keys appear as variables of the group; with no --addon-key, every key under <ADDON>_<KEY>')
+      .description('link an addon into a secret group: its keys appear as variables of the group; with no --addon-key, every key under <ADDON>_<KEY>')
       .argument('<project>', 'project name')
       .argument('<group>', 'group name')
       .argument('<addon>', 'addon name')
