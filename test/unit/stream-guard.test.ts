@@ -8,7 +8,7 @@ import { StreamGuard, type CutCode } from '../../server/security/stream-guard.js
 import { Snapshots } from '../../server/service/snapshots.js';
 import { SqliteStore } from '../../server/store/sqlite-store.js';
 import type { TokenRecord } from '../../server/store/store.js';
-import { workload } from '../helpers/fixtures.js';
+import { group, workload } from '../helpers/fixtures.js';
 
 /** Counts the store calls the guard makes. */
 class CountingStore extends SqliteStore {
@@ -116,6 +116,19 @@ describe('StreamGuard', () => {
     await snapshots.refresh('p');
     expect(s.ended).toMatch(/^UNAUTHENTICATED: the workload of this token \(p\/api\) was deleted and re-created/);
     expect(order).toEqual(['hub saw an ended stream']);
+  });
+
+  it('a change written after a revocation elsewhere is published only after the revoked token\'s streams ended', async () => {
+    snapshots.beforePublish = () => guard.fresh();
+    const { s } = await admitted(token('x'));
+    await guard.fresh();
+    const seen: string[] = [];
+    snapshots.on('changed', () => seen.push(s.ended ?? 'open'));
+    // Another replica revokes the token, then someone rotates a value.
+    await store.revokeToken('x');
+    await store.createRecord('group', group('rotated', { variables: { K: 'new' } }));
+    await snapshots.refresh('p');
+    expect(seen).toEqual(['UNAUTHENTICATED: token has been revoked']);
   });
 
   it('ends a stream when its token expires, by a timer', async () => {
