@@ -130,15 +130,11 @@ export function createConsoleHandler(opts: Omit<ConsoleOptions, 'host' | 'port'>
 
   /** Who the token is: WhoAmI, plus its role's rights (absent for workload tokens). */
   const whoAmI = async (caller: Caller) => {
-    const who = (await unaryJson(routes.get(WHOAMI)!, {}, caller)) as { token?: { role?: string; expiresAtMs?: string | number } };
-    let role: unknown = null;
-    try {
-      const roles = (await unaryJson(routes.get(LIST_ROLES)!, {}, caller)) as { roles?: { name: string }[] };
-      role = roles.roles?.find((r) => r.name === who.token?.role) ?? null;
-    } catch {
-      role = null; // workload tokens may not list roles
-    }
-    return { token: who.token ?? null, role };
+    const who = (await unaryJson(routes.get(WHOAMI)!, {}, caller)) as { token?: { role?: string; expiresAtMs?: string | number; workload?: unknown } };
+    // Workload tokens may not list roles (and have none worth showing).
+    if (!who.token || who.token.workload) return { token: who.token ?? null, role: null };
+    const roles = (await unaryJson(routes.get(LIST_ROLES)!, {}, caller)) as { roles?: { name: string }[] };
+    return { token: who.token, role: roles.roles?.find((r) => r.name === who.token?.role) ?? null };
   };
 
   const handleSession = async (req: http.IncomingMessage, res: http.ServerResponse) => {

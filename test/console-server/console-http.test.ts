@@ -91,6 +91,17 @@ describe('session', () => {
     expect((await c.signIn('')).status).toBe(400);
   });
 
+  it('a workload token signs in without a role, and only resolves its own identity', async () => {
+    const made = await api(t.admin).createToken({ workload: { project: 'p', workload: 'api' } });
+    const c = new ConsoleClient(url);
+    const res = await c.signIn(made.token);
+    expect(res.status).toBe(200);
+    expect(res.json.role).toBeNull();
+    expect(res.json.token.workload).toEqual({ project: 'p', workload: 'api' });
+    expect((await c.rpc('ResolverService/Resolve', { project: 'p', workload: 'api' })).status).toBe(200);
+    expect((await c.rpc('SecretGroupService/ListGroups', { project: 'p' })).status).toBe(403);
+  });
+
   it('RPCs without a session are refused with 401', async () => {
     const res = await new ConsoleClient(url).rpc('ProjectService/ListProjects');
     expect(res.status).toBe(401);
