@@ -99,7 +99,8 @@ describe('session', () => {
     expect(res.json.role).toBeNull();
     expect(res.json.token.workload).toEqual({ project: 'p', workload: 'api' });
     expect((await c.rpc('ResolverService/Resolve', { project: 'p', workload: 'api' })).status).toBe(200);
-    expect((await c.rpc('SecretGroupService/ListGroups', { project: 'p' })).status).toBe(403);
+    expect((await c.rpc('SecretGroupService/GetGroup', { project: 'p', name: 'db' })).status).toBe(403);
+    expect((await c.rpc('SecretGroupService/ListGroups', { project: 'p' })).json.groups).toBeUndefined();
   });
 
   it('RPCs without a session are refused with 401', async () => {
