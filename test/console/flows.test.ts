@@ -253,3 +253,57 @@ describe('admin pages', () => {
     expect(await events.textContent()).not.toMatch(/SetVariables/);
   });
 });
+
+describe('files, addon links, settings and delete', () => {
+  it('uploads a secret file with its path and mode', async () => {
+    await page.goto(`${cs.url}/#/p/shop/g/a/files`);
+    const form = page.getByRole('form', { name: 'Add a secret file' });
+    await form.getByLabel('Path', { exact: true }).fill('/etc/app/tls.key');
+    await form.getByLabel('Mode', { exact: true }).fill('0640');
+    await form.getByLabel('Upload file').setInputFiles({ name: 'tls.key', mimeType: 'application/octet-stream', buffer: Buffer.from('KEY-CONTENT\n') });
+    await form.getByRole('button', { name: 'Add file' }).click();
+    await expect.poll(() => page.locator('tr[data-path="/etc/app/tls.key"]').textContent()).toMatch(/0640.*12 B/);
+    const g = await cli.json<{ files: { path: string; mode: string; contentBase64: string }[] }>(['group', 'get', 'shop', 'a', '--show-values']);
+    expect(g.files).toEqual([expect.objectContaining({ path: '/etc/app/tls.key', mode: '0640', contentBase64: Buffer.from('KEY-CONTENT\n').toString('base64') })]);
+  });
+
+  it('links an addon key under an alias', async () => {
+    await cli.ok(['addon', 'create', 'shop', 'db', '--type', 'postgresql', '--detail', 'host=db.internal', '--detail', 'password=pw-123']);
+    await page.goto(`${cs.url}/#/p/shop/g/b/addons`);
+    const form = page.getByRole('form', { name: 'Link an addon' });
+    await form.getByLabel('Addon', { exact: true }).selectOption('db');
+    await form.getByLabel('Alias for password').fill('DB_PASS');
+    await form.getByRole('button', { name: 'Link addon' }).click();
+    await expect.poll(() => page.locator('tr[data-addon="db"]').textContent()).toMatch(/password → DB_PASS/);
+    const resolved = await cli.json<{ variables: Record<string, string> }>(['resolve', 'shop', 'api']);
+    expect(resolved.variables.DB_PASS).toBe('pw-123');
+    expect(resolved.variables.DB_HOST).toBeUndefined();
+  });
+
+  it('changes settings after a preview of the workloads they affect, then deletes the group after a confirmation', async () => {
+    await createGroup(page, 'shop', 'extra', 30);
+    await addVariable(page, 'EXTRA', '1');
+    await reviewAndSave(page);
+    expect((await cli.json<{ variables: Record<string, string> }>(['resolve', 'shop', 'api'])).variables.EXTRA).toBe('1');
+
+    await page.getByRole('link', { name: 'Settings' }).click();
+    const form = page.getByRole('form', { name: 'Group settings' });
+    await form.getByLabel('Priority', { exact: true }).fill('35');
+    await form.getByLabel('Scope', { exact: true }).selectOption({ label: 'runtime' });
+    await form.getByRole('checkbox', { name: /^Restricted/ }).check();
+    await form.getByLabel('Tag web').check();
+    await form.getByRole('button', { name: 'Review changes' }).click();
+    // Restricted to the tag api carries: only api's build resolution loses EXTRA (scope runtime).
+    const preview = page.getByRole('table', { name: 'Change preview' });
+    await expect.poll(() => preview.locator('tbody tr').first().textContent()).toMatch(/api.*build.*EXTRA/);
+    await page.getByRole('region', { name: 'Review changes' }).getByRole('button', { name: 'Save' }).click();
+    await expect.poll(() => page.locator('.meta').textContent()).toMatch(/scope runtime · priority 35 · reaches tags: web/);
+    const build = await cli.json<{ variables: Record<string, string> }>(['resolve', 'shop', 'api', '--scope', 'build']);
+    expect(build.variables.EXTRA).toBeUndefined();
+
+    await page.getByRole('button', { name: 'Delete group' }).click();
+    await page.getByRole('alertdialog').getByRole('button', { name: 'Delete' }).click();
+    await page.waitForURL(/#\/p\/shop$/);
+    expect(await cli.ok(['group', 'list', 'shop'])).not.toMatch(/extra/);
+  });
+});
