@@ -192,11 +192,11 @@ export function createConsoleHandler(opts: Omit<ConsoleOptions, 'host' | 'port'>
         throw e;
       }
     }
-    return stream(route, body, caller, res);
+    return stream(route, body, caller, res, id!);
   };
 
   /** A server stream as newline-delimited JSON: {"result": …} per message, {"error": …} last on failure. */
-  const stream = (route: Route, body: unknown, caller: Caller, res: http.ServerResponse) => {
+  const stream = (route: Route, body: unknown, caller: Caller, res: http.ServerResponse, sessionId: string) => {
     let request: unknown;
     try {
       request = requestFromJson(route, body);
@@ -224,7 +224,11 @@ export function createConsoleHandler(opts: Omit<ConsoleOptions, 'host' | 'port'>
       },
     });
     res.on('drain', () => call.emit('drain'));
-    res.on('close', () => call.cancel());
+    const unregister = sessions.onEnd(sessionId, () => call.abort(S.UNAUTHENTICATED, 'the session ended: sign in again'));
+    res.on('close', () => {
+      unregister();
+      call.cancel();
+    });
     (route.handler as (c: unknown) => void)(call);
   };
 

@@ -11,6 +11,8 @@ export const MAX_SESSIONS = 10_000;
 
 interface Session {
   token: string;
+  /** Ends the session's open streams (Watch, WatchProject) when the session ends. */
+  streams: Set<() => void>;
   /** 0 = the token never expires. */
   expiresAt: number;
   lastUsed: number;
@@ -28,8 +30,8 @@ export class Sessions {
 
   create(token: string, expiresAt: number): string {
     const id = randomBytes(32).toString('base64url');
-    this.byId.set(id, { token, expiresAt, lastUsed: this.now() });
-    while (this.byId.size > this.max) this.byId.delete(this.byId.keys().next().value!);
+    this.byId.set(id, { token, expiresAt, lastUsed: this.now(), streams: new Set() });
+    while (this.byId.size > this.max) this.delete(this.byId.keys().next().value!);
     return id;
   }
 
@@ -40,7 +42,7 @@ export class Sessions {
     if (!s) return undefined;
     const now = this.now();
     if (now - s.lastUsed > this.idleMs || (s.expiresAt && s.expiresAt <= now)) {
-      this.byId.delete(id);
+      this.delete(id);
       return undefined;
     }
     s.lastUsed = now;
@@ -50,7 +52,18 @@ export class Sessions {
   }
 
   delete(id: string | undefined): void {
-    if (id) this.byId.delete(id);
+    const s = id ? this.byId.get(id) : undefined;
+    if (!s) return;
+    this.byId.delete(id!);
+    for (const end of s.streams) end();
+  }
+
+  /** Registers a stream to end with the session; returns the function that unregisters it. */
+  onEnd(id: string, end: () => void): () => void {
+    const s = this.byId.get(id);
+    if (!s) return () => undefined;
+    s.streams.add(end);
+    return () => s.streams.delete(end);
   }
 
   get size(): number {

@@ -279,6 +279,19 @@ describe('server streams as newline-delimited JSON', () => {
     await expect.poll(() => t.server.watchers()).toBe(0);
   });
 
+  it('signing out ends the session\'s open streams', async () => {
+    const c = new ConsoleClient(url);
+    await c.signIn(t.adminToken);
+    const res = await open(c, 'ResolverService/Watch', { project: 'p', workload: 'api' }, AbortSignal.timeout(10_000));
+    const it = lines(res);
+    expect((await it.next()).value.result).toBeDefined();
+    expect(t.server.watchers()).toBe(1);
+    expect((await c.send('DELETE', '/session')).status).toBe(204);
+    expect((await it.next()).value).toEqual({ error: { code: 'unauthenticated', message: 'the session ended: sign in again' } });
+    expect((await it.next()).done).toBe(true);
+    await expect.poll(() => t.server.watchers()).toBe(0);
+  });
+
   it('a stream refused before its first message is a plain error answer', async () => {
     const viewer = await api(t.admin).createToken({ name: 'stream-viewer', role: 'viewer' });
     const c = new ConsoleClient(url);
