@@ -60,6 +60,22 @@ describe('sign-in', () => {
     expect(page.url()).not.toContain(cs.server.adminToken);
   });
 
+  it('signs in with the keyboard alone', async () => {
+    const { context, page: p } = await newPage(browser);
+    await p.goto(`${cs.url}/`);
+    // The Token field has the focus; Enter submits.
+    await p.getByLabel('Token').waitFor();
+    await expect.poll(() => p.evaluate(() => document.activeElement?.getAttribute('name'))).toBe('token');
+    await p.keyboard.type(cs.server.adminToken);
+    await p.keyboard.press('Enter');
+    await expect.poll(() => p.getByRole('button', { name: 'Sign out' }).count()).toBe(1);
+    // Tab reaches the navigation links and Enter follows them.
+    for (let i = 0; i < 10 && (await p.evaluate(() => document.activeElement?.textContent)) !== 'Audit log'; i++) await p.keyboard.press('Tab');
+    await p.keyboard.press('Enter');
+    await p.waitForURL(/#\/audit$/);
+    await context.close();
+  });
+
   it('signs out, and the session cookie no longer works', async () => {
     await page.getByRole('button', { name: 'Sign out' }).click();
     await expect.poll(() => page.getByRole('button', { name: 'Sign in' }).count()).toBe(1);
@@ -196,6 +212,24 @@ describe('editing a group', () => {
   });
 });
 
+describe('concurrent edits', () => {
+  it('keeps typed input when the group changes elsewhere, refuses the stale save with a message, and offers to load the new revision', async () => {
+    await page.goto(`${cs.url}/#/p/shop/g/b`);
+    const row = page.locator('tr[data-key="KEY_3"]');
+    await row.getByRole('textbox', { name: /^Value/ }).fill('typed-in-browser');
+    await cli.ok(['group', 'set', 'shop', 'b', 'KEY_3=set-by-cli']);
+    await expect.poll(() => page.getByRole('status').textContent(), { timeout: 10_000 }).toMatch(/changed elsewhere/);
+    expect(await row.getByRole('textbox', { name: /^Value/ }).inputValue()).toBe('typed-in-browser');
+    await page.getByRole('button', { name: 'Review changes' }).click();
+    await expect.poll(() => page.locator('.tab-body > [role=alert]').textContent()).toMatch(/revision/i);
+    expect(await row.getByRole('textbox', { name: /^Value/ }).inputValue()).toBe('typed-in-browser');
+    await page.getByRole('button', { name: /^Discard my edits and load revision/ }).click();
+    // b is a secret group: the new value is masked until revealed.
+    await row.getByRole('button', { name: 'Reveal KEY_3' }).click();
+    await expect.poll(() => row.getByRole('textbox', { name: /^Value/ }).inputValue()).toBe('set-by-cli');
+  });
+});
+
 describe('live updates', () => {
   it('follows changes made with the CLI without a reload', async () => {
     await page.goto(`${cs.url}/#/p/shop/g/b`);
@@ -267,8 +301,19 @@ describe('files, addon links, settings and delete', () => {
     expect(g.files).toEqual([expect.objectContaining({ path: '/etc/app/tls.key', mode: '0640', contentBase64: Buffer.from('KEY-CONTENT\n').toString('base64') })]);
   });
 
-  it('links an addon key under an alias', async () => {
-    await cli.ok(['addon', 'create', 'shop', 'db', '--type', 'postgresql', '--detail', 'host=db.internal', '--detail', 'password=pw-123']);
+  it('creates an addon, reveals one detail, and links a key under an alias', async () => {
+    await page.goto(`${cs.url}/#/p/shop`);
+    const add = page.getByRole('form', { name: 'New addon' });
+    await add.getByLabel('Addon name').fill('db');
+    await add.getByLabel('Addon type').fill('postgresql');
+    await add.getByLabel('Connection details').fill('host=db.internal\npassword=pw-123');
+    await add.getByRole('button', { name: 'Create addon' }).click();
+    await expect.poll(() => page.locator('[data-addon="db"]').textContent()).toMatch(/host.*password/);
+    // Masked until revealed, one value at a time.
+    expect(await page.locator('[data-addon="db"]').textContent()).not.toContain('pw-123');
+    await page.getByRole('button', { name: 'Reveal db password' }).click();
+    await expect.poll(() => page.locator('[data-addon="db"]').textContent()).toContain('pw-123');
+    expect(await page.locator('[data-addon="db"]').textContent()).not.toContain('db.internal');
     await page.goto(`${cs.url}/#/p/shop/g/b/addons`);
     const form = page.getByRole('form', { name: 'Link an addon' });
     await form.getByLabel('Addon', { exact: true }).selectOption('db');
