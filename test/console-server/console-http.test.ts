@@ -16,6 +16,7 @@ import { CSP } from '../../server/console/http-guard.js';
 import { createLogger } from '../../server/log.js';
 import { api } from '../helpers/api.js';
 import { call, startTestServer, type TestServer } from '../helpers/in-process.js';
+import { dumpStore } from '../helpers/store-dump.js';
 import { ConsoleClient, rawGet } from './http.js';
 
 let t: TestServer;
@@ -134,9 +135,12 @@ describe('CSRF: cross-site state-changing requests are refused and change nothin
     const c = new ConsoleClient(url);
     expect((await c.signIn(t.adminToken)).status).toBe(200);
     const name = `csrf-${Math.random().toString(36).slice(2, 8)}`;
+    const before = dumpStore(t.dataDir);
     const res = await c.rpc('ProjectService/CreateProject', { name }, headers);
     expect(res.status).toBe(403);
     expect(res.json.code).toBe('permission_denied');
+    expect((await c.rpc('SecretGroupService/SetVariables', { project: 'p', name: 'db', variables: { PASSWORD: 'pwned' } }, headers)).status).toBe(403);
+    expect(dumpStore(t.dataDir), 'a refused request changed the store').toBe(before);
     expect(await projects()).not.toContain(name);
     // Sign-out is state-changing too: refused the same way, the session survives.
     expect((await c.send('DELETE', '/session', undefined, headers)).status).toBe(403);
@@ -298,7 +302,7 @@ describe('server streams as newline-delimited JSON', () => {
     await c.signIn(viewer.token);
     const res = await open(c, 'ResolverService/Watch', { project: 'p', workload: 'api' }, AbortSignal.timeout(5000));
     expect(res.status).toBe(403);
-    expect((await res.json()).code).toBe('permission_denied');
+    expect(((await res.json()) as { code: string }).code).toBe('permission_denied');
   });
 
   it('WatchProject announces changes made through gRPC', async () => {
