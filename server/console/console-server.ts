@@ -121,7 +121,7 @@ export function createConsoleHandler(opts: Omit<ConsoleOptions, 'host' | 'port'>
     `${SESSION_COOKIE}=${value}; HttpOnly; SameSite=Strict; Path=/${tls ? '; Secure' : ''}${maxAge !== undefined ? `; Max-Age=${maxAge}` : ''}`;
   const clearCookie = sessionCookie('', 0);
 
-  /** The session's token, or a 401 that also clears a stale cookie. */
+  /** The session's token, or 401 (not signed in, or the session ended). */
   const sessionToken = (req: http.IncomingMessage): string => {
     const token = sessions.token(cookie(req, SESSION_COOKIE));
     if (!token) throw new HttpError(401, S.UNAUTHENTICATED, 'not signed in (or the session ended): sign in with a token');
