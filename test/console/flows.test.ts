@@ -186,6 +186,24 @@ describe('editing a group', () => {
     expect(await page.locator('main img, main script').count()).toBe(0);
   });
 
+  it('edits the variables as JSON, naming the line of a syntax error', async () => {
+    await createGroup(page, 'shop', 'json-mode', 3, 'config');
+    await addVariable(page, 'OLD', 'x');
+    await reviewAndSave(page);
+    await page.getByRole('button', { name: 'JSON', exact: true }).click();
+    const area = page.getByLabel('Variables as JSON');
+    await expect.poll(() => area.inputValue()).toContain('"OLD": "x"');
+    await area.fill('{\n  "NEW": "1",\n  "BAD": \n}');
+    await page.getByRole('button', { name: 'Apply to the table' }).click();
+    await expect.poll(() => page.locator('.json-mode [role=alert]').textContent()).toMatch(/line [34]/);
+    await area.fill('{\n  "NEW": "1",\n  "TWO": "2"\n}');
+    await page.getByRole('button', { name: 'Apply to the table' }).click();
+    await expect.poll(() => page.locator('tr.removed[data-key="OLD"]').count()).toBe(1);
+    await reviewAndSave(page);
+    const g = await cli.json<{ variables: Record<string, string> }>(['group', 'get', 'shop', 'json-mode']);
+    expect(g.variables).toEqual({ NEW: '1', TWO: '2' });
+  });
+
   it('shows a diff between two revisions and rolls back', async () => {
     await page.goto(`${cs.url}/#/p/shop/g/a`);
     await page.getByLabel('Value 1', { exact: true }).fill('a-1-changed');

@@ -7,7 +7,7 @@ import { reveal } from '../reveal.js';
 import { ErrorBox, Field, Hidden, Loading, MASK, Notice } from '../ui.js';
 import { canRead } from '../access.js';
 import type { GroupTabProps } from './group.js';
-import { applyJson, changeOf, isEmpty, jsonErrorLine, newRow, problems, rowsOf, type Change, type Row } from './kv-model.js';
+import { applyJson, changeOf, isEmpty, newRow, parseJson, problems, rowsOf, type Change, type Row } from './kv-model.js';
 import { PreviewList, previewAll } from './preview.js';
 
 /**
@@ -342,9 +342,9 @@ function JsonMode({ rows, writable, onApply }: { rows: Row[]; writable: boolean;
           onClick={() => {
             let obj: unknown;
             try {
-              obj = JSON.parse(text);
+              obj = parseJson(text);
             } catch (e) {
-              return setError(jsonErrorLine(text, e));
+              return setError(messageOf(e));
             }
             if (!obj || typeof obj !== 'object' || Array.isArray(obj)) return setError('The JSON must be an object of "KEY": "value" pairs.');
             const bad = Object.entries(obj).find(([, v]) => typeof v !== 'string');
