@@ -2,12 +2,14 @@
  * Console sessions: a random id (the sg_session cookie) -> the token it signed in with, in
  * memory only. A session ends at sign-out, when its token expires, after IDLE_MS without a
  * request, or when the token is refused (revoked). The count is bounded: the least recently
- * used session is dropped first.
+ * used session is dropped first, and one token holds at most MAX_SESSIONS_PER_TOKEN sessions.
  */
 import { randomBytes } from 'node:crypto';
 
 export const SESSION_IDLE_MS = 30 * 60_000;
 export const MAX_SESSIONS = 10_000;
+/** Per token: one token signing in again and again cannot push everyone else's sessions out. */
+export const MAX_SESSIONS_PER_TOKEN = 32;
 
 interface Session {
   token: string;
@@ -26,9 +28,12 @@ export class Sessions {
     private readonly now: () => number = Date.now,
     private readonly idleMs = SESSION_IDLE_MS,
     private readonly max = MAX_SESSIONS,
+    private readonly maxPerToken = MAX_SESSIONS_PER_TOKEN,
   ) {}
 
   create(token: string, expiresAt: number): string {
+    const same = [...this.byId].filter(([, s]) => s.token === token);
+    for (const [old] of same.slice(0, Math.max(0, same.length - this.maxPerToken + 1))) this.delete(old);
     const id = randomBytes(32).toString('base64url');
     this.byId.set(id, { token, expiresAt, lastUsed: this.now(), streams: new Set() });
     while (this.byId.size > this.max) this.delete(this.byId.keys().next().value!);

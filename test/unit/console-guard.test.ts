@@ -74,8 +74,17 @@ describe('Sessions', () => {
     expect(s.token(e)).toBe('e');
   });
 
+  it('one token holds a bounded number of sessions; others are not pushed out', () => {
+    const s = new Sessions(Date.now, 60_000, 100, 3);
+    const other = s.create('other', 0);
+    const mine = Array.from({ length: 10 }, () => s.create('mine', 0));
+    expect(s.size).toBe(4);
+    expect(s.token(other)).toBe('other');
+    expect(mine.filter((id) => s.token(id) === 'mine')).toEqual(mine.slice(-3));
+  });
+
   it('ids are long and random; ending a session ends its streams', () => {
-    const s = new Sessions();
+    const s = new Sessions(Date.now, 60_000, 1000, 1000);
     const ids = new Set(Array.from({ length: 100 }, () => s.create('t', 0)));
     expect(ids.size).toBe(100);
     for (const id of ids) expect(id).toMatch(/^[A-Za-z0-9_-]{43}$/);
