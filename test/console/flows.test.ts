@@ -364,6 +364,11 @@ describe('files, addon links, settings and delete', () => {
     const build = await cli.json<{ variables: Record<string, string> }>(['resolve', 'shop', 'api', '--scope', 'build']);
     expect(build.variables.EXTRA).toBeUndefined();
 
+    // The confirmation takes the focus; Escape cancels it.
+    await page.getByRole('button', { name: 'Delete group' }).click();
+    await expect.poll(() => page.evaluate(() => document.activeElement?.getAttribute('role'))).toBe('alertdialog');
+    await page.keyboard.press('Escape');
+    await expect.poll(() => page.getByRole('alertdialog').count()).toBe(0);
     await page.getByRole('button', { name: 'Delete group' }).click();
     await page.getByRole('alertdialog').getByRole('button', { name: 'Delete' }).click();
     await page.waitForURL(/#\/p\/shop$/);
