@@ -20,6 +20,8 @@ import { cookie, csrfRefusal, hostAllowed, originOf, securityHeaders } from './h
 import { defaultAssetDir, StaticAssets } from './static-assets.js';
 
 export const SESSION_COOKIE = 'sg_session';
+/** Interval of the blank keep-alive lines on NDJSON streams. */
+export const STREAM_KEEPALIVE_MS = 25_000;
 
 export interface ConsoleOptions {
   host: string;
@@ -225,7 +227,14 @@ export function createConsoleHandler(opts: Omit<ConsoleOptions, 'host' | 'port'>
     });
     res.on('drain', () => call.emit('drain'));
     const unregister = sessions.onEnd(sessionId, () => call.abort(S.UNAUTHENTICATED, 'the session ended: sign in again'));
+    // A blank line now and then keeps proxies from timing the stream out and lets a write
+    // fail (and the subscription end) when the browser vanished without closing.
+    const keepAlive = setInterval(() => {
+      if (started && !res.writableEnded) res.write('\n');
+    }, STREAM_KEEPALIVE_MS);
+    keepAlive.unref();
     res.on('close', () => {
+      clearInterval(keepAlive);
       unregister();
       call.cancel();
     });

@@ -252,8 +252,9 @@ describe('server streams as newline-delimited JSON', () => {
       buf += Buffer.from(value).toString('utf8');
       let i: number;
       while ((i = buf.indexOf('\n')) >= 0) {
-        yield JSON.parse(buf.slice(0, i));
+        const line = buf.slice(0, i);
         buf = buf.slice(i + 1);
+        if (line.trim()) yield JSON.parse(line); // blank lines are keep-alives
       }
     }
   }
