@@ -294,6 +294,24 @@ describe('admin pages', () => {
     await other.context.close();
   });
 
+  it('creates a token bound to one workload, which its agent or `sg resolve` can use', async () => {
+    await page.goto(`${cs.url}/#/tokens`);
+    const form = page.getByRole('form', { name: 'Create a token' });
+    await form.getByLabel('Name').fill('api-agent');
+    await form.getByRole('radio', { name: /Bound to one workload/ }).check();
+    await form.getByLabel('Project', { exact: true }).selectOption('shop');
+    await expect.poll(() => form.getByLabel('Workload', { exact: true }).locator('option').count()).toBeGreaterThan(0);
+    await form.getByLabel('Workload', { exact: true }).selectOption('api');
+    await form.getByRole('button', { name: 'Create token' }).click();
+    const shown = form.getByLabel('New token');
+    await expect.poll(() => shown.inputValue()).toMatch(/^sg_/);
+    const token = await shown.inputValue();
+    await form.getByRole('button', { name: 'Done' }).click();
+    await expect.poll(() => page.locator('tr', { hasText: 'api-agent' }).textContent()).toMatch(/workload shop\/api/);
+    const resolved = await cli.json<{ variables: Record<string, string> }>(['resolve', 'shop', 'api'], { env: { SG_TOKEN: token } });
+    expect(resolved.variables.KEY_1).toBe('a-1');
+  });
+
   it('lists roles and filters the audit log', async () => {
     await page.goto(`${cs.url}/#/roles`);
     await expect.poll(() => page.locator('tr[data-role="config-editor"]').textContent()).toMatch(/keys only.*write/);
