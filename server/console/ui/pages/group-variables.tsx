@@ -47,7 +47,7 @@ function Editor({ project, group, writable, onSaved, masked, hidden }: GroupTabP
 
   // Follow changes made elsewhere, unless that would throw away what the user typed.
   useEffect(() => {
-    if (group.revision !== base && !dirty) {
+    if (group.revision > base && !dirty) {
       setRows(rowsOf(group.variables, masked));
       setBase(group.revision);
     }
@@ -71,7 +71,7 @@ function Editor({ project, group, writable, onSaved, masked, hidden }: GroupTabP
 
   return (
     <div class="tab-body">
-      {group.revision !== base && dirty ? (
+      {group.revision > base && dirty ? (
         <Notice>
           This group changed elsewhere (now revision {group.revision}); your edits are kept, but saving them against revision {base} will be refused.{' '}
           <button
