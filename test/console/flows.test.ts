@@ -6,7 +6,7 @@
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runner, type Runner } from '../cli/harness.js';
-import { launchBrowser, newPage, signIn, startConsoleServer, until, type ConsoleServer } from './harness.js';
+import { launchBrowser, newPage, signIn, startConsoleServer, unlabelledControls, type ConsoleServer } from './harness.js';
 
 let cs: ConsoleServer;
 let browser: Browser;
@@ -391,5 +391,34 @@ describe('files, addon links, settings and delete', () => {
     await page.getByRole('alertdialog').getByRole('button', { name: 'Delete' }).click();
     await page.waitForURL(/#\/p\/shop$/);
     expect(await cli.ok(['group', 'list', 'shop'])).not.toMatch(/extra/);
+  });
+});
+
+describe('accessibility', () => {
+  it('every control on every page has a label', async () => {
+    const pages: [string, string][] = [
+      ['#/', 'a[href="#/p/shop"]'],
+      ['#/p/shop', 'tr[data-group="a"]'],
+      ['#/p/shop/g/a', 'tr[data-key="KEY_1"]'],
+      ['#/p/shop/g/a/files', 'form[aria-label="Add a secret file"]'],
+      ['#/p/shop/g/b/addons', 'form[aria-label="Link an addon"]'],
+      ['#/p/shop/g/a/settings', 'form[aria-label="Group settings"]'],
+      ['#/p/shop/g/a/history', '.diff'],
+      ['#/p/shop/w/api', 'tr[data-key="KEY_1"]'],
+      ['#/tokens', 'tr[data-token]'],
+      ['#/roles', 'tr[data-role]'],
+      ['#/audit', 'table[aria-label="Audit events"]'],
+    ];
+    for (const [hash, ready] of pages) {
+      await page.goto(`${cs.url}/${hash}`);
+      await page.locator(ready).first().waitFor();
+      expect(await unlabelledControls(page), hash).toEqual([]);
+    }
+    // The editor in JSON and import modes, and the settings with restrictions open.
+    await page.goto(`${cs.url}/#/p/shop/g/b`);
+    await page.getByRole('button', { name: 'JSON', exact: true }).click();
+    expect(await unlabelledControls(page)).toEqual([]);
+    await page.getByRole('button', { name: 'Import .env / JSON' }).click();
+    expect(await unlabelledControls(page)).toEqual([]);
   });
 });

@@ -23,15 +23,14 @@ export interface ConsoleServer {
   url: string;
 }
 
-/** `sg serve` with its console on 127.0.0.1:0; the URL comes from its start-up line. */
+/** `sg serve` with its console on 127.0.0.1:0 (the URL comes from its start-up line). */
 export async function startConsoleServer(opts: StartOptions = {}): Promise<ConsoleServer> {
   const server = await startServerProcess({ ...opts, args: ['--console-addr', '127.0.0.1:0', ...(opts.args ?? [])] });
-  const m = /web console: (https?:\/\/[^\s)]+?)\/?\)/.exec(server.output());
-  if (!m) {
+  if (!server.consoleUrl) {
     await server.cleanup();
     throw new Error(`the server did not print its console address:\n${server.output()}`);
   }
-  return { server, url: m[1]! };
+  return { server, url: server.consoleUrl.replace(/\/$/, '') };
 }
 
 /** A fresh context (own cookies) and page. */
@@ -72,11 +71,18 @@ export function recordResponses(page: Page): { bodies: { url: string; body: stri
   };
 }
 
-/** Polls `fn` until it returns true. */
-export async function until(fn: () => Promise<boolean> | boolean, what: string, ms = 15_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await fn())) {
-    if (Date.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
+/** Form controls and buttons on the page without an accessible name (label, aria-label or text). */
+export function unlabelledControls(page: Page): Promise<string[]> {
+  return page.evaluate(() => {
+    const out: string[] = [];
+    for (const el of document.querySelectorAll<HTMLElement>('input, select, textarea, button')) {
+      const labelled =
+        (el as HTMLInputElement).labels?.length ||
+        el.getAttribute('aria-label')?.trim() ||
+        el.getAttribute('aria-labelledby') ||
+        (el.tagName === 'BUTTON' && el.textContent?.trim());
+      if (!labelled) out.push(el.outerHTML.slice(0, 120));
+    }
+    return out;
+  });
 }
