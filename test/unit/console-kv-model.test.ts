@@ -1,6 +1,6 @@
 /** The console editor's rules: what a set of edited rows amounts to, and what blocks saving. */
 import { describe, expect, it } from 'vitest';
-import { applyJson, changeOf, newRow, parseJson, problems, rowsOf, type Row } from '../../server/console/ui/pages/kv-model.js';
+import { applyJson, changeOf, newRow, parseJson, problems, rowsOf, settled, type Row } from '../../server/console/ui/pages/kv-model.js';
 
 const edit = (rows: Row[], key: string, patch: Partial<Row>) => rows.map((r) => (r.orig === key ? { ...r, ...patch } : r));
 
@@ -59,5 +59,17 @@ describe('parseJson', () => {
   });
   it('parses a valid object', () => {
     expect(parseJson('{"A": "1"}')).toEqual({ A: '1' });
+  });
+});
+
+describe('settled', () => {
+  it('after a save, removed and blank rows are gone and every row is stored under its key', () => {
+    const rows = [...edit(rowsOf({ A: '1', B: '2' }, false), 'A', { key: 'A2' }), newRow('C', '3'), newRow()];
+    const out = settled(edit(rows, 'B', { removed: true }));
+    expect(out.map((r) => [r.orig, r.key, r.value, r.edited])).toEqual([
+      ['A2', 'A2', '1', false],
+      ['C', 'C', '3', false],
+    ]);
+    expect(changeOf(out)).toEqual({ set: {}, unset: [] });
   });
 });

@@ -7,7 +7,7 @@ import { reveal } from '../reveal.js';
 import { ErrorBox, Field, Hidden, Loading, MASK, Notice } from '../ui.js';
 import { canRead } from '../access.js';
 import type { GroupTabProps } from './group.js';
-import { applyJson, changeOf, isEmpty, newRow, parseJson, problems, rowsOf, type Change, type Row } from './kv-model.js';
+import { applyJson, changeOf, isEmpty, newRow, parseJson, problems, rowsOf, settled, type Change, type Row } from './kv-model.js';
 import { PreviewList, previewAll } from './preview.js';
 
 /**
@@ -172,7 +172,9 @@ function Editor({ project, group, writable, onSaved, masked, hidden }: GroupTabP
                     const g = await run(() => save(change));
                     setPreview(undefined);
                     if (g) {
-                      setRows(rowsOf(g.variables, masked));
+                      // Shown values stay as saved; masked ones mask again. The answer's values
+                      // are not used (a console may get them redacted).
+                      setRows((rs) => (masked ? rowsOf(g.variables, true) : settled(rs)));
                       setBase(g.revision);
                       onSaved(g);
                     }

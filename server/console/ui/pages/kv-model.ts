@@ -70,6 +70,11 @@ export function changeOf(rows: Row[]): Change {
   return { set, unset: unset.filter((k) => !(k in set)) };
 }
 
+/** The rows as they are once saved: removed rows gone, every row now stored under its key. */
+export function settled(rows: Row[]): Row[] {
+  return rows.filter((r) => !r.removed && !(r.orig === undefined && r.key === '' && r.value === '')).map((r) => ({ ...r, orig: r.key, edited: false }));
+}
+
 export const isEmpty = (c: Change) => Object.keys(c.set).length === 0 && c.unset.length === 0;
 
 /** A JSON object of strings -> rows: keys absent from it are removed when their value was shown. */
