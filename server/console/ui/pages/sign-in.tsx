@@ -34,7 +34,9 @@ export function SignIn({ onSignedIn, message }: { onSignedIn: (me: Me | undefine
         }}
       >
         <h1>secret-groups</h1>
-        <p class="muted">Sign in with an API token (an admin token is printed by the first `sg serve` and kept in DATA/admin.token).</p>
+        <p class="muted">
+          Sign in with an API token. The first <code>sg serve</code> prints an admin token and keeps it in <code>data/admin.token</code>.
+        </p>
         {message ? <Notice>{message}</Notice> : null}
         <Field label="Token">
           <input ref={field} name="token" type="password" autocomplete="off" spellcheck={false} required />
