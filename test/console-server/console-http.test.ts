@@ -204,6 +204,30 @@ describe('static assets and headers', () => {
   });
 });
 
+describe('values reach the browser only through audited reads', () => {
+  it('mutations answer keys only through the console (gRPC still answers values)', async () => {
+    const c = new ConsoleClient(url);
+    await c.signIn(t.adminToken);
+    const set = await c.rpc('SecretGroupService/SetVariables', { project: 'p', name: 'db', variables: { FRESH: 'fresh-secret' } });
+    expect(set.status).toBe(200);
+    expect(set.json.group.valuesRedacted).toBe(true);
+    expect(set.json.group.variables.FRESH).toBe('');
+    expect(Object.values(set.json.group.variables).every((v) => v === '')).toBe(true);
+    expect(set.body).not.toContain('fresh-secret');
+    expect(set.body).not.toContain('s3cret');
+    const file = await c.rpc('SecretGroupService/AddFile', { project: 'p', name: 'db', file: { path: '/etc/k.pem', content: Buffer.from('file-secret').toString('base64') } });
+    expect(file.json.group.files[0]).toEqual({ path: '/etc/k.pem', mode: 0o600, size: 11 });
+    expect(file.body).not.toContain(Buffer.from('file-secret').toString('base64'));
+    const w = await c.rpc('ProjectService/UpdateWorkload', { project: 'p', name: 'api', setRuntimeVariables: { OWN: 'own-secret' } });
+    expect(w.json.workload.valuesRedacted).toBe(true);
+    expect(w.body).not.toContain('own-secret');
+    // The explicit read still answers values (and is audited as such).
+    const read = await c.rpc('SecretGroupService/GetGroup', { project: 'p', name: 'db' });
+    expect(read.json.group.variables.FRESH).toBe('fresh-secret');
+    expect((await api(t.admin).setVars('p', 'db', { VIA_GRPC: 'grpc-value' })).group!.variables.VIA_GRPC).toBe('grpc-value');
+  });
+});
+
 describe('errors', () => {
   it('unparseable JSON and non-objects are invalid_argument', async () => {
     const c = new ConsoleClient(url);
