@@ -62,6 +62,9 @@ describe('a keys-only role (config-editor)', () => {
     await expect.poll(() => row.textContent()).toMatch(/API_TOKEN.*hidden/);
     expect(await page.getByRole('button', { name: /^Reveal/ }).count()).toBe(0);
     expect(await page.getByRole('button', { name: 'Add variable' }).count()).toBe(0);
+    // Restarting and deleting need write access to the group's type.
+    expect(await page.getByRole('button', { name: 'Restart dependents' }).count()).toBe(0);
+    expect(await page.getByRole('button', { name: 'Delete group' }).count()).toBe(0);
     await page.goto(`${cs.url}/#/p/shop/g/creds/files`);
     await expect.poll(() => page.locator('tr[data-path="/etc/app/key.pem"]').count()).toBe(1);
     await page.goto(`${cs.url}/#/p/shop/g/creds/addons`);
