@@ -4,9 +4,9 @@
  * values rendered as text, history diff and rollback, following CLI changes, tokens.
  */
 import type { Browser, Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { runner, type Runner } from '../cli/harness.js';
-import { launchBrowser, newPage, signIn, startConsoleServer, unlabelledControls, type ConsoleServer } from './harness.js';
+import { chromiumPresent, launchBrowser, newPage, signIn, startConsoleServer, unlabelledControls, requireChromium, type ConsoleServer } from './harness.js';
 
 let cs: ConsoleServer;
 let browser: Browser;
@@ -14,11 +14,14 @@ let page: Page;
 let cli: Runner;
 
 beforeAll(async () => {
+  if (!chromiumPresent()) return;
   [cs, browser] = await Promise.all([startConsoleServer(), launchBrowser()]);
   cli = runner(cs.server);
   ({ page } = await newPage(browser));
   page.on('pageerror', (e) => console.error('page error:', e.message));
 });
+
+beforeEach(requireChromium);
 
 afterAll(async () => {
   await browser?.close();

@@ -10,10 +10,20 @@ import { startServerProcess, type ServerProcess, type StartOptions } from '../he
 
 export const CHROMIUM = process.env.SG_CHROMIUM ?? '/usr/bin/chromium';
 
+const MISSING = `Chromium is required for the console tests and was not found at ${CHROMIUM}: apt-get install -y chromium (.ci/run does), or set SG_CHROMIUM`;
+
+export const chromiumPresent = () => existsSync(CHROMIUM);
+
+/**
+ * A beforeEach hook: without Chromium every test of the file fails with the reason (a failing
+ * beforeAll would only mark them skipped). Files skip their browser setup in that case.
+ */
+export function requireChromium(): void {
+  if (!chromiumPresent()) throw new Error(MISSING);
+}
+
 export async function launchBrowser(): Promise<Browser> {
-  if (!existsSync(CHROMIUM)) {
-    throw new Error(`Chromium is required for the console tests and was not found at ${CHROMIUM}: apt-get install -y chromium (.ci/run does), or set SG_CHROMIUM`);
-  }
+  if (!chromiumPresent()) throw new Error(MISSING);
   return chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-dev-shm-usage', '--disable-gpu'] });
 }
 

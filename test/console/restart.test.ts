@@ -6,16 +6,17 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Browser } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { runner } from '../cli/harness.js';
 import { exitOf, killAgents, lines, startAgent, until, workloadToken } from '../agent/helpers.js';
-import { launchBrowser, newPage, signIn, startConsoleServer, type ConsoleServer } from './harness.js';
+import { chromiumPresent, launchBrowser, newPage, signIn, startConsoleServer, requireChromium, type ConsoleServer } from './harness.js';
 
 let cs: ConsoleServer;
 let browser: Browser;
 let dir: string;
 
 beforeAll(async () => {
+  if (!chromiumPresent()) return;
   [cs, browser] = await Promise.all([startConsoleServer(), launchBrowser()]);
   dir = mkdtempSync(join(tmpdir(), 'sg-console-restart-'));
   const cli = runner(cs.server);
@@ -25,6 +26,8 @@ beforeAll(async () => {
   await cli.ok(['group', 'create', 'shop', 'common', '--priority', '10', '--workload', 'api']);
   await cli.ok(['group', 'set', 'shop', 'common', 'V=one']);
 });
+
+beforeEach(requireChromium);
 
 afterAll(async () => {
   killAgents();

@@ -6,9 +6,9 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Browser } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { runner, type Runner } from '../cli/harness.js';
-import { launchBrowser, newPage, recordResponses, signIn, startConsoleServer, type ConsoleServer } from './harness.js';
+import { chromiumPresent, launchBrowser, newPage, recordResponses, signIn, startConsoleServer, requireChromium, type ConsoleServer } from './harness.js';
 
 /** Every secret value the server holds; none may reach the config editor's browser. */
 const SECRETS = {
@@ -26,6 +26,7 @@ let cli: Runner;
 let editorToken: string;
 
 beforeAll(async () => {
+  if (!chromiumPresent()) return;
   [cs, browser] = await Promise.all([startConsoleServer(), launchBrowser()]);
   cli = runner(cs.server);
   await cli.ok(['project', 'create', 'shop']);
@@ -40,6 +41,8 @@ beforeAll(async () => {
   await cli.ok(['group', 'set', 'shop', 'settings', 'LOG_LEVEL=debug']);
   editorToken = (await cli.ok(['token', 'create', '--role', 'config-editor', '--project', 'shop'])).trim();
 });
+
+beforeEach(requireChromium);
 
 afterAll(async () => {
   await browser?.close();
