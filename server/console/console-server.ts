@@ -20,6 +20,8 @@ import { cookie, csrfRefusal, hostAllowed, originOf, securityHeaders } from './h
 import { defaultAssetDir, StaticAssets } from './static-assets.js';
 
 export const SESSION_COOKIE = 'sg_session';
+/** Interval of the blank keep-alive lines on NDJSON streams. */
+export const STREAM_KEEPALIVE_MS = 25_000;
 
 export interface ConsoleOptions {
   host: string;
@@ -121,7 +123,7 @@ export function createConsoleHandler(opts: Omit<ConsoleOptions, 'host' | 'port'>
     `${SESSION_COOKIE}=${value}; HttpOnly; SameSite=Strict; Path=/${tls ? '; Secure' : ''}${maxAge !== undefined ? `; Max-Age=${maxAge}` : ''}`;
   const clearCookie = sessionCookie('', 0);
 
-  /** The session's token, or a 401 that also clears a stale cookie. */
+  /** The session's token, or 401 (not signed in, or the session ended). */
   const sessionToken = (req: http.IncomingMessage): string => {
     const token = sessions.token(cookie(req, SESSION_COOKIE));
     if (!token) throw new HttpError(401, S.UNAUTHENTICATED, 'not signed in (or the session ended): sign in with a token');
@@ -130,15 +132,11 @@ export function createConsoleHandler(opts: Omit<ConsoleOptions, 'host' | 'port'>
 
   /** Who the token is: WhoAmI, plus its role's rights (absent for workload tokens). */
   const whoAmI = async (caller: Caller) => {
-    const who = (await unaryJson(routes.get(WHOAMI)!, {}, caller)) as { token?: { role?: string; expiresAtMs?: string | number } };
-    let role: unknown = null;
-    try {
-      const roles = (await unaryJson(routes.get(LIST_ROLES)!, {}, caller)) as { roles?: { name: string }[] };
-      role = roles.roles?.find((r) => r.name === who.token?.role) ?? null;
-    } catch {
-      role = null; // workload tokens may not list roles
-    }
-    return { token: who.token ?? null, role };
+    const who = (await unaryJson(routes.get(WHOAMI)!, {}, caller)) as { token?: { role?: string; expiresAtMs?: string | number; workload?: unknown } };
+    // Workload tokens may not list roles (and have none worth showing).
+    if (!who.token || who.token.workload) return { token: who.token ?? null, role: null };
+    const roles = (await unaryJson(routes.get(LIST_ROLES)!, {}, caller)) as { roles?: { name: string }[] };
+    return { token: who.token, role: roles.roles?.find((r) => r.name === who.token?.role) ?? null };
   };
 
   const handleSession = async (req: http.IncomingMessage, res: http.ServerResponse) => {
@@ -196,11 +194,11 @@ export function createConsoleHandler(opts: Omit<ConsoleOptions, 'host' | 'port'>
         throw e;
       }
     }
-    return stream(route, body, caller, res);
+    return stream(route, body, caller, res, id!);
   };
 
   /** A server stream as newline-delimited JSON: {"result": …} per message, {"error": …} last on failure. */
-  const stream = (route: Route, body: unknown, caller: Caller, res: http.ServerResponse) => {
+  const stream = (route: Route, body: unknown, caller: Caller, res: http.ServerResponse, sessionId: string) => {
     let request: unknown;
     try {
       request = requestFromJson(route, body);
@@ -228,7 +226,18 @@ export function createConsoleHandler(opts: Omit<ConsoleOptions, 'host' | 'port'>
       },
     });
     res.on('drain', () => call.emit('drain'));
-    res.on('close', () => call.cancel());
+    const unregister = sessions.onEnd(sessionId, () => call.abort(S.UNAUTHENTICATED, 'the session ended: sign in again'));
+    // A blank line now and then keeps proxies from timing the stream out and lets a write
+    // fail (and the subscription end) when the browser vanished without closing.
+    const keepAlive = setInterval(() => {
+      if (started && !res.writableEnded) res.write('\n');
+    }, STREAM_KEEPALIVE_MS);
+    keepAlive.unref();
+    res.on('close', () => {
+      clearInterval(keepAlive);
+      unregister();
+      call.cancel();
+    });
     (route.handler as (c: unknown) => void)(call);
   };
 

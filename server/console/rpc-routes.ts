@@ -34,7 +34,17 @@ export interface Route {
   grpcMethod: grpc.MethodDefinition<unknown, unknown>;
   /** The very handler registered with grpc-js. */
   handler: grpc.UntypedHandleCall;
+  /** Answer the group, workload or addon in the response with keys only (see redactRecords). */
+  keysOnlyRecords: boolean;
 }
+
+/**
+ * The reads that take `keys_only`: the caller chooses, and a read of values is audited. Every
+ * other RPC that answers a group, workload or addon (the mutations: CreateGroup, SetVariables,
+ * UpdateWorkload, …) answers the browser with keys only: the page needs the new revision and
+ * metadata, and values would otherwise reach it without an audited read.
+ */
+const VALUE_READS = new Set(['GetGroup', 'ListGroups', 'ListGroupHistory', 'GetWorkload', 'ListWorkloads', 'GetAddon', 'ListAddons']);
 
 interface WebMethod {
   name: string;
@@ -69,6 +79,7 @@ export function buildRoutes(handlers: ServiceHandlers): Map<string, Route> {
         serverStreaming: m.responseStream,
         grpcMethod,
         handler,
+        keysOnlyRecords: !VALUE_READS.has(m.name),
       });
     }
   }
@@ -85,5 +96,31 @@ export function requestFromJson(route: Route, body: unknown): unknown {
 /** A handler's answer (a message, or bytes it encoded itself) -> proto3 JSON. */
 export function responseToJson(route: Route, value: unknown): unknown {
   const bytes = value instanceof Uint8Array ? value : route.grpcMethod.responseSerialize(value);
-  return route.responseType.toJSON(route.responseType.decode(bytes) as never);
+  const message = route.responseType.decode(bytes) as Record<string, unknown>;
+  if (route.keysOnlyRecords) redactRecords(message);
+  return route.responseType.toJSON(message as never);
+}
+
+type Vars = Record<string, string>;
+const blank = (vars: Vars | undefined): Vars => Object.fromEntries(Object.keys(vars ?? {}).map((k) => [k, '']));
+
+/** Blanks the values of a response's `group`, `workload` or `addon`, as keys-only views do. */
+export function redactRecords(message: Record<string, unknown>): void {
+  const group = message.group as { variables?: Vars; files?: { content: Uint8Array; size: number }[]; valuesRedacted?: boolean } | undefined;
+  if (group && typeof group === 'object' && 'variables' in group) {
+    group.variables = blank(group.variables);
+    group.files = (group.files ?? []).map((f) => ({ ...f, content: new Uint8Array(0), size: f.size || f.content.byteLength }));
+    group.valuesRedacted = true;
+  }
+  const workload = message.workload as { runtimeVariables?: Vars; buildArguments?: Vars; valuesRedacted?: boolean } | undefined;
+  if (workload && typeof workload === 'object' && 'runtimeVariables' in workload) {
+    workload.runtimeVariables = blank(workload.runtimeVariables);
+    workload.buildArguments = blank(workload.buildArguments);
+    workload.valuesRedacted = true;
+  }
+  const addon = message.addon as { connectionDetails?: Vars; valuesRedacted?: boolean } | undefined;
+  if (addon && typeof addon === 'object' && 'connectionDetails' in addon) {
+    addon.connectionDetails = blank(addon.connectionDetails);
+    addon.valuesRedacted = true;
+  }
 }

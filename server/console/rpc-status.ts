@@ -32,6 +32,3 @@ export function rpcError(code: number | undefined, message: string | undefined):
   const [name, http] = CODES[code ?? S.UNKNOWN] ?? CODES[S.UNKNOWN]!;
   return { http, body: { code: name, message: message ?? '' } };
 }
-
-/** An error the console itself raises (before any handler runs). */
-export const consoleError = (code: S, message: string) => rpcError(code, message);

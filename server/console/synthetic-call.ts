@@ -109,6 +109,15 @@ export class SyntheticStream extends EventEmitter {
     else this.end();
   }
 
+  /** Ends the stream from outside the handler (the session ended): error to the consumer, cancel to the handler. */
+  abort(code: number, message: string): void {
+    if (!this.done) {
+      this.done = true;
+      this.sink.error(code, message);
+    }
+    this.cancel();
+  }
+
   /** The consumer went away. */
   cancel(): void {
     if (this.cancelled) return;

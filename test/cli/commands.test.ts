@@ -120,6 +120,8 @@ describe('sg serve options', () => {
     expect(serverOptions({ consoleAddr: 'off' }, {}).consoleAddrIsDefault).toBeUndefined();
     expect(serverOptions({}, { SG_CONSOLE_ADDR: '127.0.0.1:9' })).toEqual(expect.objectContaining({ consoleAddr: '127.0.0.1:9' }));
     expect(serverOptions({}, {}, { consoleAddr: '127.0.0.1:7' }).consoleAddr).toBe('127.0.0.1:7');
+    expect(serverOptions({ consoleAddr: '[::1]:0' }, {}).consoleAddr).toBe('[::1]:0');
+    expect(usageError(() => serverOptions({ consoleAddr: '8080' }, {}))).toContain('--console-addr must be HOST:PORT or off');
   });
   it('refuses half a TLS configuration and unknown log levels', () => {
     expect(usageError(() => serverOptions({ addr: 'a:1', tlsCert: 'c' }, {}))).toContain('go together');

@@ -16,6 +16,7 @@ import { CSP } from '../../server/console/http-guard.js';
 import { createLogger } from '../../server/log.js';
 import { api } from '../helpers/api.js';
 import { call, startTestServer, type TestServer } from '../helpers/in-process.js';
+import { dumpStore } from '../helpers/store-dump.js';
 import { ConsoleClient, rawGet } from './http.js';
 
 let t: TestServer;
@@ -91,6 +92,18 @@ describe('session', () => {
     expect((await c.signIn('')).status).toBe(400);
   });
 
+  it('a workload token signs in without a role, and only resolves its own identity', async () => {
+    const made = await api(t.admin).createToken({ workload: { project: 'p', workload: 'api' } });
+    const c = new ConsoleClient(url);
+    const res = await c.signIn(made.token);
+    expect(res.status).toBe(200);
+    expect(res.json.role).toBeNull();
+    expect(res.json.token.workload).toEqual({ project: 'p', workload: 'api' });
+    expect((await c.rpc('ResolverService/Resolve', { project: 'p', workload: 'api' })).status).toBe(200);
+    expect((await c.rpc('SecretGroupService/GetGroup', { project: 'p', name: 'db' })).status).toBe(403);
+    expect((await c.rpc('SecretGroupService/ListGroups', { project: 'p' })).json.groups).toBeUndefined();
+  });
+
   it('RPCs without a session are refused with 401', async () => {
     const res = await new ConsoleClient(url).rpc('ProjectService/ListProjects');
     expect(res.status).toBe(401);
@@ -122,9 +135,12 @@ describe('CSRF: cross-site state-changing requests are refused and change nothin
     const c = new ConsoleClient(url);
     expect((await c.signIn(t.adminToken)).status).toBe(200);
     const name = `csrf-${Math.random().toString(36).slice(2, 8)}`;
+    const before = dumpStore(t.dataDir);
     const res = await c.rpc('ProjectService/CreateProject', { name }, headers);
     expect(res.status).toBe(403);
     expect(res.json.code).toBe('permission_denied');
+    expect((await c.rpc('SecretGroupService/SetVariables', { project: 'p', name: 'db', variables: { PASSWORD: 'pwned' } }, headers)).status).toBe(403);
+    expect(dumpStore(t.dataDir), 'a refused request changed the store').toBe(before);
     expect(await projects()).not.toContain(name);
     // Sign-out is state-changing too: refused the same way, the session survives.
     expect((await c.send('DELETE', '/session', undefined, headers)).status).toBe(403);
@@ -188,6 +204,30 @@ describe('static assets and headers', () => {
   });
 });
 
+describe('values reach the browser only through audited reads', () => {
+  it('mutations answer keys only through the console (gRPC still answers values)', async () => {
+    const c = new ConsoleClient(url);
+    await c.signIn(t.adminToken);
+    const set = await c.rpc('SecretGroupService/SetVariables', { project: 'p', name: 'db', variables: { FRESH: 'fresh-secret' } });
+    expect(set.status).toBe(200);
+    expect(set.json.group.valuesRedacted).toBe(true);
+    expect(set.json.group.variables.FRESH).toBe('');
+    expect(Object.values(set.json.group.variables).every((v) => v === '')).toBe(true);
+    expect(set.body).not.toContain('fresh-secret');
+    expect(set.body).not.toContain('s3cret');
+    const file = await c.rpc('SecretGroupService/AddFile', { project: 'p', name: 'db', file: { path: '/etc/k.pem', content: Buffer.from('file-secret').toString('base64') } });
+    expect(file.json.group.files[0]).toEqual({ path: '/etc/k.pem', mode: 0o600, size: 11 });
+    expect(file.body).not.toContain(Buffer.from('file-secret').toString('base64'));
+    const w = await c.rpc('ProjectService/UpdateWorkload', { project: 'p', name: 'api', setRuntimeVariables: { OWN: 'own-secret' } });
+    expect(w.json.workload.valuesRedacted).toBe(true);
+    expect(w.body).not.toContain('own-secret');
+    // The explicit read still answers values (and is audited as such).
+    const read = await c.rpc('SecretGroupService/GetGroup', { project: 'p', name: 'db' });
+    expect(read.json.group.variables.FRESH).toBe('fresh-secret');
+    expect((await api(t.admin).setVars('p', 'db', { VIA_GRPC: 'grpc-value' })).group!.variables.VIA_GRPC).toBe('grpc-value');
+  });
+});
+
 describe('errors', () => {
   it('unparseable JSON and non-objects are invalid_argument', async () => {
     const c = new ConsoleClient(url);
@@ -236,8 +276,9 @@ describe('server streams as newline-delimited JSON', () => {
       buf += Buffer.from(value).toString('utf8');
       let i: number;
       while ((i = buf.indexOf('\n')) >= 0) {
-        yield JSON.parse(buf.slice(0, i));
+        const line = buf.slice(0, i);
         buf = buf.slice(i + 1);
+        if (line.trim()) yield JSON.parse(line); // blank lines are keep-alives
       }
     }
   }
@@ -267,13 +308,26 @@ describe('server streams as newline-delimited JSON', () => {
     await expect.poll(() => t.server.watchers()).toBe(0);
   });
 
+  it('signing out ends the session\'s open streams', async () => {
+    const c = new ConsoleClient(url);
+    await c.signIn(t.adminToken);
+    const res = await open(c, 'ResolverService/Watch', { project: 'p', workload: 'api' }, AbortSignal.timeout(10_000));
+    const it = lines(res);
+    expect((await it.next()).value.result).toBeDefined();
+    expect(t.server.watchers()).toBe(1);
+    expect((await c.send('DELETE', '/session')).status).toBe(204);
+    expect((await it.next()).value).toEqual({ error: { code: 'unauthenticated', message: 'the session ended: sign in again' } });
+    expect((await it.next()).done).toBe(true);
+    await expect.poll(() => t.server.watchers()).toBe(0);
+  });
+
   it('a stream refused before its first message is a plain error answer', async () => {
     const viewer = await api(t.admin).createToken({ name: 'stream-viewer', role: 'viewer' });
     const c = new ConsoleClient(url);
     await c.signIn(viewer.token);
     const res = await open(c, 'ResolverService/Watch', { project: 'p', workload: 'api' }, AbortSignal.timeout(5000));
     expect(res.status).toBe(403);
-    expect((await res.json()).code).toBe('permission_denied');
+    expect(((await res.json()) as { code: string }).code).toBe('permission_denied');
   });
 
   it('WatchProject announces changes made through gRPC', async () => {

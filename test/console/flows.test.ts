@@ -4,9 +4,9 @@
  * values rendered as text, history diff and rollback, following CLI changes, tokens.
  */
 import type { Browser, Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { runner, type Runner } from '../cli/harness.js';
-import { launchBrowser, newPage, signIn, startConsoleServer, until, type ConsoleServer } from './harness.js';
+import { chromiumPresent, launchBrowser, newPage, signIn, startConsoleServer, unlabelledControls, requireChromium, type ConsoleServer } from './harness.js';
 
 let cs: ConsoleServer;
 let browser: Browser;
@@ -14,11 +14,14 @@ let page: Page;
 let cli: Runner;
 
 beforeAll(async () => {
+  if (!chromiumPresent()) return;
   [cs, browser] = await Promise.all([startConsoleServer(), launchBrowser()]);
   cli = runner(cs.server);
   ({ page } = await newPage(browser));
   page.on('pageerror', (e) => console.error('page error:', e.message));
 });
+
+beforeEach(requireChromium);
 
 afterAll(async () => {
   await browser?.close();
@@ -58,6 +61,22 @@ describe('sign-in', () => {
     await signIn(page, cs.url, cs.server.adminToken);
     expect(await page.evaluate(() => JSON.stringify({ ...localStorage }) + JSON.stringify({ ...sessionStorage }) + document.cookie)).not.toContain('sg_');
     expect(page.url()).not.toContain(cs.server.adminToken);
+  });
+
+  it('signs in with the keyboard alone', async () => {
+    const { context, page: p } = await newPage(browser);
+    await p.goto(`${cs.url}/`);
+    // The Token field has the focus; Enter submits.
+    await p.getByLabel('Token').waitFor();
+    await expect.poll(() => p.evaluate(() => document.activeElement?.getAttribute('name'))).toBe('token');
+    await p.keyboard.type(cs.server.adminToken);
+    await p.keyboard.press('Enter');
+    await expect.poll(() => p.getByRole('button', { name: 'Sign out' }).count()).toBe(1);
+    // Tab reaches the navigation links and Enter follows them.
+    for (let i = 0; i < 10 && (await p.evaluate(() => document.activeElement?.textContent)) !== 'Audit log'; i++) await p.keyboard.press('Tab');
+    await p.keyboard.press('Enter');
+    await p.waitForURL(/#\/audit$/);
+    await context.close();
   });
 
   it('signs out, and the session cookie no longer works', async () => {
@@ -170,6 +189,24 @@ describe('editing a group', () => {
     expect(await page.locator('main img, main script').count()).toBe(0);
   });
 
+  it('edits the variables as JSON, naming the line of a syntax error', async () => {
+    await createGroup(page, 'shop', 'json-mode', 3, 'config');
+    await addVariable(page, 'OLD', 'x');
+    await reviewAndSave(page);
+    await page.getByRole('button', { name: 'JSON', exact: true }).click();
+    const area = page.getByLabel('Variables as JSON');
+    await expect.poll(() => area.inputValue()).toContain('"OLD": "x"');
+    await area.fill('{\n  "NEW": "1",\n  "BAD": \n}');
+    await page.getByRole('button', { name: 'Apply to the table' }).click();
+    await expect.poll(() => page.locator('.json-mode [role=alert]').textContent()).toMatch(/line [34]/);
+    await area.fill('{\n  "NEW": "1",\n  "TWO": "2"\n}');
+    await page.getByRole('button', { name: 'Apply to the table' }).click();
+    await expect.poll(() => page.locator('tr.removed[data-key="OLD"]').count()).toBe(1);
+    await reviewAndSave(page);
+    const g = await cli.json<{ variables: Record<string, string> }>(['group', 'get', 'shop', 'json-mode']);
+    expect(g.variables).toEqual({ NEW: '1', TWO: '2' });
+  });
+
   it('shows a diff between two revisions and rolls back', async () => {
     await page.goto(`${cs.url}/#/p/shop/g/a`);
     await page.getByLabel('Value 1', { exact: true }).fill('a-1-changed');
@@ -193,6 +230,24 @@ describe('editing a group', () => {
     const resolved = await cli.json<{ variables: Record<string, string> }>(['resolve', 'shop', 'api']);
     expect(resolved.variables.KEY_1).toBe('a-1');
     expect(resolved.variables.KEY_9).toBeUndefined();
+  });
+});
+
+describe('concurrent edits', () => {
+  it('keeps typed input when the group changes elsewhere, refuses the stale save with a message, and offers to load the new revision', async () => {
+    await page.goto(`${cs.url}/#/p/shop/g/b`);
+    const row = page.locator('tr[data-key="KEY_3"]');
+    await row.getByRole('textbox', { name: /^Value/ }).fill('typed-in-browser');
+    await cli.ok(['group', 'set', 'shop', 'b', 'KEY_3=set-by-cli']);
+    await expect.poll(() => page.getByRole('status').textContent(), { timeout: 10_000 }).toMatch(/changed elsewhere/);
+    expect(await row.getByRole('textbox', { name: /^Value/ }).inputValue()).toBe('typed-in-browser');
+    await page.getByRole('button', { name: 'Review changes' }).click();
+    await expect.poll(() => page.locator('.tab-body > [role=alert]').textContent()).toMatch(/revision/i);
+    expect(await row.getByRole('textbox', { name: /^Value/ }).inputValue()).toBe('typed-in-browser');
+    await page.getByRole('button', { name: /^Discard my edits and load revision/ }).click();
+    // b is a secret group: the new value is masked until revealed.
+    await row.getByRole('button', { name: 'Reveal KEY_3' }).click();
+    await expect.poll(() => row.getByRole('textbox', { name: /^Value/ }).inputValue()).toBe('set-by-cli');
   });
 });
 
@@ -242,6 +297,24 @@ describe('admin pages', () => {
     await other.context.close();
   });
 
+  it('creates a token bound to one workload, which its agent or `sg resolve` can use', async () => {
+    await page.goto(`${cs.url}/#/tokens`);
+    const form = page.getByRole('form', { name: 'Create a token' });
+    await form.getByLabel('Name').fill('api-agent');
+    await form.getByRole('radio', { name: /Bound to one workload/ }).check();
+    await form.getByLabel('Project', { exact: true }).selectOption('shop');
+    await expect.poll(() => form.getByLabel('Workload', { exact: true }).locator('option').count()).toBeGreaterThan(0);
+    await form.getByLabel('Workload', { exact: true }).selectOption('api');
+    await form.getByRole('button', { name: 'Create token' }).click();
+    const shown = form.getByLabel('New token');
+    await expect.poll(() => shown.inputValue()).toMatch(/^sg_/);
+    const token = await shown.inputValue();
+    await form.getByRole('button', { name: 'Done' }).click();
+    await expect.poll(() => page.locator('tr', { hasText: 'api-agent' }).textContent()).toMatch(/workload shop\/api/);
+    const resolved = await cli.json<{ variables: Record<string, string> }>(['resolve', 'shop', 'api'], { env: { SG_TOKEN: token } });
+    expect(resolved.variables.KEY_1).toBe('a-1');
+  });
+
   it('lists roles and filters the audit log', async () => {
     await page.goto(`${cs.url}/#/roles`);
     await expect.poll(() => page.locator('tr[data-role="config-editor"]').textContent()).toMatch(/keys only.*write/);
@@ -251,5 +324,104 @@ describe('admin pages', () => {
     const events = page.getByRole('table', { name: 'Audit events' });
     await expect.poll(() => events.locator('tbody tr').first().textContent()).toMatch(/RollbackGroup.*shop/);
     expect(await events.textContent()).not.toMatch(/SetVariables/);
+  });
+});
+
+describe('files, addon links, settings and delete', () => {
+  it('uploads a secret file with its path and mode', async () => {
+    await page.goto(`${cs.url}/#/p/shop/g/a/files`);
+    const form = page.getByRole('form', { name: 'Add a secret file' });
+    await form.getByLabel('Path', { exact: true }).fill('/etc/app/tls.key');
+    await form.getByLabel('Mode', { exact: true }).fill('0640');
+    await form.getByLabel('Upload file').setInputFiles({ name: 'tls.key', mimeType: 'application/octet-stream', buffer: Buffer.from('KEY-CONTENT\n') });
+    await form.getByRole('button', { name: 'Add file' }).click();
+    await expect.poll(() => page.locator('tr[data-path="/etc/app/tls.key"]').textContent()).toMatch(/0640.*12 B/);
+    const g = await cli.json<{ files: { path: string; mode: string; contentBase64: string }[] }>(['group', 'get', 'shop', 'a', '--show-values']);
+    expect(g.files).toEqual([expect.objectContaining({ path: '/etc/app/tls.key', mode: '0640', contentBase64: Buffer.from('KEY-CONTENT\n').toString('base64') })]);
+  });
+
+  it('creates an addon, reveals one detail, and links a key under an alias', async () => {
+    await page.goto(`${cs.url}/#/p/shop`);
+    const add = page.getByRole('form', { name: 'New addon' });
+    await add.getByLabel('Addon name').fill('db');
+    await add.getByLabel('Addon type').fill('postgresql');
+    await add.getByLabel('Connection details').fill('host=db.internal\npassword=pw-123');
+    await add.getByRole('button', { name: 'Create addon' }).click();
+    await expect.poll(() => page.locator('[data-addon="db"]').textContent()).toMatch(/host.*password/);
+    // Masked until revealed, one value at a time.
+    expect(await page.locator('[data-addon="db"]').textContent()).not.toContain('pw-123');
+    await page.getByRole('button', { name: 'Reveal db password' }).click();
+    await expect.poll(() => page.locator('[data-addon="db"]').textContent()).toContain('pw-123');
+    expect(await page.locator('[data-addon="db"]').textContent()).not.toContain('db.internal');
+    await page.goto(`${cs.url}/#/p/shop/g/b/addons`);
+    const form = page.getByRole('form', { name: 'Link an addon' });
+    await form.getByLabel('Addon', { exact: true }).selectOption('db');
+    await form.getByLabel('Alias for password').fill('DB_PASS');
+    await form.getByRole('button', { name: 'Link addon' }).click();
+    await expect.poll(() => page.locator('tr[data-addon="db"]').textContent()).toMatch(/password → DB_PASS/);
+    const resolved = await cli.json<{ variables: Record<string, string> }>(['resolve', 'shop', 'api']);
+    expect(resolved.variables.DB_PASS).toBe('pw-123');
+    expect(resolved.variables.DB_HOST).toBeUndefined();
+  });
+
+  it('changes settings after a preview of the workloads they affect, then deletes the group after a confirmation', async () => {
+    await createGroup(page, 'shop', 'extra', 30);
+    await addVariable(page, 'EXTRA', '1');
+    await reviewAndSave(page);
+    expect((await cli.json<{ variables: Record<string, string> }>(['resolve', 'shop', 'api'])).variables.EXTRA).toBe('1');
+
+    await page.getByRole('link', { name: 'Settings' }).click();
+    const form = page.getByRole('form', { name: 'Group settings' });
+    await form.getByLabel('Priority', { exact: true }).fill('35');
+    await form.getByLabel('Scope', { exact: true }).selectOption({ label: 'runtime' });
+    await form.getByRole('checkbox', { name: /^Restricted/ }).check();
+    await form.getByLabel('Tag web').check();
+    await form.getByRole('button', { name: 'Review changes' }).click();
+    // Restricted to the tag api carries: only api's build resolution loses EXTRA (scope runtime).
+    const preview = page.getByRole('table', { name: 'Change preview' });
+    await expect.poll(() => preview.locator('tbody tr').first().textContent()).toMatch(/api.*build.*EXTRA/);
+    await page.getByRole('region', { name: 'Review changes' }).getByRole('button', { name: 'Save' }).click();
+    await expect.poll(() => page.locator('.meta').textContent()).toMatch(/scope runtime · priority 35 · reaches tags: web/);
+    const build = await cli.json<{ variables: Record<string, string> }>(['resolve', 'shop', 'api', '--scope', 'build']);
+    expect(build.variables.EXTRA).toBeUndefined();
+
+    // The confirmation takes the focus; Escape cancels it.
+    await page.getByRole('button', { name: 'Delete group' }).click();
+    await expect.poll(() => page.evaluate(() => document.activeElement?.getAttribute('role'))).toBe('alertdialog');
+    await page.keyboard.press('Escape');
+    await expect.poll(() => page.getByRole('alertdialog').count()).toBe(0);
+    await page.getByRole('button', { name: 'Delete group' }).click();
+    await page.getByRole('alertdialog').getByRole('button', { name: 'Delete' }).click();
+    await page.waitForURL(/#\/p\/shop$/);
+    expect(await cli.ok(['group', 'list', 'shop'])).not.toMatch(/extra/);
+  });
+});
+
+describe('accessibility', () => {
+  it('every control on every page has a label', async () => {
+    const pages: [string, string][] = [
+      ['#/', 'a[href="#/p/shop"]'],
+      ['#/p/shop', 'tr[data-group="a"]'],
+      ['#/p/shop/g/a', 'tr[data-key="KEY_1"]'],
+      ['#/p/shop/g/a/files', 'form[aria-label="Add a secret file"]'],
+      ['#/p/shop/g/b/addons', 'form[aria-label="Link an addon"]'],
+      ['#/p/shop/g/a/settings', 'form[aria-label="Group settings"]'],
+      ['#/p/shop/g/a/history', '.diff'],
+      ['#/p/shop/w/api', 'tr[data-key="KEY_1"]'],
+      ['#/tokens', 'tr[data-token]'],
+      ['#/roles', 'tr[data-role]'],
+      ['#/audit', 'table[aria-label="Audit events"]'],
+    ];
+    for (const [hash, ready] of pages) {
+      await page.goto(`${cs.url}/${hash}`);
+      await page.locator(ready).first().waitFor();
+      expect(await unlabelledControls(page), hash).toEqual([]);
+    }
+    // The editor in JSON and import modes, and the settings with restrictions open.
+    await page.goto(`${cs.url}/#/p/shop/g/b`);
+    await page.getByRole('button', { name: 'JSON', exact: true }).click();
+    expect(await unlabelledControls(page)).toEqual([]);
+    await page.getByRole('button', { name: 'Import .env / JSON' }).click();
+    expect(await unlabelledControls(page)).toEqual([]);
   });
 });

@@ -10,10 +10,20 @@ import { startServerProcess, type ServerProcess, type StartOptions } from '../he
 
 export const CHROMIUM = process.env.SG_CHROMIUM ?? '/usr/bin/chromium';
 
+const MISSING = `Chromium is required for the console tests and was not found at ${CHROMIUM}: apt-get install -y chromium (.ci/run does), or set SG_CHROMIUM`;
+
+export const chromiumPresent = () => existsSync(CHROMIUM);
+
+/**
+ * A beforeEach hook: without Chromium every test of the file fails with the reason (a failing
+ * beforeAll would only mark them skipped). Files skip their browser setup in that case.
+ */
+export function requireChromium(): void {
+  if (!chromiumPresent()) throw new Error(MISSING);
+}
+
 export async function launchBrowser(): Promise<Browser> {
-  if (!existsSync(CHROMIUM)) {
-    throw new Error(`Chromium is required for the console tests and was not found at ${CHROMIUM}: apt-get install -y chromium (.ci/run does), or set SG_CHROMIUM`);
-  }
+  if (!chromiumPresent()) throw new Error(MISSING);
   return chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-dev-shm-usage', '--disable-gpu'] });
 }
 
@@ -23,15 +33,14 @@ export interface ConsoleServer {
   url: string;
 }
 
-/** `sg serve` with its console on 127.0.0.1:0; the URL comes from its start-up line. */
+/** `sg serve` with its console on 127.0.0.1:0 (the URL comes from its start-up line). */
 export async function startConsoleServer(opts: StartOptions = {}): Promise<ConsoleServer> {
   const server = await startServerProcess({ ...opts, args: ['--console-addr', '127.0.0.1:0', ...(opts.args ?? [])] });
-  const m = /web console: (https?:\/\/[^\s)]+?)\/?\)/.exec(server.output());
-  if (!m) {
+  if (!server.consoleUrl) {
     await server.cleanup();
     throw new Error(`the server did not print its console address:\n${server.output()}`);
   }
-  return { server, url: m[1]! };
+  return { server, url: server.consoleUrl.replace(/\/$/, '') };
 }
 
 /** A fresh context (own cookies) and page. */
@@ -72,11 +81,18 @@ export function recordResponses(page: Page): { bodies: { url: string; body: stri
   };
 }
 
-/** Polls `fn` until it returns true. */
-export async function until(fn: () => Promise<boolean> | boolean, what: string, ms = 15_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await fn())) {
-    if (Date.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
+/** Form controls and buttons on the page without an accessible name (label, aria-label or text). */
+export function unlabelledControls(page: Page): Promise<string[]> {
+  return page.evaluate(() => {
+    const out: string[] = [];
+    for (const el of document.querySelectorAll<HTMLElement>('input, select, textarea, button')) {
+      const labelled =
+        (el as HTMLInputElement).labels?.length ||
+        el.getAttribute('aria-label')?.trim() ||
+        el.getAttribute('aria-labelledby') ||
+        (el.tagName === 'BUTTON' && el.textContent?.trim());
+      if (!labelled) out.push(el.outerHTML.slice(0, 120));
+    }
+    return out;
+  });
 }

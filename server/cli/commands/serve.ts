@@ -110,6 +110,9 @@ export function serverOptions(opts: Opts, env: NodeJS.ProcessEnv = process.env, 
   const storeUri = str('store');
   const metricsAddr = str('metricsAddr');
   const consoleAddr = str('consoleAddr');
+  if (consoleAddr !== undefined && consoleAddr !== 'off' && !/^(\[[^\]]+\]|[^:\s]+):\d{1,5}$/.test(consoleAddr)) {
+    throw usage(`--console-addr must be HOST:PORT or off, got ${JSON.stringify(consoleAddr)}`);
+  }
   const masterKeyFile = str('masterKeyFile');
   const heartbeat = str('heartbeat');
   const poll = str('pollInterval');

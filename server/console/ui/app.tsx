@@ -17,6 +17,13 @@ export function App() {
   const [me, setMe] = useState<Me | undefined | null>(null);
   const [signedOutMessage, setSignedOutMessage] = useState<string | undefined>(undefined);
   const route = useRoute();
+  useEffect(() => {
+    const r = route as { project?: string; group?: string; workload?: string };
+    document.title = [r.group ?? r.workload, r.project, route.page === 'projects' || route.page === 'project' || route.page === 'group' || route.page === 'workload' ? '' : route.page]
+      .filter(Boolean)
+      .concat('secret-groups')
+      .join(' · ');
+  }, [route]);
 
   useEffect(() => {
     void whoAmI().then(setMe, () => setMe(undefined));

@@ -1,6 +1,6 @@
 /** Small shared pieces: labelled fields, error and notice boxes, confirmations, masked values. */
 import { cloneElement, type ComponentChildren, type VNode } from 'preact';
-import { useId } from 'preact/hooks';
+import { useEffect, useId, useRef } from 'preact/hooks';
 import { messageOf } from './api.js';
 
 export function ErrorBox({ error }: { error: unknown }) {
@@ -39,7 +39,7 @@ export function Field({ label, children, hint }: { label: string; children: VNod
   );
 }
 
-/** An inline confirmation: the question, a confirming button and Cancel. */
+/** An inline confirmation: the question, a confirming button and Cancel (or Escape). */
 export function Confirm({
   children,
   confirmLabel,
@@ -55,8 +55,20 @@ export function Confirm({
   busy?: boolean;
   danger?: boolean;
 }) {
+  // Keyboard users land in the question (not on the confirming button); Escape cancels.
+  const box = useRef<HTMLDivElement>(null);
+  useEffect(() => box.current?.focus(), []);
   return (
-    <div class="confirm" role="alertdialog" aria-label={confirmLabel}>
+    <div
+      class="confirm"
+      role="alertdialog"
+      aria-label={confirmLabel}
+      tabIndex={-1}
+      ref={box}
+      onKeyDown={(e) => {
+        if (e.key === 'Escape' && !busy) onCancel();
+      }}
+    >
       <div>{children}</div>
       <div class="actions">
         <button type="button" class={danger ? 'danger' : 'primary'} disabled={busy} onClick={onConfirm}>

@@ -73,7 +73,7 @@ export function AuditPage() {
           <tbody>
             {events.data.map((e) => (
               <tr class={e.outcome !== 'ok' ? 'refused' : ''}>
-                <td>{time(e.timeMs)}</td>
+                <td class="nowrap">{time(e.timeMs)}</td>
                 <td>{e.actor}</td>
                 <td>{e.action}</td>
                 <td>{e.project}</td>

@@ -53,7 +53,7 @@ export function FilesTab({ project, group, writable, onSaved }: GroupTabProps) {
           ) : null}
         </tbody>
       </table>
-      <p class="muted small">File contents are never sent to the page; agents write them under their --files-root.</p>
+      <p class="muted small">File contents are not shown here; agents write them under their --files-root.</p>
       {removing ? (
         <Confirm
           danger

@@ -58,7 +58,7 @@ export function HistoryTab({ project, group, writable, onSaved }: GroupTabProps)
           {revs.map((r) => (
             <tr data-revision={r.revision}>
               <td class="num">{r.revision}</td>
-              <td>{time(r.timeMs)}</td>
+              <td class="nowrap">{time(r.timeMs)}</td>
               <td>{r.actor}</td>
               <td>{r.deleted ? 'deleted' : r.action}</td>
               <td>

@@ -40,7 +40,7 @@ export function SettingsTab({ project, group, writable, version, onSaved }: Grou
   const load = (g: GroupTabProps['group']) => (setForm(formOf(g)), setBaseForm(formOf(g)), setBase(g.revision), setPreview(undefined));
   // Follow changes made elsewhere, unless that would throw away what the user typed.
   useEffect(() => {
-    if (group.revision !== base && !dirty) load(group);
+    if (group.revision > base && !dirty) load(group);
   }, [group.revision, dirty]);
   const set = (patch: Partial<Form>) => (setForm({ ...form, ...patch }), setPreview(undefined));
   const allTags = [...new Set([...(workloads.data ?? []).flatMap((w) => w.tags), ...form.tags])].sort();
@@ -66,7 +66,7 @@ export function SettingsTab({ project, group, writable, version, onSaved }: Grou
         if (p) setPreview(p);
       }}
     >
-      {group.revision !== base ? <Notice>This group changed elsewhere (now revision {group.revision}); your edits are kept, but saving them will be refused; discard them to load the new settings.</Notice> : null}
+      {group.revision > base ? <Notice>This group changed elsewhere (now revision {group.revision}); your edits are kept, but saving them will be refused; discard them to load the new settings.</Notice> : null}
       <fieldset disabled={!writable}>
         <Field label="Description">
           <input value={form.description} onInput={(e) => set({ description: e.currentTarget.value })} />

@@ -7,7 +7,7 @@ import { reveal } from '../reveal.js';
 import { ErrorBox, Field, Hidden, Loading, MASK, Notice } from '../ui.js';
 import { canRead } from '../access.js';
 import type { GroupTabProps } from './group.js';
-import { applyJson, changeOf, isEmpty, jsonErrorLine, newRow, problems, rowsOf, type Change, type Row } from './kv-model.js';
+import { applyJson, changeOf, isEmpty, newRow, parseJson, problems, rowsOf, settled, type Change, type Row } from './kv-model.js';
 import { PreviewList, previewAll } from './preview.js';
 
 /**
@@ -47,7 +47,7 @@ function Editor({ project, group, writable, onSaved, masked, hidden }: GroupTabP
 
   // Follow changes made elsewhere, unless that would throw away what the user typed.
   useEffect(() => {
-    if (group.revision !== base && !dirty) {
+    if (group.revision > base && !dirty) {
       setRows(rowsOf(group.variables, masked));
       setBase(group.revision);
     }
@@ -71,7 +71,7 @@ function Editor({ project, group, writable, onSaved, masked, hidden }: GroupTabP
 
   return (
     <div class="tab-body">
-      {group.revision !== base && dirty ? (
+      {group.revision > base && dirty ? (
         <Notice>
           This group changed elsewhere (now revision {group.revision}); your edits are kept, but saving them against revision {base} will be refused.{' '}
           <button
@@ -172,7 +172,9 @@ function Editor({ project, group, writable, onSaved, masked, hidden }: GroupTabP
                     const g = await run(() => save(change));
                     setPreview(undefined);
                     if (g) {
-                      setRows(rowsOf(g.variables, masked));
+                      // Shown values stay as saved; masked ones mask again. The answer's values
+                      // are not used (a console may get them redacted).
+                      setRows((rs) => (masked ? rowsOf(g.variables, true) : settled(rs)));
                       setBase(g.revision);
                       onSaved(g);
                     }
@@ -342,9 +344,9 @@ function JsonMode({ rows, writable, onApply }: { rows: Row[]; writable: boolean;
           onClick={() => {
             let obj: unknown;
             try {
-              obj = JSON.parse(text);
+              obj = parseJson(text);
             } catch (e) {
-              return setError(jsonErrorLine(text, e));
+              return setError(messageOf(e));
             }
             if (!obj || typeof obj !== 'object' || Array.isArray(obj)) return setError('The JSON must be an object of "KEY": "value" pairs.');
             const bad = Object.entries(obj).find(([, v]) => typeof v !== 'string');

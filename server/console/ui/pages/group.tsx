@@ -66,9 +66,11 @@ export function GroupPage({ project, group: name, tab, me }: { project: string; 
           {g.name} <span class={`badge ${groupTypeName(g.type)}`}>{groupTypeName(g.type)}</span>
         </h1>
         <div class="actions">
-          <button type="button" onClick={() => setPanel(panel === 'restart' ? 'none' : 'restart')} aria-expanded={panel === 'restart'}>
-            Restart dependents
-          </button>
+          {writable ? (
+            <button type="button" onClick={() => setPanel(panel === 'restart' ? 'none' : 'restart')} aria-expanded={panel === 'restart'}>
+              Restart dependents
+            </button>
+          ) : null}
           {writable ? (
             <button type="button" class="danger" onClick={() => setPanel(panel === 'delete' ? 'none' : 'delete')} aria-expanded={panel === 'delete'}>
               Delete group

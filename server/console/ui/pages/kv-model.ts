@@ -2,6 +2,7 @@
  * The key-value editor's model: rows as typed, and the change they amount to (keys to set and
  * keys to unset). Plain functions, so the editor's rules are readable in one place.
  */
+import { parse, printParseErrorCode, type ParseError } from 'jsonc-parser';
 import { keyProblem } from '../format.js';
 
 export interface Row {
@@ -69,6 +70,11 @@ export function changeOf(rows: Row[]): Change {
   return { set, unset: unset.filter((k) => !(k in set)) };
 }
 
+/** The rows as they are once saved: removed rows gone, every row now stored under its key. */
+export function settled(rows: Row[]): Row[] {
+  return rows.filter((r) => !r.removed && !(r.orig === undefined && r.key === '' && r.value === '')).map((r) => ({ ...r, orig: r.key, edited: false }));
+}
+
 export const isEmpty = (c: Change) => Object.keys(c.set).length === 0 && c.unset.length === 0;
 
 /** A JSON object of strings -> rows: keys absent from it are removed when their value was shown. */
@@ -90,12 +96,17 @@ export function applyJson(rows: Row[], obj: Record<string, string>): Row[] {
   return out.filter((r) => !(r.removed && r.orig === undefined));
 }
 
-/** The line of a JSON.parse error, from its "position N" (engines differ in wording). */
-export function jsonErrorLine(text: string, e: unknown): string {
-  const msg = e instanceof Error ? e.message : String(e);
-  const line = /line (\d+)/.exec(msg)?.[1];
-  if (line) return `Invalid JSON: ${msg}`;
-  const pos = /position (\d+)/.exec(msg)?.[1];
-  if (pos) return `Invalid JSON at line ${text.slice(0, Number(pos)).split('\n').length}: ${msg}`;
-  return `Invalid JSON: ${msg}`;
+/**
+ * Parses JSON text, naming the line and column of the first syntax error (the same parser as
+ * the server's import, and unlike JSON.parse, messages never quote the input).
+ */
+export function parseJson(text: string): unknown {
+  const errors: ParseError[] = [];
+  const value: unknown = parse(text, errors, { disallowComments: true, allowTrailingComma: false, allowEmptyContent: false });
+  const e = errors[0];
+  if (e) {
+    const before = text.slice(0, e.offset).split('\n');
+    throw new Error(`Invalid JSON at line ${before.length}, column ${before[before.length - 1]!.length + 1}: ${printParseErrorCode(e.error)}`);
+  }
+  return value;
 }

@@ -121,6 +121,7 @@ export function ProjectPage({ project, me }: { project: string; me: Me }) {
           {d.addons.map((a) => (
             <AddonDetails project={project} addon={a} canRead={canReadSecrets(me)} />
           ))}
+          {me.role?.projectAdmin ? <NewAddon project={project} onDone={data.reload} /> : null}
         </>
       )}
     </section>
@@ -209,6 +210,56 @@ function NewWorkload({ project, onDone }: { project: string; onDone: () => Promi
       </Field>
       <button type="submit" disabled={busy}>
         Create workload
+      </button>
+      <ErrorBox error={error} />
+    </form>
+  );
+}
+
+/** "KEY=VALUE" lines -> a map; the first malformed line is reported by number. */
+export function parseDetails(text: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  text.split('\n').forEach((line, i) => {
+    if (!line.trim()) return;
+    const eq = line.indexOf('=');
+    if (eq <= 0) throw new Error(`Connection details, line ${i + 1}: expected KEY=VALUE`);
+    out[line.slice(0, eq).trim()] = line.slice(eq + 1);
+  });
+  return out;
+}
+
+function NewAddon({ project, onDone }: { project: string; onDone: () => Promise<void> }) {
+  const [busy, error, run] = useAction();
+  return (
+    <form
+      class="inline"
+      aria-label="New addon"
+      onSubmit={async (e) => {
+        e.preventDefault();
+        const form = e.currentTarget;
+        const f = form.elements;
+        const v = (n: string) => (f.namedItem(n) as HTMLInputElement).value;
+        const done = await run(async () =>
+          call(ProjectServiceDefinition, 'createAddon', { project, name: v('name').trim(), type: v('type').trim(), connectionDetails: parseDetails(v('details')) }),
+        );
+        if (done) {
+          form.reset();
+          await onDone();
+        }
+      }}
+    >
+      <h3>New addon</h3>
+      <Field label="Addon name">
+        <input name="name" required />
+      </Field>
+      <Field label="Addon type">
+        <input name="type" placeholder="postgresql" />
+      </Field>
+      <Field label="Connection details" hint="one KEY=VALUE per line">
+        <textarea name="details" class="code" rows={3} spellcheck={false} />
+      </Field>
+      <button type="submit" disabled={busy}>
+        Create addon
       </button>
       <ErrorBox error={error} />
     </form>

@@ -1,4 +1,4 @@
-import { useState } from 'preact/hooks';
+import { useEffect, useRef, useState } from 'preact/hooks';
 import { ApiError } from '../api.js';
 import { signIn, type Me } from '../session.js';
 import { ErrorBox, Field, Notice } from '../ui.js';
@@ -6,6 +6,9 @@ import { ErrorBox, Field, Notice } from '../ui.js';
 export function SignIn({ onSignedIn, message }: { onSignedIn: (me: Me | undefined) => void; message?: string | undefined }) {
   const [error, setError] = useState<unknown>(undefined);
   const [busy, setBusy] = useState(false);
+  const field = useRef<HTMLInputElement>(null);
+  // The page opens on this form: start typing the token at once.
+  useEffect(() => field.current?.focus(), []);
   return (
     <main class="sign-in">
       <form
@@ -31,10 +34,12 @@ export function SignIn({ onSignedIn, message }: { onSignedIn: (me: Me | undefine
         }}
       >
         <h1>secret-groups</h1>
-        <p class="muted">Sign in with an API token (an admin token is printed by the first `sg serve` and kept in DATA/admin.token).</p>
+        <p class="muted">
+          Sign in with an API token. The first <code>sg serve</code> prints an admin token and keeps it in <code>data/admin.token</code>.
+        </p>
         {message ? <Notice>{message}</Notice> : null}
         <Field label="Token">
-          <input name="token" type="password" autocomplete="off" spellcheck={false} required autofocus />
+          <input ref={field} name="token" type="password" autocomplete="off" spellcheck={false} required />
         </Field>
         <ErrorBox error={error} />
         <button class="primary" type="submit" disabled={busy}>

@@ -91,7 +91,7 @@ function CreateToken({ onCreated }: { onCreated: () => Promise<void> }) {
   const [kind, setKind] = useState<'role' | 'workload'>('role');
   const [project, setProject] = useState('');
   const workloads = useLive(
-    async () => (project ? (await call(ProjectServiceDefinition, 'listWorkloads', { project })).workloads : []),
+    async () => (project ? (await call(ProjectServiceDefinition, 'listWorkloads', { project, keysOnly: true })).workloads : []),
     [project],
     false,
   );
