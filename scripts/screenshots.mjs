@@ -70,7 +70,7 @@ try {
   await sgIn('demo private key\n', 'group', 'file', 'add', 'shop', 'payments', '/etc/shop/tls/key.pem', '--from', '-', '--mode', '0640');
   await sg('group', 'create', 'shop', 'database', '--type', 'secret', '--priority', '40', '--scope', 'runtime');
   await sg('group', 'link', 'shop', 'database', 'orders-db', '--addon-key', 'host=DB_HOST', '--addon-key', 'password=DB_PASSWORD');
-  await sg('token', 'create', '--role', 'config-editor', '--project', 'shop');
+  const editorToken = (await sg('token', 'create', '--role', 'config-editor', '--project', 'shop')).trim();
 
   mkdirSync(OUT, { recursive: true });
   const browser = await chromium.launch({ executablePath: process.env.SG_CHROMIUM ?? '/usr/bin/chromium', args: ['--no-sandbox', '--disable-dev-shm-usage', '--disable-gpu'] });
@@ -124,6 +124,14 @@ try {
 
   await go('#/audit', 'table[aria-label="Audit events"] tbody tr');
   await shot('audit-log');
+
+  // The seed's colleague: a config editor sees the keys of secret groups, never their values.
+  await page.getByRole('button', { name: 'Sign out' }).click();
+  await page.getByLabel('Token').fill(editorToken);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByRole('button', { name: 'Sign out' }).waitFor();
+  await go('#/p/shop/g/payments', 'tr[data-key="STRIPE_KEY"]');
+  await shot('keys-only');
   await browser.close();
 } finally {
   server.kill('SIGTERM');

@@ -12,13 +12,18 @@ let cs: ConsoleServer;
 let browser: Browser;
 let page: Page;
 let cli: Runner;
+const pageErrors: string[] = [];
+const cspViolations: string[] = [];
 
 beforeAll(async () => {
   if (!chromiumPresent()) return;
   [cs, browser] = await Promise.all([startConsoleServer(), launchBrowser()]);
   cli = runner(cs.server);
   ({ page } = await newPage(browser));
-  page.on('pageerror', (e) => console.error('page error:', e.message));
+  page.on('pageerror', (e) => pageErrors.push(e.message));
+  page.on('console', (m) => {
+    if (m.type() === 'error' && /Content.Security.Policy/i.test(m.text())) cspViolations.push(m.text());
+  });
 });
 
 beforeEach(requireChromium);
@@ -423,5 +428,12 @@ describe('accessibility', () => {
     expect(await unlabelledControls(page)).toEqual([]);
     await page.getByRole('button', { name: 'Import .env / JSON' }).click();
     expect(await unlabelledControls(page)).toEqual([]);
+  });
+});
+
+describe('the whole session above', () => {
+  it('raised no script error and no Content-Security-Policy violation', () => {
+    expect(pageErrors).toEqual([]);
+    expect(cspViolations).toEqual([]);
   });
 });
