@@ -106,7 +106,7 @@ export async function startServer(opts: ServerOptions, log: Logger = createLogge
     access,
     insights: new GroupInsights(deps),
     reveal: new RevealService(deps),
-    projectWatch: new ProjectWatch(deps),
+    projectWatch: new ProjectWatch(deps, guard),
   };
   const denied = (p: Principal, method: string, request: unknown, detail?: string) => {
     const r = request as { project?: unknown; name?: unknown; workload?: unknown };

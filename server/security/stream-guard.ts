@@ -32,6 +32,11 @@ export interface GuardedStream {
   readonly project: string;
   readonly workload: string;
   readonly scope: ResolveScope;
+  /**
+   * Whether the principal may still hold this stream; throws if not. Default: it may resolve
+   * the stream's identity (Watch). Other streams (WatchProject) say what they need.
+   */
+  readonly authorize?: (p: Principal) => void;
   /** Ends the stream with this status; the stream's release function is called by its owner. */
   end(code: CutCode, message: string): void;
 }
@@ -240,8 +245,11 @@ export class StreamGuard {
   private authorize(ts: TokenStreams, s: GuardedStream): void {
     const p = ts.principal;
     try {
-      p.requireResolve(s.project, s.workload, s.scope);
-      if (p.token.workload) p.requireWorkloadIdentity(this.snapshots.peek(s.project)?.snapshot.workloads.get(s.workload));
+      if (s.authorize) s.authorize(p);
+      else {
+        p.requireResolve(s.project, s.workload, s.scope);
+        if (p.token.workload) p.requireWorkloadIdentity(this.snapshots.peek(s.project)?.snapshot.workloads.get(s.workload));
+      }
     } catch (e) {
       const code: CutCode = e instanceof DomainError && e.code === 'UNAUTHENTICATED' ? 'UNAUTHENTICATED' : 'PERMISSION_DENIED';
       this.endOne(ts, s, code, e instanceof Error ? e.message : 'no longer authorized');

@@ -4,26 +4,43 @@
  */
 import { validateName } from '../domain/validation.js';
 import type { Principal } from '../security/principal.js';
+import type { CutCode, StreamGuard } from '../security/stream-guard.js';
 import type { Deps } from './deps.js';
 import type { ProjectState } from './snapshots.js';
 
 export interface ProjectChangeSink {
   change(version: number, deleted: boolean): void;
+  /** The stream guard ended the stream (token revoked or expired, rights changed). */
+  fail(code: CutCode, message: string): void;
 }
 
 export class ProjectWatch {
-  constructor(private readonly d: Deps) {}
+  constructor(
+    private readonly d: Deps,
+    private readonly guard: StreamGuard,
+  ) {}
 
   /** Sends the current version, then every change; returns the unsubscribe function. */
   async watch(p: Principal, project: string, sink: ProjectChangeSink): Promise<() => void> {
     validateName('project', project);
     p.requireProject(project);
     const state = await this.d.snapshots.get(project); // NOT_FOUND for an unknown project
+    // Under the same re-authorization and per-token cap as Watch streams.
+    const release = this.guard.admit(p, {
+      project,
+      workload: '',
+      scope: 'runtime',
+      authorize: (q) => q.requireProject(project),
+      end: (code, message) => sink.fail(code, message),
+    });
     const onChange = (name: string, after: ProjectState | null) => {
       if (name === project) sink.change(after?.version ?? 0, after === null);
     };
     this.d.snapshots.on('changed', onChange);
     sink.change(state.version, false);
-    return () => this.d.snapshots.off('changed', onChange);
+    return () => {
+      release();
+      this.d.snapshots.off('changed', onChange);
+    };
   }
 }

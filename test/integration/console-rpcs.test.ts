@@ -279,4 +279,14 @@ describe('WatchProject', () => {
     await expect.poll(() => w.error()?.code).toBe(grpc.status.UNAUTHENTICATED);
     expect(w.got.length).toBe(1);
   });
+
+  it('ends within 1 s of its token\'s revocation even when nothing changes in the project', async () => {
+    const made = await admin.createToken({ name: 'watch-quiet', role: 'viewer', projects: ['shop'] });
+    const w = open(t.as(made.token));
+    await expect.poll(() => w.got.length).toBe(1);
+    const revokedAt = Date.now();
+    await call(t.admin.access, 'revokeToken', { id: made.info!.id });
+    await expect.poll(() => w.error()?.code, { timeout: 1000, interval: 20 }).toBe(grpc.status.UNAUTHENTICATED);
+    expect(Date.now() - revokedAt).toBeLessThan(1000);
+  });
 });

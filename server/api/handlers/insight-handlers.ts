@@ -3,7 +3,7 @@
  * DiffGroupRevisions and RevealValue (SecretGroupService), WatchProject (ProjectService).
  */
 import * as grpc from '@grpc/grpc-js';
-import { invalid } from '../../domain/errors.js';
+import { DomainError, invalid } from '../../domain/errors.js';
 import type { ResolveScope } from '../../domain/types.js';
 import { RevealKind, type SecretGroupServiceServer } from '../../../gen/secretgroups/v1/secret_group_service.js';
 import type { ProjectServiceServer, WatchProjectResponse } from '../../../gen/secretgroups/v1/project_service.js';
@@ -78,26 +78,20 @@ export function projectWatchHandlers(ctx: ApiContext, svc: InsightServices): Pic
         end();
         call.emit('error', status);
       };
-      const header = call.metadata.get('authorization')[0];
       authenticateCall(ctx, call as grpc.ServerWritableStream<unknown, unknown>, 'WatchProject')
         .then((p) => {
           requireWellFormed(call.request);
           return svc.projectWatch.watch(p, call.request.project, {
             change: (version, deleted) => {
               if (ended) return;
-              // A revoked or expired token ends the stream at the next change.
-              ctx.auth.authenticate(typeof header === 'string' ? header : undefined).then(
-                () => {
-                  if (ended) return;
-                  call.write({ version, deleted } as WatchProjectResponse);
-                  if (deleted) {
-                    end();
-                    call.end();
-                  }
-                },
-                fail,
-              );
+              call.write({ version, deleted } as WatchProjectResponse);
+              if (deleted) {
+                end();
+                call.end();
+              }
             },
+            // A revoked or expired token, or lost rights: ended by the stream guard within 1 s.
+            fail: (code, message) => fail(new DomainError(code, message)),
           });
         })
         .then(
