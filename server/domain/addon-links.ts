@@ -1,5 +1,5 @@
 /** How a group's addon links turn into variables. */
-import { invalid, notFound } from './errors.js';
+import { echo, invalid, notFound } from './errors.js';
 import { validateKey } from './validation.js';
 import type { Addon, AddonLink, Vars } from './types.js';
 
@@ -52,7 +52,7 @@ export function checkAddonLinks(links: readonly AddonLink[], variables: Vars, ad
     if (!addon) throw notFound(`addon ${link.addon} in this project`);
     for (const { key, alias } of linkedKeys(link, addon)) {
       if (!Object.hasOwn(addon.connectionDetails, key)) {
-        throw invalid(`addon ${link.addon} has no key ${key}`);
+        throw invalid(`addon ${link.addon} has no key ${echo(key)}`);
       }
       validateKey(`alias for ${link.addon}.${key}`, alias);
       if (Object.hasOwn(variables, alias)) {

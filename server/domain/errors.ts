@@ -50,7 +50,12 @@ export const ECHO_ITEMS = 5;
  * control characters escaped. Only for names, keys, tags and paths, never for a value.
  */
 export function echo(text: string): string {
-  return JSON.stringify(text.length > ECHO_CHARS ? `${text.slice(0, ECHO_CHARS)}…` : text);
+  return JSON.stringify(clip(text));
+}
+
+/** The cut echo() makes, unquoted: for keys, which are validated to hold no odd character. */
+export function clip(text: string): string {
+  return text.length > ECHO_CHARS ? `${text.slice(0, ECHO_CHARS)}…` : text;
 }
 
 /** A list of inputs for a message: the first ECHO_ITEMS, each echoed, and how many more. */

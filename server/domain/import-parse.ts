@@ -7,7 +7,7 @@ import { parse as parseDotenv } from 'dotenv';
 import { parse as parseJsonc, type ParseError } from 'jsonc-parser';
 import { invalid, tooLarge } from './errors.js';
 import { LIMITS } from './limits.js';
-import { validateKey } from './validation.js';
+import { validateKey, validateText } from './validation.js';
 import type { Vars } from './types.js';
 
 const LINE_RE = /^\s*(?:export\s+)?([^\s=:#]+)\s*(=|:\s)(.*)$/;
@@ -16,6 +16,7 @@ export function parseImport(format: 'dotenv' | 'json', content: string): Vars {
   if (Buffer.byteLength(content, 'utf8') > LIMITS.importBytes) {
     throw tooLarge(`import is larger than the limit of ${LIMITS.importBytes} bytes`);
   }
+  validateText('import', content);
   return format === 'json' ? parseJsonVars(content) : parseDotenvVars(content);
 }
 

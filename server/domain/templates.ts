@@ -3,7 +3,7 @@
  * literal. Values are stored raw and expanded at resolution time, so addon rotation flows
  * through; undefined references and cycles are refused when a group is saved.
  */
-import { echoList, invalid, precondition } from './errors.js';
+import { clip, echoList, invalid, precondition } from './errors.js';
 import type { Vars } from './types.js';
 
 type Part = { text: string } | { ref: string };
@@ -67,7 +67,7 @@ export function checkTemplates(templated: Vars, literal: Vars): void {
   }
   const cycle = findCycle(graph);
   if (cycle) {
-    const shown = cycle.length > 8 ? [...cycle.slice(0, 6), `… (${cycle.length - 1} keys)`] : cycle;
+    const shown = cycle.length > 8 ? [...cycle.slice(0, 6).map(clip), `… (${cycle.length - 1} keys)`] : cycle.map(clip);
     throw invalid(`template cycle: ${shown.join(' -> ')}`);
   }
 }

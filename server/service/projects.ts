@@ -1,9 +1,9 @@
 /** Projects, workloads and addons. */
 import { checkGroup } from '../domain/group-changes.js';
 import { checkResolutionSizes } from '../domain/sizes.js';
-import { invalid, notFound, precondition, tooLarge } from '../domain/errors.js';
+import { echo, echoList, invalid, notFound, precondition, tooLarge } from '../domain/errors.js';
 import { LIMITS } from '../domain/limits.js';
-import { validateName, validateTags, validateValue, validateVars } from '../domain/validation.js';
+import { validateKey, validateName, validateTags, validateValue, validateVars } from '../domain/validation.js';
 import type { Addon, Project, Vars, Workload, WorkloadKind } from '../domain/types.js';
 import type { Principal } from '../security/principal.js';
 import type { Deps } from './deps.js';
@@ -105,6 +105,8 @@ export class ProjectsService {
     p.requireProjectAdmin(project);
     validateVars('runtime variables', u.setRuntime);
     validateVars('build arguments', u.setBuild);
+    for (const k of u.unsetRuntime) validateKey('unset runtime variable', k);
+    for (const k of u.unsetBuild) validateKey('unset build argument', k);
     const tags = u.tags ? validateTags('tags', u.tags) : undefined;
     const keys = [...Object.keys(u.setRuntime), ...u.unsetRuntime, ...Object.keys(u.setBuild), ...u.unsetBuild];
     const write = this.writer(p, 'UpdateWorkload', project, `workload ${project}/${name}`, keys);
@@ -112,11 +114,11 @@ export class ProjectsService {
       const runtimeVariables = { ...cur.runtimeVariables, ...u.setRuntime };
       const buildArguments = { ...cur.buildArguments, ...u.setBuild };
       for (const k of u.unsetRuntime) {
-        if (!Object.hasOwn(runtimeVariables, k)) throw notFound(`runtime variable ${k} of workload ${project}/${name}`);
+        if (!Object.hasOwn(runtimeVariables, k)) throw notFound(`runtime variable ${echo(k)} of workload ${project}/${name}`);
         delete runtimeVariables[k];
       }
       for (const k of u.unsetBuild) {
-        if (!Object.hasOwn(buildArguments, k)) throw notFound(`build argument ${k} of workload ${project}/${name}`);
+        if (!Object.hasOwn(buildArguments, k)) throw notFound(`build argument ${echo(k)} of workload ${project}/${name}`);
         delete buildArguments[k];
       }
       const next = {
@@ -216,7 +218,7 @@ export class ProjectsService {
     const current = await currentFor(this.d.store, 'addon', project, name, expectedRevision);
     const linking = (await this.d.store.listRecords('group', project)).filter((g) => g.addonLinks.some((l) => l.addon === name));
     if (linking.length) {
-      throw precondition(`addon ${name} is linked by group ${linking.map((g) => g.name).join(', ')}; unlink it first`);
+      throw precondition(`addon ${name} is linked by group ${echoList(linking.map((g) => g.name))}; unlink it first`);
     }
     await this.audited(p, 'DeleteAddon', project, `addon ${project}/${name}`, [], () => this.d.store.deleteRecord('addon', project, name, current.revision), ['addon', name, null]);
   }
@@ -272,7 +274,7 @@ export class ProjectsService {
 function validateDetails(details: Vars): Vars {
   for (const [key, value] of Object.entries(details)) {
     if (!/^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/.test(key)) {
-      throw invalid(`connection detail key ${JSON.stringify(key.slice(0, 40))} must be letters, digits, "_", "." or "-"`);
+      throw invalid(`connection detail key ${echo(key)} must be letters, digits, "_", "." or "-"`);
     }
     validateValue(`connection detail ${key}`, value);
   }
