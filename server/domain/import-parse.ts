@@ -5,7 +5,7 @@
  */
 import { parse as parseDotenv } from 'dotenv';
 import { parse as parseJsonc, type ParseError } from 'jsonc-parser';
-import { invalid, tooLarge } from './errors.js';
+import { clip, invalid, tooLarge } from './errors.js';
 import { LIMITS } from './limits.js';
 import { validateKey, validateText } from './validation.js';
 import type { Vars } from './types.js';
@@ -51,7 +51,7 @@ export function parseDotenvVars(content: string): Vars {
         const end = pattern.lastIndex - 1;
         while (i + 1 < lines.length && lineStart[i + 1]! <= end) i++;
       } else if (!rest.slice(1).includes(quote)) {
-        throw invalid(`.env line ${i + 1}: quoted value of ${key} is never closed`);
+        throw invalid(`.env line ${i + 1}: quoted value of ${clip(key)} is never closed`);
       }
       // Otherwise text follows the closing quote on this line: dotenv reads the line as is.
     }
@@ -59,7 +59,7 @@ export function parseDotenvVars(content: string): Vars {
   const parsed = parseDotenv(content);
   const vars: Vars = {};
   for (const key of keys) {
-    if (!Object.hasOwn(parsed, key)) throw invalid(`.env: could not read the value of ${key}`);
+    if (!Object.hasOwn(parsed, key)) throw invalid(`.env: could not read the value of ${clip(key)}`);
     vars[key] = parsed[key]!;
   }
   return vars;
@@ -88,7 +88,7 @@ export function parseJsonVars(content: string): Vars {
   const vars: Vars = {};
   for (const [key, v] of Object.entries(value as Record<string, unknown>)) {
     validateKey('JSON key', key);
-    if (typeof v !== 'string') throw invalid(`JSON: the value of ${key} must be a string, got ${v === null ? 'null' : typeof v}`);
+    if (typeof v !== 'string') throw invalid(`JSON: the value of ${clip(key)} must be a string, got ${v === null ? 'null' : typeof v}`);
     vars[key] = v;
   }
   return vars;

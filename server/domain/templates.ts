@@ -29,7 +29,7 @@ export function parseTemplate(key: string, value: string): Part[] {
       const end = value.indexOf('}', at + 2);
       const name = end < 0 ? '' : value.slice(at + 2, end);
       if (end < 0 || !REF_RE.test(name)) {
-        throw invalid(`variable ${key}: malformed template at character ${at + 1} (write $\${ for a literal \${)`);
+        throw invalid(`variable ${clip(key)}: malformed template at character ${at + 1} (write $\${ for a literal \${)`);
       }
       if (text) parts.push({ text });
       text = '';
@@ -174,7 +174,7 @@ export function expandAll(templated: Vars, literal: Vars, maxBytes = Infinity): 
       if (!largest || n > sizes.get(largest)!) largest = key;
     }
     if (total > maxBytes) {
-      throw precondition(`variable ${largest}: templates expand to more than the limit of ${maxBytes} bytes`);
+      throw precondition(`variable ${clip(largest)}: templates expand to more than the limit of ${maxBytes} bytes`);
     }
   }
   const expanding = new Set<string>();

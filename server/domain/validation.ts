@@ -1,6 +1,6 @@
 /** Input validation. Every failure is INVALID_ARGUMENT (or RESOURCE_EXHAUSTED for sizes) naming the field. */
 import { posix } from 'node:path';
-import { echo, invalid, tooLarge } from './errors.js';
+import { clip, echo, invalid, tooLarge } from './errors.js';
 import { LIMITS } from './limits.js';
 import type { Vars, Restrictions, SecretFile } from './types.js';
 
@@ -85,7 +85,7 @@ export function validateVars(field: string, vars: Vars): Vars {
   let total = 0;
   for (const key of keys) {
     validateKey(`${field} key`, key);
-    validateValue(`${field}[${key}]`, vars[key]!);
+    validateValue(`${field}[${clip(key)}]`, vars[key]!);
     total += key.length + Buffer.byteLength(vars[key]!);
   }
   if (total > LIMITS.groupBytes) throw tooLarge(`${field} are larger than the limit of ${LIMITS.groupBytes} bytes in all`);

@@ -1,7 +1,7 @@
 /** Projects, workloads and addons. */
 import { checkGroup } from '../domain/group-changes.js';
 import { checkResolutionSizes } from '../domain/sizes.js';
-import { echo, echoList, invalid, notFound, precondition, tooLarge } from '../domain/errors.js';
+import { clip, echo, echoList, invalid, notFound, precondition, tooLarge } from '../domain/errors.js';
 import { LIMITS } from '../domain/limits.js';
 import { validateKey, validateName, validateTags, validateValue, validateVars } from '../domain/validation.js';
 import type { Addon, Project, Vars, Workload, WorkloadKind } from '../domain/types.js';
@@ -276,7 +276,7 @@ function validateDetails(details: Vars): Vars {
     if (!/^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/.test(key)) {
       throw invalid(`connection detail key ${echo(key)} must be letters, digits, "_", "." or "-"`);
     }
-    validateValue(`connection detail ${key}`, value);
+    validateValue(`connection detail ${clip(key)}`, value);
   }
   if (Object.keys(details).length > LIMITS.keysPerGroup) {
     throw tooLarge(`connection details have more than ${LIMITS.keysPerGroup} keys`);
