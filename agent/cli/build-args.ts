@@ -27,7 +27,7 @@ export async function runBuildArgs(p: Parsed, log: AgentLog): Promise<number> {
   }
   if (out) {
     await atomicWrite(out, text, { mode: 0o600 });
-    log.debug('build arguments written', { path: out, variables: Object.keys(res.variables).length });
+    log.debug('build arguments written', { path: out, variableCount: Object.keys(res.variables).length });
   } else {
     await new Promise<void>((done, fail) => process.stdout.write(text, (e) => (e ? fail(e) : done())));
   }

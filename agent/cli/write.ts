@@ -3,7 +3,7 @@ import { spawn } from 'node:child_process';
 import { resolve as resolvePath } from 'node:path';
 import { atomicWrite, checkWritable } from '../sinks/atomic-write.js';
 import { formatFile, type FileFormat } from '../sinks/formats.js';
-import { SecretFileWriter } from '../sinks/secret-files.js';
+import { SecretFileWriter, skippedFilesWarning } from '../sinks/secret-files.js';
 import { childEnvironment } from '../sinks/env.js';
 import type { Resolution } from '../client/wire.js';
 import type { AgentLog } from '../log.js';
@@ -39,7 +39,7 @@ export async function runWrite(p: Parsed, log: AgentLog): Promise<number> {
     throw new CliError(`cannot write --out ${outArg}: ${(e as Error).message}`);
   }
   const cfg = sessionConfig(p);
-  const files = new SecretFileWriter(v['files-root'] as string);
+  const files = new SecretFileWriter(v['files-root'] as string | undefined, skippedFilesWarning(log));
   const session = new Session(cfg, log);
   const first = await session.start();
 
@@ -49,7 +49,7 @@ export async function runWrite(p: Parsed, log: AgentLog): Promise<number> {
     await files.validate(res.files);
     const r = await files.write(res.files);
     const changed = await atomicWrite(out, text, { mode: 0o600 });
-    if (changed) log.info('file written', { path: out, format, variables: Object.keys(res.variables).length });
+    if (changed) log.info('file written', { path: out, format, variableCount: Object.keys(res.variables).length });
     else log.debug('file unchanged', { path: out });
     return changed || r.written.length > 0;
   };
@@ -83,9 +83,10 @@ export async function runWrite(p: Parsed, log: AgentLog): Promise<number> {
         enqueue(async () => {
           if (execAfter) await runAfter(execAfter, log);
         }),
-      onFatal: () => {
+      onFatal: (err) => {
         session.close();
-        finish(1);
+        if (err instanceof CliError) process.stderr.write(`sg-agent: ${err.message}\n`);
+        finish(err instanceof CliError ? err.exitCode : 1);
       },
     };
     const stop = () => {

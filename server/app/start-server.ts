@@ -3,23 +3,29 @@
  * and change feed, watch hub, services, gRPC with health and reflection. `sg serve` and the
  * tests call this.
  */
-import { mkdirSync, writeFileSync, renameSync } from 'node:fs';
+import { closeSync, constants as fsConstants, fsyncSync, lstatSync, mkdirSync, openSync, renameSync, writeSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
 import { isIP } from 'node:net';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { readFileSync } from 'node:fs';
-import { createGrpcServer, SERVICE_NAMES } from '../api/server.js';
+import { createGrpcServer, DEFAULT_MAX_CONNECTION_IDLE_MS, serviceHandlers, SERVICE_NAMES } from '../api/server.js';
+import { startConsole, type ConsoleServer } from '../console/console-server.js';
 import { createLogger, type Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import { AuthThrottle } from '../security/auth-throttle.js';
 import { Authenticator } from '../security/authenticator.js';
 import { RoleRegistry } from '../security/role-registry.js';
+import { DEFAULT_MAX_STREAMS_PER_TOKEN, DEFAULT_STREAM_CHECK_MS, StreamGuard } from '../security/stream-guard.js';
 import type { Principal } from '../security/principal.js';
 import { loadMasterKey } from '../security/master-key.js';
 import { AccessService } from '../service/access.js';
 import { Audit } from '../service/audit.js';
 import type { Deps } from '../service/deps.js';
 import { GroupsService } from '../service/groups.js';
+import { GroupInsights } from '../service/group-insights.js';
+import { ProjectWatch } from '../service/project-watch.js';
+import { RevealService } from '../service/reveal.js';
 import { ProjectsService } from '../service/projects.js';
 import { ResolverService } from '../service/resolver.js';
 import { Snapshots } from '../service/snapshots.js';
@@ -38,6 +44,10 @@ export async function startServer(opts: ServerOptions, log: Logger = createLogge
   const tls = Boolean(opts.tlsCert || opts.tlsKey);
   if (!tls && !opts.insecure && !isLoopback(host)) {
     throw new Error(`refusing plaintext on non-loopback address ${opts.addr}: give --tls-cert and --tls-key, or --insecure`);
+  }
+  const consoleAt = opts.consoleAddr && opts.consoleAddr !== 'off' ? splitAddr(opts.consoleAddr) : undefined;
+  if (consoleAt && !tls && !opts.insecure && !isLoopback(consoleAt.host)) {
+    throw new Error(`refusing plaintext console on non-loopback address ${opts.consoleAddr}: give --tls-cert and --tls-key, or --insecure`);
   }
   mkdirSync(opts.dataDir, { recursive: true, mode: 0o700 });
 
@@ -69,30 +79,62 @@ export async function startServer(opts: ServerOptions, log: Logger = createLogge
   const deps: Deps = { store: timed, snapshots, hub, audit, now: Date.now };
   const roles = new RoleRegistry(timed);
   const auth = new Authenticator(timed, (name) => roles.get(name));
-  const access = new AccessService(deps, auth, roles);
+  const guard = new StreamGuard(timed, roles, snapshots, {
+    maxStreamsPerToken: opts.maxStreamsPerToken ?? DEFAULT_MAX_STREAMS_PER_TOKEN,
+    checkMs: DEFAULT_STREAM_CHECK_MS,
+    // One record per token, reason and identity, however many streams it had.
+    onCut: (p, s, code, message) =>
+      audit.recordRepeatedRead(`cut\0${p.token.id}\0${s.project}\0${s.workload}\0${s.scope}\0${message}`, () => ({
+        time: Date.now(),
+        actor: p.actor,
+        action: 'Watch',
+        project: s.project,
+        target: `workload ${s.project}/${s.workload} (${s.scope})`,
+        keys: [],
+        outcome: 'denied',
+        detail: `stream ended (${code}): ${message}`,
+      })),
+  });
+  snapshots.beforePublish = () => guard.fresh();
+  const access = new AccessService(deps, auth, roles, guard);
   // Other replicas' restart requests reach this replica's subscribers through the store.
   const relay = new RestartRelay(timed, snapshots, hub);
   const services = {
     projects: new ProjectsService(deps),
     groups: new GroupsService(deps, relay.origin),
-    resolver: new ResolverService(deps),
+    resolver: new ResolverService(deps, guard),
     access,
+    insights: new GroupInsights(deps),
+    reveal: new RevealService(deps),
+    projectWatch: new ProjectWatch(deps),
   };
-  const denied = (p: Principal, method: string, request: unknown) => {
+  const denied = (p: Principal, method: string, request: unknown, detail?: string) => {
     const r = request as { project?: unknown; name?: unknown; workload?: unknown };
     const project = typeof r.project === 'string' ? r.project.slice(0, 64) : '';
     const name = (typeof r.name === 'string' ? r.name : typeof r.workload === 'string' ? r.workload : '').slice(0, 64);
-    audit.recordRead({ time: Date.now(), actor: p.actor, action: method, project, target: name ? `${project}/${name}` : project, keys: [], outcome: 'denied' });
+    audit.recordRead({ time: Date.now(), actor: p.actor, action: method, project, target: name ? `${project}/${name}` : project, keys: [], outcome: 'denied', ...(detail ? { detail: detail.slice(0, 200) } : {}) });
   };
-  const { server, health } = createGrpcServer(
-    { auth, throttle: new AuthThrottle(), log, denied, observe: metrics?.rpc, authFailed: metrics?.authFailure },
-    services,
-  );
+  // Failed authentications have no actor: recorded by peer host, one record per host, method
+  // and reason per flush interval (the throttle bounds how many a host can cause).
+  const unauthenticated = (peer: string, method: string, reason: string) =>
+    audit.recordRepeatedRead(`unauth\0${peer}\0${method}\0${reason}`, () => ({
+      time: Date.now(),
+      actor: `peer:${peer}`,
+      action: method,
+      project: '',
+      target: '',
+      keys: [],
+      outcome: 'denied',
+      detail: `authentication failed: ${reason.slice(0, 120)}`,
+    }));
+  const apiContext = { auth, throttle: new AuthThrottle(), log, denied, unauthenticated, observe: metrics?.rpc, authFailed: metrics?.authFailure };
+  // Built once: grpc-js and the console's transcoder run the same handlers.
+  const handlers = serviceHandlers(apiContext, services);
+  const { server, health } = createGrpcServer(apiContext, services, handlers, {
+    maxConnectionIdleMs: opts.maxConnectionIdleMs ?? DEFAULT_MAX_CONNECTION_IDLE_MS,
+  });
   const metricsServer = metrics && opts.metricsAddr ? await metrics.serve(opts.metricsAddr) : undefined;
   if (opts.metricsAddr) log.info({ addr: opts.metricsAddr }, 'metrics at /metrics');
-
-  const bootstrapToken = await access.bootstrap();
-  if (bootstrapToken) writeSecretFile(join(opts.dataDir, 'admin.token'), `${bootstrapToken}\n`);
 
   const credentials = tls
     ? grpc.ServerCredentials.createSsl(
@@ -101,27 +143,73 @@ export async function startServer(opts: ServerOptions, log: Logger = createLogge
         Boolean(opts.tlsClientCa),
       )
     : grpc.ServerCredentials.createInsecure();
+  routeGrpcLogs(log);
   const boundPort = await new Promise<number>((resolve, reject) =>
-    server.bindAsync(`${host.includes(':') ? `[${host}]` : host}:${port}`, credentials, (err, p) => (err ? reject(err) : resolve(p))),
-  );
+    server.bindAsync(`${host.includes(':') ? `[${host}]` : host}:${port}`, credentials, (err, p) => (err ? reject(bindError(opts.addr, err)) : resolve(p))),
+  ).catch(async (e: unknown) => {
+    metricsServer?.close();
+    await store.close().catch(() => undefined);
+    throw e;
+  });
+  // Only once the address is ours: a start that fails must not use up the one-time token print.
+  let bootstrapToken: string | undefined;
+  try {
+    if (await access.needsBootstrap()) checkSecretDir(opts.dataDir, 'admin.token');
+    bootstrapToken = await access.bootstrap();
+    if (bootstrapToken) writeSecretFile(opts.dataDir, 'admin.token', `${bootstrapToken}\n`);
+  } catch (e) {
+    server.forceShutdown();
+    metricsServer?.close();
+    await store.close().catch(() => undefined);
+    throw e;
+  }
   snapshots.startPolling(opts.pollMs ?? (embedded ? 1000 : 250));
   if (!embedded) relay.start(opts.pollMs ?? 250); // one process owns an embedded store: nothing to relay
+  guard.start();
   for (const s of ['', ...SERVICE_NAMES]) health.setStatus(s, 'SERVING');
   const addr = `${host.includes(':') ? `[${host}]` : host}:${boundPort}`;
-  log.info({ addr, store: embedded ? 'sqlite' : 'mongodb', tls }, 'listening');
+  let consoleServer: ConsoleServer | undefined;
+  if (consoleAt) {
+    try {
+      consoleServer = await startConsole({
+        ...consoleAt,
+        loopback: isLoopback(consoleAt.host),
+        tls: tls ? { cert: opts.tlsCert!, key: opts.tlsKey!, clientCa: opts.tlsClientCa } : undefined,
+        assetDir: opts.consoleAssetDir,
+        log,
+        handlers,
+      });
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code ?? (e as Error).message;
+      if (!opts.consoleAddrIsDefault) {
+        server.forceShutdown();
+        metricsServer?.close();
+        snapshots.stop();
+        relay.stop();
+        await audit.close().catch(() => undefined);
+        await store.close().catch(() => undefined);
+        throw new Error(`cannot serve the console on ${opts.consoleAddr}: ${code}`);
+      }
+      log.warn({ consoleAddr: opts.consoleAddr, code }, `console not started: ${opts.consoleAddr} is taken (${code}); give --console-addr HOST:PORT to serve it elsewhere`);
+    }
+  }
+  log.info({ addr, store: embedded ? 'sqlite' : 'mongodb', tls, console: consoleServer?.url ?? 'off' }, 'listening');
 
   let closing: Promise<void> | undefined;
   return {
     addr,
     port: boundPort,
     bootstrapToken,
+    ...(consoleServer ? { consoleUrl: consoleServer.url } : {}),
     watchers: () => hub.subscriberCount,
     close: () =>
       (closing ??= (async () => {
         for (const s of ['', ...SERVICE_NAMES]) health.setStatus(s, 'NOT_SERVING');
         snapshots.stop();
         relay.stop();
+        guard.stop();
         hub.closeAll('server shutting down; reconnect');
+        await consoleServer?.close();
         await new Promise<void>((resolve) => {
           const force = setTimeout(() => {
             server.forceShutdown();
@@ -164,9 +252,56 @@ function isLoopback(host: string): boolean {
   return host === '::1';
 }
 
-/** Atomic 0600 write: temporary file, then rename. */
-function writeSecretFile(path: string, content: string): void {
-  const tmp = `${path}.${process.pid}.tmp`;
-  writeFileSync(tmp, content, { mode: 0o600 });
+/**
+ * grpc-js writes its own errors to the console; send them to our log instead, and its bind
+ * failure at debug level only, since bindError says the same in one readable line.
+ */
+function routeGrpcLogs(log: Logger): void {
+  const line = (args: unknown[]) => args.map(String).join(' ');
+  grpc.setLogger({
+    error: (...args: unknown[]) => {
+      const msg = line(args);
+      if (/No address added/.test(msg)) log.debug({ source: 'grpc-js' }, msg);
+      else log.warn({ source: 'grpc-js' }, msg);
+    },
+  });
+}
+
+/**
+ * grpc-js reports a taken address as "No address added out of total 1 resolved"; say which
+ * address and how to choose another.
+ */
+function bindError(addr: string, err: Error): Error {
+  const busy = /No address added|EADDRINUSE|address already in use/i.test(err.message);
+  const why = busy ? 'is already in use (or cannot be bound here)' : `cannot be bound (${err.message.split('\n')[0]})`;
+  return new Error(`listen address ${addr} ${why}: choose another with --addr HOST:PORT or SG_LISTEN_ADDR (port 0 picks a free one)`);
+}
+
+/**
+ * Atomic 0600 write of a secret into dir: the directory must belong to this user and be
+ * writable by nobody else (or a planted file or symlink could capture the secret); the
+ * temporary file has an unpredictable name, is created exclusively and never through a
+ * symlink (O_EXCL|O_NOFOLLOW), then renamed over the target (rename replaces a symlink itself).
+ */
+export function writeSecretFile(dir: string, name: string, content: string): void {
+  checkSecretDir(dir, name);
+  const path = join(dir, name);
+  const tmp = join(dir, `.${name}.${randomBytes(12).toString('hex')}.tmp`);
+  const fd = openSync(tmp, fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_EXCL | fsConstants.O_NOFOLLOW, 0o600);
+  try {
+    writeSync(fd, content);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
   renameSync(tmp, path);
+}
+
+/** Refuses a directory that is not ours alone (see writeSecretFile). */
+export function checkSecretDir(dir: string, name: string): void {
+  const st = lstatSync(dir);
+  if (!st.isDirectory()) throw new Error(`${dir} is not a directory; cannot write ${name}`);
+  const uid = process.getuid?.();
+  if (uid !== undefined && st.uid !== uid) throw new Error(`${dir} belongs to another user (uid ${st.uid}); refusing to write ${name} there`);
+  if (st.mode & 0o022) throw new Error(`${dir} is writable by other users (mode ${(st.mode & 0o777).toString(8)}); chmod go-w it before the first start`);
 }

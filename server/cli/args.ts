@@ -106,11 +106,13 @@ export function parseResolveScope(text: string | undefined): Scope {
 }
 
 /** `--format`, or the file's extension: `.json` is JSON, anything else (and stdin) .env. */
-export function importFormat(file: string, format: string | undefined): ImportFormat {
+export function importFormat(file: string, format: string | undefined, content?: string): ImportFormat {
   if (format === 'json') return ImportFormat.IMPORT_FORMAT_JSON;
   if (format === 'dotenv') return ImportFormat.IMPORT_FORMAT_DOTENV;
   if (format !== undefined) throw usage(`--format must be "dotenv" or "json", got ${JSON.stringify(format)}`);
-  return /\.json$/i.test(file) ? ImportFormat.IMPORT_FORMAT_JSON : ImportFormat.IMPORT_FORMAT_DOTENV;
+  if (/\.json$/i.test(file)) return ImportFormat.IMPORT_FORMAT_JSON;
+  // No .env line can start with "{", so such input (JSON piped on stdin, say) is JSON.
+  return content !== undefined && content.trimStart().startsWith('{') ? ImportFormat.IMPORT_FORMAT_JSON : ImportFormat.IMPORT_FORMAT_DOTENV;
 }
 
 /** `PROJECT/NAME` of a workload token. */

@@ -52,3 +52,30 @@ export async function readInput(file: string, flag: string): Promise<Buffer> {
     throw usage(`${flag}: cannot read ${file}: ${why}`);
   }
 }
+
+/** Adds --yes to a destructive command. */
+export function withYes(cmd: Command): Command {
+  return cmd.option('-y, --yes', 'do not ask for confirmation (asked only when stdin is a terminal)');
+}
+
+/**
+ * Destructive commands ask on a terminal: the operator types the name of what goes away.
+ * Scripts (stdin not a terminal) and --yes proceed without asking, so existing scripts keep
+ * working; the prompt goes to stderr, keeping stdout for the command's own output.
+ */
+export async function confirmOnTerminal(opts: { yes?: boolean }, what: string, name: string): Promise<void> {
+  if (opts.yes || !process.stdin.isTTY) return;
+  const { createInterface } = await import('node:readline/promises');
+  const rl = createInterface({ input: process.stdin, output: process.stderr });
+  try {
+    const answer = await rl.question(`This deletes ${what}. Type ${name} to confirm (or give --yes): `);
+    if (answer.trim() !== name) throw usage(`not confirmed: nothing deleted (type ${name} exactly, or pass --yes)`);
+  } finally {
+    rl.close();
+  }
+}
+
+/** Server warnings (the change was made) as "sg: warning: ..." lines on stderr. */
+export function warn(warnings: readonly string[] | undefined): void {
+  for (const w of warnings ?? []) process.stderr.write(`sg: warning: ${w}\n`);
+}

@@ -3,8 +3,8 @@
  * PreviewChange applies them without writing. Each returns the complete new group (or null
  * for a deletion) after validating everything a save must check.
  */
-import { checkAddonLinks, defaultAlias, linkedKeys } from './addon-links.js';
-import { echo, echoList, invalid, notFound, tooLarge } from './errors.js';
+import { checkAddonLinks, checkLinkType, defaultAlias, linkedKeys } from './addon-links.js';
+import { alreadyExists, echo, echoList, invalid, notFound, tooLarge } from './errors.js';
 import { parseImport } from './import-parse.js';
 import { LIMITS } from './limits.js';
 import { checkExpandedGroup } from './sizes.js';
@@ -25,7 +25,8 @@ import type { Addon, AddonLinkKey, GroupScope, GroupType, Restrictions, SecretFi
 export type NewGroup = Pick<SecretGroup, 'project' | 'name' | 'description' | 'type' | 'scope' | 'priority' | 'restrictions' | 'variables'>;
 
 export type GroupChange =
-  | { kind: 'create'; group: NewGroup }
+  /** allowEmpty: keep restrictions that reach no workload (see restriction-reach.ts). */
+  | { kind: 'create'; group: NewGroup; allowEmpty?: boolean }
   | { kind: 'delete' }
   | {
       kind: 'settings';
@@ -34,16 +35,20 @@ export type GroupChange =
       scope?: GroupScope;
       priority?: number;
       restrictions?: Restrictions;
+      allowEmpty?: boolean;
     }
-  | { kind: 'set'; variables: Vars }
+  /** literal: store every value verbatim (`${` escaped as `$${`), not as a template. */
+  | { kind: 'set'; variables: Vars; literal?: boolean }
   | { kind: 'unset'; keys: string[] }
-  | { kind: 'import'; format: 'dotenv' | 'json'; content: string; replace: boolean }
+  | { kind: 'import'; format: 'dotenv' | 'json'; content: string; replace: boolean; literal?: boolean }
   | { kind: 'add-file'; file: SecretFile }
   | { kind: 'remove-file'; path: string }
   | { kind: 'link'; addon: string; keys: AddonLinkKey[] }
   | { kind: 'unlink'; addon: string }
   /** `to` is the group at `revision`, looked up from history by the caller. */
-  | { kind: 'rollback'; revision: number; to?: SecretGroup };
+  | { kind: 'rollback'; revision: number; to?: SecretGroup }
+  /** Undelete: `to` is the last content before the deletion, `revision` the deletion's. */
+  | { kind: 'restore'; revision?: number; to?: SecretGroup };
 
 /** The action name recorded in history and audit. */
 export const CHANGE_ACTIONS: Record<GroupChange['kind'], string> = {
@@ -58,6 +63,7 @@ export const CHANGE_ACTIONS: Record<GroupChange['kind'], string> = {
   link: 'LinkAddon',
   unlink: 'UnlinkAddon',
   rollback: 'RollbackGroup',
+  restore: 'RestoreGroup',
 };
 
 export interface ChangeContext {
@@ -95,6 +101,15 @@ export function applyGroupChange(current: SecretGroup | null, change: GroupChang
       ctx,
     );
   }
+  if (change.kind === 'restore') {
+    if (current) throw alreadyExists(`group ${current.project}/${current.name}`);
+    if (!change.to || change.revision === undefined) throw notFound('deleted group');
+    const to = change.to;
+    return checkGroup(
+      { ...to, variables: { ...to.variables }, files: [...to.files], addonLinks: [...to.addonLinks], revision: change.revision + 1, updatedAt: ctx.now, updatedBy: ctx.actor },
+      ctx,
+    );
+  }
   if (!current) throw notFound('group');
   if (change.kind === 'delete') return null;
   const next: SecretGroup = {
@@ -116,7 +131,7 @@ export function applyGroupChange(current: SecretGroup | null, change: GroupChang
       break;
     case 'set':
       if (Object.keys(change.variables).length === 0) throw invalid('no variables given');
-      Object.assign(next.variables, validateVars('variables', change.variables));
+      Object.assign(next.variables, validateVars('variables', change.literal ? literalVars(change.variables) : change.variables));
       break;
     case 'unset': {
       if (change.keys.length === 0) throw invalid('no keys given');
@@ -127,12 +142,15 @@ export function applyGroupChange(current: SecretGroup | null, change: GroupChang
       break;
     }
     case 'import': {
-      const vars = validateVars('imported variables', parseImport(change.format, change.content));
+      const parsed = parseImport(change.format, change.content);
+      const vars = validateVars('imported variables', change.literal ? literalVars(parsed) : parsed);
       next.variables = change.replace ? vars : { ...next.variables, ...vars };
       break;
     }
     case 'add-file': {
-      const file = validateFile(change.file);
+      // Re-adding a file without a mode keeps the mode it had.
+      const had = change.file.mode === 0 ? next.files.find((f) => f.path === change.file.path) : undefined;
+      const file = validateFile(had ? { ...change.file, mode: had.mode } : change.file);
       next.files = [...next.files.filter((f) => f.path !== file.path), file].sort((a, b) => (a.path < b.path ? -1 : 1));
       break;
     }
@@ -171,7 +189,7 @@ export function applyGroupChange(current: SecretGroup | null, change: GroupChang
       break;
     }
   }
-  return checkGroup(next, ctx);
+  return checkLinkType(checkGroup(next, ctx));
 }
 
 /** Whole-group checks every save runs: sizes, addon links, templates, expanded size. */
@@ -227,4 +245,34 @@ export function changedKeys(before: SecretGroup | null, after: SecretGroup | nul
     if (!x || !y || x.mode !== y.mode || Buffer.compare(x.content, y.content) !== 0) keys.add(p);
   }
   return [...keys].sort();
+}
+
+/** A value stored verbatim: every `${` becomes `$${`, which resolution turns back into `${`. */
+export const literalValue = (v: string) => v.split('${').join('$${');
+
+export function literalVars(vars: Vars): Vars {
+  const out: Vars = {};
+  for (const [k, v] of Object.entries(vars)) out[k] = literalValue(v);
+  return out;
+}
+
+/** True when two versions of a group hold the same content (what a revision would record). */
+export function sameContent(a: SecretGroup, b: SecretGroup): boolean {
+  const canon = (g: SecretGroup) =>
+    JSON.stringify([
+      g.description,
+      g.type,
+      g.scope,
+      g.priority,
+      g.restrictions.restricted,
+      [...g.restrictions.workloads].sort(),
+      [...g.restrictions.tags].sort(),
+      Object.entries(g.variables).sort(([x], [y]) => (x < y ? -1 : x > y ? 1 : 0)),
+      g.addonLinks.map((l) => [l.addon, l.keys.map((k) => [k.key, k.alias])]),
+    ]);
+  if (canon(a) !== canon(b) || a.files.length !== b.files.length) return false;
+  return a.files.every((f, i) => {
+    const g = b.files[i]!;
+    return f.path === g.path && f.mode === g.mode && Buffer.compare(f.content, g.content) === 0;
+  });
 }

@@ -3,7 +3,7 @@
  * object of strings. dotenv silently skips lines it cannot read, so lines are checked here
  * first and a malformed one is refused with its line number: nothing is partially applied.
  */
-import { parse as parseDotenv } from 'dotenv';
+import { parse as dotenvParse } from 'dotenv';
 import { parse as parseJsonc, type ParseError } from 'jsonc-parser';
 import { clip, invalid, tooLarge } from './errors.js';
 import { LIMITS } from './limits.js';
@@ -13,19 +13,35 @@ import type { Vars } from './types.js';
 const LINE_RE = /^\s*(?:export\s+)?([^\s=:#]+)\s*(=|:\s)(.*)$/;
 
 export function parseImport(format: 'dotenv' | 'json', content: string): Vars {
+  return parseImportDetailed(format, content).vars;
+}
+
+/** The variables and the warnings about bytes the format drops (a value cut at `#`). */
+export function parseImportDetailed(format: 'dotenv' | 'json', content: string): { vars: Vars; warnings: string[] } {
   if (Buffer.byteLength(content, 'utf8') > LIMITS.importBytes) {
     throw tooLarge(`import is larger than the limit of ${LIMITS.importBytes} bytes`);
   }
   validateText('import', content);
-  return format === 'json' ? parseJsonVars(content) : parseDotenvVars(content);
+  return format === 'json' ? { vars: parseJsonVars(content), warnings: [] } : parseDotenv(content);
 }
 
 export function parseDotenvVars(content: string): Vars {
+  return parseDotenv(content).vars;
+}
+
+/**
+ * dotenv's dialect, checked line by line: a malformed line or a key given twice is refused
+ * naming the line(s); a `#` glued to an unquoted value (`K=abc#def`) starts a comment in
+ * dotenv, so the value is cut there: that is reported as a warning naming the line and key.
+ */
+function parseDotenv(content: string): { vars: Vars; warnings: string[] } {
   const text = content.replace(/\r\n?/g, '\n');
   const lines = text.split('\n');
   const lineStart: number[] = [];
   for (let i = 0, at = 0; i < lines.length; at += lines[i]!.length + 1, i++) lineStart.push(at);
   const keys: string[] = [];
+  const firstLine = new Map<string, number>();
+  const warnings: string[] = [];
   for (let i = 0; i < lines.length; i++) {
     const line = lines[i]!;
     if (/^\s*(#.*)?$/.test(line)) continue;
@@ -37,9 +53,16 @@ export function parseDotenvVars(content: string): Vars {
     } catch (e) {
       throw invalid(`.env line ${i + 1}: ${(e as Error).message}`);
     }
+    const seen = firstLine.get(key);
+    if (seen !== undefined) throw invalid(`.env line ${i + 1}: ${key} is already set on line ${seen}; give each key once`);
+    firstLine.set(key, i + 1);
     keys.push(key);
     const rest = m[3]!.trimStart();
     const quote = rest[0];
+    const hash = rest.indexOf('#');
+    if (quote !== '"' && quote !== "'" && quote !== '`' && hash >= 0 && (hash === 0 || !/\s/.test(rest[hash - 1]!))) {
+      warnings.push(`.env line ${i + 1}: the value of ${key} was cut at an unquoted "#" (dotenv reads the rest as a comment; quote the value to keep it)`);
+    }
     if (quote === '"' || quote === "'" || quote === '`') {
       // A quoted value may span lines. Find its closing quote exactly as dotenv does, so that
       // both agree on where the next key starts (a value ending in a backslash, like 'C:\',
@@ -56,13 +79,13 @@ export function parseDotenvVars(content: string): Vars {
       // Otherwise text follows the closing quote on this line: dotenv reads the line as is.
     }
   }
-  const parsed = parseDotenv(content);
+  const parsed = dotenvParse(content);
   const vars: Vars = {};
   for (const key of keys) {
     if (!Object.hasOwn(parsed, key)) throw invalid(`.env: could not read the value of ${clip(key)}`);
     vars[key] = parsed[key]!;
   }
-  return vars;
+  return { vars, warnings };
 }
 
 /**

@@ -5,17 +5,23 @@
  * per-key list of the groups that define it. A value is compared only when the two winners
  * differ; unchanged groups are shared between both sides, and only winning groups are expanded.
  * The work (workloads × definitions of the changed keys) is counted before it is done and
- * bounded by LIMITS.previewComparisons.
+ * bounded by LIMITS.previewComparisons. A winner whose value the caller may not read is compared
+ * by presence only (see preview-visibility.ts): hidden against hidden is the same, hidden
+ * against readable differs, so a guess is never confirmed by "no change".
  */
 import { tooLarge } from './errors.js';
 import { LIMITS } from './limits.js';
 import { isEligible, mergeOrder, prepareGroup, prepareGroups, type PreparedGroup } from './resolve.js';
 import type { ProjectSnapshot, SecretFile, SecretGroup, Workload } from './types.js';
 import type { WorkloadChange } from './preview.js';
+import { hiddenGroup, READS_ALL, type Readable } from './preview-visibility.js';
 
 type Holders = Map<string, PreparedGroup[]>;
 
-export function previewGroupChanges(before: ProjectSnapshot, after: ProjectSnapshot): WorkloadChange[] {
+export function previewGroupChanges(before: ProjectSnapshot, after: ProjectSnapshot, readable: Readable = READS_ALL): WorkloadChange[] {
+  // Addon details count as secret values, wherever a group links them.
+  const hiddenKey = (p: PreparedGroup, key: string) => hiddenGroup(p.group, readable) || (p.addonOrigin.has(key) && !readable.secret);
+  const differ = (hb: boolean, ha: boolean, same: () => boolean) => ha !== hb || (!ha && !same());
   const preparedBefore = prepareGroups(before);
   const shared = new Map(preparedBefore.map((p) => [p.group, p]));
   const preparedAfter = [...after.groups.values()].sort(mergeOrder).map((g) => shared.get(g) ?? prepareGroup(g, after));
@@ -57,7 +63,7 @@ export function previewGroupChanges(before: ProjectSnapshot, after: ProjectSnaps
       const a = winner(varsAfter.get(key));
       if (!b && a) addedKeys.push(key);
       else if (b && !a) removedKeys.push(key);
-      else if (a && b && a !== b && a.values[key] !== b.values[key]) changedKeys.push(key);
+      else if (a && b && a !== b && differ(hiddenKey(b, key), hiddenKey(a, key), () => a.values[key] === b.values[key])) changedKeys.push(key);
     }
     const addedFiles: string[] = [];
     const removedFiles: string[] = [];
@@ -67,7 +73,9 @@ export function previewGroupChanges(before: ProjectSnapshot, after: ProjectSnaps
       const a = winner(filesAfter.get(path));
       if (!b && a) addedFiles.push(path);
       else if (b && !a) removedFiles.push(path);
-      else if (a && b && a !== b && !sameFile(fileOf(b.group, path), fileOf(a.group, path))) changedFiles.push(path);
+      else if (a && b && a !== b && differ(hiddenGroup(b.group, readable), hiddenGroup(a.group, readable), () => sameFile(fileOf(b.group, path), fileOf(a.group, path)))) {
+        changedFiles.push(path);
+      }
     }
     const lists = [addedKeys, removedKeys, changedKeys, addedFiles, removedFiles, changedFiles];
     if (lists.every((l) => l.length === 0)) continue;

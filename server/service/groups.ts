@@ -1,17 +1,22 @@
 /** Secret groups: every mutation goes through applyGroupChange, the store's CAS and history. */
-import { applyGroupChange, changedKeys, CHANGE_ACTIONS, type GroupChange } from '../domain/group-changes.js';
+import { applyGroupChange, changedKeys, CHANGE_ACTIONS, sameContent, type GroupChange } from '../domain/group-changes.js';
+import { checkRestrictionReach } from '../domain/restriction-reach.js';
 import { DomainError, alreadyExists, invalid, notFound, stale, tooLarge } from '../domain/errors.js';
 import { LIMITS } from '../domain/limits.js';
 import { previewChange, type WorkloadChange } from '../domain/preview.js';
 import { isEligible } from '../domain/resolve.js';
+import { secretWriteNeeds } from '../domain/secret-write.js';
 import { checkResolutionSizes } from '../domain/sizes.js';
 import { validateName } from '../domain/validation.js';
-import type { GroupHistoryEntry, ProjectSnapshot, SecretGroup } from '../domain/types.js';
+import type { GroupHistoryEntry, ProjectSnapshot, Restrictions, SecretGroup } from '../domain/types.js';
 import type { Principal } from '../security/principal.js';
 import { MAX_WRITE_ATTEMPTS, type Deps } from './deps.js';
 import { dependentsOf, RESTART_ACTION } from '../watch/restart-relay.js';
 import { auditedWrite } from './audit.js';
 import { viewGroup, type Redacted } from './redact.js';
+
+/** A group after a change: `unchanged` when the change altered nothing (no revision written). */
+export type MutationResult = Redacted<SecretGroup> & { unchanged?: boolean; warnings?: string[] };
 
 export class GroupsService {
   constructor(
@@ -77,17 +82,19 @@ export class GroupsService {
    * Applies a change: validates, checks permissions and expected_revision, writes with CAS and
    * history, audits, refreshes the snapshot. Returns the new group (null after a delete).
    */
-  async mutate(p: Principal, project: string, name: string, change: GroupChange, expectedRevision: number): Promise<Redacted<SecretGroup> | null> {
+  async mutate(p: Principal, project: string, name: string, change: GroupChange, expectedRevision: number): Promise<MutationResult | null> {
     validateName('project', project);
     validateName('group name', name);
     p.requireProject(project);
     for (let attempt = 1; ; attempt++) {
       try {
-        const { before, after, history } = await this.plan(p, project, name, change, expectedRevision);
+        const { before, after, history, warnings } = await this.plan(p, project, name, change, expectedRevision);
+        // A change that alters nothing writes no revision (and no audit record: nothing was written).
+        if (before && after && sameContent(before, after)) return { ...viewGroup(p, before), unchanged: true, warnings };
         const event = { actor: p.actor, action: CHANGE_ACTIONS[change.kind], project, target: `group ${project}/${name}`, keys: history.changedKeys };
         await auditedWrite(this.d.audit, event, this.d.now, () => this.write(project, name, before, after, history));
         await this.d.snapshots.applyLocal(project, 'group', name, after);
-        return after ? viewGroup(p, after) : null;
+        return after ? { ...viewGroup(p, after), warnings } : null;
       } catch (e) {
         const lostRace = e instanceof DomainError && e.code === 'ABORTED' && !expectedRevision && change.kind !== 'create';
         if (!lostRace || attempt >= MAX_WRITE_ATTEMPTS) throw e;
@@ -100,7 +107,7 @@ export class GroupsService {
     validateName('project', project);
     validateName('group name', name);
     p.requireProject(project);
-    // Needs read: with keys only, a "no change" preview would confirm a guessed value.
+    // Needs read on the group's type; values from other sources are masked below.
     const { after } = await this.plan(p, project, name, change, expectedRevision, 'read');
     const state = await this.d.snapshots.get(project);
     const before = state.snapshot;
@@ -108,7 +115,8 @@ export class GroupsService {
     if (after) groups.set(name, after);
     else groups.delete(name);
     const next: ProjectSnapshot = { ...before, groups };
-    return previewChange(before, next);
+    // Only what the caller could read anyway: hidden values are compared by presence.
+    return previewChange(before, next, { secret: p.seesValues('secret'), config: p.seesValues('config') });
   }
 
   /** Restart events to every live Watch of a workload the group reaches at runtime. */
@@ -140,7 +148,20 @@ export class GroupsService {
   private async plan(p: Principal, project: string, name: string, change: GroupChange, expectedRevision: number, previewLevel?: 'read') {
     const store = this.d.store;
     const current = await store.getRecord('group', project, name);
-    if (change.kind === 'create') {
+    let effective = change;
+    if (change.kind === 'restore') {
+      if (!(await store.getProject(project))) throw notFound(`project ${project}`);
+      if (current) throw alreadyExists(`group ${project}/${name} (only a deleted group can be restored)`);
+      const entries = await store.listGroupHistory(project, name);
+      const last = entries.at(-1);
+      const content = entries.findLast((e) => e.group)?.group;
+      if (!last || !content) throw notFound(`deleted group ${project}/${name}`);
+      if (expectedRevision && last.revision !== expectedRevision) throw stale(`deleted group ${project}/${name}`, expectedRevision, last.revision);
+      p.requireGroupAccess(project, content.type, previewLevel ?? 'write');
+      const count = (await store.listRecords('group', project)).length;
+      if (count >= LIMITS.groupsPerProject) throw tooLarge(`project ${project} already has ${count} groups, the limit`);
+      effective = { kind: 'restore', revision: last.revision, to: content };
+    } else if (change.kind === 'create') {
       if (!(await store.getProject(project))) throw notFound(`project ${project}`);
       if (current) throw alreadyExists(`group ${project}/${name}`);
       p.requireGroupAccess(project, change.group.type, previewLevel ?? 'write');
@@ -153,7 +174,8 @@ export class GroupsService {
       }
       p.requireGroupAccess(project, current.type, previewLevel ?? 'write');
     }
-    let effective = change;
+    // Addon details are secret values: linking or unlinking one needs write on secret groups.
+    if (!previewLevel && (change.kind === 'link' || change.kind === 'unlink')) p.requireSecretWrite(project, ['addon links']);
     if (change.kind === 'rollback') {
       const target = (await store.listGroupHistory(project, name)).find((h) => h.revision === change.revision);
       if (!target) throw notFound(`revision ${change.revision} of group ${project}/${name}`);
@@ -163,12 +185,18 @@ export class GroupsService {
     const addons = new Map((await store.listRecords('addon', project)).map((a) => [a.name, a]));
     const after = applyGroupChange(current, effective, { addons, now: this.d.now(), actor: p.actor });
     if (after && after.type !== current?.type) p.requireGroupAccess(project, after.type, previewLevel ?? 'write');
+    // A preview only shows keys, and values the caller may read (see preview): not applied there.
+    if (!previewLevel) {
+      const needs = secretWriteNeeds(current, after);
+      if (needs.length) p.requireSecretWrite(project, needs);
+    }
     if (after) await this.checkResolutionSizes(project, after);
     if (after && change.kind === 'create') {
       // A group recreated after deletion continues its history's revision numbers.
       const last = (await store.listGroupHistory(project, name)).at(-1);
       if (last) after.revision = last.revision + 1;
     }
+    const warnings = after ? await this.checkReach(project, name, current?.restrictions ?? null, after.restrictions, change) : [];
     const history: GroupHistoryEntry = {
       project,
       name,
@@ -179,7 +207,63 @@ export class GroupsService {
       changedKeys: changedKeys(current, after),
       group: after,
     };
-    return { before: current, after, history };
+    return { before: current, after, history, warnings };
+  }
+
+  /** Restrictions that name nothing (see restriction-reach.ts), when this change sets them. */
+  private async checkReach(project: string, name: string, before: Restrictions | null, after: Restrictions, change: GroupChange): Promise<string[]> {
+    const touches = change.kind === 'create' || (change.kind === 'settings' && change.restrictions !== undefined);
+    if (!touches || !after.restricted) return [];
+    const same = before && before.restricted && sameList(before.workloads, after.workloads) && sameList(before.tags, after.tags);
+    if (same) return [];
+    const allowEmpty = 'allowEmpty' in change && Boolean(change.allowEmpty);
+    const workloads = await this.d.store.listRecords('workload', project);
+    return checkRestrictionReach(`${project}/${name}`, after, before, workloads, allowEmpty).warnings;
+  }
+
+  /**
+   * Renames a group; its history follows it. The old name is deleted first (with the CAS on its
+   * revision, its history ending in a RenameGroup deletion), then the group and its whole
+   * history are written under the new name; if that fails, the old name is restored.
+   */
+  async rename(p: Principal, project: string, name: string, newName: string, expectedRevision: number): Promise<MutationResult> {
+    validateName('project', project);
+    validateName('group name', name);
+    validateName('new group name', newName);
+    p.requireProject(project);
+    if (newName === name) throw invalid('new name is the current name');
+    const store = this.d.store;
+    const current = await store.getRecord('group', project, name);
+    if (!current) throw notFound(`group ${project}/${name}`);
+    p.requireGroupAccess(project, current.type, 'write');
+    if (expectedRevision && current.revision !== expectedRevision) throw stale(`group ${project}/${name}`, expectedRevision, current.revision);
+    if (await store.getRecord('group', project, newName)) throw alreadyExists(`group ${project}/${newName}`);
+    if ((await store.listGroupHistory(project, newName)).length) {
+      throw alreadyExists(`history of a deleted group ${project}/${newName} (restore it, or choose another name)`);
+    }
+    const now = this.d.now();
+    const revision = current.revision + 1;
+    const renamed: SecretGroup = { ...current, name: newName, revision, updatedAt: now, updatedBy: p.actor };
+    const entry = (n: string, group: SecretGroup | null): GroupHistoryEntry => ({ project, name: n, revision, time: now, actor: p.actor, action: 'RenameGroup', changedKeys: [], group });
+    const history = (await store.listGroupHistory(project, name)).map((h) => ({ ...h, name: newName, group: h.group && { ...h.group, name: newName } }));
+    const event = { actor: p.actor, action: 'RenameGroup', project, target: `group ${project}/${name} -> ${newName}`, keys: [] };
+    await auditedWrite(this.d.audit, event, this.d.now, async () => {
+      await store.deleteRecord('group', project, name, current.revision, entry(name, null));
+      try {
+        await store.importRecord('group', project, newName, renamed, [...history, entry(newName, renamed)]);
+      } catch (e) {
+        // Someone took the new name meanwhile: put the group back under its old name.
+        await store.createRecord('group', { ...current, revision: revision + 1, updatedAt: now, updatedBy: p.actor }, {
+          ...entry(name, { ...current, revision: revision + 1 }),
+          revision: revision + 1,
+          action: 'RestoreGroup',
+        });
+        throw e;
+      }
+    });
+    await this.d.snapshots.applyLocal(project, 'group', name, null);
+    await this.d.snapshots.applyLocal(project, 'group', newName, renamed);
+    return viewGroup(p, renamed);
   }
 
   /**
@@ -199,3 +283,5 @@ export class GroupsService {
     return this.d.store.updateRecord('group', after, history);
   }
 }
+
+const sameList = (a: readonly string[], b: readonly string[]) => a.length === b.length && [...a].sort().every((x, i) => x === [...b].sort()[i]);

@@ -1,4 +1,5 @@
 /** Projects, workloads and addons. */
+import { randomBytes } from 'node:crypto';
 import { checkGroup } from '../domain/group-changes.js';
 import { checkResolutionSizes } from '../domain/sizes.js';
 import { clip, echo, echoList, invalid, notFound, precondition, tooLarge } from '../domain/errors.js';
@@ -68,6 +69,7 @@ export class ProjectsService {
     const record: Workload = {
       project: w.project,
       name: w.name,
+      uid: randomBytes(12).toString('hex'),
       kind: w.kind,
       tags: validateTags('tags', w.tags),
       runtimeVariables: validateVars('runtime variables', w.runtimeVariables),
@@ -185,14 +187,33 @@ export class ProjectsService {
   }
 
   /** Rotation: replaces the details; refused if a linking group would lose a key it needs. */
-  async updateAddon(p: Principal, project: string, name: string, expectedRevision: number, details: Vars) {
+  async updateAddon(
+    p: Principal,
+    project: string,
+    name: string,
+    expectedRevision: number,
+    details: Vars,
+    how: { merge?: boolean; unset?: string[] } = {},
+  ): Promise<Redacted<Addon> & { unchanged?: boolean }> {
     validateName('project', project);
     validateName('addon name', name);
     p.requireProjectAdmin(project);
     validateDetails(details);
-    const write = this.writer(p, 'UpdateAddon', project, `addon ${project}/${name}`, Object.keys(details));
+    const unset = how.unset ?? [];
+    if (unset.length && !how.merge) throw invalid('unset_details goes with merge (a replacement names every detail it keeps)');
+    validateDetails(Object.fromEntries(unset.map((k) => [k, ''])));
+    if (unset.some((k) => Object.hasOwn(details, k))) throw invalid('a detail cannot be both set and unset');
+    const write = this.writer(p, 'UpdateAddon', project, `addon ${project}/${name}`, [...Object.keys(details), ...unset].sort());
+    // Read-only pass first: a change that alters nothing writes no revision.
+    const cur0 = await this.d.store.getRecord('addon', project, name);
+    if (cur0 && (!expectedRevision || cur0.revision === expectedRevision)) {
+      const same = sameVars(cur0.connectionDetails, nextDetails(cur0.connectionDetails, details, how.merge, unset, name));
+      if (same) return { ...viewAddon(p, cur0), unchanged: true };
+    }
     const { after } = await updateWithRetry(this.d.store, 'addon', project, name, expectedRevision, async (cur) => {
-      const next = { ...cur, connectionDetails: details, revision: cur.revision + 1, updatedAt: this.d.now(), updatedBy: p.actor };
+      const connectionDetails = nextDetails(cur.connectionDetails, details, how.merge, unset, name);
+      validateDetails(connectionDetails);
+      const next = { ...cur, connectionDetails, revision: cur.revision + 1, updatedAt: this.d.now(), updatedBy: p.actor };
       const addons = new Map((await this.d.store.listRecords('addon', project)).map((a) => [a.name, a]));
       addons.set(name, next);
       for (const g of await this.d.store.listRecords('group', project)) {
@@ -284,4 +305,19 @@ function validateDetails(details: Vars): Vars {
   const total = Object.entries(details).reduce((n, [k, v]) => n + k.length + Buffer.byteLength(v), 0);
   if (total > LIMITS.groupBytes) throw tooLarge(`connection details are larger than the limit of ${LIMITS.groupBytes} bytes in all`);
   return details;
+}
+
+/** The details after an update: replaced, or merged with some removed (NOT_FOUND when absent). */
+function nextDetails(current: Vars, details: Vars, merge: boolean | undefined, unset: string[], addon: string): Vars {
+  if (!merge) return details;
+  const missing = unset.filter((k) => !Object.hasOwn(current, k));
+  if (missing.length) throw notFound(`detail ${missing.join(', ')} of addon ${addon}`);
+  const next = { ...current, ...details };
+  for (const k of unset) delete next[k];
+  return next;
+}
+
+function sameVars(a: Vars, b: Vars): boolean {
+  const ka = Object.keys(a);
+  return ka.length === Object.keys(b).length && ka.every((k) => Object.hasOwn(b, k) && a[k] === b[k]);
 }

@@ -99,6 +99,12 @@ interface AuditDoc extends Omit<AuditEvent, 'id'> {
   schemaVersion: number;
 }
 
+/** A number that only grows (see Store.tokenChanges). */
+interface CounterDoc {
+  _id: string;
+  value: number;
+}
+
 interface MetaDoc {
   _id: string;
   value: string;
@@ -126,6 +132,7 @@ export class MongoStore implements Store {
   private readonly tokens: Collection<TokenDoc>;
   private readonly audit: Collection<AuditDoc>;
   private readonly meta: Collection<MetaDoc>;
+  private readonly counters: Collection<CounterDoc>;
 
   constructor(uri: string, opts: MongoStoreOptions = {}) {
     const timeout = opts.serverSelectionTimeoutMs ?? 5000;
@@ -143,6 +150,7 @@ export class MongoStore implements Store {
     this.tokens = this.db.collection('tokens');
     this.audit = this.db.collection('audit');
     this.meta = this.db.collection('meta');
+    this.counters = this.db.collection('counters');
   }
 
   get databaseName(): string {
@@ -328,12 +336,27 @@ export class MongoStore implements Store {
     });
   }
 
+  async getTokensByIds(ids: readonly string[]): Promise<TokenRecord[]> {
+    if (ids.length === 0) return [];
+    return this.guard(async () => {
+      const docs = await this.tokens.find({ _id: { $in: [...ids] } }).toArray();
+      return docs.map(tokenFromDoc);
+    });
+  }
+
   async revokeToken(id: string): Promise<boolean> {
     return this.guard(async () => {
       // Unconditional and idempotent, so it is safe even where updates are not atomic.
       const r = await this.tokens.updateOne({ _id: id }, { $set: { revoked: true } });
-      return r.matchedCount > 0;
+      if (r.matchedCount === 0) return false;
+      // After the token itself: a replica that sees the counter move then reads the revocation.
+      await this.counters.updateOne({ _id: 'tokens' }, { $inc: { value: 1 } }, { upsert: true });
+      return true;
     });
+  }
+
+  async tokenChanges(): Promise<number> {
+    return this.guard(async () => (await this.counters.findOne({ _id: 'tokens' }))?.value ?? 0);
   }
 
   async appendAudit(event: AuditEvent): Promise<void> {

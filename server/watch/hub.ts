@@ -15,7 +15,7 @@ export interface WatchSink {
   write(bytes: Uint8Array): boolean;
   onDrain(fn: () => void): void;
   /** Ends the call with an error status. */
-  fail(code: 'NOT_FOUND' | 'UNAVAILABLE' | 'PERMISSION_DENIED', message: string): void;
+  fail(code: 'NOT_FOUND' | 'UNAVAILABLE' | 'PERMISSION_DENIED' | 'UNAUTHENTICATED', message: string): void;
 }
 
 /** Encodes hub events into wire messages (supplied by the API layer); resolutions come encoded. */

@@ -176,6 +176,7 @@ describe('resolution through the API', () => {
   it('settings change type, scope, priority and restrictions', async () => {
     const p = await project();
     await a.createWorkload({ project: p, name: 'api' });
+    await a.createWorkload({ project: p, name: 'other' });
     await a.createGroup({ project: p, name: 'g', variables: { A: '1' } });
     await a.settings({ project: p, name: 'g', type: GroupType.GROUP_TYPE_SECRET, scope: Scope.SCOPE_BUILD, priority: 77 });
     const g = (await a.getGroup(p, 'g')).group!;

@@ -31,9 +31,9 @@ function newGroup(over: Partial<NewGroup> = {}): NewGroup {
   };
 }
 
-/** A stored group at revision 3, created at time 1. */
+/** A stored secret group (only those may link addons) at revision 3, created at time 1. */
 function current(over: Partial<SecretGroup> = {}): SecretGroup {
-  return group('g', { revision: 3, createdAt: 1, updatedAt: 2, updatedBy: 'bob', variables: { A: '1', B: '2' }, ...over });
+  return group('g', { type: 'secret', revision: 3, createdAt: 1, updatedAt: 2, updatedBy: 'bob', variables: { A: '1', B: '2' }, ...over });
 }
 
 function apply(cur: SecretGroup | null, change: GroupChange): SecretGroup {
@@ -449,5 +449,40 @@ describe('changedKeys', () => {
     ['keys named like Object.prototype members', g({}), g({ constructor: 'x', toString: 'y' }), ['constructor', 'toString']],
   ])('%s', (_rule, before, after, expected) => {
     expect(changedKeys(before, after)).toEqual(expected);
+  });
+});
+
+describe('addon links only in secret groups', () => {
+  const code = (fn: () => unknown): ErrorCode | undefined => {
+    try {
+      fn();
+    } catch (e) {
+      return (e as DomainError).code;
+    }
+    return undefined;
+  };
+
+  it('linking into a config group is refused with FAILED_PRECONDITION, naming no value', () => {
+    const cfg = current({ type: 'config' });
+    expect(code(() => applyGroupChange(cfg, { kind: 'link', addon: 'pg', keys: [] }, ctx))).toBe('FAILED_PRECONDITION');
+    expect(() => applyGroupChange(cfg, { kind: 'link', addon: 'pg', keys: [] }, ctx)).toThrow(/only a secret group may link an addon/);
+    expect(() => applyGroupChange(cfg, { kind: 'link', addon: 'pg', keys: [] }, ctx)).not.toThrow(/postgres:|pw/);
+  });
+
+  it('a linked secret group cannot become a config group, nor be rolled back to a config revision with links', () => {
+    const linked = current({ addonLinks: [{ addon: 'pg', keys: [] }] });
+    expect(code(() => applyGroupChange(linked, { kind: 'settings', type: 'config' }, ctx))).toBe('FAILED_PRECONDITION');
+    const cfg = current({ type: 'config' });
+    expect(code(() => applyGroupChange(cfg, { kind: 'rollback', revision: 1, to: { ...linked, type: 'config' } }, ctx))).toBe('FAILED_PRECONDITION');
+  });
+
+  it('a config group that linked an addon before the rule: every change that keeps it so is refused; the fixes are allowed', () => {
+    const legacy = current({ type: 'config', addonLinks: [{ addon: 'pg', keys: [] }] });
+    expect(code(() => applyGroupChange(legacy, { kind: 'set', variables: { X: '1' } }, ctx))).toBe('FAILED_PRECONDITION');
+    expect(applyGroupChange(legacy, { kind: 'settings', type: 'secret' }, ctx)!.type).toBe('secret');
+    expect(applyGroupChange(legacy, { kind: 'unlink', addon: 'pg' }, ctx)!.addonLinks).toEqual([]);
+    expect(applyGroupChange(legacy, { kind: 'delete' }, ctx)).toBeNull();
+    // It still passes the whole-group checks, so an addon rotation is not blocked by it.
+    expect(() => checkGroup(legacy, ctx)).not.toThrow();
   });
 });

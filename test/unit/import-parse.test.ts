@@ -3,7 +3,7 @@ import { parse as parseDotenv } from 'dotenv';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { DomainError, type ErrorCode } from '../../server/domain/errors.js';
-import { parseImport } from '../../server/domain/import-parse.js';
+import { parseImport, parseImportDetailed } from '../../server/domain/import-parse.js';
 import { LIMITS } from '../../server/domain/limits.js';
 import type { Vars } from '../../server/domain/types.js';
 
@@ -36,7 +36,12 @@ describe('dotenv', () => {
     ['spaces around = and the value are trimmed', 'A = spaced  ', { A: 'spaced' }],
     ['KEY: VALUE (YAML style) is accepted', 'A: yaml', { A: 'yaml' }],
     ['CRLF line endings', 'A=1\r\nB=2\r\n', { A: '1', B: '2' }],
-    ['a repeated key keeps the last value', 'A=1\nA=2', { A: '2' }],
+    // dotenv's dialect, as documented in docs/cli.md ("The .env dialect").
+    ['an unquoted # starts a comment, even glued to the value', 'HASHNOSPACE=abc#def', { HASHNOSPACE: 'abc' }],
+    ['a double-quoted \\" keeps its backslash', 'Q="double \\"esc\\""', { Q: 'double \\"esc\\"' }],
+    ['single quotes keep double quotes verbatim', `Q='double "esc"'`, { Q: 'double "esc"' }],
+    ['unquoted values are trimmed', 'T=  spaced  ', { T: 'spaced' }],
+    ['export is ignored', 'export X=1', { X: '1' }],
     ['templates are kept raw', 'URL=http://${HOST}', { URL: 'http://${HOST}' }],
     ['an = inside the value is kept', 'A=x=y', { A: 'x=y' }],
     ['an empty file imports nothing', '', {}],
@@ -83,6 +88,19 @@ describe('dotenv', () => {
     const message = refusal('dotenv', text);
     expect(message).toContain(`line ${line}`);
     expect(message).toContain('never closed');
+  });
+
+  it('a key given twice is refused, naming both lines', () => {
+    expect(refusal('dotenv', 'A=1\nB=2\n\nA=3')).toBe('.env line 4: A is already set on line 1; give each key once');
+  });
+
+  it('warns, naming line and key, when a value was cut at an unquoted "#", and only then', () => {
+    const { vars, warnings } = parseImportDetailed('dotenv', 'A=abc#def\nB=x # a comment\nC="q#r"\nD=#all\nE=ok');
+    expect(vars).toEqual({ A: 'abc', B: 'x', C: 'q#r', D: '', E: 'ok' });
+    expect(warnings).toEqual([
+      '.env line 1: the value of A was cut at an unquoted "#" (dotenv reads the rest as a comment; quote the value to keep it)',
+      '.env line 4: the value of D was cut at an unquoted "#" (dotenv reads the rest as a comment; quote the value to keep it)',
+    ]);
   });
 
   it('nothing is partially applied: one bad line refuses the whole import', () => {

@@ -1,13 +1,12 @@
 /** SecretGroupService: maps each request to a GroupChange for GroupsService. */
 import { invalid } from '../../domain/errors.js';
-import { parseImport } from '../../domain/import-parse.js';
+import { parseImportDetailed } from '../../domain/import-parse.js';
 import type { GroupChange } from '../../domain/group-changes.js';
 import { ImportFormat, type PreviewChangeRequest, type SecretGroupServiceServer } from '../../../gen/secretgroups/v1/secret_group_service.js';
-import type { GroupsService } from '../../service/groups.js';
+import type { GroupsService, MutationResult } from '../../service/groups.js';
 import { unary, type ApiContext } from '../call.js';
 import { fileFromPb, groupScopeFromPb, groupToPb, restrictionsFromPb, scopeToPb, typeFromPb } from '../mappers.js';
-import type { SecretGroup } from '../../domain/types.js';
-import type { Redacted } from '../../service/redact.js';
+import { viewAs } from '../../security/keys-only.js';
 
 type Target = { project: string; name: string; expectedRevision: number };
 
@@ -29,6 +28,7 @@ export function changeOf(req: PreviewChangeRequest): [Target, GroupChange] {
           restrictions: restrictionsFromPb(r.restrictions),
           variables: r.variables,
         },
+        allowEmpty: r.allowEmpty,
       },
     ];
   }
@@ -44,16 +44,17 @@ export function changeOf(req: PreviewChangeRequest): [Target, GroupChange] {
         scope: r.scope === undefined ? undefined : groupScopeFromPb(r.scope),
         priority: r.priority,
         restrictions: r.restrictions ? restrictionsFromPb(r.restrictions) : undefined,
+        allowEmpty: r.allowEmpty,
       },
     ];
   }
-  if (req.setVariables) return [req.setVariables, { kind: 'set', variables: req.setVariables.variables }];
+  if (req.setVariables) return [req.setVariables, { kind: 'set', variables: req.setVariables.variables, literal: req.setVariables.literal }];
   if (req.unsetVariables) return [req.unsetVariables, { kind: 'unset', keys: req.unsetVariables.keys }];
   if (req.importVariables) {
     const r = req.importVariables;
     const format = r.format === ImportFormat.IMPORT_FORMAT_JSON ? 'json' : r.format === ImportFormat.IMPORT_FORMAT_DOTENV ? 'dotenv' : null;
     if (!format) throw invalid('format must be DOTENV or JSON');
-    return [r, { kind: 'import', format, content: r.content, replace: r.replace }];
+    return [r, { kind: 'import', format, content: r.content, replace: r.replace, literal: r.literal }];
   }
   if (req.addFile) return [req.addFile, { kind: 'add-file', file: fileFromPb(req.addFile.file) }];
   if (req.removeFile) return [req.removeFile, { kind: 'remove-file', path: req.removeFile.path }];
@@ -63,9 +64,16 @@ export function changeOf(req: PreviewChangeRequest): [Target, GroupChange] {
   throw invalid('change is required: set exactly one of the change fields');
 }
 
-const out = (g: Redacted<SecretGroup> | null) => ({ group: g ? groupToPb(g.record, g.redacted) : undefined });
+const out = (g: MutationResult | null) => ({
+  group: g ? groupToPb(g.record, g.redacted) : undefined,
+  unchanged: Boolean(g?.unchanged),
+  warnings: g?.warnings ?? [],
+});
 
-export function groupHandlers(ctx: ApiContext, svc: GroupsService): SecretGroupServiceServer {
+/** The RPCs of the console's read-only views live in insight-handlers.ts. */
+type CoreGroupRpcs = Omit<SecretGroupServiceServer, 'listGroupDependents' | 'diffGroupRevisions' | 'revealValue'>;
+
+export function groupHandlers(ctx: ApiContext, svc: GroupsService): CoreGroupRpcs {
   const mutation = <K extends keyof PreviewChangeRequest>(method: string, field: K) =>
     unary(ctx, method, async (p, req: NonNullable<PreviewChangeRequest[K]>) => {
       const [t, change] = changeOf({ [field]: req } as PreviewChangeRequest);
@@ -73,9 +81,9 @@ export function groupHandlers(ctx: ApiContext, svc: GroupsService): SecretGroupS
     });
   return {
     createGroup: mutation('CreateGroup', 'createGroup'),
-    getGroup: unary(ctx, 'GetGroup', async (p, req) => out(await svc.get(p, req.project, req.name))),
+    getGroup: unary(ctx, 'GetGroup', async (p, req) => out(await svc.get(viewAs(p, req), req.project, req.name))),
     listGroups: unary(ctx, 'ListGroups', async (p, req) => ({
-      groups: (await svc.list(p, req.project)).map((g) => groupToPb(g.record, g.redacted)),
+      groups: (await svc.list(viewAs(p, req), req.project)).map((g) => groupToPb(g.record, g.redacted)),
     })),
     deleteGroup: unary(ctx, 'DeleteGroup', async (p, req) => {
       await svc.mutate(p, req.project, req.name, { kind: 'delete' }, req.expectedRevision);
@@ -87,15 +95,16 @@ export function groupHandlers(ctx: ApiContext, svc: GroupsService): SecretGroupS
     importVariables: unary(ctx, 'ImportVariables', async (p, req) => {
       const [t, change] = changeOf({ importVariables: req });
       const g = await svc.mutate(p, t.project, t.name, change, t.expectedRevision);
-      // Parsed again only to count: the import already succeeded, so this cannot throw.
-      return { ...out(g), imported: change.kind === 'import' ? Object.keys(parseImport(change.format, change.content)).length : 0 };
+      // Parsed again only to count and warn: the import already succeeded, so this cannot throw.
+      const parsed = change.kind === 'import' ? parseImportDetailed(change.format, change.content) : { vars: {}, warnings: [] };
+      return { ...out(g), imported: Object.keys(parsed.vars).length, warnings: parsed.warnings };
     }),
     addFile: mutation('AddFile', 'addFile'),
     removeFile: mutation('RemoveFile', 'removeFile'),
     linkAddon: mutation('LinkAddon', 'linkAddon'),
     unlinkAddon: mutation('UnlinkAddon', 'unlinkAddon'),
     listGroupHistory: unary(ctx, 'ListGroupHistory', async (p, req) => ({
-      revisions: (await svc.history(p, req.project, req.name)).map(({ entry, redacted }) => ({
+      revisions: (await svc.history(viewAs(p, req), req.project, req.name)).map(({ entry, redacted }) => ({
         revision: entry.revision,
         timeMs: entry.time,
         actor: entry.actor,
@@ -112,5 +121,9 @@ export function groupHandlers(ctx: ApiContext, svc: GroupsService): SecretGroupS
       return { changes: changes.map((c) => ({ ...c, scope: scopeToPb(c.scope) })) };
     }),
     restartDependents: unary(ctx, 'RestartDependents', async (p, req) => svc.restartDependents(p, req.project, req.name)),
+    restoreGroup: unary(ctx, 'RestoreGroup', async (p, req) => ({
+      group: out(await svc.mutate(p, req.project, req.name, { kind: 'restore' }, req.expectedRevision)).group,
+    })),
+    renameGroup: unary(ctx, 'RenameGroup', async (p, req) => ({ group: out(await svc.rename(p, req.project, req.name, req.newName, req.expectedRevision)).group })),
   };
 }

@@ -21,6 +21,8 @@ interface Opts {
   type?: string;
   detail?: string[];
   detailsFile?: string;
+  replace?: boolean;
+  unset?: string[];
 }
 
 const SHOW_VALUES = 'print connection detail values (masked by default: they are credentials)';
@@ -53,7 +55,7 @@ export function registerAddon(program: Command): void {
     const req = CreateAddonRequest.fromPartial({ project, name, type: opts.type ?? '', connectionDetails });
     await withSession(opts, async (s) => {
       const res = await s.call(s.clients.projects, 'createAddon', req);
-      emit(opts, () => addonJson(res.addon!), () => addonHuman(res.addon!, Boolean(opts.showValues)));
+      emit(opts, () => addonJson(keysUnless(opts.showValues, res.addon!)), () => addonHuman(res.addon!, Boolean(opts.showValues)));
     });
   });
 
@@ -69,7 +71,7 @@ export function registerAddon(program: Command): void {
   ).action((project: string, name: string, opts: Opts) =>
     withSession(opts, async (s) => {
       const res = await s.call(s.clients.projects, 'getAddon', GetAddonRequest.fromPartial({ project, name }));
-      emit(opts, () => addonJson(res.addon!), () => addonHuman(res.addon!, Boolean(opts.showValues)));
+      emit(opts, () => addonJson(keysUnless(opts.showValues, res.addon!)), () => addonHuman(res.addon!, Boolean(opts.showValues)));
     }),
   );
 
@@ -95,21 +97,33 @@ export function registerAddon(program: Command): void {
       withAddr(
         addon
           .command('update')
-          .description('rotate: REPLACE every connection detail; every dependent resolution changes')
+          .description('rotate connection details: the given ones are merged in (--replace: they replace all); every dependent resolution changes')
           .argument('<project>', 'project name')
           .argument('<name>', 'addon name')
-          .option('--detail <KEY=VALUE>', 'a connection detail (repeatable); details not given are removed', collect)
+          .option('--detail <KEY=VALUE>', 'a connection detail to set (repeatable)', collect)
           .option('--details-file <file>', 'connection details from a JSON object of strings ("-" reads stdin)')
+          .option('--unset <KEY>', 'remove this detail (repeatable; not with --replace)', collect)
+          .option('--replace', 'the given details replace every detail (details not given are removed)')
           .option('--show-values', SHOW_VALUES),
       ),
     ),
   ).action(async (project: string, name: string, opts: Opts) => {
-    if (!opts.detail && !opts.detailsFile) throw usage('give the new connection details with --detail KEY=VALUE or --details-file FILE');
+    if (!opts.detail && !opts.detailsFile && !opts.unset?.length) throw usage('give the connection details with --detail KEY=VALUE or --details-file FILE, or --unset KEY');
+    if (opts.replace && opts.unset?.length) throw usage('--unset goes without --replace (a replacement names every detail it keeps)');
+    if (opts.replace && !opts.detail && !opts.detailsFile) throw usage('--replace needs the new details (--detail or --details-file)');
     const connectionDetails = await readDetails(opts);
-    const req = UpdateAddonRequest.fromPartial({ project, name, expectedRevision: expectedRevision(opts), connectionDetails });
+    const req = UpdateAddonRequest.fromPartial({
+      project,
+      name,
+      expectedRevision: expectedRevision(opts),
+      connectionDetails,
+      merge: !opts.replace,
+      unsetDetails: opts.unset ?? [],
+    });
     await withSession(opts, async (s) => {
       const res = await s.call(s.clients.projects, 'updateAddon', req);
-      emit(opts, () => addonJson(res.addon!), () => addonHuman(res.addon!, Boolean(opts.showValues)));
+      const note = res.unchanged ? `No change: addon ${project}/${name} already has these details (no new revision)\n\n` : '';
+      emit(opts, () => ({ ...addonJson(keysUnless(opts.showValues, res.addon!)), ...(res.unchanged ? { unchanged: true } : {}) }), () => note + addonHuman(res.addon!, Boolean(opts.showValues)));
     });
   });
 

@@ -64,8 +64,9 @@ export function settingsRequest(t: GroupTarget, f: SettingsFlags, restrictions?:
 }
 
 export async function importRequest(t: GroupTarget, file: string, format: string | undefined, replace: boolean): Promise<ImportVariablesRequest> {
-  const fmt = importFormat(file, format);
+  importFormat(file, format); // a bad --format is refused before reading stdin
   const content = (await readInput(file, 'import')).toString('utf8');
+  const fmt = importFormat(file, format, content);
   return ImportVariablesRequest.fromPartial({ ...t, format: fmt, content, replace });
 }
 

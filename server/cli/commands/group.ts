@@ -1,7 +1,8 @@
 /**
  * `sg group ...`: secret groups, their variables, files, addon links, settings, restrictions,
  * history, preview and restarts. Human output masks the values of secret groups unless
- * --show-values; --json always carries values the caller may read (null where keys only).
+ * --show-values; --json carries values only with --show-values (null otherwise, and where
+ * the caller may see keys only), like every other command's --json.
  */
 import type { Command } from 'commander';
 import type { SecretGroup } from '../../../gen/secretgroups/v1/resources.js';
@@ -12,7 +13,9 @@ import {
   ListGroupHistoryRequest,
   ListGroupsRequest,
   RemoveFileRequest,
+  RenameGroupRequest,
   RestartDependentsRequest,
+  RestoreGroupRequest,
   RollbackGroupRequest,
   SetVariablesRequest,
   UnlinkAddonRequest,
@@ -22,10 +25,11 @@ import { collect, parseAssignments, parseRevision } from '../args.js';
 import { readModifyWrite, withSession, type Session } from '../client.js';
 import { usage } from '../errors.js';
 import { progress } from '../output.js';
-import { emit, expectedRevision, withAddr, withExpectedRevision, withJson } from '../kit.js';
+import { confirmOnTerminal, emit, expectedRevision, warn, withAddr, withExpectedRevision, withJson, withYes } from '../kit.js';
 import { groupHuman, groupJson, groupsTable, historyJson, historyTable, keysUnless, restartHuman, restartJson } from '../views.js';
 import { addFileRequest, createRequest, hasSettings, importRequest, linkRequest, settingsRequest, type GroupTarget } from './group-requests.js';
 import { registerGroupPreview } from './group-preview.js';
+import { registerGroupInsights } from './group-insights.js';
 
 interface Opts {
   addr?: string;
@@ -44,15 +48,40 @@ interface Opts {
   from?: string;
   mode?: string;
   addonKey?: string[];
+  literal?: boolean;
+  allowEmpty?: boolean;
+  yes?: boolean;
 }
 
 const SHOW_VALUES = 'print the values of a secret group (masked by default; config values are always shown)';
 
 const target = (project: string, name: string, opts: Opts): GroupTarget => ({ project, name, expectedRevision: expectedRevision(opts) });
 
-/** Prints a group after a change: the group itself as JSON, or its human view. */
+/** Prints a group: as JSON (values only with --show-values), or its human view. */
 const printGroup = (opts: Opts, g: SecretGroup | undefined) =>
-  emit(opts, () => groupJson(g!), () => groupHuman(g!, Boolean(opts.showValues)));
+  emit(opts, () => groupJson(keysUnless(opts.showValues, g!)), () => groupHuman(g!, Boolean(opts.showValues)));
+
+/** What a group change answers: the group, whether anything changed, warnings. */
+interface Changed {
+  group?: SecretGroup;
+  unchanged?: boolean;
+  warnings?: string[];
+}
+
+/** Prints a group after a change, saying so when nothing changed (no revision was written). */
+function printChange(opts: Opts, res: Changed, prefix = ''): void {
+  warn(res.warnings);
+  const g = res.group!;
+  const note = res.unchanged ? `No change: group ${g.project}/${g.name} already holds this (still revision ${g.revision})\n\n` : '';
+  emit(
+    opts,
+    () => ({ ...groupJson(keysUnless(opts.showValues, g)), ...(res.unchanged ? { unchanged: true } : {}) }),
+    () => prefix + note + groupHuman(g, Boolean(opts.showValues)),
+  );
+}
+
+const LITERAL = 'store values verbatim, not as ${KEY} templates (each ${ is saved as $${)';
+const ALLOW_EMPTY = 'accept restrictions that reach no existing workload';
 
 /** The standard flags of a group change: address, --expected-revision, --show-values, --json. */
 const mutating = (cmd: Command) => withJson(withExpectedRevision(withAddr(cmd)).option('--show-values', SHOW_VALUES), 'the updated group');
@@ -69,19 +98,20 @@ export function registerGroup(program: Command): void {
         .description('create a group; any --workload or --tag restricts it to those workloads (their union)')
         .argument('<project>', 'project name')
         .argument('<group>', 'group name (DNS label)')
-        .option('--type <type>', 'secret or config: which RBAC permission set applies (default: config)')
+        .option('--type <type>', 'secret or config: which RBAC permission set applies (default: secret; ask for config)')
         .option('--scope <scope>', 'runtime, build or both: when the group is inherited (default: both)')
         .option('--priority <0..100>', 'higher wins on conflicting keys (default: 0)')
         .option('--description <text>', 'free text')
         .option('--workload <name>', 'restrict to this workload (repeatable)', collect)
         .option('--tag <tag>', 'restrict to workloads with this tag (repeatable)', collect)
         .option('--var <KEY=VALUE>', 'initial variable (repeatable)', collect)
+        .option('--allow-empty', ALLOW_EMPTY)
         .option('--show-values', SHOW_VALUES),
     ),
     'the new group',
   ).action((project: string, name: string, opts: Opts) => {
-    const req = createRequest(project, name, { ...opts, vars: opts.var });
-    return withSession(opts, async (s) => printGroup(opts, (await s.call(s.clients.groups, 'createGroup', req)).group));
+    const req = { ...createRequest(project, name, { ...opts, vars: opts.var }), allowEmpty: Boolean(opts.allowEmpty) };
+    return withSession(opts, async (s) => printChange(opts, await s.call(s.clients.groups, 'createGroup', req)));
   });
 
   withJson(
@@ -115,10 +145,22 @@ export function registerGroup(program: Command): void {
       }),
     );
 
-  withJson(withExpectedRevision(withAddr(group.command('delete').description('delete a group').argument('<project>', 'project name').argument('<group>', 'group name'))))
-    .action((project: string, name: string, opts: Opts) => {
+  withYes(
+    withJson(
+      withExpectedRevision(
+        withAddr(
+          group
+            .command('delete')
+            .description('delete a group (its history is kept: `sg group restore` brings it back); asks on a terminal unless --yes')
+            .argument('<project>', 'project name')
+            .argument('<group>', 'group name'),
+        ),
+      ),
+    ),
+  ).action((project: string, name: string, opts: Opts) => {
       const req = DeleteGroupRequest.fromPartial(target(project, name, opts));
       return withSession(opts, async (s) => {
+        await confirmOnTerminal(opts, `group ${project}/${name}`, name);
         await s.call(s.clients.groups, 'deleteGroup', req);
         emit(opts, () => ({ deleted: true, project, group: name }), () => `Deleted group ${project}/${name}\n`);
       });
@@ -131,10 +173,11 @@ export function registerGroup(program: Command): void {
       .argument('<project>', 'project name')
       .argument('<group>', 'group name')
       .argument('<KEY=VALUE...>', 'assignments; the value is everything after the first "="')
+      .option('--literal', LITERAL)
       .addHelpText('after', "\nExample (single quotes keep the shell from expanding ${...}):\n  sg group set shop db 'DATABASE_URL=postgres://${DB_HOST}/app' DB_HOST=db.internal"),
   ).action((project: string, name: string, assignments: string[], opts: Opts) => {
-    const req = SetVariablesRequest.fromPartial({ ...target(project, name, opts), variables: parseAssignments('assignment', assignments) });
-    return withSession(opts, async (s) => printGroup(opts, (await s.call(s.clients.groups, 'setVariables', req)).group));
+    const req = SetVariablesRequest.fromPartial({ ...target(project, name, opts), variables: parseAssignments('assignment', assignments), literal: Boolean(opts.literal) });
+    return withSession(opts, async (s) => printChange(opts, await s.call(s.clients.groups, 'setVariables', req)));
   });
 
   mutating(
@@ -158,21 +201,24 @@ export function registerGroup(program: Command): void {
           .argument('<project>', 'project name')
           .argument('<group>', 'group name')
           .argument('<file>', 'file to read; "-" reads stdin')
-          .option('--format <format>', 'dotenv or json (default: json for a .json file, else dotenv)')
+          .option('--format <format>', 'dotenv or json (default: json for a .json file or input that starts with "{", else dotenv)')
           .option('--replace', 'replace every variable instead of merging')
+          .option('--literal', LITERAL)
           .option('--show-values', SHOW_VALUES),
       ),
     ),
     '{"imported": N, "group": {...}}',
   ).action(async (project: string, name: string, file: string, opts: Opts) => {
-    const req = await importRequest(target(project, name, opts), file, opts.format, Boolean(opts.replace));
+    const req = { ...(await importRequest(target(project, name, opts), file, opts.format, Boolean(opts.replace))), literal: Boolean(opts.literal) };
     await withSession(opts, async (s) => {
       const done = progress(`importing ${Math.ceil(req.content.length / 1024)} KiB into ${project}/${name}`);
       const res = await s.call(s.clients.groups, 'importVariables', req).finally(done);
+      warn(res.warnings);
+      const note = res.unchanged ? 'No change: every imported value was already set so (no new revision)\n' : '';
       emit(
         opts,
-        () => ({ imported: res.imported, group: groupJson(res.group!) }),
-        () => `Imported ${res.imported} variable(s)\n\n${groupHuman(res.group!, Boolean(opts.showValues))}`,
+        () => ({ imported: res.imported, group: groupJson(keysUnless(opts.showValues, res.group!)), ...(res.unchanged ? { unchanged: true } : {}) }),
+        () => `Imported ${res.imported} variable(s)\n${note}\n${groupHuman(res.group!, Boolean(opts.showValues))}`,
       );
     });
   });
@@ -190,7 +236,7 @@ export function registerGroup(program: Command): void {
   ).action((project: string, name: string, opts: Opts) => {
     if (!hasSettings(opts)) throw usage('nothing to change: give --type, --scope, --priority or --description');
     const req = settingsRequest(target(project, name, opts), opts);
-    return withSession(opts, async (s) => printGroup(opts, (await s.call(s.clients.groups, 'updateGroupSettings', req)).group));
+    return withSession(opts, async (s) => printChange(opts, await s.call(s.clients.groups, 'updateGroupSettings', req)));
   });
 
   mutating(
@@ -199,15 +245,16 @@ export function registerGroup(program: Command): void {
       .description('add workloads and/or tags to the restrictions: the group then reaches only their union')
       .argument('<project>', 'project name')
       .argument('<group>', 'group name')
-      .option('--workload <name>', 'workload to add (repeatable)', collect)
-      .option('--tag <tag>', 'tag to add (repeatable)', collect),
+      .option('--workload <name>', 'workload to add (repeatable; it must exist)', collect)
+      .option('--tag <tag>', 'tag to add (repeatable; a tag no workload carries yet is a warning)', collect)
+      .option('--allow-empty', ALLOW_EMPTY),
   ).action((project: string, name: string, opts: Opts) => {
     if (!opts.workload?.length && !opts.tag?.length) throw usage('give at least one --workload or --tag');
     const rev = expectedRevision(opts);
     return withSession(opts, async (s) =>
-      printGroup(
+      printChange(
         opts,
-        await updateRestrictions(s, project, name, rev, (r) =>
+        await updateRestrictions(s, project, name, rev, Boolean(opts.allowEmpty), (r) =>
           Restrictions.fromPartial({
             restricted: true,
             workloads: union(r.workloads, opts.workload),
@@ -228,14 +275,15 @@ export function registerGroup(program: Command): void {
       .argument('<project>', 'project name')
       .argument('<group>', 'group name')
       .option('--workload <name>', 'workload to remove (repeatable)', collect)
-      .option('--tag <tag>', 'tag to remove (repeatable)', collect),
+      .option('--tag <tag>', 'tag to remove (repeatable)', collect)
+      .option('--allow-empty', ALLOW_EMPTY),
   ).action((project: string, name: string, opts: Opts) => {
     const rev = expectedRevision(opts);
     const all = !opts.workload?.length && !opts.tag?.length;
     return withSession(opts, async (s) =>
-      printGroup(
+      printChange(
         opts,
-        await updateRestrictions(s, project, name, rev, (r) =>
+        await updateRestrictions(s, project, name, rev, Boolean(opts.allowEmpty), (r) =>
           all
             ? Restrictions.fromPartial({ restricted: false, workloads: [], tags: [] })
             : Restrictions.fromPartial({
@@ -257,10 +305,10 @@ export function registerGroup(program: Command): void {
       .argument('<group>', 'group name')
       .argument('<path>', 'absolute, normalised path the workload sees, without ".."')
       .requiredOption('--from <localfile>', 'local file with the content ("-" reads stdin)')
-      .option('--mode <octal>', 'permission bits (default: 0600)'),
+      .option('--mode <octal>', 'permission bits (default: the replaced file\'s mode, else 0600)'),
   ).action(async (project: string, name: string, path: string, opts: Opts) => {
     const req = await addFileRequest(target(project, name, opts), path, opts.from!, opts.mode);
-    await withSession(opts, async (s) => printGroup(opts, (await s.call(s.clients.groups, 'addFile', req)).group));
+    await withSession(opts, async (s) => printChange(opts, await s.call(s.clients.groups, 'addFile', req)));
   });
 
   mutating(
@@ -273,14 +321,14 @@ export function registerGroup(program: Command): void {
   mutating(
     group
       .command('link')
-      .description('link an addon: its keys appear as variables of the group; with no --key, every key under <ADDON>_<KEY>')
+      .description('link an addon: its keys appear as variables of the group; with no --addon-key, every key under <ADDON>_<KEY>')
       .argument('<project>', 'project name')
       .argument('<group>', 'group name')
       .argument('<addon>', 'addon name')
       .option('--addon-key <KEY[=ALIAS]>', 'link this key, optionally under ALIAS (repeatable)', collect),
   ).action((project: string, name: string, addon: string, opts: Opts) => {
     const req = linkRequest(target(project, name, opts), addon, opts.addonKey);
-    return withSession(opts, async (s) => printGroup(opts, (await s.call(s.clients.groups, 'linkAddon', req)).group));
+    return withSession(opts, async (s) => printChange(opts, await s.call(s.clients.groups, 'linkAddon', req)));
   });
 
   mutating(
@@ -319,10 +367,34 @@ export function registerGroup(program: Command): void {
     const toRevision = parseRevision('REVISION', revision);
     if (toRevision === 0) throw usage('REVISION must be a positive integer');
     const req = RollbackGroupRequest.fromPartial({ ...target(project, name, opts), toRevision });
-    return withSession(opts, async (s) => printGroup(opts, (await s.call(s.clients.groups, 'rollbackGroup', req)).group));
+    return withSession(opts, async (s) => printChange(opts, await s.call(s.clients.groups, 'rollbackGroup', req)));
+  });
+
+  mutating(
+    group
+      .command('restore')
+      .description("undelete: recreate a deleted group with its last content, as a new revision (its history is kept)")
+      .argument('<project>', 'project name')
+      .argument('<group>', 'the deleted group\'s name (see `sg group history`)'),
+  ).action((project: string, name: string, opts: Opts) => {
+    const req = RestoreGroupRequest.fromPartial(target(project, name, opts));
+    return withSession(opts, async (s) => printChange(opts, await s.call(s.clients.groups, 'restoreGroup', req), `Restored group ${project}/${name}\n\n`));
+  });
+
+  mutating(
+    group
+      .command('rename')
+      .description('rename a group; its history follows it (no group, live or deleted, may hold the new name)')
+      .argument('<project>', 'project name')
+      .argument('<group>', 'current name')
+      .argument('<new-name>', 'new name (DNS label)'),
+  ).action((project: string, name: string, newName: string, opts: Opts) => {
+    const req = RenameGroupRequest.fromPartial({ ...target(project, name, opts), newName });
+    return withSession(opts, async (s) => printChange(opts, await s.call(s.clients.groups, 'renameGroup', req), `Renamed group ${project}/${name} to ${newName}\n\n`));
   });
 
   registerGroupPreview(group);
+  registerGroupInsights(group);
 
   withJson(
     withAddr(
@@ -351,12 +423,13 @@ function updateRestrictions(
   project: string,
   name: string,
   expected: number,
+  allowEmpty: boolean,
   change: (r: Restrictions) => Restrictions,
-): Promise<SecretGroup | undefined> {
+): Promise<Changed> {
   return readModifyWrite(expected === 0, async () => {
     const { group } = await s.call(s.clients.groups, 'getGroup', GetGroupRequest.fromPartial({ project, name }));
     const current = group!.restrictions ?? Restrictions.fromPartial({});
-    const req = settingsRequest({ project, name, expectedRevision: expected || group!.revision }, {}, change(current));
-    return (await s.call(s.clients.groups, 'updateGroupSettings', req)).group;
+    const req = { ...settingsRequest({ project, name, expectedRevision: expected || group!.revision }, {}, change(current)), allowEmpty };
+    return s.call(s.clients.groups, 'updateGroupSettings', req);
   });
 }

@@ -7,7 +7,7 @@ import {
   ListProjectsRequest,
 } from '../../../gen/secretgroups/v1/project_service.js';
 import { withSession } from '../client.js';
-import { emit, withAddr, withJson } from '../kit.js';
+import { confirmOnTerminal, emit, withAddr, withJson, withYes } from '../kit.js';
 import { fields, humanTime } from '../output.js';
 import { projectJson, projectsTable } from '../views.js';
 
@@ -15,6 +15,7 @@ interface Opts {
   addr?: string;
   json?: boolean;
   force?: boolean;
+  yes?: boolean;
 }
 
 export function registerProject(program: Command): void {
@@ -46,15 +47,16 @@ export function registerProject(program: Command): void {
     );
 
   withJson(
-    withAddr(
+    withYes(withAddr(
       project
         .command('delete')
-        .description('delete a project; refused while it holds workloads, addons or groups unless --force')
+        .description('delete a project; refused while it holds workloads, addons or groups unless --force; asks on a terminal unless --yes')
         .argument('<project>', 'project name')
         .option('--force', 'also delete every workload, addon and group of the project'),
-    ),
+    )),
   ).action((name: string, opts: Opts) =>
     withSession(opts, async (s) => {
+      await confirmOnTerminal(opts, `project ${name}${opts.force ? ' with every workload, addon and group in it' : ''}`, name);
       await s.call(s.clients.projects, 'deleteProject', DeleteProjectRequest.fromPartial({ name, force: Boolean(opts.force) }));
       emit(opts, () => ({ deleted: true, project: name }), () => `Deleted project ${name}\n`);
     }),

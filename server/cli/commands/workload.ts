@@ -56,7 +56,7 @@ export function registerWorkload(program: Command): void {
     });
     return withSession(opts, async (s) => {
       const res = await s.call(s.clients.projects, 'createWorkload', req);
-      emit(opts, () => workloadJson(res.workload!), () => workloadHuman(res.workload!, Boolean(opts.showValues)));
+      emit(opts, () => workloadJson(keysUnless(opts.showValues, res.workload!)), () => workloadHuman(res.workload!, Boolean(opts.showValues)));
     });
   });
 
@@ -72,7 +72,7 @@ export function registerWorkload(program: Command): void {
   ).action((project: string, name: string, opts: Opts) =>
     withSession(opts, async (s) => {
       const res = await s.call(s.clients.projects, 'getWorkload', GetWorkloadRequest.fromPartial({ project, name }));
-      emit(opts, () => workloadJson(res.workload!), () => workloadHuman(res.workload!, Boolean(opts.showValues)));
+      emit(opts, () => workloadJson(keysUnless(opts.showValues, res.workload!)), () => workloadHuman(res.workload!, Boolean(opts.showValues)));
     }),
   );
 
@@ -145,7 +145,7 @@ export function registerWorkload(program: Command): void {
         });
         return s.call(s.clients.projects, 'updateWorkload', req);
       });
-      emit(opts, () => workloadJson(res.workload!), () => workloadHuman(res.workload!, Boolean(opts.showValues)));
+      emit(opts, () => workloadJson(keysUnless(opts.showValues, res.workload!)), () => workloadHuman(res.workload!, Boolean(opts.showValues)));
     });
   });
 
