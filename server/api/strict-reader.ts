@@ -30,3 +30,35 @@ export class StrictReader extends BinaryReader {
     return text;
   }
 }
+
+const FATAL_UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+/** A lone UTF-16 surrogate: JSON can spell one ("\ud800"), UTF-8 cannot hold it. */
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+
+/**
+ * The same rule for a JSON request (the web console): the body must be valid UTF-8, and no
+ * string in it (keys included) may hold NUL or a lone surrogate, which the protobuf encoder
+ * would otherwise turn into U+FFFD on the way to the handlers. Returns the parsed body.
+ */
+export function parseStrictJson(body: Uint8Array): unknown {
+  let text: string;
+  try {
+    text = FATAL_UTF8.decode(body);
+  } catch {
+    throw new BadText('utf8');
+  }
+  const value: unknown = text.trim() ? JSON.parse(text) : {};
+  const check = (v: unknown): void => {
+    if (typeof v === 'string') {
+      if (v.includes('\0')) throw new BadText('nul');
+      if (LONE_SURROGATE.test(v)) throw new BadText('utf8');
+    } else if (v !== null && typeof v === 'object') {
+      for (const [k, x] of Object.entries(v)) {
+        check(k);
+        check(x);
+      }
+    }
+  };
+  check(value);
+  return value;
+}

@@ -48,7 +48,7 @@ beforeAll(async () => {
   await admin.createAddon({ project: 'p', name: 'db', type: 'postgresql', connectionDetails: { host: 'h', password: 'addon-pass' } });
   await admin.createGroup({ project: 'p', name: 'base', type: GroupType.GROUP_TYPE_CONFIG, variables: { BASE: 'one' } });
   // The attacker's group: config, restricted to a tag nobody has.
-  await admin.createGroup({ project: 'p', name: 'nobody', type: GroupType.GROUP_TYPE_CONFIG, restrictions: { restricted: true, workloads: [], tags: ['nobody'] } });
+  await admin.createGroup({ project: 'p', name: 'nobody', type: GroupType.GROUP_TYPE_CONFIG, restrictions: { restricted: true, workloads: [], tags: ['nobody'] }, allowEmpty: true });
   editor = api(t.as((await admin.createToken({ name: 'ce', role: 'config-editor', projects: ['p'] })).token));
   viewer = api(t.as((await admin.createToken({ name: 'v', role: 'viewer', projects: ['p'] })).token));
 }, 60_000);
@@ -98,14 +98,14 @@ describe('template bomb: the expanded size of a group is bounded at save time', 
 
   it('just under the limit is accepted: the line is the group limit, not the template depth', async () => {
     // 2^14 copies of 60 bytes: A14 alone is 983,040 bytes, the group under 1 MiB... then over.
-    await admin.createGroup({ project: 'p', name: 'deep', type: GroupType.GROUP_TYPE_CONFIG, restrictions: { restricted: true, workloads: [], tags: ['nobody'] } });
+    await admin.createGroup({ project: 'p', name: 'deep', type: GroupType.GROUP_TYPE_CONFIG, restrictions: { restricted: true, workloads: [], tags: ['nobody'] }, allowEmpty: true });
     const vars14 = bombDotenv(13, 'y'.repeat(60));
     expect(await codeOf(admin.importVars({ project: 'p', name: 'deep', format: ImportFormat.IMPORT_FORMAT_DOTENV, content: vars14 }))).toBe('OK');
     await refused(() => admin.setVars('p', 'deep', { A0: 'y'.repeat(70) }));
   });
 
   it('a rollback to a revision that would now expand past the limit is refused', async () => {
-    await admin.createGroup({ project: 'p', name: 'linked', type: GroupType.GROUP_TYPE_SECRET, restrictions: { restricted: true, workloads: [], tags: ['nobody'] } });
+    await admin.createGroup({ project: 'p', name: 'linked', type: GroupType.GROUP_TYPE_SECRET, restrictions: { restricted: true, workloads: [], tags: ['nobody'] }, allowEmpty: true });
     await admin.link({ project: 'p', name: 'linked', addon: 'db', keys: [{ key: 'host', alias: 'DB_HOST' }] });
     const chain: Record<string, string> = { C0: '${DB_HOST}${DB_HOST}' };
     for (let i = 1; i <= 14; i++) chain[`C${i}`] = `\${C${i - 1}}\${C${i - 1}}`;
@@ -160,7 +160,7 @@ describe('amplification: a resolution is bounded at save time', () => {
     // Widening a group's reach is a save like any other.
     await refused(() => admin.settings({ project: 'amp', name: 'g5', restrictions: reach(['other', 'api']) }));
     // So is a workload's own change: a tag that brings a group, its own variables, a new workload.
-    await admin.createGroup({ project: 'amp', name: 'tagged', type: GroupType.GROUP_TYPE_CONFIG, restrictions: reach([], ['big']), variables: wideGroup('T_') });
+    await admin.createGroup({ project: 'amp', name: 'tagged', type: GroupType.GROUP_TYPE_CONFIG, restrictions: reach([], ['big']), variables: wideGroup('T_'), allowEmpty: true });
     await refused(() => admin.updateWorkload({ project: 'amp', name: 'api', replaceTags: true, tags: ['big'] }));
     const own = Object.fromEntries(Array.from({ length: 15 }, (_, i) => [`OWN${i}`, FILLER]));
     await refused(() => admin.updateWorkload({ project: 'amp', name: 'api', setRuntimeVariables: own }));
