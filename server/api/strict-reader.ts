@@ -6,6 +6,7 @@
  * derived from the message types themselves, at no extra cost.
  */
 import { BinaryReader } from '@bufbuild/protobuf/wire';
+import { textFault } from '../domain/validation.js';
 
 /** Why a request's text was refused. */
 export class BadText extends Error {
@@ -32,8 +33,6 @@ export class StrictReader extends BinaryReader {
 }
 
 const FATAL_UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
-/** A lone UTF-16 surrogate: JSON can spell one ("\ud800"), UTF-8 cannot hold it. */
-const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
 
 /**
  * The same rule for a JSON request (the web console): the body must be valid UTF-8, and no
@@ -50,8 +49,8 @@ export function parseStrictJson(body: Uint8Array): unknown {
   const value: unknown = text.trim() ? JSON.parse(text) : {};
   const check = (v: unknown): void => {
     if (typeof v === 'string') {
-      if (v.includes('\0')) throw new BadText('nul');
-      if (LONE_SURROGATE.test(v)) throw new BadText('utf8');
+      const fault = textFault(v);
+      if (fault) throw new BadText(fault === 'nul' ? 'nul' : 'utf8');
     } else if (v !== null && typeof v === 'object') {
       for (const [k, x] of Object.entries(v)) {
         check(k);

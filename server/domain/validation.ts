@@ -56,14 +56,21 @@ export function parsePriority(field: string, text: string): number {
 /** A lone UTF-16 surrogate: not encodable as UTF-8 (it would silently become U+FFFD). */
 const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
 
+/** What makes text unusable: a NUL, a lone surrogate, or nothing (null). */
+export function textFault(text: string): 'nul' | 'surrogate' | null {
+  if (text.includes('\0')) return 'nul';
+  return LONE_SURROGATE.test(text) ? 'surrogate' : null;
+}
+
 /**
  * Text every consumer reads back exactly: no NUL (environment variables and file names end
  * there, so agents could not apply it) and no lone surrogate (a JSON import's "\ud800").
  * The API refuses both in any string field already; this guards every other way in.
  */
 export function validateText(field: string, text: string): string {
-  if (text.includes('\0')) throw invalid(`${field} contains a NUL character`);
-  if (LONE_SURROGATE.test(text)) throw invalid(`${field} is not valid Unicode text (a lone surrogate)`);
+  const fault = textFault(text);
+  if (fault === 'nul') throw invalid(`${field} contains a NUL character`);
+  if (fault === 'surrogate') throw invalid(`${field} is not valid Unicode text (a lone surrogate)`);
   return text;
 }
 
