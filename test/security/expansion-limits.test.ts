@@ -169,6 +169,28 @@ describe('amplification: a resolution is bounded at save time', () => {
     expect(Object.keys(await vars(admin.resolve('amp', 'api')))).toHaveLength(60);
   }, 60_000);
 
+  it('a resolution exactly at the limit is accepted and reaches the typed client (larger than 4 MiB once encoded)', async () => {
+    await admin.createProject('edge');
+    await admin.createWorkload({ project: 'edge', name: 'api' });
+    const bytes = (v: Record<string, string>) => Object.entries(v).reduce((n, [k, x]) => n + k.length + Buffer.byteLength(x), 0);
+    let total = 0;
+    for (let i = 0; i < 4; i++) {
+      const v = wideGroup(`G${i}_`);
+      await admin.createGroup({ project: 'edge', name: `g${i}`, type: GroupType.GROUP_TYPE_CONFIG, variables: v });
+      total += bytes(Object.fromEntries(Object.keys(v).map((k) => [k, FILLER])));
+    }
+    // The rest in 1,000 small keys, so that the encoding adds several kilobytes of framing.
+    const rest: Record<string, string> = {};
+    const each = Math.floor((LIMITS.resolutionBytes - total) / 1000) - 4;
+    for (let i = 0; i < 999; i++) rest[`S${String(i).padStart(3, '0')}`] = 'r'.repeat(each);
+    rest.S999 = 'r'.repeat(LIMITS.resolutionBytes - total - bytes(rest) - 'S999'.length);
+    expect(total + bytes(rest)).toBe(LIMITS.resolutionBytes);
+    expect(await codeOf(admin.createGroup({ project: 'edge', name: 'rest', type: GroupType.GROUP_TYPE_CONFIG, variables: rest }))).toBe('OK');
+    await refused(() => admin.setVars('edge', 'rest', { S999: `${rest.S999}r` }));
+    const r = await admin.resolve('edge', 'api');
+    expect(Object.keys(r.resolution!.variables)).toHaveLength(60 + 1000);
+  }, 60_000);
+
   it('groups that override each other are measured by their merge, not their sum', async () => {
     await admin.createProject('merge');
     await admin.createWorkload({ project: 'merge', name: 'api' });
