@@ -58,8 +58,11 @@ export function clip(text: string): string {
   return text.length > ECHO_CHARS ? `${text.slice(0, ECHO_CHARS)}…` : text;
 }
 
-/** A list of inputs for a message: the first ECHO_ITEMS, each echoed, and how many more. */
-export function echoList(items: readonly string[]): string {
-  const shown = items.slice(0, ECHO_ITEMS).map(echo).join(', ');
+/**
+ * A list of inputs for a message: the first ECHO_ITEMS, each echoed (or only clipped, for
+ * names and keys already validated), and how many more.
+ */
+export function echoList(items: readonly string[], quoted = true): string {
+  const shown = items.slice(0, ECHO_ITEMS).map(quoted ? echo : clip).join(', ');
   return items.length > ECHO_ITEMS ? `${shown} and ${items.length - ECHO_ITEMS} more` : shown;
 }

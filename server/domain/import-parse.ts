@@ -54,7 +54,7 @@ function parseDotenv(content: string): { vars: Vars; warnings: string[] } {
       throw invalid(`.env line ${i + 1}: ${(e as Error).message}`);
     }
     const seen = firstLine.get(key);
-    if (seen !== undefined) throw invalid(`.env line ${i + 1}: ${key} is already set on line ${seen}; give each key once`);
+    if (seen !== undefined) throw invalid(`.env line ${i + 1}: ${clip(key)} is already set on line ${seen}; give each key once`);
     firstLine.set(key, i + 1);
     keys.push(key);
     const rest = m[3]!.trimStart();

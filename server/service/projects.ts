@@ -311,7 +311,7 @@ function validateDetails(details: Vars): Vars {
 function nextDetails(current: Vars, details: Vars, merge: boolean | undefined, unset: string[], addon: string): Vars {
   if (!merge) return details;
   const missing = unset.filter((k) => !Object.hasOwn(current, k));
-  if (missing.length) throw notFound(`detail ${missing.join(', ')} of addon ${addon}`);
+  if (missing.length) throw notFound(`detail ${echoList(missing, false)} of addon ${addon}`);
   const next = { ...current, ...details };
   for (const k of unset) delete next[k];
   return next;
