@@ -11,12 +11,14 @@ import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AccessLevel, CreateRoleRequest, CreateTokenRequest, DeleteRoleRequest } from '../../gen/secretgroups/v1/access_service.js';
 import { GroupType } from '../../gen/secretgroups/v1/resources.js';
-import { CreateAddonRequest, CreateWorkloadRequest, UpdateWorkloadRequest } from '../../gen/secretgroups/v1/project_service.js';
+import { CreateAddonRequest, CreateWorkloadRequest, UpdateAddonRequest, UpdateWorkloadRequest } from '../../gen/secretgroups/v1/project_service.js';
 import {
   AddFileRequest,
   CreateGroupRequest,
   ImportFormat,
   ImportVariablesRequest,
+  RevealKind,
+  RevealValueRequest,
   SetVariablesRequest,
   UnsetVariablesRequest,
   UpdateGroupSettingsRequest,
@@ -155,6 +157,9 @@ describe('error messages echo a bounded piece of input and never a value', () =>
     ['CreateToken with an unknown role', svc('AccessService', 'CreateToken'), () => CreateTokenRequest.encode(CreateTokenRequest.fromPartial({ name: 'x', role: huge })).finish(), 'INVALID_ARGUMENT'],
     ['unsetting a workload variable', svc('ProjectService', 'UpdateWorkload'), () => UpdateWorkloadRequest.encode(UpdateWorkloadRequest.fromPartial({ project: 'p', name: 'api', unsetRuntimeVariables: [huge] })).finish(), 'INVALID_ARGUMENT'],
     ['unsetting many missing group variables', svc('SecretGroupService', 'UnsetVariables'), () => UnsetVariablesRequest.encode({ project: 'p', name: 'g', expectedRevision: 0, keys: Array.from({ length: 1000 }, (_, i) => `K${i}_${'k'.repeat(250)}`) }).finish(), 'NOT_FOUND'],
+    ['RevealValue of a missing key', svc('SecretGroupService', 'RevealValue'), () => RevealValueRequest.encode(RevealValueRequest.fromPartial({ project: 'p', kind: RevealKind.REVEAL_KIND_GROUP_FILE, name: 'g', key: `/${huge}`.slice(0, 1000) })).finish(), 'NOT_FOUND'],
+    ['unsetting many missing addon details', svc('ProjectService', 'UpdateAddon'), () => UpdateAddonRequest.encode(UpdateAddonRequest.fromPartial({ project: 'p', name: 'db', merge: true, unsetDetails: Array.from({ length: 1000 }, (_, i) => `d${i}_${'x'.repeat(120)}`) })).finish(), 'NOT_FOUND'],
+    ['restricting to many unknown workloads', svc('SecretGroupService', 'UpdateGroupSettings'), () => UpdateGroupSettingsRequest.encode(UpdateGroupSettingsRequest.fromPartial({ project: 'p', name: 'g', restrictions: { restricted: true, workloads: Array.from({ length: 1000 }, (_, i) => `w${i}-${'x'.repeat(55)}`), tags: [] } })).finish(), 'INVALID_ARGUMENT'],
     ['a bad key', svc('SecretGroupService', 'SetVariables'), () => SetVariablesRequest.encode({ project: 'p', name: 'g', variables: { [`-${huge}`]: 'v' }, expectedRevision: 0 }).finish(), 'INVALID_ARGUMENT'],
     ['a bad file path', svc('SecretGroupService', 'AddFile'), () => AddFileRequest.encode({ project: 'p', name: 'g', expectedRevision: 0, file: { path: `rel/${huge}`, content: Buffer.from('x'), mode: 0, size: 0 } }).finish(), 'INVALID_ARGUMENT'],
     ['many undefined template references', svc('SecretGroupService', 'SetVariables'), () => SetVariablesRequest.encode({ project: 'p', name: 'g', variables: Object.fromEntries(Array.from({ length: 900 }, (_, i) => [`K${i}_${'k'.repeat(200)}`, '${MISSING}'])), expectedRevision: 0 }).finish(), 'INVALID_ARGUMENT'],
