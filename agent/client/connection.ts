@@ -72,6 +72,9 @@ export function connect(opts: ConnectionOptions = {}): Clients {
   const creds = credentialsFor(o);
   const tls = Boolean(o.ca || o.cert);
   const options: grpc.ClientOptions = {
+    // A resolution may hold up to 4 MiB of keys and values (server LIMITS.resolutionBytes),
+    // more once encoded; grpc-js accepts only 4 MiB by default. The agent's transport takes 32.
+    'grpc.max_receive_message_length': 32 * 1024 * 1024,
     ...o.channelOptions,
     interceptors: tls ? [] : authInterceptor(o.token),
   };

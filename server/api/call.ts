@@ -57,9 +57,21 @@ export const newRequestId = () => randomBytes(6).toString('hex');
 /** What a request that could not be decoded becomes (see tolerantDeserializers). */
 export const MALFORMED_REQUEST = Object.freeze({ malformed: true });
 
+/** What a request with invalid UTF-8 or a NUL in a string field becomes (see StrictReader). */
+export const BAD_TEXT_REQUEST = Object.freeze({
+  utf8: Object.freeze({ malformed: true, reason: 'utf8' }),
+  nul: Object.freeze({ malformed: true, reason: 'nul' }),
+});
+
 /** Throws INVALID_ARGUMENT for an undecodable request. */
 export function requireWellFormed(request: unknown): void {
   if (request === MALFORMED_REQUEST) throw new DomainError('INVALID_ARGUMENT', 'malformed request message: not valid protobuf for this method');
+  if (request === BAD_TEXT_REQUEST.utf8) {
+    throw new DomainError('INVALID_ARGUMENT', 'a text field of the request is not valid UTF-8 (binary data belongs in file content)');
+  }
+  if (request === BAD_TEXT_REQUEST.nul) {
+    throw new DomainError('INVALID_ARGUMENT', 'a text field of the request contains a NUL character (binary data belongs in file content)');
+  }
 }
 
 /** Wraps a unary handler: `fn` gets the authenticated principal and the request. */

@@ -15,7 +15,8 @@ import type { AccessService } from '../service/access.js';
 import type { GroupsService } from '../service/groups.js';
 import type { ProjectsService } from '../service/projects.js';
 import type { ResolverService } from '../service/resolver.js';
-import { MALFORMED_REQUEST, type ApiContext } from './call.js';
+import { BAD_TEXT_REQUEST, MALFORMED_REQUEST, type ApiContext } from './call.js';
+import { BadText, StrictReader } from './strict-reader.js';
 import { accessHandlers } from './handlers/access-handlers.js';
 import { groupHandlers } from './handlers/group-handlers.js';
 import { groupInsightHandlers, projectWatchHandlers, type InsightServices } from './handlers/insight-handlers.js';
@@ -49,7 +50,9 @@ export interface Services extends InsightServices {
 
 /**
  * Undecodable request bytes become a marker instead of grpc-js's INTERNAL "Error
- * deserializing request"; the call wrapper answers INVALID_ARGUMENT for it.
+ * deserializing request"; the call wrapper answers INVALID_ARGUMENT for it. Strings are decoded
+ * strictly (see StrictReader): invalid UTF-8 or a NUL in any string field is refused the same
+ * way, with its own message, instead of being silently replaced or stored.
  */
 function tolerantDeserializers<T extends grpc.ServiceDefinition>(def: T): T {
   const out = { ...def };
@@ -60,9 +63,10 @@ function tolerantDeserializers<T extends grpc.ServiceDefinition>(def: T): T {
       ...method,
       requestDeserialize: (bytes: Buffer) => {
         try {
-          return decode(bytes);
-        } catch {
-          return MALFORMED_REQUEST;
+          // The generated decode(input) uses `input` as its reader when it is one.
+          return decode(new StrictReader(bytes) as unknown as Buffer);
+        } catch (e) {
+          return e instanceof BadText ? BAD_TEXT_REQUEST[e.reason] : MALFORMED_REQUEST;
         }
       },
     } as T[keyof T];

@@ -27,11 +27,23 @@ export function isUnavailable(e: unknown): boolean {
 }
 
 /**
+ * The longest status message sent. Messages echo at most short pieces of input (echo() in
+ * domain/errors.ts); this is the backstop: a status message travels in an HTTP/2 trailer, and
+ * past 16 KiB of headers a C-core client (Python grpcio) reports RESOURCE_EXHAUSTED instead of
+ * the real code.
+ */
+export const MAX_STATUS_MESSAGE = 1024;
+
+/**
  * A status safe to send: DomainError messages are written to never hold values; any other
  * error is reduced to a generic message (the details go to the log, by request id).
  */
 export function toServiceError(e: unknown, requestId: string): Partial<grpc.StatusObject> {
-  if (e instanceof DomainError) return { code: GRPC_CODES[e.code], details: e.message };
+  if (e instanceof DomainError) return { code: GRPC_CODES[e.code], details: boundMessage(e.message) };
   if (isUnavailable(e)) return { code: grpc.status.UNAVAILABLE, details: `store unavailable; retry later (request ${requestId})` };
   return { code: grpc.status.INTERNAL, details: `internal error (request ${requestId})` };
+}
+
+export function boundMessage(message: string): string {
+  return message.length > MAX_STATUS_MESSAGE ? `${message.slice(0, MAX_STATUS_MESSAGE - 1)}…` : message;
 }

@@ -12,6 +12,7 @@ import { status as S } from '@grpc/grpc-js';
 import { LIMITS } from '../domain/limits.js';
 import type { Logger } from '../log.js';
 import type { ServiceHandlers } from '../api/server.js';
+import { BadText, parseStrictJson } from '../api/strict-reader.js';
 import { buildRoutes, requestFromJson, responseToJson, type Route } from './rpc-routes.js';
 import { rpcError } from './rpc-status.js';
 import { invokeUnary, SyntheticStream, type Caller } from './synthetic-call.js';
@@ -107,14 +108,13 @@ export function createConsoleHandler(opts: Omit<ConsoleOptions, 'host' | 'port'>
       });
       req.on('error', reject);
       req.on('end', () => {
-        const text = Buffer.concat(chunks).toString('utf8');
-        if (!text.trim()) return resolve({});
         try {
-          const v: unknown = JSON.parse(text);
+          // Strict: invalid UTF-8, NUL or a lone surrogate is refused, as gRPC requests are.
+          const v = parseStrictJson(Buffer.concat(chunks));
           if (v === null || typeof v !== 'object' || Array.isArray(v)) throw new Error('not an object');
           resolve(v);
-        } catch {
-          reject(new HttpError(400, S.INVALID_ARGUMENT, 'request body must be a JSON object'));
+        } catch (e) {
+          reject(new HttpError(400, S.INVALID_ARGUMENT, e instanceof BadText ? `request body: ${e.message}` : 'request body must be a JSON object'));
         }
       });
     });

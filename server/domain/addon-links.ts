@@ -1,5 +1,5 @@
 /** How a group's addon links turn into variables. */
-import { invalid, notFound, precondition } from './errors.js';
+import { clip, echo, invalid, notFound, precondition } from './errors.js';
 import { validateKey } from './validation.js';
 import type { Addon, AddonLink, SecretGroup, Vars } from './types.js';
 
@@ -52,14 +52,14 @@ export function checkAddonLinks(links: readonly AddonLink[], variables: Vars, ad
     if (!addon) throw notFound(`addon ${link.addon} in this project`);
     for (const { key, alias } of linkedKeys(link, addon)) {
       if (!Object.hasOwn(addon.connectionDetails, key)) {
-        throw invalid(`addon ${link.addon} has no key ${key}`);
+        throw invalid(`addon ${link.addon} has no key ${echo(key)}`);
       }
-      validateKey(`alias for ${link.addon}.${key}`, alias);
+      validateKey(`alias for ${link.addon}.${clip(key)}`, alias);
       if (Object.hasOwn(variables, alias)) {
-        throw invalid(`alias ${alias} (addon ${link.addon}) collides with a variable of the same name`);
+        throw invalid(`alias ${clip(alias)} (addon ${link.addon}) collides with a variable of the same name`);
       }
       const other = aliasOwner.get(alias);
-      if (other) throw invalid(`alias ${alias} is used by both addon ${other} and addon ${link.addon}`);
+      if (other) throw invalid(`alias ${clip(alias)} is used by both addon ${other} and addon ${link.addon}`);
       aliasOwner.set(alias, link.addon);
     }
   }

@@ -50,11 +50,19 @@ export const ECHO_ITEMS = 5;
  * control characters escaped. Only for names, keys, tags and paths, never for a value.
  */
 export function echo(text: string): string {
-  return JSON.stringify(text.length > ECHO_CHARS ? `${text.slice(0, ECHO_CHARS)}…` : text);
+  return JSON.stringify(clip(text));
 }
 
-/** A list of inputs for a message: the first ECHO_ITEMS, each echoed, and how many more. */
-export function echoList(items: readonly string[]): string {
-  const shown = items.slice(0, ECHO_ITEMS).map(echo).join(', ');
+/** The cut echo() makes, unquoted: for keys, which are validated to hold no odd character. */
+export function clip(text: string): string {
+  return text.length > ECHO_CHARS ? `${text.slice(0, ECHO_CHARS)}…` : text;
+}
+
+/**
+ * A list of inputs for a message: the first ECHO_ITEMS, each echoed (or only clipped, for
+ * names and keys already validated), and how many more.
+ */
+export function echoList(items: readonly string[], quoted = true): string {
+  const shown = items.slice(0, ECHO_ITEMS).map(quoted ? echo : clip).join(', ');
   return items.length > ECHO_ITEMS ? `${shown} and ${items.length - ECHO_ITEMS} more` : shown;
 }

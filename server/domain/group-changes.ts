@@ -4,7 +4,7 @@
  * for a deletion) after validating everything a save must check.
  */
 import { checkAddonLinks, checkLinkType, defaultAlias, linkedKeys } from './addon-links.js';
-import { alreadyExists, invalid, notFound, tooLarge } from './errors.js';
+import { alreadyExists, echo, echoList, invalid, notFound, tooLarge } from './errors.js';
 import { parseImport } from './import-parse.js';
 import { LIMITS } from './limits.js';
 import { checkExpandedGroup } from './sizes.js';
@@ -16,6 +16,7 @@ import {
   validateName,
   validatePriority,
   validateRestrictions,
+  validateText,
   validateVars,
 } from './validation.js';
 import type { Addon, AddonLinkKey, GroupScope, GroupType, Restrictions, SecretFile, SecretGroup, Vars } from './types.js';
@@ -136,7 +137,7 @@ export function applyGroupChange(current: SecretGroup | null, change: GroupChang
       if (change.keys.length === 0) throw invalid('no keys given');
       for (const k of change.keys) validateKey('key', k);
       const missing = change.keys.filter((k) => !Object.hasOwn(next.variables, k));
-      if (missing.length) throw notFound(`variable ${missing.join(', ')} in group ${current.name}`);
+      if (missing.length) throw notFound(`variable ${echoList(missing)} in group ${current.name}`);
       for (const k of change.keys) delete next.variables[k];
       break;
     }
@@ -155,7 +156,7 @@ export function applyGroupChange(current: SecretGroup | null, change: GroupChang
     }
     case 'remove-file':
       validateFilePath('path', change.path);
-      if (!next.files.some((f) => f.path === change.path)) throw notFound(`file ${change.path} in group ${current.name}`);
+      if (!next.files.some((f) => f.path === change.path)) throw notFound(`file ${echo(change.path)} in group ${current.name}`);
       next.files = next.files.filter((f) => f.path !== change.path);
       break;
     case 'link': {
@@ -168,6 +169,7 @@ export function applyGroupChange(current: SecretGroup | null, change: GroupChang
       break;
     }
     case 'unlink':
+      validateName('addon', change.addon);
       if (!next.addonLinks.some((l) => l.addon === change.addon)) throw notFound(`link to addon ${change.addon} in group ${current.name}`);
       next.addonLinks = next.addonLinks.filter((l) => l.addon !== change.addon);
       break;
@@ -193,6 +195,7 @@ export function applyGroupChange(current: SecretGroup | null, change: GroupChang
 /** Whole-group checks every save runs: sizes, addon links, templates, expanded size. */
 export function checkGroup(group: SecretGroup, ctx: Pick<ChangeContext, 'addons'>): SecretGroup {
   validateVars('variables', group.variables);
+  validateText('description', group.description);
   if (group.description.length > LIMITS.descriptionLength) {
     throw invalid(`description is longer than ${LIMITS.descriptionLength} characters`);
   }

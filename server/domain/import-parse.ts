@@ -5,9 +5,9 @@
  */
 import { parse as dotenvParse } from 'dotenv';
 import { parse as parseJsonc, type ParseError } from 'jsonc-parser';
-import { invalid, tooLarge } from './errors.js';
+import { clip, invalid, tooLarge } from './errors.js';
 import { LIMITS } from './limits.js';
-import { validateKey } from './validation.js';
+import { validateKey, validateText } from './validation.js';
 import type { Vars } from './types.js';
 
 const LINE_RE = /^\s*(?:export\s+)?([^\s=:#]+)\s*(=|:\s)(.*)$/;
@@ -21,6 +21,7 @@ export function parseImportDetailed(format: 'dotenv' | 'json', content: string):
   if (Buffer.byteLength(content, 'utf8') > LIMITS.importBytes) {
     throw tooLarge(`import is larger than the limit of ${LIMITS.importBytes} bytes`);
   }
+  validateText('import', content);
   return format === 'json' ? { vars: parseJsonVars(content), warnings: [] } : parseDotenv(content);
 }
 
@@ -53,7 +54,7 @@ function parseDotenv(content: string): { vars: Vars; warnings: string[] } {
       throw invalid(`.env line ${i + 1}: ${(e as Error).message}`);
     }
     const seen = firstLine.get(key);
-    if (seen !== undefined) throw invalid(`.env line ${i + 1}: ${key} is already set on line ${seen}; give each key once`);
+    if (seen !== undefined) throw invalid(`.env line ${i + 1}: ${clip(key)} is already set on line ${seen}; give each key once`);
     firstLine.set(key, i + 1);
     keys.push(key);
     const rest = m[3]!.trimStart();
@@ -73,7 +74,7 @@ function parseDotenv(content: string): { vars: Vars; warnings: string[] } {
         const end = pattern.lastIndex - 1;
         while (i + 1 < lines.length && lineStart[i + 1]! <= end) i++;
       } else if (!rest.slice(1).includes(quote)) {
-        throw invalid(`.env line ${i + 1}: quoted value of ${key} is never closed`);
+        throw invalid(`.env line ${i + 1}: quoted value of ${clip(key)} is never closed`);
       }
       // Otherwise text follows the closing quote on this line: dotenv reads the line as is.
     }
@@ -81,7 +82,7 @@ function parseDotenv(content: string): { vars: Vars; warnings: string[] } {
   const parsed = dotenvParse(content);
   const vars: Vars = {};
   for (const key of keys) {
-    if (!Object.hasOwn(parsed, key)) throw invalid(`.env: could not read the value of ${key}`);
+    if (!Object.hasOwn(parsed, key)) throw invalid(`.env: could not read the value of ${clip(key)}`);
     vars[key] = parsed[key]!;
   }
   return { vars, warnings };
@@ -110,7 +111,7 @@ export function parseJsonVars(content: string): Vars {
   const vars: Vars = {};
   for (const [key, v] of Object.entries(value as Record<string, unknown>)) {
     validateKey('JSON key', key);
-    if (typeof v !== 'string') throw invalid(`JSON: the value of ${key} must be a string, got ${v === null ? 'null' : typeof v}`);
+    if (typeof v !== 'string') throw invalid(`JSON: the value of ${clip(key)} must be a string, got ${v === null ? 'null' : typeof v}`);
     vars[key] = v;
   }
   return vars;

@@ -4,7 +4,7 @@
  * a warning listing the workloads the group reaches; a change that leaves a restricted group
  * reaching nobody is refused unless the caller says it means it (allow_empty).
  */
-import { invalid, precondition } from './errors.js';
+import { echoList, invalid, precondition } from './errors.js';
 import type { Restrictions, Workload } from './types.js';
 
 export interface ReachCheck {
@@ -29,7 +29,7 @@ export function checkRestrictionReach(
   const added = next.workloads.filter((w) => !previous?.workloads.includes(w));
   const unknown = added.filter((w) => !names.has(w));
   if (unknown.length) {
-    throw invalid(`restrictions.workloads: no workload named ${unknown.join(', ')} in this project (create it first, or restrict by --tag to declare ahead)`);
+    throw invalid(`restrictions.workloads: no workload named ${echoList(unknown, false)} in this project (create it first, or restrict by --tag to declare ahead)`);
   }
   const reached = workloads
     .filter((w) => next.workloads.includes(w.name) || next.tags.some((t) => w.tags.includes(t)))

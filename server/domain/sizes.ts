@@ -5,7 +5,7 @@
  * and contents.
  */
 import { addonValues } from './addon-links.js';
-import { tooLarge } from './errors.js';
+import { clip, tooLarge } from './errors.js';
 import { LIMITS } from './limits.js';
 import { isEligible, mergeOrder } from './resolve.js';
 import { expandedSizes } from './templates.js';
@@ -59,7 +59,7 @@ export function groupSizes(group: SecretGroup, addons: ReadonlyMap<string, Addon
 export function checkExpandedGroup(group: SecretGroup, addons: ReadonlyMap<string, Addon>): void {
   const s = groupSizes(group, addons);
   if (s.bytes <= LIMITS.groupBytes) return;
-  const largest = s.largest ? ` (variable ${s.largest} expands to ${describe(s.vars.get(s.largest)! - Buffer.byteLength(s.largest))})` : '';
+  const largest = s.largest ? ` (variable ${clip(s.largest)} expands to ${describe(s.vars.get(s.largest)! - Buffer.byteLength(s.largest))})` : '';
   throw tooLarge(`group ${group.name} would expand to ${describe(s.bytes)}, more than the limit of ${LIMITS.groupBytes} bytes${largest}`);
 }
 

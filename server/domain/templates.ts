@@ -3,7 +3,7 @@
  * literal. Values are stored raw and expanded at resolution time, so addon rotation flows
  * through; undefined references and cycles are refused when a group is saved.
  */
-import { echoList, invalid, precondition } from './errors.js';
+import { clip, echoList, invalid, precondition } from './errors.js';
 import type { Vars } from './types.js';
 
 type Part = { text: string } | { ref: string };
@@ -29,7 +29,7 @@ export function parseTemplate(key: string, value: string): Part[] {
       const end = value.indexOf('}', at + 2);
       const name = end < 0 ? '' : value.slice(at + 2, end);
       if (end < 0 || !REF_RE.test(name)) {
-        throw invalid(`variable ${key}: malformed template at character ${at + 1} (write $\${ for a literal \${)`);
+        throw invalid(`variable ${clip(key)}: malformed template at character ${at + 1} (write $\${ for a literal \${)`);
       }
       if (text) parts.push({ text });
       text = '';
@@ -67,7 +67,7 @@ export function checkTemplates(templated: Vars, literal: Vars): void {
   }
   const cycle = findCycle(graph);
   if (cycle) {
-    const shown = cycle.length > 8 ? [...cycle.slice(0, 6), `… (${cycle.length - 1} keys)`] : cycle;
+    const shown = cycle.length > 8 ? [...cycle.slice(0, 6).map(clip), `… (${cycle.length - 1} keys)`] : cycle.map(clip);
     throw invalid(`template cycle: ${shown.join(' -> ')}`);
   }
 }
@@ -174,7 +174,7 @@ export function expandAll(templated: Vars, literal: Vars, maxBytes = Infinity): 
       if (!largest || n > sizes.get(largest)!) largest = key;
     }
     if (total > maxBytes) {
-      throw precondition(`variable ${largest}: templates expand to more than the limit of ${maxBytes} bytes`);
+      throw precondition(`variable ${clip(largest)}: templates expand to more than the limit of ${maxBytes} bytes`);
     }
   }
   const expanding = new Set<string>();

@@ -1,6 +1,6 @@
 /** Input validation. Every failure is INVALID_ARGUMENT (or RESOURCE_EXHAUSTED for sizes) naming the field. */
 import { posix } from 'node:path';
-import { invalid, tooLarge } from './errors.js';
+import { clip, echo, invalid, tooLarge } from './errors.js';
 import { LIMITS } from './limits.js';
 import type { Vars, Restrictions, SecretFile } from './types.js';
 
@@ -12,7 +12,7 @@ const TAG_RE = /^[A-Za-z0-9]([A-Za-z0-9._:/-]{0,61}[A-Za-z0-9])?$/;
 export function validateName(field: string, name: string): string {
   if (!NAME_RE.test(name)) {
     throw invalid(
-      `${field} ${JSON.stringify(truncate(name))} is not a valid name: use 1-63 lower-case letters, digits and '-', starting and ending with a letter or digit`,
+      `${field} ${echo(name)} is not a valid name: use 1-63 lower-case letters, digits and '-', starting and ending with a letter or digit`,
     );
   }
   return name;
@@ -21,7 +21,7 @@ export function validateName(field: string, name: string): string {
 export function validateKey(field: string, key: string): string {
   if (!KEY_RE.test(key) || key.length > LIMITS.keyLength) {
     throw invalid(
-      `${field} ${JSON.stringify(truncate(key))} is not a valid key: use letters, digits and '_', not starting with a digit (at most ${LIMITS.keyLength} characters)`,
+      `${field} ${echo(key)} is not a valid key: use letters, digits and '_', not starting with a digit (at most ${LIMITS.keyLength} characters)`,
     );
   }
   // A valid variable name, but it would corrupt a plain object map.
@@ -32,7 +32,7 @@ export function validateKey(field: string, key: string): string {
 export function validateTag(field: string, tag: string): string {
   if (!TAG_RE.test(tag)) {
     throw invalid(
-      `${field} ${JSON.stringify(truncate(tag))} is not a valid tag: 1-63 letters, digits, '.', '_', ':', '/' or '-'`,
+      `${field} ${echo(tag)} is not a valid tag: 1-63 letters, digits, '.', '_', ':', '/' or '-'`,
     );
   }
   return tag;
@@ -40,7 +40,7 @@ export function validateTag(field: string, tag: string): string {
 
 export function validatePriority(field: string, value: unknown): number {
   if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > 100) {
-    throw invalid(`${field} must be an integer from 0 to 100, got ${JSON.stringify(truncate(String(value)))}`);
+    throw invalid(`${field} must be an integer from 0 to 100, got ${echo(String(value))}`);
   }
   return value;
 }
@@ -48,13 +48,35 @@ export function validatePriority(field: string, value: unknown): number {
 /** Parses a priority typed by a person ("50"); rejects "1.5", "abc", "", "1e2". */
 export function parsePriority(field: string, text: string): number {
   if (!/^-?\d+$/.test(text.trim())) {
-    throw invalid(`${field} must be an integer from 0 to 100, got ${JSON.stringify(truncate(text))}`);
+    throw invalid(`${field} must be an integer from 0 to 100, got ${echo(text)}`);
   }
   return validatePriority(field, Number(text.trim()));
 }
 
+/** A lone UTF-16 surrogate: not encodable as UTF-8 (it would silently become U+FFFD). */
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+
+/** What makes text unusable: a NUL, a lone surrogate, or nothing (null). */
+export function textFault(text: string): 'nul' | 'surrogate' | null {
+  if (text.includes('\0')) return 'nul';
+  return LONE_SURROGATE.test(text) ? 'surrogate' : null;
+}
+
+/**
+ * Text every consumer reads back exactly: no NUL (environment variables and file names end
+ * there, so agents could not apply it) and no lone surrogate (a JSON import's "\ud800").
+ * The API refuses both in any string field already; this guards every other way in.
+ */
+export function validateText(field: string, text: string): string {
+  const fault = textFault(text);
+  if (fault === 'nul') throw invalid(`${field} contains a NUL character`);
+  if (fault === 'surrogate') throw invalid(`${field} is not valid Unicode text (a lone surrogate)`);
+  return text;
+}
+
 export function validateValue(field: string, value: string): string {
   if (typeof value !== 'string') throw invalid(`${field} must be a string`);
+  validateText(field, value);
   if (Buffer.byteLength(value, 'utf8') > LIMITS.valueBytes) {
     throw tooLarge(`${field} is larger than the limit of ${LIMITS.valueBytes} bytes`);
   }
@@ -70,7 +92,7 @@ export function validateVars(field: string, vars: Vars): Vars {
   let total = 0;
   for (const key of keys) {
     validateKey(`${field} key`, key);
-    validateValue(`${field}[${key}]`, vars[key]!);
+    validateValue(`${field}[${clip(key)}]`, vars[key]!);
     total += key.length + Buffer.byteLength(vars[key]!);
   }
   if (total > LIMITS.groupBytes) throw tooLarge(`${field} are larger than the limit of ${LIMITS.groupBytes} bytes in all`);
@@ -93,14 +115,14 @@ export function validateRestrictions(r: Restrictions): Restrictions {
 
 /** Secret file paths: absolute, already normalised, no '..' segment, no trailing slash. */
 export function validateFilePath(field: string, path: string): string {
-  const shown = JSON.stringify(truncate(path));
+  const shown = echo(path);
   if (!path.startsWith('/')) throw invalid(`${field} ${shown} must be an absolute path`);
   if (path.length > LIMITS.pathLength) throw invalid(`${field} is longer than ${LIMITS.pathLength} characters`);
-  if (path.includes('\0')) throw invalid(`${field} ${shown} contains a NUL byte`);
+  validateText(`${field} ${shown}`, path);
   if (path.split('/').includes('..')) throw invalid(`${field} ${shown} must not contain '..'`);
   if (path === '/' || path.endsWith('/')) throw invalid(`${field} ${shown} must name a file, not a directory`);
   if (posix.normalize(path) !== path) {
-    throw invalid(`${field} ${shown} is not normalised (expected ${JSON.stringify(posix.normalize(path))})`);
+    throw invalid(`${field} ${shown} is not normalised (expected ${echo(posix.normalize(path))})`);
   }
   return path;
 }
@@ -108,7 +130,7 @@ export function validateFilePath(field: string, path: string): string {
 export function validateFile(file: SecretFile): SecretFile {
   validateFilePath('file.path', file.path);
   if (file.content.byteLength > LIMITS.fileBytes) {
-    throw tooLarge(`file ${file.path} is larger than the limit of ${LIMITS.fileBytes} bytes`);
+    throw tooLarge(`file ${echo(file.path)} is larger than the limit of ${LIMITS.fileBytes} bytes`);
   }
   const mode = file.mode === 0 ? 0o600 : file.mode;
   if (!Number.isInteger(mode) || mode < 0 || mode > 0o777) {
@@ -117,7 +139,3 @@ export function validateFile(file: SecretFile): SecretFile {
   return { path: file.path, content: file.content, mode };
 }
 
-/** Echo at most 40 characters of user input: enough to recognise, never a whole value. */
-function truncate(text: string): string {
-  return text.length > 40 ? `${text.slice(0, 40)}…` : text;
-}

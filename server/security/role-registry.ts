@@ -52,6 +52,7 @@ export class RoleRegistry {
 
   /** Refused while a token uses the role, so no token silently loses its rights. */
   async delete(name: string): Promise<void> {
+    validateName('role name', name);
     if (builtinRole(name)) throw invalid(`built-in role ${name} cannot be deleted`);
     const custom = await this.custom(true);
     if (!custom.some((r) => r.name === name)) throw notFound(`role ${name}`);

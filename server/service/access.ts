@@ -1,6 +1,6 @@
 /** Tokens: creation (the secret is shown once), listing, revocation, and the bootstrap admin. */
-import { invalid, notFound, denied } from '../domain/errors.js';
-import { validateName } from '../domain/validation.js';
+import { echo, echoList, invalid, notFound, denied } from '../domain/errors.js';
+import { validateName, validateText } from '../domain/validation.js';
 import type { Authenticator } from '../security/authenticator.js';
 import type { Principal } from '../security/principal.js';
 import type { RoleRegistry } from '../security/role-registry.js';
@@ -45,6 +45,7 @@ export class AccessService {
     p.requireTokenAdmin();
     if (req.ttlSeconds < 0 || !Number.isInteger(req.ttlSeconds)) throw invalid('ttl_seconds must be a non-negative integer');
     if (req.name.length > 128) throw invalid('token name is longer than 128 characters');
+    validateText('token name', req.name);
     let spec = req;
     if (req.workload) {
       validateName('workload.project', req.workload.project);
@@ -56,13 +57,13 @@ export class AccessService {
       const workload = { project: req.workload.project, workload: req.workload.workload, ...(w.uid ? { uid: w.uid } : {}) };
       spec = { ...req, workload, role: 'workload', projects: [req.workload.project] };
     } else {
-      if (!(await this.roleRegistry.get(req.role))) throw invalid(`unknown role ${JSON.stringify(req.role.slice(0, 40))}; see ListRoles`);
+      if (!(await this.roleRegistry.get(req.role))) throw invalid(`unknown role ${echo(req.role)}; see ListRoles`);
       if (req.role === 'workload') throw invalid('a workload token is created with a workload identity (--workload PROJECT/NAME)');
       for (const project of req.projects) validateName('projects', project);
       // A token administrator bound to some projects cannot mint access beyond them.
       if (p.token.projects.length) {
         const outside = req.projects.length ? req.projects.filter((x) => !p.canSeeProject(x)) : ['(every project)'];
-        if (outside.length) throw denied(`this token may not grant access to ${outside.join(', ')}`);
+        if (outside.length) throw denied(`this token may not grant access to ${echoList(outside)}`);
       }
     }
     return this.insert(spec, p.actor);

@@ -245,6 +245,8 @@ export class GroupsService {
     const now = this.d.now();
     const revision = current.revision + 1;
     const renamed: SecretGroup = { ...current, name: newName, revision, updatedAt: now, updatedBy: p.actor };
+    // The name breaks priority ties, so it can change which value wins a key.
+    await this.checkResolutionSizes(project, renamed, name);
     const entry = (n: string, group: SecretGroup | null): GroupHistoryEntry => ({ project, name: n, revision, time: now, actor: p.actor, action: 'RenameGroup', changedKeys: [], group });
     const history = (await store.listGroupHistory(project, name)).map((h) => ({ ...h, name: newName, group: h.group && { ...h.group, name: newName } }));
     const event = { actor: p.actor, action: 'RenameGroup', project, target: `group ${project}/${name} -> ${newName}`, keys: [] };
@@ -271,9 +273,11 @@ export class GroupsService {
    * Refuses a group after which a workload it reaches would resolve to more than the
    * resolution limit (checked against this replica's snapshot; only sizes, nothing expanded).
    */
-  private async checkResolutionSizes(project: string, after: SecretGroup): Promise<void> {
+  private async checkResolutionSizes(project: string, after: SecretGroup, replacing = after.name): Promise<void> {
     const { snapshot } = await this.d.snapshots.get(project);
-    const groups = new Map(snapshot.groups).set(after.name, after);
+    const groups = new Map(snapshot.groups);
+    groups.delete(replacing);
+    groups.set(after.name, after);
     const reached = [...snapshot.workloads.values()].filter((w) => isEligible(after, w, 'runtime') || isEligible(after, w, 'build'));
     checkResolutionSizes({ groups, addons: snapshot.addons }, reached);
   }

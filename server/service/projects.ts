@@ -2,9 +2,9 @@
 import { randomBytes } from 'node:crypto';
 import { checkGroup } from '../domain/group-changes.js';
 import { checkResolutionSizes } from '../domain/sizes.js';
-import { invalid, notFound, precondition, tooLarge } from '../domain/errors.js';
+import { clip, echo, echoList, invalid, notFound, precondition, tooLarge } from '../domain/errors.js';
 import { LIMITS } from '../domain/limits.js';
-import { validateName, validateTags, validateValue, validateVars } from '../domain/validation.js';
+import { validateKey, validateName, validateTags, validateValue, validateVars } from '../domain/validation.js';
 import type { Addon, Project, Vars, Workload, WorkloadKind } from '../domain/types.js';
 import type { Principal } from '../security/principal.js';
 import type { Deps } from './deps.js';
@@ -107,6 +107,8 @@ export class ProjectsService {
     p.requireProjectAdmin(project);
     validateVars('runtime variables', u.setRuntime);
     validateVars('build arguments', u.setBuild);
+    for (const k of u.unsetRuntime) validateKey('unset runtime variable', k);
+    for (const k of u.unsetBuild) validateKey('unset build argument', k);
     const tags = u.tags ? validateTags('tags', u.tags) : undefined;
     const keys = [...Object.keys(u.setRuntime), ...u.unsetRuntime, ...Object.keys(u.setBuild), ...u.unsetBuild];
     const write = this.writer(p, 'UpdateWorkload', project, `workload ${project}/${name}`, keys);
@@ -114,11 +116,11 @@ export class ProjectsService {
       const runtimeVariables = { ...cur.runtimeVariables, ...u.setRuntime };
       const buildArguments = { ...cur.buildArguments, ...u.setBuild };
       for (const k of u.unsetRuntime) {
-        if (!Object.hasOwn(runtimeVariables, k)) throw notFound(`runtime variable ${k} of workload ${project}/${name}`);
+        if (!Object.hasOwn(runtimeVariables, k)) throw notFound(`runtime variable ${echo(k)} of workload ${project}/${name}`);
         delete runtimeVariables[k];
       }
       for (const k of u.unsetBuild) {
-        if (!Object.hasOwn(buildArguments, k)) throw notFound(`build argument ${k} of workload ${project}/${name}`);
+        if (!Object.hasOwn(buildArguments, k)) throw notFound(`build argument ${echo(k)} of workload ${project}/${name}`);
         delete buildArguments[k];
       }
       const next = {
@@ -237,7 +239,7 @@ export class ProjectsService {
     const current = await currentFor(this.d.store, 'addon', project, name, expectedRevision);
     const linking = (await this.d.store.listRecords('group', project)).filter((g) => g.addonLinks.some((l) => l.addon === name));
     if (linking.length) {
-      throw precondition(`addon ${name} is linked by group ${linking.map((g) => g.name).join(', ')}; unlink it first`);
+      throw precondition(`addon ${name} is linked by group ${echoList(linking.map((g) => g.name))}; unlink it first`);
     }
     await this.audited(p, 'DeleteAddon', project, `addon ${project}/${name}`, [], () => this.d.store.deleteRecord('addon', project, name, current.revision), ['addon', name, null]);
   }
@@ -293,9 +295,9 @@ export class ProjectsService {
 function validateDetails(details: Vars): Vars {
   for (const [key, value] of Object.entries(details)) {
     if (!/^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/.test(key)) {
-      throw invalid(`connection detail key ${JSON.stringify(key.slice(0, 40))} must be letters, digits, "_", "." or "-"`);
+      throw invalid(`connection detail key ${echo(key)} must be letters, digits, "_", "." or "-"`);
     }
-    validateValue(`connection detail ${key}`, value);
+    validateValue(`connection detail ${clip(key)}`, value);
   }
   if (Object.keys(details).length > LIMITS.keysPerGroup) {
     throw tooLarge(`connection details have more than ${LIMITS.keysPerGroup} keys`);
@@ -309,7 +311,7 @@ function validateDetails(details: Vars): Vars {
 function nextDetails(current: Vars, details: Vars, merge: boolean | undefined, unset: string[], addon: string): Vars {
   if (!merge) return details;
   const missing = unset.filter((k) => !Object.hasOwn(current, k));
-  if (missing.length) throw notFound(`detail ${missing.join(', ')} of addon ${addon}`);
+  if (missing.length) throw notFound(`detail ${echoList(missing, false)} of addon ${addon}`);
   const next = { ...current, ...details };
   for (const k of unset) delete next[k];
   return next;

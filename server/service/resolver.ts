@@ -1,6 +1,7 @@
 /** Resolve, Explain and Watch: served from the in-memory snapshots. */
-import { denied } from '../domain/errors.js';
-import { validateName } from '../domain/validation.js';
+import { denied, echoList, tooLarge } from '../domain/errors.js';
+import { LIMITS } from '../domain/limits.js';
+import { validateName, validateTag } from '../domain/validation.js';
 import type { ResolveScope, Resolution } from '../domain/types.js';
 import { DomainError } from '../domain/errors.js';
 import type { Principal } from '../security/principal.js';
@@ -27,9 +28,12 @@ export class ResolverService {
     if (p.token.workload) p.requireWorkloadIdentity(state.snapshot.workloads.get(workload));
     const resolution = state.resolution(workload, scope);
     if (claimedTags.length) {
+      // Validated like registered tags, and few: they are echoed in the refusal below.
+      if (claimedTags.length > LIMITS.claimedTags) throw tooLarge(`tags: ${claimedTags.length} claimed, more than the limit of ${LIMITS.claimedTags}`);
+      for (const tag of claimedTags) validateTag('tags', tag);
       const registered = state.snapshot.workloads.get(workload)!.tags;
       const extra = claimedTags.filter((t) => !registered.includes(t));
-      if (extra.length) throw denied(`tags ${extra.join(', ')} are not registered for workload ${project}/${workload}`);
+      if (extra.length) throw denied(`tags ${echoList(extra)} are not registered for workload ${project}/${workload}`);
     }
     return { state, resolution };
   }

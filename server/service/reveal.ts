@@ -3,7 +3,7 @@
  * reading that value normally needs, and every reveal is recorded (awaited) in the audit log
  * as a read naming the key, never the value. If the record cannot be written, nothing is shown.
  */
-import { invalid, notFound } from '../domain/errors.js';
+import { echo, invalid, notFound } from '../domain/errors.js';
 import { LIMITS } from '../domain/limits.js';
 import { validateName } from '../domain/validation.js';
 import type { ResolveScope } from '../domain/types.js';
@@ -81,7 +81,7 @@ export class RevealService {
       default:
         throw invalid('kind is required');
     }
-    if (!out) throw notFound(`${kind.endsWith('file') ? 'file' : 'key'} ${key} of ${target}`);
+    if (!out) throw notFound(`${kind.endsWith('file') ? 'file' : 'key'} ${echo(key)} of ${target}`);
     await this.d.audit.record({ time: this.d.now(), actor: p.actor, action: 'RevealValue', project, target, keys: [key], outcome: 'ok', detail: kind });
     return out;
   }

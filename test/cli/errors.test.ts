@@ -123,8 +123,10 @@ describe('imports', () => {
 });
 
 describe('templates', () => {
-  it('a reference to an undefined key is refused, naming it', async () => {
-    expect(await rejected(['group', 'set', 'p', 'g', 'URL=${MISSING}/x'])).toMatch(/^INVALID_ARGUMENT: .*MISSING/);
+  it('a reference to an undefined key is refused, naming the key whose value holds it (the reference may be a secret)', async () => {
+    const message = await rejected(['group', 'set', 'p', 'g', 'URL=${MISSING}/x']);
+    expect(message).toMatch(/^INVALID_ARGUMENT: .*undefined key in the value of "URL"/);
+    expect(message).not.toContain('MISSING');
   });
   it('a cycle is refused, naming the keys', async () => {
     expect(await rejected(['group', 'set', 'p', 'g', 'X=${Y}', 'Y=${X}'])).toMatch(/^INVALID_ARGUMENT: .*cycle.*X.*Y/);

@@ -48,7 +48,7 @@ beforeAll(async () => {
   await admin.createAddon({ project: 'p', name: 'db', type: 'postgresql', connectionDetails: { host: 'h', password: 'addon-pass' } });
   await admin.createGroup({ project: 'p', name: 'base', type: GroupType.GROUP_TYPE_CONFIG, variables: { BASE: 'one' } });
   // The attacker's group: config, restricted to a tag nobody has.
-  await admin.createGroup({ project: 'p', name: 'nobody', type: GroupType.GROUP_TYPE_CONFIG, restrictions: { restricted: true, workloads: [], tags: ['nobody'] } });
+  await admin.createGroup({ project: 'p', name: 'nobody', type: GroupType.GROUP_TYPE_CONFIG, restrictions: { restricted: true, workloads: [], tags: ['nobody'] }, allowEmpty: true });
   editor = api(t.as((await admin.createToken({ name: 'ce', role: 'config-editor', projects: ['p'] })).token));
   viewer = api(t.as((await admin.createToken({ name: 'v', role: 'viewer', projects: ['p'] })).token));
 }, 60_000);
@@ -98,14 +98,14 @@ describe('template bomb: the expanded size of a group is bounded at save time', 
 
   it('just under the limit is accepted: the line is the group limit, not the template depth', async () => {
     // 2^14 copies of 60 bytes: A14 alone is 983,040 bytes, the group under 1 MiB... then over.
-    await admin.createGroup({ project: 'p', name: 'deep', type: GroupType.GROUP_TYPE_CONFIG, restrictions: { restricted: true, workloads: [], tags: ['nobody'] } });
+    await admin.createGroup({ project: 'p', name: 'deep', type: GroupType.GROUP_TYPE_CONFIG, restrictions: { restricted: true, workloads: [], tags: ['nobody'] }, allowEmpty: true });
     const vars14 = bombDotenv(13, 'y'.repeat(60));
     expect(await codeOf(admin.importVars({ project: 'p', name: 'deep', format: ImportFormat.IMPORT_FORMAT_DOTENV, content: vars14 }))).toBe('OK');
     await refused(() => admin.setVars('p', 'deep', { A0: 'y'.repeat(70) }));
   });
 
   it('a rollback to a revision that would now expand past the limit is refused', async () => {
-    await admin.createGroup({ project: 'p', name: 'linked', type: GroupType.GROUP_TYPE_SECRET, restrictions: { restricted: true, workloads: [], tags: ['nobody'] } });
+    await admin.createGroup({ project: 'p', name: 'linked', type: GroupType.GROUP_TYPE_SECRET, restrictions: { restricted: true, workloads: [], tags: ['nobody'] }, allowEmpty: true });
     await admin.link({ project: 'p', name: 'linked', addon: 'db', keys: [{ key: 'host', alias: 'DB_HOST' }] });
     const chain: Record<string, string> = { C0: '${DB_HOST}${DB_HOST}' };
     for (let i = 1; i <= 14; i++) chain[`C${i}`] = `\${C${i - 1}}\${C${i - 1}}`;
@@ -160,13 +160,35 @@ describe('amplification: a resolution is bounded at save time', () => {
     // Widening a group's reach is a save like any other.
     await refused(() => admin.settings({ project: 'amp', name: 'g5', restrictions: reach(['other', 'api']) }));
     // So is a workload's own change: a tag that brings a group, its own variables, a new workload.
-    await admin.createGroup({ project: 'amp', name: 'tagged', type: GroupType.GROUP_TYPE_CONFIG, restrictions: reach([], ['big']), variables: wideGroup('T_') });
+    await admin.createGroup({ project: 'amp', name: 'tagged', type: GroupType.GROUP_TYPE_CONFIG, restrictions: reach([], ['big']), variables: wideGroup('T_'), allowEmpty: true });
     await refused(() => admin.updateWorkload({ project: 'amp', name: 'api', replaceTags: true, tags: ['big'] }));
     const own = Object.fromEntries(Array.from({ length: 15 }, (_, i) => [`OWN${i}`, FILLER]));
     await refused(() => admin.updateWorkload({ project: 'amp', name: 'api', setRuntimeVariables: own }));
     await refused(() => admin.createWorkload({ project: 'amp', name: 'new', tags: ['heavy'], runtimeVariables: own }));
     expect(await codeOf(admin.createWorkload({ project: 'amp', name: 'new', runtimeVariables: own }))).toBe('OK');
     expect(Object.keys(await vars(admin.resolve('amp', 'api')))).toHaveLength(60);
+  }, 60_000);
+
+  it('a resolution exactly at the limit is accepted and reaches the typed client (larger than 4 MiB once encoded)', async () => {
+    await admin.createProject('edge');
+    await admin.createWorkload({ project: 'edge', name: 'api' });
+    const bytes = (v: Record<string, string>) => Object.entries(v).reduce((n, [k, x]) => n + k.length + Buffer.byteLength(x), 0);
+    let total = 0;
+    for (let i = 0; i < 4; i++) {
+      const v = wideGroup(`G${i}_`);
+      await admin.createGroup({ project: 'edge', name: `g${i}`, type: GroupType.GROUP_TYPE_CONFIG, variables: v });
+      total += bytes(Object.fromEntries(Object.keys(v).map((k) => [k, FILLER])));
+    }
+    // The rest in 1,000 small keys, so that the encoding adds several kilobytes of framing.
+    const rest: Record<string, string> = {};
+    const each = Math.floor((LIMITS.resolutionBytes - total) / 1000) - 4;
+    for (let i = 0; i < 999; i++) rest[`S${String(i).padStart(3, '0')}`] = 'r'.repeat(each);
+    rest.S999 = 'r'.repeat(LIMITS.resolutionBytes - total - bytes(rest) - 'S999'.length);
+    expect(total + bytes(rest)).toBe(LIMITS.resolutionBytes);
+    expect(await codeOf(admin.createGroup({ project: 'edge', name: 'rest', type: GroupType.GROUP_TYPE_CONFIG, variables: rest }))).toBe('OK');
+    await refused(() => admin.setVars('edge', 'rest', { S999: `${rest.S999}r` }));
+    const r = await admin.resolve('edge', 'api');
+    expect(Object.keys(r.resolution!.variables)).toHaveLength(60 + 1000);
   }, 60_000);
 
   it('groups that override each other are measured by their merge, not their sum', async () => {

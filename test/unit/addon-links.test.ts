@@ -74,7 +74,7 @@ describe('checkAddonLinks (save time)', () => {
 
   it.each<[string, AddonLink[], Record<string, string>, RegExp]>([
     ['the same addon linked twice', [{ addon: 'pg', keys: [] }, { addon: 'pg', keys: [] }], {}, /linked twice/],
-    ['a key the addon does not have', [{ addon: 'pg', keys: [{ key: 'host', alias: 'H' }] }], {}, /pg has no key host/],
+    ['a key the addon does not have', [{ addon: 'pg', keys: [{ key: 'host', alias: 'H' }] }], {}, /pg has no key "host"/],
     ['an invalid alias', [{ addon: 'pg', keys: [{ key: 'url', alias: '9LIVES' }] }], {}, /9LIVES/],
     ['an alias colliding with a variable', [{ addon: 'pg', keys: [] }], { PG_URL: 'x' }, /PG_URL.*collides/],
     [

@@ -338,7 +338,7 @@ describe('addon links', () => {
 
   it.each<[string, SecretGroup, GroupChange, RegExp]>([
     ['an invalid addon name', current(), { kind: 'link', addon: 'No Such', keys: [] }, /addon/],
-    ['a key the addon does not have', current(), { kind: 'link', addon: 'pg', keys: [{ key: 'host', alias: 'H' }] }, /pg has no key host/],
+    ['a key the addon does not have', current(), { kind: 'link', addon: 'pg', keys: [{ key: 'host', alias: 'H' }] }, /pg has no key "host"/],
     ['an invalid alias', current(), { kind: 'link', addon: 'pg', keys: [{ key: 'url', alias: 'BAD ALIAS' }] }, /BAD ALIAS/],
     ['an alias colliding with a variable', current(), { kind: 'link', addon: 'pg', keys: [{ key: 'url', alias: 'A' }] }, /alias A .*collides/],
     ['a default alias colliding with a variable', current({ variables: { PG_URL: 'x' } }), { kind: 'link', addon: 'pg', keys: [] }, /PG_URL/],

@@ -182,3 +182,26 @@ describe('one encoding for Resolve and Watch', () => {
     expect(WatchResponse.decode(a).resolution).toEqual(ResolveResponse.decode(b).resolution);
   });
 });
+
+describe('WatchHub with a group over the expansion limit (stored by an older version)', () => {
+  it('keeps the streams of the workloads it reaches on their last resolution, and serves the others', async () => {
+    const api = new FakeSink();
+    const other = new FakeSink();
+    const state = await snapshots.get('p');
+    hub.subscribe(state, 'api', 'runtime', '', api);
+    hub.subscribe(state, 'other', 'runtime', '', other);
+    const bomb: Record<string, string> = { A0: 'x'.repeat(60 * 1024) };
+    for (let i = 1; i <= 14; i++) bomb[`A${i}`] = `\${A${i - 1}}\${A${i - 1}}`;
+    const bad = group('bad', { restrictions: { restricted: true, workloads: ['other'], tags: [] }, variables: bomb });
+    await store.createRecord('group', bad);
+    await snapshots.refresh('p');
+    await setA('2');
+    expect(api.texts()).toEqual(['resolution:1', 'resolution:2']);
+    expect(other.failed).toBeUndefined();
+    expect(other.texts()).toEqual(['resolution:1']);
+    // Fixed, the group reaches its workloads again.
+    await store.updateRecord('group', { ...bad, revision: 2, variables: { B: 'b' } });
+    await snapshots.refresh('p');
+    expect(other.texts()).toEqual(['resolution:1', 'resolution:2']);
+  });
+});
