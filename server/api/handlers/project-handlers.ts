@@ -42,7 +42,7 @@ export function projectHandlers(ctx: ApiContext, svc: ProjectsService): ProjectS
         setBuild: req.setBuildArguments,
         unsetBuild: req.unsetBuildArguments,
       });
-      return { workload: workloadToPb(w.record, w.redacted) };
+      return { workload: workloadToPb(w.record, w.redacted), unchanged: Boolean(w.unchanged) };
     }),
     deleteWorkload: unary(ctx, 'DeleteWorkload', async (p, req) => {
       await svc.deleteWorkload(p, req.project, req.name, req.expectedRevision);
