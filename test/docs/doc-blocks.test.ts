@@ -43,6 +43,8 @@ beforeAll(async () => {
     LANG: 'C.UTF-8',
     SG_ADDR: server.addr,
     SG_LOG_LEVEL: 'warn',
+    npm_config_update_notifier: 'false',
+    npm_config_fund: 'false',
   };
 }, 120_000);
 
