@@ -26,9 +26,11 @@ COPY package.json package-lock.json tsconfig.json buf.yaml buf.gen.yaml ./
 COPY proto ./proto
 COPY server ./server
 COPY agent ./agent
+# The web console's bundler script (prepare builds dist/console with it).
+COPY scripts/build-console.mjs ./scripts/
 RUN npm ci --no-audit --no-fund \
  && npm prune --omit=dev --no-audit --no-fund \
- && test -f dist/server/cli/main.js && test -f dist/agent/cli/main.js
+ && test -f dist/server/cli/main.js && test -f dist/agent/cli/main.js && test -f dist/console/index.html
 
 # --- probe: grpc-health-probe, for exec probes that must speak TLS ------------------------
 FROM ${GO_IMAGE} AS probe

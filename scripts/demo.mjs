@@ -242,12 +242,14 @@ async function main() {
     await sg(['group', 'set', 'shop', 'b', ...Object.entries(DEMO_CONFIG.B).map(([k, v]) => `${k}=${v}`)]);
 
     section('5. A tag-restricted group with a secret file: it reaches only workloads tagged "web"');
-    await sg(['group', 'create', 'shop', 'web-tls', '--type', 'secret', '--priority', '40', '--tag', 'web']);
+    await sg(['group', 'create', 'shop', 'web-tls', '--priority', '40', '--tag', 'web']);
+    say('    (no --type: a group is secret unless config is asked for; files need write on secret groups anyway)');
     await sg(['group', 'file', 'add', 'shop', 'web-tls', DEMO_CONFIG.TLS_KEY_FILE, '--from', file('tls-key.pem', secrets.TLS_KEY)]);
     await sg(['group', 'set', 'shop', 'web-tls', `TLS_KEY_FILE=${DEMO_CONFIG.TLS_KEY_FILE}`]);
 
     section('6. The addon linked under aliases, and a template evaluated within the group');
-    await sg(['group', 'create', 'shop', 'database', '--type', 'secret', '--priority', '60']);
+    await sg(['group', 'create', 'shop', 'database', '--priority', '60']);
+    say('    (addon details are secret values: only a secret group may link an addon)');
     await sg(['group', 'link', 'shop', 'database', 'orders-db', '--addon-key', 'host=DB_HOST', '--addon-key', 'port=DB_PORT', '--addon-key', 'user=DB_USER', '--addon-key', 'password=DB_PASSWORD']);
     await sg(['group', 'set', 'shop', 'database', 'DATABASE_URL=postgres://${DB_USER}:${DB_PASSWORD}@${DB_HOST}:${DB_PORT}/orders']);
 

@@ -57,8 +57,27 @@ const connection: OptionSpec[] = [
   { name: 'log-level', kind: 'choice', arg: 'LEVEL', env: 'SG_LOG_LEVEL', default: 'info', choices: ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'], help: 'log level (logs go to stderr and never contain values)' },
 ];
 
+/** After the server stopped accepting the token mid-watch (revoked, expired, workload deleted). */
+const authOptions: OptionSpec[] = [
+  {
+    name: 'auth-grace',
+    kind: 'duration',
+    arg: 'DURATION',
+    env: 'SG_AUTH_GRACE',
+    default: '30s',
+    help: 'when the server stops accepting the token, keep retrying (slowly, re-reading --token-file) this long, then exit with status 77',
+  },
+  { name: 'wait-on-auth-error', kind: 'boolean', env: 'SG_WAIT_ON_AUTH_ERROR', help: 'never exit because the token is refused: keep the outputs as they are and retry until it is accepted' },
+];
+
 const scope: OptionSpec = { name: 'scope', kind: 'choice', arg: 'SCOPE', env: 'SG_SCOPE', default: 'runtime', choices: ['runtime', 'build'], help: 'which variable set to resolve' };
-const filesRoot: OptionSpec = { name: 'files-root', kind: 'string', arg: 'DIR', env: 'SG_FILES_ROOT', default: '/', help: 'write secret files under this directory (their paths are absolute within it)' };
+const filesRoot: OptionSpec = {
+  name: 'files-root',
+  kind: 'string',
+  arg: 'DIR',
+  env: 'SG_FILES_ROOT',
+  help: 'write secret files under this directory (their paths are absolute within it); without it secret files are not written',
+};
 
 export const COMMANDS: CommandSpec[] = [
   {
@@ -67,6 +86,7 @@ export const COMMANDS: CommandSpec[] = [
     summary: 'run CMD with the resolved variables in its environment, keep it running, restart it on request',
     options: [
       ...connection,
+      ...authOptions,
       scope,
       filesRoot,
       { name: 'pristine', kind: 'boolean', help: 'start CMD from an empty environment plus PATH and HOME (and the resolved variables)' },
@@ -84,6 +104,7 @@ export const COMMANDS: CommandSpec[] = [
     summary: 'write the resolved variables to FILE (and secret files), optionally keep them up to date',
     options: [
       ...connection,
+      ...authOptions,
       scope,
       filesRoot,
       { name: 'out', kind: 'string', arg: 'FILE', help: 'file to write, atomically and with mode 0600 (required)' },

@@ -1,11 +1,11 @@
 /** `sg-agent exec`: the workload as a supervised child with the resolved variables. */
 import { constants } from 'node:os';
-import { SecretFileWriter } from '../sinks/secret-files.js';
+import { SecretFileWriter, skippedFilesWarning } from '../sinks/secret-files.js';
 import { childEnvironment, contentFingerprint } from '../sinks/env.js';
 import { Supervisor, type ChangeAction } from '../supervisor/supervisor.js';
 import type { AgentLog } from '../log.js';
 import type { Parsed } from './args.js';
-import { CliError, Session, sessionConfig } from './session.js';
+import { CliError, EXIT_AUTH, Session, sessionConfig } from './session.js';
 
 /** Signals the agent forwards to the workload (SIGKILL and SIGSTOP cannot be caught). */
 export const FORWARDED: NodeJS.Signals[] = ['SIGTERM', 'SIGINT', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'];
@@ -14,7 +14,7 @@ export async function runExec(p: Parsed, log: AgentLog): Promise<number> {
   const v = p.values;
   const [command, ...args] = p.rest!;
   const cfg = sessionConfig(p);
-  const files = new SecretFileWriter(v['files-root'] as string);
+  const files = new SecretFileWriter(v['files-root'] as string | undefined, skippedFilesWarning(log));
   const onChange: ChangeAction = v['on-change-signal']
     ? { kind: 'signal', signal: v['on-change-signal'] as NodeJS.Signals }
     : v['restart-on-change']
@@ -76,6 +76,13 @@ export async function runExec(p: Parsed, log: AgentLog): Promise<number> {
         .finally(() => sup.changed());
     },
     onRestart: (ev) => sup.requestRestart(`RestartDependents of group ${ev.group}`),
+    // The token stayed refused past --auth-grace: stop the workload like on SIGTERM (it keeps
+    // running during the grace, on the values it has) and exit with EXIT_AUTH.
+    onFatal: (err) => {
+      if (!(err instanceof CliError) || err.exitCode !== EXIT_AUTH) return;
+      process.stderr.write(`sg-agent: ${err.message}; stopping the workload\n`);
+      void sup.stop(EXIT_AUTH);
+    },
   };
   await sup.start();
   void session.attachMemoryCache().catch(() => undefined);

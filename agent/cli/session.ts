@@ -32,6 +32,29 @@ export interface SessionConfig {
   cacheDir?: string;
   maxStaleMs: number;
   startTimeoutMs: number;
+  /** Where the token came from (re-read when the server stops accepting the token). */
+  tokenFile?: string;
+  /** How long to keep trying after the server refused the token mid-watch, before giving up. */
+  authGraceMs: number;
+  /** Keep trying for ever instead (the outputs stay as they were). */
+  waitOnAuthError: boolean;
+}
+
+/** Exit status when the server no longer accepts the token (EX_NOPERM of sysexits.h). */
+export const EXIT_AUTH = 77;
+/** Retries with a refused token: slow, so a dead token neither spins nor trips the server's throttle. */
+const AUTH_RETRY_MS = [5_000, 10_000, 20_000, 30_000, 60_000];
+
+export function isAuthFailure(e: unknown): e is RpcError {
+  return e instanceof RpcError && (e.code === Code.UNAUTHENTICATED || e.code === Code.PERMISSION_DENIED);
+}
+
+function readTokenFile(file: string): string {
+  try {
+    return readFileSync(file, 'utf8').trim();
+  } catch (e) {
+    throw new CliError(`cannot read --token-file ${file} (${(e as NodeJS.ErrnoException).code})`);
+  }
 }
 
 export function sessionConfig(p: Parsed, forceScope?: 'build'): SessionConfig {
@@ -42,13 +65,8 @@ export function sessionConfig(p: Parsed, forceScope?: 'build'): SessionConfig {
   if (!workload) throw new CliError('--workload (or SG_WORKLOAD) is required', 2);
   let token: string | undefined;
   const tokenFile = v['token-file'] as string | undefined;
-  if (tokenFile) {
-    try {
-      token = readFileSync(tokenFile, 'utf8').trim();
-    } catch (e) {
-      throw new CliError(`cannot read --token-file ${tokenFile} (${(e as NodeJS.ErrnoException).code})`);
-    }
-  } else token = process.env.SG_TOKEN;
+  if (tokenFile) token = readTokenFile(tokenFile);
+  else token = process.env.SG_TOKEN;
   if (!token) throw new CliError('no token: set SG_TOKEN or --token-file (a workload token from `sg token create --workload PROJECT/NAME`)', 2);
   const scope = (forceScope ?? v.scope) === 'build' ? SCOPE_BUILD : SCOPE_RUNTIME;
   return {
@@ -61,6 +79,9 @@ export function sessionConfig(p: Parsed, forceScope?: 'build'): SessionConfig {
     cacheDir: v['cache-dir'] as string | undefined,
     maxStaleMs: v['max-stale'] as number,
     startTimeoutMs: v['start-timeout'] as number,
+    ...(tokenFile ? { tokenFile } : {}),
+    authGraceMs: (v['auth-grace'] as number | undefined) ?? 30_000,
+    waitOnAuthError: Boolean(v['wait-on-auth-error']),
   };
 }
 
@@ -100,7 +121,10 @@ export interface SessionHandlers {
   /** A resolution whose etag differs from the previous one. */
   onResolution?(res: Resolution): void;
   onRestart?(ev: RestartEvent): void;
-  /** The watch ended for good (a non-transient error while running). */
+  /**
+   * The watch ended for good: a non-transient error while running, or the server refusing the
+   * token for longer than --auth-grace (then a CliError with exit code EXIT_AUTH).
+   */
   onFatal?(err: Error): void;
 }
 
@@ -111,7 +135,9 @@ export class Session {
   /** The last resolution handed to the command (start's result, or via onResolution). */
   private delivered: Resolution | undefined;
   private readonly abort = new AbortController();
-  private readonly client: SecretGroupsClient;
+  private client: SecretGroupsClient;
+  /** Set while the server refuses the token (mid-watch): since when, retries, the give-up timer. */
+  private authLost: { since: number; attempt: number; deadline?: NodeJS.Timeout; retry?: NodeJS.Timeout } | undefined;
   private lkg: LastKnownGood | undefined;
   private memory: MemoryCache | undefined;
   private lastSavedMs = 0;
@@ -265,16 +291,81 @@ export class Session {
     };
     void (async () => {
       try {
-        for await (const ev of it) handle(ev);
+        for await (const ev of it) {
+          if (this.authLost && (ev.type === 'resolution' || ev.type === 'unchanged')) this.authRestored();
+          handle(ev);
+        }
       } catch (e) {
         const err = e instanceof RpcError ? rpcFailure(e, cfg.id) : (e as Error);
         if (!this.started) start.fail(err);
+        else if (isAuthFailure(e)) this.authRefused(e, () => this.pump(this.current.etag, start));
         else {
           log.error('watch ended; values will no longer be updated', { error: err.message });
           this.handlers.onFatal?.(err);
         }
       }
     })();
+  }
+
+  /**
+   * The server ended the watch because it no longer accepts the token (revoked, expired, its
+   * workload deleted, its role changed). The outputs stay as they are and are not updated; the
+   * agent says so once, retries slowly (re-reading --token-file, which may hold a rotated
+   * token), and gives up after --auth-grace unless --wait-on-auth-error.
+   */
+  private authRefused(e: RpcError, retry: () => void): void {
+    const { cfg, log } = this;
+    if (this.abort.signal.aborted) return;
+    if (!this.authLost) {
+      this.authLost = { since: Date.now(), attempt: 0 };
+      const then = cfg.waitOnAuthError
+        ? 'waiting until it is accepted again (--wait-on-auth-error)'
+        : `exiting in ${formatAge(cfg.authGraceMs)} unless it is accepted again (--auth-grace)`;
+      process.stderr.write(`sg-agent: the server no longer accepts the token for ${describe(cfg.id)}: ${e.details || 'refused'} (${codeName(e.code)}); outputs are no longer updated; ${then}\n`);
+      log.debug('token refused mid-watch', { code: codeName(e.code) });
+      if (!cfg.waitOnAuthError) {
+        this.authLost.deadline = setTimeout(() => {
+          this.close();
+          this.handlers.onFatal?.(new CliError(`giving up: the token for ${describe(cfg.id)} was not accepted again within ${formatAge(cfg.authGraceMs)} (${codeName(e.code)})`, EXIT_AUTH));
+        }, cfg.authGraceMs);
+      }
+    }
+    const lost = this.authLost;
+    const delay = AUTH_RETRY_MS[Math.min(lost.attempt, AUTH_RETRY_MS.length - 1)]!;
+    lost.attempt++;
+    // Jitter: agents whose token was revoked together do not come back together.
+    lost.retry = setTimeout(() => {
+      if (this.abort.signal.aborted) return;
+      this.reloadToken();
+      retry();
+    }, Math.round(delay * (0.75 + Math.random() * 0.5)));
+  }
+
+  private authRestored(): void {
+    const lost = this.authLost!;
+    clearTimeout(lost.deadline);
+    this.authLost = undefined;
+    process.stderr.write(`sg-agent: the token is accepted again; outputs are updated again\n`);
+  }
+
+  /** A token file that now holds another token (rotated): use it from the next call on. */
+  private reloadToken(): void {
+    const { cfg } = this;
+    if (!cfg.tokenFile) return;
+    let token: string;
+    try {
+      token = readTokenFile(cfg.tokenFile);
+    } catch (e) {
+      this.log.warn('cannot re-read the token file', { error: (e as Error).message });
+      return;
+    }
+    if (!token || token === cfg.token) return;
+    this.log.info('the token file holds a new token; using it');
+    cfg.token = token;
+    this.client.close();
+    this.client = new SecretGroupsClient({ addr: cfg.addr, token, ca: cfg.ca, cert: cfg.cert, key: cfg.key });
+    // The cache is sealed with the token: a new token starts a new copy.
+    if (this.lkg && cfg.cacheDir) void import('../cache/last-known-good.js').then(({ LastKnownGood }) => (this.lkg = new LastKnownGood(cfg.cacheDir!, token, cfg.id)));
   }
 
   /** Keeps the resolution in memory and (when configured) on disk as the last-known-good copy. */
@@ -307,6 +398,10 @@ export class Session {
   }
 
   close(): void {
+    if (this.authLost) {
+      clearTimeout(this.authLost.deadline);
+      clearTimeout(this.authLost.retry);
+    }
     this.abort.abort();
     this.client.close();
     this.memory?.close();

@@ -3,7 +3,7 @@ import { spawn } from 'node:child_process';
 import { resolve as resolvePath } from 'node:path';
 import { atomicWrite, checkWritable } from '../sinks/atomic-write.js';
 import { formatFile, type FileFormat } from '../sinks/formats.js';
-import { SecretFileWriter } from '../sinks/secret-files.js';
+import { SecretFileWriter, skippedFilesWarning } from '../sinks/secret-files.js';
 import { childEnvironment } from '../sinks/env.js';
 import type { Resolution } from '../client/wire.js';
 import type { AgentLog } from '../log.js';
@@ -39,7 +39,7 @@ export async function runWrite(p: Parsed, log: AgentLog): Promise<number> {
     throw new CliError(`cannot write --out ${outArg}: ${(e as Error).message}`);
   }
   const cfg = sessionConfig(p);
-  const files = new SecretFileWriter(v['files-root'] as string);
+  const files = new SecretFileWriter(v['files-root'] as string | undefined, skippedFilesWarning(log));
   const session = new Session(cfg, log);
   const first = await session.start();
 
@@ -83,9 +83,10 @@ export async function runWrite(p: Parsed, log: AgentLog): Promise<number> {
         enqueue(async () => {
           if (execAfter) await runAfter(execAfter, log);
         }),
-      onFatal: () => {
+      onFatal: (err) => {
         session.close();
-        finish(1);
+        if (err instanceof CliError) process.stderr.write(`sg-agent: ${err.message}\n`);
+        finish(err instanceof CliError ? err.exitCode : 1);
       },
     };
     const stop = () => {

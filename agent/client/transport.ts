@@ -23,7 +23,15 @@ export interface TransportOptions extends Endpoint {
   keepaliveMs?: number;
   /** How long a ping may stay unanswered; default 10 s. */
   keepaliveTimeoutMs?: number;
+  /** Largest message accepted from the server; default DEFAULT_MAX_RECEIVE_BYTES. */
+  maxReceiveBytes?: number;
 }
+
+/**
+ * The largest reply the agent accepts: a resolution is bounded by the server (4 MiB of
+ * variables plus secret files), so anything far larger is a broken or hostile peer.
+ */
+export const DEFAULT_MAX_RECEIVE_BYTES = 32 * 1024 * 1024;
 
 export interface StreamHandlers {
   onMessage(message: Uint8Array): void;
@@ -154,13 +162,17 @@ export class Http2Transport {
     let ended = false;
     let req: http2.ClientHttp2Stream | undefined;
     let deadline: NodeJS.Timeout | undefined;
+    // The server ended the call (trailers or a trailers-only reply): the stream closes by
+    // itself. Resetting it anyway (RST_STREAM CANCEL after every call) trips HTTP/2 rapid-reset
+    // protection, which then closes the whole connection.
+    let serverEnded = false;
     const finish = (err: RpcError | null) => {
       if (ended) return;
       ended = true;
       if (deadline) clearTimeout(deadline);
       this.active--;
       this.updateRef();
-      if (req && !req.closed) req.close(http2.constants.NGHTTP2_CANCEL);
+      if (req && !req.closed && !serverEnded) req.close(http2.constants.NGHTTP2_CANCEL);
       handlers.onEnd(err);
     };
     this.active++;
@@ -197,12 +209,14 @@ export class Http2Transport {
     frame.set(body, 5);
     req.end(frame);
 
-    let buf: Buffer = Buffer.alloc(0);
+    const maxReceive = this.opts.maxReceiveBytes ?? DEFAULT_MAX_RECEIVE_BYTES;
+    const frames = new FrameReader();
     let httpStatus = 0;
     req.on('response', (h) => {
       httpStatus = Number(h[':status'] ?? 0);
       if (h['grpc-status'] !== undefined) {
         // Trailers-only reply: the status arrives with the headers.
+        serverEnded = true;
         const code = Number(h['grpc-status']);
         finish(code === Code.OK ? null : new RpcError(code, decodeGrpcMessage(h['grpc-message'])));
       } else if (httpStatus !== 200) {
@@ -211,14 +225,17 @@ export class Http2Transport {
     });
     req.on('data', (chunk: Buffer) => {
       if (ended) return;
-      buf = buf.length ? Buffer.concat([buf, chunk]) : chunk;
-      while (buf.length >= 5) {
-        const compressed = buf[0]!;
-        const len = buf.readUInt32BE(1);
-        if (buf.length < 5 + len) break;
-        const msg = buf.subarray(5, 5 + len);
-        buf = buf.subarray(5 + len);
-        if (compressed) {
+      frames.push(chunk);
+      for (;;) {
+        const header = frames.peekHeader();
+        if (!header) break;
+        if (header.length > maxReceive) {
+          finish(new RpcError(Code.RESOURCE_EXHAUSTED, `the server sent a message of ${header.length} bytes, more than the ${maxReceive} this client accepts`));
+          return;
+        }
+        const msg = frames.take(header.length);
+        if (!msg) break;
+        if (header.compressed) {
           finish(new RpcError(Code.INTERNAL, 'compressed message received but none was negotiated'));
           return;
         }
@@ -232,6 +249,7 @@ export class Http2Transport {
       }
     });
     req.on('trailers', (t) => {
+      serverEnded = true;
       const code = Number(t['grpc-status'] ?? Code.UNKNOWN);
       finish(code === Code.OK ? null : new RpcError(code, decodeGrpcMessage(t['grpc-message'])));
     });
@@ -267,5 +285,68 @@ export class Http2Transport {
     if (this.pingTimer) clearInterval(this.pingTimer);
     this.session?.close();
     this.session = undefined;
+  }
+}
+
+/**
+ * Reassembles length-prefixed gRPC frames from HTTP/2 data chunks. Chunks are kept in a list
+ * and copied once, when a whole message is there: appending each chunk to one growing buffer
+ * copies a large message over and over (quadratic in its size).
+ */
+export class FrameReader {
+  private chunks: Buffer[] = [];
+  private size = 0;
+
+  push(chunk: Buffer): void {
+    if (chunk.length === 0) return;
+    this.chunks.push(chunk);
+    this.size += chunk.length;
+  }
+
+  /** The next frame's header, once its 5 bytes have arrived. */
+  peekHeader(): { compressed: boolean; length: number } | undefined {
+    if (this.size < 5) return undefined;
+    const head = this.bytes(5, false);
+    return { compressed: head[0] !== 0, length: head.readUInt32BE(1) };
+  }
+
+  /** The next frame's message (header consumed), once all of it has arrived. */
+  take(length: number): Buffer | undefined {
+    if (this.size < 5 + length) return undefined;
+    this.bytes(5, true);
+    return this.bytes(length, true);
+  }
+
+  /** The first n buffered bytes, consumed or not; copies only when they span chunks. */
+  private bytes(n: number, consume: boolean): Buffer {
+    const first = this.chunks[0];
+    let out: Buffer;
+    if (n === 0) out = Buffer.alloc(0);
+    else if (first && first.length >= n) out = first.subarray(0, n);
+    else {
+      out = Buffer.allocUnsafe(n);
+      let off = 0;
+      for (const c of this.chunks) {
+        const part = Math.min(c.length, n - off);
+        c.copy(out, off, 0, part);
+        off += part;
+        if (off === n) break;
+      }
+    }
+    if (consume) {
+      let left = n;
+      while (left > 0) {
+        const c = this.chunks[0]!;
+        if (c.length <= left) {
+          this.chunks.shift();
+          left -= c.length;
+        } else {
+          this.chunks[0] = c.subarray(left);
+          left = 0;
+        }
+      }
+      this.size -= n;
+    }
+    return out;
   }
 }

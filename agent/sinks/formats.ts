@@ -43,23 +43,29 @@ export function formatShell(vars: Variables): string {
 type DotenvParse = (src: string) => Record<string, string>;
 let parseDotenv: DotenvParse | undefined;
 
-/** Quoting candidates, most readable and most widely understood first. */
+/** Characters that POSIX sh still interprets inside double quotes. */
+const SH_DOUBLE_QUOTE_SPECIAL = /["$`\\]/;
+
+/**
+ * Quotings that POSIX sh and the dotenv parser both read back as exactly `v`, safest first.
+ * Unquoted and backtick forms are never used: `sh` would split or execute them when the file is
+ * sourced (`set -a && . FILE`). CR is left out: dotenv turns every CR into LF.
+ */
 function dotenvCandidates(v: string): string[] {
+  if (v.includes('\r')) return [];
   const c: string[] = [];
-  // Single quotes are literal in dotenv (and in docker compose, python-dotenv): only `'` and CR,
-  // which dotenv turns into LF, cannot appear.
-  if (!v.includes("'") && !v.includes('\r')) c.push(`'${v}'`);
-  // Double quotes: dotenv turns the two-character sequences \n and \r into LF and CR.
-  if (!v.includes('"') && !/\\[nr]/.test(v)) c.push(`"${v.replaceAll('\n', '\\n').replaceAll('\r', '\\r')}"`);
-  if (!v.includes('`') && !v.includes('\r')) c.push(`\`${v}\``);
-  if (!/[#\r\n]/.test(v) && v === v.trim()) c.push(v);
+  // Single quotes: nothing inside is special to sh, and dotenv takes them literally.
+  if (!v.includes("'")) c.push(`'${v}'`);
+  // Double quotes hold a `'` when nothing inside is special to sh (and so no `\n` for dotenv).
+  if (!SH_DOUBLE_QUOTE_SPECIAL.test(v)) c.push(`"${v}"`);
   return c;
 }
 
 /**
- * dotenv format, checked value by value against the `dotenv` parser itself: each value gets the
- * first quoting that parses back to exactly that value. A value that no dotenv quoting can carry
- * (it would need all three quote characters plus a line break, for instance) is refused.
+ * dotenv format that is also safe to source with POSIX sh: each value gets the first quoting
+ * that sh reads literally and that the `dotenv` parser reads back to exactly that value. A value
+ * no such quoting can carry (a `'` together with one of `"`, `$`, backtick or backslash; a CR;
+ * or a trailing backslash) is refused, naming the key: use --format shell or json for it.
  */
 export function formatDotenv(vars: Variables): string {
   parseDotenv ??= (createRequire(import.meta.url)('dotenv') as { parse: DotenvParse }).parse;
@@ -71,13 +77,15 @@ export function formatDotenv(vars: Variables): string {
     const line = dotenvCandidates(v)
       .map((enc) => `${k}=${enc}`)
       .find((l) => parseDotenv!(`${l}\n`)[k] === v);
-    if (line === undefined) throw new FormatError(`variable ${k} cannot be written in dotenv format without changing it; use --format json or shell`);
+    if (line === undefined) {
+      throw new FormatError(`variable ${k} cannot be written in dotenv format so that both sh and dotenv read it unchanged; use --format shell or json`);
+    }
     out += `${line}\n`;
   }
   // Belt and braces: the whole file must parse back to exactly the input.
   const back = parseDotenv(out);
   for (const k of Object.keys(vars)) {
-    if (back[k] !== vars[k]) throw new FormatError(`variable ${k} does not survive the dotenv format; use --format json or shell`);
+    if (back[k] !== vars[k]) throw new FormatError(`variable ${k} does not survive the dotenv format; use --format shell or json`);
   }
   return out;
 }

@@ -1,5 +1,7 @@
 /**
- * Secret files of a resolution, written under `--files-root` (default `/`).
+ * Secret files of a resolution, written under `--files-root`, and only when one was given:
+ * without it they are skipped with a warning. A default of `/` would let whoever may add a file
+ * to a group write any path the agent can (a 0755 file in PATH, a shell profile).
  *
  * A record's path must be absolute and normalised, without `..`; it is placed under the root,
  * whose real path is resolved once. Every existing directory on the way is checked by its real
@@ -41,16 +43,26 @@ function inside(root: string, real: string): boolean {
 export interface WriteFilesResult {
   written: string[];
   unchanged: string[];
+  /** Paths not written because no files root was given. */
+  skipped: string[];
 }
 
 export class SecretFileWriter {
   private realRoot: string | undefined;
 
-  constructor(readonly root: string = '/') {}
+  /**
+   * @param root the directory secret files are written under; undefined writes none.
+   * @param onSkipped told how many files a write skipped for want of a root (to warn).
+   */
+  constructor(
+    readonly root: string | undefined,
+    private readonly onSkipped?: (count: number) => void,
+  ) {}
 
   /** Resolves the root; fails when it does not exist or is not a directory. */
   async prepare(): Promise<string> {
     if (this.realRoot) return this.realRoot;
+    if (this.root === undefined) throw new SecretPathError('no --files-root given');
     let real: string;
     try {
       real = await realpath(this.root);
@@ -70,7 +82,7 @@ export class SecretFileWriter {
 
   /** Validates every path before anything is written, so bad input writes nothing. */
   async validate(files: SecretFile[]): Promise<void> {
-    await this.prepare();
+    if (this.root !== undefined) await this.prepare();
     const seen = new Set<string>();
     for (const f of files) {
       secretPathSegments(f.path);
@@ -109,8 +121,12 @@ export class SecretFileWriter {
 
   async write(files: SecretFile[]): Promise<WriteFilesResult> {
     await this.validate(files);
+    if (this.root === undefined) {
+      if (files.length) this.onSkipped?.(files.length);
+      return { written: [], unchanged: [], skipped: files.map((f) => f.path) };
+    }
     const root = this.realRoot!;
-    const result: WriteFilesResult = { written: [], unchanged: [] };
+    const result: WriteFilesResult = { written: [], unchanged: [], skipped: [] };
     for (const f of files) {
       const segs = secretPathSegments(f.path);
       const dir = await this.ensureDir(root, segs.slice(0, -1));
@@ -125,4 +141,9 @@ export class SecretFileWriter {
     }
     return result;
   }
+}
+
+/** The warning for secret files skipped because no --files-root was given. */
+export function skippedFilesWarning(log: { warn(msg: string, fields?: Record<string, unknown>): void }): (count: number) => void {
+  return (count) => log.warn('secret files not written: no --files-root given (pass --files-root DIR to write them under DIR)', { files: count });
 }

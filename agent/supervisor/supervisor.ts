@@ -196,13 +196,13 @@ export class Supervisor {
     }
   }
 
-  /** Stops the child (graceful, then SIGKILL) and ends with its exit code. */
-  async stop(): Promise<void> {
+  /** Stops the child (graceful, then SIGKILL) and ends with its exit code, or with `exitCode`. */
+  async stop(exitCode?: number): Promise<void> {
     const child = this.child;
-    if (!child) return this.end(0);
+    if (!child) return this.end(exitCode ?? 0);
     this.busy = true;
     const info = await child.stop(this.opts.killSignal, this.opts.killTimeoutMs);
-    this.end(info.exitCode);
+    this.end(exitCode ?? info.exitCode);
   }
 }
 

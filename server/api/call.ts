@@ -16,7 +16,9 @@ export interface ApiContext {
   throttle: AuthThrottle;
   log: Logger;
   /** Called when an authenticated caller is refused (audit of denied attempts). */
-  denied?: (p: Principal, method: string, request: unknown) => void;
+  denied?: (p: Principal, method: string, request: unknown, detail?: string) => void;
+  /** Called when a presented token is refused (audit of failed authentications, by peer host). */
+  unauthenticated?: (peer: string, method: string, reason: string) => void;
   /** Observes each finished call (metrics). */
   observe?: (method: string, code: string, seconds: number) => void;
   /** Counts failed authentications (metrics). */
@@ -25,22 +27,26 @@ export interface ApiContext {
 
 type AnyCall = grpc.ServerUnaryCall<unknown, unknown> | grpc.ServerWritableStream<unknown, unknown>;
 
-export async function authenticateCall(ctx: ApiContext, call: AnyCall): Promise<Principal> {
+export async function authenticateCall(ctx: ApiContext, call: AnyCall, method: string): Promise<Principal> {
   const peer = peerHost(call.getPeer());
   const wait = ctx.throttle.lockedFor(peer);
   if (wait > 0) {
+    ctx.unauthenticated?.(peer, method, 'refused: too many failed authentications from this address');
     throw new DomainError('RESOURCE_EXHAUSTED', `too many failed authentications from this address; retry in ${Math.ceil(wait / 1000)} s`);
   }
   const header = call.metadata.get('authorization')[0];
   try {
-    const principal = await ctx.auth.authenticate(typeof header === 'string' ? header : undefined);
-    ctx.throttle.success(peer);
-    return principal;
+    // A success does not clear the peer's failures: otherwise an attacker holding any valid
+    // token (a low-privilege one will do) could interleave it with guesses and never be locked.
+    return await ctx.auth.authenticate(typeof header === 'string' ? header : undefined);
   } catch (e) {
     // Only a presented-but-wrong token is a guess; a missing header is not brute force.
     if (e instanceof DomainError && e.code === 'UNAUTHENTICATED') {
       ctx.authFailed?.();
-      if (header !== undefined) ctx.throttle.failure(peer);
+      if (header !== undefined) {
+        ctx.throttle.failure(peer);
+        ctx.unauthenticated?.(peer, method, e.message);
+      }
     }
     throw e;
   }
@@ -66,7 +72,7 @@ export function unary<Req, Res>(
     const requestId = newRequestId();
     const started = process.hrtime.bigint();
     let principal: Principal | undefined;
-    authenticateCall(ctx, call as AnyCall)
+    authenticateCall(ctx, call as AnyCall, method)
       .then((p) => {
         principal = p;
         requireWellFormed(call.request);

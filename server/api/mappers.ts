@@ -27,7 +27,7 @@ export function kindFromPb(k: WorkloadKind, fallback: d.WorkloadKind = 'service'
 }
 export const kindToPb = (k: d.WorkloadKind) => (k === 'job' ? WorkloadKind.WORKLOAD_KIND_JOB : WorkloadKind.WORKLOAD_KIND_SERVICE);
 
-export function typeFromPb(t: GroupType, fallback: d.GroupType = 'config'): d.GroupType {
+export function typeFromPb(t: GroupType, fallback: d.GroupType = 'secret'): d.GroupType {
   if (t === GroupType.GROUP_TYPE_SECRET) return 'secret';
   if (t === GroupType.GROUP_TYPE_CONFIG) return 'config';
   if (t === GroupType.GROUP_TYPE_UNSPECIFIED) return fallback;

@@ -18,6 +18,7 @@ import type { ResolverService } from '../service/resolver.js';
 import { MALFORMED_REQUEST, type ApiContext } from './call.js';
 import { accessHandlers } from './handlers/access-handlers.js';
 import { groupHandlers } from './handlers/group-handlers.js';
+import { groupInsightHandlers, projectWatchHandlers, type InsightServices } from './handlers/insight-handlers.js';
 import { projectHandlers } from './handlers/project-handlers.js';
 import { resolverHandlers } from './handlers/resolver-handlers.js';
 import { fixMapEntryNames } from './reflection-descriptors.js';
@@ -39,7 +40,7 @@ export const SERVICE_NAMES = [
   'secretgroups.v1.AccessService',
 ];
 
-export interface Services {
+export interface Services extends InsightServices {
   projects: ProjectsService;
   groups: GroupsService;
   resolver: ResolverService;
@@ -83,8 +84,31 @@ function passthroughSerializers<T extends grpc.ServiceDefinition>(def: T, method
   return out;
 }
 
-export function createGrpcServer(ctx: ApiContext, services: Services): { server: grpc.Server; health: HealthImplementation } {
+/** The handler of every RPC, built once: grpc-js and the web console's transcoder share them. */
+export function serviceHandlers(ctx: ApiContext, services: Services) {
+  return {
+    projects: { ...projectHandlers(ctx, services.projects), ...projectWatchHandlers(ctx, services) },
+    groups: { ...groupHandlers(ctx, services.groups), ...groupInsightHandlers(ctx, services) },
+    resolver: resolverHandlers(ctx, services.resolver),
+    access: accessHandlers(ctx, services.access),
+  };
+}
+export type ServiceHandlers = ReturnType<typeof serviceHandlers>;
+/**
+ * Connections without any call are closed after this long (GOAWAY; clients reconnect when they
+ * next call). It bounds how long an unauthenticated or abandoned connection holds memory: a
+ * connection only stays up while it carries calls, and every call is authenticated.
+ */
+export const DEFAULT_MAX_CONNECTION_IDLE_MS = 5 * 60_000;
+
+export function createGrpcServer(
+  ctx: ApiContext,
+  services: Services,
+  handlers: ServiceHandlers = serviceHandlers(ctx, services),
+  opts: { maxConnectionIdleMs?: number } = {},
+): { server: grpc.Server; health: HealthImplementation } {
   const server = new grpc.Server({
+    'grpc.max_connection_idle_ms': opts.maxConnectionIdleMs ?? DEFAULT_MAX_CONNECTION_IDLE_MS,
     'grpc.max_receive_message_length': LIMITS.requestBytes,
     'grpc.max_send_message_length': 64 * 1024 * 1024,
     // Watch streams are long-lived: ping idle connections so dead peers are noticed.
@@ -94,10 +118,10 @@ export function createGrpcServer(ctx: ApiContext, services: Services): { server:
     'grpc.http2.min_ping_interval_without_data_ms': 5_000,
     'grpc.max_concurrent_streams': 10_000,
   });
-  server.addService(tolerantDeserializers(ProjectServiceService), projectHandlers(ctx, services.projects));
-  server.addService(tolerantDeserializers(SecretGroupServiceService), groupHandlers(ctx, services.groups));
-  server.addService(tolerantDeserializers(passthroughSerializers(ResolverServiceService, ['resolve', 'watch'])), resolverHandlers(ctx, services.resolver));
-  server.addService(tolerantDeserializers(AccessServiceService), accessHandlers(ctx, services.access));
+  server.addService(tolerantDeserializers(ProjectServiceService), handlers.projects);
+  server.addService(tolerantDeserializers(SecretGroupServiceService), handlers.groups);
+  server.addService(tolerantDeserializers(passthroughSerializers(ResolverServiceService, ['resolve', 'watch'])), handlers.resolver);
+  server.addService(tolerantDeserializers(AccessServiceService), handlers.access);
 
   const health = new HealthImplementation(Object.fromEntries(['', ...SERVICE_NAMES].map((s) => [s, 'NOT_SERVING' as const])));
   health.addToServer(server);

@@ -20,6 +20,19 @@ export interface ServerOptions {
   pollMs?: number;
   /** Prometheus endpoint host:port; off when absent. */
   metricsAddr?: string;
+  /** Web console host:port (port 0 picks a free one); off when absent or "off". */
+  consoleAddr?: string;
+  /**
+   * The console address is the default rather than asked for: if it cannot be bound (another
+   * server on this machine has it), the server logs one line and runs without the console.
+   */
+  consoleAddrIsDefault?: boolean;
+  /** Directory of the built console UI (default dist/console). */
+  consoleAssetDir?: string;
+  /** Open Watch streams one token may hold on this replica (default 100). */
+  maxStreamsPerToken?: number;
+  /** A connection without any call for this long is closed (default 5 minutes). */
+  maxConnectionIdleMs?: number;
 }
 
 export interface RunningServer {
@@ -28,6 +41,8 @@ export interface RunningServer {
   port: number;
   /** The admin token, only on the first start (it is also written to DATA/admin.token). */
   bootstrapToken?: string;
+  /** The web console's URL (http://127.0.0.1:8080/), absent when it is off or its default port was taken. */
+  consoleUrl?: string;
   /** Live Watch subscribers on this replica. */
   watchers(): number;
   close(): Promise<void>;

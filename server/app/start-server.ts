@@ -9,18 +9,23 @@ import { isIP } from 'node:net';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { readFileSync } from 'node:fs';
-import { createGrpcServer, SERVICE_NAMES } from '../api/server.js';
+import { createGrpcServer, DEFAULT_MAX_CONNECTION_IDLE_MS, serviceHandlers, SERVICE_NAMES } from '../api/server.js';
+import { startConsole, type ConsoleServer } from '../console/console-server.js';
 import { createLogger, type Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import { AuthThrottle } from '../security/auth-throttle.js';
 import { Authenticator } from '../security/authenticator.js';
 import { RoleRegistry } from '../security/role-registry.js';
+import { DEFAULT_MAX_STREAMS_PER_TOKEN, DEFAULT_STREAM_CHECK_MS, StreamGuard } from '../security/stream-guard.js';
 import type { Principal } from '../security/principal.js';
 import { loadMasterKey } from '../security/master-key.js';
 import { AccessService } from '../service/access.js';
 import { Audit } from '../service/audit.js';
 import type { Deps } from '../service/deps.js';
 import { GroupsService } from '../service/groups.js';
+import { GroupInsights } from '../service/group-insights.js';
+import { ProjectWatch } from '../service/project-watch.js';
+import { RevealService } from '../service/reveal.js';
 import { ProjectsService } from '../service/projects.js';
 import { ResolverService } from '../service/resolver.js';
 import { Snapshots } from '../service/snapshots.js';
@@ -39,6 +44,10 @@ export async function startServer(opts: ServerOptions, log: Logger = createLogge
   const tls = Boolean(opts.tlsCert || opts.tlsKey);
   if (!tls && !opts.insecure && !isLoopback(host)) {
     throw new Error(`refusing plaintext on non-loopback address ${opts.addr}: give --tls-cert and --tls-key, or --insecure`);
+  }
+  const consoleAt = opts.consoleAddr && opts.consoleAddr !== 'off' ? splitAddr(opts.consoleAddr) : undefined;
+  if (consoleAt && !tls && !opts.insecure && !isLoopback(consoleAt.host)) {
+    throw new Error(`refusing plaintext console on non-loopback address ${opts.consoleAddr}: give --tls-cert and --tls-key, or --insecure`);
   }
   mkdirSync(opts.dataDir, { recursive: true, mode: 0o700 });
 
@@ -70,25 +79,60 @@ export async function startServer(opts: ServerOptions, log: Logger = createLogge
   const deps: Deps = { store: timed, snapshots, hub, audit, now: Date.now };
   const roles = new RoleRegistry(timed);
   const auth = new Authenticator(timed, (name) => roles.get(name));
-  const access = new AccessService(deps, auth, roles);
+  const guard = new StreamGuard(timed, roles, snapshots, {
+    maxStreamsPerToken: opts.maxStreamsPerToken ?? DEFAULT_MAX_STREAMS_PER_TOKEN,
+    checkMs: DEFAULT_STREAM_CHECK_MS,
+    // One record per token, reason and identity, however many streams it had.
+    onCut: (p, s, code, message) =>
+      audit.recordRepeatedRead(`cut\0${p.token.id}\0${s.project}\0${s.workload}\0${s.scope}\0${message}`, () => ({
+        time: Date.now(),
+        actor: p.actor,
+        action: 'Watch',
+        project: s.project,
+        target: `workload ${s.project}/${s.workload} (${s.scope})`,
+        keys: [],
+        outcome: 'denied',
+        detail: `stream ended (${code}): ${message}`,
+      })),
+  });
+  snapshots.beforePublish = () => guard.fresh();
+  const access = new AccessService(deps, auth, roles, guard);
   // Other replicas' restart requests reach this replica's subscribers through the store.
   const relay = new RestartRelay(timed, snapshots, hub);
   const services = {
     projects: new ProjectsService(deps),
     groups: new GroupsService(deps, relay.origin),
-    resolver: new ResolverService(deps),
+    resolver: new ResolverService(deps, guard),
     access,
+    insights: new GroupInsights(deps),
+    reveal: new RevealService(deps),
+    projectWatch: new ProjectWatch(deps),
   };
-  const denied = (p: Principal, method: string, request: unknown) => {
+  const denied = (p: Principal, method: string, request: unknown, detail?: string) => {
     const r = request as { project?: unknown; name?: unknown; workload?: unknown };
     const project = typeof r.project === 'string' ? r.project.slice(0, 64) : '';
     const name = (typeof r.name === 'string' ? r.name : typeof r.workload === 'string' ? r.workload : '').slice(0, 64);
-    audit.recordRead({ time: Date.now(), actor: p.actor, action: method, project, target: name ? `${project}/${name}` : project, keys: [], outcome: 'denied' });
+    audit.recordRead({ time: Date.now(), actor: p.actor, action: method, project, target: name ? `${project}/${name}` : project, keys: [], outcome: 'denied', ...(detail ? { detail: detail.slice(0, 200) } : {}) });
   };
-  const { server, health } = createGrpcServer(
-    { auth, throttle: new AuthThrottle(), log, denied, observe: metrics?.rpc, authFailed: metrics?.authFailure },
-    services,
-  );
+  // Failed authentications have no actor: recorded by peer host, one record per host, method
+  // and reason per flush interval (the throttle bounds how many a host can cause).
+  const unauthenticated = (peer: string, method: string, reason: string) =>
+    audit.recordRepeatedRead(`unauth\0${peer}\0${method}\0${reason}`, () => ({
+      time: Date.now(),
+      actor: `peer:${peer}`,
+      action: method,
+      project: '',
+      target: '',
+      keys: [],
+      outcome: 'denied',
+      detail: `authentication failed: ${reason.slice(0, 120)}`,
+    }));
+  const apiContext = { auth, throttle: new AuthThrottle(), log, denied, unauthenticated, observe: metrics?.rpc, authFailed: metrics?.authFailure };
+  // Built once: grpc-js and the console's transcoder run the same handlers.
+  const handlers = serviceHandlers(apiContext, services);
+  const { server, health } = createGrpcServer(apiContext, services, handlers, {
+    maxConnectionIdleMs: opts.maxConnectionIdleMs ?? DEFAULT_MAX_CONNECTION_IDLE_MS,
+  });
   const metricsServer = metrics && opts.metricsAddr ? await metrics.serve(opts.metricsAddr) : undefined;
   if (opts.metricsAddr) log.info({ addr: opts.metricsAddr }, 'metrics at /metrics');
 
@@ -121,22 +165,51 @@ export async function startServer(opts: ServerOptions, log: Logger = createLogge
   }
   snapshots.startPolling(opts.pollMs ?? (embedded ? 1000 : 250));
   if (!embedded) relay.start(opts.pollMs ?? 250); // one process owns an embedded store: nothing to relay
+  guard.start();
   for (const s of ['', ...SERVICE_NAMES]) health.setStatus(s, 'SERVING');
   const addr = `${host.includes(':') ? `[${host}]` : host}:${boundPort}`;
-  log.info({ addr, store: embedded ? 'sqlite' : 'mongodb', tls }, 'listening');
+  let consoleServer: ConsoleServer | undefined;
+  if (consoleAt) {
+    try {
+      consoleServer = await startConsole({
+        ...consoleAt,
+        loopback: isLoopback(consoleAt.host),
+        tls: tls ? { cert: opts.tlsCert!, key: opts.tlsKey!, clientCa: opts.tlsClientCa } : undefined,
+        assetDir: opts.consoleAssetDir,
+        log,
+        handlers,
+      });
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code ?? (e as Error).message;
+      if (!opts.consoleAddrIsDefault) {
+        server.forceShutdown();
+        metricsServer?.close();
+        snapshots.stop();
+        relay.stop();
+        await audit.close().catch(() => undefined);
+        await store.close().catch(() => undefined);
+        throw new Error(`cannot serve the console on ${opts.consoleAddr}: ${code}`);
+      }
+      log.warn({ consoleAddr: opts.consoleAddr, code }, `console not started: ${opts.consoleAddr} is taken (${code}); give --console-addr HOST:PORT to serve it elsewhere`);
+    }
+  }
+  log.info({ addr, store: embedded ? 'sqlite' : 'mongodb', tls, console: consoleServer?.url ?? 'off' }, 'listening');
 
   let closing: Promise<void> | undefined;
   return {
     addr,
     port: boundPort,
     bootstrapToken,
+    ...(consoleServer ? { consoleUrl: consoleServer.url } : {}),
     watchers: () => hub.subscriberCount,
     close: () =>
       (closing ??= (async () => {
         for (const s of ['', ...SERVICE_NAMES]) health.setStatus(s, 'NOT_SERVING');
         snapshots.stop();
         relay.stop();
+        guard.stop();
         hub.closeAll('server shutting down; reconnect');
+        await consoleServer?.close();
         await new Promise<void>((resolve) => {
           const force = setTimeout(() => {
             server.forceShutdown();

@@ -1,7 +1,7 @@
 /** How a group's addon links turn into variables. */
-import { invalid, notFound } from './errors.js';
+import { invalid, notFound, precondition } from './errors.js';
 import { validateKey } from './validation.js';
-import type { Addon, AddonLink, Vars } from './types.js';
+import type { Addon, AddonLink, SecretGroup, Vars } from './types.js';
 
 /** `<ADDON>_<KEY>`, upper-cased, other characters to '_'; a leading digit gets a '_' prefix. */
 export function defaultAlias(addon: string, key: string): string {
@@ -63,4 +63,18 @@ export function checkAddonLinks(links: readonly AddonLink[], variables: Vars, ad
       aliasOwner.set(alias, link.addon);
     }
   }
+}
+
+/**
+ * Addon details are secret values, so only a secret group may link an addon. A config group
+ * that linked one before this rule keeps resolving, but any change that leaves it a config
+ * group with links is refused until it is fixed (type secret, or links removed).
+ */
+export function checkLinkType(group: SecretGroup): SecretGroup {
+  if (group.type === 'config' && group.addonLinks.length > 0) {
+    throw precondition(
+      `group ${group.name} is a config group and links addon ${group.addonLinks.map((l) => l.addon).join(', ')}: addon connection details are secret values, so only a secret group may link an addon (change the group's type to secret, or unlink the addon)`,
+    );
+  }
+  return group;
 }

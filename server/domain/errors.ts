@@ -39,3 +39,22 @@ export const stale = (what: string, expected: number, current: number) =>
 export const denied = (message: string) => new DomainError('PERMISSION_DENIED', message);
 export const tooLarge = (message: string) => new DomainError('RESOURCE_EXHAUSTED', message);
 export const precondition = (message: string) => new DomainError('FAILED_PRECONDITION', message);
+
+/** How many characters of a caller's input a message may repeat. */
+export const ECHO_CHARS = 64;
+/** How many items of a caller's list a message may repeat. */
+export const ECHO_ITEMS = 5;
+
+/**
+ * The one way a message repeats a caller's input: at most ECHO_CHARS characters, quoted with
+ * control characters escaped. Only for names, keys, tags and paths, never for a value.
+ */
+export function echo(text: string): string {
+  return JSON.stringify(text.length > ECHO_CHARS ? `${text.slice(0, ECHO_CHARS)}…` : text);
+}
+
+/** A list of inputs for a message: the first ECHO_ITEMS, each echoed, and how many more. */
+export function echoList(items: readonly string[]): string {
+  const shown = items.slice(0, ECHO_ITEMS).map(echo).join(', ');
+  return items.length > ECHO_ITEMS ? `${shown} and ${items.length - ECHO_ITEMS} more` : shown;
+}

@@ -3,10 +3,11 @@
  * PreviewChange applies them without writing. Each returns the complete new group (or null
  * for a deletion) after validating everything a save must check.
  */
-import { checkAddonLinks, defaultAlias, linkedKeys } from './addon-links.js';
+import { checkAddonLinks, checkLinkType, defaultAlias, linkedKeys } from './addon-links.js';
 import { alreadyExists, invalid, notFound, tooLarge } from './errors.js';
 import { parseImport } from './import-parse.js';
 import { LIMITS } from './limits.js';
+import { checkExpandedGroup } from './sizes.js';
 import { checkTemplates } from './templates.js';
 import {
   validateFile,
@@ -186,10 +187,10 @@ export function applyGroupChange(current: SecretGroup | null, change: GroupChang
       break;
     }
   }
-  return checkGroup(next, ctx);
+  return checkLinkType(checkGroup(next, ctx));
 }
 
-/** Whole-group checks every save runs: sizes, addon links, templates. */
+/** Whole-group checks every save runs: sizes, addon links, templates, expanded size. */
 export function checkGroup(group: SecretGroup, ctx: Pick<ChangeContext, 'addons'>): SecretGroup {
   validateVars('variables', group.variables);
   if (group.description.length > LIMITS.descriptionLength) {
@@ -204,6 +205,8 @@ export function checkGroup(group: SecretGroup, ctx: Pick<ChangeContext, 'addons'
   checkAddonLinks(group.addonLinks, group.variables, ctx.addons);
   const { values: linked } = addonValuesForCheck(group, ctx.addons);
   checkTemplates(group.variables, linked);
+  // After checkTemplates: the reference graph is acyclic and its keys are defined.
+  checkExpandedGroup(group, ctx.addons);
   return group;
 }
 

@@ -4,7 +4,8 @@
  */
 import { createHash } from 'node:crypto';
 import { addonValues } from './addon-links.js';
-import { notFound } from './errors.js';
+import { DomainError, notFound, precondition } from './errors.js';
+import { LIMITS } from './limits.js';
 import { expandAll } from './templates.js';
 import type {
   Conflict,
@@ -22,7 +23,12 @@ import type {
 /** A group with its templates expanded and addon links applied; independent of the workload. */
 export interface PreparedGroup {
   group: SecretGroup;
-  values: Vars;
+  /**
+   * Expanded on first use, so only groups that reach some resolved workload are expanded.
+   * Throws FAILED_PRECONDITION naming the group when its expansion is over the group limit
+   * (refused at save; only older data gets here): the workloads it reaches fail, no other.
+   */
+  readonly values: Vars;
   /** alias -> addon, for keys that came from an addon link. */
   addonOrigin: Map<string, string>;
 }
@@ -34,8 +40,23 @@ export function mergeOrder(a: SecretGroup, b: SecretGroup): number {
 
 export function prepareGroup(group: SecretGroup, snapshot: Pick<ProjectSnapshot, 'addons'>): PreparedGroup {
   const { values: linked, origin } = addonValues(group.addonLinks, snapshot.addons);
-  const expanded = expandAll(group.variables, linked);
-  return { group, values: { ...linked, ...expanded }, addonOrigin: origin };
+  let values: Vars | undefined;
+  let failure: DomainError | undefined;
+  return {
+    group,
+    addonOrigin: origin,
+    get values(): Vars {
+      if (values) return values;
+      if (failure) throw failure;
+      try {
+        values = { ...linked, ...expandAll(group.variables, linked, LIMITS.groupBytes) };
+        return values;
+      } catch (e) {
+        failure = precondition(`group ${group.name} cannot be resolved: ${(e as Error).message}; fix or delete the group`);
+        throw failure;
+      }
+    },
+  };
 }
 
 /** Every group of the project, expanded, in merge order. Cache this per snapshot. */
@@ -68,8 +89,11 @@ export function resolveWorkload(
   workload: Workload,
   scope: ResolveScope,
   prepared: readonly PreparedGroup[],
-  /** Per-key provenance (for Explain). Off, the result is much smaller to keep cached. */
-  opts: { provenance?: boolean } = {},
+  /**
+   * Per-key provenance (for Explain; off, the result is much smaller to keep cached);
+   * `etag: false` skips hashing every value (previews compare values directly).
+   */
+  opts: { provenance?: boolean; etag?: boolean } = {},
 ): Resolution {
   const withProvenance = opts.provenance ?? true;
   const eligible = prepared.filter((p) => isEligible(p.group, workload, scope));
@@ -80,7 +104,8 @@ export function resolveWorkload(
   const fileSources = new Map<string, Source[]>();
   for (const p of eligible) {
     const g = p.group;
-    for (const key of Object.keys(p.values)) {
+    const values = p.values;
+    for (const key of Object.keys(values)) {
       const addon = p.addonOrigin.get(key);
       const source: Source = addon
         ? { kind: 'addon', group: g.name, priority: g.priority, addon }
@@ -89,7 +114,7 @@ export function resolveWorkload(
       if (list) list.push(source);
       else {
         varSources.set(key, [source]);
-        variables[key] = p.values[key]!;
+        variables[key] = values[key]!;
       }
     }
     for (const file of g.files) {
@@ -145,7 +170,7 @@ export function resolveWorkload(
     scope,
     variables: sortedVars,
     files,
-    etag: etagOf(sortedVars, files),
+    etag: opts.etag === false ? '' : etagOf(sortedVars, files),
     provenance: withProvenance ? provenance : [],
     fileProvenance: withProvenance ? fileProvenance : [],
     conflicts,

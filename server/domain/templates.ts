@@ -3,7 +3,7 @@
  * literal. Values are stored raw and expanded at resolution time, so addon rotation flows
  * through; undefined references and cycles are refused when a group is saved.
  */
-import { invalid } from './errors.js';
+import { echoList, invalid, precondition } from './errors.js';
 import type { Vars } from './types.js';
 
 type Part = { text: string } | { ref: string };
@@ -58,15 +58,66 @@ export function checkTemplates(templated: Vars, literal: Vars): void {
   for (const [key, value] of Object.entries(templated)) {
     const refs = references(key, value);
     graph.set(key, refs);
-    for (const ref of refs) {
-      if (!Object.hasOwn(templated, ref) && !Object.hasOwn(literal, ref)) undefinedRefs.push(`${key} -> ${ref}`);
-    }
+    if (refs.some((ref) => !Object.hasOwn(templated, ref) && !Object.hasOwn(literal, ref))) undefinedRefs.push(key);
   }
   if (undefinedRefs.length) {
-    throw invalid(`template references an undefined key: ${undefinedRefs.join(', ')}`);
+    // Names the keys holding the bad reference, never the reference: its text may be part of a
+    // secret value someone meant to write literally (`${hunter2}`).
+    throw invalid(`template references an undefined key in the value of ${echoList(undefinedRefs)} (write $\${ for a literal \${)`);
   }
   const cycle = findCycle(graph);
-  if (cycle) throw invalid(`template cycle: ${cycle.join(' -> ')}`);
+  if (cycle) {
+    const shown = cycle.length > 8 ? [...cycle.slice(0, 6), `… (${cycle.length - 1} keys)`] : cycle;
+    throw invalid(`template cycle: ${shown.join(' -> ')}`);
+  }
+}
+
+/**
+ * UTF-8 byte size of each templated key's expansion, computed over the reference graph without
+ * building a string. A size saturates at `bound + 1`, so a doubling chain (`A1=${A0}${A0}` …)
+ * costs one step per reference, not its exponential expansion. A reference to a missing key
+ * counts 0 and a cycle (refused at save) counts as over the bound.
+ */
+export function expandedSizes(templated: Vars, literal: Vars, bound: number): Map<string, number> {
+  const parsed = new Map<string, Part[]>();
+  for (const [key, value] of Object.entries(templated)) {
+    if (value.includes('$')) parsed.set(key, parseTemplate(key, value));
+  }
+  return sizesOf(parsed, templated, literal, bound, Object.keys(templated));
+}
+
+function sizesOf(parsed: ReadonlyMap<string, Part[]>, templated: Vars, literal: Vars, bound: number, roots: Iterable<string>): Map<string, number> {
+  const over = bound + 1;
+  const sizes = new Map<string, number>();
+  const visiting = new Set<string>();
+  const sizeOf = (key: string): number => {
+    const known = sizes.get(key);
+    if (known !== undefined) return known;
+    const parts = parsed.get(key);
+    let n: number;
+    if (!parts) {
+      const plain = Object.hasOwn(templated, key) ? templated[key] : Object.hasOwn(literal, key) ? literal[key] : '';
+      n = Math.min(Buffer.byteLength(plain!), over);
+    } else if (visiting.has(key)) {
+      return over;
+    } else {
+      visiting.add(key);
+      n = 0;
+      for (const part of parts) {
+        n += 'ref' in part ? sizeOf(part.ref) : Buffer.byteLength(part.text);
+        if (n > bound) {
+          n = over;
+          break;
+        }
+      }
+      visiting.delete(key);
+    }
+    sizes.set(key, n);
+    return n;
+  };
+  for (const key of roots) sizeOf(key);
+  for (const key of sizes.keys()) if (!Object.hasOwn(templated, key)) sizes.delete(key);
+  return sizes;
 }
 
 function findCycle(graph: Map<string, string[]>): string[] | null {
@@ -101,15 +152,30 @@ function findCycle(graph: Map<string, string[]>): string[] | null {
  * Expands every value of `templated`, whose references may name other templated keys or
  * `literal` keys (addon aliases, never expanded themselves). Assumes checkTemplates passed;
  * a reference that is nevertheless missing expands to the empty string rather than failing
- * resolution.
+ * resolution. Nothing is built when the templated values would expand to more than
+ * `maxBytes` in all (FAILED_PRECONDITION naming the largest key): saves refuse such a group,
+ * so only data stored before that rule can get here.
  */
-export function expandAll(templated: Vars, literal: Vars): Vars {
+export function expandAll(templated: Vars, literal: Vars, maxBytes = Infinity): Vars {
   const out: Vars = {};
   const parsed = new Map<string, Part[]>();
   for (const [key, value] of Object.entries(templated)) {
     // Fast path: most values hold no template at all.
     if (!value.includes('$')) out[key] = value;
     else parsed.set(key, parseTemplate(key, value));
+  }
+  if (parsed.size && maxBytes !== Infinity) {
+    const sizes = sizesOf(parsed, templated, literal, maxBytes, parsed.keys());
+    let total = 0;
+    let largest = '';
+    for (const key of parsed.keys()) {
+      const n = sizes.get(key)!;
+      total += n;
+      if (!largest || n > sizes.get(largest)!) largest = key;
+    }
+    if (total > maxBytes) {
+      throw precondition(`variable ${largest}: templates expand to more than the limit of ${maxBytes} bytes`);
+    }
   }
   const expanding = new Set<string>();
   const expand = (key: string): string => {

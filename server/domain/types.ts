@@ -26,6 +26,12 @@ export interface Revisioned {
 export interface Workload extends Revisioned {
   project: string;
   name: string;
+  /**
+   * Creation identity, new for every creation: a workload deleted and re-created under the same
+   * name is another workload, and tokens of the old one do not work for it. Absent on records
+   * created before it existed.
+   */
+  uid?: string;
   kind: WorkloadKind;
   tags: string[];
   runtimeVariables: Vars;

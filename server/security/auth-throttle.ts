@@ -1,6 +1,8 @@
 /**
  * Slows brute force: a peer with too many failed authentications in a window is refused for
- * a while, without affecting other peers. Memory is bounded by pruning old entries.
+ * a while, without affecting other peers. Successes do not clear the count (a valid token
+ * interleaved with guesses must not reset it); failures leave the window as it slides.
+ * Memory is bounded by pruning old entries.
  */
 export interface ThrottleOptions {
   maxFailures: number;
@@ -23,7 +25,6 @@ export class AuthThrottle {
     private readonly maxPeers = MAX_TRACKED_PEERS,
   ) {}
 
-
   /** Milliseconds the peer must still wait, or 0. */
   lockedFor(peer: string): number {
     const p = this.peers.get(peer);
@@ -42,10 +43,6 @@ export class AuthThrottle {
     this.peers.delete(peer);
     this.peers.set(peer, p);
     if (this.peers.size > this.maxPeers) this.evict(now);
-  }
-
-  success(peer: string): void {
-    this.peers.delete(peer);
   }
 
   /** Drops the least recently failing peers that are not locked out, down to the cap. */

@@ -1,6 +1,6 @@
 /** Who is calling, and what they may do: the checks every service method runs. */
-import { denied } from '../domain/errors.js';
-import type { GroupType, ResolveScope } from '../domain/types.js';
+import { DomainError, denied } from '../domain/errors.js';
+import type { GroupType, ResolveScope, Workload } from '../domain/types.js';
 import type { TokenRecord } from '../store/store.js';
 import { atLeast, type AccessLevel, type Role } from './roles.js';
 
@@ -46,6 +46,20 @@ export class Principal {
     }
   }
 
+  /**
+   * Execution-controlling keys, files and addon links count as secret whatever the group's
+   * type: changing them needs write on secret groups. `what` names them (never a value).
+   */
+  requireSecretWrite(project: string, what: readonly string[]): void {
+    this.requireProject(project);
+    if (atLeast(this.level('secret'), 'write')) return;
+    const shown = what.slice(0, 5).map((w) => (w.length > 64 ? `${w.slice(0, 64)}…` : w));
+    const more = what.length > shown.length ? ` and ${what.length - shown.length} more` : '';
+    throw denied(
+      `role ${this.role.name} has ${this.level('secret')} access to secret groups; changing ${shown.join(', ')}${more} needs write on secret groups (execution-controlling keys, files and addon links count as secret in groups of either type)`,
+    );
+  }
+
   /** Values of this type are visible (otherwise keys only). */
   seesValues(type: GroupType): boolean {
     return atLeast(this.level(type), 'read');
@@ -66,6 +80,21 @@ export class Principal {
     this.requireProject(project);
     const readsAll = atLeast(this.level('secret'), 'read') && atLeast(this.level('config'), 'read');
     if (!this.role.resolve && !readsAll) throw denied(`role ${this.role.name} may not resolve workloads`);
+  }
+
+  /**
+   * A workload token is bound to one incarnation of its workload: once the workload is deleted,
+   * or deleted and re-created under the same name (another uid), the token is dead. `current`
+   * is the workload of that name as it is now (undefined: none). Other tokens pass.
+   */
+  requireWorkloadIdentity(current: Workload | undefined): void {
+    const bound = this.token.workload;
+    if (!bound) return;
+    if (!current) throw new DomainError('UNAUTHENTICATED', `the workload of this token (${bound.project}/${bound.workload}) was deleted`);
+    // Both absent: a token and a workload from before workloads had a uid.
+    if ((bound.uid ?? '') !== (current.uid ?? '')) {
+      throw new DomainError('UNAUTHENTICATED', `the workload of this token (${bound.project}/${bound.workload}) was deleted and re-created; create a new token for it`);
+    }
   }
 
   /**

@@ -11,7 +11,7 @@ const META_KEY = 'roles';
 const LEVELS: readonly AccessLevel[] = ['none', 'keys', 'read', 'write'];
 
 export class RoleRegistry {
-  private cached: { roles: Role[]; until: number } | undefined;
+  private cached: { roles: Role[]; raw: string; until: number } | undefined;
 
   constructor(
     private readonly store: Store,
@@ -21,6 +21,15 @@ export class RoleRegistry {
 
   async get(name: string): Promise<Role | undefined> {
     return builtinRole(name) ?? (await this.custom()).find((r) => r.name === name);
+  }
+
+  /**
+   * Re-reads the custom roles now; returns their stored form, which changes whenever a role
+   * does (the stream guard re-checks live streams then).
+   */
+  async refresh(): Promise<string> {
+    await this.custom(true);
+    return this.cached!.raw;
   }
 
   async list(): Promise<Role[]> {
@@ -54,14 +63,15 @@ export class RoleRegistry {
   private async custom(fresh = false): Promise<Role[]> {
     const now = this.now();
     if (!fresh && this.cached && this.cached.until > now) return this.cached.roles;
-    const raw = await this.store.getMeta(META_KEY);
+    const raw = (await this.store.getMeta(META_KEY)) ?? '';
     const roles = raw ? (JSON.parse(raw) as Role[]) : [];
-    this.cached = { roles, until: now + this.ttlMs };
+    this.cached = { roles, raw, until: now + this.ttlMs };
     return roles;
   }
 
   private async save(roles: Role[]): Promise<void> {
-    await this.store.setMeta(META_KEY, JSON.stringify(roles));
-    this.cached = { roles, until: this.now() + this.ttlMs };
+    const raw = JSON.stringify(roles);
+    await this.store.setMeta(META_KEY, raw);
+    this.cached = { roles, raw, until: this.now() + this.ttlMs };
   }
 }

@@ -43,7 +43,7 @@ const role = (
 export const BUILTIN_ROLES: readonly Role[] = [
   role('admin', 'Everything, including projects and tokens', 'write', 'write', { projectAdmin: true, tokenAdmin: true, resolve: true }),
   role('editor', 'Write secret and config groups; resolve', 'write', 'write', { resolve: true }),
-  role('config-editor', 'Write config groups; see only the keys of secret groups', 'keys', 'write'),
+  role('config-editor', 'Write config groups (not execution-controlling keys, files or addon links); see only the keys of secret groups', 'keys', 'write'),
   role('viewer', 'Read config groups; see only the keys of secret groups', 'keys', 'read'),
   role('resolver', 'Internal services: resolve any workload of its projects', 'none', 'none', { resolve: true }),
   role('workload', 'A workload: resolve only its own identity', 'none', 'none'),

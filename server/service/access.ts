@@ -4,6 +4,7 @@ import { validateName } from '../domain/validation.js';
 import type { Authenticator } from '../security/authenticator.js';
 import type { Principal } from '../security/principal.js';
 import type { RoleRegistry } from '../security/role-registry.js';
+import type { StreamGuard } from '../security/stream-guard.js';
 import type { Role } from '../security/roles.js';
 import type { AuditEvent, AuditFilter } from '../store/store.js';
 import { hashToken, newTokenId, newTokenSecret } from '../security/tokens.js';
@@ -25,6 +26,7 @@ export class AccessService {
     private readonly d: Deps,
     private readonly auth: Authenticator,
     private readonly roleRegistry: RoleRegistry,
+    private readonly guard: Pick<StreamGuard, 'revoked'>,
   ) {}
 
   /** True while no token exists: the next bootstrap() creates the admin token. */
@@ -48,10 +50,11 @@ export class AccessService {
       validateName('workload.project', req.workload.project);
       validateName('workload.workload', req.workload.workload);
       p.requireProject(req.workload.project);
-      if (!(await this.d.store.getRecord('workload', req.workload.project, req.workload.workload))) {
-        throw notFound(`workload ${req.workload.project}/${req.workload.workload}`);
-      }
-      spec = { ...req, role: 'workload', projects: [req.workload.project] };
+      const w = await this.d.store.getRecord('workload', req.workload.project, req.workload.workload);
+      if (!w) throw notFound(`workload ${req.workload.project}/${req.workload.workload}`);
+      // Bound to this incarnation of the workload: deleting and re-creating it kills the token.
+      const workload = { project: req.workload.project, workload: req.workload.workload, ...(w.uid ? { uid: w.uid } : {}) };
+      spec = { ...req, workload, role: 'workload', projects: [req.workload.project] };
     } else {
       if (!(await this.roleRegistry.get(req.role))) throw invalid(`unknown role ${JSON.stringify(req.role.slice(0, 40))}; see ListRoles`);
       if (req.role === 'workload') throw invalid('a workload token is created with a workload identity (--workload PROJECT/NAME)');
@@ -80,6 +83,8 @@ export class AccessService {
     const event = { actor: p.actor, action: 'RevokeToken', project: '', target: `token ${id}`, keys: [] };
     await auditedWrite(this.d.audit, event, this.d.now, () => this.d.store.revokeToken(id));
     this.auth.invalidate();
+    // Before RevokeToken answers: nothing reaches the token's streams once the caller is told.
+    this.guard.revoked(id);
   }
 
   roles(): Promise<Role[]> {

@@ -4,11 +4,14 @@ import { checkRestrictionReach } from '../domain/restriction-reach.js';
 import { DomainError, alreadyExists, invalid, notFound, stale, tooLarge } from '../domain/errors.js';
 import { LIMITS } from '../domain/limits.js';
 import { previewChange, type WorkloadChange } from '../domain/preview.js';
+import { isEligible } from '../domain/resolve.js';
+import { secretWriteNeeds } from '../domain/secret-write.js';
+import { checkResolutionSizes } from '../domain/sizes.js';
 import { validateName } from '../domain/validation.js';
 import type { GroupHistoryEntry, ProjectSnapshot, Restrictions, SecretGroup } from '../domain/types.js';
 import type { Principal } from '../security/principal.js';
 import { MAX_WRITE_ATTEMPTS, type Deps } from './deps.js';
-import { dependentsOf, RESTART_ACTION } from '../watch/restart-relay.js';
+import { dependentsOf, RESTART_ACTION, signalRestart } from '../watch/restart-relay.js';
 import { auditedWrite } from './audit.js';
 import { viewGroup, type Redacted } from './redact.js';
 
@@ -104,7 +107,7 @@ export class GroupsService {
     validateName('project', project);
     validateName('group name', name);
     p.requireProject(project);
-    // Needs read: with keys only, a "no change" preview would confirm a guessed value.
+    // Needs read on the group's type; values from other sources are masked below.
     const { after } = await this.plan(p, project, name, change, expectedRevision, 'read');
     const state = await this.d.snapshots.get(project);
     const before = state.snapshot;
@@ -112,7 +115,8 @@ export class GroupsService {
     if (after) groups.set(name, after);
     else groups.delete(name);
     const next: ProjectSnapshot = { ...before, groups };
-    return previewChange(before, next);
+    // Only what the caller could read anyway: hidden values are compared by presence.
+    return previewChange(before, next, { secret: p.seesValues('secret'), config: p.seesValues('config') });
   }
 
   /** Restart events to every live Watch of a workload the group reaches at runtime. */
@@ -136,6 +140,7 @@ export class GroupsService {
       outcome: 'ok',
       detail: this.replicaTag,
     });
+    await signalRestart(this.d.store);
     const delivered = this.d.hub.restart(project, new Set(workloads), name, p.actor);
     return { workloads, delivered };
   }
@@ -170,6 +175,8 @@ export class GroupsService {
       }
       p.requireGroupAccess(project, current.type, previewLevel ?? 'write');
     }
+    // Addon details are secret values: linking or unlinking one needs write on secret groups.
+    if (!previewLevel && (change.kind === 'link' || change.kind === 'unlink')) p.requireSecretWrite(project, ['addon links']);
     if (change.kind === 'rollback') {
       const target = (await store.listGroupHistory(project, name)).find((h) => h.revision === change.revision);
       if (!target) throw notFound(`revision ${change.revision} of group ${project}/${name}`);
@@ -179,6 +186,12 @@ export class GroupsService {
     const addons = new Map((await store.listRecords('addon', project)).map((a) => [a.name, a]));
     const after = applyGroupChange(current, effective, { addons, now: this.d.now(), actor: p.actor });
     if (after && after.type !== current?.type) p.requireGroupAccess(project, after.type, previewLevel ?? 'write');
+    // A preview only shows keys, and values the caller may read (see preview): not applied there.
+    if (!previewLevel) {
+      const needs = secretWriteNeeds(current, after);
+      if (needs.length) p.requireSecretWrite(project, needs);
+    }
+    if (after) await this.checkResolutionSizes(project, after);
     if (after && change.kind === 'create') {
       // A group recreated after deletion continues its history's revision numbers.
       const last = (await store.listGroupHistory(project, name)).at(-1);
@@ -252,6 +265,17 @@ export class GroupsService {
     await this.d.snapshots.applyLocal(project, 'group', name, null);
     await this.d.snapshots.applyLocal(project, 'group', newName, renamed);
     return viewGroup(p, renamed);
+  }
+
+  /**
+   * Refuses a group after which a workload it reaches would resolve to more than the
+   * resolution limit (checked against this replica's snapshot; only sizes, nothing expanded).
+   */
+  private async checkResolutionSizes(project: string, after: SecretGroup): Promise<void> {
+    const { snapshot } = await this.d.snapshots.get(project);
+    const groups = new Map(snapshot.groups).set(after.name, after);
+    const reached = [...snapshot.workloads.values()].filter((w) => isEligible(after, w, 'runtime') || isEligible(after, w, 'build'));
+    checkResolutionSizes({ groups, addons: snapshot.addons }, reached);
   }
 
   private async write(project: string, name: string, before: SecretGroup | null, after: SecretGroup | null, history: GroupHistoryEntry) {

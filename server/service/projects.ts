@@ -1,5 +1,7 @@
 /** Projects, workloads and addons. */
+import { randomBytes } from 'node:crypto';
 import { checkGroup } from '../domain/group-changes.js';
+import { checkResolutionSizes } from '../domain/sizes.js';
 import { invalid, notFound, precondition, tooLarge } from '../domain/errors.js';
 import { LIMITS } from '../domain/limits.js';
 import { validateName, validateTags, validateValue, validateVars } from '../domain/validation.js';
@@ -67,6 +69,7 @@ export class ProjectsService {
     const record: Workload = {
       project: w.project,
       name: w.name,
+      uid: randomBytes(12).toString('hex'),
       kind: w.kind,
       tags: validateTags('tags', w.tags),
       runtimeVariables: validateVars('runtime variables', w.runtimeVariables),
@@ -76,6 +79,7 @@ export class ProjectsService {
       updatedAt: now,
       updatedBy: p.actor,
     };
+    await this.checkResolutionSize(w.project, record);
     const keys = [...Object.keys(record.runtimeVariables), ...Object.keys(record.buildArguments)];
     await this.audited(p, 'CreateWorkload', w.project, `workload ${w.project}/${w.name}`, keys, () => this.d.store.createRecord('workload', record), ['workload', w.name, record]);
     return viewWorkload(p, record);
@@ -140,8 +144,18 @@ export class ProjectsService {
         sameVars(next.buildArguments, cur0.buildArguments);
       if (same) return { ...viewWorkload(p, cur0), unchanged: true };
     }
-    const { after } = await updateWithRetry(this.d.store, 'workload', project, name, u.expectedRevision, build, (next) =>
-      write(() => this.d.store.updateRecord('workload', next)),
+    const { after } = await updateWithRetry(
+      this.d.store,
+      'workload',
+      project,
+      name,
+      u.expectedRevision,
+      async (cur) => {
+        const next = build(cur);
+        await this.checkResolutionSize(project, next);
+        return next;
+      },
+      (next) => write(() => this.d.store.updateRecord('workload', next)),
     );
     await this.d.snapshots.applyLocal(project, 'workload', name, after);
     return viewWorkload(p, after);
@@ -231,6 +245,8 @@ export class ProjectsService {
           throw precondition(`group ${g.name} links addon ${name} and would break: ${(e as Error).message}`);
         }
       }
+      const { snapshot } = await this.d.snapshots.get(project);
+      checkResolutionSizes({ groups: snapshot.groups, addons }, snapshot.workloads.values());
       return next;
     }, (next) => write(() => this.d.store.updateRecord('addon', next)));
     await this.d.snapshots.applyLocal(project, 'addon', name, after);
@@ -258,6 +274,12 @@ export class ProjectsService {
       this.d.audit.recordRead({ time: this.d.now(), actor: p.actor, action, project, target, keys: [...new Set(keys)].sort(), outcome: 'ok' });
     }
     return views;
+  }
+
+  /** Refuses a workload whose resolution would be larger than the limit (sizes only). */
+  private async checkResolutionSize(project: string, w: Workload): Promise<void> {
+    const { snapshot } = await this.d.snapshots.get(project);
+    checkResolutionSizes(snapshot, [w]);
   }
 
   private async requireProjectExists(project: string): Promise<void> {

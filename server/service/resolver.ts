@@ -2,13 +2,19 @@
 import { denied } from '../domain/errors.js';
 import { validateName } from '../domain/validation.js';
 import type { ResolveScope, Resolution } from '../domain/types.js';
+import { DomainError } from '../domain/errors.js';
 import type { Principal } from '../security/principal.js';
+import type { StreamGuard } from '../security/stream-guard.js';
 import type { WatchSink } from '../watch/hub.js';
 import type { Deps } from './deps.js';
 import type { CachedResolution, ProjectState } from './snapshots.js';
 
 export class ResolverService {
-  constructor(private readonly d: Deps) {}
+  constructor(
+    private readonly d: Deps,
+    /** Re-authorizes open streams and caps them per token. */
+    private readonly guard: StreamGuard,
+  ) {}
 
   /** The state and resolution for an identity after the permission and tag checks. */
   async prepare(p: Principal, project: string, workload: string, scope: ResolveScope, claimedTags: readonly string[], explain = false) {
@@ -17,7 +23,8 @@ export class ResolverService {
     if (explain) p.requireExplain(project, workload, scope);
     else p.requireResolve(project, workload, scope);
     // Loaded already on the hot path: no extra await.
-    const state = this.d.snapshots.peek(project) ?? (await this.d.snapshots.get(project));
+    const state = this.d.snapshots.peek(project) ?? (await this.load(p, project));
+    if (p.token.workload) p.requireWorkloadIdentity(state.snapshot.workloads.get(workload));
     const resolution = state.resolution(workload, scope);
     if (claimedTags.length) {
       const registered = state.snapshot.workloads.get(workload)!.tags;
@@ -42,8 +49,29 @@ export class ResolverService {
   /** Subscribes; returns the unsubscribe function. */
   async watch(p: Principal, project: string, workload: string, scope: ResolveScope, etag: string, claimedTags: readonly string[], sink: WatchSink): Promise<() => void> {
     const { state, resolution } = await this.prepare(p, project, workload, scope, claimedTags);
+    const release = this.guard.admit(p, { project, workload, scope, end: (code, message) => sink.fail(code, message) });
     this.auditRead(p, 'Watch', resolution);
-    return this.d.hub.subscribe(state, workload, scope, etag, sink);
+    let unsubscribe: () => void;
+    try {
+      unsubscribe = this.d.hub.subscribe(state, workload, scope, etag, sink);
+    } catch (e) {
+      release();
+      throw e;
+    }
+    return () => {
+      release();
+      unsubscribe();
+    };
+  }
+
+  /** A workload token whose project is gone is a dead token, not a missing project. */
+  private async load(p: Principal, project: string): Promise<ProjectState> {
+    try {
+      return await this.d.snapshots.get(project);
+    } catch (e) {
+      if (p.token.workload && e instanceof DomainError && e.code === 'NOT_FOUND') p.requireWorkloadIdentity(undefined);
+      throw e;
+    }
   }
 
   private auditRead(p: Principal, action: string, r: CachedResolution): void {

@@ -85,6 +85,12 @@ export class Snapshots extends EventEmitter<SnapshotEvents> {
   private polling = false;
   /** Last error of the change feed; null when the store answers. */
   storeError: Error | null = null;
+  /**
+   * Awaited before a changed snapshot replaces the current one and reaches watchers: the stream
+   * guard re-checks the tokens of open streams there, so a change written after a revocation
+   * (through any replica) is never sent to the revoked token's streams.
+   */
+  beforePublish: (() => Promise<void>) | undefined;
 
   constructor(
     private readonly store: Store,
@@ -133,6 +139,7 @@ export class Snapshots extends EventEmitter<SnapshotEvents> {
       const map = new Map(current.snapshot[field] as ReadonlyMap<string, RecordTypes[K]>);
       if (record) map.set(name, record);
       else map.delete(name);
+      await this.beforePublish?.();
       const state = new ProjectState({ ...current.snapshot, [field]: map }, version, this.encode, this.onLookup);
       this.states.set(project, state);
       this.emit('changed', project, state);
@@ -171,6 +178,7 @@ export class Snapshots extends EventEmitter<SnapshotEvents> {
       }
       return;
     }
+    if (current) await this.beforePublish?.();
     const state = new ProjectState(snapshot, version, this.encode, this.onLookup);
     this.states.set(project, state);
     if (current) this.emit('changed', project, state);

@@ -5,20 +5,22 @@
  * conditional update being atomic either. The only primitive it trusts is "insert fails on a
  * duplicate _id", which both servers guarantee.
  *
- * - Every change to a workload, addon or group inserts a new immutable revision document into
- *   `records` with `_id = [projectUid, kind, name, seq]`, where seq is the previous head's seq
- *   plus one. Two writers that start from the same head race for the same _id, so exactly one
- *   wins (optimistic concurrency); the loser re-reads the head to name the current revision.
- *   The head (highest seq) is the record; a deletion is a tombstone head.
- * - A group's history entry travels inside its revision document (`history`), so the group and
- *   its history become visible in one atomic insert. It is then copied into `group_history`
- *   (idempotent insert); older revisions are compacted (payload removed, slot kept so no writer
- *   can ever reuse their seq) only after their entry has been copied. Readers merge both.
- * - The change-feed version of a project is 1 + the number of revision documents it has. Every
- *   committed change adds exactly one document in the same insert that commits it, so there is
- *   no window between a write and its feed bump, commit order does not matter, and a refused
- *   write adds nothing.
- * - Each project incarnation has a random uid; records of a deleted project (or stragglers
+ * - Every change to a workload, addon or group of a project is one immutable document of the
+ *   project's change log (`mongo-log.ts`), `_id = [projectUid, n]` with n the next number
+ *   without a gap. The insert is the commit: two writers that read the same state race for
+ *   the same n and exactly one wins; the loser reads the change that beat it and checks its
+ *   precondition again (ABORTED when its record moved on, else it takes the next n).
+ * - A group's history entry travels inside its change document, so the group and its history
+ *   become visible in one atomic insert.
+ * - The change-feed version of a project is 1 + its last n. Because numbers have no gaps, a
+ *   reader finds new changes by looking up n + 1 by _id — constant cost however long the
+ *   history, and no commit order can hide a change behind a higher number already seen.
+ * - Each store instance keeps the state of the projects it has read (the heads, sealed as
+ *   stored) and brings it up to date with those look-ups; checkpoints every
+ *   CHECKPOINT_EVERY changes bound what a new instance has to read.
+ * - On FerretDB only a filter on `_id` alone uses an index; every other query reads the whole
+ *   collection. Writes, reads of records and the change feed use `_id` look-ups only.
+ * - Each project incarnation has a random uid; changes of a deleted project (or stragglers
  *   racing its deletion) can never surface in a project recreated under the same name.
  *
  * docs/storage.md describes the collections, indexes and the reasoning in full.
@@ -38,6 +40,16 @@ import {
 import { alreadyExists, DomainError, notFound, precondition, stale } from '../domain/errors.js';
 import type { Addon, GroupHistoryEntry, Project, ProjectSnapshot, SecretGroup, Workload } from '../domain/types.js';
 import { decodeHistory, decodeRecord, encodeHistory, encodeRecord, SCHEMA_VERSION } from './codec.js';
+import {
+  changeId,
+  checkpointId,
+  crossesCheckpoint,
+  pointerId,
+  ProjectLog,
+  type ChangeDoc,
+  type CheckpointDoc,
+  type Head,
+} from './mongo-log.js';
 import { checkImport, type AuditEvent, type AuditFilter, type RecordKind, type RecordTypes, type Store, type TokenRecord } from './store.js';
 
 export const DEFAULT_MONGO_DB = 'secretgroups';
@@ -56,38 +68,6 @@ interface ProjectDoc {
   schemaVersion: number;
 }
 
-/** One revision of one record (or a tombstone). Immutable except for compaction. */
-interface RevisionDoc {
-  _id: string;
-  uid: string;
-  project: string;
-  kind: RecordKind;
-  name: string;
-  seq: number;
-  /** The record's revision; for a tombstone, the revision it deleted. */
-  revision: number;
-  deleted: boolean;
-  /** JSON of the codec-encoded record (JSON strings: record maps may hold keys BSON refuses). */
-  data?: string | null;
-  /** JSON of the codec-encoded history entry written with this revision, until compaction. */
-  history?: string | null;
-  compacted?: boolean;
-  time: number;
-  schemaVersion: number;
-}
-
-interface HistoryDoc {
-  _id: string;
-  uid: string;
-  project: string;
-  kind: RecordKind;
-  name: string;
-  revision: number;
-  seq: number;
-  data: string;
-  schemaVersion: number;
-}
-
 interface TokenDoc extends TokenRecord {
   _id: string;
   oid: ObjectId;
@@ -99,6 +79,12 @@ interface AuditDoc extends Omit<AuditEvent, 'id'> {
   schemaVersion: number;
 }
 
+/** A number that only grows (see Store.tokenChanges). */
+interface CounterDoc {
+  _id: string;
+  value: number;
+}
+
 interface MetaDoc {
   _id: string;
   value: string;
@@ -108,6 +94,10 @@ interface MetaDoc {
 type Mode = 'create' | 'update' | 'delete';
 
 const SCHEMA_DOC = 'schema';
+/** Look-ups by _id sent at once (advancing through many changes, loading a checkpoint). */
+const LOOKUP_BATCH = 32;
+/** Changes per insertMany when importing a long history. */
+const IMPORT_BATCH = 500;
 const USER_META = 'user:';
 
 /** Database name from a mongodb:// or mongodb+srv:// URI path, if any. */
@@ -121,11 +111,18 @@ export class MongoStore implements Store {
   private readonly client: MongoClient;
   private readonly db: Db;
   private readonly projects: Collection<ProjectDoc>;
-  private readonly records: Collection<RevisionDoc>;
-  private readonly history: Collection<HistoryDoc>;
+  private readonly changes: Collection<ChangeDoc>;
+  private readonly checkpoints: Collection<CheckpointDoc>;
   private readonly tokens: Collection<TokenDoc>;
   private readonly audit: Collection<AuditDoc>;
   private readonly meta: Collection<MetaDoc>;
+  private readonly counters: Collection<CounterDoc>;
+  /** State of the projects this instance has read (current incarnation only). */
+  private readonly logs = new Map<string, ProjectLog>();
+  /** Last change numbers of projects read only through the change feed. */
+  private readonly tips = new Map<string, { uid: string; n: number }>();
+  /** Per project: the tail of its queue of commits and loads. */
+  private readonly queues = new Map<string, Promise<void>>();
 
   constructor(uri: string, opts: MongoStoreOptions = {}) {
     const timeout = opts.serverSelectionTimeoutMs ?? 5000;
@@ -138,11 +135,12 @@ export class MongoStore implements Store {
     });
     this.db = this.client.db(opts.dbName ?? dbNameFromUri(uri) ?? DEFAULT_MONGO_DB);
     this.projects = this.db.collection('projects');
-    this.records = this.db.collection('records');
-    this.history = this.db.collection('group_history');
+    this.changes = this.db.collection('changes');
+    this.checkpoints = this.db.collection('checkpoints');
     this.tokens = this.db.collection('tokens');
     this.audit = this.db.collection('audit');
     this.meta = this.db.collection('meta');
+    this.counters = this.db.collection('counters');
   }
 
   get databaseName(): string {
@@ -153,8 +151,10 @@ export class MongoStore implements Store {
     return this.guard(async () => {
       await this.client.connect();
       // createIndex is a no-op when an identical index exists, so every replica may run this.
-      await this.records.createIndex({ uid: 1, kind: 1, name: 1, seq: -1 }, { name: 'record_head' });
-      await this.history.createIndex({ uid: 1, kind: 1, name: 1, revision: 1 }, { name: 'history_by_group' });
+      await this.refuseEarlierLayout();
+      // For MongoDB: history reads and project deletion. (FerretDB answers those by a scan.)
+      await this.changes.createIndex({ uid: 1, kind: 1, name: 1, n: 1 }, { name: 'changes_by_record' });
+      await this.checkpoints.createIndex({ uid: 1 }, { name: 'checkpoints_by_project' });
       await this.tokens.createIndex({ hash: 1 }, { name: 'token_hash', unique: true });
       await this.tokens.createIndex({ oid: 1 }, { name: 'token_order' });
       await this.audit.createIndex({ project: 1, time: -1 }, { name: 'audit_project_time' });
@@ -215,8 +215,9 @@ export class MongoStore implements Store {
       // clean-up below leaves behind (crash, racing writer) is unreachable.
       const r = await this.projects.deleteOne({ _id: name, uid: p.uid });
       if (r.deletedCount === 0) throw notFound(`project ${name}`);
-      await this.records.deleteMany({ uid: p.uid });
-      await this.history.deleteMany({ uid: p.uid });
+      this.forget(name);
+      await this.changes.deleteMany({ uid: p.uid });
+      await this.checkpoints.deleteMany({ uid: p.uid });
     });
   }
 
@@ -224,19 +225,15 @@ export class MongoStore implements Store {
 
   async getRecord<K extends RecordKind>(kind: K, project: string, name: string): Promise<RecordTypes[K] | null> {
     return this.guard(async () => {
-      const p = await this.projects.findOne({ _id: project });
-      if (!p) return null;
-      const head = await this.head(p.uid, kind, name);
+      const head = (await this.synced(project))?.head(kind, name);
       return head && !head.deleted ? decodeRecord(kind, JSON.parse(head.data!)) : null;
     });
   }
 
   async listRecords<K extends RecordKind>(kind: K, project: string): Promise<RecordTypes[K][]> {
     return this.guard(async () => {
-      const p = await this.projects.findOne({ _id: project });
-      if (!p) return [];
-      const heads = await this.heads({ uid: p.uid, kind });
-      return heads.map((h) => decodeRecord(kind, JSON.parse(h.data!)));
+      const log = await this.synced(project);
+      return log ? log.live(kind).map((h) => decodeRecord(kind, JSON.parse(h.data!))) : [];
     });
   }
 
@@ -262,46 +259,42 @@ export class MongoStore implements Store {
     return this.guard(async () => {
       const p = await this.projects.findOne({ _id: project });
       if (!p) return [];
-      // Revision documents first, then the history collection: compaction copies an entry
-      // before removing it from its revision, so in this order no entry can slip between reads.
-      const pending = await this.records
-        .find({ uid: p.uid, kind: 'group', name, compacted: { $ne: true }, history: { $ne: null } })
+      // The one query by a field other than _id on records (MongoDB: index changes_by_record;
+      // FerretDB: a scan). History reads are rare; writes never need it.
+      const docs = await this.changes
+        .find({ uid: p.uid, kind: 'group', name, history: { $ne: null } }, { projection: { n: 1, history: 1 } })
         .toArray();
-      const copied = await this.history.find({ uid: p.uid, kind: 'group', name }).toArray();
-      const bySeq = new Map<number, { revision: number; data: string }>();
-      for (const h of copied) bySeq.set(h.seq, h);
-      for (const r of pending) if (r.history) bySeq.set(r.seq, { revision: historyRevision(r), data: r.history });
-      return [...bySeq.entries()]
-        .sort(([sa, a], [sb, b]) => a.revision - b.revision || sa - sb)
-        .map(([, h]) => decodeHistory(JSON.parse(h.data)));
+      return docs
+        .map((d) => ({ n: d.n, entry: decodeHistory(JSON.parse(d.history!)) }))
+        .sort((a, b) => a.entry.revision - b.entry.revision || a.n - b.n)
+        .map((d) => d.entry);
     });
   }
 
   async loadProject(name: string): Promise<ProjectSnapshot | null> {
     return this.guard(async () => {
-      const p = await this.projects.findOne({ _id: name });
-      if (!p) return null;
+      const log = await this.synced(name);
+      if (!log) return null;
       const workloads = new Map<string, Workload>();
       const addons = new Map<string, Addon>();
       const groups = new Map<string, SecretGroup>();
-      for (const h of await this.heads({ uid: p.uid })) {
+      for (const h of log.live()) {
         const data = JSON.parse(h.data!) as Record<string, unknown>;
         if (h.kind === 'workload') workloads.set(h.name, decodeRecord('workload', data));
         else if (h.kind === 'addon') addons.set(h.name, decodeRecord('addon', data));
         else groups.set(h.name, decodeRecord('group', data));
       }
-      return { project: { name: p._id, createdAt: p.createdAt }, workloads, addons, groups };
+      return { project: { name, createdAt: log.createdAt }, workloads, addons, groups };
     });
   }
 
   async projectVersions(): Promise<Map<string, number>> {
     return this.guard(async () => {
-      const projects = await this.projects.find({}, { projection: { _id: 1, uid: 1 } }).toArray();
-      const counts = await this.records
-        .aggregate<{ _id: string; n: number }>([{ $group: { _id: '$uid', n: { $sum: 1 } } }])
-        .toArray();
-      const byUid = new Map(counts.map((c) => [c._id, c.n]));
-      return new Map(projects.map((p) => [p._id, 1 + (byUid.get(p.uid) ?? 0)]));
+      const projects = await this.projects.find({}, { projection: { _id: 1, uid: 1 } }).sort({ _id: 1 }).toArray();
+      const names = new Set(projects.map((p) => p._id));
+      for (const name of [...this.logs.keys(), ...this.tips.keys()]) if (!names.has(name)) this.forget(name);
+      const tips = await Promise.all(projects.map((p) => this.tip(p._id, p.uid)));
+      return new Map(projects.map((p, i) => [p._id, 1 + tips[i]!]));
     });
   }
 
@@ -328,12 +321,27 @@ export class MongoStore implements Store {
     });
   }
 
+  async getTokensByIds(ids: readonly string[]): Promise<TokenRecord[]> {
+    if (ids.length === 0) return [];
+    return this.guard(async () => {
+      const docs = await this.tokens.find({ _id: { $in: [...ids] } }).toArray();
+      return docs.map(tokenFromDoc);
+    });
+  }
+
   async revokeToken(id: string): Promise<boolean> {
     return this.guard(async () => {
       // Unconditional and idempotent, so it is safe even where updates are not atomic.
       const r = await this.tokens.updateOne({ _id: id }, { $set: { revoked: true } });
-      return r.matchedCount > 0;
+      if (r.matchedCount === 0) return false;
+      // After the token itself: a replica that sees the counter move then reads the revocation.
+      await this.counters.updateOne({ _id: 'tokens' }, { $inc: { value: 1 } }, { upsert: true });
+      return true;
     });
+  }
+
+  async tokenChanges(): Promise<number> {
+    return this.guard(async () => (await this.counters.findOne({ _id: 'tokens' }))?.value ?? 0);
   }
 
   async appendAudit(event: AuditEvent): Promise<void> {
@@ -388,22 +396,14 @@ export class MongoStore implements Store {
   }
 
   async listGroupHistoryNames(project: string): Promise<string[]> {
-    return this.guard(async () => {
-      const p = await this.projects.findOne({ _id: project });
-      if (!p) return [];
-      const filter = { uid: p.uid, kind: 'group' as const };
-      const projection = { projection: { name: 1 } };
-      const copied = await this.history.find(filter, projection).toArray();
-      const pending = await this.records.find({ ...filter, compacted: { $ne: true }, history: { $ne: null } }, projection).toArray();
-      return [...new Set([...copied, ...pending].map((d) => d.name))].sort();
-    });
+    return this.guard(async () => (await this.synced(project))?.groupsWithHistory() ?? []);
   }
 
   /**
-   * History entries go to `group_history` with seq 1..n, then one revision document at seq n
-   * (the record, or a tombstone for a deleted group) — the same slots a record written n times
-   * would have used, so the next write takes seq n+1 and can never collide with an imported
-   * entry. The head insert comes last: until it exists the record is absent.
+   * Appends the history as changes, oldest first — each carrying the group as that entry
+   * recorded it — and the record (or a deletion) with the last one, so the log replays to
+   * exactly the imported state and later writes continue from it. Ordered inserts stop at
+   * the first refused one, so the log keeps no gap even if a writer interferes.
    */
   async importRecord<K extends RecordKind>(
     kind: K,
@@ -413,72 +413,173 @@ export class MongoStore implements Store {
     history: GroupHistoryEntry[],
   ): Promise<void> {
     const entries = checkImport(kind, project, name, record, history);
-    return this.guard(async () => {
-      const what = `${kind} ${project}/${name}`;
-      const p = await this.projects.findOne({ _id: project });
-      if (!p) throw notFound(`project ${project}`);
-      const taken = (await this.head(p.uid, kind, name)) ?? (await this.history.findOne({ uid: p.uid, kind, name }));
-      if (taken) throw alreadyExists(what);
-      const id = (seq: number) => JSON.stringify([p.uid, kind, name, seq]);
-      const docs: HistoryDoc[] = entries.map((h, i) => ({
-        _id: id(i + 1),
-        uid: p.uid,
-        project,
-        kind,
-        name,
-        revision: h.revision,
-        seq: i + 1,
-        data: JSON.stringify(encodeHistory(h)),
-        schemaVersion: SCHEMA_VERSION,
-      }));
-      for (const d of docs) if (!(await ignoreDuplicate(this.history.insertOne(d)))) throw alreadyExists(what);
-      const seq = Math.max(1, docs.length);
-      const last = entries.at(-1);
-      const head: RevisionDoc = {
-        _id: id(seq),
-        uid: p.uid,
-        project,
-        kind,
-        name,
-        seq,
+    return this.guard(() =>
+      this.exclusive(project, async () => {
+        const what = `${kind} ${project}/${name}`;
+        const log = await this.loadLog(project);
+        if (!log) throw notFound(`project ${project}`);
+        if (log.head(kind, name)) throw alreadyExists(what);
+        const steps: { state: RecordTypes[RecordKind] | null; revision: number; history: GroupHistoryEntry | null }[] = entries.map((h) => ({
+          state: h.group,
+          revision: h.group ? h.revision : h.revision - 1,
+          history: h,
+        }));
+        const last = steps.at(-1);
         // A tombstone carries the revision it deleted, as deleteRecord writes it.
-        revision: record ? record.revision : last!.group === null ? last!.revision - 1 : last!.revision,
-        deleted: record === null,
-        data: record ? JSON.stringify(encodeRecord(kind, record)) : null,
-        history: null,
-        time: Date.now(),
-        schemaVersion: SCHEMA_VERSION,
-      };
-      if (!(await ignoreDuplicate(this.records.insertOne(head)))) throw alreadyExists(what);
-    });
+        const final = { state: record, revision: record ? record.revision : last!.revision, history: last?.history ?? null };
+        if (last) steps[steps.length - 1] = final;
+        else steps.push(final);
+        const from = log.n;
+        const docs = steps.map((st, i) => this.changeDoc(log, from + 1 + i, kind, project, name, st.revision, st.state, st.history ?? undefined));
+        for (let i = 0; i < docs.length; i += IMPORT_BATCH) {
+          const batch = docs.slice(i, i + IMPORT_BATCH);
+          try {
+            await this.changes.insertMany(batch, { ordered: true });
+          } catch (e) {
+            if (!(e instanceof MongoServerError && e.code === 11000)) throw e;
+            await this.advance(log);
+            throw new DomainError('ABORTED', `importing ${what}: another writer changed project ${project} meanwhile; import into an idle store`);
+          }
+          for (const d of batch) log.apply(d);
+        }
+        await this.checkpointAfter(log, from);
+      }),
+    );
   }
 
   // --- internals --------------------------------------------------------------------------
 
-  /** The highest revision document of one record, tombstone included. */
-  private head(uid: string, kind: RecordKind, name: string): Promise<RevisionDoc | null> {
-    return this.records.findOne({ uid, kind, name }, { sort: { seq: -1 } });
+  /**
+   * The project's state, brought up to date: the cached one after a look-up of what follows
+   * it (and of the project, whose uid must not have changed), else loaded. Null without the
+   * project.
+   */
+  private async synced(project: string): Promise<ProjectLog | null> {
+    const cached = this.logs.get(project);
+    if (cached) {
+      const [p] = await Promise.all([this.projects.findOne({ _id: project }, { projection: { uid: 1 } }), this.advance(cached)]);
+      if (p?.uid === cached.uid) return cached;
+      if (!p) {
+        this.forget(project);
+        return null;
+      }
+    }
+    return this.exclusive(project, () => this.loadLog(project));
   }
 
-  /** The live heads matching a filter, ordered by name. Compacted revisions are never heads. */
-  private async heads(filter: { uid: string; kind?: RecordKind }): Promise<RevisionDoc[]> {
-    const docs = await this.records
-      .find({ ...filter, compacted: { $ne: true } }, { projection: { history: 0 } })
-      .toArray();
-    const best = new Map<string, RevisionDoc>();
-    for (const d of docs) {
-      const key = `${d.kind}\u0000${d.name}`;
-      const cur = best.get(key);
-      if (!cur || d.seq > cur.seq) best.set(key, d);
+  /** The state of the project's current incarnation, loaded if needed and up to date. */
+  private async loadLog(project: string): Promise<ProjectLog | null> {
+    const p = await this.projects.findOne({ _id: project });
+    if (!p) {
+      this.forget(project);
+      return null;
     }
-    return [...best.values()].filter((d) => !d.deleted).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    const cached = this.logs.get(project);
+    if (cached?.uid === p.uid) {
+      await this.advance(cached);
+      return cached;
+    }
+    const log = await this.restore(p);
+    this.logs.set(project, log);
+    return log;
   }
 
   /**
-   * One write: check the head, then insert the next revision. The insert is the commit; a
-   * duplicate _id means another writer committed from the same head first.
+   * A project's state from its newest checkpoint (found through the pointer, which may lag
+   * but never points at a checkpoint that does not exist) plus the changes after it. Without
+   * a usable checkpoint, from the start of the log: slower, same result.
    */
-  private async commit(
+  private async restore(p: ProjectDoc): Promise<ProjectLog> {
+    const pointer = await this.checkpoints.findOne({ _id: pointerId(p.uid) });
+    const checkpoint = pointer ? await this.checkpoints.findOne({ _id: checkpointId(p.uid, pointer.n) }) : null;
+    let log = checkpoint ? ProjectLog.fromCheckpoint(p.uid, p.createdAt, checkpoint) : new ProjectLog(p.uid, p.createdAt, 0);
+    const missing = log.missingData();
+    for (let i = 0; i < missing.length; i += LOOKUP_BATCH) {
+      const heads = missing.slice(i, i + LOOKUP_BATCH);
+      const docs = await Promise.all(heads.map((h) => this.changes.findOne({ _id: changeId(p.uid, h.n) }, { projection: { data: 1 } })));
+      if (docs.some((d) => !d)) {
+        // Only a deletion racing this load removes changes; the caller sees the project gone.
+        log = new ProjectLog(p.uid, p.createdAt, 0);
+        break;
+      }
+      heads.forEach((h, j) => (h.data = docs[j]!.data));
+    }
+    await this.advance(log);
+    return log;
+  }
+
+  /**
+   * Applies the changes after log.n, looking them up by _id: one look-up when nothing is new,
+   * then batches of growing size in parallel while changes keep coming. Numbers have no gaps,
+   * so the first missing one is the end of the log.
+   */
+  private async advance(log: ProjectLog): Promise<void> {
+    for (let batch = 1; ; batch = Math.min(batch * 2, LOOKUP_BATCH)) {
+      const from = log.n + 1;
+      const docs = await Promise.all(Array.from({ length: batch }, (_, i) => this.changes.findOne({ _id: changeId(log.uid, from + i) })));
+      const end = docs.indexOf(null);
+      for (const d of end < 0 ? docs : docs.slice(0, end)) log.apply(d!);
+      if (end >= 0) return;
+    }
+  }
+
+  /**
+   * The last change number of a project, for the change feed. Projects this instance holds
+   * state of answer from it; others from a lighter tip (numbers only), started at the newest
+   * checkpoint and advanced with _id-only look-ups.
+   */
+  private async tip(project: string, uid: string): Promise<number> {
+    const log = this.logs.get(project);
+    if (log?.uid === uid) {
+      await this.advance(log);
+      return log.n;
+    }
+    let tip = this.tips.get(project);
+    if (tip?.uid !== uid) {
+      const pointer = await this.checkpoints.findOne({ _id: pointerId(uid) });
+      tip = { uid, n: pointer?.n ?? 0 };
+      this.tips.set(project, tip);
+    }
+    const t = tip;
+    for (let batch = 1; ; batch = Math.min(batch * 2, LOOKUP_BATCH)) {
+      const from = t.n + 1;
+      const found = await Promise.all(
+        Array.from({ length: batch }, (_, i) => this.changes.findOne({ _id: changeId(uid, from + i) }, { projection: { _id: 1 } })),
+      );
+      const end = found.indexOf(null);
+      t.n = Math.max(t.n, from - 1 + (end < 0 ? batch : end));
+      if (end >= 0) return t.n;
+    }
+  }
+
+  /** Drops what this instance holds of a project (deleted, or replaced by a new incarnation). */
+  private forget(project: string): void {
+    this.logs.delete(project);
+    this.tips.delete(project);
+  }
+
+  /** Runs one project's commits (and loads) one after another within this instance. */
+  private exclusive<T>(project: string, work: () => Promise<T>): Promise<T> {
+    const prev = this.queues.get(project) ?? Promise.resolve();
+    const next = prev.catch(() => undefined).then(work);
+    const settled = next.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.queues.set(project, settled);
+    void settled.then(() => {
+      if (this.queues.get(project) === settled) this.queues.delete(project);
+    });
+    return next;
+  }
+
+  /**
+   * One write: check the precondition against the state after change n, then insert change
+   * n + 1. The insert is the commit; a duplicate _id means another writer committed n + 1
+   * first, so read it and check again. Commits of one project in this instance queue up, so
+   * they do not race each other for the same number.
+   */
+  private commit(
     mode: Mode,
     kind: RecordKind,
     project: string,
@@ -488,64 +589,96 @@ export class MongoStore implements Store {
     history: GroupHistoryEntry | undefined,
   ): Promise<void> {
     const what = `${kind} ${project}/${name}`;
-    const p = await this.projects.findOne({ _id: project });
-    if (!p) throw notFound(`project ${project}`);
-    const head = await this.head(p.uid, kind, name);
-    refuseUnless(mode, head, expected, what);
-    const seq = (head?.seq ?? 0) + 1;
-    const doc: RevisionDoc = {
-      _id: JSON.stringify([p.uid, kind, name, seq]),
-      uid: p.uid,
+    return this.exclusive(project, async () => {
+      let log = this.logs.get(project) ?? (await this.loadLog(project));
+      // A cached state may be behind: it may only refuse once it is up to date.
+      let current = false;
+      for (;;) {
+        if (!log) throw notFound(`project ${project}`);
+        try {
+          refuseUnless(mode, log.head(kind, name), expected, what);
+        } catch (e) {
+          if (current) throw e;
+          await this.advance(log);
+          current = true;
+          continue;
+        }
+        const doc = this.changeDoc(log, log.n + 1, kind, project, name, record ? record.revision : expected, record, history);
+        // The project check runs beside the insert: if the project is gone (or is a new
+        // incarnation), the change went to a dead uid that nobody reads, and nothing committed.
+        const [inserted, p] = await Promise.all([
+          ignoreDuplicate(this.changes.insertOne(doc)),
+          this.projects.findOne({ _id: project }, { projection: { uid: 1 } }),
+        ]);
+        if (p?.uid !== log.uid) {
+          this.forget(project);
+          log = await this.loadLog(project);
+          current = true;
+          continue;
+        }
+        if (inserted) {
+          log.apply(doc);
+          await this.checkpointAfter(log, doc.n - 1).catch(() => undefined);
+          return;
+        }
+        await this.advance(log);
+        current = true;
+      }
+    });
+  }
+
+  private changeDoc(
+    log: ProjectLog,
+    n: number,
+    kind: RecordKind,
+    project: string,
+    name: string,
+    revision: number,
+    record: RecordTypes[RecordKind] | null,
+    history: GroupHistoryEntry | undefined,
+  ): ChangeDoc {
+    return {
+      _id: changeId(log.uid, n),
+      uid: log.uid,
       project,
+      n,
       kind,
       name,
-      seq,
-      revision: record ? record.revision : expected,
+      revision,
       deleted: record === null,
       data: record ? JSON.stringify(encodeRecord(kind, record)) : null,
       history: history ? JSON.stringify(encodeHistory(history)) : null,
       time: Date.now(),
       schemaVersion: SCHEMA_VERSION,
     };
-    if (!(await ignoreDuplicate(this.records.insertOne(doc)))) {
-      const now = await this.head(p.uid, kind, name);
-      if (mode === 'create') throw alreadyExists(what);
-      refuseUnless(mode, now, expected, what);
-      // The head matches again (deleted and recreated in between): still a lost race.
-      throw stale(what, expected, now!.revision);
-    }
-    // Committed. What follows only tidies up; a failure or crash here is repaired by the next
-    // write to this record, and readers merge uncopied history meanwhile.
-    await this.settle(doc).catch(() => undefined);
   }
 
-  /** Copies the new revision's history entry, then compacts every older revision. */
-  private async settle(doc: RevisionDoc): Promise<void> {
-    await this.copyHistory(doc);
-    const older = await this.records
-      .find({ uid: doc.uid, kind: doc.kind, name: doc.name, seq: { $lt: doc.seq }, compacted: { $ne: true } })
-      .toArray();
-    for (const o of older) {
-      await this.copyHistory(o);
-      await this.records.updateOne({ _id: o._id }, { $set: { compacted: true }, $unset: { data: '', history: '' } });
-    }
-  }
-
-  private async copyHistory(doc: RevisionDoc): Promise<void> {
-    if (!doc.history) return;
+  /**
+   * After committing changes from + 1 … log.n: when that passed a checkpoint boundary, writes
+   * a checkpoint of the state after log.n and moves the pointer to it. A duplicate means
+   * another instance wrote the same state. The pointer is updated without a condition, so on
+   * FerretDB it may lag behind; it never points at a missing checkpoint.
+   */
+  private async checkpointAfter(log: ProjectLog, from: number): Promise<void> {
+    if (!crossesCheckpoint(from, log.n)) return;
+    const { uid, n } = log;
+    await ignoreDuplicate(this.checkpoints.insertOne({ _id: checkpointId(uid, n), uid, n, heads: log.manifest(), schemaVersion: SCHEMA_VERSION }));
     await ignoreDuplicate(
-      this.history.insertOne({
-        _id: JSON.stringify([doc.uid, doc.kind, doc.name, doc.seq]),
-        uid: doc.uid,
-        project: doc.project,
-        kind: doc.kind,
-        name: doc.name,
-        revision: historyRevision(doc),
-        seq: doc.seq,
-        data: doc.history,
-        schemaVersion: SCHEMA_VERSION,
-      }),
+      this.checkpoints.updateOne({ _id: pointerId(uid) }, { $max: { n }, $set: { uid, schemaVersion: SCHEMA_VERSION } }, { upsert: true }),
     );
+  }
+
+  /**
+   * Databases written by the earlier layout (one `records` document per revision) cannot be
+   * read by this one; say so instead of showing empty projects.
+   */
+  private async refuseEarlierLayout(): Promise<void> {
+    const earlier = await this.db.collection('records').findOne({}, { projection: { _id: 1 } });
+    if (earlier) {
+      throw precondition(
+        'this MongoDB database was written by an earlier store layout (collection `records`); copy its projects into a new database (docs/storage.md, "Earlier layout")',
+      );
+    }
   }
 
   /** Runs a store operation, turning an unreachable server into UNAVAILABLE. */
@@ -559,18 +692,14 @@ export class MongoStore implements Store {
 }
 
 /** Throws the error a write in `mode` from `expected` deserves against `head`, if any. */
-function refuseUnless(mode: Mode, head: RevisionDoc | null, expected: number, what: string): void {
-  const live = head !== null && !head.deleted;
+function refuseUnless(mode: Mode, head: Head | undefined, expected: number, what: string): void {
+  const live = head !== undefined && !head.deleted;
   if (mode === 'create') {
     if (live) throw alreadyExists(what);
     return;
   }
   if (!live) throw notFound(what);
-  if (head.revision !== expected) throw stale(what, expected, head.revision);
-}
-
-function historyRevision(doc: RevisionDoc): number {
-  return (JSON.parse(doc.history!) as { revision: number }).revision;
+  if (head!.revision !== expected) throw stale(what, expected, head.revision);
 }
 
 function tokenFromDoc(doc: TokenDoc): TokenRecord {

@@ -173,6 +173,14 @@ export class SealedStore implements Store {
     return this.inner.listTokens();
   }
 
+  tokenChanges(): Promise<number> {
+    return this.inner.tokenChanges();
+  }
+
+  getTokensByIds(ids: readonly string[]): Promise<TokenRecord[]> {
+    return this.inner.getTokensByIds(ids);
+  }
+
   revokeToken(id: string): Promise<boolean> {
     return this.inner.revokeToken(id);
   }

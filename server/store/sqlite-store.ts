@@ -24,6 +24,7 @@ CREATE TABLE IF NOT EXISTS audit (
   actor TEXT NOT NULL, action TEXT NOT NULL, data TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS audit_project_time ON audit (project, time);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
 `;
 
 export class SqliteStore implements Store {
@@ -178,14 +179,27 @@ export class SqliteStore implements Store {
     return rows.map((r) => JSON.parse(r.data) as TokenRecord);
   }
 
+  async getTokensByIds(ids: readonly string[]): Promise<TokenRecord[]> {
+    if (ids.length === 0) return [];
+    // One statement and one parameter however many ids (no bound-parameter limit).
+    const rows = this.db.prepare('SELECT data FROM tokens WHERE id IN (SELECT value FROM json_each(?))').all(JSON.stringify(ids)) as { data: string }[];
+    return rows.map((r) => JSON.parse(r.data) as TokenRecord);
+  }
+
   async revokeToken(id: string): Promise<boolean> {
     return this.db.transaction(() => {
       const row = this.db.prepare('SELECT data FROM tokens WHERE id = ?').get(id) as { data: string } | undefined;
       if (!row) return false;
       const token = { ...(JSON.parse(row.data) as TokenRecord), revoked: true };
       this.db.prepare('UPDATE tokens SET data = ? WHERE id = ?').run(JSON.stringify(token), id);
+      this.db.prepare("INSERT INTO counters (name, value) VALUES ('tokens', 1) ON CONFLICT (name) DO UPDATE SET value = value + 1").run();
       return true;
     })();
+  }
+
+  async tokenChanges(): Promise<number> {
+    const row = this.db.prepare("SELECT value FROM counters WHERE name = 'tokens'").get() as { value: number } | undefined;
+    return row?.value ?? 0;
   }
 
   private insertAudit: Database.Statement | undefined;

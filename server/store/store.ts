@@ -26,7 +26,12 @@ export interface TokenRecord {
   role: string;
   /** Empty: every project. */
   projects: string[];
-  workload: { project: string; workload: string } | null;
+  /**
+   * A workload token's identity. `uid` is the workload's creation identity (Workload.uid) when
+   * the token was made: a workload deleted and re-created under the same name has another one,
+   * so the old token is dead. Absent on tokens made before workloads had one.
+   */
+  workload: { project: string; workload: string; uid?: string } | null;
   scopes: ('runtime' | 'build')[];
   createdAt: number;
   /** 0: never. */
@@ -96,8 +101,19 @@ export interface Store {
   createToken(token: TokenRecord): Promise<void>;
   getTokenByHash(hash: string): Promise<TokenRecord | null>;
   listTokens(): Promise<TokenRecord[]>;
+  /**
+   * The tokens with these ids that exist, in any order: one query, however many ids. Replicas
+   * re-check the tokens of their open Watch streams with it (revocation, expiry).
+   */
+  getTokensByIds(ids: readonly string[]): Promise<TokenRecord[]>;
   /** False when no such token. */
   revokeToken(id: string): Promise<boolean>;
+  /**
+   * A number that changes whenever an existing token changes (a revocation), committed before
+   * revokeToken returns. Replicas poll it to re-check the tokens of their open Watch streams
+   * only when something changed; creating a token does not move it.
+   */
+  tokenChanges(): Promise<number>;
 
   appendAudit(event: AuditEvent): Promise<void>;
   listAudit(filter: AuditFilter): Promise<AuditEvent[]>;

@@ -5,6 +5,7 @@
  * memory grow: only the latest resolution waits for it (latest wins), plus a bounded queue of
  * restart events.
  */
+import { DomainError } from '../domain/errors.js';
 import type { ResolveScope } from '../domain/types.js';
 import type { CachedResolution, ProjectState, Snapshots } from '../service/snapshots.js';
 
@@ -14,7 +15,7 @@ export interface WatchSink {
   write(bytes: Uint8Array): boolean;
   onDrain(fn: () => void): void;
   /** Ends the call with an error status. */
-  fail(code: 'NOT_FOUND' | 'UNAVAILABLE' | 'PERMISSION_DENIED', message: string): void;
+  fail(code: 'NOT_FOUND' | 'UNAVAILABLE' | 'PERMISSION_DENIED' | 'UNAUTHENTICATED', message: string): void;
 }
 
 /** Encodes hub events into wire messages (supplied by the API layer); resolutions come encoded. */
@@ -191,7 +192,10 @@ export class WatchHub {
       let resolution: CachedResolution;
       try {
         resolution = state.resolution(identity.workload, identity.scope);
-      } catch {
+      } catch (e) {
+        // A group that cannot be expanded (stored before the size rules) fails only the
+        // workloads it reaches: their streams stay open on the last resolution they received.
+        if (e instanceof DomainError && e.code === 'FAILED_PRECONDITION') continue;
         for (const sub of identity.subscribers) sub.sink.fail('NOT_FOUND', `workload ${project}/${identity.workload} was deleted`);
         continue;
       }

@@ -3,6 +3,14 @@
  * once and is recorded in the audit log (append-only, one record per request, never lost to a
  * concurrent write); other replicas poll the log for such records and deliver them to their
  * own subscribers. The record carries the origin replica's id so it is not delivered twice.
+ *
+ * Reading the audit log for them is a query by action and time, which MongoDB-protocol
+ * servers without a usable index (FerretDB) answer by reading the whole log — a cost that
+ * grows with every write ever audited. So after recording a request the origin also sets a
+ * meta value to a fresh random token, and replicas read the log only when that value has
+ * changed (one look-up by key per poll otherwise). A fresh token per request keeps this safe
+ * even where concurrent updates can overwrite each other: any value written after a replica's
+ * read differs from what it read, so a request recorded after that read is never skipped.
  */
 import { randomBytes } from 'node:crypto';
 import { isEligible } from '../domain/resolve.js';
@@ -11,6 +19,13 @@ import type { AuditEvent, Store } from '../store/store.js';
 import type { WatchHub } from './hub.js';
 
 export const RESTART_ACTION = 'RestartDependents';
+/** Meta key whose value changes after every restart request is recorded. */
+export const RESTART_SIGNAL = 'restart-requests';
+
+/** Call after recording a restart request: tells the other replicas to read the audit log. */
+export async function signalRestart(store: Store): Promise<void> {
+  await store.setMeta(RESTART_SIGNAL, randomBytes(12).toString('base64url'));
+}
 /** Records older than this when first seen are not replayed (clock skew allowance). */
 const SKEW_MS = 10_000;
 
@@ -31,6 +46,8 @@ export class RestartRelay {
   private since: number;
   private timer: NodeJS.Timeout | undefined;
   private polling = false;
+  /** The signal value as of the last read of the log; undefined before the first. */
+  private signal: string | null | undefined;
 
   constructor(
     private readonly store: Store,
@@ -61,12 +78,15 @@ export class RestartRelay {
     this.polling = true;
     let delivered = 0;
     try {
+      const signal = await this.store.getMeta(RESTART_SIGNAL);
+      if (this.signal !== undefined && signal === this.signal) return 0;
       const events = await this.store.listAudit({ action: RESTART_ACTION, since: this.since - SKEW_MS, limit: 1000 });
       for (const e of events.reverse()) delivered += await this.relay(e);
       // Forget ids that fell out of the window.
       const horizon = this.since - 2 * SKEW_MS;
       for (const [id, time] of this.seen) if (time < horizon) this.seen.delete(id);
       this.since = Math.max(this.since, ...events.map((e) => e.time));
+      this.signal = signal; // read before the log, so nothing recorded after that read is skipped
     } catch {
       // Store unavailable: the next poll catches up (the window covers the gap).
     } finally {

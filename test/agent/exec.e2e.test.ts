@@ -62,6 +62,27 @@ describe('sg-agent exec', () => {
     expect(seen.mode).toBe(0o640);
   });
 
+  it('with --token-file the token is in neither the child environment nor the agent\'s /proc environ', async () => {
+    const { writeFileSync } = await import('node:fs');
+    const tokenFile = join(dir, 'token');
+    writeFileSync(tokenFile, `${token}\n`, { mode: 0o600 });
+    // The child looks where a compromised workload would: its parent's (the agent's) environ.
+    const probe = (out: string) =>
+      `const fs=require('fs');fs.writeFileSync(${JSON.stringify(out)},JSON.stringify({parent:fs.readFileSync('/proc/'+process.ppid+'/environ','utf8').includes(${JSON.stringify(token)}),env:process.env}))`;
+    const { SG_TOKEN: _unused, ...noToken } = env;
+    const viaFile = join(dir, 'probe-file.json');
+    const a = startAgent(['exec', '--token-file', tokenFile, '--', process.execPath, '-e', probe(viaFile)], noToken);
+    expect(await exitOf(a)).toEqual({ code: 0, signal: null });
+    const seen = JSON.parse(readFileSync(viaFile, 'utf8'));
+    expect(seen.parent).toBe(false);
+    expect(seen.env.SG_TOKEN).toBeUndefined();
+    expect(JSON.stringify(seen.env)).not.toContain(token);
+    // The same probe finds the token when it is given as SG_TOKEN: why the docs recommend the file.
+    const viaEnv = join(dir, 'probe-env.json');
+    expect((await exitOf(startAgent(['exec', '--', process.execPath, '-e', probe(viaEnv)], env))).code).toBe(0);
+    expect(JSON.parse(readFileSync(viaEnv, 'utf8')).parent).toBe(true);
+  });
+
   it('--pristine passes only PATH and HOME plus the resolved variables', async () => {
     const out = join(dir, 'pristine.json');
     const a = startAgent(['exec', '--pristine', '--', process.execPath, '-e', `require('fs').writeFileSync(${JSON.stringify(out)},JSON.stringify(process.env))`], {

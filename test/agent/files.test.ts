@@ -1,4 +1,4 @@
-import { lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, statSync, symlinkSync, writeFileSync, chmodSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, statSync, symlinkSync, writeFileSync, chmodSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeEach, describe, expect, it } from 'vitest';
@@ -113,7 +113,19 @@ describe('SecretFileWriter', () => {
     expect(statSync(join(dir, 'etc/app/tls.key')).mode & 0o777).toBe(0o600);
     expect(statSync(join(dir, 'etc/app/ca.pem')).mode & 0o777).toBe(0o644);
     const again = await w.write([file('/etc/app/tls.key', 'KEY')]);
-    expect(again).toEqual({ written: [], unchanged: ['/etc/app/tls.key'] });
+    expect(again).toEqual({ written: [], unchanged: ['/etc/app/tls.key'], skipped: [] });
+  });
+
+  it('writes nothing without a files root, and says how many it skipped', async () => {
+    const skipped: number[] = [];
+    const w = new SecretFileWriter(undefined, (n) => skipped.push(n));
+    const target = join(dir, 'would-be-absolute');
+    const r = await w.write([file(target, 'S', 0o755)]);
+    expect(r).toEqual({ written: [], unchanged: [], skipped: [target] });
+    expect(skipped).toEqual([1]);
+    expect(existsSync(target)).toBe(false);
+    // Paths are still validated, so a bad record is reported the same with or without a root.
+    await expect(w.write([file('relative', 'S')])).rejects.toThrow(/not absolute/);
   });
 
   it('refuses to follow a symlink out of the root, and writes nothing', async () => {

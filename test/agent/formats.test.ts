@@ -34,31 +34,67 @@ export const NASTY: Record<string, string> = {
 const dir = mkdtempSync(join(tmpdir(), 'sg-formats-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-/** Sources a file with bash and prints every variable NUL-separated, as bash sees it. */
-function sourceWithBash(text: string, keys: string[]): Record<string, string> {
+/** Sources a file with `shell` (sh is POSIX dash here) and prints every variable NUL-separated. */
+function sourceWith(shell: 'bash' | 'sh', text: string, keys: string[]): Record<string, string> {
   const f = join(dir, `vars-${Math.random()}.sh`);
   writeFileSync(f, text);
-  const script = `set -eu; . "$1"; shift; for k in "$@"; do printf '%s\\0%s\\0' "$k" "\${!k}"; done`;
-  const r = spawnSync('bash', ['-c', script, 'bash', f, ...keys], { encoding: 'utf8', env: { PATH: process.env.PATH } });
+  // set -a is how the docs tell build steps to load a dotenv file.
+  const script = `set -eu; set -a; . "$1"; shift; for k in "$@"; do eval "v=\\"\\\${$k}\\""; printf '%s\\0%s\\0' "$k" "$v"; done`;
+  const r = spawnSync(shell, ['-c', script, shell, f, ...keys], { encoding: 'utf8', env: { PATH: process.env.PATH } });
   expect(r.status, r.stderr).toBe(0);
   const parts = r.stdout.split('\0');
   const out: Record<string, string> = {};
   for (let i = 0; i + 1 < parts.length; i += 2) out[parts[i]!] = parts[i + 1]!;
   return out;
 }
+const sourceWithBash = (text: string, keys: string[]) => sourceWith('bash', text, keys);
+
+/** What sh, bash and the dotenv library each read from one dotenv file. */
+function readersOf(text: string, keys: string[]) {
+  return { sh: sourceWith('sh', text, keys), bash: sourceWith('bash', text, keys), dotenv: dotenv.parse(text) };
+}
+
+/** NASTY values that both sh and dotenv can read from one quoting. */
+const DOTENV_SAFE = Object.fromEntries(
+  Object.entries(NASTY).filter(([k]) => !['CRLF', 'MIXED_QUOTES'].includes(k)),
+);
 
 describe('dotenv format', () => {
-  it('round-trips newlines, quotes, $, #, =, unicode and whitespace through the dotenv parser', () => {
-    expect(dotenv.parse(formatDotenv(NASTY))).toEqual(NASTY);
+  it('reads back exactly the same with sh, bash and the dotenv parser', () => {
+    const text = formatDotenv(DOTENV_SAFE);
+    const keys = Object.keys(DOTENV_SAFE);
+    expect(readersOf(text, keys)).toEqual({ sh: DOTENV_SAFE, bash: DOTENV_SAFE, dotenv: DOTENV_SAFE });
   });
 
-  it('writes each value with the first quoting that parses back exactly', () => {
-    expect(formatDotenv({ A: 'plain', B: "it's", C: 'x\ny' })).toBe(`A='plain'\nB="it's"\nC='x\ny'\n`);
+  it('writes single quotes, or double quotes for a quote with nothing sh would expand', () => {
+    expect(formatDotenv({ A: 'plain', B: "it's", C: 'x\ny', D: '$(id) `id`' })).toBe(`A='plain'\nB="it's"\nC='x\ny'\nD='$(id) \`id\`'\n`);
   });
 
-  it('either round-trips an arbitrary value or refuses it naming the key (never a wrong file)', () => {
+  it('never runs anything inside a value when sourced with sh (set -a && . FILE)', () => {
+    const marker = join(dir, 'pwned-dotenv');
+    const vars = { A: `$(touch ${marker})`, B: `\`touch ${marker}\``, C: `x; touch ${marker}`, D: `"; touch ${marker}; "` };
+    const text = formatDotenv(vars);
+    expect(readersOf(text, Object.keys(vars))).toEqual({ sh: vars, bash: vars, dotenv: vars });
+    expect(spawnSync('test', ['-e', marker]).status).not.toBe(0);
+  });
+
+  it('refuses, naming the key and never the value, what no shared quoting carries', () => {
+    for (const k of ['CRLF', 'MIXED_QUOTES']) {
+      const v = NASTY[k]!;
+      expect(() => formatDotenv({ [k]: v })).toThrow(FormatError);
+      try {
+        formatDotenv({ [k]: v });
+      } catch (e) {
+        expect((e as Error).message).toContain(k);
+        expect((e as Error).message).not.toContain(v);
+        expect((e as Error).message).toMatch(/--format shell or json/);
+      }
+    }
+  });
+
+  it('either reads back identically in sh, bash and dotenv, or refuses naming the key (never a wrong file)', () => {
     fc.assert(
-      fc.property(fc.dictionary(fc.constantFrom('A', 'B_1', 'c'), fc.string({ unit: fc.constantFrom('a', ' ', '\n', '\r', "'", '"', '`', '#', '\\', 'n', '$', '=', 'é') }), { maxKeys: 3 }), (vars) => {
+      fc.property(fc.dictionary(fc.constantFrom('A', 'B_1', 'c'), fc.string({ unit: fc.constantFrom('a', ' ', '\n', '\r', "'", '"', '`', '#', '\\', 'n', '$', '=', 'é', '(', ';') }), { maxKeys: 3 }), (vars) => {
         let text: string;
         try {
           text = formatDotenv(vars);
@@ -67,9 +103,10 @@ describe('dotenv format', () => {
           expect(Object.values(vars).some((v) => (e as Error).message.includes(v) && v.length > 3)).toBe(false);
           return;
         }
-        expect(dotenv.parse(text)).toEqual(vars);
+        const keys = Object.keys(vars);
+        expect(readersOf(text, keys)).toEqual({ sh: vars, bash: vars, dotenv: vars });
       }),
-      { numRuns: 500 },
+      { numRuns: 60 },
     );
   });
 

@@ -4,7 +4,7 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import dotenv from 'dotenv';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runNode, SG_AGENT, startServerProcess, type ServerProcess } from '../helpers/server-process.js';
@@ -13,7 +13,8 @@ import { exitOf, killAgents, lines, setVars, sgOk, startAgent, until, workloadTo
 const CANARY = 'canary-d41d8cd9-do-not-log';
 const VALUES = {
   MULTI: 'line1\nline2\n',
-  QUOTES: `it's "double"`,
+  QUOTES: 'say "hi"',
+  SINGLE: "it's",
   HASH: 'a # b = c',
   UNICODE: 'päßwörd ✓ 😀',
   SPACES: '  padded  ',
@@ -63,6 +64,21 @@ describe('sg-agent write', () => {
     expect(readdirSync(d)).toEqual(['app.env']);
     expect(readFileSync(join(root, 'secrets/canary.txt'), 'utf8')).toBe(CANARY);
     expect(statSync(join(root, 'secrets/canary.txt')).mode & 0o777).toBe(0o600);
+  });
+
+  it('writes secret files only under an explicit --files-root: without one they are skipped with a warning', async () => {
+    // An absolute path that a default root of / would have written to.
+    const target = join(tmpdir(), `sg-no-files-root-${process.pid}`, 'profile.sh');
+    rmSync(dirname(target), { recursive: true, force: true });
+    await sgOk(server, ['workload', 'create', 'shop', 'filesy']);
+    await sgOk(server, ['group', 'create', 'shop', 'filesy-files', '--workload', 'filesy']);
+    await sgOk(server, ['group', 'file', 'add', 'shop', 'filesy-files', target, '--mode', '0755', '--from', '-'], 'echo pwned');
+    const d = fresh('no-root');
+    const r = await runNode(SG_AGENT, ['write', '--out', join(d, 'app.env'), '--workload', 'filesy'], { ...env, SG_TOKEN: await workloadToken(server, 'shop/filesy') });
+    expect(r.code, r.stderr).toBe(0);
+    expect(existsSync(target)).toBe(false);
+    expect(existsSync(join(d, 'app.env'))).toBe(true);
+    expect(r.stderr).toMatch(/secret files not written: no --files-root given/);
   });
 
   it('logs key counts, not values and not "[redacted]" in place of a count', async () => {

@@ -142,7 +142,8 @@ export async function benchFanout(quick: boolean, log: (s: string) => void, watc
   const details: Record<string, unknown> = { rounds, watcherProcesses: procs, channelsPerProcess: 2 };
 
   // ---- sg ----
-  const server = await startSg();
+  // Every watcher uses the admin token: lift the per-token stream cap (default 100) above them.
+  const server = await startSg({ args: ['--max-streams-per-token', String(watchers + 100)] });
   const admin = connect({ addr: server.addr, token: server.adminToken });
   let pool: WatcherPool | undefined = new WatcherPool(procs);
   let sgLat: Latencies;

@@ -14,7 +14,7 @@ import { ROOT } from './lib/procs.js';
 import { machineInfo, pin, placement, profileWindows } from './lib/util.js';
 import { summaryTable, type BenchResults } from './report.js';
 import { benchResolve } from './resolve.js';
-import { benchWrites } from './writes.js';
+import { benchWrites, noWrites } from './writes.js';
 
 async function main(): Promise<void> {
   const argv = process.argv.slice(2);
@@ -51,7 +51,7 @@ async function main(): Promise<void> {
     fanout: { watchers: 5000, p50Ms: nan, p99Ms: nan, etcdP50Ms: null, etcdP99Ms: null },
     agent: { medianMs: null, nodeMedianMs: null, ratio: null },
     server: { rssMbAt5kWatchers: nan },
-    writes: { sqlitePerSec: nan, mongoPerSec: null },
+    writes: noWrites(),
     machine: { ...machineInfo(), mode: quick ? 'quick' : 'full' },
     date,
   };

@@ -95,12 +95,13 @@ describe('sg token create', () => {
 
 describe('sg serve options', () => {
   it('flags win over SG_* variables, which win over defaults', () => {
-    expect(serverOptions({ addr: '127.0.0.1:0' }, {})).toEqual({ addr: '127.0.0.1:0', dataDir: './data', logLevel: 'info' });
+    expect(serverOptions({ addr: '127.0.0.1:0' }, {})).toEqual({ addr: '127.0.0.1:0', dataDir: './data', logLevel: 'info', consoleAddr: '127.0.0.1:8080', consoleAddrIsDefault: true });
     expect(serverOptions({ addr: 'a:1' }, { SG_DATA_DIR: '/d', SG_STORE_URI: 'mongodb://m', SG_LOG_LEVEL: 'warn' })).toEqual({
       addr: 'a:1',
       dataDir: '/d',
       storeUri: 'mongodb://m',
       logLevel: 'warn',
+      consoleAddr: '127.0.0.1:8080', consoleAddrIsDefault: true,
     });
     expect(
       serverOptions(
@@ -117,12 +118,30 @@ describe('sg serve options', () => {
       tlsKey: 'k',
       tlsClientCa: 'ca',
       metricsAddr: ':9',
+      consoleAddr: '127.0.0.1:8080', consoleAddrIsDefault: true,
     });
+  });
+  it('serves the console at 127.0.0.1:8080 unless --console-addr, SG_CONSOLE_ADDR or the config file says otherwise', () => {
+    expect(serverOptions({}, {})).toMatchObject({ consoleAddr: '127.0.0.1:8080', consoleAddrIsDefault: true });
+    expect(serverOptions({ consoleAddr: 'off' }, { SG_CONSOLE_ADDR: '127.0.0.1:9' })).toMatchObject({ consoleAddr: 'off' });
+    expect(serverOptions({ consoleAddr: 'off' }, {}).consoleAddrIsDefault).toBeUndefined();
+    expect(serverOptions({}, { SG_CONSOLE_ADDR: '127.0.0.1:9' })).toEqual(expect.objectContaining({ consoleAddr: '127.0.0.1:9' }));
+    expect(serverOptions({}, {}, { consoleAddr: '127.0.0.1:7' }).consoleAddr).toBe('127.0.0.1:7');
+    expect(serverOptions({ consoleAddr: '[::1]:0' }, {}).consoleAddr).toBe('[::1]:0');
+    expect(usageError(() => serverOptions({ consoleAddr: '8080' }, {}))).toContain('--console-addr must be HOST:PORT or off');
   });
   it('refuses half a TLS configuration and unknown log levels', () => {
     expect(usageError(() => serverOptions({ addr: 'a:1', tlsCert: 'c' }, {}))).toContain('go together');
     expect(usageError(() => serverOptions({ addr: 'a:1', tlsClientCa: 'ca' }, {}))).toContain('needs --tls-cert');
     expect(usageError(() => serverOptions({ addr: 'a:1', logLevel: 'loud' }, {}))).toContain('--log-level');
+  });
+  it('takes the stream cap and the idle-connection bound from flags, SG_* variables or the config file', () => {
+    expect(serverOptions({ addr: 'a:1', maxStreamsPerToken: '6000', maxConnectionIdle: '30s' }, {})).toMatchObject({ maxStreamsPerToken: 6000, maxConnectionIdleMs: 30_000 });
+    expect(serverOptions({ addr: 'a:1' }, { SG_MAX_STREAMS_PER_TOKEN: '7', SG_MAX_CONNECTION_IDLE: '2m' })).toMatchObject({ maxStreamsPerToken: 7, maxConnectionIdleMs: 120_000 });
+    expect(serverOptions({ addr: 'a:1' }, {}, { maxStreamsPerToken: '9' })).toMatchObject({ maxStreamsPerToken: 9 });
+    expect(usageError(() => serverOptions({ addr: 'a:1', maxStreamsPerToken: '0' }, {}))).toContain('--max-streams-per-token');
+    expect(usageError(() => serverOptions({ addr: 'a:1', maxStreamsPerToken: 'lots' }, {}))).toContain('--max-streams-per-token');
+    expect(usageError(() => serverOptions({ addr: 'a:1', maxConnectionIdle: '10ms' }, {}))).toContain('--max-connection-idle');
   });
 });
 
@@ -187,7 +206,7 @@ describe('sg serve settings: flags, then SG_* variables, then the config file', 
   it('takes each source in order and parses durations', async () => {
     const { readConfigFile } = await import('../../server/cli/commands/serve.js');
     const config = await readConfigFile('c.yaml', 'addr: 127.0.0.1:7000\ndata: /cfg\nheartbeat: 5s\npollInterval: 100ms\nlogLevel: debug\n');
-    expect(serverOptions({}, {}, config)).toEqual({ addr: '127.0.0.1:7000', dataDir: '/cfg', logLevel: 'debug', heartbeatMs: 5000, pollMs: 100 });
+    expect(serverOptions({}, {}, config)).toEqual({ addr: '127.0.0.1:7000', dataDir: '/cfg', logLevel: 'debug', heartbeatMs: 5000, pollMs: 100, consoleAddr: '127.0.0.1:8080', consoleAddrIsDefault: true });
     expect(serverOptions({}, { SG_DATA_DIR: '/env', SG_LISTEN_ADDR: '127.0.0.1:8000' }, config)).toMatchObject({ addr: '127.0.0.1:8000', dataDir: '/env' });
     expect(serverOptions({ data: '/flag' }, { SG_DATA_DIR: '/env' }, config)).toMatchObject({ dataDir: '/flag' });
     expect(serverOptions({ masterKeyFile: '/k' }, {})).toMatchObject({ masterKeyFile: '/k' });

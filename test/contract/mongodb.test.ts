@@ -10,6 +10,7 @@ import type { Store } from '../../server/store/store.js';
 import { group, workload } from '../helpers/fixtures.js';
 import { encodeHistory, encodeRecord, SCHEMA_VERSION } from '../../server/store/codec.js';
 import { describeWithMongo, startMongo, uniqueDbName, type MongoServer } from '../helpers/mongodb.js';
+import { startWireCounter } from '../helpers/mongo-wire.js';
 import { storeContract } from './store-contract.js';
 
 describeWithMongo('MongoDB store', () => {
@@ -55,7 +56,7 @@ describeWithMongo('MongoDB store', () => {
     }
   });
 
-  it('a crash right after a commit leaves a group and history that agree; the next write tidies up', async () => {
+  it('the insert of a change is the whole commit: nothing follows it that a crash could skip', async () => {
     const dbName = uniqueDbName();
     const store = new MongoStore(server.uri, { dbName });
     const raw = new MongoClient(server.uri);
@@ -65,36 +66,127 @@ describeWithMongo('MongoDB store', () => {
       const g1 = group('g', { variables: { A: '1' } });
       const entry = (g: typeof g1) => ({ project: 'p', name: 'g', revision: g.revision, time: 1, actor: 't', action: 'Set', changedKeys: ['A'], group: g });
       await store.createRecord('group', g1, entry(g1));
-      // What commit() inserts for revision 2, without the follow-up copy and compaction: the
-      // state a crash between the two leaves behind.
+      // Exactly what commit() inserts for revision 2 — as a writer that crashed right after
+      // its insert leaves it.
       const db = raw.db(dbName);
       const { uid } = (await db.collection<{ _id: string; uid: string }>('projects').findOne({ _id: 'p' }))!;
       const g2 = { ...g1, revision: 2, variables: { A: '2' } };
-      await db.collection<{ _id: string }>('records').insertOne({
-        _id: JSON.stringify([uid, 'group', 'g', 2]),
-        uid, project: 'p', kind: 'group', name: 'g', seq: 2, revision: 2, deleted: false,
+      await db.collection<{ _id: string; [k: string]: unknown }>('changes').insertOne({
+        _id: JSON.stringify([uid, 2]),
+        uid, project: 'p', n: 2, kind: 'group', name: 'g', revision: 2, deleted: false,
         data: JSON.stringify(encodeRecord('group', g2)),
         history: JSON.stringify(encodeHistory(entry(g2))),
         time: 1, schemaVersion: SCHEMA_VERSION,
       });
       expect((await store.getRecord('group', 'p', 'g'))!.variables).toEqual({ A: '2' });
       expect((await store.listGroupHistory('p', 'g')).map((h) => h.group!.variables.A)).toEqual(['1', '2']);
-      expect(await db.collection('group_history').countDocuments({ uid })).toBe(1);
-
+      expect((await store.projectVersions()).get('p')).toBe(3);
       const g3 = { ...g2, revision: 3, variables: { A: '3' } };
       await store.updateRecord('group', g3, entry(g3));
       expect((await store.listGroupHistory('p', 'g')).map((h) => h.group!.variables.A)).toEqual(['1', '2', '3']);
-      expect(await db.collection('group_history').countDocuments({ uid })).toBe(3);
-      // Superseded revisions keep their slot but lose their payload.
-      const revs = await db.collection('records').find({ uid }).sort({ seq: 1 }).toArray();
-      expect(revs.map((r) => [r.seq, r.compacted === true, r.data != null])).toEqual([
-        [1, true, false],
-        [2, true, false],
-        [3, false, true],
-      ]);
+      expect(await db.collection('changes').countDocuments({ uid })).toBe(3);
     } finally {
       await store.dropDatabase();
       await Promise.all([store.close(), raw.close()]);
+    }
+  });
+
+  it('a new instance loads a project from its newest checkpoint; a lagging or broken pointer only costs time', async () => {
+    const dbName = uniqueDbName();
+    const writer = new MongoStore(server.uri, { dbName });
+    const raw = new MongoClient(server.uri);
+    const wire = await startWireCounter(server.uri);
+    const opened: MongoStore[] = [];
+    const fresh = async (uri = server.uri) => {
+      const s = new MongoStore(uri, { dbName });
+      opened.push(s);
+      await s.init();
+      return s;
+    };
+    try {
+      await writer.init();
+      await writer.createProject({ name: 'p', createdAt: 1 });
+      await writer.createRecord('workload', workload('w'));
+      for (const name of ['a', 'b', 'c']) await writer.createRecord('group', group(name));
+      await writer.createRecord('workload', workload('gone'));
+      await writer.deleteRecord('workload', 'p', 'gone', 1);
+      for (let r = 2; r <= 230; r++) await writer.updateRecord('group', group(['a', 'b', 'c'][r % 3]!, { revision: Math.floor((r - 2) / 3) + 2, variables: { R: String(r) } }));
+      const truth = await writer.loadProject('p');
+      const db = raw.db(dbName);
+      const { uid } = (await db.collection<{ _id: string; uid: string }>('projects').findOne({ _id: 'p' }))!;
+      const pointer = db.collection<{ _id: string; n: number }>('checkpoints');
+      expect((await pointer.findOne({ _id: JSON.stringify([uid, 'checkpoint']) }))!.n).toBe(200);
+
+      // Through the checkpoint at 200: its live heads plus the 35 changes after it, by _id.
+      const viaWire = await fresh(wire.uri);
+      wire.reset();
+      expect(await viaWire.loadProject('p')).toEqual(truth);
+      const lookups = wire.commands.filter((c) => c.collection === 'changes');
+      expect(lookups.every((c) => c.name === 'find' && Object.keys(c.filter ?? {}).join() === '_id')).toBe(true);
+      // 4 live heads + changes 201…235 + the first missing one, in parallel batches.
+      expect(lookups.length).toBeGreaterThanOrEqual(4 + 35 + 1);
+      expect(lookups.length).toBeLessThan(4 + 35 + 40);
+      expect((await viaWire.projectVersions()).get('p')).toBe((await writer.projectVersions()).get('p'));
+
+      // A pointer that lags (FerretDB may lose an update) or names a missing checkpoint.
+      await pointer.updateOne({ _id: JSON.stringify([uid, 'checkpoint']) }, { $set: { n: 100 } });
+      expect(await (await fresh()).loadProject('p')).toEqual(truth);
+      await pointer.deleteOne({ _id: JSON.stringify([uid, 'checkpoint', 100]) });
+      expect(await (await fresh()).loadProject('p')).toEqual(truth);
+      const late = await fresh();
+      expect((await late.projectVersions()).get('p')).toBe((await writer.projectVersions()).get('p'));
+      await writer.updateRecord('workload', workload('w', { revision: 2 }));
+      expect((await late.getRecord('workload', 'p', 'w'))!.revision).toBe(2);
+    } finally {
+      await writer.dropDatabase();
+      await Promise.all([writer.close(), raw.close(), wire.close(), ...opened.map((s) => s.close())]);
+    }
+  });
+
+  it('replicas miss no change when writers on other instances commit out of order', async () => {
+    const dbName = uniqueDbName();
+    const stores = Array.from({ length: 6 }, () => new MongoStore(server.uri, { dbName }));
+    const [replica, judge, ...writers] = stores as [MongoStore, MongoStore, ...MongoStore[]];
+    try {
+      for (const s of stores) await s.init();
+      await replica.createProject({ name: 'p', createdAt: 1 });
+      let seen = -1;
+      let snap = await replica.loadProject('p');
+      const pollOnce = async () => {
+        const v = (await replica.projectVersions()).get('p')!;
+        if (v !== seen) {
+          snap = await replica.loadProject('p');
+          seen = v;
+        }
+      };
+      let writing = true;
+      const polling = (async () => {
+        while (writing) await pollOnce();
+      })();
+      const writer = async (s: MongoStore, w: number) => {
+        await s.createRecord('workload', workload(`w${w}`));
+        for (let r = 2; r <= 6; r++) {
+          await s.updateRecord('workload', workload(`w${w}`, { revision: r, tags: [`r${r}`] }));
+          for (;;) {
+            const cur = await s.getRecord('group', 'p', 'shared');
+            const attempt = cur
+              ? s.updateRecord('group', { ...cur, revision: cur.revision + 1, description: `w${w}r${r}` })
+              : s.createRecord('group', group('shared'));
+            if (await attempt.then(() => true, (e: unknown) => (e instanceof DomainError && ['ABORTED', 'ALREADY_EXISTS'].includes(e.code) ? false : Promise.reject(e)))) break;
+          }
+        }
+      };
+      await Promise.all(writers.map((s, w) => writer(s, w)));
+      writing = false;
+      await polling;
+      await pollOnce();
+      const truth = (await judge.loadProject('p'))!;
+      expect(snap).toEqual(truth);
+      expect([...truth.workloads.values()].map((w) => w.revision)).toEqual([6, 6, 6, 6]);
+      expect(truth.groups.get('shared')!.revision).toBe(20);
+    } finally {
+      await replica.dropDatabase();
+      await Promise.all(stores.map((s) => s.close()));
     }
   });
 

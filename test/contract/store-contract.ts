@@ -290,6 +290,36 @@ export function storeContract(name: string, factory: StoreFactory): void {
       expect((await store.getTokenByHash('hash-t1'))!.revoked).toBe(true);
     });
 
+    it('reads the tokens of many ids in one call, revocations and workload identities included', async () => {
+      const ids = Array.from({ length: 1200 }, (_, i) => `m${i.toString(16)}`);
+      for (const id of ids) await store.createToken(token(id));
+      const bound = token('wb', { role: 'workload', workload: { project: 'p', workload: 'w', uid: 'u-1' }, scopes: ['runtime'] });
+      await store.createToken(bound);
+      await store.revokeToken('m5');
+      expect(await store.getTokensByIds([])).toEqual([]);
+      // More ids than one SQL statement may bind, with unknown ones among them.
+      const got = await store.getTokensByIds([...ids, 'wb', 'unknown-1', 'unknown-2']);
+      expect(got.map((t) => t.id).sort()).toEqual([...ids, 'wb'].sort());
+      expect(got.find((t) => t.id === 'm5')!.revoked).toBe(true);
+      expect(got.find((t) => t.id === 'm6')!.revoked).toBe(false);
+      expect(got.find((t) => t.id === 'wb')).toEqual(bound);
+    });
+
+    it('moves the token change counter on every revocation, committed when revokeToken returns, and not on creation', async () => {
+      const start = await store.tokenChanges();
+      await store.createToken(token('c1'));
+      await store.createToken(token('c2'));
+      expect(await store.tokenChanges()).toBe(start);
+      await store.revokeToken('c1');
+      const once = await store.tokenChanges();
+      expect(once).not.toBe(start);
+      await store.revokeToken('c2');
+      const twice = await store.tokenChanges();
+      expect(new Set([start, once, twice]).size).toBe(3);
+      expect(await store.revokeToken('nope')).toBe(false);
+      expect(await store.tokenChanges()).toBe(twice);
+    });
+
     it('appends and filters audit events, newest first', async () => {
       for (let i = 0; i < 5; i++) {
         await store.appendAudit({

@@ -13,6 +13,8 @@ export const SG_AGENT = join(ROOT, 'dist/agent/cli/main.js');
 
 export interface ServerProcess {
   addr: string;
+  /** The web console URL printed in the start-up line, when it is served. */
+  consoleUrl: string | undefined;
   dataDir: string;
   adminToken: string;
   proc: ChildProcess;
@@ -42,11 +44,13 @@ export async function startServerProcess(opts: StartOptions = {}): Promise<Serve
   let out = '';
   let proc!: ChildProcess;
   let addr = opts.addr ?? '127.0.0.1:0';
+  let consoleUrl: string | undefined;
 
   const launch = () =>
     new Promise<void>((resolveStart, reject) => {
       proc = spawn(process.execPath, [SG, 'serve', '--addr', addr, '--data', dataDir, ...(opts.args ?? [])], {
-        env: { ...process.env, SG_LOG_LEVEL: process.env.SG_LOG_LEVEL ?? 'warn', ...opts.env },
+        // Console off unless asked for (flag or env): parallel servers must not race for 8080.
+        env: { ...process.env, SG_LOG_LEVEL: process.env.SG_LOG_LEVEL ?? 'warn', SG_CONSOLE_ADDR: 'off', ...opts.env },
         stdio: ['ignore', 'pipe', 'pipe'],
       });
       const timer = setTimeout(() => reject(new Error(`server did not start within 20 s:\n${out}`)), 20_000);
@@ -56,6 +60,7 @@ export async function startServerProcess(opts: StartOptions = {}): Promise<Serve
         if (m) {
           clearTimeout(timer);
           addr = m[1]!;
+          consoleUrl = /\(web console: (\S+)\)/.exec(out)?.[1];
           resolveStart();
         }
       };
@@ -79,6 +84,9 @@ export async function startServerProcess(opts: StartOptions = {}): Promise<Serve
   const server: ServerProcess = {
     get addr() {
       return addr;
+    },
+    get consoleUrl() {
+      return consoleUrl;
     },
     dataDir,
     adminToken,

@@ -10,7 +10,15 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, expect, it } from 'vitest';
+import * as grpc from '@grpc/grpc-js';
+import { connect } from '../../agent/client/connection.js';
+import { RevokeTokenRequest } from '../../gen/secretgroups/v1/access_service.js';
+import { DeleteWorkloadRequest } from '../../gen/secretgroups/v1/project_service.js';
+import { WatchRequest, type WatchResponse } from '../../gen/secretgroups/v1/resolver_service.js';
+import { Scope } from '../../gen/secretgroups/v1/resources.js';
 import { generateMasterKey } from '../../server/security/master-key.js';
+import { api } from '../helpers/api.js';
+import { call } from '../helpers/in-process.js';
 import { describeWithMongo, startMongo, uniqueDbName, type MongoServer } from '../helpers/mongodb.js';
 import { sg, SG_AGENT, startServerProcess, type ServerProcess } from '../helpers/server-process.js';
 
@@ -127,6 +135,57 @@ describeWithMongo('MongoDB replicas', () => {
       agent.kill('SIGTERM');
       await new Promise((r) => (agent.exitCode !== null || agent.signalCode !== null ? r(null) : agent.once('exit', r)));
       rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('a revocation through replica a ends the token\'s stream on replica b within 1 s; the value rotated after it never reaches b\'s stream', async () => {
+    const admin = connect({ addr: a.addr, token: a.adminToken });
+    const adminApi = api(admin);
+    await adminApi.createProject('rev');
+    await adminApi.createWorkload({ project: 'rev', name: 'api' });
+    await adminApi.createWorkload({ project: 'rev', name: 'tmp' });
+    await adminApi.createGroup({ project: 'rev', name: 'g', variables: { KEY: 'old' } });
+    const created = await adminApi.createToken({ name: 'rev-agent', workload: { project: 'rev', workload: 'api' } });
+    const tmpToken = (await adminApi.createToken({ name: 'tmp-agent', workload: { project: 'rev', workload: 'tmp' } })).token;
+    const onB = (token: string, workload: string) => {
+      const c = connect({ addr: b.addr, token });
+      const values: string[] = [];
+      let code = 'OPEN';
+      let endedAt = 0;
+      const stream = c.resolver.watch(WatchRequest.fromPartial({ project: 'rev', workload, scope: Scope.SCOPE_RUNTIME }));
+      stream.on('data', (m: WatchResponse) => m.resolution && values.push(JSON.stringify(m.resolution.variables)));
+      stream.on('error', (e: grpc.ServiceError) => {
+        code = grpc.status[e.code]!;
+        endedAt = Date.now();
+      });
+      return { c, values, code: () => code, endedAt: () => endedAt };
+    };
+    const w = onB(created.token, 'api');
+    const tmp = onB(tmpToken, 'tmp');
+    try {
+      await eventually('the stream on b is open', 5_000, async () => w.values.length > 0 && tmp.values.length > 0);
+      const started = Date.now();
+      await call(admin.access, 'revokeToken', RevokeTokenRequest.fromPartial({ id: created.info!.id }));
+      // Revoke, then rotate: the rotated value must never reach the revoked token's stream.
+      await adminApi.setVars('rev', 'g', { KEY: 'rotated' });
+      await eventually('the stream on b ended', 3_000, async () => w.code() !== 'OPEN');
+      expect(w.code()).toBe('UNAUTHENTICATED');
+      expect(w.endedAt() - started).toBeLessThan(1_000);
+      expect(w.values).toEqual([JSON.stringify({ KEY: 'old' })]);
+
+      // Deleted and re-created through a: the old token's stream on b ends, and never sees the new workload.
+      await eventually('b has the rotation', 5_000, async () => tmp.values.length === 2);
+      const deleted = Date.now();
+      await call(admin.projects, 'deleteWorkload', DeleteWorkloadRequest.fromPartial({ project: 'rev', name: 'tmp' }));
+      await adminApi.createWorkload({ project: 'rev', name: 'tmp', runtimeVariables: { NEW: 'incarnation' } });
+      await eventually('the tmp stream on b ended', 3_000, async () => tmp.code() !== 'OPEN');
+      expect(tmp.code()).toBe('UNAUTHENTICATED');
+      expect(tmp.endedAt() - deleted).toBeLessThan(1_500);
+      expect(tmp.values.join()).not.toContain('incarnation');
+    } finally {
+      w.c.close();
+      tmp.c.close();
+      admin.close();
     }
   });
 

@@ -23,7 +23,8 @@ let server: ServerProcess;
 let dir: string;
 const agents: ChildProcess[] = [];
 beforeAll(async () => {
-  server = await startServerProcess({ env: { SG_LOG_LEVEL: 'warn' } });
+  // The watchers share the admin token: the per-token stream cap (default 100) must be above them.
+  server = await startServerProcess({ env: { SG_LOG_LEVEL: 'warn', SG_MAX_STREAMS_PER_TOKEN: String(CLIENTS + 100) } });
   dir = mkdtempSync(join(tmpdir(), 'sg-load-fault-'));
 });
 afterAll(async () => {

@@ -23,7 +23,8 @@ const LEAK_SLACK_MB = 40;
 let server: ServerProcess;
 let admin: Clients;
 beforeAll(async () => {
-  server = await startServerProcess({ env: { SG_LOG_LEVEL: 'warn' } });
+  // The watchers share the admin token: the per-token stream cap (default 100) must be above them.
+  server = await startServerProcess({ env: { SG_LOG_LEVEL: 'warn', SG_MAX_STREAMS_PER_TOKEN: String(WATCHERS + 100) } });
   admin = connect({ addr: server.addr, token: server.adminToken });
 });
 afterAll(async () => {

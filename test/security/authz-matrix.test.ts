@@ -18,6 +18,7 @@ import type { Clients } from '../../agent/client/connection.js';
 import { etagOf } from '../../server/domain/resolve.js';
 import { api } from '../helpers/api.js';
 import { call, codeOf, startTestServer, type TestServer } from '../helpers/in-process.js';
+import { retypeGroupRaw } from '../helpers/raw-store.js';
 import { dumpStore } from '../helpers/store-dump.js';
 import { MATRIX, ROLES, renderMatrix, type Cell, type MatrixRow, type RoleName, type RowType } from './authz-matrix.js';
 
@@ -70,7 +71,7 @@ afterAll(() => t?.stop());
 let seq = 0;
 interface Fixture {
   n: number;
-  /** A group of the row's type: K and OTHER variables, a file, a link to addon db; revision 3. */
+  /** A group of the row's type: K and OTHER variables, a file, a link to addon db (config groups: see fixture()). */
   group: string;
   file: string;
   /** A record made for this cell (token id, role, project, workload or addon name). */
@@ -85,15 +86,25 @@ async function fixture(row: MatrixRow): Promise<Fixture> {
   const fx: Fixture = { n, group: `g${n}`, file: `/etc/app/f${n}.txt`, target: '' };
   if (GROUP_RPCS.has(row.rpc) && row.rpc !== 'CreateGroup') {
     const canary = canaryOf(row.type);
+    // A config group with files or links needs write on secret groups for most changes, so
+    // config rows get them only where the RPC is about them (or reads them).
+    const reads = ['GetGroup', 'ListGroups', 'ListGroupHistory'].includes(row.rpc);
+    const withFile = row.type === 'secret' || reads || row.rpc === 'RemoveFile';
+    const withLink = row.type === 'secret' || row.rpc === 'UnlinkAddon';
     await admin.createGroup({
       project: 'p',
       name: fx.group,
-      type: pbType(row.type),
+      // A config group that links an addon can only be made as a secret one, retyped below.
+      type: row.type === 'config' && withLink ? GroupType.GROUP_TYPE_SECRET : pbType(row.type),
       variables: { K: `${canary}-var`, OTHER: 'plain' },
       restrictions: { restricted: true, workloads: ['other'], tags: [] },
     });
-    await admin.addFile({ project: 'p', name: fx.group, file: { path: fx.file, content: Buffer.from(`${canary}-file`), mode: 0o600, size: 0 } });
-    await admin.link({ project: 'p', name: fx.group, addon: 'db', keys: [] });
+    if (withFile) await admin.addFile({ project: 'p', name: fx.group, file: { path: fx.file, content: Buffer.from(`${canary}-file`), mode: 0o600, size: 0 } });
+    else await admin.setVars('p', fx.group, { OTHER: 'plain-2' });
+    if (withLink) await admin.link({ project: 'p', name: fx.group, addon: 'db', keys: [] });
+    // As if linked before links needed a secret group.
+    if (row.type === 'config' && withLink) retypeGroupRaw(t.dataDir, 'p', fx.group, 'config');
+    if (row.rpc === 'DiffGroupRevisions') await admin.setVars('p', fx.group, { K: `${canary}-var2` });
   }
   switch (row.rpc) {
     case 'RestoreGroup':
@@ -132,10 +143,9 @@ const g = (method: string, build: (row: MatrixRow, fx: Fixture) => object): Invo
 };
 const target = (fx: Fixture) => ({ project: 'p', name: fx.group });
 
-/** First message of a Watch (then cancelled), or its error. */
-function watchFirst(c: Clients, req: resolverPb.WatchRequest): Promise<unknown> {
+/** First message of a server stream (then cancelled), or its error. */
+function firstOf(s: grpc.ClientReadableStream<unknown>): Promise<unknown> {
   return new Promise((resolve, reject) => {
-    const s = c.resolver.watch(req);
     let done = false;
     s.on('data', (m: unknown) => {
       if (done) return;
@@ -149,6 +159,7 @@ function watchFirst(c: Clients, req: resolverPb.WatchRequest): Promise<unknown> 
     });
   });
 }
+const watchFirst = (c: Clients, req: resolverPb.WatchRequest) => firstOf(c.resolver.watch(req));
 
 const own = { project: 'p', workload: 'api', scope: Scope.SCOPE_RUNTIME };
 
@@ -198,6 +209,10 @@ const INVOKE: Record<string, Invoke> = {
   RollbackGroup: g('rollbackGroup', (_r, fx) => ({ ...target(fx), toRevision: 1 })),
   PreviewChange: g('previewChange', (_r, fx) => ({ setVariables: { ...target(fx), variables: { K: 'a-guess' } } })),
   RestartDependents: g('restartDependents', (_r, fx) => target(fx)),
+  ListGroupDependents: g('listGroupDependents', (_r, fx) => target(fx)),
+  DiffGroupRevisions: g('diffGroupRevisions', (_r, fx) => ({ ...target(fx), fromRevision: 1 })),
+  RevealValue: g('revealValue', (_r, fx) => ({ project: 'p', kind: groupPb.RevealKind.REVEAL_KIND_GROUP_VARIABLE, name: fx.group, key: 'K' })),
+  WatchProject: (c) => firstOf(c.projects.watchProject({ project: 'p' })),
   RestoreGroup: g('restoreGroup', (_r, fx) => target(fx)),
   RenameGroup: g('renameGroup', (_r, fx) => ({ ...target(fx), newName: `rn${fx.n}` })),
 
@@ -237,10 +252,16 @@ const SEEN: Record<string, (res: never, fx: Fixture) => Seen> = {
   ListWorkloads: (res: projectPb.ListWorkloadsResponse) => ofRecords(res.workloads.filter((w) => w.name === 'api') as unknown as Rec[], ['runtimeVariables', 'buildArguments']),
   GetAddon: (res: projectPb.GetAddonResponse) => ofRecords(res.addon ? [res.addon as unknown as Rec] : [], ['connectionDetails']),
   ListAddons: (res: projectPb.ListAddonsResponse) => ofRecords(res.addons.filter((a) => a.name === 'db') as unknown as Rec[], ['connectionDetails']),
+  DiffGroupRevisions: (res: groupPb.DiffGroupRevisionsResponse) => ({
+    found: true,
+    redacted: res.valuesRedacted,
+    values: [...Object.values(res.fromValues), ...Object.values(res.toValues)],
+    keys: res.changedKeys,
+  }),
 };
 const LISTS = new Set(['ListGroups', 'ListWorkloads', 'ListAddons']);
 /** Never a value, for anyone: responses that carry keys and sources only. */
-const NEVER_VALUES = new Set(['Explain', 'PreviewChange', 'ListAuditEvents', 'ListTokens', 'RestartDependents']);
+const NEVER_VALUES = new Set(['Explain', 'PreviewChange', 'ListAuditEvents', 'ListTokens', 'RestartDependents', 'ListGroupDependents', 'WatchProject']);
 
 async function outcome(p: Promise<unknown>): Promise<{ code: string; res?: unknown; message: string }> {
   try {
@@ -263,6 +284,12 @@ describe('authorization matrix', () => {
     const all = `${text(out.res)}\n${out.message}`;
     const seen = out.code === 'OK' ? SEEN[row.rpc]?.(out.res as never, fx) : undefined;
 
+    if (cell === 'refused') {
+      expect(out.code, out.message).toBe('FAILED_PRECONDITION');
+      expect(dumpStore(t.dataDir), 'a refused call changed the store').toBe(before);
+      for (const c of CANARIES) expect(all).not.toContain(c);
+      return;
+    }
     if (cell === 'deny') {
       if (LISTS.has(row.rpc) && out.code === 'OK') {
         expect(seen!.found, `${row.rpc} lists a ${row.type} record for ${role}`).toBe(false);
@@ -448,6 +475,7 @@ describe('keys-only everywhere (config-editor and viewer on secret groups)', () 
       ['ListWorkloads', () => call(t.admin.projects, 'listWorkloads', { project: 'p' })],
       ['GetAddon', () => call(t.admin.projects, 'getAddon', { project: 'p', name: 'db' })],
       ['ListAddons', () => call(t.admin.projects, 'listAddons', { project: 'p' })],
+      ['RevealValue', () => call(t.admin.groups, 'revealValue', groupPb.RevealValueRequest.fromPartial({ project: 'p', kind: groupPb.RevealKind.REVEAL_KIND_GROUP_VARIABLE, name, key: 'AUDITED' }))],
     ];
     const carried: string[] = [];
     for (const [action, read] of reads) if (text(await read()).includes(SECRET_CANARY)) carried.push(action);

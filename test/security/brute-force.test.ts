@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect, unary, type Clients } from '../../agent/client/connection.js';
 import { WatchRequest } from '../../gen/secretgroups/v1/resolver_service.js';
 import { AuthThrottle, DEFAULT_THROTTLE, peerHost } from '../../server/security/auth-throttle.js';
+import { api } from '../helpers/api.js';
 import { codeOf, startTestServer, type TestServer } from '../helpers/in-process.js';
 
 describe('AuthThrottle (unit, fake clock)', () => {
@@ -44,12 +45,12 @@ describe('AuthThrottle (unit, fake clock)', () => {
     expect(th.lockedFor('10.0.0.1')).toBe(0);
   });
 
-  it('a success clears the count', () => {
+  it('has no way to clear the count but time: a valid token from the same host does not reset it', () => {
     const { th } = make();
     for (let i = 0; i < maxFailures - 1; i++) th.failure('10.0.0.1');
-    th.success('10.0.0.1');
+    expect('success' in th).toBe(false);
     th.failure('10.0.0.1');
-    expect(th.lockedFor('10.0.0.1')).toBe(0);
+    expect(th.lockedFor('10.0.0.1')).toBe(lockoutMs);
   });
 
   it('stays bounded in memory and fast under a spray of addresses, and keeps locked peers locked', () => {
@@ -136,5 +137,29 @@ describe('integration: lockout of one peer host, not of another', () => {
     expect(await whoami(client('[::1]', t.adminToken))).toBe('OK');
     expect(await whoami(client('[::1]', 'sg_not-a-real-token'))).toBe('UNAUTHENTICATED');
     expect(await whoami(client('[::1]', t.adminToken))).toBe('OK');
+  });
+});
+
+describe('integration: a valid token interleaved with guesses does not reset the count', () => {
+  let t: TestServer;
+  const opened: Clients[] = [];
+  afterAll(async () => {
+    for (const c of opened) c.close();
+    await t?.stop();
+  });
+
+  it('locks the host after 20 guesses even when every guess follows a successful call with a low-privilege token', async () => {
+    t = await startTestServer();
+    const created = await api(t.admin).createToken({ name: 'low', role: 'viewer' });
+    const low = connect({ addr: t.server.addr, token: created.token });
+    const wrong = connect({ addr: t.server.addr, token: 'sg_not-a-real-token' });
+    opened.push(low, wrong);
+    const whoami = (c: Clients) => codeOf(unary(c.access, 'whoAmI', {}, { deadlineMs: 5_000 }));
+    for (let i = 0; i < DEFAULT_THROTTLE.maxFailures; i++) {
+      expect(await whoami(low)).toBe('OK');
+      expect(await whoami(wrong)).toBe('UNAUTHENTICATED');
+    }
+    expect(await whoami(wrong)).toBe('RESOURCE_EXHAUSTED');
+    expect(await whoami(low)).toBe('RESOURCE_EXHAUSTED');
   });
 });

@@ -30,7 +30,7 @@ describeWithMongo('security on the MongoDB store', () => {
     await a.createWorkload({ project: 'p', name: 'api', tags: ['web'] });
     await a.createWorkload({ project: 'p', name: 'other' });
     await a.createGroup({ project: 'p', name: 'creds', type: GroupType.GROUP_TYPE_SECRET, variables: { PASSWORD: CANARY } });
-    await a.createGroup({ project: 'p', name: 'flags', variables: { FLAG: 'on' } });
+    await a.createGroup({ project: 'p', name: 'flags', type: GroupType.GROUP_TYPE_CONFIG, variables: { FLAG: 'on' } });
   });
   afterAll(async () => {
     await t?.stop();

@@ -110,14 +110,14 @@ describeWithMongo('encryption at rest on MongoDB', () => {
         ]);
 
         // Flip one ciphertext byte in the raw head document of the addon.
-        const records = client.db(dbName).collection<{ _id: unknown; kind: string; name: string; seq: number; data?: string | null }>('records');
-        const head = (await records.find({ kind: 'addon', name: 'db' }).sort({ seq: -1 }).limit(1).toArray())[0]!;
+        const changes = client.db(dbName).collection<{ _id: unknown; kind: string; name: string; n: number; data?: string | null }>('changes');
+        const head = (await changes.find({ kind: 'addon', name: 'db' }).sort({ n: -1 }).limit(1).toArray())[0]!;
         const doc = JSON.parse(head.data!);
         const [v, id, body] = (doc.connectionDetails.password as string).split(':') as [string, string, string];
         const bytes = Buffer.from(body, 'base64');
         bytes[bytes.length - 1]! ^= 0x01;
         doc.connectionDetails.password = `${v}:${id}:${bytes.toString('base64')}`;
-        await records.updateOne({ _id: head._id }, { $set: { data: JSON.stringify(doc) } });
+        await changes.updateOne({ _id: head._id }, { $set: { data: JSON.stringify(doc) } });
 
         const fresh = new SealedStore(new MongoStore(server.uri, { dbName }), key);
         try {

@@ -31,9 +31,9 @@ function newGroup(over: Partial<NewGroup> = {}): NewGroup {
   };
 }
 
-/** A stored group at revision 3, created at time 1. */
+/** A stored secret group (only those may link addons) at revision 3, created at time 1. */
 function current(over: Partial<SecretGroup> = {}): SecretGroup {
-  return group('g', { revision: 3, createdAt: 1, updatedAt: 2, updatedBy: 'bob', variables: { A: '1', B: '2' }, ...over });
+  return group('g', { type: 'secret', revision: 3, createdAt: 1, updatedAt: 2, updatedBy: 'bob', variables: { A: '1', B: '2' }, ...over });
 }
 
 function apply(cur: SecretGroup | null, change: GroupChange): SecretGroup {
@@ -90,7 +90,7 @@ describe('create', () => {
     ['an empty key', { variables: { '': 'x' } }, 'INVALID_ARGUMENT', /key/],
     ['an invalid restriction tag', { restrictions: { restricted: true, workloads: [], tags: ['a b'] } }, 'INVALID_ARGUMENT', /restrictions\.tags/],
     ['an invalid restriction workload', { restrictions: { restricted: true, workloads: ['API'], tags: [] } }, 'INVALID_ARGUMENT', /restrictions\.workloads/],
-    ['an undefined template reference', { variables: { URL: '${HOST}' } }, 'INVALID_ARGUMENT', /URL -> HOST/],
+    ['an undefined template reference', { variables: { URL: '${HOST}' } }, 'INVALID_ARGUMENT', /value of "URL"/],
     ['a template cycle', { variables: { A: '${B}', B: '${A}' } }, 'INVALID_ARGUMENT', /A -> B -> A/],
     ['a malformed template', { variables: { A: 'x${' } }, 'INVALID_ARGUMENT', /malformed/],
     ['a value over the size limit', { variables: { BIG: 'x'.repeat(LIMITS.valueBytes + 1) } }, 'RESOURCE_EXHAUSTED', /BIG/],
@@ -192,7 +192,7 @@ describe('set', () => {
     ['key BAD KEY', { 'BAD KEY': 'x' }, 'INVALID_ARGUMENT', /BAD KEY/],
     ['key 1ABC', { '1ABC': 'x' }, 'INVALID_ARGUMENT', /1ABC/],
     ['an empty key', { '': 'x' }, 'INVALID_ARGUMENT', /key/],
-    ['an undefined template reference', { C: '${NOPE}' }, 'INVALID_ARGUMENT', /C -> NOPE/],
+    ['an undefined template reference', { C: '${NOPE}' }, 'INVALID_ARGUMENT', /value of "C"/],
     ['a self-reference', { C: '${C}' }, 'INVALID_ARGUMENT', /C -> C/],
     ['a cycle through an existing key', { A: '${C}', C: '${A}' }, 'INVALID_ARGUMENT', /cycle/],
     ['a value over the size limit', { C: 'x'.repeat(LIMITS.valueBytes + 1) }, 'RESOURCE_EXHAUSTED', /C/],
@@ -225,7 +225,7 @@ describe('unset', () => {
   });
 
   it('refuses removing a key that a template still references', () => {
-    expectRefused(current({ variables: { HOST: 'h', URL: '${HOST}' } }), { kind: 'unset', keys: ['HOST'] }, 'INVALID_ARGUMENT', /URL -> HOST/);
+    expectRefused(current({ variables: { HOST: 'h', URL: '${HOST}' } }), { kind: 'unset', keys: ['HOST'] }, 'INVALID_ARGUMENT', /value of "URL"/);
   });
 });
 
@@ -243,12 +243,12 @@ describe('import', () => {
   it('imported templates are checked against the merged group', () => {
     const next = apply(current(), { kind: 'import', format: 'json', content: '{"C": "${A}${B}"}', replace: false });
     expect(next.variables.C).toBe('${A}${B}');
-    expectRefused(current(), { kind: 'import', format: 'json', content: '{"C": "${A}"}', replace: true }, 'INVALID_ARGUMENT', /C -> A/);
+    expectRefused(current(), { kind: 'import', format: 'json', content: '{"C": "${A}"}', replace: true }, 'INVALID_ARGUMENT', /value of "C"/);
   });
 
   it('replace refuses to drop a key a remaining template references', () => {
     const cur = current({ variables: { HOST: 'h', URL: '${HOST}' } });
-    expectRefused(cur, { kind: 'import', format: 'dotenv', content: 'URL=${HOST}/x', replace: true }, 'INVALID_ARGUMENT', /URL -> HOST/);
+    expectRefused(cur, { kind: 'import', format: 'dotenv', content: 'URL=${HOST}/x', replace: true }, 'INVALID_ARGUMENT', /value of "URL"/);
   });
 
   it.each<[string, 'dotenv' | 'json', string, RegExp]>([
@@ -373,7 +373,7 @@ describe('addon links', () => {
 
   it('unlink refuses when a template still references one of its aliases', () => {
     const cur = current({ variables: { DSN: '${PG_URL}' }, addonLinks: [{ addon: 'pg', keys: [] }] });
-    expectRefused(cur, { kind: 'unlink', addon: 'pg' }, 'INVALID_ARGUMENT', /DSN -> PG_URL/);
+    expectRefused(cur, { kind: 'unlink', addon: 'pg' }, 'INVALID_ARGUMENT', /value of "DSN"/);
   });
 });
 
@@ -427,7 +427,7 @@ describe('checkGroup', () => {
   });
 
   it('refuses a template reference to an alias of an addon the group does not link', () => {
-    expect(() => checkGroup(group('g', { variables: { DSN: '${PG_URL}' } }), ctx)).toThrowError(/DSN -> PG_URL/);
+    expect(() => checkGroup(group('g', { variables: { DSN: '${PG_URL}' } }), ctx)).toThrowError(/value of "DSN"/);
   });
 });
 
@@ -449,5 +449,40 @@ describe('changedKeys', () => {
     ['keys named like Object.prototype members', g({}), g({ constructor: 'x', toString: 'y' }), ['constructor', 'toString']],
   ])('%s', (_rule, before, after, expected) => {
     expect(changedKeys(before, after)).toEqual(expected);
+  });
+});
+
+describe('addon links only in secret groups', () => {
+  const code = (fn: () => unknown): ErrorCode | undefined => {
+    try {
+      fn();
+    } catch (e) {
+      return (e as DomainError).code;
+    }
+    return undefined;
+  };
+
+  it('linking into a config group is refused with FAILED_PRECONDITION, naming no value', () => {
+    const cfg = current({ type: 'config' });
+    expect(code(() => applyGroupChange(cfg, { kind: 'link', addon: 'pg', keys: [] }, ctx))).toBe('FAILED_PRECONDITION');
+    expect(() => applyGroupChange(cfg, { kind: 'link', addon: 'pg', keys: [] }, ctx)).toThrow(/only a secret group may link an addon/);
+    expect(() => applyGroupChange(cfg, { kind: 'link', addon: 'pg', keys: [] }, ctx)).not.toThrow(/postgres:|pw/);
+  });
+
+  it('a linked secret group cannot become a config group, nor be rolled back to a config revision with links', () => {
+    const linked = current({ addonLinks: [{ addon: 'pg', keys: [] }] });
+    expect(code(() => applyGroupChange(linked, { kind: 'settings', type: 'config' }, ctx))).toBe('FAILED_PRECONDITION');
+    const cfg = current({ type: 'config' });
+    expect(code(() => applyGroupChange(cfg, { kind: 'rollback', revision: 1, to: { ...linked, type: 'config' } }, ctx))).toBe('FAILED_PRECONDITION');
+  });
+
+  it('a config group that linked an addon before the rule: every change that keeps it so is refused; the fixes are allowed', () => {
+    const legacy = current({ type: 'config', addonLinks: [{ addon: 'pg', keys: [] }] });
+    expect(code(() => applyGroupChange(legacy, { kind: 'set', variables: { X: '1' } }, ctx))).toBe('FAILED_PRECONDITION');
+    expect(applyGroupChange(legacy, { kind: 'settings', type: 'secret' }, ctx)!.type).toBe('secret');
+    expect(applyGroupChange(legacy, { kind: 'unlink', addon: 'pg' }, ctx)!.addonLinks).toEqual([]);
+    expect(applyGroupChange(legacy, { kind: 'delete' }, ctx)).toBeNull();
+    // It still passes the whole-group checks, so an addon rotation is not blocked by it.
+    expect(() => checkGroup(legacy, ctx)).not.toThrow();
   });
 });

@@ -8,7 +8,7 @@ const refused = (fn: () => unknown) => expect(fn).toThrow(expect.objectContainin
 describe('enum mapping', () => {
   it('maps each known value and the UNSPECIFIED default', () => {
     expect([kindFromPb(WorkloadKind.WORKLOAD_KIND_JOB), kindFromPb(WorkloadKind.WORKLOAD_KIND_UNSPECIFIED)]).toEqual(['job', 'service']);
-    expect([typeFromPb(GroupType.GROUP_TYPE_SECRET), typeFromPb(GroupType.GROUP_TYPE_UNSPECIFIED)]).toEqual(['secret', 'config']);
+    expect([typeFromPb(GroupType.GROUP_TYPE_CONFIG), typeFromPb(GroupType.GROUP_TYPE_UNSPECIFIED)]).toEqual(['config', 'secret']); // secret is the safe default
     expect([groupScopeFromPb(Scope.SCOPE_BUILD), groupScopeFromPb(Scope.SCOPE_UNSPECIFIED)]).toEqual(['build', 'both']);
     expect([resolveScopeFromPb(Scope.SCOPE_BUILD), resolveScopeFromPb(Scope.SCOPE_UNSPECIFIED)]).toEqual(['build', 'runtime']);
   });

@@ -28,6 +28,7 @@ const base: Parts = {
       files: [file('/etc/shared.conf', `${CANARY}-shared-file`)],
     }),
     group('pay', {
+      type: 'secret',
       priority: 50,
       restrictions: { restricted: true, workloads: [], tags: ['team:pay'] },
       variables: { LOG_LEVEL: `${CANARY}-debug`, DSN: '${PG_URL}?ssl=1' },
@@ -239,5 +240,61 @@ describe('previewChange', () => {
       'worker/runtime',
       'worker/build',
     ]);
+  });
+});
+
+describe('previewChange for a caller who cannot read every value (presence only)', () => {
+  const viewer = { secret: false, config: true };
+  const SECRET = 'sk_live_the-real-value';
+  const parts: Parts = {
+    workloads: [workload('api', { runtimeVariables: { W_TOKEN: SECRET } })],
+    addons: [addon('db', { connectionDetails: { password: SECRET } })],
+    groups: [
+      group('vault', { type: 'secret', priority: 10, variables: { STRIPE_KEY: SECRET }, files: [file('/etc/key.pem', SECRET)] }),
+      group('links', { type: 'secret', priority: 10, addonLinks: [{ addon: 'db', keys: [{ key: 'password', alias: 'DB_PASSWORD' }] }] }),
+      group('cfg', { type: 'config', priority: 5, variables: { LOG: 'info' } }),
+    ],
+  };
+  const ctxFor = { addons: new Map(parts.addons.map((a) => [a.name, a])), now: 10, actor: 't' };
+  /** A priority-100 config group created with the guessed values. */
+  const guessing = (vars: Record<string, string>, files: SecretFile[] = []) => {
+    const made = applyGroupChange(null, { kind: 'create', group: { ...group('guess', { type: 'config', priority: 100 }), variables: vars } }, ctxFor)!;
+    return snapshot({ ...parts, groups: [...parts.groups, { ...made, files }] });
+  };
+  const preview = (after: ProjectSnapshot, readable = viewer) => previewChange(snapshot(parts), after, readable);
+
+  it.each([
+    ['a secret group variable', (g: string) => guessing({ STRIPE_KEY: g }), 'changedKeys', 'STRIPE_KEY'],
+    ['an addon password', (g: string) => guessing({ DB_PASSWORD: g }), 'changedKeys', 'DB_PASSWORD'],
+    ['a secret file content', (g: string) => guessing({}, [file('/etc/key.pem', g)]), 'changedFiles', '/etc/key.pem'],
+  ] as const)('guessing %s: the answer is the same whether the guess is right or wrong', (_what, after, field, name) => {
+    const right = preview(after(SECRET));
+    const wrong = preview(after('wrong guess'));
+    expect(right).toEqual(wrong);
+    // A key that moves from a hidden source to a readable one counts as changed.
+    expect(right.find((c) => c.scope === 'runtime')![field]).toContain(name);
+    // Someone who may read secrets sees the truth: the right guess changes nothing there.
+    const admin = previewChange(snapshot(parts), after(SECRET));
+    expect(admin.find((c) => c.scope === 'runtime')?.[field] ?? []).not.toContain(name);
+  });
+
+  it('a workload variable shadows the guess: nothing changes either way, and nothing distinguishes the two', () => {
+    expect(preview(guessing({ W_TOKEN: SECRET }))).toEqual(preview(guessing({ W_TOKEN: 'wrong' })));
+  });
+
+  it('readable values are still compared: an equal config value is no change', () => {
+    expect(preview(guessing({ LOG: 'info' }))).toEqual([]);
+    expect(preview(guessing({ LOG: 'debug' }))[0]!.changedKeys).toEqual(['LOG']);
+  });
+
+  it('a value moving from readable to hidden counts as changed, whatever it is', () => {
+    const before = snapshot({ ...parts, groups: [...parts.groups, group('top', { type: 'config', priority: 100, variables: { STRIPE_KEY: SECRET } })] });
+    const out = previewChange(before, snapshot(parts), viewer);
+    expect(out.find((c) => c.scope === 'runtime')!.changedKeys).toEqual(['STRIPE_KEY']);
+  });
+
+  it('presence stays visible: adding or removing a key under a hidden source is reported', () => {
+    const out = preview(guessing({ BRAND_NEW: 'x' }));
+    expect(out.find((c) => c.scope === 'runtime')!.addedKeys).toEqual(['BRAND_NEW']);
   });
 });

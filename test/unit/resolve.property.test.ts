@@ -7,6 +7,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { checkGroup } from '../../server/domain/group-changes.js';
+import { diffResolutions } from '../../server/domain/preview.js';
+import { previewGroupChanges } from '../../server/domain/preview-groups.js';
 import { resolve } from '../../server/domain/resolve.js';
 import type { Addon, ProjectSnapshot, Resolution, ResolveScope, SecretGroup, Vars, Workload } from '../../server/domain/types.js';
 import { validateRestrictions } from '../../server/domain/validation.js';
@@ -282,6 +284,35 @@ describe('resolution properties', () => {
           const conflictKeys = [...tied].filter(([key, names]) => names.size > 1 && !Object.hasOwn(own, key)).map(([key]) => key);
           expect(r.conflicts.filter((c) => !c.key.startsWith('/')).map((c) => c.key).sort()).toEqual(conflictKeys.sort());
         });
+      }),
+      { numRuns: RUNS },
+    );
+  });
+});
+
+describe('preview of a group change (key by key) agrees with resolving every workload', () => {
+  /** The reference: resolve every identity before and after, diff the maps. */
+  function byResolving(before: ProjectSnapshot, after: ProjectSnapshot) {
+    const out: { workload: string; scope: ResolveScope; diff: NonNullable<ReturnType<typeof diffResolutions>> }[] = [];
+    for (const w of [...after.workloads.keys()].sort()) {
+      for (const scope of SCOPES) {
+        const diff = diffResolutions(resolve(before, w, scope), resolve(after, w, scope));
+        if (diff) out.push({ workload: w, scope, diff });
+      }
+    }
+    return out;
+  }
+
+  it('for a group replaced, added or removed', () => {
+    fc.assert(
+      fc.property(projectArb, fc.constantFrom(...GROUP_NAMES).chain((name) => fc.tuple(fc.constant(name), fc.option(groupArb(name)))), (p, [name, replacement]) => {
+        const before = snapshot(p);
+        const groups = new Map(before.groups);
+        if (replacement) groups.set(name, replacement);
+        else groups.delete(name);
+        const after = { ...before, groups };
+        const expected = byResolving(before, after).map(({ workload, scope, diff }) => ({ workload, scope, ...diff }));
+        expect(previewGroupChanges(before, after)).toEqual(expected);
       }),
       { numRuns: RUNS },
     );

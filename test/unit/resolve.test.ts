@@ -510,7 +510,7 @@ describe('resolve: cross-group templates, rotation, etag and errors', () => {
         { addons: new Map(), now: 1, actor: 't' },
       );
     expect(create).toThrowError(DomainError);
-    expect(create).toThrowError(/URL -> HOST/);
+    expect(create).toThrowError(/value of "URL"/);
   });
 
   it('a cross-group reference that bypassed the save check resolves to empty, never to the other group', () => {

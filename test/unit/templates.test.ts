@@ -76,17 +76,30 @@ describe('parseTemplate', () => {
 });
 
 describe('checkTemplates (save time)', () => {
-  it('an undefined reference is refused, naming the key and the missing name', () => {
-    const message = invalidMessage(() => checkTemplates({ URL: 'http://${HOST}' }, {}));
+  it('an undefined reference is refused, naming the key whose value holds it, not the reference', () => {
+    // The reference text may be a secret someone meant literally: T=${hunter2secret}.
+    const message = invalidMessage(() => checkTemplates({ URL: 'http://${HOST}', T: '${hunter2secret}' }, {}));
     expect(message).toContain('undefined');
-    expect(message).toContain('URL -> HOST');
+    expect(message).toContain('"URL"');
+    expect(message).toContain('"T"');
+    expect(message).not.toContain('HOST');
+    expect(message).not.toContain('hunter2');
   });
 
-  it('every undefined reference is named, not only the first', () => {
+  it('every key with an undefined reference is named, not only the first, up to a bound', () => {
     const message = invalidMessage(() => checkTemplates({ A: '${X}', B: '${Y}${A}', C: 'fine' }, {}));
-    expect(message).toContain('A -> X');
-    expect(message).toContain('B -> Y');
-    expect(message).not.toContain('C ->');
+    expect(message).toContain('"A", "B"');
+    expect(message).not.toContain('"C"');
+    const many = Object.fromEntries(Array.from({ length: 300 }, (_, i) => [`K${i}_${'x'.repeat(200)}`, '${MISSING}']));
+    const long = invalidMessage(() => checkTemplates(many, {}));
+    expect(long).toContain('and 295 more');
+    expect(long.length).toBeLessThan(600);
+  });
+
+  it('a long cycle is named by its first keys only', () => {
+    const ring = Object.fromEntries(Array.from({ length: 500 }, (_, i) => [`K${i}`, `\${K${(i + 1) % 500}}`]));
+    const message = invalidMessage(() => checkTemplates(ring, {}));
+    expect(message).toMatch(/^template cycle: K0 -> K1 -> K2 -> K3 -> K4 -> K5 -> … \(500 keys\)$/);
   });
 
   it('a reference escaped with $${ is not checked', () => {
@@ -94,7 +107,7 @@ describe('checkTemplates (save time)', () => {
   });
 
   it('references are case-sensitive', () => {
-    expect(invalidMessage(() => checkTemplates({ host: 'h', URL: '${HOST}' }, {}))).toContain('URL -> HOST');
+    expect(invalidMessage(() => checkTemplates({ host: 'h', URL: '${HOST}' }, {}))).toContain('value of "URL"');
   });
 
   it('a reference to an addon alias is defined', () => {

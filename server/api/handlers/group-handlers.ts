@@ -6,6 +6,7 @@ import { ImportFormat, type PreviewChangeRequest, type SecretGroupServiceServer 
 import type { GroupsService, MutationResult } from '../../service/groups.js';
 import { unary, type ApiContext } from '../call.js';
 import { fileFromPb, groupScopeFromPb, groupToPb, restrictionsFromPb, scopeToPb, typeFromPb } from '../mappers.js';
+import { viewAs } from '../../security/keys-only.js';
 
 type Target = { project: string; name: string; expectedRevision: number };
 
@@ -69,7 +70,10 @@ const out = (g: MutationResult | null) => ({
   warnings: g?.warnings ?? [],
 });
 
-export function groupHandlers(ctx: ApiContext, svc: GroupsService): SecretGroupServiceServer {
+/** The RPCs of the console's read-only views live in insight-handlers.ts. */
+type CoreGroupRpcs = Omit<SecretGroupServiceServer, 'listGroupDependents' | 'diffGroupRevisions' | 'revealValue'>;
+
+export function groupHandlers(ctx: ApiContext, svc: GroupsService): CoreGroupRpcs {
   const mutation = <K extends keyof PreviewChangeRequest>(method: string, field: K) =>
     unary(ctx, method, async (p, req: NonNullable<PreviewChangeRequest[K]>) => {
       const [t, change] = changeOf({ [field]: req } as PreviewChangeRequest);
@@ -77,9 +81,9 @@ export function groupHandlers(ctx: ApiContext, svc: GroupsService): SecretGroupS
     });
   return {
     createGroup: mutation('CreateGroup', 'createGroup'),
-    getGroup: unary(ctx, 'GetGroup', async (p, req) => out(await svc.get(p, req.project, req.name))),
+    getGroup: unary(ctx, 'GetGroup', async (p, req) => out(await svc.get(viewAs(p, req), req.project, req.name))),
     listGroups: unary(ctx, 'ListGroups', async (p, req) => ({
-      groups: (await svc.list(p, req.project)).map((g) => groupToPb(g.record, g.redacted)),
+      groups: (await svc.list(viewAs(p, req), req.project)).map((g) => groupToPb(g.record, g.redacted)),
     })),
     deleteGroup: unary(ctx, 'DeleteGroup', async (p, req) => {
       await svc.mutate(p, req.project, req.name, { kind: 'delete' }, req.expectedRevision);
@@ -100,7 +104,7 @@ export function groupHandlers(ctx: ApiContext, svc: GroupsService): SecretGroupS
     linkAddon: mutation('LinkAddon', 'linkAddon'),
     unlinkAddon: mutation('UnlinkAddon', 'unlinkAddon'),
     listGroupHistory: unary(ctx, 'ListGroupHistory', async (p, req) => ({
-      revisions: (await svc.history(p, req.project, req.name)).map(({ entry, redacted }) => ({
+      revisions: (await svc.history(viewAs(p, req), req.project, req.name)).map(({ entry, redacted }) => ({
         revision: entry.revision,
         timeMs: entry.time,
         actor: entry.actor,

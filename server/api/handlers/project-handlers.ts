@@ -2,9 +2,11 @@
 import type { ProjectServiceServer } from '../../../gen/secretgroups/v1/project_service.js';
 import type { ProjectsService } from '../../service/projects.js';
 import { unary, type ApiContext } from '../call.js';
+import { viewAs } from '../../security/keys-only.js';
 import { addonToPb, kindFromPb, projectToPb, workloadToPb } from '../mappers.js';
 
-export function projectHandlers(ctx: ApiContext, svc: ProjectsService): ProjectServiceServer {
+/** WatchProject lives in insight-handlers.ts. */
+export function projectHandlers(ctx: ApiContext, svc: ProjectsService): Omit<ProjectServiceServer, 'watchProject'> {
   return {
     createProject: unary(ctx, 'CreateProject', async (p, req) => ({ project: projectToPb(await svc.createProject(p, req.name)) })),
     getProject: unary(ctx, 'GetProject', async (p, req) => ({ project: projectToPb(await svc.getProject(p, req.name)) })),
@@ -26,11 +28,11 @@ export function projectHandlers(ctx: ApiContext, svc: ProjectsService): ProjectS
       return { workload: workloadToPb(w.record, w.redacted) };
     }),
     getWorkload: unary(ctx, 'GetWorkload', async (p, req) => {
-      const w = await svc.getWorkload(p, req.project, req.name);
+      const w = await svc.getWorkload(viewAs(p, req), req.project, req.name);
       return { workload: workloadToPb(w.record, w.redacted) };
     }),
     listWorkloads: unary(ctx, 'ListWorkloads', async (p, req) => ({
-      workloads: (await svc.listWorkloads(p, req.project)).map((w) => workloadToPb(w.record, w.redacted)),
+      workloads: (await svc.listWorkloads(viewAs(p, req), req.project)).map((w) => workloadToPb(w.record, w.redacted)),
     })),
     updateWorkload: unary(ctx, 'UpdateWorkload', async (p, req) => {
       const w = await svc.updateWorkload(p, req.project, req.name, {
@@ -54,11 +56,11 @@ export function projectHandlers(ctx: ApiContext, svc: ProjectsService): ProjectS
       return { addon: addonToPb(a.record, a.redacted) };
     }),
     getAddon: unary(ctx, 'GetAddon', async (p, req) => {
-      const a = await svc.getAddon(p, req.project, req.name);
+      const a = await svc.getAddon(viewAs(p, req), req.project, req.name);
       return { addon: addonToPb(a.record, a.redacted) };
     }),
     listAddons: unary(ctx, 'ListAddons', async (p, req) => ({
-      addons: (await svc.listAddons(p, req.project)).map((a) => addonToPb(a.record, a.redacted)),
+      addons: (await svc.listAddons(viewAs(p, req), req.project)).map((a) => addonToPb(a.record, a.redacted)),
     })),
     updateAddon: unary(ctx, 'UpdateAddon', async (p, req) => {
       const a = await svc.updateAddon(p, req.project, req.name, req.expectedRevision, req.connectionDetails, { merge: req.merge, unset: req.unsetDetails });

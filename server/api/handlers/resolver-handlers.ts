@@ -10,6 +10,7 @@ import {
   WatchResponse,
   type ResolverServiceServer,
 } from '../../../gen/secretgroups/v1/resolver_service.js';
+import type { Principal } from '../../security/principal.js';
 import type { ResolverService } from '../../service/resolver.js';
 import type { ResolutionEncoder } from '../../service/snapshots.js';
 import type { WatchEncoder } from '../../watch/hub.js';
@@ -59,20 +60,27 @@ export function resolverHandlers(ctx: ApiContext, svc: ResolverService): Resolve
       };
       call.on('cancelled', end);
       call.on('close', end);
+      let principal: Principal | undefined;
       const fail = (err: unknown) => {
         const status = toServiceError(err, requestId);
+        // Refused Watch calls are audited like refused unary calls; the stream cap too.
+        if (principal && status.code === grpc.status.PERMISSION_DENIED) ctx.denied?.(principal, 'Watch', call.request);
+        if (principal && status.code === grpc.status.RESOURCE_EXHAUSTED) ctx.denied?.(principal, 'Watch', call.request, status.details);
         finish(ctx, 'Watch', requestId, started, status.code!, err);
         end();
         call.emit('error', status);
       };
-      authenticateCall(ctx, call as grpc.ServerWritableStream<unknown, unknown>)
+      authenticateCall(ctx, call as grpc.ServerWritableStream<unknown, unknown>, 'Watch')
         .then((p) => {
+          principal = p;
           requireWellFormed(call.request);
           return p;
         })
         .then((p) =>
           svc.watch(p, call.request.project, call.request.workload, resolveScopeFromPb(call.request.scope), call.request.etag, call.request.tags, {
-            write: (bytes) => call.write(bytes as unknown as WatchResponse), // pre-encoded, passed through
+            // Pre-encoded, passed through. Nothing after the end: a subscriber whose transport
+            // was full may still hold a resolution for the moment it drains.
+            write: (bytes) => ended || call.write(bytes as unknown as WatchResponse),
             onDrain: (fn) => call.once('drain', fn),
             fail: (code, message) => {
               end();

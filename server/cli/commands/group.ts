@@ -29,6 +29,7 @@ import { confirmOnTerminal, emit, expectedRevision, warn, withAddr, withExpected
 import { groupHuman, groupJson, groupsTable, historyJson, historyTable, keysUnless, restartHuman, restartJson } from '../views.js';
 import { addFileRequest, createRequest, hasSettings, importRequest, linkRequest, settingsRequest, type GroupTarget } from './group-requests.js';
 import { registerGroupPreview } from './group-preview.js';
+import { registerGroupInsights } from './group-insights.js';
 
 interface Opts {
   addr?: string;
@@ -97,7 +98,7 @@ export function registerGroup(program: Command): void {
         .description('create a group; any --workload or --tag restricts it to those workloads (their union)')
         .argument('<project>', 'project name')
         .argument('<group>', 'group name (DNS label)')
-        .option('--type <type>', 'secret or config: which RBAC permission set applies (default: config)')
+        .option('--type <type>', 'secret or config: which RBAC permission set applies (default: secret; ask for config)')
         .option('--scope <scope>', 'runtime, build or both: when the group is inherited (default: both)')
         .option('--priority <0..100>', 'higher wins on conflicting keys (default: 0)')
         .option('--description <text>', 'free text')
@@ -168,7 +169,7 @@ export function registerGroup(program: Command): void {
   mutating(
     group
       .command('set')
-      .description('set variables (values may hold ${KEY} templates of the same group; $${ is a literal ${)')
+      .description('set variables (values may hold ${KEY} templates of the same group; $${ is a literal ${); PATH, LD_*, NODE_OPTIONS and other execution-controlling keys need write on secret groups')
       .argument('<project>', 'project name')
       .argument('<group>', 'group name')
       .argument('<KEY=VALUE...>', 'assignments; the value is everything after the first "="')
@@ -299,7 +300,7 @@ export function registerGroup(program: Command): void {
   mutating(
     file
       .command('add')
-      .description('add or replace a secret file')
+      .description('add or replace a secret file (needs write on secret groups, in either group type)')
       .argument('<project>', 'project name')
       .argument('<group>', 'group name')
       .argument('<path>', 'absolute, normalised path the workload sees, without ".."')
@@ -320,7 +321,7 @@ export function registerGroup(program: Command): void {
   mutating(
     group
       .command('link')
-      .description('link an addon: its keys appear as variables of the group; with no --addon-key, every key under <ADDON>_<KEY>')
+      .description('link an addon into a secret group: its keys appear as variables of the group; with no --addon-key, every key under <ADDON>_<KEY>')
       .argument('<project>', 'project name')
       .argument('<group>', 'group name')
       .argument('<addon>', 'addon name')
@@ -393,6 +394,7 @@ export function registerGroup(program: Command): void {
   });
 
   registerGroupPreview(group);
+  registerGroupInsights(group);
 
   withJson(
     withAddr(

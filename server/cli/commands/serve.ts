@@ -18,11 +18,16 @@ interface Opts {
   tlsClientCa?: string;
   logLevel?: string;
   metricsAddr?: string;
+  consoleAddr?: string;
   masterKeyFile?: string;
   heartbeat?: string;
   pollInterval?: string;
+  maxStreamsPerToken?: string;
+  maxConnectionIdle?: string;
   config?: string;
 }
+
+export const DEFAULT_CONSOLE_ADDR = '127.0.0.1:8080';
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 
@@ -37,9 +42,12 @@ const SETTINGS = [
   ['tlsClientCa', 'SG_TLS_CLIENT_CA'],
   ['logLevel', 'SG_LOG_LEVEL'],
   ['metricsAddr', 'SG_METRICS_ADDR'],
+  ['consoleAddr', 'SG_CONSOLE_ADDR'],
   ['masterKeyFile', 'SG_MASTER_KEY_FILE'],
   ['heartbeat', 'SG_HEARTBEAT'],
   ['pollInterval', 'SG_POLL_INTERVAL'],
+  ['maxStreamsPerToken', 'SG_MAX_STREAMS_PER_TOKEN'],
+  ['maxConnectionIdle', 'SG_MAX_CONNECTION_IDLE'],
 ] as const satisfies ReadonlyArray<readonly [keyof Opts, string]>;
 
 type Setting = (typeof SETTINGS)[number][0];
@@ -101,9 +109,20 @@ export function serverOptions(opts: Opts, env: NodeJS.ProcessEnv = process.env, 
   if (!LOG_LEVELS.includes(logLevel)) throw usage(`--log-level must be one of ${LOG_LEVELS.join(', ')}, got ${JSON.stringify(logLevel)}`);
   const storeUri = str('store');
   const metricsAddr = str('metricsAddr');
+  const consoleAddr = str('consoleAddr');
+  if (consoleAddr !== undefined && consoleAddr !== 'off' && !/^(\[[^\]]+\]|[^:\s]+):\d{1,5}$/.test(consoleAddr)) {
+    throw usage(`--console-addr must be HOST:PORT or off, got ${JSON.stringify(consoleAddr)}`);
+  }
   const masterKeyFile = str('masterKeyFile');
   const heartbeat = str('heartbeat');
   const poll = str('pollInterval');
+  const maxStreams = str('maxStreamsPerToken');
+  if (maxStreams !== undefined && !/^[1-9]\d{0,6}$/.test(maxStreams.trim())) {
+    throw usage(`--max-streams-per-token must be a whole number from 1 to 9999999, got ${JSON.stringify(maxStreams.slice(0, 20))}`);
+  }
+  const idle = str('maxConnectionIdle');
+  const idleMs = idle === undefined ? undefined : parseDuration('--max-connection-idle', idle);
+  if (idleMs !== undefined && idleMs < 1000) throw usage('--max-connection-idle must be at least 1s');
   return {
     addr: str('addr') ?? '127.0.0.1:50051',
     dataDir: str('data') ?? './data',
@@ -113,23 +132,31 @@ export function serverOptions(opts: Opts, env: NodeJS.ProcessEnv = process.env, 
     ...(tlsClientCa ? { tlsClientCa } : {}),
     logLevel,
     ...(metricsAddr ? { metricsAddr } : {}),
+    // On by default; a taken default port is not an error (several servers on one machine).
+    ...(consoleAddr === undefined ? { consoleAddr: DEFAULT_CONSOLE_ADDR, consoleAddrIsDefault: true } : { consoleAddr }),
     ...(masterKeyFile ? { masterKeyFile } : {}),
     ...(heartbeat ? { heartbeatMs: parseDuration('--heartbeat', heartbeat) } : {}),
     ...(poll ? { pollMs: Math.max(50, parseDuration('--poll-interval', poll)) } : {}),
+    ...(maxStreams ? { maxStreamsPerToken: Number(maxStreams.trim()) } : {}),
+    ...(idleMs !== undefined ? { maxConnectionIdleMs: idleMs } : {}),
   };
 }
 
 const SERVE_HELP = `
 Settings come from flags, then SG_* environment variables, then --config FILE (YAML or JSON
 with the keys addr, data, store, insecure, tlsCert, tlsKey, tlsClientCa, logLevel, metricsAddr,
-masterKeyFile, heartbeat, pollInterval), then the defaults shown.
+consoleAddr, masterKeyFile, heartbeat, pollInterval, maxStreamsPerToken, maxConnectionIdle), then the defaults shown.
 Environment: ${SETTINGS.map(([, e]) => e).join(', ')}.
 Master key: SG_MASTER_KEY (base64 of 32 bytes) or --master-key-file; with neither, the embedded
 store creates DATA/master.key (mode 0600) on first start. Every replica sharing a MongoDB store
 needs the same key.
 
 On first start an admin token is created, printed once on stdout and written to DATA/admin.token (mode 0600).
-The line "secret-groups listening on HOST:PORT" goes to stderr once the server accepts calls.
+The line "secret-groups listening on HOST:PORT" goes to stderr once the server accepts calls,
+followed on the same line by "(web console: URL)" when the console is served. The console
+shares the gRPC TLS settings: with --tls-cert it is HTTPS; plaintext on a non-loopback address
+needs --insecure. If the default console port is taken the server runs without the console and
+says so; an explicit --console-addr that cannot be bound is an error.
 SIGTERM or SIGINT stops the server gracefully: Watch streams end with UNAVAILABLE so that agents
 reconnect elsewhere, in-flight calls finish, the store is closed (exit status 0).`;
 
@@ -146,9 +173,12 @@ export function registerServe(program: Command): void {
     .option('--tls-client-ca <file>', 'CA (PEM) that client certificates must chain to: mTLS ($SG_TLS_CLIENT_CA)')
     .option('--log-level <level>', `${LOG_LEVELS.join('|')} ($SG_LOG_LEVEL; default info)`)
     .option('--metrics-addr <host:port>', 'serve Prometheus /metrics on this address ($SG_METRICS_ADDR; off by default)')
+    .option('--console-addr <host:port|off>', `web console address; off disables it ($SG_CONSOLE_ADDR; default ${DEFAULT_CONSOLE_ADDR})`)
     .option('--master-key-file <file>', 'master key file ($SG_MASTER_KEY_FILE; else SG_MASTER_KEY, else DATA/master.key)')
     .option('--heartbeat <duration>', 'Watch heartbeat interval ($SG_HEARTBEAT; default 15s)')
     .option('--poll-interval <duration>', 'change-feed poll interval: how soon other replicas\' writes are seen ($SG_POLL_INTERVAL; default 250ms with MongoDB, 1s embedded)')
+    .option('--max-streams-per-token <n>', 'open Watch streams one token may hold on this server; more are refused with RESOURCE_EXHAUSTED ($SG_MAX_STREAMS_PER_TOKEN; default 100)')
+    .option('--max-connection-idle <duration>', 'close connections that carry no call for this long ($SG_MAX_CONNECTION_IDLE; default 5m)')
     .option('--config <file>', 'settings file (YAML or JSON); flags and SG_* variables override it')
     .addHelpText('after', SERVE_HELP)
     .action(async (opts: Opts) => {
@@ -178,6 +208,11 @@ export function registerServe(program: Command): void {
           `Admin token (shown only this once; also written to ${file} with mode 0600):\n${server.bootstrapToken}\n`,
         );
       }
-      process.stderr.write(`secret-groups listening on ${server.addr}\n`);
+      const consoleNote = server.consoleUrl
+        ? ` (web console: ${server.consoleUrl})`
+        : options.consoleAddrIsDefault
+          ? ` (web console off: ${options.consoleAddr} is taken; use --console-addr)`
+          : '';
+      process.stderr.write(`secret-groups listening on ${server.addr}${consoleNote}\n`);
     });
 }

@@ -1,0 +1,113 @@
+/**
+ * RPCs added for the web console (and every other client): ListGroupDependents,
+ * DiffGroupRevisions and RevealValue (SecretGroupService), WatchProject (ProjectService).
+ */
+import * as grpc from '@grpc/grpc-js';
+import { invalid } from '../../domain/errors.js';
+import type { ResolveScope } from '../../domain/types.js';
+import { RevealKind, type SecretGroupServiceServer } from '../../../gen/secretgroups/v1/secret_group_service.js';
+import type { ProjectServiceServer, WatchProjectResponse } from '../../../gen/secretgroups/v1/project_service.js';
+import { Scope } from '../../../gen/secretgroups/v1/resources.js';
+import type { GroupInsights } from '../../service/group-insights.js';
+import type { ProjectWatch } from '../../service/project-watch.js';
+import type { RevealKind as DomainRevealKind, RevealService } from '../../service/reveal.js';
+import { authenticateCall, finish, newRequestId, requireWellFormed, unary, type ApiContext } from '../call.js';
+import { resolveScopeFromPb, scopeToPb } from '../mappers.js';
+import { toServiceError } from '../status.js';
+
+const REVEAL_KINDS = new Map<RevealKind, DomainRevealKind>([
+  [RevealKind.REVEAL_KIND_GROUP_VARIABLE, 'group-variable'],
+  [RevealKind.REVEAL_KIND_GROUP_FILE, 'group-file'],
+  [RevealKind.REVEAL_KIND_ADDON_DETAIL, 'addon-detail'],
+  [RevealKind.REVEAL_KIND_WORKLOAD_RUNTIME_VARIABLE, 'workload-runtime'],
+  [RevealKind.REVEAL_KIND_WORKLOAD_BUILD_ARGUMENT, 'workload-build'],
+  [RevealKind.REVEAL_KIND_RESOLVED_VARIABLE, 'resolved-variable'],
+  [RevealKind.REVEAL_KIND_RESOLVED_FILE, 'resolved-file'],
+]);
+
+/** UNSPECIFIED means both scopes. */
+function scopesOf(s: Scope): ResolveScope[] {
+  return s === Scope.SCOPE_UNSPECIFIED || s === Scope.SCOPE_BOTH ? ['runtime', 'build'] : [resolveScopeFromPb(s)];
+}
+
+export interface InsightServices {
+  insights: GroupInsights;
+  reveal: RevealService;
+  projectWatch: ProjectWatch;
+}
+
+export function groupInsightHandlers(
+  ctx: ApiContext,
+  svc: InsightServices,
+): Pick<SecretGroupServiceServer, 'listGroupDependents' | 'diffGroupRevisions' | 'revealValue'> {
+  return {
+    listGroupDependents: unary(ctx, 'ListGroupDependents', async (p, req) => ({
+      dependents: (await svc.insights.dependents(p, req.project, req.name, scopesOf(req.scope))).map((d) => ({ ...d, scope: scopeToPb(d.scope) })),
+    })),
+    diffGroupRevisions: unary(ctx, 'DiffGroupRevisions', async (p, req) => {
+      if (req.fromRevision <= 0) throw invalid('from_revision is required');
+      return svc.insights.diff(p, req.project, req.name, req.fromRevision, req.toRevision, req.keysOnly);
+    }),
+    revealValue: unary(ctx, 'RevealValue', async (p, req) => {
+      const kind = REVEAL_KINDS.get(req.kind);
+      if (!kind) throw invalid('kind is required (REVEAL_KIND_GROUP_VARIABLE, …)');
+      const scope = kind.startsWith('resolved') ? resolveScopeFromPb(req.scope) : 'runtime';
+      const r = await svc.reveal.reveal(p, req.project, kind, req.name, req.key, scope);
+      return { value: r.value ?? '', content: r.content ? Buffer.from(r.content.buffer, r.content.byteOffset, r.content.byteLength) : Buffer.alloc(0) };
+    }),
+  };
+}
+
+export function projectWatchHandlers(ctx: ApiContext, svc: InsightServices): Pick<ProjectServiceServer, 'watchProject'> {
+  return {
+    watchProject: (call) => {
+      const requestId = newRequestId();
+      const started = process.hrtime.bigint();
+      let unsubscribe: (() => void) | undefined;
+      let ended = false;
+      const end = () => {
+        ended = true;
+        unsubscribe?.();
+      };
+      call.on('cancelled', end);
+      call.on('close', end);
+      const fail = (err: unknown) => {
+        if (ended) return;
+        const status = toServiceError(err, requestId);
+        finish(ctx, 'WatchProject', requestId, started, status.code!, err);
+        end();
+        call.emit('error', status);
+      };
+      const header = call.metadata.get('authorization')[0];
+      authenticateCall(ctx, call as grpc.ServerWritableStream<unknown, unknown>, 'WatchProject')
+        .then((p) => {
+          requireWellFormed(call.request);
+          return svc.projectWatch.watch(p, call.request.project, {
+            change: (version, deleted) => {
+              if (ended) return;
+              // A revoked or expired token ends the stream at the next change.
+              ctx.auth.authenticate(typeof header === 'string' ? header : undefined).then(
+                () => {
+                  if (ended) return;
+                  call.write({ version, deleted } as WatchProjectResponse);
+                  if (deleted) {
+                    end();
+                    call.end();
+                  }
+                },
+                fail,
+              );
+            },
+          });
+        })
+        .then(
+          (unsub) => {
+            unsubscribe = unsub;
+            if (ended) unsub();
+            else finish(ctx, 'WatchProject', requestId, started, grpc.status.OK);
+          },
+          fail,
+        );
+    },
+  };
+}

@@ -1,0 +1,144 @@
+/** A group: header with its settings at a glance, actions, and one tab per part of it. */
+import { useState } from 'preact/hooks';
+import { call } from '../api.js';
+import { canRead, canWrite } from '../access.js';
+import { ProjectServiceDefinition, SecretGroupServiceDefinition, type SecretGroup } from '../gen.js';
+import { groupTypeName, restrictionSummary, scopeName, time } from '../format.js';
+import { useAction, useLive } from '../hooks.js';
+import { href, navigate } from '../router.js';
+import type { Me } from '../session.js';
+import { Confirm, ErrorBox, Loading, Tabs } from '../ui.js';
+import { VariablesTab } from './group-variables.js';
+import { FilesTab } from './group-files.js';
+import { AddonsTab } from './group-addons.js';
+import { SettingsTab } from './group-settings.js';
+import { HistoryTab } from './group-history.js';
+import { RestartPanel } from './group-restart.js';
+import { useProjectVersion } from '../live.js';
+
+export interface GroupTabProps {
+  project: string;
+  group: SecretGroup;
+  me: Me;
+  writable: boolean;
+  /** The project's change version: tabs refetch what they show when it moves. */
+  version: number;
+  /** A save returned the new group: show it at once (the poll would catch up anyway). */
+  onSaved: (g: SecretGroup | undefined) => void;
+}
+
+export function GroupPage({ project, group: name, tab, me }: { project: string; group: string; tab: string; me: Me }) {
+  const version = useProjectVersion(project);
+  const live = useLive(() => call(SecretGroupServiceDefinition, 'getGroup', { project, name, keysOnly: true }), [project, name, version], false);
+  const [saved, setSaved] = useState<SecretGroup | undefined>(undefined);
+  const [panel, setPanel] = useState<'none' | 'restart' | 'delete'>('none');
+  const [busy, error, run] = useAction();
+  const fetched = live.data?.group;
+  // Whichever is newer: the last poll or the last save.
+  const g = saved && (!fetched || saved.revision > fetched.revision) ? saved : fetched;
+  if (!g) {
+    return (
+      <section>
+        <Crumbs project={project} />
+        <h1>{name}</h1>
+        <ErrorBox error={live.error} />
+        {live.error ? null : <Loading what="the group" />}
+      </section>
+    );
+  }
+  const writable = canWrite(me, g);
+  const props: GroupTabProps = {
+    project,
+    group: g,
+    me,
+    writable,
+    version,
+    onSaved: (ng) => {
+      if (ng) setSaved(ng);
+      void live.reload();
+    },
+  };
+  return (
+    <section>
+      <Crumbs project={project} />
+      <div class="title-row">
+        <h1>
+          {g.name} <span class={`badge ${groupTypeName(g.type)}`}>{groupTypeName(g.type)}</span>
+        </h1>
+        <div class="actions">
+          {writable ? (
+            <button type="button" onClick={() => setPanel(panel === 'restart' ? 'none' : 'restart')} aria-expanded={panel === 'restart'}>
+              Restart dependents
+            </button>
+          ) : null}
+          {writable ? (
+            <button type="button" class="danger" onClick={() => setPanel(panel === 'delete' ? 'none' : 'delete')} aria-expanded={panel === 'delete'}>
+              Delete group
+            </button>
+          ) : null}
+        </div>
+      </div>
+      <p class="meta">
+        scope <strong>{scopeName(g.scope)}</strong> · priority <strong>{g.priority}</strong> · reaches <strong>{restrictionSummary(g.restrictions)}</strong> ·
+        revision <strong data-testid="revision">{g.revision}</strong> · updated {time(g.updatedAtMs)} by {g.updatedBy || '—'}
+        {g.description ? <> · {g.description}</> : null}
+      </p>
+      {!canRead(me, g) ? <p class="notice">Your role sees the keys of this group but not its values.</p> : null}
+      <ErrorBox error={live.error} />
+      {panel === 'restart' ? <RestartPanel project={project} group={g} onClose={() => setPanel('none')} /> : null}
+      {panel === 'delete' ? (
+        <Confirm
+          danger
+          confirmLabel="Delete"
+          busy={busy}
+          onCancel={() => setPanel('none')}
+          onConfirm={async () => {
+            const ok = await run(() => call(SecretGroupServiceDefinition, 'deleteGroup', { project, name: g.name, expectedRevision: g.revision }));
+            if (ok) navigate(href.project(project));
+          }}
+        >
+          <p>
+            Delete the group <strong>{g.name}</strong>? Its {Object.keys(g.variables).length} keys and {g.files.length} files stop reaching every workload.
+            Its history is kept.
+          </p>
+          <ErrorBox error={error} />
+        </Confirm>
+      ) : null}
+      <Tabs
+        current={tab}
+        hrefOf={(id) => href.group(project, g.name, id)}
+        tabs={[
+          ['variables', `Variables (${Object.keys(g.variables).length})`],
+          ['files', `Files (${g.files.length})`],
+          ['addons', `Addons (${g.addonLinks.length})`],
+          ['settings', 'Settings'],
+          ['history', 'History'],
+        ]}
+      />
+      {tab === 'files' ? (
+        <FilesTab {...props} />
+      ) : tab === 'addons' ? (
+        <AddonsTab {...props} />
+      ) : tab === 'settings' ? (
+        <SettingsTab {...props} />
+      ) : tab === 'history' ? (
+        <HistoryTab {...props} />
+      ) : (
+        <VariablesTab {...props} />
+      )}
+    </section>
+  );
+}
+
+function Crumbs({ project }: { project: string }) {
+  return (
+    <p class="crumbs">
+      <a href={href.projects()}>Projects</a> / <a href={href.project(project)}>{project}</a> /
+    </p>
+  );
+}
+
+/** The project's workloads, for restriction pickers and dependents. */
+export function useWorkloads(project: string, version: number) {
+  return useLive(async () => (await call(ProjectServiceDefinition, 'listWorkloads', { project, keysOnly: true })).workloads, [project, version], false);
+}

@@ -1,0 +1,110 @@
+/** Small shared pieces: labelled fields, error and notice boxes, confirmations, masked values. */
+import { cloneElement, type ComponentChildren, type VNode } from 'preact';
+import { useEffect, useId, useRef } from 'preact/hooks';
+import { messageOf } from './api.js';
+
+export function ErrorBox({ error }: { error: unknown }) {
+  if (error === undefined || error === null) return null;
+  return (
+    <p class="error" role="alert">
+      {messageOf(error)}
+    </p>
+  );
+}
+
+export function Notice({ children }: { children: ComponentChildren }) {
+  return (
+    <p class="notice" role="status">
+      {children}
+    </p>
+  );
+}
+
+/** A control with its label (label[for], so its name is exactly the label) and an optional hint. */
+export function Field({ label, children, hint }: { label: string; children: VNode<any>; hint?: ComponentChildren }) {
+  const id = useId();
+  const hintId = hint ? `${id}-hint` : undefined;
+  return (
+    <div class="field">
+      <label class="label" for={id}>
+        {label}
+      </label>
+      {cloneElement(children, { id, 'aria-describedby': hintId })}
+      {hint ? (
+        <span class="hint" id={hintId}>
+          {hint}
+        </span>
+      ) : null}
+    </div>
+  );
+}
+
+/** An inline confirmation: the question, a confirming button and Cancel (or Escape). */
+export function Confirm({
+  children,
+  confirmLabel,
+  onConfirm,
+  onCancel,
+  busy,
+  danger,
+}: {
+  children: ComponentChildren;
+  confirmLabel: string;
+  onConfirm: () => void;
+  onCancel: () => void;
+  busy?: boolean;
+  danger?: boolean;
+}) {
+  // Keyboard users land in the question (not on the confirming button); Escape cancels.
+  const box = useRef<HTMLDivElement>(null);
+  useEffect(() => box.current?.focus(), []);
+  return (
+    <div
+      class="confirm"
+      role="alertdialog"
+      aria-label={confirmLabel}
+      tabIndex={-1}
+      ref={box}
+      onKeyDown={(e) => {
+        if (e.key === 'Escape' && !busy) onCancel();
+      }}
+    >
+      <div>{children}</div>
+      <div class="actions">
+        <button type="button" class={danger ? 'danger' : 'primary'} disabled={busy} onClick={onConfirm}>
+          {confirmLabel}
+        </button>
+        <button type="button" onClick={onCancel} disabled={busy}>
+          Cancel
+        </button>
+      </div>
+    </div>
+  );
+}
+
+/** The marker a keys-only caller sees in place of a value. */
+export function Hidden() {
+  return (
+    <span class="hidden-value" title="Your role may see this key but not its value">
+      hidden
+    </span>
+  );
+}
+
+export const MASK = '••••••••';
+
+export function Loading({ what }: { what: string }) {
+  return <p class="muted">Loading {what}…</p>;
+}
+
+export function Tabs({ tabs, current, hrefOf }: { tabs: [id: string, label: string][]; current: string; hrefOf: (id: string) => string }) {
+  return (
+    <nav class="tabs" aria-label="Sections">
+      {tabs.map(([id, label]) => (
+        <a href={hrefOf(id)} aria-current={id === current ? 'page' : undefined}>
+          {label}
+        </a>
+      ))}
+    </nav>
+  );
+}

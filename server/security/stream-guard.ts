@@ -1,0 +1,296 @@
+/**
+ * Live Watch streams are re-authorized. A stream is authorized when it opens; afterwards its
+ * token may be revoked or expire, its role may change, its workload may be deleted or
+ * re-created. The guard then ends the stream: UNAUTHENTICATED when the token itself is dead,
+ * PERMISSION_DENIED when it is valid but may no longer watch that identity.
+ *
+ * - On this replica at once: RevokeToken ends the token's streams before it answers; a timer
+ *   fires at the token's expiry; a snapshot change that removes or replaces a bound token's
+ *   workload ends its streams before the hub delivers that change.
+ * - Changes made elsewhere (another replica, a role edited in the store): a periodic check
+ *   reads the store's token change counter and the custom roles (two point reads); only when
+ *   either moved does it read the tokens with open streams, in one query, and only when a
+ *   token's rights changed does it look at that token's streams. The cost of a quiet period is
+ *   constant, whatever the number of streams and tokens.
+ * - And before this replica publishes a project change (Snapshots.beforePublish), a check that
+ *   starts after the change was read: a change written after a revocation, through any
+ *   replica, never reaches the revoked token's streams.
+ *
+ * It also caps how many streams one token may hold open on this replica.
+ */
+import { DomainError } from '../domain/errors.js';
+import type { ResolveScope } from '../domain/types.js';
+import type { ProjectState, Snapshots } from '../service/snapshots.js';
+import type { Store, TokenRecord } from '../store/store.js';
+import { Principal } from './principal.js';
+import type { RoleRegistry } from './role-registry.js';
+import type { Role } from './roles.js';
+
+export type CutCode = 'UNAUTHENTICATED' | 'PERMISSION_DENIED';
+
+export interface GuardedStream {
+  readonly project: string;
+  readonly workload: string;
+  readonly scope: ResolveScope;
+  /** Ends the stream with this status; the stream's release function is called by its owner. */
+  end(code: CutCode, message: string): void;
+}
+
+export interface StreamGuardOptions {
+  /** Open Watch streams one token may hold on this replica. */
+  maxStreamsPerToken: number;
+  /** Period of the store check (changes made by other replicas). */
+  checkMs: number;
+  /** Every stream the guard ends (audit). */
+  onCut?: (p: Principal, s: GuardedStream, code: CutCode, message: string) => void;
+  now?: () => number;
+}
+
+export const DEFAULT_MAX_STREAMS_PER_TOKEN = 100;
+export const DEFAULT_STREAM_CHECK_MS = 250;
+/**
+ * Every token with open streams is read again at least this often, even when the change
+ * counter did not move (a writer that died between revoking a token and moving the counter).
+ */
+const FULL_CHECK_MS = 30_000;
+/** setTimeout's largest delay; longer expiries re-arm when it fires. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+interface TokenStreams {
+  /** The token and role as last seen (updated by each check). */
+  principal: Principal;
+  /** What the authorization of its streams depends on, as last checked (see rightsKey). */
+  rights: string;
+  streams: Set<GuardedStream>;
+  expiry?: NodeJS.Timeout;
+}
+
+/**
+ * Everything Principal.requireResolve reads, as one string: when it is unchanged, so is the
+ * answer for every stream of the token, and the check skips them (its cost then grows with
+ * tokens, not with streams). Workload identity is checked on snapshot changes instead.
+ */
+function rightsKey(t: TokenRecord, r: Role): string {
+  const w = t.workload;
+  return [t.role, t.projects.join(','), t.scopes.join(','), w ? `${w.project}/${w.workload}/${w.uid ?? ''}` : '', r.access.secret, r.access.config, r.resolve].join('\0');
+}
+
+/** Why a stored token no longer authenticates, or undefined. */
+export function deadToken(t: TokenRecord | null, now: number): string | undefined {
+  if (!t) return 'the token no longer exists';
+  if (t.revoked) return 'token has been revoked';
+  if (t.expiresAt && t.expiresAt <= now) return 'token has expired';
+  return undefined;
+}
+
+export class StreamGuard {
+  private readonly tokens = new Map<string, TokenStreams>();
+  /** Tokens whose streams opened since the tokens were last read. */
+  private readonly unchecked = new Set<string>();
+  /** The counters as of the last full read of the tokens. */
+  private seen: { changes: number; roles: string; at: number } | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<void> | undefined;
+  private queued: Promise<void> | undefined;
+  private readonly now: () => number;
+
+  constructor(
+    private readonly store: Store,
+    private readonly roles: Pick<RoleRegistry, 'get' | 'refresh'>,
+    private readonly snapshots: Snapshots,
+    private readonly opts: StreamGuardOptions,
+  ) {
+    this.now = opts.now ?? Date.now;
+    // Before the hub's listener: a replaced workload's streams end before its change is sent.
+    snapshots.prependListener('changed', (project, state) => this.projectChanged(project, state));
+  }
+
+  /** Open streams on this replica (all tokens). */
+  get streamCount(): number {
+    let n = 0;
+    for (const ts of this.tokens.values()) n += ts.streams.size;
+    return n;
+  }
+
+  /**
+   * Registers a stream of an authenticated, authorized caller; RESOURCE_EXHAUSTED when its
+   * token already holds the maximum. Returns the release function (idempotent).
+   */
+  admit(p: Principal, stream: GuardedStream): () => void {
+    const id = p.token.id;
+    let ts = this.tokens.get(id);
+    const max = this.opts.maxStreamsPerToken;
+    if (ts && ts.streams.size >= max) {
+      throw new DomainError(
+        'RESOURCE_EXHAUSTED',
+        `this token already holds ${max} open Watch streams on this server (the limit of --max-streams-per-token); close some, or give each workload its own token`,
+      );
+    }
+    if (!ts) {
+      ts = { principal: p, rights: rightsKey(p.token, p.role), streams: new Set() };
+      this.tokens.set(id, ts);
+      this.unchecked.add(id);
+      this.arm(ts);
+    }
+    ts.streams.add(stream);
+    const owner = ts;
+    return () => {
+      if (!owner.streams.delete(stream) || owner.streams.size > 0) return;
+      if (this.tokens.get(id) === owner) this.forget(id, owner);
+    };
+  }
+
+  /** This replica revoked the token: its streams end now, before RevokeToken answers. */
+  revoked(id: string): void {
+    const ts = this.tokens.get(id);
+    if (ts) this.cut(ts, 'UNAUTHENTICATED', 'token has been revoked');
+  }
+
+  start(): void {
+    this.timer = setInterval(() => {
+      if (!this.running) void this.fresh();
+    }, this.opts.checkMs);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+    for (const [id, ts] of this.tokens) this.forget(id, ts);
+  }
+
+  /**
+   * A check that starts after this call (one in flight started before it, so it may have read
+   * the store too early): callers waiting at the same time share the next one.
+   */
+  fresh(): Promise<void> {
+    if (this.tokens.size === 0) return Promise.resolve();
+    if (!this.running) {
+      const run = this.check().finally(() => {
+        if (this.running === run) this.running = undefined;
+      });
+      this.running = run;
+      return run;
+    }
+    this.queued ??= this.running.then(() => {
+      this.queued = undefined;
+      return this.fresh();
+    });
+    return this.queued;
+  }
+
+  /**
+   * Two point reads (the token change counter, the custom roles); the tokens themselves are
+   * read only when one of them moved (then every token with open streams), for tokens whose
+   * streams opened since the last read, and every FULL_CHECK_MS as a safety net.
+   */
+  private async check(): Promise<void> {
+    let changes: number;
+    let roles: string;
+    try {
+      [changes, roles] = await Promise.all([this.store.tokenChanges(), this.roles.refresh()]);
+    } catch {
+      // Store unavailable: nothing can be revoked while it is down; the next check catches up.
+      return;
+    }
+    const full = !this.seen || this.seen.changes !== changes || this.seen.roles !== roles || this.now() - this.seen.at >= FULL_CHECK_MS;
+    const ids = full ? [...this.tokens.keys()] : [...this.unchecked].filter((id) => this.tokens.has(id));
+    this.unchecked.clear();
+    if (ids.length === 0) {
+      if (full) this.seen = { changes, roles, at: this.now() };
+      return;
+    }
+    let records: TokenRecord[];
+    try {
+      records = await this.store.getTokensByIds(ids);
+    } catch {
+      for (const id of ids) this.unchecked.add(id);
+      return;
+    }
+    if (full) this.seen = { changes, roles, at: this.now() };
+    const byId = new Map(records.map((t) => [t.id, t]));
+    const now = this.now();
+    for (const id of ids) {
+      const ts = this.tokens.get(id);
+      if (!ts) continue;
+      const t = byId.get(id) ?? null;
+      const dead = deadToken(t, now);
+      if (dead) {
+        this.cut(ts, 'UNAUTHENTICATED', dead);
+        continue;
+      }
+      const role = await this.roles.get(t!.role).catch(() => ts.principal.role);
+      if (!role) {
+        this.cut(ts, 'UNAUTHENTICATED', `the token's role ${t!.role} no longer exists`);
+        continue;
+      }
+      if (this.tokens.get(id) !== ts) continue; // released while the role was read
+      if (t!.expiresAt !== ts.principal.token.expiresAt) {
+        ts.principal = new Principal(t!, role);
+        this.arm(ts);
+      }
+      const rights = rightsKey(t!, role);
+      if (rights === ts.rights) continue;
+      ts.principal = new Principal(t!, role);
+      ts.rights = rights;
+      for (const s of [...ts.streams]) this.authorize(ts, s);
+    }
+  }
+
+  /** The token is valid: may it still watch this identity? */
+  private authorize(ts: TokenStreams, s: GuardedStream): void {
+    const p = ts.principal;
+    try {
+      p.requireResolve(s.project, s.workload, s.scope);
+      if (p.token.workload) p.requireWorkloadIdentity(this.snapshots.peek(s.project)?.snapshot.workloads.get(s.workload));
+    } catch (e) {
+      const code: CutCode = e instanceof DomainError && e.code === 'UNAUTHENTICATED' ? 'UNAUTHENTICATED' : 'PERMISSION_DENIED';
+      this.endOne(ts, s, code, e instanceof Error ? e.message : 'no longer authorized');
+    }
+  }
+
+  /** Bound tokens whose workload this change removed or replaced. */
+  private projectChanged(project: string, state: ProjectState | null): void {
+    for (const ts of [...this.tokens.values()]) {
+      const bound = ts.principal.token.workload;
+      if (!bound || bound.project !== project) continue;
+      try {
+        ts.principal.requireWorkloadIdentity(state?.snapshot.workloads.get(bound.workload));
+      } catch (e) {
+        this.cut(ts, 'UNAUTHENTICATED', (e as Error).message);
+      }
+    }
+  }
+
+  /** A timer at the token's expiry ends its streams then (not at the next check). */
+  private arm(ts: TokenStreams): void {
+    if (ts.expiry) clearTimeout(ts.expiry);
+    ts.expiry = undefined;
+    const at = ts.principal.token.expiresAt;
+    if (!at) return;
+    // Never synchronously: the caller is still registering the stream.
+    ts.expiry = setTimeout(() => {
+      if (this.now() >= at) this.cut(ts, 'UNAUTHENTICATED', 'token has expired');
+      else this.arm(ts);
+    }, Math.min(MAX_TIMER_MS, Math.max(0, at - this.now())));
+    ts.expiry.unref();
+  }
+
+  private cut(ts: TokenStreams, code: CutCode, message: string): void {
+    for (const s of [...ts.streams]) this.endOne(ts, s, code, message);
+    const id = ts.principal.token.id;
+    if (this.tokens.get(id) === ts) this.forget(id, ts);
+  }
+
+  private endOne(ts: TokenStreams, s: GuardedStream, code: CutCode, message: string): void {
+    if (!ts.streams.delete(s)) return;
+    this.opts.onCut?.(ts.principal, s, code, message);
+    s.end(code, message);
+    const id = ts.principal.token.id;
+    if (ts.streams.size === 0 && this.tokens.get(id) === ts) this.forget(id, ts);
+  }
+
+  private forget(id: string, ts: TokenStreams): void {
+    if (ts.expiry) clearTimeout(ts.expiry);
+    this.tokens.delete(id);
+  }
+}

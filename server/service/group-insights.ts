@@ -1,0 +1,70 @@
+/**
+ * Read-only views of a group for the console and the CLI: the workloads it reaches (with the
+ * keys that win there) and the difference between two of its revisions.
+ */
+import { groupDependents, type GroupDependent } from '../domain/dependents.js';
+import { notFound } from '../domain/errors.js';
+import { diffGroups, type GroupDiff } from '../domain/group-diff.js';
+import { validateName } from '../domain/validation.js';
+import type { GroupType, ResolveScope, SecretGroup, Vars } from '../domain/types.js';
+import type { Principal } from '../security/principal.js';
+import type { Deps } from './deps.js';
+
+export interface RevisionDiff extends GroupDiff {
+  fromRevision: number;
+  toRevision: number;
+  valuesRedacted: boolean;
+  fromValues: Vars;
+  toValues: Vars;
+}
+
+export class GroupInsights {
+  constructor(private readonly d: Deps) {}
+
+  /** Keys only: needs keys access to the group's type. */
+  async dependents(p: Principal, project: string, name: string, scopes: readonly ResolveScope[]): Promise<GroupDependent[]> {
+    validateName('project', project);
+    validateName('group name', name);
+    p.requireProject(project);
+    const state = await this.d.snapshots.get(project);
+    const group = state.snapshot.groups.get(name);
+    if (!group) throw notFound(`group ${project}/${name}`);
+    p.requireGroupAccess(project, group.type, 'keys');
+    return groupDependents(state.snapshot, name, scopes, (w, scope) => state.explain(w, scope));
+  }
+
+  /**
+   * Values only when asked, and when the caller may read the type of both revisions and of the
+   * current group (as ListGroupHistory shows each revision with the stricter type).
+   */
+  async diff(p: Principal, project: string, name: string, fromRevision: number, toRevision: number, keysOnly: boolean): Promise<RevisionDiff> {
+    validateName('project', project);
+    validateName('group name', name);
+    p.requireProject(project);
+    const entries = await this.d.store.listGroupHistory(project, name);
+    if (entries.length === 0) throw notFound(`group ${project}/${name}`);
+    const current = await this.d.store.getRecord('group', project, name);
+    const type: GroupType = current?.type ?? entries.findLast((e) => e.group)?.group?.type ?? 'secret';
+    p.requireGroupAccess(project, type, 'keys');
+    const last = entries.at(-1)!.revision;
+    const to = toRevision || last;
+    const at = (rev: number): SecretGroup | null => {
+      const e = entries.find((x) => x.revision === rev);
+      if (!e) throw notFound(`revision ${rev} of group ${project}/${name}`);
+      return e.group;
+    };
+    const a = at(fromRevision);
+    const b = at(to);
+    const diff = diffGroups(a, b);
+    const readable = (g: SecretGroup | null) => !g || p.seesValues(g.type);
+    const showValues = !keysOnly && p.seesValues(type) && readable(a) && readable(b);
+    const pick = (vars: Vars | undefined, keys: string[]): Vars => Object.fromEntries(keys.map((k) => [k, vars?.[k] ?? '']));
+    const fromValues = showValues ? pick(a?.variables, [...diff.removedKeys, ...diff.changedKeys]) : {};
+    const toValues = showValues ? pick(b?.variables, [...diff.addedKeys, ...diff.changedKeys]) : {};
+    const shownKeys = [...new Set([...Object.keys(fromValues), ...Object.keys(toValues)])].sort();
+    if (shownKeys.length && [type, a?.type, b?.type].includes('secret')) {
+      this.d.audit.recordRead({ time: this.d.now(), actor: p.actor, action: 'DiffGroupRevisions', project, target: `group ${project}/${name}`, keys: shownKeys, outcome: 'ok' });
+    }
+    return { ...diff, fromRevision, toRevision: to, valuesRedacted: !showValues, fromValues, toValues };
+  }
+}

@@ -1,0 +1,136 @@
+/**
+ * The MongoDB store's per-project change log, as documents and as the in-memory state a
+ * store instance keeps of it (docs/storage.md, "Change log").
+ *
+ * Every committed change to a workload, addon or group of a project is one immutable change
+ * document with `_id = [projectUid, n]`, n = 1, 2, 3, … without gaps: a writer claims n only
+ * after it has seen change n - 1, and the insert of n is the commit (a duplicate _id means
+ * another writer committed n first). So the log is totally ordered, "the state after n" is
+ * well defined, and a reader finds what is new with point look-ups of n + 1, n + 2, … — the
+ * only query FerretDB answers from an index. Its cost does not grow with the history.
+ *
+ * Every CHECKPOINT_EVERY changes a checkpoint document lists the head (last change) of every
+ * record, so a store instance that has not seen a project yet loads it from the newest
+ * checkpoint plus at most about CHECKPOINT_EVERY changes, never from the whole history.
+ */
+import type { RecordKind } from './store.js';
+
+/** One committed change. The record's state after it is `data` (null: the record is deleted). */
+export interface ChangeDoc {
+  _id: string;
+  uid: string;
+  project: string;
+  n: number;
+  kind: RecordKind;
+  name: string;
+  /** The record's revision; for a deletion, the revision it deleted. */
+  revision: number;
+  deleted: boolean;
+  /** JSON of the codec-encoded record (a JSON string: record maps may hold keys BSON refuses). */
+  data: string | null;
+  /** JSON of the codec-encoded history entry written with this change, if any. */
+  history: string | null;
+  time: number;
+  schemaVersion: number;
+}
+
+/** A checkpoint (`_id = [uid, 'checkpoint', n]`) or the pointer to the newest one (`[uid, 'checkpoint']`). */
+export interface CheckpointDoc {
+  _id: string;
+  uid: string;
+  n: number;
+  /** Checkpoints only: JSON of ManifestEntry[], the heads after change n. */
+  heads?: string;
+  schemaVersion: number;
+}
+
+/** The last change of one record. */
+export interface Head {
+  kind: RecordKind;
+  name: string;
+  n: number;
+  revision: number;
+  deleted: boolean;
+  /** Some change of this record carried a history entry. */
+  hasHistory: boolean;
+  /** Null for a deleted record; undefined until loaded (checkpoints list no data). */
+  data?: string | null;
+}
+
+type ManifestEntry = [kind: RecordKind, name: string, n: number, revision: number, deleted: boolean, hasHistory: boolean];
+
+export const CHECKPOINT_EVERY = 100;
+
+export const changeId = (uid: string, n: number) => JSON.stringify([uid, n]);
+export const checkpointId = (uid: string, n: number) => JSON.stringify([uid, 'checkpoint', n]);
+export const pointerId = (uid: string) => JSON.stringify([uid, 'checkpoint']);
+
+/** True when committing changes after..upTo passes a checkpoint boundary. */
+export function crossesCheckpoint(after: number, upTo: number): boolean {
+  return Math.floor(upTo / CHECKPOINT_EVERY) > Math.floor(after / CHECKPOINT_EVERY);
+}
+
+/** A project incarnation's records as of change `n`. */
+export class ProjectLog {
+  private readonly heads = new Map<string, Head>();
+
+  constructor(
+    readonly uid: string,
+    /** Of the project document (immutable for one incarnation). */
+    readonly createdAt: number,
+    /** The last change applied. */
+    public n: number,
+  ) {}
+
+  /**
+   * Applies change n + 1; anything else is ignored (already applied by a concurrent reader,
+   * or not next). Returns whether it was applied.
+   */
+  apply(doc: ChangeDoc): boolean {
+    if (doc.uid !== this.uid || doc.n !== this.n + 1) return false;
+    const key = headKey(doc.kind, doc.name);
+    const hasHistory = Boolean(doc.history) || (this.heads.get(key)?.hasHistory ?? false);
+    this.heads.set(key, { kind: doc.kind, name: doc.name, n: doc.n, revision: doc.revision, deleted: doc.deleted, hasHistory, data: doc.deleted ? null : doc.data });
+    this.n = doc.n;
+    return true;
+  }
+
+  head(kind: RecordKind, name: string): Head | undefined {
+    return this.heads.get(headKey(kind, name));
+  }
+
+  /** Live records, of one kind or all, ordered by name. */
+  live(kind?: RecordKind): Head[] {
+    return [...this.heads.values()]
+      .filter((h) => !h.deleted && (!kind || h.kind === kind))
+      .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  }
+
+  /** Groups with history, deleted ones included, by name. */
+  groupsWithHistory(): string[] {
+    return [...this.heads.values()].filter((h) => h.kind === 'group' && h.hasHistory).map((h) => h.name).sort();
+  }
+
+  /** The heads as a checkpoint lists them (no data: it stays in the change documents). */
+  manifest(): string {
+    return JSON.stringify([...this.heads.values()].map((h): ManifestEntry => [h.kind, h.name, h.n, h.revision, h.deleted, h.hasHistory]));
+  }
+
+  /** The state a checkpoint describes; live heads still need their data (`missingData`). */
+  static fromCheckpoint(uid: string, createdAt: number, doc: CheckpointDoc): ProjectLog {
+    const log = new ProjectLog(uid, createdAt, doc.n);
+    for (const [kind, name, n, revision, deleted, hasHistory] of JSON.parse(doc.heads ?? '[]') as ManifestEntry[]) {
+      log.heads.set(headKey(kind, name), { kind, name, n, revision, deleted, hasHistory, data: deleted ? null : undefined });
+    }
+    return log;
+  }
+
+  /** Live heads whose data is not loaded yet. */
+  missingData(): Head[] {
+    return [...this.heads.values()].filter((h) => h.data === undefined);
+  }
+}
+
+function headKey(kind: RecordKind, name: string): string {
+  return `${kind}\u0000${name}`;
+}

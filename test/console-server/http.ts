@@ -1,0 +1,67 @@
+/** A tiny console client for server-side tests: fetch with the console's headers and a cookie jar. */
+import * as http from 'node:http';
+
+export interface Answer {
+  status: number;
+  headers: Headers;
+  body: string;
+  json: any; // eslint-disable-line @typescript-eslint/no-explicit-any
+}
+
+export class ConsoleClient {
+  cookie = '';
+
+  constructor(readonly base: string) {}
+
+  /** A same-origin POST/DELETE as the UI sends it. */
+  async send(method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<Answer> {
+    const res = await fetch(new URL(path, this.base), {
+      method,
+      headers: {
+        'content-type': 'application/json',
+        'x-sg-console': '1',
+        ...(this.cookie ? { cookie: this.cookie } : {}),
+        ...headers,
+      },
+      body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
+    });
+    const setCookie = res.headers.get('set-cookie');
+    if (setCookie) {
+      const pair = setCookie.split(';')[0]!;
+      this.cookie = pair.endsWith('=') ? '' : pair;
+    }
+    const text = await res.text();
+    let json: unknown;
+    try {
+      json = text ? JSON.parse(text) : undefined;
+    } catch {
+      json = undefined;
+    }
+    return { status: res.status, headers: res.headers, body: text, json };
+  }
+
+  get(path: string): Promise<Answer> {
+    return this.send('GET', path);
+  }
+
+  signIn(token: string): Promise<Answer> {
+    return this.send('POST', '/session', { token });
+  }
+
+  rpc(method: string, body: unknown = {}, headers: Record<string, string> = {}): Promise<Answer> {
+    return this.send('POST', `/rpc/secretgroups.v1.${method}`, body, headers);
+  }
+}
+
+/** A raw request with a chosen Host header (fetch cannot set it). */
+export function rawGet(base: string, path: string, host: string): Promise<number> {
+  const u = new URL(base);
+  return new Promise((resolve, reject) => {
+    const req = http.request({ host: u.hostname, port: u.port, path, method: 'GET', headers: { host } }, (res) => {
+      res.resume();
+      resolve(res.statusCode ?? 0);
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}

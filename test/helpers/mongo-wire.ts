@@ -1,0 +1,102 @@
+/**
+ * A loopback TCP proxy in front of a MongoDB-protocol server that records every command a
+ * client sends (OP_MSG), so tests can count a store's round trips on the wire — whatever the
+ * code above it does — and see which filters its queries use.
+ */
+import { createServer, connect, type Server, type Socket } from 'node:net';
+import { BSON } from 'mongodb';
+
+export interface WireCommand {
+  /** The command name: find, insert, update, aggregate, … */
+  name: string;
+  collection: string;
+  /** The filter of a find (or the q of an update/delete), if any. */
+  filter?: Record<string, unknown>;
+}
+
+/** Driver housekeeping, not store work. */
+const HOUSEKEEPING = new Set(['hello', 'ismaster', 'isMaster', 'ping', 'endSessions', 'buildInfo', 'saslStart', 'saslContinue']);
+
+export interface WireCounter {
+  /** mongodb://… through the proxy (no database name). */
+  uri: string;
+  /** Store commands since the last reset (housekeeping excluded). */
+  commands: WireCommand[];
+  reset(): void;
+  close(): Promise<void>;
+}
+
+const OP_MSG = 2013;
+
+/** Starts the proxy in front of `upstreamUri` (mongodb://host:port/…). */
+export async function startWireCounter(upstreamUri: string): Promise<WireCounter> {
+  const m = /^mongodb:\/\/([^/:]+):(\d+)/.exec(upstreamUri);
+  if (!m) throw new Error('startWireCounter needs a mongodb://host:port URI');
+  const [host, port] = [m[1]!, Number(m[2])];
+  const counter = { commands: [] as WireCommand[] };
+  const sockets = new Set<Socket>();
+  const server: Server = createServer((client) => {
+    const upstream = connect(port, host);
+    sockets.add(client).add(upstream);
+    let pending = Buffer.alloc(0);
+    client.on('data', (chunk: Buffer) => {
+      pending = Buffer.concat([pending, chunk]);
+      while (pending.length >= 16) {
+        const len = pending.readInt32LE(0);
+        if (pending.length < len) break;
+        const frame = pending.subarray(0, len);
+        pending = pending.subarray(len);
+        const cmd = parse(frame);
+        if (cmd && !HOUSEKEEPING.has(cmd.name)) counter.commands.push(cmd);
+      }
+      upstream.write(chunk);
+    });
+    upstream.on('data', (chunk: Buffer) => client.write(chunk));
+    const end = () => {
+      client.destroy();
+      upstream.destroy();
+      sockets.delete(client);
+      sockets.delete(upstream);
+    };
+    client.on('close', end).on('error', end);
+    upstream.on('close', end).on('error', end);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const addr = server.address();
+  if (!addr || typeof addr !== 'object') throw new Error('proxy did not bind');
+  return {
+    uri: `mongodb://127.0.0.1:${addr.port}/`,
+    get commands() {
+      return counter.commands;
+    },
+    reset() {
+      counter.commands = [];
+    },
+    async close() {
+      for (const s of sockets) s.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+/** The command of an OP_MSG frame (body section, kind 0), or null for other opcodes. */
+function parse(frame: Buffer): WireCommand | null {
+  if (frame.readInt32LE(12) !== OP_MSG) return null;
+  let off = 20; // header (16) + flagBits (4)
+  while (off < frame.length) {
+    const kind = frame[off]!;
+    off += 1;
+    const size = frame.readInt32LE(off);
+    if (kind === 0) {
+      const doc = BSON.deserialize(frame.subarray(off, off + size)) as Record<string, unknown>;
+      const name = Object.keys(doc)[0]!;
+      const collection = String(doc[name]);
+      let filter = doc.filter as Record<string, unknown> | undefined;
+      const updates = (doc.updates ?? doc.deletes) as { q?: Record<string, unknown> }[] | undefined;
+      if (!filter && updates?.length === 1) filter = updates[0]!.q;
+      return { name, collection, ...(filter ? { filter } : {}) };
+    }
+    off += size; // kind 1: a document sequence, its size includes itself
+  }
+  return null;
+}
