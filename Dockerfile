@@ -54,6 +54,7 @@ COPY --from=build /src/dist ./dist
 COPY --from=build /src/proto ./proto
 RUN chmod 0755 dist/server/cli/main.js dist/agent/cli/main.js \
  && ln -s /app/dist/server/cli/main.js /usr/local/bin/sg \
+ && ln -s /app/dist/server/cli/main.js /usr/local/bin/secret-groups \
  && ln -s /app/dist/agent/cli/main.js /usr/local/bin/sg-agent
 
 # --- agent: wrap the workload ------------------------------------------------------------------

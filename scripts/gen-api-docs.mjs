@@ -140,6 +140,7 @@ export function render(image) {
   w('[`grpc.health.v1.Health`](https://github.com/grpc/grpc/blob/master/doc/health-checking.md)');
   w('(overall and per service name) and server reflection, so generic tools work:');
   w();
+  w('<!-- test: skip: needs grpcurl and grpc-health-probe at the default address; test/interop/grpcurl.test.ts makes these calls against a test server -->');
   w('```sh');
   w('grpcurl -plaintext 127.0.0.1:50051 list');
   w('grpcurl -plaintext 127.0.0.1:50051 grpc.health.v1.Health/Check');

@@ -4,7 +4,7 @@
  * first and a malformed one is refused with its line number: nothing is partially applied.
  */
 import { parse as dotenvParse } from 'dotenv';
-import { parse as parseJsonc, type ParseError } from 'jsonc-parser';
+import { parse as parseJsonc, visit as visitJson, type ParseError } from 'jsonc-parser';
 import { clip, invalid, tooLarge } from './errors.js';
 import { LIMITS } from './limits.js';
 import { validateKey, validateText } from './validation.js';
@@ -108,6 +108,7 @@ export function parseJsonVars(content: string): Vars {
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {
     throw invalid('JSON: expected an object mapping each key to a string value');
   }
+  refuseDuplicateJsonKeys(content);
   const vars: Vars = {};
   for (const [key, v] of Object.entries(value as Record<string, unknown>)) {
     validateKey('JSON key', key);
@@ -115,6 +116,24 @@ export function parseJsonVars(content: string): Vars {
     vars[key] = v;
   }
   return vars;
+}
+
+/** JSON.parse keeps the last of two equal keys silently; refuse that, naming both lines. */
+function refuseDuplicateJsonKeys(content: string): void {
+  const seen = new Map<string, number>();
+  let depth = 0;
+  let duplicate: string | undefined;
+  visitJson(content, {
+    onObjectBegin: () => void depth++,
+    onObjectEnd: () => void depth--,
+    onObjectProperty: (key, _offset, _length, line) => {
+      if (depth !== 1 || duplicate) return;
+      const first = seen.get(key);
+      if (first !== undefined) duplicate = `JSON line ${line + 1}: ${clip(key)} is already set on line ${first}; give each key once`;
+      else seen.set(key, line + 1);
+    },
+  });
+  if (duplicate) throw invalid(duplicate);
 }
 
 /**

@@ -101,7 +101,7 @@ export class ProjectsService {
     return this.auditedView(p, 'ListWorkloads', project, (await this.d.store.listRecords('workload', project)).map((w) => viewWorkload(p, w)));
   }
 
-  async updateWorkload(p: Principal, project: string, name: string, u: WorkloadUpdate) {
+  async updateWorkload(p: Principal, project: string, name: string, u: WorkloadUpdate): Promise<Redacted<Workload> & { unchanged?: boolean }> {
     validateName('project', project);
     validateName('workload name', name);
     p.requireProjectAdmin(project);
@@ -112,7 +112,7 @@ export class ProjectsService {
     const tags = u.tags ? validateTags('tags', u.tags) : undefined;
     const keys = [...Object.keys(u.setRuntime), ...u.unsetRuntime, ...Object.keys(u.setBuild), ...u.unsetBuild];
     const write = this.writer(p, 'UpdateWorkload', project, `workload ${project}/${name}`, keys);
-    const { after } = await updateWithRetry(this.d.store, 'workload', project, name, u.expectedRevision, async (cur) => {
+    const build = (cur: Workload): Workload => {
       const runtimeVariables = { ...cur.runtimeVariables, ...u.setRuntime };
       const buildArguments = { ...cur.buildArguments, ...u.setBuild };
       for (const k of u.unsetRuntime) {
@@ -123,7 +123,7 @@ export class ProjectsService {
         if (!Object.hasOwn(buildArguments, k)) throw notFound(`build argument ${echo(k)} of workload ${project}/${name}`);
         delete buildArguments[k];
       }
-      const next = {
+      return {
         ...cur,
         kind: u.kind ?? cur.kind,
         tags: tags ?? cur.tags,
@@ -133,9 +133,32 @@ export class ProjectsService {
         updatedAt: this.d.now(),
         updatedBy: p.actor,
       };
-      await this.checkResolutionSize(project, next);
-      return next;
-    }, (next) => write(() => this.d.store.updateRecord('workload', next)));
+    };
+    // Read-only pass first: an update that changes nothing writes no revision.
+    const cur0 = await this.d.store.getRecord('workload', project, name);
+    if (cur0 && (!u.expectedRevision || cur0.revision === u.expectedRevision)) {
+      const next = build(cur0);
+      const same =
+        next.kind === cur0.kind &&
+        next.tags.length === cur0.tags.length &&
+        next.tags.every((t) => cur0.tags.includes(t)) &&
+        sameVars(next.runtimeVariables, cur0.runtimeVariables) &&
+        sameVars(next.buildArguments, cur0.buildArguments);
+      if (same) return { ...viewWorkload(p, cur0), unchanged: true };
+    }
+    const { after } = await updateWithRetry(
+      this.d.store,
+      'workload',
+      project,
+      name,
+      u.expectedRevision,
+      async (cur) => {
+        const next = build(cur);
+        await this.checkResolutionSize(project, next);
+        return next;
+      },
+      (next) => write(() => this.d.store.updateRecord('workload', next)),
+    );
     await this.d.snapshots.applyLocal(project, 'workload', name, after);
     return viewWorkload(p, after);
   }

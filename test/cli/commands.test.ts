@@ -46,6 +46,13 @@ describe('sg group preview: exactly one change', () => {
     expect(usageError(() => kind({ delete: true, replace: true }))).toBe('--format and --replace go with --import');
     expect(usageError(() => kind({ addFile: '/x' }))).toBe('--add-file needs --from LOCALFILE');
   });
+  it('--literal and --allow-empty go with the changes they change', async () => {
+    expect(usageError(() => kind({ unset: ['A'], literal: true }))).toBe('--literal goes with --set or --import');
+    expect(usageError(() => kind({ delete: true, allowEmpty: true }))).toBe('--allow-empty goes with --workload/--tag or --create');
+    expect((await previewRequest('p', 'g', { set: ['A=p${x'], literal: true })).setVariables).toMatchObject({ literal: true });
+    expect((await previewRequest('p', 'g', { tag: ['later'], allowEmpty: true })).updateGroupSettings).toMatchObject({ allowEmpty: true });
+  });
+
   it('maps to the matching oneof member only', async () => {
     const set = await previewRequest('p', 'g', { set: ['A=x=y'], expectedRevision: '4' });
     expect(set.setVariables).toMatchObject({ project: 'p', name: 'g', expectedRevision: 4, variables: { A: 'x=y' } });

@@ -139,6 +139,14 @@ describe('restrictions that name nothing', () => {
   });
 });
 
+describe('help texts', () => {
+  it('group link names its real flag, --addon-key', async () => {
+    const help = (await sg.ok(['group', 'link', '--help'])).replace(/\s+/g, ' ');
+    expect(help).toContain('with no --addon-key, every key');
+    expect(help).not.toContain('no --key');
+  });
+});
+
 describe('secret files', () => {
   it('re-adding a file keeps its mode unless --mode is given', async () => {
     const local = join(dir, 'f.txt');

@@ -176,7 +176,18 @@ describe('editing a group', () => {
     await form.getByLabel('Or paste the content').fill('# comment\nIMPORTED=1\n');
     await form.getByRole('button', { name: 'Preview import' }).click();
     await form.getByRole('button', { name: 'Import', exact: true }).click();
-    await expect.poll(async () => (await cli.json<{ variables: Record<string, string> }>(['group', 'get', 'shop', 'b'])).variables.IMPORTED).toBe('1');
+    await expect.poll(async () => (await cli.json<{ variables: Record<string, string> }>(['group', 'get', 'shop', 'b', '--show-values'])).variables.IMPORTED).toBe('1');
+  });
+
+  it('imports pasted secrets as written by default: a ${ in a password is not a template', async () => {
+    await page.goto(`${cs.url}/#/p/shop/g/b`);
+    await page.getByRole('button', { name: 'Import .env / JSON' }).click();
+    const form = page.getByRole('form', { name: 'Import variables' });
+    expect(await form.getByLabel(/Store values exactly as written/).isChecked()).toBe(true);
+    await form.getByLabel('Or paste the content').fill("PASTED_PW='p${ss'\n");
+    await form.getByRole('button', { name: 'Preview import' }).click();
+    await form.getByRole('button', { name: 'Import', exact: true }).click();
+    await expect.poll(async () => (await cli.json<{ variables: Record<string, string> }>(['resolve', 'shop', 'api'])).variables.PASTED_PW).toBe('p${ss');
   });
 
   it('renders a value holding HTML as text; no script runs', async () => {
@@ -208,7 +219,7 @@ describe('editing a group', () => {
     await page.getByRole('button', { name: 'Apply to the table' }).click();
     await expect.poll(() => page.locator('tr.removed[data-key="OLD"]').count()).toBe(1);
     await reviewAndSave(page);
-    const g = await cli.json<{ variables: Record<string, string> }>(['group', 'get', 'shop', 'json-mode']);
+    const g = await cli.json<{ variables: Record<string, string> }>(['group', 'get', 'shop', 'json-mode', '--show-values']);
     expect(g.variables).toEqual({ NEW: '1', TWO: '2' });
   });
 

@@ -90,6 +90,10 @@ describe('dotenv', () => {
     expect(message).toContain('never closed');
   });
 
+  it('a JSON key given twice is refused, naming both lines (nested objects aside)', () => {
+    expect(refusal('json', '{\n "A": "1",\n "B": "2",\n "A": "3"\n}')).toBe('JSON line 4: A is already set on line 2; give each key once');
+  });
+
   it('a key given twice is refused, naming both lines', () => {
     expect(refusal('dotenv', 'A=1\nB=2\n\nA=3')).toBe('.env line 4: A is already set on line 1; give each key once');
   });

@@ -44,7 +44,7 @@ export function projectHandlers(ctx: ApiContext, svc: ProjectsService): Omit<Pro
         setBuild: req.setBuildArguments,
         unsetBuild: req.unsetBuildArguments,
       });
-      return { workload: workloadToPb(w.record, w.redacted) };
+      return { workload: workloadToPb(w.record, w.redacted), unchanged: Boolean(w.unchanged) };
     }),
     deleteWorkload: unary(ctx, 'DeleteWorkload', async (p, req) => {
       await svc.deleteWorkload(p, req.project, req.name, req.expectedRevision);

@@ -47,6 +47,8 @@ export interface PreviewOpts {
   addonKey?: string[];
   unlink?: string;
   rollback?: string;
+  literal?: boolean;
+  allowEmpty?: boolean;
 }
 
 type ChangeKind = 'create' | 'delete' | 'set' | 'unset' | 'import' | 'settings' | 'add-file' | 'remove-file' | 'link' | 'unlink' | 'rollback';
@@ -76,6 +78,8 @@ export function previewKind(o: PreviewOpts): ChangeKind {
   if (o.mode !== undefined && kind !== 'add-file') throw usage('--mode goes with --add-file');
   if ((o.format !== undefined || o.replace) && kind !== 'import') throw usage('--format and --replace go with --import');
   if (o.addonKey?.length && kind !== 'link') throw usage('--addon-key goes with --link');
+  if (o.literal && kind !== 'set' && kind !== 'import') throw usage('--literal goes with --set or --import');
+  if (o.allowEmpty && kind !== 'settings' && kind !== 'create') throw usage('--allow-empty goes with --workload/--tag or --create');
   if (o.unrestrict && (o.workload?.length || o.tag?.length)) throw usage('--unrestrict cannot be combined with --workload or --tag');
   if (kind === 'create' && o.unrestrict) throw usage('--unrestrict does not apply to --create');
   if (kind === 'add-file' && o.from === undefined) throw usage('--add-file needs --from LOCALFILE');
@@ -89,19 +93,19 @@ export async function previewRequest(project: string, name: string, o: PreviewOp
   const t: GroupTarget = { project, name, expectedRevision: expectedRevision(o) };
   switch (kind) {
     case 'create':
-      return PreviewChangeRequest.fromPartial({ createGroup: createRequest(project, name, { ...o, vars: o.set, varsFlag: '--set' }) });
+      return PreviewChangeRequest.fromPartial({ createGroup: { ...createRequest(project, name, { ...o, vars: o.set, varsFlag: '--set' }), allowEmpty: Boolean(o.allowEmpty) } });
     case 'delete':
       return PreviewChangeRequest.fromPartial({ deleteGroup: DeleteGroupRequest.fromPartial(t) });
     case 'set':
-      return PreviewChangeRequest.fromPartial({ setVariables: SetVariablesRequest.fromPartial({ ...t, variables: parseAssignments('--set', o.set) }) });
+      return PreviewChangeRequest.fromPartial({ setVariables: SetVariablesRequest.fromPartial({ ...t, variables: parseAssignments('--set', o.set), literal: Boolean(o.literal) }) });
     case 'unset':
       return PreviewChangeRequest.fromPartial({ unsetVariables: UnsetVariablesRequest.fromPartial({ ...t, keys: o.unset ?? [] }) });
     case 'import':
-      return PreviewChangeRequest.fromPartial({ importVariables: await importRequest(t, o.import!, o.format, Boolean(o.replace)) });
+      return PreviewChangeRequest.fromPartial({ importVariables: { ...(await importRequest(t, o.import!, o.format, Boolean(o.replace))), literal: Boolean(o.literal) } });
     case 'settings': {
       // --workload/--tag give the complete new restrictions; --unrestrict lifts them.
       const restrictions = o.unrestrict ? Restrictions.fromPartial({ restricted: false }) : restrictionsFrom(o.workload, o.tag);
-      return PreviewChangeRequest.fromPartial({ updateGroupSettings: settingsRequest(t, o, restrictions) });
+      return PreviewChangeRequest.fromPartial({ updateGroupSettings: { ...settingsRequest(t, o, restrictions), allowEmpty: Boolean(o.allowEmpty) } });
     }
     case 'add-file':
       return PreviewChangeRequest.fromPartial({ addFile: await addFileRequest(t, o.addFile!, o.from!, o.mode) });
@@ -133,6 +137,8 @@ export function registerGroupPreview(group: Command): void {
           .option('--import <file>', 'import a .env or JSON file ("-" reads stdin)')
           .option('--format <format>', 'with --import: dotenv or json')
           .option('--replace', 'with --import: replace instead of merge')
+          .option('--literal', 'with --set or --import: values verbatim, not templates')
+          .option('--allow-empty', 'with --workload/--tag or --create: accept restrictions that reach no workload')
           .option('--type <type>', 'settings: secret or config')
           .option('--scope <scope>', 'settings: runtime, build or both')
           .option('--priority <0..100>', 'settings: new priority')

@@ -118,7 +118,7 @@ export function registerGroup(program: Command): void {
     withAddr(
       group
         .command('get')
-        .description('show a group; --json maps each key to its value, or to null where the caller may see keys only')
+        .description('show a group; --json maps each key to its value with --show-values, else (and where the caller may see keys only) to null')
         .argument('<project>', 'project name')
         .argument('<group>', 'group name')
         .option('--show-values', SHOW_VALUES),

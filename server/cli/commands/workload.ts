@@ -145,7 +145,12 @@ export function registerWorkload(program: Command): void {
         });
         return s.call(s.clients.projects, 'updateWorkload', req);
       });
-      emit(opts, () => workloadJson(keysUnless(opts.showValues, res.workload!)), () => workloadHuman(res.workload!, Boolean(opts.showValues)));
+      const note = res.unchanged ? `No change: workload ${project}/${name} already is so (no new revision)\n\n` : '';
+      emit(
+        opts,
+        () => ({ ...workloadJson(keysUnless(opts.showValues, res.workload!)), ...(res.unchanged ? { unchanged: true } : {}) }),
+        () => note + workloadHuman(res.workload!, Boolean(opts.showValues)),
+      );
     });
   });
 

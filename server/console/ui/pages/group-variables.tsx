@@ -366,9 +366,11 @@ function ImportPanel({ project, group, onSaved }: { project: string; group: Secr
   const [content, setContent] = useState('');
   const [format, setFormat] = useState<ImportFormat>(ImportFormat.IMPORT_FORMAT_DOTENV);
   const [replace, setReplace] = useState(false);
+  // Pasted secrets are opaque: stored as written unless asked to treat ${KEY} as templates.
+  const [literal, setLiteral] = useState(true);
   const [preview, setPreview] = useState<WorkloadChange[] | undefined>(undefined);
   const [busy, error, run, clearError] = useAction();
-  const req = { project, name: group.name, expectedRevision: group.revision, format, content, replace };
+  const req = { project, name: group.name, expectedRevision: group.revision, format, content, replace, literal };
   return (
     <form
       class="import"
@@ -405,6 +407,10 @@ function ImportPanel({ project, group, onSaved }: { project: string; group: Secr
       <label class="check">
         <input type="checkbox" checked={replace} onChange={(e) => (setReplace(e.currentTarget.checked), setPreview(undefined))} /> Replace all variables (otherwise
         merge)
+      </label>
+      <label class="check">
+        <input type="checkbox" checked={literal} onChange={(e) => (setLiteral(e.currentTarget.checked), setPreview(undefined))} /> Store values exactly as written
+        (off: {'${KEY}'} refers to another variable of the group)
       </label>
       <div class="actions">
         <button type="submit" disabled={busy || !content}>

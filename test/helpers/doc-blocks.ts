@@ -1,0 +1,66 @@
+/**
+ * The shell blocks of the Markdown docs, for test/docs/doc-blocks.test.ts. Every ```sh (or
+ * bash/shell) block carries a marker on the line before its fence:
+ *
+ *   <!-- test: run -->            run verbatim, in a fresh bash, in the docs sandbox
+ *   <!-- test: skip: REASON -->   not run, for the reason given (needs Docker, a remote server…)
+ *
+ * A plain ``` block that directly follows a `run` block is the expected stdout of the block's
+ * last command.
+ */
+export interface DocBlock {
+  file: string;
+  /** 1-based line of the opening fence. */
+  line: number;
+  lang: string;
+  text: string;
+  marker: { run: true } | { run: false; reason: string } | null;
+  /** The expected stdout of the last command, when a plain block follows. */
+  expected?: string;
+}
+
+const FENCE = /^(\s*)```(\S*)\s*$/;
+const MARKER = /^\s*<!--\s*test:\s*(run|skip:\s*(.+?))\s*-->\s*$/;
+export const SHELL = new Set(['sh', 'bash', 'shell']);
+
+export function extractBlocks(markdown: string, file: string): DocBlock[] {
+  const lines = markdown.split('\n');
+  const blocks: (DocBlock & { end: number })[] = [];
+  for (let i = 0; i < lines.length; i++) {
+    const open = FENCE.exec(lines[i]!);
+    if (!open) continue;
+    const indent = open[1]!.length;
+    const body: string[] = [];
+    let j = i + 1;
+    for (; j < lines.length && !/^\s*```\s*$/.test(lines[j]!); j++) body.push(lines[j]!.slice(Math.min(indent, lines[j]!.length - lines[j]!.trimStart().length)));
+    const m = i > 0 ? MARKER.exec(lines[i - 1]!) : null;
+    blocks.push({
+      file,
+      line: i + 1,
+      lang: open[2]!,
+      text: `${body.join('\n')}\n`,
+      marker: m ? (m[1] === 'run' ? { run: true } : { run: false, reason: m[2]! }) : null,
+      end: j,
+    });
+    i = j;
+  }
+  for (let k = 0; k + 1 < blocks.length; k++) {
+    const b = blocks[k]!;
+    const next = blocks[k + 1]!;
+    if (b.marker?.run && next.lang === '' && next.line === b.end + 2) b.expected = next.text;
+  }
+  return blocks.map(({ end: _end, ...b }) => b);
+}
+
+/**
+ * The block as a script whose stdout is only the last command's: everything before it runs in
+ * a brace group (same shell, so functions and exports persist) with stdout discarded.
+ */
+export function lastCommandOnly(text: string): string {
+  const lines = text.trimEnd().split('\n');
+  let start = lines.length - 1;
+  while (start > 0 && lines[start - 1]!.endsWith('\\')) start--;
+  const before = lines.slice(0, start).join('\n');
+  const last = lines.slice(start).join('\n');
+  return before.trim() ? `{\n${before}\n} >/dev/null\n${last}\n` : `${last}\n`;
+}
