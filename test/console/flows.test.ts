@@ -157,7 +157,7 @@ describe('editing a group', () => {
     await page.goto(`${cs.url}/#/p/shop/g/b`);
     await addVariable(page, 'BROKEN', 'x ${UNDEFINED_KEY} y');
     await page.getByRole('button', { name: 'Review changes' }).click();
-    await expect.poll(() => page.locator('.tab-body > [role=alert]').textContent()).toMatch(/UNDEFINED_KEY/);
+    await expect.poll(() => page.locator('.tab-body > [role=alert]').textContent()).toMatch(/undefined key in the value of "BROKEN"/);
     const n = await page.locator('.kv-editor tbody tr').count();
     expect(await page.getByLabel(`Key ${n}`, { exact: true }).inputValue()).toBe('BROKEN');
     expect(await page.getByLabel(`Value ${n}`, { exact: true }).inputValue()).toBe('x ${UNDEFINED_KEY} y');
