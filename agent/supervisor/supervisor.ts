@@ -184,6 +184,9 @@ export class Supervisor {
       }
       if (this.terminating) return this.end(128 + signalNumber(this.terminating));
       await this.spawnChild();
+      // A stop request that arrived while the new child was starting (no child to forward it
+      // to then) goes to the new child now; otherwise the agent would never exit.
+      if (this.terminating && this.child?.running) this.child.signal(this.terminating);
     } finally {
       this.busy = false;
     }

@@ -54,6 +54,35 @@ describe('supervisor with real child processes', () => {
     expect(exitCodeOf(3, null)).toBe(3);
   });
 
+  it('a SIGTERM that arrives while a restart is starting the new child reaches that child', async () => {
+    let release!: () => void;
+    let starting!: () => void;
+    const inBeforeStart = new Promise<void>((r) => (starting = r));
+    let calls = 0;
+    const s = new Supervisor({
+      command: 'bash',
+      args: ['-c', 'trap "exit 5" TERM; sleep 60 & wait $!'],
+      environment: () => ({ PATH: process.env.PATH! }),
+      fingerprint: () => 'fp',
+      // The second start (the restart) waits until the test has sent SIGTERM.
+      beforeStart: () => (++calls === 2 ? (starting(), new Promise<void>((r) => (release = r))) : Promise.resolve()),
+      killSignal: 'SIGTERM',
+      killTimeoutMs: 5000,
+      debounceMs: 10,
+      splayMs: 0,
+      onChange: { kind: 'none' },
+      log: quiet,
+    });
+    await s.start();
+    await new Promise((r) => setTimeout(r, 200)); // bash has set its trap
+    s.requestRestart('test');
+    await inBeforeStart; // the old child is gone, the new one not yet started
+    s.forward('SIGTERM');
+    release();
+    const code = await Promise.race([s.done, new Promise((r) => setTimeout(() => r('still running'), 8000))]);
+    expect(code).not.toBe('still running');
+  });
+
   it('forwards a signal; the child shuts down gracefully and its code is the result', async () => {
     const out = join(dir, 'graceful');
     const s = supervisor(`trap 'echo graceful >> ${out}; exit 42' TERM; echo up >> ${out}; sleep 60 & wait $!`);
