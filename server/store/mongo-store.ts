@@ -114,6 +114,8 @@ export class MongoStore implements Store {
   private readonly logs = new Map<string, ProjectLog>();
   /** Last change numbers of projects read only through the change feed. */
   private readonly tips = new Map<string, { uid: string; n: number }>();
+  /** Per project state: the advance in flight and the one queued behind it. */
+  private readonly advancing = new WeakMap<ProjectLog, { running: Promise<void> | null; queued: Promise<void> | null }>();
   /** Per project: the tail of its queue of commits and loads. */
   private readonly queues = new Map<string, Promise<void>>();
 
@@ -490,7 +492,28 @@ export class MongoStore implements Store {
    * then batches of growing size in parallel while changes keep coming. Numbers have no gaps,
    * so the first missing one is the end of the log.
    */
-  private async advance(log: ProjectLog): Promise<void> {
+  private advance(log: ProjectLog): Promise<void> {
+    // One advance per state at a time: a caller that arrives while one runs waits for the next
+    // one, which starts after it arrived (so it still sees everything committed before that),
+    // and all callers arriving meanwhile share it — concurrent readers do not fetch the same
+    // changes several times over.
+    let a = this.advancing.get(log);
+    if (!a) this.advancing.set(log, (a = { running: null, queued: null }));
+    const state = a;
+    if (!state.running) {
+      state.running = this.advanceNow(log).finally(() => (state.running = null));
+      return state.running;
+    }
+    state.queued ??= state.running
+      .catch(() => undefined)
+      .then(() => {
+        state.queued = null;
+        return this.advance(log);
+      });
+    return state.queued;
+  }
+
+  private async advanceNow(log: ProjectLog): Promise<void> {
     for (let batch = 1; ; batch = Math.min(batch * 2, LOOKUP_BATCH)) {
       const from = log.n + 1;
       const docs = await Promise.all(Array.from({ length: batch }, (_, i) => this.changes.findOne({ _id: changeId(log.uid, from + i) })));
