@@ -116,18 +116,23 @@ export class ProjectLog {
     return JSON.stringify([...this.heads.values()].map((h): ManifestEntry => [h.kind, h.name, h.n, h.revision, h.deleted, h.hasHistory]));
   }
 
-  /** The state a checkpoint describes; live heads still need their data (`missingData`). */
-  static fromCheckpoint(uid: string, createdAt: number, doc: CheckpointDoc): ProjectLog {
-    const log = new ProjectLog(uid, createdAt, doc.n);
-    for (const [kind, name, n, revision, deleted, hasHistory] of JSON.parse(doc.heads ?? '[]') as ManifestEntry[]) {
-      log.heads.set(headKey(kind, name), { kind, name, n, revision, deleted, hasHistory, data: deleted ? null : undefined });
+  /**
+   * The heads of a checkpoint that are newer than this state's: what jumping to it changes.
+   * Live ones come without data (it stays in the change documents; see `jump`).
+   */
+  newerIn(checkpoint: CheckpointDoc): Head[] {
+    const out: Head[] = [];
+    for (const [kind, name, n, revision, deleted, hasHistory] of JSON.parse(checkpoint.heads ?? '[]') as ManifestEntry[]) {
+      if (n > (this.head(kind, name)?.n ?? 0)) out.push({ kind, name, n, revision, deleted, hasHistory, data: deleted ? null : undefined });
     }
-    return log;
+    return out;
   }
 
-  /** Live heads whose data is not loaded yet. */
-  missingData(): Head[] {
-    return [...this.heads.values()].filter((h) => h.data === undefined);
+  /** Moves this state to change `n` of a checkpoint, given its newer heads with their data. */
+  jump(n: number, newer: readonly Head[]): void {
+    if (n <= this.n) return;
+    for (const h of newer) this.heads.set(headKey(h.kind, h.name), h);
+    this.n = n;
   }
 }
 

@@ -469,22 +469,32 @@ export class MongoStore implements Store {
    * a usable checkpoint, from the start of the log: slower, same result.
    */
   private async restore(p: ProjectDoc): Promise<ProjectLog> {
-    const pointer = await this.checkpoints.findOne({ _id: pointerId(p.uid) });
-    const checkpoint = pointer ? await this.checkpoints.findOne({ _id: checkpointId(p.uid, pointer.n) }) : null;
-    let log = checkpoint ? ProjectLog.fromCheckpoint(p.uid, p.createdAt, checkpoint) : new ProjectLog(p.uid, p.createdAt, 0);
-    const missing = log.missingData();
-    for (let i = 0; i < missing.length; i += LOOKUP_BATCH) {
-      const heads = missing.slice(i, i + LOOKUP_BATCH);
-      const docs = await Promise.all(heads.map((h) => this.changes.findOne({ _id: changeId(p.uid, h.n) }, { projection: { data: 1 } })));
-      if (docs.some((d) => !d)) {
-        // Only a deletion racing this load removes changes; the caller sees the project gone.
-        log = new ProjectLog(p.uid, p.createdAt, 0);
-        break;
-      }
-      heads.forEach((h, j) => (h.data = docs[j]!.data));
-    }
+    const log = new ProjectLog(p.uid, p.createdAt, 0);
+    await this.jumpToCheckpoint(log, 0);
     await this.advance(log);
     return log;
+  }
+
+  /**
+   * Moves a state more than `minGap` changes behind the newest checkpoint to that checkpoint,
+   * reading only the records that changed in between (their last change, by _id) instead of
+   * every change. Does nothing when the pointer, the checkpoint or a change cannot be read
+   * (a lagging pointer, a deletion racing this): the caller then reads change by change.
+   */
+  private async jumpToCheckpoint(log: ProjectLog, minGap: number): Promise<void> {
+    const pointer = await this.checkpoints.findOne({ _id: pointerId(log.uid) });
+    if (!pointer || pointer.n <= log.n + minGap) return;
+    const checkpoint = await this.checkpoints.findOne({ _id: checkpointId(log.uid, pointer.n) });
+    if (!checkpoint) return;
+    const newer = log.newerIn(checkpoint);
+    const live = newer.filter((h) => h.data === undefined);
+    for (let i = 0; i < live.length; i += LOOKUP_BATCH) {
+      const heads = live.slice(i, i + LOOKUP_BATCH);
+      const docs = await Promise.all(heads.map((h) => this.changes.findOne({ _id: changeId(log.uid, h.n) }, { projection: { data: 1 } })));
+      if (docs.some((d) => !d)) return;
+      heads.forEach((h, k) => (h.data = docs[k]!.data));
+    }
+    log.jump(checkpoint.n, newer);
   }
 
   /**
@@ -520,6 +530,9 @@ export class MongoStore implements Store {
       const end = docs.indexOf(null);
       for (const d of end < 0 ? docs : docs.slice(0, end)) log.apply(d!);
       if (end >= 0) return;
+      // Far behind (another instance wrote a lot, or imported a history): jump if a checkpoint
+      // is well ahead, so catching up costs the records that changed, not every change.
+      if (batch === LOOKUP_BATCH) await this.jumpToCheckpoint(log, LOOKUP_BATCH);
     }
   }
 

@@ -111,7 +111,7 @@ describeWithMongo('MongoDB store', () => {
       await writer.createRecord('workload', workload('gone'));
       await writer.deleteRecord('workload', 'p', 'gone', 1);
       for (let r = 2; r <= 230; r++) await writer.updateRecord('group', group(['a', 'b', 'c'][r % 3]!, { revision: Math.floor((r - 2) / 3) + 2, variables: { R: String(r) } }));
-      const truth = await writer.loadProject('p');
+      let truth = await writer.loadProject('p');
       const db = raw.db(dbName);
       const { uid } = (await db.collection<{ _id: string; uid: string }>('projects').findOne({ _id: 'p' }))!;
       const pointer = db.collection<{ _id: string; n: number }>('checkpoints');
@@ -128,7 +128,15 @@ describeWithMongo('MongoDB store', () => {
       expect(lookups.length).toBeLessThan(4 + 35 + 40);
       expect((await viaWire.projectVersions()).get('p')).toBe((await writer.projectVersions()).get('p'));
 
+      // Far behind an instance that holds the state jumps to the newest checkpoint (at 500)
+      // and reads only the records changed since, then the changes after it.
+      for (let r = 231; r <= 530; r++) await writer.updateRecord('group', group(['a', 'b', 'c'][r % 3]!, { revision: Math.floor((r - 2) / 3) + 2, variables: { R: String(r) } }));
+      wire.reset();
+      expect(await viaWire.loadProject('p')).toEqual(await writer.loadProject('p'));
+      expect(wire.commands.filter((c) => c.collection === 'changes').length).toBeLessThan(200);
+
       // A pointer that lags (FerretDB may lose an update) or names a missing checkpoint.
+      truth = await writer.loadProject('p');
       await pointer.updateOne({ _id: JSON.stringify([uid, 'checkpoint']) }, { $set: { n: 100 } });
       expect(await (await fresh()).loadProject('p')).toEqual(truth);
       await pointer.deleteOne({ _id: JSON.stringify([uid, 'checkpoint', 100]) });
@@ -141,7 +149,7 @@ describeWithMongo('MongoDB store', () => {
       await writer.dropDatabase();
       await Promise.all([writer.close(), raw.close(), wire.close(), ...opened.map((s) => s.close())]);
     }
-  });
+  }, 120_000);
 
   it('replicas miss no change when writers on other instances commit out of order', async () => {
     const dbName = uniqueDbName();
@@ -188,7 +196,7 @@ describeWithMongo('MongoDB store', () => {
       await replica.dropDatabase();
       await Promise.all(stores.map((s) => s.close()));
     }
-  });
+  }, 60_000);
 
   it('answers UNAVAILABLE while the server is down and recovers when it returns', async (ctx) => {
     if (!server.controllable) ctx.skip();
