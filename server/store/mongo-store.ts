@@ -419,9 +419,11 @@ export class MongoStore implements Store {
             await this.advance(log);
             throw new DomainError('ABORTED', `importing ${what}: another writer changed project ${project} meanwhile; import into an idle store`);
           }
+          const before = log.n;
           for (const d of batch) log.apply(d);
+          // Per batch, so other instances can jump over a long imported history.
+          await this.checkpointAfter(log, before);
         }
-        await this.checkpointAfter(log, from);
       }),
     );
   }
