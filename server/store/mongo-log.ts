@@ -61,6 +61,18 @@ type ManifestEntry = [kind: RecordKind, name: string, n: number, revision: numbe
 
 export const CHECKPOINT_EVERY = 100;
 
+/**
+ * Changes n of one project live in collection `changes_<uid>_<⌊n / CHANGES_PER_COLLECTION⌋>`.
+ * FerretDB 1.x (SQLite handler) answers even a look-up by _id by reading the whole table (its
+ * query's expression does not match the one its _id index is built on), so the look-ups of a
+ * write — "is there a change n + 1?" — must hit a table that stays small however long the
+ * history grows. Each number still has exactly one place, and documents are never deleted, so
+ * a number once taken can never be taken again.
+ */
+export const CHANGES_PER_COLLECTION = 128;
+export const changeCollection = (uid: string, n: number) => `${changeCollectionPrefix(uid)}${Math.floor(n / CHANGES_PER_COLLECTION)}`;
+export const changeCollectionPrefix = (uid: string) => `changes_${uid}_`;
+
 export const changeId = (uid: string, n: number) => JSON.stringify([uid, n]);
 export const checkpointId = (uid: string, n: number) => JSON.stringify([uid, 'checkpoint', n]);
 export const pointerId = (uid: string) => JSON.stringify([uid, 'checkpoint']);
@@ -75,6 +87,7 @@ export class ProjectLog {
   private readonly heads = new Map<string, Head>();
 
   constructor(
+    readonly project: string,
     readonly uid: string,
     /** Of the project document (immutable for one incarnation). */
     readonly createdAt: number,
@@ -116,21 +129,55 @@ export class ProjectLog {
     return JSON.stringify([...this.heads.values()].map((h): ManifestEntry => [h.kind, h.name, h.n, h.revision, h.deleted, h.hasHistory]));
   }
 
-  /** The state a checkpoint describes; live heads still need their data (`missingData`). */
-  static fromCheckpoint(uid: string, createdAt: number, doc: CheckpointDoc): ProjectLog {
-    const log = new ProjectLog(uid, createdAt, doc.n);
-    for (const [kind, name, n, revision, deleted, hasHistory] of JSON.parse(doc.heads ?? '[]') as ManifestEntry[]) {
-      log.heads.set(headKey(kind, name), { kind, name, n, revision, deleted, hasHistory, data: deleted ? null : undefined });
+  /**
+   * The heads of a checkpoint that are newer than this state's: what jumping to it changes.
+   * Live ones come without data (it stays in the change documents; see `jump`).
+   */
+  newerIn(checkpoint: CheckpointDoc): Head[] {
+    const out: Head[] = [];
+    for (const [kind, name, n, revision, deleted, hasHistory] of JSON.parse(checkpoint.heads ?? '[]') as ManifestEntry[]) {
+      if (n > (this.head(kind, name)?.n ?? 0)) out.push({ kind, name, n, revision, deleted, hasHistory, data: deleted ? null : undefined });
     }
-    return log;
+    return out;
   }
 
-  /** Live heads whose data is not loaded yet. */
-  missingData(): Head[] {
-    return [...this.heads.values()].filter((h) => h.data === undefined);
+  /** Moves this state to change `n` of a checkpoint, given its newer heads with their data. */
+  jump(n: number, newer: readonly Head[]): void {
+    if (n <= this.n) return;
+    for (const h of newer) this.heads.set(headKey(h.kind, h.name), h);
+    this.n = n;
   }
 }
 
 function headKey(kind: RecordKind, name: string): string {
   return `${kind}\u0000${name}`;
+}
+
+/**
+ * Runs `work` one at a time; callers that arrive while it runs share the next run, which
+ * starts after they arrived — so each caller still sees everything done before its call, and
+ * concurrent callers do not repeat the same look-ups.
+ */
+export class Coalesced<T> {
+  private running: Promise<T> | null = null;
+  private queued: Promise<T> | null = null;
+
+  constructor(private readonly work: () => Promise<T>) {}
+
+  run(): Promise<T> {
+    if (!this.running) {
+      const run: Promise<T> = this.work().finally(() => {
+        if (this.running === run) this.running = null;
+      });
+      this.running = run;
+      return run;
+    }
+    this.queued ??= this.running
+      .catch(() => undefined)
+      .then(() => {
+        this.queued = null;
+        return this.run();
+      });
+    return this.queued;
+  }
 }

@@ -41,10 +41,14 @@ import { alreadyExists, DomainError, notFound, precondition, stale } from '../do
 import type { Addon, GroupHistoryEntry, Project, ProjectSnapshot, SecretGroup, Workload } from '../domain/types.js';
 import { decodeHistory, decodeRecord, encodeHistory, encodeRecord, SCHEMA_VERSION } from './codec.js';
 import {
+  changeCollection,
+  changeCollectionPrefix,
   changeId,
   checkpointId,
   crossesCheckpoint,
   pointerId,
+  CHANGES_PER_COLLECTION,
+  Coalesced,
   ProjectLog,
   type ChangeDoc,
   type CheckpointDoc,
@@ -111,7 +115,6 @@ export class MongoStore implements Store {
   private readonly client: MongoClient;
   private readonly db: Db;
   private readonly projects: Collection<ProjectDoc>;
-  private readonly changes: Collection<ChangeDoc>;
   private readonly checkpoints: Collection<CheckpointDoc>;
   private readonly tokens: Collection<TokenDoc>;
   private readonly audit: Collection<AuditDoc>;
@@ -121,6 +124,10 @@ export class MongoStore implements Store {
   private readonly logs = new Map<string, ProjectLog>();
   /** Last change numbers of projects read only through the change feed. */
   private readonly tips = new Map<string, { uid: string; n: number }>();
+  /** Per project state: look-ups that concurrent callers share (see Coalesced). */
+  private readonly sharing = new WeakMap<ProjectLog, { advance: Coalesced<void>; refresh: Coalesced<boolean> }>();
+  /** The change feed, shared by concurrent callers. */
+  private readonly versions = new Coalesced(() => this.readVersions());
   /** Per project: the tail of its queue of commits and loads. */
   private readonly queues = new Map<string, Promise<void>>();
 
@@ -135,7 +142,6 @@ export class MongoStore implements Store {
     });
     this.db = this.client.db(opts.dbName ?? dbNameFromUri(uri) ?? DEFAULT_MONGO_DB);
     this.projects = this.db.collection('projects');
-    this.changes = this.db.collection('changes');
     this.checkpoints = this.db.collection('checkpoints');
     this.tokens = this.db.collection('tokens');
     this.audit = this.db.collection('audit');
@@ -152,8 +158,6 @@ export class MongoStore implements Store {
       await this.client.connect();
       // createIndex is a no-op when an identical index exists, so every replica may run this.
       await this.refuseEarlierLayout();
-      // For MongoDB: history reads and project deletion. (FerretDB answers those by a scan.)
-      await this.changes.createIndex({ uid: 1, kind: 1, name: 1, n: 1 }, { name: 'changes_by_record' });
       await this.checkpoints.createIndex({ uid: 1 }, { name: 'checkpoints_by_project' });
       await this.tokens.createIndex({ hash: 1 }, { name: 'token_hash', unique: true });
       await this.tokens.createIndex({ oid: 1 }, { name: 'token_order' });
@@ -216,7 +220,10 @@ export class MongoStore implements Store {
       const r = await this.projects.deleteOne({ _id: name, uid: p.uid });
       if (r.deletedCount === 0) throw notFound(`project ${name}`);
       this.forget(name);
-      await this.changes.deleteMany({ uid: p.uid });
+      const prefix = changeCollectionPrefix(p.uid);
+      for (const c of await this.db.listCollections({}, { nameOnly: true }).toArray()) {
+        if (c.name.startsWith(prefix)) await this.db.dropCollection(c.name).catch(() => undefined);
+      }
       await this.checkpoints.deleteMany({ uid: p.uid });
     });
   }
@@ -257,14 +264,16 @@ export class MongoStore implements Store {
 
   async listGroupHistory(project: string, name: string): Promise<GroupHistoryEntry[]> {
     return this.guard(async () => {
-      const p = await this.projects.findOne({ _id: project });
-      if (!p) return [];
-      // The one query by a field other than _id on records (MongoDB: index changes_by_record;
-      // FerretDB: a scan). History reads are rare; writes never need it.
-      const docs = await this.changes
-        .find({ uid: p.uid, kind: 'group', name, history: { $ne: null } }, { projection: { n: 1, history: 1 } })
-        .toArray();
-      return docs
+      const log = await this.synced(project);
+      if (!log) return [];
+      // The one query by a field other than _id on changes: a scan of each of the project's
+      // change collections. History reads are rare; writes never need it.
+      const collections = Array.from({ length: Math.floor(log.n / CHANGES_PER_COLLECTION) + 1 }, (_, g) => this.changesOf(log.uid, g * CHANGES_PER_COLLECTION));
+      const found = await Promise.all(
+        collections.map((c) => c.find({ kind: 'group', name, history: { $ne: null } }, { projection: { n: 1, history: 1 } }).toArray()),
+      );
+      return found
+        .flat()
         .map((d) => ({ n: d.n, entry: decodeHistory(JSON.parse(d.history!)) }))
         .sort((a, b) => a.entry.revision - b.entry.revision || a.n - b.n)
         .map((d) => d.entry);
@@ -289,13 +298,15 @@ export class MongoStore implements Store {
   }
 
   async projectVersions(): Promise<Map<string, number>> {
-    return this.guard(async () => {
-      const projects = await this.projects.find({}, { projection: { _id: 1, uid: 1 } }).sort({ _id: 1 }).toArray();
-      const names = new Set(projects.map((p) => p._id));
-      for (const name of [...this.logs.keys(), ...this.tips.keys()]) if (!names.has(name)) this.forget(name);
-      const tips = await Promise.all(projects.map((p) => this.tip(p._id, p.uid)));
-      return new Map(projects.map((p, i) => [p._id, 1 + tips[i]!]));
-    });
+    return this.guard(async () => new Map(await this.versions.run()));
+  }
+
+  private async readVersions(): Promise<Map<string, number>> {
+    const projects = await this.projects.find({}, { projection: { _id: 1, uid: 1 } }).sort({ _id: 1 }).toArray();
+    const names = new Set(projects.map((p) => p._id));
+    for (const name of [...this.logs.keys(), ...this.tips.keys()]) if (!names.has(name)) this.forget(name);
+    const tips = await Promise.all(projects.map((p) => this.tip(p._id, p.uid)));
+    return new Map(projects.map((p, i) => [p._id, 1 + tips[i]!]));
   }
 
   // --- tokens, audit, meta ----------------------------------------------------------------
@@ -431,18 +442,24 @@ export class MongoStore implements Store {
         else steps.push(final);
         const from = log.n;
         const docs = steps.map((st, i) => this.changeDoc(log, from + 1 + i, kind, project, name, st.revision, st.state, st.history ?? undefined));
-        for (let i = 0; i < docs.length; i += IMPORT_BATCH) {
-          const batch = docs.slice(i, i + IMPORT_BATCH);
+        for (let i = 0; i < docs.length; ) {
+          // One batch per change collection, in order.
+          let j = i + 1;
+          while (j < docs.length && j - i < IMPORT_BATCH && docs[j]!.n % CHANGES_PER_COLLECTION !== 0) j++;
+          const batch = docs.slice(i, j);
+          i = j;
           try {
-            await this.changes.insertMany(batch, { ordered: true });
+            await this.changesOf(log.uid, batch[0]!.n).insertMany(batch, { ordered: true });
           } catch (e) {
             if (!(e instanceof MongoServerError && e.code === 11000)) throw e;
             await this.advance(log);
             throw new DomainError('ABORTED', `importing ${what}: another writer changed project ${project} meanwhile; import into an idle store`);
           }
+          const before = log.n;
           for (const d of batch) log.apply(d);
+          // Per batch, so other instances can jump over a long imported history.
+          await this.checkpointAfter(log, before);
         }
-        await this.checkpointAfter(log, from);
       }),
     );
   }
@@ -457,12 +474,8 @@ export class MongoStore implements Store {
   private async synced(project: string): Promise<ProjectLog | null> {
     const cached = this.logs.get(project);
     if (cached) {
-      const [p] = await Promise.all([this.projects.findOne({ _id: project }, { projection: { uid: 1 } }), this.advance(cached)]);
-      if (p?.uid === cached.uid) return cached;
-      if (!p) {
-        this.forget(project);
-        return null;
-      }
+      if (await this.shared(cached).refresh.run()) return cached;
+      if (this.logs.get(project) === cached) this.forget(project);
     }
     return this.exclusive(project, () => this.loadLog(project));
   }
@@ -490,22 +503,32 @@ export class MongoStore implements Store {
    * a usable checkpoint, from the start of the log: slower, same result.
    */
   private async restore(p: ProjectDoc): Promise<ProjectLog> {
-    const pointer = await this.checkpoints.findOne({ _id: pointerId(p.uid) });
-    const checkpoint = pointer ? await this.checkpoints.findOne({ _id: checkpointId(p.uid, pointer.n) }) : null;
-    let log = checkpoint ? ProjectLog.fromCheckpoint(p.uid, p.createdAt, checkpoint) : new ProjectLog(p.uid, p.createdAt, 0);
-    const missing = log.missingData();
-    for (let i = 0; i < missing.length; i += LOOKUP_BATCH) {
-      const heads = missing.slice(i, i + LOOKUP_BATCH);
-      const docs = await Promise.all(heads.map((h) => this.changes.findOne({ _id: changeId(p.uid, h.n) }, { projection: { data: 1 } })));
-      if (docs.some((d) => !d)) {
-        // Only a deletion racing this load removes changes; the caller sees the project gone.
-        log = new ProjectLog(p.uid, p.createdAt, 0);
-        break;
-      }
-      heads.forEach((h, j) => (h.data = docs[j]!.data));
-    }
+    const log = new ProjectLog(p._id, p.uid, p.createdAt, 0);
+    await this.jumpToCheckpoint(log, 0);
     await this.advance(log);
     return log;
+  }
+
+  /**
+   * Moves a state more than `minGap` changes behind the newest checkpoint to that checkpoint,
+   * reading only the records that changed in between (their last change, by _id) instead of
+   * every change. Does nothing when the pointer, the checkpoint or a change cannot be read
+   * (a lagging pointer, a deletion racing this): the caller then reads change by change.
+   */
+  private async jumpToCheckpoint(log: ProjectLog, minGap: number): Promise<void> {
+    const pointer = await this.checkpoints.findOne({ _id: pointerId(log.uid) });
+    if (!pointer || pointer.n <= log.n + minGap) return;
+    const checkpoint = await this.checkpoints.findOne({ _id: checkpointId(log.uid, pointer.n) });
+    if (!checkpoint) return;
+    const newer = log.newerIn(checkpoint);
+    const live = newer.filter((h) => h.data === undefined);
+    for (let i = 0; i < live.length; i += LOOKUP_BATCH) {
+      const heads = live.slice(i, i + LOOKUP_BATCH);
+      const docs = await Promise.all(heads.map((h) => this.changesOf(log.uid, h.n).findOne({ _id: changeId(log.uid, h.n) }, { projection: { data: 1 } })));
+      if (docs.some((d) => !d)) return;
+      heads.forEach((h, k) => (h.data = docs[k]!.data));
+    }
+    log.jump(checkpoint.n, newer);
   }
 
   /**
@@ -513,13 +536,34 @@ export class MongoStore implements Store {
    * then batches of growing size in parallel while changes keep coming. Numbers have no gaps,
    * so the first missing one is the end of the log.
    */
-  private async advance(log: ProjectLog): Promise<void> {
+  private advance(log: ProjectLog): Promise<void> {
+    return this.shared(log).advance.run();
+  }
+
+  /** Per state, the shared advance and the shared "advance and check the project". */
+  private shared(log: ProjectLog): { advance: Coalesced<void>; refresh: Coalesced<boolean> } {
+    let s = this.sharing.get(log);
+    if (!s) {
+      const advance = new Coalesced(() => this.advanceNow(log));
+      const refresh = new Coalesced(async () => {
+        const [p] = await Promise.all([this.projects.findOne({ _id: log.project }, { projection: { uid: 1 } }), advance.run()]);
+        return p?.uid === log.uid;
+      });
+      this.sharing.set(log, (s = { advance, refresh }));
+    }
+    return s;
+  }
+
+  private async advanceNow(log: ProjectLog): Promise<void> {
     for (let batch = 1; ; batch = Math.min(batch * 2, LOOKUP_BATCH)) {
       const from = log.n + 1;
-      const docs = await Promise.all(Array.from({ length: batch }, (_, i) => this.changes.findOne({ _id: changeId(log.uid, from + i) })));
+      const docs = await Promise.all(Array.from({ length: batch }, (_, i) => this.changesOf(log.uid, from + i).findOne({ _id: changeId(log.uid, from + i) })));
       const end = docs.indexOf(null);
       for (const d of end < 0 ? docs : docs.slice(0, end)) log.apply(d!);
       if (end >= 0) return;
+      // Far behind (another instance wrote a lot, or imported a history): jump if a checkpoint
+      // is well ahead, so catching up costs the records that changed, not every change.
+      if (batch === LOOKUP_BATCH) await this.jumpToCheckpoint(log, LOOKUP_BATCH);
     }
   }
 
@@ -544,11 +588,16 @@ export class MongoStore implements Store {
     for (let batch = 1; ; batch = Math.min(batch * 2, LOOKUP_BATCH)) {
       const from = t.n + 1;
       const found = await Promise.all(
-        Array.from({ length: batch }, (_, i) => this.changes.findOne({ _id: changeId(uid, from + i) }, { projection: { _id: 1 } })),
+        Array.from({ length: batch }, (_, i) => this.changesOf(uid, from + i).findOne({ _id: changeId(uid, from + i) }, { projection: { _id: 1 } })),
       );
       const end = found.indexOf(null);
       t.n = Math.max(t.n, from - 1 + (end < 0 ? batch : end));
       if (end >= 0) return t.n;
+      if (batch === LOOKUP_BATCH) {
+        // Far behind: every change up to a checkpoint exists, so skip to the newest one.
+        const pointer = await this.checkpoints.findOne({ _id: pointerId(uid) });
+        t.n = Math.max(t.n, pointer?.n ?? 0);
+      }
     }
   }
 
@@ -607,7 +656,7 @@ export class MongoStore implements Store {
         // The project check runs beside the insert: if the project is gone (or is a new
         // incarnation), the change went to a dead uid that nobody reads, and nothing committed.
         const [inserted, p] = await Promise.all([
-          ignoreDuplicate(this.changes.insertOne(doc)),
+          ignoreDuplicate(this.changesOf(log.uid, doc.n).insertOne(doc)),
           this.projects.findOne({ _id: project }, { projection: { uid: 1 } }),
         ]);
         if (p?.uid !== log.uid) {
@@ -625,6 +674,11 @@ export class MongoStore implements Store {
         current = true;
       }
     });
+  }
+
+  /** The collection that holds change n of a project incarnation. */
+  private changesOf(uid: string, n: number): Collection<ChangeDoc> {
+    return this.db.collection(changeCollection(uid, n));
   }
 
   private changeDoc(

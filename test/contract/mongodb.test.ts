@@ -11,6 +11,7 @@ import { group, workload } from '../helpers/fixtures.js';
 import { encodeHistory, encodeRecord, SCHEMA_VERSION } from '../../server/store/codec.js';
 import { describeWithMongo, startMongo, uniqueDbName, type MongoServer } from '../helpers/mongodb.js';
 import { startWireCounter } from '../helpers/mongo-wire.js';
+import { changeCollection } from '../../server/store/mongo-log.js';
 import { storeContract } from './store-contract.js';
 
 describeWithMongo('MongoDB store', () => {
@@ -71,7 +72,7 @@ describeWithMongo('MongoDB store', () => {
       const db = raw.db(dbName);
       const { uid } = (await db.collection<{ _id: string; uid: string }>('projects').findOne({ _id: 'p' }))!;
       const g2 = { ...g1, revision: 2, variables: { A: '2' } };
-      await db.collection<{ _id: string; [k: string]: unknown }>('changes').insertOne({
+      await db.collection<{ _id: string; [k: string]: unknown }>(changeCollection(uid, 2)).insertOne({
         _id: JSON.stringify([uid, 2]),
         uid, project: 'p', n: 2, kind: 'group', name: 'g', revision: 2, deleted: false,
         data: JSON.stringify(encodeRecord('group', g2)),
@@ -84,7 +85,7 @@ describeWithMongo('MongoDB store', () => {
       const g3 = { ...g2, revision: 3, variables: { A: '3' } };
       await store.updateRecord('group', g3, entry(g3));
       expect((await store.listGroupHistory('p', 'g')).map((h) => h.group!.variables.A)).toEqual(['1', '2', '3']);
-      expect(await db.collection('changes').countDocuments({ uid })).toBe(3);
+      expect(await db.collection(changeCollection(uid, 3)).countDocuments({ uid })).toBe(3);
     } finally {
       await store.dropDatabase();
       await Promise.all([store.close(), raw.close()]);
@@ -111,7 +112,7 @@ describeWithMongo('MongoDB store', () => {
       await writer.createRecord('workload', workload('gone'));
       await writer.deleteRecord('workload', 'p', 'gone', 1);
       for (let r = 2; r <= 230; r++) await writer.updateRecord('group', group(['a', 'b', 'c'][r % 3]!, { revision: Math.floor((r - 2) / 3) + 2, variables: { R: String(r) } }));
-      const truth = await writer.loadProject('p');
+      let truth = await writer.loadProject('p');
       const db = raw.db(dbName);
       const { uid } = (await db.collection<{ _id: string; uid: string }>('projects').findOne({ _id: 'p' }))!;
       const pointer = db.collection<{ _id: string; n: number }>('checkpoints');
@@ -121,14 +122,22 @@ describeWithMongo('MongoDB store', () => {
       const viaWire = await fresh(wire.uri);
       wire.reset();
       expect(await viaWire.loadProject('p')).toEqual(truth);
-      const lookups = wire.commands.filter((c) => c.collection === 'changes');
+      const lookups = wire.commands.filter((c) => c.collection.startsWith('changes_'));
       expect(lookups.every((c) => c.name === 'find' && Object.keys(c.filter ?? {}).join() === '_id')).toBe(true);
       // 4 live heads + changes 201…235 + the first missing one, in parallel batches.
       expect(lookups.length).toBeGreaterThanOrEqual(4 + 35 + 1);
       expect(lookups.length).toBeLessThan(4 + 35 + 40);
       expect((await viaWire.projectVersions()).get('p')).toBe((await writer.projectVersions()).get('p'));
 
+      // Far behind an instance that holds the state jumps to the newest checkpoint (at 500)
+      // and reads only the records changed since, then the changes after it.
+      for (let r = 231; r <= 530; r++) await writer.updateRecord('group', group(['a', 'b', 'c'][r % 3]!, { revision: Math.floor((r - 2) / 3) + 2, variables: { R: String(r) } }));
+      wire.reset();
+      expect(await viaWire.loadProject('p')).toEqual(await writer.loadProject('p'));
+      expect(wire.commands.filter((c) => c.collection.startsWith('changes_')).length).toBeLessThan(200);
+
       // A pointer that lags (FerretDB may lose an update) or names a missing checkpoint.
+      truth = await writer.loadProject('p');
       await pointer.updateOne({ _id: JSON.stringify([uid, 'checkpoint']) }, { $set: { n: 100 } });
       expect(await (await fresh()).loadProject('p')).toEqual(truth);
       await pointer.deleteOne({ _id: JSON.stringify([uid, 'checkpoint', 100]) });
@@ -141,7 +150,7 @@ describeWithMongo('MongoDB store', () => {
       await writer.dropDatabase();
       await Promise.all([writer.close(), raw.close(), wire.close(), ...opened.map((s) => s.close())]);
     }
-  });
+  }, 120_000);
 
   it('replicas miss no change when writers on other instances commit out of order', async () => {
     const dbName = uniqueDbName();
@@ -188,7 +197,7 @@ describeWithMongo('MongoDB store', () => {
       await replica.dropDatabase();
       await Promise.all(stores.map((s) => s.close()));
     }
-  });
+  }, 60_000);
 
   it('answers UNAVAILABLE while the server is down and recovers when it returns', async (ctx) => {
     if (!server.controllable) ctx.skip();

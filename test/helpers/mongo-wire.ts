@@ -12,6 +12,8 @@ export interface WireCommand {
   collection: string;
   /** The filter of a find (or the q of an update/delete), if any. */
   filter?: Record<string, unknown>;
+  /** Time to the server's reply, once it came. */
+  ms?: number;
 }
 
 /** Driver housekeeping, not store work. */
@@ -39,6 +41,8 @@ export async function startWireCounter(upstreamUri: string): Promise<WireCounter
     const upstream = connect(port, host);
     sockets.add(client).add(upstream);
     let pending = Buffer.alloc(0);
+    let replies = Buffer.alloc(0);
+    const waiting = new Map<number, { cmd: WireCommand; at: number }>();
     client.on('data', (chunk: Buffer) => {
       pending = Buffer.concat([pending, chunk]);
       while (pending.length >= 16) {
@@ -47,11 +51,25 @@ export async function startWireCounter(upstreamUri: string): Promise<WireCounter
         const frame = pending.subarray(0, len);
         pending = pending.subarray(len);
         const cmd = parse(frame);
-        if (cmd && !HOUSEKEEPING.has(cmd.name)) counter.commands.push(cmd);
+        if (cmd && !HOUSEKEEPING.has(cmd.name)) {
+          counter.commands.push(cmd);
+          waiting.set(frame.readInt32LE(4), { cmd, at: performance.now() });
+        }
       }
       upstream.write(chunk);
     });
-    upstream.on('data', (chunk: Buffer) => client.write(chunk));
+    upstream.on('data', (chunk: Buffer) => {
+      replies = Buffer.concat([replies, chunk]);
+      while (replies.length >= 16 && replies.length >= replies.readInt32LE(0)) {
+        const w = waiting.get(replies.readInt32LE(8)); // responseTo
+        if (w) {
+          w.cmd.ms = performance.now() - w.at;
+          waiting.delete(replies.readInt32LE(8));
+        }
+        replies = replies.subarray(replies.readInt32LE(0));
+      }
+      client.write(chunk);
+    });
     const end = () => {
       client.destroy();
       upstream.destroy();

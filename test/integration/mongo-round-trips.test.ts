@@ -16,7 +16,7 @@ import { describeWithMongo, startMongo, uniqueDbName, type MongoServer } from '.
 import { startWireCounter, type WireCommand, type WireCounter } from '../helpers/mongo-wire.js';
 
 /** A command as a short string: `find changes {_id}`, `insert audit`. */
-const show = (c: WireCommand) => `${c.name} ${c.collection}${c.filter ? ` {${Object.keys(c.filter).join(',')}}` : ''}`;
+const show = (c: WireCommand) => `${c.name} ${c.collection.startsWith('changes_') ? 'changes' : c.collection}${c.filter ? ` {${Object.keys(c.filter).join(',')}}` : ''}`;
 
 describeWithMongo('MongoDB round trips of one SetVariables', () => {
   let mongo: MongoServer;

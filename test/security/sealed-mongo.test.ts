@@ -110,8 +110,14 @@ describeWithMongo('encryption at rest on MongoDB', () => {
         ]);
 
         // Flip one ciphertext byte in the raw head document of the addon.
-        const changes = client.db(dbName).collection<{ _id: unknown; kind: string; name: string; n: number; data?: string | null }>('changes');
-        const head = (await changes.find({ kind: 'addon', name: 'db' }).sort({ n: -1 }).limit(1).toArray())[0]!;
+        type Change = { _id: unknown; kind: string; name: string; n: number; data?: string | null };
+        const db = client.db(dbName);
+        const names = (await db.listCollections({}, { nameOnly: true }).toArray()).map((c) => c.name).filter((n) => n.startsWith('changes_'));
+        const all = (await Promise.all(names.map(async (n) => (await db.collection<Change>(n).find({ kind: 'addon', name: 'db' }).toArray()).map((d) => ({ d, n })))))
+          .flat()
+          .sort((a, b) => b.d.n - a.d.n);
+        const { d: head, n: collection } = all[0]!;
+        const changes = db.collection<Change>(collection);
         const doc = JSON.parse(head.data!);
         const [v, id, body] = (doc.connectionDetails.password as string).split(':') as [string, string, string];
         const bytes = Buffer.from(body, 'base64');
