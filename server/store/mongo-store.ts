@@ -25,7 +25,7 @@
  *
  * docs/storage.md describes the collections, indexes and the reasoning in full.
  */
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomInt } from 'node:crypto';
 import {
   MongoClient,
   MongoNetworkError,
@@ -83,7 +83,7 @@ interface AuditDoc extends Omit<AuditEvent, 'id'> {
   schemaVersion: number;
 }
 
-/** A number that only grows (see Store.tokenChanges). */
+/** A number that changes on every revocation (see Store.tokenChanges). */
 interface CounterDoc {
   _id: string;
   value: number;
@@ -346,7 +346,9 @@ export class MongoStore implements Store {
       const r = await this.tokens.updateOne({ _id: id }, { $set: { revoked: true } });
       if (r.matchedCount === 0) return false;
       // After the token itself: a replica that sees the counter move then reads the revocation.
-      await this.counters.updateOne({ _id: 'tokens' }, { $inc: { value: 1 } }, { upsert: true });
+      // A fresh random value, not $inc: FerretDB's updates are not atomic, so two concurrent
+      // increments can both write the same old + 1 and a poller that saw it would miss one.
+      await this.counters.updateOne({ _id: 'tokens' }, { $set: { value: randomInt(1, 2 ** 47) } }, { upsert: true });
       return true;
     });
   }
