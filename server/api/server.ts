@@ -1,11 +1,8 @@
-/** Assembles the gRPC server: the four services, health and reflection. */
+/** Assembles the gRPC server: the four services, health and reflection (loaded at first use). */
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
-import * as protoLoader from '@grpc/proto-loader';
-import { ReflectionService } from '@grpc/reflection';
-import { HealthImplementation, protoPath as healthProtoPath } from 'grpc-health-check';
 import { AccessServiceService } from '../../gen/secretgroups/v1/access_service.js';
 import { ProjectServiceService } from '../../gen/secretgroups/v1/project_service.js';
 import { ResolverServiceService } from '../../gen/secretgroups/v1/resolver_service.js';
@@ -20,7 +17,8 @@ import { accessHandlers } from './handlers/access-handlers.js';
 import { groupHandlers } from './handlers/group-handlers.js';
 import { projectHandlers } from './handlers/project-handlers.js';
 import { resolverHandlers } from './handlers/resolver-handlers.js';
-import { fixMapEntryNames } from './reflection-descriptors.js';
+import { Health } from './health.js';
+import { addLazyReflection } from './reflection.js';
 
 /** proto/ at the repository (or image) root: the nearest ancestor holding it (from dist/ or from source). */
 export const PROTO_DIR = findProtoDir(dirname(fileURLToPath(import.meta.url)));
@@ -83,7 +81,7 @@ function passthroughSerializers<T extends grpc.ServiceDefinition>(def: T, method
   return out;
 }
 
-export function createGrpcServer(ctx: ApiContext, services: Services): { server: grpc.Server; health: HealthImplementation } {
+export function createGrpcServer(ctx: ApiContext, services: Services): { server: grpc.Server; health: Health } {
   const server = new grpc.Server({
     'grpc.max_receive_message_length': LIMITS.requestBytes,
     'grpc.max_send_message_length': 64 * 1024 * 1024,
@@ -99,18 +97,8 @@ export function createGrpcServer(ctx: ApiContext, services: Services): { server:
   server.addService(tolerantDeserializers(passthroughSerializers(ResolverServiceService, ['resolve', 'watch'])), resolverHandlers(ctx, services.resolver));
   server.addService(tolerantDeserializers(AccessServiceService), accessHandlers(ctx, services.access));
 
-  const health = new HealthImplementation(Object.fromEntries(['', ...SERVICE_NAMES].map((s) => [s, 'NOT_SERVING' as const])));
+  const health = new Health(Object.fromEntries(['', ...SERVICE_NAMES].map((s) => [s, 'NOT_SERVING' as const])));
   health.addToServer(server);
-
-  // Reflection needs a proto-loader package definition of the same protos (plus health).
-  const files = ['project_service', 'secret_group_service', 'resolver_service', 'access_service'].map(
-    (f) => `secretgroups/v1/${f}.proto`,
-  );
-  const healthRoot = join(dirname(healthProtoPath), '../..');
-  const pkg = protoLoader.loadSync([...files, 'health/v1/health.proto'], {
-    includeDirs: [PROTO_DIR, healthRoot],
-    keepCase: true,
-  });
-  new ReflectionService(fixMapEntryNames(pkg)).addToServer(server);
+  addLazyReflection(server, PROTO_DIR);
   return { server, health };
 }
