@@ -8,8 +8,8 @@ import {
   ImportVariablesRequest,
   LinkAddonRequest,
   UpdateGroupSettingsRequest,
-} from '../../../gen/secretgroups/v1/secret_group_service.js';
-import { Restrictions } from '../../../gen/secretgroups/v1/resources.js';
+} from '../../../gen/light/secretgroups/v1/secret_group_service.js';
+import { Restrictions } from '../../../gen/light/secretgroups/v1/resources.js';
 import { importFormat, parseAssignments, parseGroupScope, parseGroupType, parseLinkKey, parseMode, parsePriority } from '../args.js';
 import { readInput } from '../kit.js';
 
