@@ -13,7 +13,8 @@ import { api } from './lib/api.js';
 import { SG_AGENT, startSg } from './lib/procs.js';
 import { median, round } from './lib/util.js';
 
-function timed(args: string[], env: NodeJS.ProcessEnv): Promise<{ ms: number; code: number | null; stderr: string }> {
+/** Wall time of `node ARGS` from spawn to exit, stdout ignored. */
+export function timed(args: string[], env: NodeJS.ProcessEnv): Promise<{ ms: number; code: number | null; stderr: string }> {
   return new Promise((resolve, reject) => {
     const start = performance.now();
     const child = spawn(process.execPath, args, { env, stdio: ['ignore', 'ignore', 'pipe'] });
