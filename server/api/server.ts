@@ -91,6 +91,9 @@ export function createGrpcServer(ctx: ApiContext, services: Services): { server:
     'grpc.keepalive_permit_without_calls': 1,
     'grpc.http2.min_ping_interval_without_data_ms': 5_000,
     'grpc.max_concurrent_streams': 10_000,
+    // Nothing reads channelz (no admin service is exposed), and its per-call trackers cost
+    // closures on every Watch stream and work on every Resolve.
+    'grpc.enable_channelz': 0,
   });
   server.addService(tolerantDeserializers(ProjectServiceService), projectHandlers(ctx, services.projects));
   server.addService(tolerantDeserializers(SecretGroupServiceService), groupHandlers(ctx, services.groups));
