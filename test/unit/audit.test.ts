@@ -29,7 +29,7 @@ it('aggregates identical reads of one flush interval into one record with a coun
 it('counts identical reads for a window after recording one, then records them once', async () => {
   const s = await store();
   let now = 1_000;
-  const audit = new Audit(s, 60_000, 10_000, 10_000, () => now);
+  const audit = new Audit(s, 60_000, 10_000, 10_000, () => now); // a 10 s window
   const targets = async () => (await s.listAudit({})).map((e) => [e.target, e.detail ?? null]);
   audit.recordRepeatedRead('same', () => read(1));
   await audit.flush();
