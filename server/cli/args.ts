@@ -3,7 +3,6 @@
  * most, a key: a value typed on the command line may be a secret, so it is never echoed.
  */
 import { GroupType, Scope, WorkloadKind } from '../../gen/light/secretgroups/v1/resources.js';
-import { ImportFormat } from '../../gen/light/secretgroups/v1/secret_group_service.js';
 import { parsePriority as parseDomainPriority } from '../domain/validation.js';
 import { usage } from './errors.js';
 
@@ -103,14 +102,6 @@ export function parseResolveScope(text: string | undefined): Scope {
   if (text === undefined || text === 'runtime') return Scope.SCOPE_RUNTIME;
   if (text === 'build') return Scope.SCOPE_BUILD;
   throw usage(`--scope must be "runtime" or "build", got ${JSON.stringify(text)}`);
-}
-
-/** `--format`, or the file's extension: `.json` is JSON, anything else (and stdin) .env. */
-export function importFormat(file: string, format: string | undefined): ImportFormat {
-  if (format === 'json') return ImportFormat.IMPORT_FORMAT_JSON;
-  if (format === 'dotenv') return ImportFormat.IMPORT_FORMAT_DOTENV;
-  if (format !== undefined) throw usage(`--format must be "dotenv" or "json", got ${JSON.stringify(format)}`);
-  return /\.json$/i.test(file) ? ImportFormat.IMPORT_FORMAT_JSON : ImportFormat.IMPORT_FORMAT_DOTENV;
 }
 
 /** `PROJECT/NAME` of a workload token. */
