@@ -8,7 +8,7 @@ import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect } from '../../agent/client/connection.js';
-import { summariseProfile, timed } from './agent.js';
+import { againstNode, summariseProfile, timed } from './agent.js';
 import { api } from './lib/api.js';
 import { SG, startSg } from './lib/procs.js';
 import { median, round } from './lib/util.js';
@@ -23,24 +23,7 @@ export async function benchCli(quick: boolean, log: (s: string) => void) {
     for (let i = 0; i < 5; i++) await a.createProject(`cli-${i}`);
     const env = { ...process.env, SG_ADDR: server.addr, SG_TOKEN: server.adminToken };
     const cliArgs = [SG, 'project', 'list'];
-    const nodeArgs = ['-e', '0'];
-    const check = await timed(cliArgs, env);
-    if (check.code !== 0) throw new Error(`sg project list exited with ${check.code}: ${check.stderr.trim().slice(0, 500)}`);
-    for (let i = 0; i < 3; i++) {
-      await timed(cliArgs, env);
-      await timed(nodeArgs, env);
-    }
-    const cliMs: number[] = [];
-    const nodeMs: number[] = [];
-    for (let i = 0; i < runs; i++) {
-      // Interleaved, alternating which goes first, so that background load hits both alike.
-      const pair = i % 2 ? [nodeArgs, cliArgs] : [cliArgs, nodeArgs];
-      for (const args of pair) {
-        const r = await timed(args, env);
-        if (r.code !== 0) throw new Error(`${args.join(' ')} exited with ${r.code}: ${r.stderr.slice(0, 300)}`);
-        (args === cliArgs ? cliMs : nodeMs).push(r.ms);
-      }
-    }
+    const { subjectMs: cliMs, nodeMs } = await againstNode(cliArgs, env, runs);
     const medianMs = median(cliMs);
     const nodeMedianMs = median(nodeMs);
     log(`  sg project list: median ${medianMs.toFixed(1)} ms; node -e 0: median ${nodeMedianMs.toFixed(1)} ms (${runs} runs each)`);
