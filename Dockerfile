@@ -24,6 +24,8 @@ RUN apt-get update \
 WORKDIR /src
 COPY package.json package-lock.json tsconfig.json buf.yaml buf.gen.yaml ./
 COPY proto ./proto
+# npm run gen runs it after buf generate (gen/light for the CLI).
+COPY scripts/gen-light-wire.mjs ./scripts/
 COPY server ./server
 COPY agent ./agent
 # The web console's bundler script (prepare builds dist/console with it).

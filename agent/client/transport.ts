@@ -100,6 +100,11 @@ export class Http2Transport {
     this.authority = `${this.tls ? 'https' : 'http'}://${addr}`;
   }
 
+  /** The bearer token calls carry (from the options or SG_TOKEN), if any. */
+  get token(): string | undefined {
+    return this.opts.token;
+  }
+
   private getSession(): http2.ClientHttp2Session {
     if (this.closed) throw new RpcError(Code.CANCELLED, 'client closed');
     const s = this.session;
@@ -157,7 +162,10 @@ export class Http2Transport {
     }
   }
 
-  /** A server-streaming (or unary) call; `deadlineMs` sets grpc-timeout and a local timer. */
+  /**
+   * A server-streaming (or unary) call; `deadlineMs` sets grpc-timeout and a local timer.
+   * `method`: a ResolverService method name, or a full path "/package.Service/Method".
+   */
   stream(method: string, body: Uint8Array, handlers: StreamHandlers, deadlineMs?: number): StreamCall {
     let ended = false;
     let req: http2.ClientHttp2Stream | undefined;
@@ -186,7 +194,8 @@ export class Http2Transport {
     this.updateRef();
     const headers: http2.OutgoingHttpHeaders = {
       ':method': 'POST',
-      ':path': SERVICE + method,
+      // A method name is a ResolverService method; a full path ("/pkg.Service/Method") is any.
+      ':path': method.startsWith('/') ? method : SERVICE + method,
       'content-type': 'application/grpc',
       te: 'trailers',
       'user-agent': 'sg-agent-client/1',

@@ -1,11 +1,8 @@
-/** Assembles the gRPC server: the four services, health and reflection. */
+/** Assembles the gRPC server: the four services, health and reflection (loaded at first use). */
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
-import * as protoLoader from '@grpc/proto-loader';
-import { ReflectionService } from '@grpc/reflection';
-import { HealthImplementation, protoPath as healthProtoPath } from 'grpc-health-check';
 import { AccessServiceService } from '../../gen/secretgroups/v1/access_service.js';
 import { ProjectServiceService } from '../../gen/secretgroups/v1/project_service.js';
 import { ResolverServiceService } from '../../gen/secretgroups/v1/resolver_service.js';
@@ -22,7 +19,8 @@ import { groupHandlers } from './handlers/group-handlers.js';
 import { groupInsightHandlers, projectWatchHandlers, type InsightServices } from './handlers/insight-handlers.js';
 import { projectHandlers } from './handlers/project-handlers.js';
 import { resolverHandlers } from './handlers/resolver-handlers.js';
-import { fixMapEntryNames } from './reflection-descriptors.js';
+import { Health } from './health.js';
+import { addLazyReflection } from './reflection.js';
 
 /** proto/ at the repository (or image) root: the nearest ancestor holding it (from dist/ or from source). */
 export const PROTO_DIR = findProtoDir(dirname(fileURLToPath(import.meta.url)));
@@ -110,7 +108,7 @@ export function createGrpcServer(
   services: Services,
   handlers: ServiceHandlers = serviceHandlers(ctx, services),
   opts: { maxConnectionIdleMs?: number } = {},
-): { server: grpc.Server; health: HealthImplementation } {
+): { server: grpc.Server; health: Health } {
   const server = new grpc.Server({
     'grpc.max_connection_idle_ms': opts.maxConnectionIdleMs ?? DEFAULT_MAX_CONNECTION_IDLE_MS,
     'grpc.max_receive_message_length': LIMITS.requestBytes,
@@ -121,24 +119,17 @@ export function createGrpcServer(
     'grpc.keepalive_permit_without_calls': 1,
     'grpc.http2.min_ping_interval_without_data_ms': 5_000,
     'grpc.max_concurrent_streams': 10_000,
+    // Nothing reads channelz (no admin service is exposed), and its per-call trackers cost
+    // closures on every Watch stream and work on every Resolve.
+    'grpc.enable_channelz': 0,
   });
   server.addService(tolerantDeserializers(ProjectServiceService), handlers.projects);
   server.addService(tolerantDeserializers(SecretGroupServiceService), handlers.groups);
   server.addService(tolerantDeserializers(passthroughSerializers(ResolverServiceService, ['resolve', 'watch'])), handlers.resolver);
   server.addService(tolerantDeserializers(AccessServiceService), handlers.access);
 
-  const health = new HealthImplementation(Object.fromEntries(['', ...SERVICE_NAMES].map((s) => [s, 'NOT_SERVING' as const])));
+  const health = new Health(Object.fromEntries(['', ...SERVICE_NAMES].map((s) => [s, 'NOT_SERVING' as const])));
   health.addToServer(server);
-
-  // Reflection needs a proto-loader package definition of the same protos (plus health).
-  const files = ['project_service', 'secret_group_service', 'resolver_service', 'access_service'].map(
-    (f) => `secretgroups/v1/${f}.proto`,
-  );
-  const healthRoot = join(dirname(healthProtoPath), '../..');
-  const pkg = protoLoader.loadSync([...files, 'health/v1/health.proto'], {
-    includeDirs: [PROTO_DIR, healthRoot],
-    keepCase: true,
-  });
-  new ReflectionService(fixMapEntryNames(pkg)).addToServer(server);
+  addLazyReflection(server, PROTO_DIR);
   return { server, health };
 }

@@ -2,8 +2,7 @@
  * Pure parsing of command-line values. Errors are usage errors that name the flag and, at
  * most, a key: a value typed on the command line may be a secret, so it is never echoed.
  */
-import { GroupType, Scope, WorkloadKind } from '../../gen/secretgroups/v1/resources.js';
-import { ImportFormat } from '../../gen/secretgroups/v1/secret_group_service.js';
+import { GroupType, Scope, WorkloadKind } from '../../gen/light/secretgroups/v1/resources.js';
 import { parsePriority as parseDomainPriority } from '../domain/validation.js';
 import { usage } from './errors.js';
 
@@ -103,16 +102,6 @@ export function parseResolveScope(text: string | undefined): Scope {
   if (text === undefined || text === 'runtime') return Scope.SCOPE_RUNTIME;
   if (text === 'build') return Scope.SCOPE_BUILD;
   throw usage(`--scope must be "runtime" or "build", got ${JSON.stringify(text)}`);
-}
-
-/** `--format`, or the file's extension: `.json` is JSON, anything else (and stdin) .env. */
-export function importFormat(file: string, format: string | undefined, content?: string): ImportFormat {
-  if (format === 'json') return ImportFormat.IMPORT_FORMAT_JSON;
-  if (format === 'dotenv') return ImportFormat.IMPORT_FORMAT_DOTENV;
-  if (format !== undefined) throw usage(`--format must be "dotenv" or "json", got ${JSON.stringify(format)}`);
-  if (/\.json$/i.test(file)) return ImportFormat.IMPORT_FORMAT_JSON;
-  // No .env line can start with "{", so such input (JSON piped on stdin, say) is JSON.
-  return content !== undefined && content.trimStart().startsWith('{') ? ImportFormat.IMPORT_FORMAT_JSON : ImportFormat.IMPORT_FORMAT_DOTENV;
 }
 
 /** `PROJECT/NAME` of a workload token. */

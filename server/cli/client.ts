@@ -1,32 +1,41 @@
 /**
  * One connection per client command: address from --addr or SG_ADDR, token from SG_TOKEN,
- * TLS from SG_CA / SG_CERT / SG_KEY (agent/client/connection.ts). Calls are typed from the
- * generated client signatures, and failures carry the address for the error line.
+ * TLS from SG_CA / SG_CERT / SG_KEY. The CLI speaks gRPC over node:http2 with the agent's
+ * small transport (agent/client/transport.ts) and the message code generated without grpc-js
+ * (gen/light): loading grpc-js alone took longer than `node -e 0`, and an admin command is
+ * one or two unary calls. Failures carry the address for the error line.
  */
-import { status, type CallOptions, type ClientUnaryCall, type Metadata, type ServiceError } from '@grpc/grpc-js';
-import { connect, resolveConnectionOptions, unary, type Clients } from '../../agent/client/connection.js';
+import { Code } from '../../agent/client/errors.js';
+import { Http2Transport } from '../../agent/client/transport.js';
 import { CallFailed, CliError, EXIT, isServiceError } from './errors.js';
 
-type UnaryFn<Req, Res> = (
-  request: Req,
-  metadata: Metadata,
-  options: Partial<CallOptions>,
-  callback: (error: ServiceError | null, response: Res) => void,
-) => ClientUnaryCall;
+/** What the CLI needs of a generated message type: its codec (gen/light's MessageFns). */
+interface Codec {
+  encode(message: never): { finish(): Uint8Array };
+  decode(input: Uint8Array): unknown;
+}
 
-// Inference on an overloaded method uses its last overload, which ts-proto makes the
-// (request, metadata, options, callback) form.
-type RequestOf<F> = F extends UnaryFn<infer Req, infer _Res> ? Req : never;
-type ResponseOf<F> = F extends UnaryFn<infer _Req, infer Res> ? Res : never;
-type UnaryMethods<C> = { [M in keyof C]: C[M] extends UnaryFn<never, unknown> ? M : never }[keyof C] & string;
+/** A ts-proto generic service definition (outputServices=generic-definitions). */
+export interface ServiceDefinition {
+  fullName: string;
+  methods: Record<string, { name: string; requestType: Codec; responseType: Codec; requestStream: boolean; responseStream: boolean }>;
+}
+
+type Method<D extends ServiceDefinition, M extends keyof D['methods']> = D['methods'][M];
+type RequestOf<X> = X extends { requestType: { encode(message: infer Req): unknown } } ? Req : never;
+type ResponseOf<X> = X extends { responseType: { decode(input: Uint8Array): infer Res } } ? Res : never;
+type UnaryMethods<D extends ServiceDefinition> = { [M in keyof D['methods']]: D['methods'][M]['responseStream'] extends false ? M : never }[keyof D['methods']] & string;
 
 /** Deadline for one CLI call: generous for a big import, short enough for a script to notice. */
 const CALL_DEADLINE_MS = 30_000;
 
 export interface Session {
   addr: string;
-  clients: Clients;
-  call<C extends object, M extends UnaryMethods<C>>(client: C, method: M, request: RequestOf<C[M]>): Promise<ResponseOf<C[M]>>;
+  /**
+   * `s.call(ProjectServiceDefinition, 'listProjects', request)`; the definition comes from
+   * gen/light, so a command loads the generated code of the services it calls and no other.
+   */
+  call<D extends ServiceDefinition, M extends UnaryMethods<D>>(service: D, method: M, request: RequestOf<Method<D, M>>): Promise<ResponseOf<Method<D, M>>>;
 }
 
 export interface ConnectionFlags {
@@ -38,26 +47,31 @@ export interface ConnectionFlags {
 
 export async function withSession<T>(flags: ConnectionFlags, fn: (s: Session) => Promise<T>): Promise<T> {
   if (Boolean(flags.cert) !== Boolean(flags.key)) throw new CliError('--cert and --key go together (mTLS)', EXIT.usage);
-  const opts = resolveConnectionOptions({ addr: flags.addr, ca: flags.ca, cert: flags.cert, key: flags.key });
-  if (!opts.token) {
+  const transport = new Http2Transport({ addr: flags.addr, ca: flags.ca, cert: flags.cert, key: flags.key });
+  if (!transport.token) {
     throw new CliError(
       'no access token: set SG_TOKEN (the first `sg serve` writes an admin token to DATA/admin.token, e.g. export SG_TOKEN=$(cat data/admin.token))',
       EXIT.auth,
     );
   }
-  const clients = connect(opts);
+  const addr = transport.addr;
   const session: Session = {
-    addr: opts.addr,
-    clients,
-    call: (client, method, request) =>
-      unary(client as never, method as never, request, { deadlineMs: CALL_DEADLINE_MS }).catch((err: unknown) => {
-        throw new CallFailed(err, opts.addr);
-      }) as never,
+    addr,
+    call: async (service, method, request) => {
+      const m = service.methods[method]!;
+      try {
+        const body = (m.requestType as { encode(message: typeof request): { finish(): Uint8Array } }).encode(request).finish();
+        const reply = await transport.unary(`/${service.fullName}/${m.name}`, body, CALL_DEADLINE_MS);
+        return m.responseType.decode(reply) as never;
+      } catch (err) {
+        throw new CallFailed(err, addr);
+      }
+    },
   };
   try {
     return await fn(session);
   } finally {
-    clients.close();
+    transport.close();
   }
 }
 
@@ -73,7 +87,7 @@ export async function readModifyWrite<T>(retry: boolean, attempt: () => Promise<
       return await attempt();
     } catch (err) {
       const inner = err instanceof CallFailed ? err.error : err;
-      const stale = isServiceError(inner) && (inner.code === status.ABORTED || inner.code === status.FAILED_PRECONDITION);
+      const stale = isServiceError(inner) && (inner.code === Code.ABORTED || inner.code === Code.FAILED_PRECONDITION);
       if (!stale || !retry || i >= 2) throw err;
     }
   }

@@ -3,8 +3,14 @@
  * on. Messages come from the gRPC status details (the server never puts values in them) or
  * from local parsing, which names arguments and keys but never echoes a value.
  */
-import { status, type ServiceError } from '@grpc/grpc-js';
+import { Code as status, codeName } from '../../agent/client/errors.js';
 import { DomainError } from '../domain/errors.js';
+
+/** A failed call as the CLI's transport reports it (RpcError; grpc-js's ServiceError fits too). */
+export interface ServiceError extends Error {
+  code: number;
+  details: string;
+}
 
 /** Exit statuses, documented in docs/cli.md and `sg --help`. */
 export const EXIT = {
@@ -44,16 +50,12 @@ export const usage = (message: string) => new CliError(message, EXIT.usage);
 
 /** A `status` number to its name, e.g. 5 -> NOT_FOUND. */
 export function statusName(code: number): string {
-  const name = (status as unknown as Record<number, string>)[code];
-  return typeof name === 'string' ? name : `STATUS_${code}`;
+  const name = codeName(code);
+  return name.startsWith('CODE_') ? `STATUS_${code}` : name;
 }
 
 export function isServiceError(err: unknown): err is ServiceError {
-  return (
-    err instanceof Error &&
-    typeof (err as Partial<ServiceError>).code === 'number' &&
-    'metadata' in err
-  );
+  return err instanceof Error && typeof (err as Partial<ServiceError>).code === 'number' && typeof (err as Partial<ServiceError>).details === 'string';
 }
 
 /** Flattens to one line so that a multi-line cause never spills into a second stderr line. */
@@ -86,7 +88,7 @@ function describeServiceError(err: ServiceError, addr?: string): { message: stri
   const where = addr ?? 'the server';
   switch (err.code) {
     case status.UNAVAILABLE: {
-      // grpc-js reports connection failures as UNAVAILABLE with the socket error in details.
+      // Connection failures arrive as UNAVAILABLE with the socket error in details.
       const refused = /ECONNREFUSED|No connection established|ENOTFOUND|EHOSTUNREACH|ECONNRESET|getaddrinfo|Failed to connect/i.test(details);
       if (refused) {
         return {

@@ -3,7 +3,8 @@
  * pretty JSON for scripts. Everything goes to stdout through `Out` so that commands can be
  * tested without a process.
  */
-import Table from 'cli-table3';
+import { createRequire } from 'node:module';
+import type TableClass from 'cli-table3';
 
 export interface Out {
   write(text: string): void;
@@ -38,22 +39,45 @@ type Cell = string | number | boolean;
 
 /** A column table with a header row; no colours, no borders, no trailing spaces. */
 export function table(head: string[], rows: Cell[][]): string {
-  const t = new Table({
-    head,
-    chars: PLAIN_CHARS,
-    style: { head: [], border: [], 'padding-left': 0, 'padding-right': 0, compact: true },
-  });
-  for (const row of rows) t.push(row.map((c) => String(c)));
-  return trimLines(t.toString()) + '\n';
+  return render(head, rows.map((row) => row.map((c) => String(c))));
 }
 
 /** "Field  value" lines for one object. */
 export function fields(pairs: Array<[string, Cell]>): string {
+  return render(undefined, pairs.map(([k, v]) => [k, String(v)]));
+}
+
+/** Printable ASCII on one line: display width is the length. */
+const PLAIN = /^[\x20-\x7e]*$/;
+
+/**
+ * cli-table3 measures display width (wide and combining characters, emoji) and splits
+ * multi-line cells; loading it is ~10 ms of a CLI start. Tables whose cells are all
+ * printable ASCII of equal row length (nearly all of them) are laid out here, identically
+ * (test/cli/output.test.ts compares both on random tables); anything else goes to cli-table3.
+ */
+function render(head: string[] | undefined, rows: string[][]): string {
+  const all = head ? [head, ...rows] : rows;
+  const columns = all[0]?.length ?? 0;
+  if (all.length && all.every((r) => r.length === columns && r.every((c) => PLAIN.test(c)))) return plainColumns(all);
+  return cliTable3(head, rows);
+}
+
+function plainColumns(rows: string[][]): string {
+  // cli-table3 gives an all-empty column a width of 1.
+  const widths = rows[0]!.map((_, i) => Math.max(1, ...rows.map((r) => r[i]!.length)));
+  return rows.map((r) => r.map((c, i) => c.padEnd(widths[i]!)).join('  ').replace(/\s+$/, '')).join('\n') + '\n';
+}
+
+/** The layout by cli-table3 (loaded only when needed). */
+export function cliTable3(head: string[] | undefined, rows: string[][]): string {
+  const Table = createRequire(import.meta.url)('cli-table3') as typeof TableClass;
   const t = new Table({
+    ...(head ? { head } : {}),
     chars: PLAIN_CHARS,
     style: { head: [], border: [], 'padding-left': 0, 'padding-right': 0, compact: true },
   });
-  for (const [k, v] of pairs) t.push([k, String(v)]);
+  for (const row of rows) t.push(row);
   return trimLines(t.toString()) + '\n';
 }
 

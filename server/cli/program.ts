@@ -1,21 +1,14 @@
 /**
  * The `sg` command tree. Commander prints help to stdout; every error, including commander's
  * own usage errors, becomes one "sg: ..." line on stderr with a documented exit status.
+ *
+ * Each top-level command's module is imported only when that command runs (its generated
+ * code, views and client come with it): `sg project list` loads the project commands and
+ * nothing else. Help, completion and unknown commands build the whole tree.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { Command, CommanderError } from 'commander';
-import { registerAccess } from './commands/access.js';
-import { registerAdmin } from './commands/admin.js';
-import { registerAudit } from './commands/audit.js';
-import { registerCompletion } from './commands/completion.js';
-import { registerAddon } from './commands/addon.js';
-import { registerGroup } from './commands/group.js';
-import { registerMigrate } from './commands/migrate.js';
-import { registerProject } from './commands/project.js';
-import { registerResolve } from './commands/resolve.js';
-import { registerServe } from './commands/serve.js';
-import { registerWorkload } from './commands/workload.js';
 import { describeError, EXIT, oneLine } from './errors.js';
 
 const ENV_HELP = `
@@ -53,7 +46,35 @@ function packageVersion(): string {
   return '0.0.0';
 }
 
-export function buildProgram(): Command {
+type Register = (program: Command) => void;
+
+/** Top-level commands, in help order, each with the module that defines it. */
+const COMMANDS: [names: string[], load: () => Promise<Register>][] = [
+  [['serve'], async () => (await import('./commands/serve.js')).registerServe],
+  [['migrate'], async () => (await import('./commands/migrate.js')).registerMigrate],
+  [['project'], async () => (await import('./commands/project.js')).registerProject],
+  [['workload'], async () => (await import('./commands/workload.js')).registerWorkload],
+  [['addon'], async () => (await import('./commands/addon.js')).registerAddon],
+  [['group'], async () => (await import('./commands/group.js')).registerGroup],
+  [['resolve'], async () => (await import('./commands/resolve.js')).registerResolve],
+  [['token', 'role', 'whoami'], async () => (await import('./commands/access.js')).registerAccess],
+  [['audit'], async () => (await import('./commands/audit.js')).registerAudit],
+  [['admin'], async () => (await import('./commands/admin.js')).registerAdmin],
+  [['completion'], async () => (await import('./commands/completion.js')).registerCompletion],
+];
+
+/**
+ * The program for `args`: only the named top-level command when there is one (and it needs
+ * no view of the others), else every command. Without `args`, every command.
+ */
+export async function buildProgram(args?: readonly string[]): Promise<Command> {
+  const first = args?.find((a) => !a.startsWith('-'));
+  const one = first === 'completion' || first === 'help' ? undefined : COMMANDS.find(([names]) => names.includes(first ?? ''));
+  const registers = await Promise.all((one ? [one] : COMMANDS).map(([, load]) => load()));
+  return commandTree(registers);
+}
+
+function commandTree(registers: Register[]): Command {
   const program = new Command('sg');
   // Configured before subcommands are added: commander copies these settings into each one.
   program
@@ -70,17 +91,7 @@ export function buildProgram(): Command {
     })
     .addHelpText('after', ENV_HELP);
 
-  registerServe(program);
-  registerMigrate(program);
-  registerProject(program);
-  registerWorkload(program);
-  registerAddon(program);
-  registerGroup(program);
-  registerResolve(program);
-  registerAccess(program);
-  registerAudit(program);
-  registerAdmin(program);
-  registerCompletion(program);
+  for (const register of registers) register(program);
   return program;
 }
 
@@ -99,7 +110,7 @@ export function commandPath(program: Command, args: readonly string[]): Command[
 
 /** Runs one invocation; returns the exit status. `args` excludes "node" and the script. */
 export async function run(args: string[]): Promise<number> {
-  const program = buildProgram();
+  const program = await buildProgram(args);
   try {
     await program.parseAsync(args, { from: 'user' });
     return EXIT.ok;

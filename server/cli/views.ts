@@ -2,9 +2,8 @@
  * The two faces of every resource: a stable JSON shape for scripts (`--json`) and a table for
  * people. JSON uses lower-case enum names, ISO times and `null` for values the server withheld.
  */
-import type { Role, TokenInfo } from '../../gen/secretgroups/v1/access_service.js';
-import { AccessLevel } from '../../gen/secretgroups/v1/access_service.js';
-import type { ExplainResponse } from '../../gen/secretgroups/v1/resolver_service.js';
+import type { AccessLevel, Role, TokenInfo } from '../../gen/light/secretgroups/v1/access_service.js';
+import type { ExplainResponse } from '../../gen/light/secretgroups/v1/resolver_service.js';
 import type {
   Addon,
   Conflict,
@@ -15,9 +14,9 @@ import type {
   SecretGroup,
   Source,
   Workload,
-} from '../../gen/secretgroups/v1/resources.js';
-import { GroupType } from '../../gen/secretgroups/v1/resources.js';
-import type { GroupRevision, PreviewChangeResponse, RestartDependentsResponse } from '../../gen/secretgroups/v1/secret_group_service.js';
+} from '../../gen/light/secretgroups/v1/resources.js';
+import { GroupType } from '../../gen/light/secretgroups/v1/resources.js';
+import type { GroupRevision, PreviewChangeResponse, RestartDependentsResponse } from '../../gen/light/secretgroups/v1/secret_group_service.js';
 import { formatMode, GROUP_TYPE_NAMES, KIND_NAMES, SCOPE_NAMES } from './args.js';
 import { fields, humanTime, isoTime, list, shownValue, sortedEntries, table, MASK } from './output.js';
 
@@ -381,12 +380,9 @@ export function explainHuman(e: ExplainResponse): string {
 
 // ---- access ----
 
-const ACCESS_NAMES: Record<number, string> = {
-  [AccessLevel.ACCESS_LEVEL_NONE]: 'none',
-  [AccessLevel.ACCESS_LEVEL_KEYS]: 'keys',
-  [AccessLevel.ACCESS_LEVEL_READ]: 'read',
-  [AccessLevel.ACCESS_LEVEL_WRITE]: 'write',
-};
+// AccessLevel's values (NONE = 1 ... WRITE = 4; test/cli/output.test.ts checks the names): a
+// type-only import keeps the access service's generated code out of commands that show no role.
+const ACCESS_NAMES: Record<number, string> = { 1: 'none', 2: 'keys', 3: 'read', 4: 'write' } satisfies Partial<Record<AccessLevel, string>>;
 
 export function tokenJson(t: TokenInfo) {
   return {

@@ -2,16 +2,37 @@
  * Audit records: keys, never values. A mutation's record is written before the mutation
  * reports success (if it cannot be written the call fails); reads of secret values on the
  * hot path (Resolve, Watch) are buffered and flushed in the background so that they never
- * wait on the store. Repeated identical reads within one flush window (a service resolving
- * the same identity many times a second) become one record with a count, so the audit log
- * and its cost grow with distinct reads, not with request rate.
+ * wait on the store. Repeated identical reads (a service resolving the same identity many
+ * times a second) become one record with a count: the first read is written at the next flush,
+ * then identical reads are counted for REPEAT_WINDOW_MS before the next record, so the audit
+ * log and its cost grow with distinct reads, not with request rate (each record carries the
+ * resolution's key list, ~1,000 keys for a large workload).
  */
 import type { AuditEvent, Store } from '../store/store.js';
 
+/**
+ * How long identical reads are counted after one of them was recorded. A record carries the
+ * resolution's key list (~1,000 keys, ~20 kB, for a large workload), so 500 workloads polling
+ * Resolve add 500 such records per window: with a 10 s window that was still a third of the
+ * server's CPU per Resolve (JSON, SQLite insert, GC) and ~1 MB/s of audit log. Per minute, a
+ * read pattern costs at most one record per identity and minute; the first read of a new
+ * identity, token or content is still recorded at the next flush (500 ms).
+ */
+export const REPEAT_WINDOW_MS = 60_000;
+
+interface Repeated {
+  /** Builds the record of the first read not yet recorded. */
+  event: () => AuditEvent;
+  /** Reads not yet recorded. */
+  count: number;
+  /** No record for this key before this time (0: at the next flush). */
+  quietUntil: number;
+}
+
 export class Audit {
   private buffer: AuditEvent[] = [];
-  /** Identical reads of this window: key -> the first event and how many there were. */
-  private readonly repeated = new Map<string, { event: () => AuditEvent; count: number }>();
+  /** Identical reads: key -> the first unrecorded read's event, how many, and when to record. */
+  private readonly repeated = new Map<string, Repeated>();
   private timer: NodeJS.Timeout;
   private flushing: Promise<void> = Promise.resolve();
   /** Reads not recorded because the buffer was full; the next flush records how many. */
@@ -21,6 +42,8 @@ export class Audit {
     private readonly store: Store,
     flushMs = 500,
     private readonly maxBuffered = 10_000,
+    private readonly repeatWindowMs = REPEAT_WINDOW_MS,
+    private readonly now: () => number = Date.now,
   ) {
     this.timer = setInterval(() => void this.flush(), flushMs);
     this.timer.unref();
@@ -46,18 +69,27 @@ export class Audit {
    */
   recordRepeatedRead(key: string, event: () => AuditEvent): void {
     const hit = this.repeated.get(key);
-    if (hit) hit.count++;
-    else if (this.repeated.size < this.maxBuffered) this.repeated.set(key, { event, count: 1 });
-    else this.dropped++;
+    if (hit) {
+      if (hit.count++ === 0) hit.event = event;
+    } else if (this.repeated.size < this.maxBuffered) this.repeated.set(key, { event, count: 1, quietUntil: 0 });
+    else this.recordRead(event()); // too many distinct reads to count: one record each (bounded)
   }
 
-  flush(): Promise<void> {
+  /** Writes what is buffered; `all` also records repeated reads still inside their window. */
+  flush(all = false): Promise<void> {
     this.flushing = this.flushing.then(async () => {
-      for (const { event, count } of this.repeated.values()) {
-        const e = event();
-        this.buffer.push(count > 1 ? { ...e, detail: `${count} identical reads in this interval` } : e);
+      const now = this.now();
+      for (const [key, r] of this.repeated) {
+        if (!all && now < r.quietUntil) continue;
+        if (r.count === 0) {
+          this.repeated.delete(key); // no read during its window: forget it
+          continue;
+        }
+        const e = r.event();
+        this.buffer.push(r.count > 1 ? { ...e, detail: `${r.count} identical reads in this interval` } : e);
+        r.count = 0;
+        r.quietUntil = now + this.repeatWindowMs;
       }
-      this.repeated.clear();
       if (this.dropped) {
         // The log says itself that it is incomplete rather than losing reads silently.
         this.buffer.push({ time: Date.now(), actor: 'server', action: 'AuditOverflow', project: '', target: '', keys: [], outcome: 'error', detail: `${this.dropped} read record(s) dropped: the audit buffer was full` });
@@ -80,7 +112,7 @@ export class Audit {
 
   async close(): Promise<void> {
     clearInterval(this.timer);
-    await this.flush();
+    await this.flush(true);
   }
 }
 

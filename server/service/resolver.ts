@@ -80,13 +80,16 @@ export class ResolverService {
 
   private auditRead(p: Principal, action: string, r: CachedResolution): void {
     const time = this.d.now();
-    this.d.audit.recordRepeatedRead(`${p.token.id}\0${action}\0${r.project}\0${r.workload}\0${r.scope}\0${r.etag}`, () => ({
+    // The record builder may be kept for the audit's repeat window: it holds the few fields it
+    // needs, not the cached resolution (whose encoded bytes would outlive their snapshot).
+    const { project, workload, scope, keys } = r;
+    this.d.audit.recordRepeatedRead(`${p.token.id}\0${action}\0${project}\0${workload}\0${scope}\0${r.etag}`, () => ({
       time,
       actor: p.actor,
       action,
-      project: r.project,
-      target: `workload ${r.project}/${r.workload} (${r.scope})`,
-      keys: [...r.keys],
+      project,
+      target: `workload ${project}/${workload} (${scope})`,
+      keys: [...keys],
       outcome: 'ok',
     }));
   }

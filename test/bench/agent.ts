@@ -13,7 +13,8 @@ import { api } from './lib/api.js';
 import { SG_AGENT, startSg } from './lib/procs.js';
 import { median, round } from './lib/util.js';
 
-function timed(args: string[], env: NodeJS.ProcessEnv): Promise<{ ms: number; code: number | null; stderr: string }> {
+/** Wall time of `node ARGS` from spawn to exit, stdout ignored. */
+export function timed(args: string[], env: NodeJS.ProcessEnv): Promise<{ ms: number; code: number | null; stderr: string }> {
   return new Promise((resolve, reject) => {
     const start = performance.now();
     const child = spawn(process.execPath, args, { env, stdio: ['ignore', 'ignore', 'pipe'] });
@@ -76,6 +77,32 @@ export function summariseProfile(path: string, top = 12, windows?: [number, numb
   return { profiledMs: round(wallMs, 1), samples: total, topFunctions: pct(byFn), byArea: pct(byArea) };
 }
 
+/**
+ * Wall times of `node ARGS` and of `node -e 0`, spawned alike: one checked run, 3 warm-up
+ * runs each not counted, then `runs` of each interleaved, alternating which goes first, so
+ * that background load hits both alike.
+ */
+export async function againstNode(args: string[], env: NodeJS.ProcessEnv, runs: number): Promise<{ subjectMs: number[]; nodeMs: number[] }> {
+  const nodeArgs = ['-e', '0'];
+  const check = await timed(args, env);
+  if (check.code !== 0) throw new Error(`${args.slice(1).join(' ')} exited with ${check.code}: ${check.stderr.trim().slice(0, 500)}`);
+  for (let i = 0; i < 3; i++) {
+    await timed(args, env);
+    await timed(nodeArgs, env);
+  }
+  const subjectMs: number[] = [];
+  const nodeMs: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    const pair = i % 2 ? [nodeArgs, args] : [args, nodeArgs];
+    for (const a of pair) {
+      const r = await timed(a, env);
+      if (r.code !== 0) throw new Error(`${a.join(' ')} exited with ${r.code}: ${r.stderr.slice(0, 300)}`);
+      (a === args ? subjectMs : nodeMs).push(r.ms);
+    }
+  }
+  return { subjectMs, nodeMs };
+}
+
 export async function benchAgent(quick: boolean, log: (s: string) => void) {
   const runs = quick ? 20 : 40;
   const server = await startSg();
@@ -92,23 +119,7 @@ export async function benchAgent(quick: boolean, log: (s: string) => void) {
     const env = { ...process.env, SG_ADDR: server.addr, SG_TOKEN: token, SG_LOG_LEVEL: 'warn' };
     const agentArgs = [SG_AGENT, 'exec', '--project', 'agent', '--workload', 'app', '--', 'true'];
     const nodeArgs = ['-e', '0'];
-    const check = await timed(agentArgs, env);
-    if (check.code !== 0) throw new Error(`sg-agent exec -- true exited with ${check.code}: ${check.stderr.trim().slice(0, 500)}`);
-    for (let i = 0; i < 3; i++) {
-      await timed(agentArgs, env);
-      await timed(nodeArgs, env);
-    }
-    const agentMs: number[] = [];
-    const nodeMs: number[] = [];
-    for (let i = 0; i < runs; i++) {
-      // Interleaved, alternating which goes first, so that background load hits both alike.
-      const pair = i % 2 ? [nodeArgs, agentArgs] : [agentArgs, nodeArgs];
-      for (const args of pair) {
-        const r = await timed(args, env);
-        if (r.code !== 0) throw new Error(`${args.join(' ')} exited with ${r.code}: ${r.stderr.slice(0, 300)}`);
-        (args === agentArgs ? agentMs : nodeMs).push(r.ms);
-      }
-    }
+    const { subjectMs: agentMs, nodeMs } = await againstNode(agentArgs, env, runs);
     const medianMs = median(agentMs);
     const nodeMedianMs = median(nodeMs);
     log(`  sg-agent exec -- true: median ${medianMs.toFixed(1)} ms; node -e 0: median ${nodeMedianMs.toFixed(1)} ms (${runs} runs each)`);

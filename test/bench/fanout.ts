@@ -26,6 +26,8 @@ export interface FanoutResult {
   p99Ms: number;
   etcdP50Ms: number | null;
   etcdP99Ms: number | null;
+  rssMbConnected: number;
+  rssMbAfterUpdates: number;
   rssMbAt5kWatchers: number;
   details: Record<string, unknown>;
 }
@@ -234,6 +236,8 @@ export async function benchFanout(quick: boolean, log: (s: string) => void, watc
     p99Ms: round(percentile(sgLat.fromAck, 99), 2),
     etcdP50Ms: etcdLat ? round(percentile(etcdLat.fromAck, 50), 2) : null,
     etcdP99Ms: etcdLat ? round(percentile(etcdLat.fromAck, 99), 2) : null,
+    rssMbConnected: round(rssConnected, 1),
+    rssMbAfterUpdates: round(rssAfter, 1),
     rssMbAt5kWatchers: round(Math.max(rssConnected, rssAfter), 1),
     details,
   };

@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --quick] [-- --only resolve,fanout,agent,writes]`: measures the quality
+ * `npm run bench [-- --quick] [-- --only resolve,fanout,agent,cli,writes]`: measures the quality
  * bars of DESIGN.md §10 on this machine, each against a baseline measured in the same run,
  * writes bench-results.json at the repository root (exactly the documented members, plus
  * machine and date), the full figures to dist/bench-details.json, and prints a summary table.
@@ -9,6 +9,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { benchAgent, summariseProfile } from './agent.js';
+import { benchCli } from './cli.js';
 import { benchFanout } from './fanout.js';
 import { ROOT } from './lib/procs.js';
 import { machineInfo, pin, placement, profileWindows } from './lib/util.js';
@@ -50,7 +51,8 @@ async function main(): Promise<void> {
     resolve: { rps: nan, noopRps: nan, ratio: nan, p50Ms: nan, p99Ms: nan },
     fanout: { watchers: 5000, p50Ms: nan, p99Ms: nan, etcdP50Ms: null, etcdP99Ms: null },
     agent: { medianMs: null, nodeMedianMs: null, ratio: null },
-    server: { rssMbAt5kWatchers: nan },
+    server: { rssMbConnected: nan, rssMbAfterUpdates: nan, rssMbAt5kWatchers: nan },
+    cli: { medianMs: null, nodeMedianMs: null, ratio: null },
     writes: noWrites(),
     machine: { ...machineInfo(), mode: quick ? 'quick' : 'full' },
     date,
@@ -66,10 +68,10 @@ async function main(): Promise<void> {
   if (want('fanout')) {
     log('fanout: one group update to 5,000 Watch streams, then etcd with 5,000 watchers on one key');
     profileSection('fanout');
-    const { details: d0, rssMbAt5kWatchers, ...fanout } = await benchFanout(quick, log);
+    const { details: d0, rssMbConnected, rssMbAfterUpdates, rssMbAt5kWatchers, ...fanout } = await benchFanout(quick, log);
     const d = { ...d0, serverProfiles: profileSummary('fanout') };
     out.fanout = fanout;
-    out.server = { rssMbAt5kWatchers };
+    out.server = { rssMbConnected, rssMbAfterUpdates, rssMbAt5kWatchers };
     details.fanout = d;
     bytesPerWatcher = ((d as { memory?: { bytesPerWatcher?: number } }).memory?.bytesPerWatcher) ?? null;
   }
@@ -83,6 +85,17 @@ async function main(): Promise<void> {
     } catch (e) {
       details.agent = { unavailable: (e as Error).message };
       log(`  agent unavailable: ${(e as Error).message}`);
+    }
+  }
+  if (want('cli')) {
+    log('cli: `sg project list` against `node -e 0`');
+    try {
+      const { details: d, ...r } = await benchCli(quick, log);
+      out.cli = r;
+      details.cli = d;
+    } catch (e) {
+      details.cli = { unavailable: (e as Error).message };
+      log(`  cli unavailable: ${(e as Error).message}`);
     }
   }
   if (want('writes')) {

@@ -17,7 +17,7 @@ import { Scope } from '../../gen/secretgroups/v1/resources.js';
 import { api } from './lib/api.js';
 import { startListening, startSg } from './lib/procs.js';
 import { seedResolveProject } from './lib/seed.js';
-import { inWindow, median, percentile, placement, round, sleep } from './lib/util.js';
+import { cpuMs, inWindow, median, percentile, placement, round, sleep } from './lib/util.js';
 
 const RESOLVE = '/secretgroups.v1.ResolverService/Resolve';
 
@@ -166,11 +166,22 @@ export async function benchResolve(quick: boolean, log: (s: string) => void): Pr
     const sgRps: number[] = [];
     const noopRps: number[] = [];
     const ratios: number[] = [];
+    // Server CPU time per call (µs): less noisy than throughput on a shared machine, and it
+    // tells whether a gap is the server's own work or waiting.
+    const sgCpuUs: number[] = [];
+    const noopCpuUs: number[] = [];
     let errors = 0;
+    const noopPid = noop.proc.pid!;
     for (let r = 0; r < rounds; r++) {
       // Alternate the order so that drift (other load on the machine) hits both alike.
       const first = r % 2 === 0 ? sg : base;
-      const loop = (h: Harness) => (h === sg ? inWindow('resolve', () => h.closedLoop(roundMs, inflight)) : h.closedLoop(roundMs, inflight));
+      const loop = async (h: Harness) => {
+        const pid = h === sg ? server.pid : noopPid;
+        const cpu0 = cpuMs(pid);
+        const res = await (h === sg ? inWindow('resolve', () => h.closedLoop(roundMs, inflight)) : h.closedLoop(roundMs, inflight));
+        const calls = (res.rps * roundMs) / 1000;
+        return { ...res, cpuUsPerCall: ((cpuMs(pid) - cpu0) * 1000) / Math.max(1, calls) };
+      };
       const a = await loop(first);
       await sleep(200);
       const b = await loop(first === sg ? base : sg);
@@ -179,7 +190,9 @@ export async function benchResolve(quick: boolean, log: (s: string) => void): Pr
       sgRps.push(s.rps);
       noopRps.push(n.rps);
       ratios.push(s.rps / n.rps);
-      log(`  round ${r + 1}/${rounds}: sg ${s.rps.toFixed(0)}/s, no-op ${n.rps.toFixed(0)}/s, ratio ${(s.rps / n.rps).toFixed(3)}`);
+      sgCpuUs.push(s.cpuUsPerCall);
+      noopCpuUs.push(n.cpuUsPerCall);
+      log(`  round ${r + 1}/${rounds}: sg ${s.rps.toFixed(0)}/s, no-op ${n.rps.toFixed(0)}/s, ratio ${(s.rps / n.rps).toFixed(3)}; server CPU per call sg ${s.cpuUsPerCall.toFixed(0)} µs, no-op ${n.cpuUsPerCall.toFixed(0)} µs`);
       await sleep(200);
     }
     const rps = median(sgRps);
@@ -200,7 +213,14 @@ export async function benchResolve(quick: boolean, log: (s: string) => void): Pr
         responseBytes: { median: median(sizes), min: Math.min(...sizes), max: Math.max(...sizes) },
         variablesPerResolution: { median: median(varCounts), min: Math.min(...varCounts), max: Math.max(...varCounts), sampleEtag: sample.etag },
         harness: { channels, inflight, roundMs, rounds, token: 'resolver role', scope: 'RUNTIME' },
-        rounds: { sgRps: sgRps.map((x) => round(x, 0)), noopRps: noopRps.map((x) => round(x, 0)), ratios: ratios.map((x) => round(x, 3)) },
+        rounds: {
+          sgRps: sgRps.map((x) => round(x, 0)),
+          noopRps: noopRps.map((x) => round(x, 0)),
+          ratios: ratios.map((x) => round(x, 3)),
+          sgCpuUsPerCall: sgCpuUs.map((x) => round(x, 0)),
+          noopCpuUsPerCall: noopCpuUs.map((x) => round(x, 0)),
+        },
+        cpuPerCallRatio: round(median(noopCpuUs) / median(sgCpuUs), 3),
         ratioOfMedians: round(rps / nrps, 3),
         halfRate: { rate: halfRate, achievedRps: round(lat.achievedRps, 0), calls: lat.latencies.length, noopP50Ms: round(percentile(noopLat.latencies, 50), 3), noopP99Ms: round(percentile(noopLat.latencies, 99), 3) },
         serverPinned: server.pinned,

@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { GroupType, Scope, WorkloadKind } from '../../gen/secretgroups/v1/resources.js';
 import { ImportFormat } from '../../gen/secretgroups/v1/secret_group_service.js';
+import { importFormat } from '../../server/cli/commands/group-requests.js';
 import {
   collect,
   formatMode,
-  importFormat,
   parseAssignments,
   parseDetailsJson,
   parseGroupScope,

@@ -145,8 +145,9 @@ describe('sg serve options', () => {
   });
 });
 
+const program = await buildProgram();
+
 describe('command tree', () => {
-  const program = buildProgram();
   const all = (c = program, prefix = 'sg'): string[] =>
     c.commands.flatMap((s) => [`${prefix} ${s.name()}`, ...all(s, `${prefix} ${s.name()}`)]);
 

@@ -2,8 +2,10 @@ import { Metadata, status, type ServiceError } from '@grpc/grpc-js';
 import { describe, expect, it } from 'vitest';
 import { GroupType, Scope, SecretGroup } from '../../gen/secretgroups/v1/resources.js';
 import { CallFailed, describeError, EXIT, oneLine } from '../../server/cli/errors.js';
-import { fields, HIDDEN, MASK, table } from '../../server/cli/output.js';
-import { groupHuman, groupJson, resolutionHuman, resolutionJson, sourceText } from '../../server/cli/views.js';
+import fc from 'fast-check';
+import { cliTable3, fields, HIDDEN, MASK, table } from '../../server/cli/output.js';
+import { groupHuman, groupJson, resolutionHuman, resolutionJson, roleJson, sourceText } from '../../server/cli/views.js';
+import { AccessLevel, Role } from '../../gen/secretgroups/v1/access_service.js';
 import { Resolution } from '../../gen/secretgroups/v1/resources.js';
 import { ExplainResponse } from '../../gen/secretgroups/v1/resolver_service.js';
 
@@ -129,5 +131,31 @@ describe('error lines', () => {
   it('are always one line', () => {
     expect(oneLine('a\n  b\r\nc')).toBe('a b c');
     expect(describeError(new Error('x\ny')).message).toBe('x y');
+  });
+});
+
+describe('role views', () => {
+  it('names every access level (views keys them by the enum values)', () => {
+    const names = [AccessLevel.ACCESS_LEVEL_NONE, AccessLevel.ACCESS_LEVEL_KEYS, AccessLevel.ACCESS_LEVEL_READ, AccessLevel.ACCESS_LEVEL_WRITE].map(
+      (level) => roleJson(Role.fromPartial({ name: 'r', secret: level, config: level })).secret,
+    );
+    expect(names).toEqual(['none', 'keys', 'read', 'write']);
+  });
+});
+
+describe('tables', () => {
+  const cell = fc.string({ unit: fc.constantFrom('a', 'B', ' ', '-', '=', '7', '|', '~') , maxLength: 12 });
+  it('lays out printable ASCII exactly as cli-table3 does', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 4 }), fc.array(fc.array(cell, { minLength: 4, maxLength: 4 }), { maxLength: 6 }), fc.array(cell, { minLength: 4, maxLength: 4 }), (n, rows, head) => {
+        const r = rows.map((row) => row.slice(0, n));
+        expect(table(head.slice(0, n), r)).toBe(cliTable3(head.slice(0, n), r));
+        if (r.length) expect(fields(r.map((row) => [row[0]!, row[n - 1]!]))).toBe(cliTable3(undefined, r.map((row) => [row[0]!, row[n - 1]!])));
+      }),
+    );
+  });
+
+  it('leaves wide characters and multi-line cells to cli-table3', () => {
+    expect(table(['K', 'V'], [['名前', 'x'], ['a', 'two\nlines']])).toBe(cliTable3(['K', 'V'], [['名前', 'x'], ['a', 'two\nlines']]));
   });
 });

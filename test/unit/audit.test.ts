@@ -26,6 +26,31 @@ it('aggregates identical reads of one flush interval into one record with a coun
   await audit.close();
 });
 
+it('counts identical reads for a window after recording one, then records them once', async () => {
+  const s = await store();
+  let now = 1_000;
+  const audit = new Audit(s, 60_000, 10_000, 10_000, () => now); // a 10 s window
+  const targets = async () => (await s.listAudit({})).map((e) => [e.target, e.detail ?? null]);
+  audit.recordRepeatedRead('same', () => read(1));
+  await audit.flush();
+  expect(await targets()).toEqual([['t1', null]]); // the first read is recorded at once
+  for (let i = 2; i <= 4; i++) audit.recordRepeatedRead('same', () => read(i));
+  now += 5_000;
+  await audit.flush();
+  expect(await targets()).toHaveLength(1); // still inside the window: counted, not written
+  now += 5_000;
+  await audit.flush();
+  expect((await targets())[0]).toEqual(['t2', '3 identical reads in this interval']); // the first of them
+  now += 10_000;
+  await audit.flush(); // a window without reads: the key is forgotten
+  audit.recordRepeatedRead('same', () => read(5));
+  await audit.flush();
+  expect((await targets())[0]).toEqual(['t5', null]);
+  audit.recordRepeatedRead('same', () => read(6));
+  await audit.close(); // closing records what is still counted
+  expect((await targets())[0]).toEqual(['t6', null]);
+});
+
 it('records that reads were dropped when the buffer overflowed', async () => {
   const s = await store();
   const audit = new Audit(s, 60_000, 3);

@@ -9,7 +9,8 @@ import {
   ListTokensRequest,
   RevokeTokenRequest,
   WhoAmIRequest,
-} from '../../../gen/secretgroups/v1/access_service.js';
+  AccessServiceDefinition,
+} from '../../../gen/light/secretgroups/v1/access_service.js';
 import { collect, parseTtl, parseWorkloadRef } from '../args.js';
 import { withSession } from '../client.js';
 import { usage } from '../errors.js';
@@ -91,14 +92,14 @@ export function registerAccess(program: Command): void {
   ).action((opts: Opts) => {
     const req = createTokenRequest(opts);
     return withSession(opts, async (s) => {
-      const res = await s.call(s.clients.access, 'createToken', req);
+      const res = await s.call(AccessServiceDefinition, 'createToken', req);
       emit(opts, () => ({ token: res.token, info: res.info ? tokenJson(res.info) : null }), () => `${res.token}\n`);
     });
   });
 
   withJson(withAddr(token.command('list').description('list tokens (never their secrets)')), 'the list').action((opts: Opts) =>
     withSession(opts, async (s) => {
-      const res = await s.call(s.clients.access, 'listTokens', ListTokensRequest.fromPartial({}));
+      const res = await s.call(AccessServiceDefinition, 'listTokens', ListTokensRequest.fromPartial({}));
       emit(opts, () => ({ tokens: res.tokens.map(tokenJson) }), () => tokensTable(res.tokens));
     }),
   );
@@ -106,7 +107,7 @@ export function registerAccess(program: Command): void {
   withJson(withAddr(token.command('revoke').description('revoke a token').argument('<id>', 'token id (see `sg token list`)'))).action(
     (id: string, opts: Opts) =>
       withSession(opts, async (s) => {
-        await s.call(s.clients.access, 'revokeToken', RevokeTokenRequest.fromPartial({ id }));
+        await s.call(AccessServiceDefinition, 'revokeToken', RevokeTokenRequest.fromPartial({ id }));
         emit(opts, () => ({ revoked: true, id }), () => `Revoked token ${id}\n`);
       }),
   );
@@ -114,7 +115,7 @@ export function registerAccess(program: Command): void {
   const role = program.command('role').description('roles: access per group type plus administration rights');
   withJson(withAddr(role.command('list').description('list the roles')), 'the list').action((opts: Opts) =>
     withSession(opts, async (s) => {
-      const res = await s.call(s.clients.access, 'listRoles', ListRolesRequest.fromPartial({}));
+      const res = await s.call(AccessServiceDefinition, 'listRoles', ListRolesRequest.fromPartial({}));
       emit(opts, () => ({ roles: res.roles.map(roleJson) }), () => rolesTable(res.roles));
     }),
   );
@@ -146,7 +147,7 @@ export function registerAccess(program: Command): void {
       },
     });
     return withSession(opts, async (s) => {
-      const res = await s.call(s.clients.access, 'createRole', req);
+      const res = await s.call(AccessServiceDefinition, 'createRole', req);
       emit(opts, () => roleJson(res.role!), () => rolesTable([res.role!]));
     });
   });
@@ -154,14 +155,14 @@ export function registerAccess(program: Command): void {
   withJson(withAddr(role.command('delete').description('delete a custom role (refused while a token uses it)').argument('<name>', 'role name'))).action(
     (name: string, opts: Opts) =>
       withSession(opts, async (s) => {
-        await s.call(s.clients.access, 'deleteRole', DeleteRoleRequest.fromPartial({ name }));
+        await s.call(AccessServiceDefinition, 'deleteRole', DeleteRoleRequest.fromPartial({ name }));
         emit(opts, () => ({ deleted: true, name }), () => `Deleted role ${name}\n`);
       }),
   );
 
   withJson(withAddr(program.command('whoami').description("the caller's token: id, role, projects, workload")), 'the token').action((opts: Opts) =>
     withSession(opts, async (s) => {
-      const res = await s.call(s.clients.access, 'whoAmI', WhoAmIRequest.fromPartial({}));
+      const res = await s.call(AccessServiceDefinition, 'whoAmI', WhoAmIRequest.fromPartial({}));
       emit(opts, () => tokenJson(res.token!), () => tokenHuman(res.token!));
     }),
   );

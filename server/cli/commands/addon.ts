@@ -6,7 +6,8 @@ import {
   GetAddonRequest,
   ListAddonsRequest,
   UpdateAddonRequest,
-} from '../../../gen/secretgroups/v1/project_service.js';
+  ProjectServiceDefinition,
+} from '../../../gen/light/secretgroups/v1/project_service.js';
 import { collect, parseAssignments, parseDetailsJson } from '../args.js';
 import { withSession } from '../client.js';
 import { usage } from '../errors.js';
@@ -54,8 +55,8 @@ export function registerAddon(program: Command): void {
     const connectionDetails = await readDetails(opts);
     const req = CreateAddonRequest.fromPartial({ project, name, type: opts.type ?? '', connectionDetails });
     await withSession(opts, async (s) => {
-      const res = await s.call(s.clients.projects, 'createAddon', req);
-      emit(opts, () => addonJson(keysUnless(opts.showValues, res.addon!)), () => addonHuman(res.addon!, Boolean(opts.showValues)));
+      const res = await s.call(ProjectServiceDefinition, 'createAddon', req);
+      emit(opts, () => addonJson(res.addon!), () => addonHuman(res.addon!, Boolean(opts.showValues)));
     });
   });
 
@@ -70,8 +71,8 @@ export function registerAddon(program: Command): void {
     ),
   ).action((project: string, name: string, opts: Opts) =>
     withSession(opts, async (s) => {
-      const res = await s.call(s.clients.projects, 'getAddon', GetAddonRequest.fromPartial({ project, name }));
-      emit(opts, () => addonJson(keysUnless(opts.showValues, res.addon!)), () => addonHuman(res.addon!, Boolean(opts.showValues)));
+      const res = await s.call(ProjectServiceDefinition, 'getAddon', GetAddonRequest.fromPartial({ project, name }));
+      emit(opts, () => addonJson(res.addon!), () => addonHuman(res.addon!, Boolean(opts.showValues)));
     }),
   );
 
@@ -87,7 +88,7 @@ export function registerAddon(program: Command): void {
   )
     .action((project: string, opts: Opts) =>
       withSession(opts, async (s) => {
-        const res = await s.call(s.clients.projects, 'listAddons', ListAddonsRequest.fromPartial({ project }));
+        const res = await s.call(ProjectServiceDefinition, 'listAddons', ListAddonsRequest.fromPartial({ project }));
         emit(opts, () => ({ addons: res.addons.map((x) => addonJson(keysUnless(opts.showValues, x))) }), () => addonsTable(res.addons));
       }),
     );
@@ -121,9 +122,9 @@ export function registerAddon(program: Command): void {
       unsetDetails: opts.unset ?? [],
     });
     await withSession(opts, async (s) => {
-      const res = await s.call(s.clients.projects, 'updateAddon', req);
+      const res = await s.call(ProjectServiceDefinition, 'updateAddon', req);
       const note = res.unchanged ? `No change: addon ${project}/${name} already has these details (no new revision)\n\n` : '';
-      emit(opts, () => ({ ...addonJson(keysUnless(opts.showValues, res.addon!)), ...(res.unchanged ? { unchanged: true } : {}) }), () => note + addonHuman(res.addon!, Boolean(opts.showValues)));
+      emit(opts, () => ({ ...addonJson(res.addon!), ...(res.unchanged ? { unchanged: true } : {}) }), () => note + addonHuman(res.addon!, Boolean(opts.showValues)));
     });
   });
 
@@ -140,7 +141,7 @@ export function registerAddon(program: Command): void {
   ).action((project: string, name: string, opts: Opts) => {
     const req = DeleteAddonRequest.fromPartial({ project, name, expectedRevision: expectedRevision(opts) });
     return withSession(opts, async (s) => {
-      await s.call(s.clients.projects, 'deleteAddon', req);
+      await s.call(ProjectServiceDefinition, 'deleteAddon', req);
       emit(opts, () => ({ deleted: true, project, addon: name }), () => `Deleted addon ${project}/${name}\n`);
     });
   });

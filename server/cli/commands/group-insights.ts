@@ -4,13 +4,14 @@
  * the caller may read them).
  */
 import type { Command } from 'commander';
-import { Scope } from '../../../gen/secretgroups/v1/resources.js';
+import { Scope } from '../../../gen/light/secretgroups/v1/resources.js';
 import {
   DiffGroupRevisionsRequest,
   ListGroupDependentsRequest,
   type DiffGroupRevisionsResponse,
   type ListGroupDependentsResponse,
-} from '../../../gen/secretgroups/v1/secret_group_service.js';
+  SecretGroupServiceDefinition,
+} from '../../../gen/light/secretgroups/v1/secret_group_service.js';
 import { parseResolveScope, parseRevision } from '../args.js';
 import { withSession } from '../client.js';
 import { usage } from '../errors.js';
@@ -96,7 +97,7 @@ export function registerGroupInsights(group: Command): void {
   ).action((project: string, name: string, opts: Opts) => {
     const scope = opts.scope === undefined ? Scope.SCOPE_UNSPECIFIED : parseResolveScope(opts.scope);
     return withSession(opts, async (s) => {
-      const res = await s.call(s.clients.groups, 'listGroupDependents', ListGroupDependentsRequest.fromPartial({ project, name, scope }));
+      const res = await s.call(SecretGroupServiceDefinition, 'listGroupDependents', ListGroupDependentsRequest.fromPartial({ project, name, scope }));
       emit(opts, () => dependentsJson(res), () => dependentsHuman(res));
     });
   });
@@ -119,7 +120,7 @@ export function registerGroupInsights(group: Command): void {
     const toRevision = parseRevision('REV2', rev2);
     const req = DiffGroupRevisionsRequest.fromPartial({ project, name, fromRevision, toRevision, keysOnly: !opts.showValues });
     return withSession(opts, async (s) => {
-      const res = await s.call(s.clients.groups, 'diffGroupRevisions', req);
+      const res = await s.call(SecretGroupServiceDefinition, 'diffGroupRevisions', req);
       emit(opts, () => diffJson(res), () => diffHuman(res, Boolean(opts.showValues)));
     });
   });

@@ -12,8 +12,9 @@ import {
   SetVariablesRequest,
   UnlinkAddonRequest,
   UnsetVariablesRequest,
-} from '../../../gen/secretgroups/v1/secret_group_service.js';
-import { Restrictions } from '../../../gen/secretgroups/v1/resources.js';
+  SecretGroupServiceDefinition,
+} from '../../../gen/light/secretgroups/v1/secret_group_service.js';
+import { Restrictions } from '../../../gen/light/secretgroups/v1/resources.js';
 import { collect, parseAssignments, parseRevision } from '../args.js';
 import { withSession } from '../client.js';
 import { usage } from '../errors.js';
@@ -167,7 +168,7 @@ export function registerGroupPreview(group: Command): void {
   ).action(async (project: string, name: string, opts: PreviewOpts) => {
     const req = await previewRequest(project, name, opts);
     await withSession(opts, async (s) => {
-      const res = await s.call(s.clients.groups, 'previewChange', req);
+      const res = await s.call(SecretGroupServiceDefinition, 'previewChange', req);
       emit(opts, () => previewJson(res), () => previewHuman(res));
     });
   });

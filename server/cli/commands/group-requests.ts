@@ -5,13 +5,25 @@
 import {
   AddFileRequest,
   CreateGroupRequest,
+  ImportFormat,
   ImportVariablesRequest,
   LinkAddonRequest,
   UpdateGroupSettingsRequest,
-} from '../../../gen/secretgroups/v1/secret_group_service.js';
-import { Restrictions } from '../../../gen/secretgroups/v1/resources.js';
-import { importFormat, parseAssignments, parseGroupScope, parseGroupType, parseLinkKey, parseMode, parsePriority } from '../args.js';
+} from '../../../gen/light/secretgroups/v1/secret_group_service.js';
+import { Restrictions } from '../../../gen/light/secretgroups/v1/resources.js';
+import { parseAssignments, parseGroupScope, parseGroupType, parseLinkKey, parseMode, parsePriority } from '../args.js';
+import { usage } from '../errors.js';
 import { readInput } from '../kit.js';
+
+/** `--format`, or the file's extension: `.json` is JSON, anything else (and stdin) .env. */
+export function importFormat(file: string, format: string | undefined, content?: string): ImportFormat {
+  if (format === 'json') return ImportFormat.IMPORT_FORMAT_JSON;
+  if (format === 'dotenv') return ImportFormat.IMPORT_FORMAT_DOTENV;
+  if (format !== undefined) throw usage(`--format must be "dotenv" or "json", got ${JSON.stringify(format)}`);
+  if (/\.json$/i.test(file)) return ImportFormat.IMPORT_FORMAT_JSON;
+  // No .env line can start with "{", so such input (JSON piped on stdin, say) is JSON.
+  return content !== undefined && content.trimStart().startsWith('{') ? ImportFormat.IMPORT_FORMAT_JSON : ImportFormat.IMPORT_FORMAT_DOTENV;
+}
 
 export interface GroupTarget {
   project: string;

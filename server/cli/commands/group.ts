@@ -5,8 +5,8 @@
  * the caller may see keys only), like every other command's --json.
  */
 import type { Command } from 'commander';
-import type { SecretGroup } from '../../../gen/secretgroups/v1/resources.js';
-import { Restrictions } from '../../../gen/secretgroups/v1/resources.js';
+import type { SecretGroup } from '../../../gen/light/secretgroups/v1/resources.js';
+import { Restrictions } from '../../../gen/light/secretgroups/v1/resources.js';
 import {
   DeleteGroupRequest,
   GetGroupRequest,
@@ -20,7 +20,8 @@ import {
   SetVariablesRequest,
   UnlinkAddonRequest,
   UnsetVariablesRequest,
-} from '../../../gen/secretgroups/v1/secret_group_service.js';
+  SecretGroupServiceDefinition,
+} from '../../../gen/light/secretgroups/v1/secret_group_service.js';
 import { collect, parseAssignments, parseRevision } from '../args.js';
 import { readModifyWrite, withSession, type Session } from '../client.js';
 import { usage } from '../errors.js';
@@ -111,7 +112,7 @@ export function registerGroup(program: Command): void {
     'the new group',
   ).action((project: string, name: string, opts: Opts) => {
     const req = { ...createRequest(project, name, { ...opts, vars: opts.var }), allowEmpty: Boolean(opts.allowEmpty) };
-    return withSession(opts, async (s) => printChange(opts, await s.call(s.clients.groups, 'createGroup', req)));
+    return withSession(opts, async (s) => printChange(opts, await s.call(SecretGroupServiceDefinition, 'createGroup', req)));
   });
 
   withJson(
@@ -125,7 +126,7 @@ export function registerGroup(program: Command): void {
     ),
     'the group',
   ).action((project: string, name: string, opts: Opts) =>
-    withSession(opts, async (s) => printGroup(opts, (await s.call(s.clients.groups, 'getGroup', GetGroupRequest.fromPartial({ project, name }))).group)),
+    withSession(opts, async (s) => printGroup(opts, (await s.call(SecretGroupServiceDefinition, 'getGroup', GetGroupRequest.fromPartial({ project, name }))).group)),
   );
 
   withJson(
@@ -140,7 +141,7 @@ export function registerGroup(program: Command): void {
   )
     .action((project: string, opts: Opts) =>
       withSession(opts, async (s) => {
-        const res = await s.call(s.clients.groups, 'listGroups', ListGroupsRequest.fromPartial({ project }));
+        const res = await s.call(SecretGroupServiceDefinition, 'listGroups', ListGroupsRequest.fromPartial({ project }));
         emit(opts, () => ({ groups: res.groups.map((g) => groupJson(keysUnless(opts.showValues, g))) }), () => groupsTable(res.groups));
       }),
     );
@@ -161,7 +162,7 @@ export function registerGroup(program: Command): void {
       const req = DeleteGroupRequest.fromPartial(target(project, name, opts));
       return withSession(opts, async (s) => {
         await confirmOnTerminal(opts, `group ${project}/${name}`, name);
-        await s.call(s.clients.groups, 'deleteGroup', req);
+        await s.call(SecretGroupServiceDefinition, 'deleteGroup', req);
         emit(opts, () => ({ deleted: true, project, group: name }), () => `Deleted group ${project}/${name}\n`);
       });
     });
@@ -177,7 +178,7 @@ export function registerGroup(program: Command): void {
       .addHelpText('after', "\nExample (single quotes keep the shell from expanding ${...}):\n  sg group set shop db 'DATABASE_URL=postgres://${DB_HOST}/app' DB_HOST=db.internal"),
   ).action((project: string, name: string, assignments: string[], opts: Opts) => {
     const req = SetVariablesRequest.fromPartial({ ...target(project, name, opts), variables: parseAssignments('assignment', assignments), literal: Boolean(opts.literal) });
-    return withSession(opts, async (s) => printChange(opts, await s.call(s.clients.groups, 'setVariables', req)));
+    return withSession(opts, async (s) => printChange(opts, await s.call(SecretGroupServiceDefinition, 'setVariables', req)));
   });
 
   mutating(
@@ -189,7 +190,7 @@ export function registerGroup(program: Command): void {
       .argument('<KEY...>', 'keys to remove'),
   ).action((project: string, name: string, keys: string[], opts: Opts) => {
     const req = UnsetVariablesRequest.fromPartial({ ...target(project, name, opts), keys });
-    return withSession(opts, async (s) => printGroup(opts, (await s.call(s.clients.groups, 'unsetVariables', req)).group));
+    return withSession(opts, async (s) => printGroup(opts, (await s.call(SecretGroupServiceDefinition, 'unsetVariables', req)).group));
   });
 
   withJson(
@@ -212,7 +213,7 @@ export function registerGroup(program: Command): void {
     const req = { ...(await importRequest(target(project, name, opts), file, opts.format, Boolean(opts.replace))), literal: Boolean(opts.literal) };
     await withSession(opts, async (s) => {
       const done = progress(`importing ${Math.ceil(req.content.length / 1024)} KiB into ${project}/${name}`);
-      const res = await s.call(s.clients.groups, 'importVariables', req).finally(done);
+      const res = await s.call(SecretGroupServiceDefinition, 'importVariables', req).finally(done);
       warn(res.warnings);
       const note = res.unchanged ? 'No change: every imported value was already set so (no new revision)\n' : '';
       emit(
@@ -236,7 +237,7 @@ export function registerGroup(program: Command): void {
   ).action((project: string, name: string, opts: Opts) => {
     if (!hasSettings(opts)) throw usage('nothing to change: give --type, --scope, --priority or --description');
     const req = settingsRequest(target(project, name, opts), opts);
-    return withSession(opts, async (s) => printChange(opts, await s.call(s.clients.groups, 'updateGroupSettings', req)));
+    return withSession(opts, async (s) => printChange(opts, await s.call(SecretGroupServiceDefinition, 'updateGroupSettings', req)));
   });
 
   mutating(
@@ -308,14 +309,14 @@ export function registerGroup(program: Command): void {
       .option('--mode <octal>', 'permission bits (default: the replaced file\'s mode, else 0600)'),
   ).action(async (project: string, name: string, path: string, opts: Opts) => {
     const req = await addFileRequest(target(project, name, opts), path, opts.from!, opts.mode);
-    await withSession(opts, async (s) => printChange(opts, await s.call(s.clients.groups, 'addFile', req)));
+    await withSession(opts, async (s) => printChange(opts, await s.call(SecretGroupServiceDefinition, 'addFile', req)));
   });
 
   mutating(
     file.command('rm').description('remove a secret file').argument('<project>', 'project name').argument('<group>', 'group name').argument('<path>', 'file path'),
   ).action((project: string, name: string, path: string, opts: Opts) => {
     const req = RemoveFileRequest.fromPartial({ ...target(project, name, opts), path });
-    return withSession(opts, async (s) => printGroup(opts, (await s.call(s.clients.groups, 'removeFile', req)).group));
+    return withSession(opts, async (s) => printGroup(opts, (await s.call(SecretGroupServiceDefinition, 'removeFile', req)).group));
   });
 
   mutating(
@@ -328,14 +329,14 @@ export function registerGroup(program: Command): void {
       .option('--addon-key <KEY[=ALIAS]>', 'link this key, optionally under ALIAS (repeatable)', collect),
   ).action((project: string, name: string, addon: string, opts: Opts) => {
     const req = linkRequest(target(project, name, opts), addon, opts.addonKey);
-    return withSession(opts, async (s) => printChange(opts, await s.call(s.clients.groups, 'linkAddon', req)));
+    return withSession(opts, async (s) => printChange(opts, await s.call(SecretGroupServiceDefinition, 'linkAddon', req)));
   });
 
   mutating(
     group.command('unlink').description('remove the link to an addon').argument('<project>', 'project name').argument('<group>', 'group name').argument('<addon>', 'addon name'),
   ).action((project: string, name: string, addon: string, opts: Opts) => {
     const req = UnlinkAddonRequest.fromPartial({ ...target(project, name, opts), addon });
-    return withSession(opts, async (s) => printGroup(opts, (await s.call(s.clients.groups, 'unlinkAddon', req)).group));
+    return withSession(opts, async (s) => printGroup(opts, (await s.call(SecretGroupServiceDefinition, 'unlinkAddon', req)).group));
   });
 
   withJson(
@@ -350,7 +351,7 @@ export function registerGroup(program: Command): void {
     '{"revisions": [...]}',
   ).action((project: string, name: string, opts: Opts) =>
     withSession(opts, async (s) => {
-      const res = await s.call(s.clients.groups, 'listGroupHistory', ListGroupHistoryRequest.fromPartial({ project, name }));
+      const res = await s.call(SecretGroupServiceDefinition, 'listGroupHistory', ListGroupHistoryRequest.fromPartial({ project, name }));
       const revisions = res.revisions.map((r) => ({ ...r, group: r.group && keysUnless(opts.showValues, r.group) }));
       emit(opts, () => ({ revisions: historyJson(revisions) }), () => historyTable(res.revisions));
     }),
@@ -367,7 +368,7 @@ export function registerGroup(program: Command): void {
     const toRevision = parseRevision('REVISION', revision);
     if (toRevision === 0) throw usage('REVISION must be a positive integer');
     const req = RollbackGroupRequest.fromPartial({ ...target(project, name, opts), toRevision });
-    return withSession(opts, async (s) => printChange(opts, await s.call(s.clients.groups, 'rollbackGroup', req)));
+    return withSession(opts, async (s) => printChange(opts, await s.call(SecretGroupServiceDefinition, 'rollbackGroup', req)));
   });
 
   mutating(
@@ -378,7 +379,7 @@ export function registerGroup(program: Command): void {
       .argument('<group>', 'the deleted group\'s name (see `sg group history`)'),
   ).action((project: string, name: string, opts: Opts) => {
     const req = RestoreGroupRequest.fromPartial(target(project, name, opts));
-    return withSession(opts, async (s) => printChange(opts, await s.call(s.clients.groups, 'restoreGroup', req), `Restored group ${project}/${name}\n\n`));
+    return withSession(opts, async (s) => printChange(opts, await s.call(SecretGroupServiceDefinition, 'restoreGroup', req), `Restored group ${project}/${name}\n\n`));
   });
 
   mutating(
@@ -390,7 +391,7 @@ export function registerGroup(program: Command): void {
       .argument('<new-name>', 'new name (DNS label)'),
   ).action((project: string, name: string, newName: string, opts: Opts) => {
     const req = RenameGroupRequest.fromPartial({ ...target(project, name, opts), newName });
-    return withSession(opts, async (s) => printChange(opts, await s.call(s.clients.groups, 'renameGroup', req), `Renamed group ${project}/${name} to ${newName}\n\n`));
+    return withSession(opts, async (s) => printChange(opts, await s.call(SecretGroupServiceDefinition, 'renameGroup', req), `Renamed group ${project}/${name} to ${newName}\n\n`));
   });
 
   registerGroupPreview(group);
@@ -407,7 +408,7 @@ export function registerGroup(program: Command): void {
     '{"workloads": [...], "delivered": N}',
   ).action((project: string, name: string, opts: Opts) =>
     withSession(opts, async (s) => {
-      const res = await s.call(s.clients.groups, 'restartDependents', RestartDependentsRequest.fromPartial({ project, name }));
+      const res = await s.call(SecretGroupServiceDefinition, 'restartDependents', RestartDependentsRequest.fromPartial({ project, name }));
       emit(opts, () => restartJson(res), () => restartHuman(res));
     }),
   );
@@ -427,9 +428,9 @@ function updateRestrictions(
   change: (r: Restrictions) => Restrictions,
 ): Promise<Changed> {
   return readModifyWrite(expected === 0, async () => {
-    const { group } = await s.call(s.clients.groups, 'getGroup', GetGroupRequest.fromPartial({ project, name }));
+    const { group } = await s.call(SecretGroupServiceDefinition, 'getGroup', GetGroupRequest.fromPartial({ project, name }));
     const current = group!.restrictions ?? Restrictions.fromPartial({});
     const req = { ...settingsRequest({ project, name, expectedRevision: expected || group!.revision }, {}, change(current)), allowEmpty };
-    return s.call(s.clients.groups, 'updateGroupSettings', req);
+    return s.call(SecretGroupServiceDefinition, 'updateGroupSettings', req);
   });
 }

@@ -5,7 +5,8 @@ import {
   DeleteProjectRequest,
   GetProjectRequest,
   ListProjectsRequest,
-} from '../../../gen/secretgroups/v1/project_service.js';
+  ProjectServiceDefinition,
+} from '../../../gen/light/secretgroups/v1/project_service.js';
 import { withSession } from '../client.js';
 import { confirmOnTerminal, emit, withAddr, withJson, withYes } from '../kit.js';
 import { fields, humanTime } from '../output.js';
@@ -24,7 +25,7 @@ export function registerProject(program: Command): void {
   withJson(withAddr(project.command('create').description('create a project').argument('<project>', 'project name (DNS label)')))
     .action((name: string, opts: Opts) =>
       withSession(opts, async (s) => {
-        const res = await s.call(s.clients.projects, 'createProject', CreateProjectRequest.fromPartial({ name }));
+        const res = await s.call(ProjectServiceDefinition, 'createProject', CreateProjectRequest.fromPartial({ name }));
         emit(opts, () => projectJson(res.project!), () => `Created project ${res.project!.name}\n`);
       }),
     );
@@ -32,7 +33,7 @@ export function registerProject(program: Command): void {
   withJson(withAddr(project.command('get').description('show a project').argument('<project>', 'project name')))
     .action((name: string, opts: Opts) =>
       withSession(opts, async (s) => {
-        const res = await s.call(s.clients.projects, 'getProject', GetProjectRequest.fromPartial({ name }));
+        const res = await s.call(ProjectServiceDefinition, 'getProject', GetProjectRequest.fromPartial({ name }));
         const p = res.project!;
         emit(opts, () => projectJson(p), () => fields([['Project', p.name], ['Created', humanTime(p.createdAtMs)]]));
       }),
@@ -41,7 +42,7 @@ export function registerProject(program: Command): void {
   withJson(withAddr(project.command('list').description('list the projects the token may see')), 'the list')
     .action((opts: Opts) =>
       withSession(opts, async (s) => {
-        const res = await s.call(s.clients.projects, 'listProjects', ListProjectsRequest.fromPartial({}));
+        const res = await s.call(ProjectServiceDefinition, 'listProjects', ListProjectsRequest.fromPartial({}));
         emit(opts, () => ({ projects: res.projects.map(projectJson) }), () => projectsTable(res.projects));
       }),
     );
@@ -57,7 +58,7 @@ export function registerProject(program: Command): void {
   ).action((name: string, opts: Opts) =>
     withSession(opts, async (s) => {
       await confirmOnTerminal(opts, `project ${name}${opts.force ? ' with every workload, addon and group in it' : ''}`, name);
-      await s.call(s.clients.projects, 'deleteProject', DeleteProjectRequest.fromPartial({ name, force: Boolean(opts.force) }));
+      await s.call(ProjectServiceDefinition, 'deleteProject', DeleteProjectRequest.fromPartial({ name, force: Boolean(opts.force) }));
       emit(opts, () => ({ deleted: true, project: name }), () => `Deleted project ${name}\n`);
     }),
   );

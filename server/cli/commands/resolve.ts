@@ -1,6 +1,6 @@
 /** `sg resolve` and `sg explain`: what a workload inherits, and where each key comes from. */
 import type { Command } from 'commander';
-import { ExplainRequest, ResolveRequest } from '../../../gen/secretgroups/v1/resolver_service.js';
+import { ExplainRequest, ResolveRequest, ResolverServiceDefinition } from '../../../gen/light/secretgroups/v1/resolver_service.js';
 import { parseResolveScope } from '../args.js';
 import { withSession } from '../client.js';
 import { formatFile } from '../../../agent/sinks/formats.js';
@@ -49,8 +49,8 @@ export function registerResolve(program: Command): void {
     const format = resolveFormat(opts);
     return withSession(opts, async (s) => {
       const [res, explain] = await Promise.all([
-        s.call(s.clients.resolver, 'resolve', ResolveRequest.fromPartial({ project, workload, scope })),
-        opts.explain ? s.call(s.clients.resolver, 'explain', ExplainRequest.fromPartial({ project, workload, scope })) : undefined,
+        s.call(ResolverServiceDefinition, 'resolve', ResolveRequest.fromPartial({ project, workload, scope })),
+        opts.explain ? s.call(ResolverServiceDefinition, 'explain', ExplainRequest.fromPartial({ project, workload, scope })) : undefined,
       ]);
       const r = res.resolution!;
       if (format === 'dotenv' || format === 'shell') stdout.write(formatFile(format, r.variables));
@@ -71,7 +71,7 @@ export function registerResolve(program: Command): void {
   ).action((project: string, workload: string, opts: Opts) => {
     const scope = parseResolveScope(opts.scope);
     return withSession(opts, async (s) => {
-      const res = await s.call(s.clients.resolver, 'explain', ExplainRequest.fromPartial({ project, workload, scope }));
+      const res = await s.call(ResolverServiceDefinition, 'explain', ExplainRequest.fromPartial({ project, workload, scope }));
       emit(opts, () => explainJson(res), () => explainHuman(res));
     });
   });

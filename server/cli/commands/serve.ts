@@ -184,6 +184,8 @@ export function registerServe(program: Command): void {
     .action(async (opts: Opts) => {
       const config = opts.config ? await readConfigFile(opts.config, (await readInput(opts.config, '--config')).toString('utf8')) : {};
       const options = serverOptions(opts, process.env, config);
+      // Before the server allocates anything: a small young generation (see v8-tuning.ts).
+      (await import('../../app/v8-tuning.js')).tuneV8ForServer();
       const { startServer } = await import('../../app/start-server.js');
       const server = await startServer(options);
       let stopping = false;

@@ -6,7 +6,8 @@ import {
   GetWorkloadRequest,
   ListWorkloadsRequest,
   UpdateWorkloadRequest,
-} from '../../../gen/secretgroups/v1/project_service.js';
+  ProjectServiceDefinition,
+} from '../../../gen/light/secretgroups/v1/project_service.js';
 import { collect, parseAssignments, parseKind } from '../args.js';
 import { readModifyWrite, withSession } from '../client.js';
 import { usage } from '../errors.js';
@@ -55,8 +56,8 @@ export function registerWorkload(program: Command): void {
       buildArguments: parseAssignments('--build-arg', opts.buildArg),
     });
     return withSession(opts, async (s) => {
-      const res = await s.call(s.clients.projects, 'createWorkload', req);
-      emit(opts, () => workloadJson(keysUnless(opts.showValues, res.workload!)), () => workloadHuman(res.workload!, Boolean(opts.showValues)));
+      const res = await s.call(ProjectServiceDefinition, 'createWorkload', req);
+      emit(opts, () => workloadJson(res.workload!), () => workloadHuman(res.workload!, Boolean(opts.showValues)));
     });
   });
 
@@ -71,8 +72,8 @@ export function registerWorkload(program: Command): void {
     ),
   ).action((project: string, name: string, opts: Opts) =>
     withSession(opts, async (s) => {
-      const res = await s.call(s.clients.projects, 'getWorkload', GetWorkloadRequest.fromPartial({ project, name }));
-      emit(opts, () => workloadJson(keysUnless(opts.showValues, res.workload!)), () => workloadHuman(res.workload!, Boolean(opts.showValues)));
+      const res = await s.call(ProjectServiceDefinition, 'getWorkload', GetWorkloadRequest.fromPartial({ project, name }));
+      emit(opts, () => workloadJson(res.workload!), () => workloadHuman(res.workload!, Boolean(opts.showValues)));
     }),
   );
 
@@ -88,7 +89,7 @@ export function registerWorkload(program: Command): void {
   )
     .action((project: string, opts: Opts) =>
       withSession(opts, async (s) => {
-        const res = await s.call(s.clients.projects, 'listWorkloads', ListWorkloadsRequest.fromPartial({ project }));
+        const res = await s.call(ProjectServiceDefinition, 'listWorkloads', ListWorkloadsRequest.fromPartial({ project }));
         emit(opts, () => ({ workloads: res.workloads.map((x) => workloadJson(keysUnless(opts.showValues, x))) }), () => workloadsTable(res.workloads));
       }),
     );
@@ -133,7 +134,7 @@ export function registerWorkload(program: Command): void {
         let tags = opts.tag ?? [];
         let expectedRevision = expected;
         if (addTags) {
-          const { workload: cur } = await s.call(s.clients.projects, 'getWorkload', GetWorkloadRequest.fromPartial({ project, name }));
+          const { workload: cur } = await s.call(ProjectServiceDefinition, 'getWorkload', GetWorkloadRequest.fromPartial({ project, name }));
           tags = [...new Set([...cur!.tags, ...tags])].sort();
           expectedRevision = expected || cur!.revision;
         }
@@ -143,7 +144,7 @@ export function registerWorkload(program: Command): void {
           replaceTags: Boolean(opts.replaceTags) || addTags,
           tags,
         });
-        return s.call(s.clients.projects, 'updateWorkload', req);
+        return s.call(ProjectServiceDefinition, 'updateWorkload', req);
       });
       const note = res.unchanged ? `No change: workload ${project}/${name} already is so (no new revision)\n\n` : '';
       emit(
@@ -161,7 +162,7 @@ export function registerWorkload(program: Command): void {
   ).action((project: string, name: string, opts: Opts) => {
     const req = DeleteWorkloadRequest.fromPartial({ project, name, expectedRevision: expectedRevision(opts) });
     return withSession(opts, async (s) => {
-      await s.call(s.clients.projects, 'deleteWorkload', req);
+      await s.call(ProjectServiceDefinition, 'deleteWorkload', req);
       emit(opts, () => ({ deleted: true, project, workload: name }), () => `Deleted workload ${project}/${name}\n`);
     });
   });

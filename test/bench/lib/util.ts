@@ -27,6 +27,14 @@ export function rssMb(pid: number): number {
   return Number(m[1]) / 1024;
 }
 
+/** CPU time (user + system, ms) a process has used so far (/proc/PID/stat, clock ticks of 10 ms). */
+export function cpuMs(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  // Fields after the command name (which may hold spaces) start after the last ')'.
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(f[11]) + Number(f[12])) * 10; // utime, stime (fields 14 and 15)
+}
+
 /** CPUs this machine has, as taskset lists. */
 export const CPU_COUNT = cpus().length;
 
