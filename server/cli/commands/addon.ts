@@ -10,8 +10,8 @@ import {
 import { collect, parseAssignments, parseDetailsJson } from '../args.js';
 import { withSession } from '../client.js';
 import { usage } from '../errors.js';
-import { emit, expectedRevision, readInput, withAddr, withExpectedRevision, withJson } from '../kit.js';
-import { addonHuman, addonJson, addonsTable, keysUnless } from '../views.js';
+import { emit, expectedRevision, JSON_VALUES, NO_TABLE_VALUES, readInput, withAddr, withExpectedRevision, withJson } from '../kit.js';
+import { addonHuman, addonJson, addonsTable } from '../views.js';
 
 interface Opts {
   addr?: string;
@@ -25,7 +25,7 @@ interface Opts {
   unset?: string[];
 }
 
-const SHOW_VALUES = 'print connection detail values (masked by default: they are credentials)';
+const SHOW_VALUES = `print connection detail values (masked by default: they are credentials); ${JSON_VALUES}`;
 
 /** Details from --detail K=V flags and/or a JSON file; flags win over the file for the same key. */
 async function readDetails(opts: Opts): Promise<Record<string, string>> {
@@ -55,7 +55,7 @@ export function registerAddon(program: Command): void {
     const req = CreateAddonRequest.fromPartial({ project, name, type: opts.type ?? '', connectionDetails });
     await withSession(opts, async (s) => {
       const res = await s.call(s.clients.projects, 'createAddon', req);
-      emit(opts, () => addonJson(keysUnless(opts.showValues, res.addon!)), () => addonHuman(res.addon!, Boolean(opts.showValues)));
+      emit(opts, () => addonJson(res.addon!), () => addonHuman(res.addon!, Boolean(opts.showValues)));
     });
   });
 
@@ -71,7 +71,7 @@ export function registerAddon(program: Command): void {
   ).action((project: string, name: string, opts: Opts) =>
     withSession(opts, async (s) => {
       const res = await s.call(s.clients.projects, 'getAddon', GetAddonRequest.fromPartial({ project, name }));
-      emit(opts, () => addonJson(keysUnless(opts.showValues, res.addon!)), () => addonHuman(res.addon!, Boolean(opts.showValues)));
+      emit(opts, () => addonJson(res.addon!), () => addonHuman(res.addon!, Boolean(opts.showValues)));
     }),
   );
 
@@ -79,16 +79,16 @@ export function registerAddon(program: Command): void {
     withAddr(
       addon
         .command('list')
-        .description("list a project's addons (no values unless --show-values)")
+        .description("list a project's addons (the table shows no values; --json carries the values the token may read)")
         .argument('<project>', 'project name')
-        .option('--show-values', 'with --json: include the values the caller may read (null otherwise)'),
+        .option('--show-values', NO_TABLE_VALUES),
     ),
     'the list',
   )
     .action((project: string, opts: Opts) =>
       withSession(opts, async (s) => {
         const res = await s.call(s.clients.projects, 'listAddons', ListAddonsRequest.fromPartial({ project }));
-        emit(opts, () => ({ addons: res.addons.map((x) => addonJson(keysUnless(opts.showValues, x))) }), () => addonsTable(res.addons));
+        emit(opts, () => ({ addons: res.addons.map((x) => addonJson(x)) }), () => addonsTable(res.addons));
       }),
     );
 
@@ -123,7 +123,7 @@ export function registerAddon(program: Command): void {
     await withSession(opts, async (s) => {
       const res = await s.call(s.clients.projects, 'updateAddon', req);
       const note = res.unchanged ? `No change: addon ${project}/${name} already has these details (no new revision)\n\n` : '';
-      emit(opts, () => ({ ...addonJson(keysUnless(opts.showValues, res.addon!)), ...(res.unchanged ? { unchanged: true } : {}) }), () => note + addonHuman(res.addon!, Boolean(opts.showValues)));
+      emit(opts, () => ({ ...addonJson(res.addon!), ...(res.unchanged ? { unchanged: true } : {}) }), () => note + addonHuman(res.addon!, Boolean(opts.showValues)));
     });
   });
 

@@ -10,8 +10,8 @@ import {
 import { collect, parseAssignments, parseKind } from '../args.js';
 import { readModifyWrite, withSession } from '../client.js';
 import { usage } from '../errors.js';
-import { emit, expectedRevision, withAddr, withExpectedRevision, withJson } from '../kit.js';
-import { keysUnless, workloadHuman, workloadJson, workloadsTable } from '../views.js';
+import { emit, expectedRevision, JSON_VALUES, NO_TABLE_VALUES, withAddr, withExpectedRevision, withJson } from '../kit.js';
+import { workloadHuman, workloadJson, workloadsTable } from '../views.js';
 
 interface Opts {
   addr?: string;
@@ -27,7 +27,7 @@ interface Opts {
   unsetBuildArg?: string[];
 }
 
-const SHOW_VALUES = 'print the values of the workload\'s own variables (masked by default: they may be secrets)';
+const SHOW_VALUES = `print the values of the workload's own variables (masked by default: they may be secrets); ${JSON_VALUES}`;
 
 export function registerWorkload(program: Command): void {
   const workload = program.command('workload').description('services and jobs: kind, tags and their own variables');
@@ -56,7 +56,7 @@ export function registerWorkload(program: Command): void {
     });
     return withSession(opts, async (s) => {
       const res = await s.call(s.clients.projects, 'createWorkload', req);
-      emit(opts, () => workloadJson(keysUnless(opts.showValues, res.workload!)), () => workloadHuman(res.workload!, Boolean(opts.showValues)));
+      emit(opts, () => workloadJson(res.workload!), () => workloadHuman(res.workload!, Boolean(opts.showValues)));
     });
   });
 
@@ -72,7 +72,7 @@ export function registerWorkload(program: Command): void {
   ).action((project: string, name: string, opts: Opts) =>
     withSession(opts, async (s) => {
       const res = await s.call(s.clients.projects, 'getWorkload', GetWorkloadRequest.fromPartial({ project, name }));
-      emit(opts, () => workloadJson(keysUnless(opts.showValues, res.workload!)), () => workloadHuman(res.workload!, Boolean(opts.showValues)));
+      emit(opts, () => workloadJson(res.workload!), () => workloadHuman(res.workload!, Boolean(opts.showValues)));
     }),
   );
 
@@ -80,16 +80,16 @@ export function registerWorkload(program: Command): void {
     withAddr(
       workload
         .command('list')
-        .description("list a project's workloads (no values unless --show-values)")
+        .description("list a project's workloads (the table shows no values; --json carries the values the token may read)")
         .argument('<project>', 'project name')
-        .option('--show-values', 'with --json: include the values the caller may read (null otherwise)'),
+        .option('--show-values', NO_TABLE_VALUES),
     ),
     'the list',
   )
     .action((project: string, opts: Opts) =>
       withSession(opts, async (s) => {
         const res = await s.call(s.clients.projects, 'listWorkloads', ListWorkloadsRequest.fromPartial({ project }));
-        emit(opts, () => ({ workloads: res.workloads.map((x) => workloadJson(keysUnless(opts.showValues, x))) }), () => workloadsTable(res.workloads));
+        emit(opts, () => ({ workloads: res.workloads.map((x) => workloadJson(x)) }), () => workloadsTable(res.workloads));
       }),
     );
 
@@ -148,7 +148,7 @@ export function registerWorkload(program: Command): void {
       const note = res.unchanged ? `No change: workload ${project}/${name} already is so (no new revision)\n\n` : '';
       emit(
         opts,
-        () => ({ ...workloadJson(keysUnless(opts.showValues, res.workload!)), ...(res.unchanged ? { unchanged: true } : {}) }),
+        () => ({ ...workloadJson(res.workload!), ...(res.unchanged ? { unchanged: true } : {}) }),
         () => note + workloadHuman(res.workload!, Boolean(opts.showValues)),
       );
     });
