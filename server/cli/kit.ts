@@ -19,6 +19,16 @@ export function withAddr(cmd: Command): Command {
     .option('--key <file>', 'client private key (PEM) for mTLS (default: $SG_KEY)');
 }
 
+/**
+ * The one rule for values (DESIGN §11): --json is the machine form and carries every value the
+ * token may read (null where it may see keys only); human output masks secrets unless
+ * --show-values, which --json accepts and ignores so scripts that pass it keep working.
+ */
+export const JSON_VALUES = '--json always carries every value the token may read';
+
+/** --show-values on a command whose table prints no values. */
+export const NO_TABLE_VALUES = `no effect: the table prints no values and ${JSON_VALUES} (accepted for scripts)`;
+
 export function withJson(cmd: Command, what = 'the result'): Command {
   return cmd.option('--json', `print ${what} as one JSON object instead of a table`);
 }

@@ -21,8 +21,8 @@ Environment (client commands):
 Environment (sg serve): SG_DATA_DIR, SG_STORE_URI, SG_LOG_LEVEL (flags override them).
 
 Output: human tables by default (values of secret groups, workload variables and addon
-details masked unless --show-values); --json prints one JSON object for scripts, with
-record values only given --show-values (null otherwise); resolve --json prints the values.
+details masked unless --show-values); --json prints one JSON object for scripts carrying
+every value the token may read (null where it may see keys only), with or without --show-values.
 Errors: one line "sg: ..." on stderr, nothing on stdout. Exit status:
   0  success
   1  the server refused or failed the request (the gRPC status is named in the line)

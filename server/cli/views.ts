@@ -44,11 +44,6 @@ export function projectsTable(projects: Project[]): string {
   return table(['NAME', 'CREATED'], projects.map((p) => [p.name, humanTime(p.createdAtMs)]));
 }
 
-/** Lists print keys only unless asked: the server's values are marked withheld (null in JSON). */
-export function keysUnless<T extends { valuesRedacted: boolean }>(showValues: boolean | undefined, record: T): T {
-  return showValues ? record : { ...record, valuesRedacted: true };
-}
-
 // ---- workloads ----
 
 export function workloadJson(w: Workload) {

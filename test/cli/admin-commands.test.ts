@@ -57,7 +57,7 @@ describe('sg role create / delete', () => {
     const created = await sg.json<{ name: string; secret: string; config: string }>(['role', 'create', 'auditor', '--secret', 'keys', '--config', 'read', '--description', 'reads config']);
     expect(created).toMatchObject({ name: 'auditor', secret: 'keys', config: 'read' });
     const token = (await sg.ok(['token', 'create', '--role', 'auditor'])).trim();
-    const g = await sg.json<{ variables: Record<string, string | null> }>(['group', 'get', 'shop', 'creds', '--show-values'], { env: { SG_TOKEN: token } });
+    const g = await sg.json<{ variables: Record<string, string | null> }>(['group', 'get', 'shop', 'creds'], { env: { SG_TOKEN: token } });
     expect(g.variables).toEqual({ MULTI: null, PASSWORD: null });
     expect(await sg.fails(['role', 'delete', 'auditor'])).toMatch(/^FAILED_PRECONDITION: role auditor is used by 1 active token/);
     const id = (await sg.json<{ tokens: { id: string; role: string }[] }>(['token', 'list'])).tokens.find((t) => t.role === 'auditor')!.id;

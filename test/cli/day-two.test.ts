@@ -111,7 +111,7 @@ describe('undelete and rename', () => {
 describe('partial addon update', () => {
   it('merges by default, --unset removes, --replace replaces', async () => {
     await sg.ok(['addon', 'create', 'shop', 'db', '--type', 'postgresql', '--detail', 'host=h1', '--detail', 'user=u']);
-    const details = async () => (await sg.json<{ connectionDetails: Record<string, string> }>(['addon', 'get', 'shop', 'db', '--show-values'])).connectionDetails;
+    const details = async () => (await sg.json<{ connectionDetails: Record<string, string> }>(['addon', 'get', 'shop', 'db'])).connectionDetails;
     await sg.ok(['addon', 'update', 'shop', 'db', '--detail', 'host=h2']);
     expect(await details()).toEqual({ host: 'h2', user: 'u' });
     await sg.ok(['addon', 'update', 'shop', 'db', '--unset', 'user', '--detail', 'port=5432']);

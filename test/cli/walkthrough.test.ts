@@ -95,7 +95,7 @@ describe('README walkthrough: the seed example', () => {
   });
 
   it('group get --json prints one object whose "variables" maps keys to values', async () => {
-    const g = await sg.json<GroupJson>(['group', 'get', 'shop', 'a', '--show-values']);
+    const g = await sg.json<GroupJson>(['group', 'get', 'shop', 'a']);
     expect(g).toMatchObject({ name: 'a', type: 'config', scope: 'both', priority: 50, valuesRedacted: false });
     expect(g.variables).toEqual({ KEY_1: 'a1', KEY_2: 'a2' });
     const human = await sg.ok(['group', 'get', 'shop', 'a']);
@@ -104,7 +104,7 @@ describe('README walkthrough: the seed example', () => {
   });
 
   it('group list, project get/list', async () => {
-    const list = await sg.json<{ groups: GroupJson[] }>(['group', 'list', 'shop', '--show-values']);
+    const list = await sg.json<{ groups: GroupJson[] }>(['group', 'list', 'shop']);
     expect(list.groups.map((g) => [g.name, g.priority])).toEqual([['a', 50], ['b', 20]]);
     expect(await sg.ok(['group', 'list', 'shop'])).toMatch(/^a\s+config\s+both\s+50\s+no\s+2\s+0\s+-\s+2$/m);
     expect(await sg.json(['project', 'get', 'shop'])).toMatchObject({ name: 'shop' });
@@ -113,60 +113,60 @@ describe('README walkthrough: the seed example', () => {
 });
 
 describe('groups', () => {
-  it('secret groups are masked in tables unless --show-values; --json has values only with --show-values', async () => {
+  it('secret groups are masked in tables unless --show-values; --json carries the values (DESIGN §11)', async () => {
     await sg.ok(['group', 'create', 'shop', 'creds', '--type', 'secret', '--priority', '10', '--description', 'db creds', '--var', 'DB_PASSWORD=hunter2']);
     const human = await sg.ok(['group', 'get', 'shop', 'creds']);
     expect(human).not.toContain('hunter2');
     expect(human).toMatch(/^DB_PASSWORD\s+\*{8}$/m);
     expect(await sg.ok(['group', 'get', 'shop', 'creds', '--show-values'])).toMatch(/^DB_PASSWORD\s+hunter2$/m);
-    expect((await sg.json<GroupJson>(['group', 'get', 'shop', 'creds', '--show-values'])).variables).toEqual({ DB_PASSWORD: 'hunter2' });
-    // One rule for every --json: no value without --show-values, config groups and history alike.
-    const keysOnly = await sg.json<GroupJson>(['group', 'get', 'shop', 'creds']);
-    expect(keysOnly.variables).toEqual({ DB_PASSWORD: null });
-    expect(keysOnly.valuesRedacted).toBe(true);
-    expect(JSON.stringify(await sg.json(['group', 'set', 'shop', 'creds', 'DB_PASSWORD=hunter3']))).not.toContain('hunter3');
-    expect((await sg.json<GroupJson>(['group', 'get', 'shop', 'a'])).variables).toEqual({ KEY_1: null, KEY_2: null });
-    expect(JSON.stringify(await sg.json(['group', 'history', 'shop', 'creds']))).not.toContain('hunter');
+    // One rule for every --json: the values the token may read, --show-values or not.
+    const g = await sg.json<GroupJson>(['group', 'get', 'shop', 'creds']);
+    expect(g.variables).toEqual({ DB_PASSWORD: 'hunter2' });
+    expect(g.valuesRedacted).toBe(false);
+    expect(await sg.json<GroupJson>(['group', 'get', 'shop', 'creds', '--show-values'])).toEqual(g);
+    expect((await sg.json<GroupJson>(['group', 'set', 'shop', 'creds', 'DB_PASSWORD=hunter3'])).variables).toEqual({ DB_PASSWORD: 'hunter3' });
+    expect(await sg.ok(['group', 'set', 'shop', 'creds', 'DB_PASSWORD=hunter2'])).not.toContain('hunter');
+    expect(JSON.stringify(await sg.json(['group', 'history', 'shop', 'creds']))).toContain('hunter3');
   });
 
   it('set keeps "=" in values and unset removes keys', async () => {
-    const g = await sg.json<GroupJson>(['group', 'set', 'shop', 'b', 'URL=postgres://h/db?a=b', 'TPL=${URL}/x', '--show-values']);
+    const g = await sg.json<GroupJson>(['group', 'set', 'shop', 'b', 'URL=postgres://h/db?a=b', 'TPL=${URL}/x']);
     expect(g.variables.URL).toBe('postgres://h/db?a=b');
     expect((await sg.json<ResolutionJson>(['resolve', 'shop', 'api'])).variables.TPL).toBe('postgres://h/db?a=b/x');
-    const after = await sg.json<GroupJson>(['group', 'unset', 'shop', 'b', 'URL', 'TPL', '--show-values']);
+    const after = await sg.json<GroupJson>(['group', 'unset', 'shop', 'b', 'URL', 'TPL']);
     expect(Object.keys(after.variables)).toEqual(['KEY_1', 'KEY_2', 'KEY_3']);
   });
 
   it('import: .env by default, JSON by extension or --format, stdin with "-", --replace', async () => {
     await sg.ok(['group', 'create', 'shop', 'imp']);
     const env = file('vars.env', '# comment\nA=1\nB="two words"\nexport C=3\n');
-    const r1 = await sg.json<{ imported: number; group: GroupJson }>(['group', 'import', 'shop', 'imp', env, '--show-values']);
+    const r1 = await sg.json<{ imported: number; group: GroupJson }>(['group', 'import', 'shop', 'imp', env]);
     expect(r1.imported).toBe(3);
     expect(r1.group.variables).toEqual({ A: '1', B: 'two words', C: '3' });
     const js = file('vars.json', '{"D":"4"}');
-    expect((await sg.json<{ group: GroupJson }>(['group', 'import', 'shop', 'imp', js, '--show-values'])).group.variables).toEqual({ A: '1', B: 'two words', C: '3', D: '4' });
+    expect((await sg.json<{ group: GroupJson }>(['group', 'import', 'shop', 'imp', js])).group.variables).toEqual({ A: '1', B: 'two words', C: '3', D: '4' });
     const odd = file('vars.txt', '{"E":"5"}');
-    expect((await sg.json<{ group: GroupJson }>(['group', 'import', 'shop', 'imp', odd, '--format', 'json', '--show-values'])).group.variables.E).toBe('5');
-    const replaced = await sg.json<{ group: GroupJson }>(['group', 'import', 'shop', 'imp', '-', '--replace', '--show-values'], { input: 'ONLY=x\n' });
+    expect((await sg.json<{ group: GroupJson }>(['group', 'import', 'shop', 'imp', odd, '--format', 'json'])).group.variables.E).toBe('5');
+    const replaced = await sg.json<{ group: GroupJson }>(['group', 'import', 'shop', 'imp', '-', '--replace'], { input: 'ONLY=x\n' });
     expect(replaced.group.variables).toEqual({ ONLY: 'x' });
     expect(await sg.ok(['group', 'import', 'shop', 'imp', '-', '--format', 'json'], { input: '{"Z":"z"}' })).toMatch(/^Imported 1 variable\(s\)$/m);
   });
 
   it('settings, restrict and unrestrict', async () => {
     await sg.ok(['workload', 'create', 'shop', 'worker', '--kind', 'job', '--tag', 'batch']);
-    const s = await sg.json<GroupJson>(['group', 'settings', 'shop', 'imp', '--priority', '5', '--scope', 'runtime', '--type', 'secret', '--description', 'imported', '--show-values']);
+    const s = await sg.json<GroupJson>(['group', 'settings', 'shop', 'imp', '--priority', '5', '--scope', 'runtime', '--type', 'secret', '--description', 'imported']);
     expect(s).toMatchObject({ priority: 5, scope: 'runtime', type: 'secret', description: 'imported' });
-    const r = await sg.json<GroupJson>(['group', 'restrict', 'shop', 'imp', '--workload', 'worker', '--show-values']);
+    const r = await sg.json<GroupJson>(['group', 'restrict', 'shop', 'imp', '--workload', 'worker']);
     expect(r.restrictions).toEqual({ restricted: true, workloads: ['worker'], tags: [] });
     expect((await sg.json<ResolutionJson>(['resolve', 'shop', 'api'])).variables).not.toHaveProperty('ONLY');
     expect((await sg.json<ResolutionJson>(['resolve', 'shop', 'worker'])).variables).toHaveProperty('ONLY', 'x');
-    const r2 = await sg.json<GroupJson>(['group', 'restrict', 'shop', 'imp', '--tag', 'web', '--show-values']);
+    const r2 = await sg.json<GroupJson>(['group', 'restrict', 'shop', 'imp', '--tag', 'web']);
     expect(r2.restrictions).toEqual({ restricted: true, workloads: ['worker'], tags: ['web'] });
     expect((await sg.json<ResolutionJson>(['resolve', 'shop', 'api'])).variables).toHaveProperty('ONLY', 'x');
-    const u = await sg.json<GroupJson>(['group', 'unrestrict', 'shop', 'imp', '--workload', 'worker', '--show-values']);
+    const u = await sg.json<GroupJson>(['group', 'unrestrict', 'shop', 'imp', '--workload', 'worker']);
     expect(u.restrictions).toEqual({ restricted: true, workloads: [], tags: ['web'] });
     expect(await sg.ok(['group', 'get', 'shop', 'imp'])).toMatch(/^Restricted\s+yes: tags web$/m);
-    const all = await sg.json<GroupJson>(['group', 'unrestrict', 'shop', 'imp', '--show-values']);
+    const all = await sg.json<GroupJson>(['group', 'unrestrict', 'shop', 'imp']);
     expect(all.restrictions).toEqual({ restricted: false, workloads: [], tags: [] });
   });
 
@@ -183,29 +183,29 @@ describe('groups', () => {
 
   it('secret files: add with --mode, resolve carries them, rm removes them', async () => {
     const local = file('key.pem', '-----BEGIN KEY-----\n');
-    const g = await sg.json<GroupJson>(['group', 'file', 'add', 'shop', 'a', '/etc/tls/key.pem', '--from', local, '--mode', '0640', '--show-values']);
+    const g = await sg.json<GroupJson>(['group', 'file', 'add', 'shop', 'a', '/etc/tls/key.pem', '--from', local, '--mode', '0640']);
     expect(g.files).toEqual([{ path: '/etc/tls/key.pem', mode: '0640', size: 20, contentBase64: Buffer.from('-----BEGIN KEY-----\n').toString('base64') }]);
     const res = await sg.json<ResolutionJson>(['resolve', 'shop', 'api']);
     expect(res.files.map((f) => [f.path, f.mode, Buffer.from(f.contentBase64, 'base64').toString()])).toEqual([['/etc/tls/key.pem', '0640', '-----BEGIN KEY-----\n']]);
     expect(await sg.ok(['resolve', 'shop', 'api', '--explain', '--show-values'])).toMatch(/^\/etc\/tls\/key\.pem\s+0640\s+20\s+group a \(50\)\s+-$/m);
     await sg.ok(['group', 'file', 'add', 'shop', 'a', '/etc/app.conf', '--from', '-'], { input: 'x=1\n' });
-    const removed = await sg.json<GroupJson>(['group', 'file', 'rm', 'shop', 'a', '/etc/tls/key.pem', '--show-values']);
+    const removed = await sg.json<GroupJson>(['group', 'file', 'rm', 'shop', 'a', '/etc/tls/key.pem']);
     expect(removed.files.map((f) => f.path)).toEqual(['/etc/app.conf']);
   });
 
   it('history, rollback, and --expected-revision', async () => {
-    const before = await sg.json<GroupJson>(['group', 'get', 'shop', 'b', '--show-values']);
-    const hist = await sg.json<{ revisions: Array<{ revision: number; action: string; changedKeys: string[] }> }>(['group', 'history', 'shop', 'b', '--show-values']);
+    const before = await sg.json<GroupJson>(['group', 'get', 'shop', 'b']);
+    const hist = await sg.json<{ revisions: Array<{ revision: number; action: string; changedKeys: string[] }> }>(['group', 'history', 'shop', 'b']);
     expect(hist.revisions[0]).toMatchObject({ revision: 1, action: 'CreateGroup' });
     expect(hist.revisions[1]).toMatchObject({ revision: 2, action: 'SetVariables', changedKeys: ['KEY_1', 'KEY_2', 'KEY_3'] });
     expect(await sg.ok(['group', 'history', 'shop', 'b'])).toMatch(/^2\s+\S+\s+\S+\s+SetVariables\s+KEY_1, KEY_2, KEY_3$/m);
 
     const stale = await sg.fails(['group', 'set', 'shop', 'b', 'X=1', '--expected-revision', String(before.revision - 1)], { exitCode: EXIT.server });
     expect(stale).toMatch(/^ABORTED: /);
-    const fresh = await sg.json<GroupJson>(['group', 'set', 'shop', 'b', 'X=1', '--expected-revision', String(before.revision), '--show-values']);
+    const fresh = await sg.json<GroupJson>(['group', 'set', 'shop', 'b', 'X=1', '--expected-revision', String(before.revision)]);
     expect(fresh.revision).toBe(before.revision + 1);
 
-    const rolled = await sg.json<GroupJson>(['group', 'rollback', 'shop', 'b', '2', '--expected-revision', String(fresh.revision), '--show-values']);
+    const rolled = await sg.json<GroupJson>(['group', 'rollback', 'shop', 'b', '2', '--expected-revision', String(fresh.revision)]);
     expect(rolled.revision).toBe(fresh.revision + 1);
     expect(rolled.variables).toEqual({ KEY_1: 'b1', KEY_2: 'b2', KEY_3: 'b3' });
     expect(await sg.fails(['group', 'settings', 'shop', 'b', '--priority', '21', '--expected-revision', '1'])).toMatch(/^ABORTED: /);
@@ -213,7 +213,7 @@ describe('groups', () => {
   });
 
   it('preview: which workloads would change and which keys, changing nothing', async () => {
-    const before = await sg.json<GroupJson>(['group', 'get', 'shop', 'b', '--show-values']);
+    const before = await sg.json<GroupJson>(['group', 'get', 'shop', 'b']);
     const p = await sg.json<{ changes: Array<{ workload: string; scope: string; changedKeys: string[]; addedKeys: string[] }> }>([
       'group', 'preview', 'shop', 'b', '--priority', '60',
     ]);
@@ -230,7 +230,7 @@ describe('groups', () => {
     await sg.ok(['group', 'preview', 'shop', 'b', '--workload', 'worker']);
     const several = await sg.fails(['group', 'preview', 'shop', 'b', '--set', 'A=1', '--delete'], { exitCode: EXIT.usage });
     expect(several).toContain('one change at a time');
-    expect(await sg.json<GroupJson>(['group', 'get', 'shop', 'b', '--show-values'])).toEqual(before);
+    expect(await sg.json<GroupJson>(['group', 'get', 'shop', 'b'])).toEqual(before);
   });
 
   it('restart-dependents names the workloads', async () => {
@@ -249,26 +249,26 @@ describe('groups', () => {
 describe('addons', () => {
   it('create, link with aliases, rotate through every dependent resolution, unlink, delete', async () => {
     const created = await sg.json<{ connectionDetails: Record<string, string> }>([
-      'addon', 'create', 'shop', 'db', '--type', 'postgresql', '--detail', 'host=h1', '--detail', 'url=postgres://u:p@h1/db?sslmode=require', '--show-values',
+      'addon', 'create', 'shop', 'db', '--type', 'postgresql', '--detail', 'host=h1', '--detail', 'url=postgres://u:p@h1/db?sslmode=require',
     ]);
     expect(created.connectionDetails).toEqual({ host: 'h1', url: 'postgres://u:p@h1/db?sslmode=require' });
     expect(await sg.ok(['addon', 'get', 'shop', 'db'])).not.toContain('h1');
     expect(await sg.ok(['addon', 'get', 'shop', 'db', '--show-values'])).toMatch(/^host\s+h1$/m);
     expect(await sg.ok(['addon', 'list', 'shop'])).toMatch(/^db\s+postgresql\s+host, url\s+1$/m);
 
-    const linked = await sg.json<GroupJson>(['group', 'link', 'shop', 'b', 'db', '--addon-key', 'host=DB_HOST', '--addon-key', 'url', '--show-values']);
+    const linked = await sg.json<GroupJson>(['group', 'link', 'shop', 'b', 'db', '--addon-key', 'host=DB_HOST', '--addon-key', 'url']);
     expect(linked.addonLinks).toEqual([{ addon: 'db', keys: [{ key: 'host', alias: 'DB_HOST' }, { key: 'url', alias: 'DB_URL' }] }]);
     expect((await sg.json<ResolutionJson>(['resolve', 'shop', 'api'])).variables).toMatchObject({ DB_HOST: 'h1' });
 
     const details = file('details.json', JSON.stringify({ host: 'h2', url: 'postgres://h2' }));
-    const rotated = await sg.json<{ connectionDetails: Record<string, string>; revision: number }>(['addon', 'update', 'shop', 'db', '--details-file', details, '--show-values']);
+    const rotated = await sg.json<{ connectionDetails: Record<string, string>; revision: number }>(['addon', 'update', 'shop', 'db', '--details-file', details]);
     expect(rotated.connectionDetails).toEqual({ host: 'h2', url: 'postgres://h2' });
     expect((await sg.json<ResolutionJson>(['resolve', 'shop', 'api'])).variables).toMatchObject({ DB_HOST: 'h2', DB_URL: 'postgres://h2' });
     expect(await sg.ok(['resolve', 'shop', 'api', '--explain', '--show-values'])).toMatch(/^DB_HOST\s+h2\s+addon db via group b \(20\)\s+-$/m);
 
     expect(await sg.fails(['addon', 'delete', 'shop', 'db'])).toMatch(/^FAILED_PRECONDITION: /);
     await sg.ok(['group', 'link', 'shop', 'imp', 'db']);
-    expect((await sg.json<GroupJson>(['group', 'get', 'shop', 'imp', '--show-values'])).addonLinks).toEqual([{ addon: 'db', keys: [] }]);
+    expect((await sg.json<GroupJson>(['group', 'get', 'shop', 'imp'])).addonLinks).toEqual([{ addon: 'db', keys: [] }]);
     await sg.ok(['group', 'unlink', 'shop', 'imp', 'db']);
     await sg.ok(['group', 'unlink', 'shop', 'b', 'db']);
     expect(await sg.fails(['addon', 'update', 'shop', 'db', '--detail', 'host=h3', '--expected-revision', '1'])).toMatch(/^ABORTED: /);
@@ -282,13 +282,13 @@ describe('workloads', () => {
     expect(human).toMatch(/^PORT\s+\*{8}$/m);
     expect(await sg.ok(['workload', 'get', 'shop', 'api', '--show-values'])).toMatch(/^PORT\s+8080$/m);
     const w = await sg.json<{ tags: string[]; runtimeVariables: Record<string, string>; buildArguments: Record<string, string>; kind: string; revision: number }>([
-      'workload', 'update', 'shop', 'api', '--tag', 'blue', '--var', 'PORT=9090', '--var', 'X=a=b', '--unset-build-arg', 'NODE_ENV', '--build-arg', 'V=1', '--show-values',
+      'workload', 'update', 'shop', 'api', '--tag', 'blue', '--var', 'PORT=9090', '--var', 'X=a=b', '--unset-build-arg', 'NODE_ENV', '--build-arg', 'V=1',
     ]);
     expect(w.tags).toEqual(['blue', 'web']);
     expect(w.runtimeVariables).toEqual({ PORT: '9090', X: 'a=b' });
     expect(w.buildArguments).toEqual({ V: '1' });
     const w2 = await sg.json<{ tags: string[]; kind: string; runtimeVariables: Record<string, string> }>([
-      'workload', 'update', 'shop', 'api', '--replace-tags', '--tag', 'web', '--unset-var', 'X', '--kind', 'job', '--expected-revision', String(w.revision), '--show-values',
+      'workload', 'update', 'shop', 'api', '--replace-tags', '--tag', 'web', '--unset-var', 'X', '--kind', 'job', '--expected-revision', String(w.revision),
     ]);
     expect(w2).toMatchObject({ tags: ['web'], kind: 'job', runtimeVariables: { PORT: '9090' } });
     expect(await sg.ok(['workload', 'list', 'shop'])).toMatch(/^api\s+job\s+web\s+1\s+1\s+3$/m);
@@ -304,14 +304,14 @@ describe('tokens and roles', () => {
     expect(out).toMatch(/^\S+\n$/);
     const token = out.trim();
     const env = { SG_TOKEN: token };
-    const g = await sg.json<GroupJson>(['group', 'get', 'shop', 'creds', '--show-values'], { env });
+    const g = await sg.json<GroupJson>(['group', 'get', 'shop', 'creds'], { env });
     expect(g.variables).toEqual({ DB_PASSWORD: null });
     expect(g.valuesRedacted).toBe(true);
     const human = await sg.ok(['group', 'get', 'shop', 'creds', '--show-values'], { env });
     expect(human).toMatch(/^DB_PASSWORD\s+\(hidden\)$/m);
     expect(human).not.toContain('hunter2');
     // Config groups stay readable and writable.
-    expect((await sg.json<GroupJson>(['group', 'get', 'shop', 'a', '--show-values'], { env })).variables.KEY_1).toBe('a1');
+    expect((await sg.json<GroupJson>(['group', 'get', 'shop', 'a'], { env })).variables.KEY_1).toBe('a1');
     await sg.ok(['group', 'set', 'shop', 'a', 'FROM_CE=1'], { env });
     expect(await sg.fails(['group', 'set', 'shop', 'creds', 'X=1'], { env, exitCode: EXIT.server })).toMatch(/^PERMISSION_DENIED: /);
 
@@ -365,7 +365,7 @@ describe('the command itself', () => {
 
   it('npm run --silent sg -- ARGS prints only the command output', async () => {
     const res = await new Promise<{ code: number | null; stdout: string }>((done, fail) => {
-      const child = spawn('npm', ['run', '--silent', 'sg', '--', 'group', 'get', 'shop', 'a', '--json', '--show-values'], {
+      const child = spawn('npm', ['run', '--silent', 'sg', '--', 'group', 'get', 'shop', 'a', '--json'], {
         cwd: ROOT,
         env: { ...process.env, SG_ADDR: server.addr, SG_TOKEN: server.adminToken },
         stdio: ['ignore', 'pipe', 'pipe'],

@@ -176,7 +176,7 @@ describe('editing a group', () => {
     await form.getByLabel('Or paste the content').fill('# comment\nIMPORTED=1\n');
     await form.getByRole('button', { name: 'Preview import' }).click();
     await form.getByRole('button', { name: 'Import', exact: true }).click();
-    await expect.poll(async () => (await cli.json<{ variables: Record<string, string> }>(['group', 'get', 'shop', 'b', '--show-values'])).variables.IMPORTED).toBe('1');
+    await expect.poll(async () => (await cli.json<{ variables: Record<string, string> }>(['group', 'get', 'shop', 'b'])).variables.IMPORTED).toBe('1');
   });
 
   it('imports pasted secrets as written by default: a ${ in a password is not a template', async () => {
@@ -219,7 +219,7 @@ describe('editing a group', () => {
     await page.getByRole('button', { name: 'Apply to the table' }).click();
     await expect.poll(() => page.locator('tr.removed[data-key="OLD"]').count()).toBe(1);
     await reviewAndSave(page);
-    const g = await cli.json<{ variables: Record<string, string> }>(['group', 'get', 'shop', 'json-mode', '--show-values']);
+    const g = await cli.json<{ variables: Record<string, string> }>(['group', 'get', 'shop', 'json-mode']);
     expect(g.variables).toEqual({ NEW: '1', TWO: '2' });
   });
 
@@ -352,7 +352,7 @@ describe('files, addon links, settings and delete', () => {
     await form.getByLabel('Upload file').setInputFiles({ name: 'tls.key', mimeType: 'application/octet-stream', buffer: Buffer.from('KEY-CONTENT\n') });
     await form.getByRole('button', { name: 'Add file' }).click();
     await expect.poll(() => page.locator('tr[data-path="/etc/app/tls.key"]').textContent()).toMatch(/0640.*12 B/);
-    const g = await cli.json<{ files: { path: string; mode: string; contentBase64: string }[] }>(['group', 'get', 'shop', 'a', '--show-values']);
+    const g = await cli.json<{ files: { path: string; mode: string; contentBase64: string }[] }>(['group', 'get', 'shop', 'a']);
     expect(g.files).toEqual([expect.objectContaining({ path: '/etc/app/tls.key', mode: '0640', contentBase64: Buffer.from('KEY-CONTENT\n').toString('base64') })]);
   });
 

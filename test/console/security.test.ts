@@ -102,7 +102,7 @@ describe('a keys-only role (config-editor)', () => {
     await page.getByLabel('Value 1', { exact: true }).fill('info');
     await page.getByRole('button', { name: 'Review changes' }).click();
     await page.getByRole('region', { name: 'Review changes' }).getByRole('button', { name: 'Save' }).click();
-    await expect.poll(async () => (await cli.json<{ variables: Record<string, string> }>(['group', 'get', 'shop', 'settings', '--show-values'])).variables.LOG_LEVEL).toBe('info');
+    await expect.poll(async () => (await cli.json<{ variables: Record<string, string> }>(['group', 'get', 'shop', 'settings'])).variables.LOG_LEVEL).toBe('info');
 
     await rec.settle();
     expect(rec.bodies.length).toBeGreaterThan(10);

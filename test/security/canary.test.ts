@@ -168,8 +168,10 @@ describe('no canary in output, errors or audit (real server, CLI and agent at tr
     { args: ['role', 'list'], values: false },
     { args: ['whoami'], values: false },
   ];
-  /** Where values may be asked for with --show-values; --json alone asks for them only from resolve. */
+  /** Where human output prints values given --show-values (masked without it). */
   const EXPLICIT = new Set(['workload get', 'addon get', 'group get', 'resolve']);
+  /** Where --json asks for values: the machine form carries every value the token may read (DESIGN §11). */
+  const JSON_VALUES = new Set(['workload list', 'workload get', 'addon list', 'addon get', 'group list', 'group get', 'group history', 'resolve']);
 
   it('every read command, human and --json, as admin: values only where asked for', async () => {
     for (const { args } of READS) {
@@ -177,7 +179,7 @@ describe('no canary in output, errors or audit (real server, CLI and agent at tr
       for (const variant of [[], ['--json']]) {
         const full = [...args, ...variant];
         const r = await ok(full);
-        ran.push({ args: full, as: 'admin', r, valuesAsked: variant.length > 0 && cmd === 'resolve' });
+        ran.push({ args: full, as: 'admin', r, valuesAsked: variant.length > 0 && JSON_VALUES.has(cmd) });
       }
       if (EXPLICIT.has(cmd) && !args.includes('--explain')) {
         const full = [...args, '--show-values'];

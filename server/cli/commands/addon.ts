@@ -11,8 +11,8 @@ import {
 import { collect, parseAssignments, parseDetailsJson } from '../args.js';
 import { withSession } from '../client.js';
 import { usage } from '../errors.js';
-import { emit, expectedRevision, readInput, withAddr, withExpectedRevision, withJson } from '../kit.js';
-import { addonHuman, addonJson, addonsTable, keysUnless } from '../views.js';
+import { emit, expectedRevision, JSON_VALUES, NO_TABLE_VALUES, readInput, withAddr, withExpectedRevision, withJson } from '../kit.js';
+import { addonHuman, addonJson, addonsTable } from '../views.js';
 
 interface Opts {
   addr?: string;
@@ -26,7 +26,7 @@ interface Opts {
   unset?: string[];
 }
 
-const SHOW_VALUES = 'print connection detail values (masked by default: they are credentials)';
+const SHOW_VALUES = `print connection detail values (masked by default: they are credentials); ${JSON_VALUES}`;
 
 /** Details from --detail K=V flags and/or a JSON file; flags win over the file for the same key. */
 async function readDetails(opts: Opts): Promise<Record<string, string>> {
@@ -80,16 +80,16 @@ export function registerAddon(program: Command): void {
     withAddr(
       addon
         .command('list')
-        .description("list a project's addons (no values unless --show-values)")
+        .description("list a project's addons (the table shows no values; --json carries the values the token may read)")
         .argument('<project>', 'project name')
-        .option('--show-values', 'with --json: include the values the caller may read (null otherwise)'),
+        .option('--show-values', NO_TABLE_VALUES),
     ),
     'the list',
   )
     .action((project: string, opts: Opts) =>
       withSession(opts, async (s) => {
         const res = await s.call(ProjectServiceDefinition, 'listAddons', ListAddonsRequest.fromPartial({ project }));
-        emit(opts, () => ({ addons: res.addons.map((x) => addonJson(keysUnless(opts.showValues, x))) }), () => addonsTable(res.addons));
+        emit(opts, () => ({ addons: res.addons.map((x) => addonJson(x)) }), () => addonsTable(res.addons));
       }),
     );
 

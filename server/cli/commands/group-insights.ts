@@ -1,7 +1,7 @@
 /**
  * `sg group dependents` (the workloads a group reaches, and which of its keys win there) and
- * `sg group diff` (what changed between two revisions; values only with --show-values, where
- * the caller may read them).
+ * `sg group diff` (what changed between two revisions; values where the caller may read them:
+ * always with --json, in human output only with --show-values).
  */
 import type { Command } from 'commander';
 import { Scope } from '../../../gen/light/secretgroups/v1/resources.js';
@@ -15,7 +15,7 @@ import {
 import { parseResolveScope, parseRevision } from '../args.js';
 import { withSession } from '../client.js';
 import { usage } from '../errors.js';
-import { emit, withAddr, withJson } from '../kit.js';
+import { emit, JSON_VALUES, withAddr, withJson } from '../kit.js';
 import { list, table } from '../output.js';
 
 interface Opts {
@@ -60,7 +60,7 @@ export function diffJson(d: DiffGroupRevisionsResponse) {
     changedFiles: d.changedFiles,
     settings: d.settings.map((s) => ({ name: s.name, from: s.from, to: s.to })),
     valuesRedacted: d.valuesRedacted,
-    // null where no value was given (not asked for, or keys only for this caller)
+    // null where the caller may see keys only
     fromValues: d.valuesRedacted ? null : d.fromValues,
     toValues: d.valuesRedacted ? null : d.toValues,
   };
@@ -111,14 +111,16 @@ export function registerGroupInsights(group: Command): void {
         .argument('<group>', 'group name')
         .argument('<rev>', 'the earlier revision (see `sg group history`)')
         .argument('[rev2]', 'the later revision (default: current)')
-        .option('--show-values', 'print the values of the keys that differ, where the token may read them'),
+        .option('--show-values', `print the values of the keys that differ, where the token may read them; ${JSON_VALUES}`),
     ),
     'the difference',
   ).action((project: string, name: string, rev: string, rev2: string | undefined, opts: Opts) => {
     const fromRevision = parseRevision('REV', rev);
     if (fromRevision === 0) throw usage('REV must be a positive integer');
     const toRevision = parseRevision('REV2', rev2);
-    const req = DiffGroupRevisionsRequest.fromPartial({ project, name, fromRevision, toRevision, keysOnly: !opts.showValues });
+    // --json is the machine form: it asks for values like every --json (DESIGN §11).
+    const keysOnly = !opts.json && !opts.showValues;
+    const req = DiffGroupRevisionsRequest.fromPartial({ project, name, fromRevision, toRevision, keysOnly });
     return withSession(opts, async (s) => {
       const res = await s.call(SecretGroupServiceDefinition, 'diffGroupRevisions', req);
       emit(opts, () => diffJson(res), () => diffHuman(res, Boolean(opts.showValues)));

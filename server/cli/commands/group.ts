@@ -1,8 +1,8 @@
 /**
  * `sg group ...`: secret groups, their variables, files, addon links, settings, restrictions,
  * history, preview and restarts. Human output masks the values of secret groups unless
- * --show-values; --json carries values only with --show-values (null otherwise, and where
- * the caller may see keys only), like every other command's --json.
+ * --show-values; --json is the machine form and carries every value the token may read (null
+ * where it may see keys only), like every other command's --json (DESIGN §11's contract).
  */
 import type { Command } from 'commander';
 import type { SecretGroup } from '../../../gen/light/secretgroups/v1/resources.js';
@@ -26,8 +26,8 @@ import { collect, parseAssignments, parseRevision } from '../args.js';
 import { readModifyWrite, withSession, type Session } from '../client.js';
 import { usage } from '../errors.js';
 import { progress } from '../output.js';
-import { confirmOnTerminal, emit, expectedRevision, warn, withAddr, withExpectedRevision, withJson, withYes } from '../kit.js';
-import { groupHuman, groupJson, groupsTable, historyJson, historyTable, keysUnless, restartHuman, restartJson } from '../views.js';
+import { confirmOnTerminal, emit, expectedRevision, JSON_VALUES, NO_TABLE_VALUES, warn, withAddr, withExpectedRevision, withJson, withYes } from '../kit.js';
+import { groupHuman, groupJson, groupsTable, historyJson, historyTable, restartHuman, restartJson } from '../views.js';
 import { addFileRequest, createRequest, hasSettings, importRequest, linkRequest, settingsRequest, type GroupTarget } from './group-requests.js';
 import { registerGroupPreview } from './group-preview.js';
 import { registerGroupInsights } from './group-insights.js';
@@ -54,13 +54,13 @@ interface Opts {
   yes?: boolean;
 }
 
-const SHOW_VALUES = 'print the values of a secret group (masked by default; config values are always shown)';
+const SHOW_VALUES = `print the values of a secret group (masked by default; config values are always shown); ${JSON_VALUES}`;
 
 const target = (project: string, name: string, opts: Opts): GroupTarget => ({ project, name, expectedRevision: expectedRevision(opts) });
 
-/** Prints a group: as JSON (values only with --show-values), or its human view. */
+/** Prints a group: as JSON (every value the token may read), or its human view (masked unless --show-values). */
 const printGroup = (opts: Opts, g: SecretGroup | undefined) =>
-  emit(opts, () => groupJson(keysUnless(opts.showValues, g!)), () => groupHuman(g!, Boolean(opts.showValues)));
+  emit(opts, () => groupJson(g!), () => groupHuman(g!, Boolean(opts.showValues)));
 
 /** What a group change answers: the group, whether anything changed, warnings. */
 interface Changed {
@@ -76,7 +76,7 @@ function printChange(opts: Opts, res: Changed, prefix = ''): void {
   const note = res.unchanged ? `No change: group ${g.project}/${g.name} already holds this (still revision ${g.revision})\n\n` : '';
   emit(
     opts,
-    () => ({ ...groupJson(keysUnless(opts.showValues, g)), ...(res.unchanged ? { unchanged: true } : {}) }),
+    () => ({ ...groupJson(g), ...(res.unchanged ? { unchanged: true } : {}) }),
     () => prefix + note + groupHuman(g, Boolean(opts.showValues)),
   );
 }
@@ -119,7 +119,7 @@ export function registerGroup(program: Command): void {
     withAddr(
       group
         .command('get')
-        .description('show a group; --json maps each key to its value with --show-values, else (and where the caller may see keys only) to null')
+        .description('show a group; --json maps each key to its value, or to null where the caller may see keys only')
         .argument('<project>', 'project name')
         .argument('<group>', 'group name')
         .option('--show-values', SHOW_VALUES),
@@ -133,16 +133,16 @@ export function registerGroup(program: Command): void {
     withAddr(
       group
         .command('list')
-        .description("list a project's groups (no values unless --show-values)")
+        .description("list a project's groups (the table shows no values; --json carries the values the token may read)")
         .argument('<project>', 'project name')
-        .option('--show-values', 'with --json: include the values the caller may read (null otherwise)'),
+        .option('--show-values', NO_TABLE_VALUES),
     ),
     'the list',
   )
     .action((project: string, opts: Opts) =>
       withSession(opts, async (s) => {
         const res = await s.call(SecretGroupServiceDefinition, 'listGroups', ListGroupsRequest.fromPartial({ project }));
-        emit(opts, () => ({ groups: res.groups.map((g) => groupJson(keysUnless(opts.showValues, g))) }), () => groupsTable(res.groups));
+        emit(opts, () => ({ groups: res.groups.map((g) => groupJson(g)) }), () => groupsTable(res.groups));
       }),
     );
 
@@ -218,7 +218,7 @@ export function registerGroup(program: Command): void {
       const note = res.unchanged ? 'No change: every imported value was already set so (no new revision)\n' : '';
       emit(
         opts,
-        () => ({ imported: res.imported, group: groupJson(keysUnless(opts.showValues, res.group!)), ...(res.unchanged ? { unchanged: true } : {}) }),
+        () => ({ imported: res.imported, group: groupJson(res.group!), ...(res.unchanged ? { unchanged: true } : {}) }),
         () => `Imported ${res.imported} variable(s)\n${note}\n${groupHuman(res.group!, Boolean(opts.showValues))}`,
       );
     });
@@ -343,17 +343,16 @@ export function registerGroup(program: Command): void {
     withAddr(
       group
         .command('history')
-        .description('every revision of a group: who, when, which keys (values only with --json --show-values)')
+        .description('every revision of a group: who, when, which keys (--json adds each revision\'s values the token may read)')
         .argument('<project>', 'project name')
         .argument('<group>', 'group name')
-        .option('--show-values', 'with --json: include each revision\'s values the caller may read'),
+        .option('--show-values', NO_TABLE_VALUES),
     ),
     '{"revisions": [...]}',
   ).action((project: string, name: string, opts: Opts) =>
     withSession(opts, async (s) => {
       const res = await s.call(SecretGroupServiceDefinition, 'listGroupHistory', ListGroupHistoryRequest.fromPartial({ project, name }));
-      const revisions = res.revisions.map((r) => ({ ...r, group: r.group && keysUnless(opts.showValues, r.group) }));
-      emit(opts, () => ({ revisions: historyJson(revisions) }), () => historyTable(res.revisions));
+      emit(opts, () => ({ revisions: historyJson(res.revisions) }), () => historyTable(res.revisions));
     }),
   );
 

@@ -11,8 +11,8 @@ import {
 import { collect, parseAssignments, parseKind } from '../args.js';
 import { readModifyWrite, withSession } from '../client.js';
 import { usage } from '../errors.js';
-import { emit, expectedRevision, withAddr, withExpectedRevision, withJson } from '../kit.js';
-import { keysUnless, workloadHuman, workloadJson, workloadsTable } from '../views.js';
+import { emit, expectedRevision, JSON_VALUES, NO_TABLE_VALUES, withAddr, withExpectedRevision, withJson } from '../kit.js';
+import { workloadHuman, workloadJson, workloadsTable } from '../views.js';
 
 interface Opts {
   addr?: string;
@@ -28,7 +28,7 @@ interface Opts {
   unsetBuildArg?: string[];
 }
 
-const SHOW_VALUES = 'print the values of the workload\'s own variables (masked by default: they may be secrets)';
+const SHOW_VALUES = `print the values of the workload's own variables (masked by default: they may be secrets); ${JSON_VALUES}`;
 
 export function registerWorkload(program: Command): void {
   const workload = program.command('workload').description('services and jobs: kind, tags and their own variables');
@@ -81,16 +81,16 @@ export function registerWorkload(program: Command): void {
     withAddr(
       workload
         .command('list')
-        .description("list a project's workloads (no values unless --show-values)")
+        .description("list a project's workloads (the table shows no values; --json carries the values the token may read)")
         .argument('<project>', 'project name')
-        .option('--show-values', 'with --json: include the values the caller may read (null otherwise)'),
+        .option('--show-values', NO_TABLE_VALUES),
     ),
     'the list',
   )
     .action((project: string, opts: Opts) =>
       withSession(opts, async (s) => {
         const res = await s.call(ProjectServiceDefinition, 'listWorkloads', ListWorkloadsRequest.fromPartial({ project }));
-        emit(opts, () => ({ workloads: res.workloads.map((x) => workloadJson(keysUnless(opts.showValues, x))) }), () => workloadsTable(res.workloads));
+        emit(opts, () => ({ workloads: res.workloads.map((x) => workloadJson(x)) }), () => workloadsTable(res.workloads));
       }),
     );
 
@@ -149,7 +149,7 @@ export function registerWorkload(program: Command): void {
       const note = res.unchanged ? `No change: workload ${project}/${name} already is so (no new revision)\n\n` : '';
       emit(
         opts,
-        () => ({ ...workloadJson(keysUnless(opts.showValues, res.workload!)), ...(res.unchanged ? { unchanged: true } : {}) }),
+        () => ({ ...workloadJson(res.workload!), ...(res.unchanged ? { unchanged: true } : {}) }),
         () => note + workloadHuman(res.workload!, Boolean(opts.showValues)),
       );
     });
