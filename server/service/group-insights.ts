@@ -9,6 +9,7 @@ import { validateName } from '../domain/validation.js';
 import type { GroupType, ResolveScope, SecretGroup, Vars } from '../domain/types.js';
 import type { Principal } from '../security/principal.js';
 import type { Deps } from './deps.js';
+import { snapshotGroup } from './snapshot-group.js';
 
 export interface RevisionDiff extends GroupDiff {
   fromRevision: number;
@@ -23,13 +24,7 @@ export class GroupInsights {
 
   /** Keys only: needs keys access to the group's type. */
   async dependents(p: Principal, project: string, name: string, scopes: readonly ResolveScope[]): Promise<GroupDependent[]> {
-    validateName('project', project);
-    validateName('group name', name);
-    p.requireProject(project);
-    const state = await this.d.snapshots.get(project);
-    const group = state.snapshot.groups.get(name);
-    if (!group) throw notFound(`group ${project}/${name}`);
-    p.requireGroupAccess(project, group.type, 'keys');
+    const { state } = await snapshotGroup(this.d.snapshots, p, project, name, 'keys');
     return groupDependents(state.snapshot, name, scopes, (w, scope) => state.explain(w, scope));
   }
 

@@ -11,6 +11,7 @@ import { validateName } from '../domain/validation.js';
 import type { GroupHistoryEntry, ProjectSnapshot, Restrictions, SecretGroup } from '../domain/types.js';
 import type { Principal } from '../security/principal.js';
 import { MAX_WRITE_ATTEMPTS, type Deps } from './deps.js';
+import { snapshotGroup } from './snapshot-group.js';
 import { dependentsOf, RESTART_ACTION, signalRestart } from '../watch/restart-relay.js';
 import { auditedWrite } from './audit.js';
 import { viewGroup, type Redacted } from './redact.js';
@@ -121,13 +122,7 @@ export class GroupsService {
 
   /** Restart events to every live Watch of a workload the group reaches at runtime. */
   async restartDependents(p: Principal, project: string, name: string): Promise<{ workloads: string[]; delivered: number }> {
-    validateName('project', project);
-    validateName('group name', name);
-    p.requireProject(project);
-    const state = await this.d.snapshots.get(project);
-    const group = state.snapshot.groups.get(name);
-    if (!group) throw notFound(`group ${project}/${name}`);
-    p.requireGroupAccess(project, group.type, 'write');
+    await snapshotGroup(this.d.snapshots, p, project, name, 'write');
     const workloads = await dependentsOf(this.d.snapshots, project, name);
     // The audit record is also how other replicas learn of the request (RestartRelay).
     await this.d.audit.record({
