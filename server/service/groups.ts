@@ -16,6 +16,9 @@ import { dependentsOf, RESTART_ACTION, signalRestart } from '../watch/restart-re
 import { auditedWrite } from './audit.js';
 import { viewGroup, type Redacted } from './redact.js';
 
+/** Changes to an existing group that read nothing but the group, addons and workloads (see plan). */
+const SNAPSHOT_PLANNED: ReadonlySet<GroupChange['kind']> = new Set(['set', 'unset', 'settings', 'link', 'unlink', 'add-file', 'remove-file', 'delete', 'import']);
+
 /** A group after a change: `unchanged` when the change altered nothing (no revision written). */
 export type MutationResult = Redacted<SecretGroup> & { unchanged?: boolean; warnings?: string[] };
 
@@ -88,16 +91,25 @@ export class GroupsService {
     validateName('group name', name);
     p.requireProject(project);
     for (let attempt = 1; ; attempt++) {
+      // The first attempt of a change to an existing group plans against the in-memory snapshot,
+      // without reading the store (on MongoDB each read is a round trip). That is safe because
+      // the store's commit checks the group's revision: a stale snapshot costs one retry
+      // planned from the store, and anything the snapshot refuses or finds unchanged is asked
+      // of the store again before it is answered.
+      let fromSnapshot = attempt === 1 && SNAPSHOT_PLANNED.has(change.kind);
       try {
-        const { before, after, history, warnings } = await this.plan(p, project, name, change, expectedRevision);
+        let planned = fromSnapshot ? await this.plan(p, project, name, change, expectedRevision, undefined, 'snapshot').catch(() => null) : null;
+        if (planned?.before && planned.after && sameContent(planned.before, planned.after)) planned = null;
+        if (!planned) fromSnapshot = false;
+        const { before, after, history, warnings } = planned ?? (await this.plan(p, project, name, change, expectedRevision));
         // A change that alters nothing writes no revision (and no audit record: nothing was written).
         if (before && after && sameContent(before, after)) return { ...viewGroup(p, before), unchanged: true, warnings };
         const event = { actor: p.actor, action: CHANGE_ACTIONS[change.kind], project, target: `group ${project}/${name}`, keys: history.changedKeys };
-        await auditedWrite(this.d.audit, event, this.d.now, () => this.write(project, name, before, after, history));
-        await this.d.snapshots.applyLocal(project, 'group', name, after);
+        const version = await auditedWrite(this.d.audit, event, this.d.now, () => this.write(project, name, before, after, history));
+        await this.d.snapshots.applyLocal(project, 'group', name, after, version);
         return after ? { ...viewGroup(p, after), warnings } : null;
       } catch (e) {
-        const lostRace = e instanceof DomainError && e.code === 'ABORTED' && !expectedRevision && change.kind !== 'create';
+        const lostRace = e instanceof DomainError && e.code === 'ABORTED' && ((!expectedRevision && change.kind !== 'create') || fromSnapshot);
         if (!lostRace || attempt >= MAX_WRITE_ATTEMPTS) throw e;
       }
     }
@@ -140,10 +152,23 @@ export class GroupsService {
     return { workloads, delivered };
   }
 
-  /** Reads the current group and computes the new one, checking permissions; writes nothing. */
-  private async plan(p: Principal, project: string, name: string, change: GroupChange, expectedRevision: number, previewLevel?: 'read') {
+  /**
+   * Reads the current group and computes the new one, checking permissions; writes nothing.
+   * `from` snapshot: the group, addons and workloads as the in-memory snapshot has them (only
+   * for SNAPSHOT_PLANNED changes, which read nothing else).
+   */
+  private async plan(
+    p: Principal,
+    project: string,
+    name: string,
+    change: GroupChange,
+    expectedRevision: number,
+    previewLevel?: 'read',
+    from: 'store' | 'snapshot' = 'store',
+  ) {
     const store = this.d.store;
-    const current = await store.getRecord('group', project, name);
+    const snapshot = from === 'snapshot' ? (await this.d.snapshots.get(project)).snapshot : null;
+    const current = snapshot ? (snapshot.groups.get(name) ?? null) : await store.getRecord('group', project, name);
     let effective = change;
     if (change.kind === 'restore') {
       if (!(await store.getProject(project))) throw notFound(`project ${project}`);
@@ -178,7 +203,7 @@ export class GroupsService {
       if (!target.group) throw invalid(`revision ${change.revision} of group ${project}/${name} is a deletion; roll back to an earlier one`);
       effective = { kind: 'rollback', revision: change.revision, to: target.group };
     }
-    const addons = new Map((await store.listRecords('addon', project)).map((a) => [a.name, a]));
+    const addons = snapshot ? new Map(snapshot.addons) : new Map((await store.listRecords('addon', project)).map((a) => [a.name, a]));
     const after = applyGroupChange(current, effective, { addons, now: this.d.now(), actor: p.actor });
     if (after && after.type !== current?.type) p.requireGroupAccess(project, after.type, previewLevel ?? 'write');
     // A preview only shows keys, and values the caller may read (see preview): not applied there.
@@ -192,7 +217,7 @@ export class GroupsService {
       const last = (await store.listGroupHistory(project, name)).at(-1);
       if (last) after.revision = last.revision + 1;
     }
-    const warnings = after ? await this.checkReach(project, name, current?.restrictions ?? null, after.restrictions, change) : [];
+    const warnings = after ? await this.checkReach(project, name, current?.restrictions ?? null, after.restrictions, change, snapshot) : [];
     const history: GroupHistoryEntry = {
       project,
       name,
@@ -207,13 +232,20 @@ export class GroupsService {
   }
 
   /** Restrictions that name nothing (see restriction-reach.ts), when this change sets them. */
-  private async checkReach(project: string, name: string, before: Restrictions | null, after: Restrictions, change: GroupChange): Promise<string[]> {
+  private async checkReach(
+    project: string,
+    name: string,
+    before: Restrictions | null,
+    after: Restrictions,
+    change: GroupChange,
+    snapshot: ProjectSnapshot | null,
+  ): Promise<string[]> {
     const touches = change.kind === 'create' || (change.kind === 'settings' && change.restrictions !== undefined);
     if (!touches || !after.restricted) return [];
     const same = before && before.restricted && sameList(before.workloads, after.workloads) && sameList(before.tags, after.tags);
     if (same) return [];
     const allowEmpty = 'allowEmpty' in change && Boolean(change.allowEmpty);
-    const workloads = await this.d.store.listRecords('workload', project);
+    const workloads = snapshot ? [...snapshot.workloads.values()] : await this.d.store.listRecords('workload', project);
     return checkRestrictionReach(`${project}/${name}`, after, before, workloads, allowEmpty).warnings;
   }
 

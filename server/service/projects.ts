@@ -146,7 +146,7 @@ export class ProjectsService {
         sameVars(next.buildArguments, cur0.buildArguments);
       if (same) return { ...viewWorkload(p, cur0), unchanged: true };
     }
-    const { after } = await updateWithRetry(
+    const { after, version } = await updateWithRetry(
       this.d.store,
       'workload',
       project,
@@ -159,7 +159,7 @@ export class ProjectsService {
       },
       (next) => write(() => this.d.store.updateRecord('workload', next)),
     );
-    await this.d.snapshots.applyLocal(project, 'workload', name, after);
+    await this.d.snapshots.applyLocal(project, 'workload', name, after, version);
     return viewWorkload(p, after);
   }
 
@@ -233,7 +233,7 @@ export class ProjectsService {
       const same = sameVars(cur0.connectionDetails, nextDetails(cur0.connectionDetails, details, how.merge, unset, name));
       if (same) return { ...viewAddon(p, cur0), unchanged: true };
     }
-    const { after } = await updateWithRetry(this.d.store, 'addon', project, name, expectedRevision, async (cur) => {
+    const { after, version } = await updateWithRetry(this.d.store, 'addon', project, name, expectedRevision, async (cur) => {
       const connectionDetails = nextDetails(cur.connectionDetails, details, how.merge, unset, name);
       validateDetails(connectionDetails);
       const next = { ...cur, connectionDetails, revision: cur.revision + 1, updatedAt: this.d.now(), updatedBy: p.actor };
@@ -251,7 +251,7 @@ export class ProjectsService {
       checkResolutionSizes({ groups: snapshot.groups, addons }, snapshot.workloads.values());
       return next;
     }, (next) => write(() => this.d.store.updateRecord('addon', next)));
-    await this.d.snapshots.applyLocal(project, 'addon', name, after);
+    await this.d.snapshots.applyLocal(project, 'addon', name, after, version);
     return viewAddon(p, after);
   }
 
@@ -304,12 +304,14 @@ export class ProjectsService {
     project: string,
     target: string,
     keys: string[],
-    write: () => Promise<void>,
+    write: () => Promise<unknown>,
     written?: ['workload', string, Workload | null] | ['addon', string, Addon | null],
   ): Promise<void> {
-    await this.writer(p, action, project, target, keys)(write);
-    if (written?.[0] === 'workload') await this.d.snapshots.applyLocal(project, 'workload', written[1], written[2]);
-    else if (written?.[0] === 'addon') await this.d.snapshots.applyLocal(project, 'addon', written[1], written[2]);
+    const result = await this.writer(p, action, project, target, keys)(write);
+    // A record write resolves to the version it produced (see Store); other writes to nothing.
+    const version = typeof result === 'number' ? result : undefined;
+    if (written?.[0] === 'workload') await this.d.snapshots.applyLocal(project, 'workload', written[1], written[2], version);
+    else if (written?.[0] === 'addon') await this.d.snapshots.applyLocal(project, 'addon', written[1], written[2], version);
     else await this.d.snapshots.refresh(project);
   }
 }

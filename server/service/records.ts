@@ -14,8 +14,8 @@ export async function updateWithRetry<K extends RecordKind>(
   name: string,
   expectedRevision: number,
   apply: (current: RecordTypes[K]) => RecordTypes[K] | Promise<RecordTypes[K]>,
-  write: (next: RecordTypes[K], current: RecordTypes[K]) => Promise<void> = (next) => store.updateRecord(kind, next),
-): Promise<{ before: RecordTypes[K]; after: RecordTypes[K] }> {
+  write: (next: RecordTypes[K], current: RecordTypes[K]) => Promise<number> = (next) => store.updateRecord(kind, next),
+): Promise<{ before: RecordTypes[K]; after: RecordTypes[K]; version: number }> {
   for (let attempt = 1; ; attempt++) {
     const current = await store.getRecord(kind, project, name);
     if (!current) throw notFound(`${kind} ${project}/${name}`);
@@ -24,8 +24,8 @@ export async function updateWithRetry<K extends RecordKind>(
     }
     const next = await apply(current);
     try {
-      await write(next, current);
-      return { before: current, after: next };
+      const version = await write(next, current);
+      return { before: current, after: next, version };
     } catch (e) {
       const lostRace = e instanceof DomainError && e.code === 'ABORTED';
       if (!lostRace || expectedRevision || attempt >= MAX_WRITE_ATTEMPTS) throw e;

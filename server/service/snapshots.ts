@@ -127,13 +127,17 @@ export class Snapshots extends EventEmitter<SnapshotEvents> {
 
   /**
    * After this replica wrote one record: patch the snapshot instead of reloading the whole
-   * project, when the change feed shows that this write was the only change since the
-   * snapshot (version + 1). Otherwise — a concurrent writer, a stale snapshot — reload.
+   * project, when this write was the only change since the snapshot (version + 1) — told by
+   * the version the store's write returned, else asked of the change feed. Otherwise — a
+   * concurrent writer, a stale snapshot — reload.
    */
-  applyLocal<K extends keyof typeof MAPS>(project: string, kind: K, name: string, record: RecordTypes[K] | null): Promise<void> {
+  applyLocal<K extends keyof typeof MAPS>(project: string, kind: K, name: string, record: RecordTypes[K] | null, written?: number): Promise<void> {
     return this.chain(project, async () => {
       const current = this.states.get(project);
-      const version = (await this.store.projectVersions()).get(project);
+      const version = written ?? (await this.store.projectVersions()).get(project);
+      // Loaded after this write committed (a poll or another write reloaded it meanwhile): the
+      // snapshot already holds it, or holds a newer incarnation in which this write never was.
+      if (current && written !== undefined && written <= current.version) return;
       if (!current || version === undefined || version !== current.version + 1) return this.load(project);
       const field = MAPS[kind];
       const map = new Map(current.snapshot[field] as ReadonlyMap<string, RecordTypes[K]>);

@@ -27,6 +27,7 @@
  */
 import { randomBytes, randomInt } from 'node:crypto';
 import {
+  MongoBulkWriteError,
   MongoClient,
   MongoNetworkError,
   MongoNotConnectedError,
@@ -54,6 +55,7 @@ import {
   type CheckpointDoc,
   type Head,
 } from './mongo-log.js';
+import { Batcher } from './batcher.js';
 import { checkImport, type AuditEvent, type AuditFilter, type RecordKind, type RecordTypes, type Store, type TokenRecord } from './store.js';
 
 export const DEFAULT_MONGO_DB = 'secretgroups';
@@ -130,6 +132,19 @@ export class MongoStore implements Store {
   private readonly versions = new Coalesced(() => this.readVersions());
   /** Per project: the tail of its queue of commits and loads. */
   private readonly queues = new Map<string, Promise<void>>();
+  /** Per project: writes waiting for the next group commit (see commit). */
+  private readonly waiting = new Map<string, PendingWrite[]>();
+  private readonly auditWrites = new Batcher<AuditDoc>(async (docs) => {
+    try {
+      await this.audit.insertMany(docs, { ordered: false });
+      return docs.map(() => null);
+    } catch (e) {
+      if (!(e instanceof MongoBulkWriteError)) throw e;
+      const errors: unknown[] = docs.map(() => null);
+      for (const w of writeErrorsOf(e)) errors[w.index] = e;
+      return errors;
+    }
+  });
 
   constructor(uri: string, opts: MongoStoreOptions = {}) {
     const timeout = opts.serverSelectionTimeoutMs ?? 5000;
@@ -244,11 +259,11 @@ export class MongoStore implements Store {
     });
   }
 
-  async createRecord<K extends RecordKind>(kind: K, record: RecordTypes[K], history?: GroupHistoryEntry): Promise<void> {
+  async createRecord<K extends RecordKind>(kind: K, record: RecordTypes[K], history?: GroupHistoryEntry): Promise<number> {
     return this.guard(() => this.commit('create', kind, record.project, record.name, record.revision - 1, record, history));
   }
 
-  async updateRecord<K extends RecordKind>(kind: K, record: RecordTypes[K], history?: GroupHistoryEntry): Promise<void> {
+  async updateRecord<K extends RecordKind>(kind: K, record: RecordTypes[K], history?: GroupHistoryEntry): Promise<number> {
     return this.guard(() => this.commit('update', kind, record.project, record.name, record.revision - 1, record, history));
   }
 
@@ -258,7 +273,7 @@ export class MongoStore implements Store {
     name: string,
     expectedRevision: number,
     history?: GroupHistoryEntry,
-  ): Promise<void> {
+  ): Promise<number> {
     return this.guard(() => this.commit('delete', kind, project, name, expectedRevision, null, history));
   }
 
@@ -360,7 +375,8 @@ export class MongoStore implements Store {
   async appendAudit(event: AuditEvent): Promise<void> {
     return this.guard(async () => {
       const { id: _id, ...rest } = event;
-      await this.audit.insertOne({ ...rest, _id: new ObjectId(), schemaVersion: SCHEMA_VERSION });
+      // Records of concurrent calls share one insertMany (see Batcher).
+      await this.auditWrites.add({ ...rest, _id: new ObjectId(), schemaVersion: SCHEMA_VERSION });
     });
   }
 
@@ -625,10 +641,14 @@ export class MongoStore implements Store {
   }
 
   /**
-   * One write: check the precondition against the state after change n, then insert change
-   * n + 1. The insert is the commit; a duplicate _id means another writer committed n + 1
-   * first, so read it and check again. Commits of one project in this instance queue up, so
-   * they do not race each other for the same number.
+   * One write, committed with the others of its project that are waiting (group commit): each
+   * is checked against the state after change n and the writes before it in the group, then
+   * the group is inserted as changes n + 1, n + 2, … in one ordered insertMany. The insert is
+   * the commit; ordered, it stops at the first duplicate _id — another writer committed that
+   * number first — so the writes before it are committed and the rest are checked again
+   * against the changes that beat them. Groups of one project in this instance run one after
+   * another, so they do not race each other for numbers. Resolves to 1 + the change's number,
+   * the project's change-feed version after it.
    */
   private commit(
     mode: Mode,
@@ -638,27 +658,52 @@ export class MongoStore implements Store {
     expected: number,
     record: RecordTypes[RecordKind] | null,
     history: GroupHistoryEntry | undefined,
-  ): Promise<void> {
-    const what = `${kind} ${project}/${name}`;
-    return this.exclusive(project, async () => {
+  ): Promise<number> {
+    return new Promise((resolve, reject) => {
+      const write: PendingWrite = { mode, kind, name, expected, record, history, resolve, reject };
+      const queue = this.waiting.get(project);
+      if (queue) {
+        queue.push(write); // a group commit is already scheduled to take it
+        return;
+      }
+      this.waiting.set(project, [write]);
+      this.scheduleGroup(project);
+    });
+  }
+
+  /** Queues the commit of the writes waiting for `project` (at most MAX_GROUP of them). */
+  private scheduleGroup(project: string): void {
+    void this.exclusive(project, () => {
+      const queue = this.waiting.get(project) ?? [];
+      const group = queue.splice(0, MAX_GROUP);
+      if (queue.length) this.scheduleGroup(project);
+      else this.waiting.delete(project);
+      return this.commitGroup(project, group);
+    });
+  }
+
+  private async commitGroup(project: string, writes: PendingWrite[]): Promise<void> {
+    try {
       let log = this.logs.get(project) ?? (await this.loadLog(project));
       // A cached state may be behind: it may only refuse once it is up to date.
       let current = false;
-      for (;;) {
+      while (writes.length) {
         if (!log) throw notFound(`project ${project}`);
-        try {
-          refuseUnless(mode, log.head(kind, name), expected, what);
-        } catch (e) {
-          if (current) throw e;
+        const { accepted, refused } = checkGroup(log, project, writes);
+        if (refused.length && !current) {
           await this.advance(log);
           current = true;
           continue;
         }
-        const doc = this.changeDoc(log, log.n + 1, kind, project, name, record ? record.revision : expected, record, history);
+        for (const [w, e] of refused) w.reject(e);
+        writes = accepted;
+        if (!writes.length) return;
+        const l = log;
+        const docs = writes.map((w, i) => this.changeDoc(l, l.n + 1 + i, w.kind, project, w.name, w.record ? w.record.revision : w.expected, w.record, w.history));
         // The project check runs beside the insert: if the project is gone (or is a new
-        // incarnation), the change went to a dead uid that nobody reads, and nothing committed.
-        const [inserted, p] = await Promise.all([
-          ignoreDuplicate(this.changesOf(log.uid, doc.n).insertOne(doc)),
+        // incarnation), the changes went to a dead uid that nobody reads, and nothing committed.
+        const [{ inserted, error }, p] = await Promise.all([
+          this.insertChanges(log.uid, docs),
           this.projects.findOne({ _id: project }, { projection: { uid: 1 } }),
         ]);
         if (p?.uid !== log.uid) {
@@ -667,15 +712,44 @@ export class MongoStore implements Store {
           current = true;
           continue;
         }
-        if (inserted) {
-          log.apply(doc);
-          await this.checkpointAfter(log, doc.n - 1).catch(() => undefined);
-          return;
+        const before = log.n;
+        for (const d of docs.slice(0, inserted)) log.apply(d);
+        if (inserted) await this.checkpointAfter(log, before).catch(() => undefined);
+        writes.slice(0, inserted).forEach((w, i) => w.resolve(1 + docs[i]!.n));
+        writes = writes.slice(inserted);
+        if (error) throw error;
+        if (writes.length) {
+          await this.advance(log);
+          current = true;
         }
-        await this.advance(log);
-        current = true;
       }
-    });
+    } catch (e) {
+      for (const w of writes) w.reject(e);
+    }
+  }
+
+  /**
+   * Inserts consecutive changes in order (one insertMany per change collection). Stops at the
+   * first duplicate _id: `inserted` counts the changes before it. Any other failure comes back
+   * as `error`, with the changes inserted before it counted.
+   */
+  private async insertChanges(uid: string, docs: ChangeDoc[]): Promise<{ inserted: number; error?: unknown }> {
+    let inserted = 0;
+    while (inserted < docs.length) {
+      let end = inserted + 1;
+      while (end < docs.length && docs[end]!.n % CHANGES_PER_COLLECTION !== 0) end++;
+      const chunk = docs.slice(inserted, end);
+      try {
+        await this.changesOf(uid, chunk[0]!.n).insertMany(chunk, { ordered: true });
+        inserted = end;
+      } catch (e) {
+        const first = e instanceof MongoBulkWriteError ? writeErrorsOf(e)[0] : undefined;
+        if (!first) return { inserted, error: e };
+        inserted += Math.min(first.index, e instanceof MongoBulkWriteError ? e.insertedCount : 0);
+        return first.code === 11000 ? { inserted } : { inserted, error: e };
+      }
+    }
+    return { inserted };
   }
 
   /** The collection that holds change n of a project incarnation. */
@@ -747,8 +821,50 @@ export class MongoStore implements Store {
   }
 }
 
+/** A write waiting for its group commit. */
+interface PendingWrite {
+  mode: Mode;
+  kind: RecordKind;
+  name: string;
+  expected: number;
+  record: RecordTypes[RecordKind] | null;
+  history: GroupHistoryEntry | undefined;
+  resolve: (version: number) => void;
+  reject: (e: unknown) => void;
+}
+
+/** Writes committed together at most (a group's changes go in one insertMany). */
+const MAX_GROUP = 64;
+
+/**
+ * Checks a group's writes in order against the log and the writes before them in the group
+ * (two updates from the same revision: the second is stale, as if committed one by one).
+ */
+function checkGroup(log: ProjectLog, project: string, writes: readonly PendingWrite[]) {
+  const ahead = new Map<string, Pick<Head, 'revision' | 'deleted'>>();
+  const accepted: PendingWrite[] = [];
+  const refused: [PendingWrite, unknown][] = [];
+  for (const w of writes) {
+    const key = `${w.kind}\u0000${w.name}`;
+    try {
+      refuseUnless(w.mode, ahead.get(key) ?? log.head(w.kind, w.name), w.expected, `${w.kind} ${project}/${w.name}`);
+      accepted.push(w);
+      ahead.set(key, { revision: w.record ? w.record.revision : w.expected, deleted: w.record === null });
+    } catch (e) {
+      refused.push([w, e]);
+    }
+  }
+  return { accepted, refused };
+}
+
+/** The write errors of a bulk write, as a list (the driver gives one or many). */
+function writeErrorsOf(e: MongoBulkWriteError): { index: number; code: number }[] {
+  const w = e.writeErrors as unknown;
+  return (Array.isArray(w) ? w : w ? [w] : []) as { index: number; code: number }[];
+}
+
 /** Throws the error a write in `mode` from `expected` deserves against `head`, if any. */
-function refuseUnless(mode: Mode, head: Head | undefined, expected: number, what: string): void {
+function refuseUnless(mode: Mode, head: Pick<Head, 'revision' | 'deleted'> | undefined, expected: number, what: string): void {
   const live = head !== undefined && !head.deleted;
   if (mode === 'create') {
     if (live) throw alreadyExists(what);

@@ -107,12 +107,12 @@ export class SealedStore implements Store {
     return Promise.all(rs.map((r) => this.openRecord(kind, r, project, r.name, memo)));
   }
 
-  async createRecord<K extends RecordKind>(kind: K, record: RecordTypes[K], history?: GroupHistoryEntry): Promise<void> {
+  async createRecord<K extends RecordKind>(kind: K, record: RecordTypes[K], history?: GroupHistoryEntry): Promise<number> {
     const [r, h] = await this.sealWrite(kind, record, history);
     return this.inner.createRecord(kind, r, h);
   }
 
-  async updateRecord<K extends RecordKind>(kind: K, record: RecordTypes[K], history?: GroupHistoryEntry): Promise<void> {
+  async updateRecord<K extends RecordKind>(kind: K, record: RecordTypes[K], history?: GroupHistoryEntry): Promise<number> {
     const [r, h] = await this.sealWrite(kind, record, history);
     return this.inner.updateRecord(kind, r, h);
   }
@@ -123,7 +123,7 @@ export class SealedStore implements Store {
     name: string,
     expectedRevision: number,
     history?: GroupHistoryEntry,
-  ): Promise<void> {
+  ): Promise<number> {
     const h = history ? await this.transformHistory(history, 'seal') : undefined;
     return this.inner.deleteRecord(kind, project, name, expectedRevision, h);
   }

@@ -88,9 +88,9 @@ export class SqliteStore implements Store {
     return rows.map((r) => decodeRecord(kind, JSON.parse(r.data)));
   }
 
-  async createRecord<K extends RecordKind>(kind: K, record: RecordTypes[K], history?: GroupHistoryEntry): Promise<void> {
-    this.db.transaction(() => {
-      this.bump(record.project);
+  async createRecord<K extends RecordKind>(kind: K, record: RecordTypes[K], history?: GroupHistoryEntry): Promise<number> {
+    return this.db.transaction(() => {
+      const version = this.bump(record.project);
       const r = this.db
         .prepare(
           'INSERT INTO records (kind, project, name, revision, schema_version, data) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING',
@@ -98,11 +98,12 @@ export class SqliteStore implements Store {
         .run(kind, record.project, record.name, record.revision, SCHEMA_VERSION, JSON.stringify(encodeRecord(kind, record)));
       if (r.changes === 0) throw alreadyExists(`${kind} ${record.project}/${record.name}`);
       if (history) this.writeHistory(history);
+      return version;
     })();
   }
 
-  async updateRecord<K extends RecordKind>(kind: K, record: RecordTypes[K], history?: GroupHistoryEntry): Promise<void> {
-    this.db.transaction(() => {
+  async updateRecord<K extends RecordKind>(kind: K, record: RecordTypes[K], history?: GroupHistoryEntry): Promise<number> {
+    return this.db.transaction(() => {
       const expected = record.revision - 1;
       const r = this.db
         .prepare(
@@ -110,8 +111,9 @@ export class SqliteStore implements Store {
         )
         .run(record.revision, SCHEMA_VERSION, JSON.stringify(encodeRecord(kind, record)), record.project, kind, record.name, expected);
       if (r.changes === 0) this.refuse(kind, record.project, record.name, expected);
-      this.bump(record.project);
+      const version = this.bump(record.project);
       if (history) this.writeHistory(history);
+      return version;
     })();
   }
 
@@ -121,14 +123,15 @@ export class SqliteStore implements Store {
     name: string,
     expectedRevision: number,
     history?: GroupHistoryEntry,
-  ): Promise<void> {
-    this.db.transaction(() => {
+  ): Promise<number> {
+    return this.db.transaction(() => {
       const r = this.db
         .prepare('DELETE FROM records WHERE project = ? AND kind = ? AND name = ? AND revision = ?')
         .run(project, kind, name, expectedRevision);
       if (r.changes === 0) this.refuse(kind, project, name, expectedRevision);
-      this.bump(project);
+      const version = this.bump(project);
       if (history) this.writeHistory(history);
+      return version;
     })();
   }
 
@@ -264,10 +267,11 @@ export class SqliteStore implements Store {
     })();
   }
 
-  /** Bumps the project's change-feed version; NOT_FOUND when the project does not exist. */
-  private bump(project: string): void {
-    const r = this.db.prepare('UPDATE projects SET version = version + 1 WHERE name = ?').run(project);
-    if (r.changes === 0) throw notFound(`project ${project}`);
+  /** Bumps the project's change-feed version and returns it; NOT_FOUND when the project does not exist. */
+  private bump(project: string): number {
+    const row = this.db.prepare('UPDATE projects SET version = version + 1 WHERE name = ? RETURNING version').get(project) as { version: number } | undefined;
+    if (!row) throw notFound(`project ${project}`);
+    return row.version;
   }
 
   private writeHistory(entry: GroupHistoryEntry): void {

@@ -74,10 +74,16 @@ export interface Store {
 
   getRecord<K extends RecordKind>(kind: K, project: string, name: string): Promise<RecordTypes[K] | null>;
   listRecords<K extends RecordKind>(kind: K, project: string): Promise<RecordTypes[K][]>;
+  /*
+   * The three record writes resolve to the project's change-feed version this write produced
+   * (what projectVersions() gives for the project right after it, when nothing else was written
+   * since): a snapshot at version v that gets v + 1 back knows this write was the only change
+   * and can patch itself without asking the change feed.
+   */
   /** record.revision must be 1. ALREADY_EXISTS when the name is taken; NOT_FOUND without the project. */
-  createRecord<K extends RecordKind>(kind: K, record: RecordTypes[K], history?: GroupHistoryEntry): Promise<void>;
+  createRecord<K extends RecordKind>(kind: K, record: RecordTypes[K], history?: GroupHistoryEntry): Promise<number>;
   /** Writes record (revision = previous + 1) only if the stored revision is record.revision - 1. */
-  updateRecord<K extends RecordKind>(kind: K, record: RecordTypes[K], history?: GroupHistoryEntry): Promise<void>;
+  updateRecord<K extends RecordKind>(kind: K, record: RecordTypes[K], history?: GroupHistoryEntry): Promise<number>;
   /** Deletes only if the stored revision equals expectedRevision. */
   deleteRecord(
     kind: RecordKind,
@@ -85,7 +91,7 @@ export interface Store {
     name: string,
     expectedRevision: number,
     history?: GroupHistoryEntry,
-  ): Promise<void>;
+  ): Promise<number>;
 
   /** Every revision of a group (including after its deletion), oldest first. */
   listGroupHistory(project: string, name: string): Promise<GroupHistoryEntry[]>;

@@ -216,6 +216,19 @@ export function storeContract(name: string, factory: StoreFactory): void {
       expect((await store.projectVersions()).get('p')!).toBeGreaterThan(v2);
     });
 
+    it('each record write resolves to the change feed version it produced, one more per change', async () => {
+      const v0 = (await store.projectVersions()).get('p')!;
+      const v1 = await store.createRecord('workload', workload('w'));
+      expect(v1).toBe(v0 + 1);
+      expect((await store.projectVersions()).get('p')).toBe(v1);
+      expect(await store.updateRecord('workload', workload('w', { revision: 2 }))).toBe(v1 + 1);
+      expect(await store.deleteRecord('workload', 'p', 'w', 2)).toBe(v1 + 2);
+      // Concurrent writes (committed together where the store groups them) get one version each.
+      const many = await Promise.all(Array.from({ length: 8 }, (_, i) => store.createRecord('workload', workload(`c${i}`))));
+      expect([...many].sort((a, b) => a - b)).toEqual(Array.from({ length: 8 }, (_, i) => v1 + 3 + i));
+      expect((await store.projectVersions()).get('p')).toBe(v1 + 10);
+    });
+
     it('no update is lost among 8 concurrent writers, and history matches every revision', async () => {
       const g = group('g', { variables: {} });
       await store.createRecord('group', g, history(g, 'CreateGroup'));

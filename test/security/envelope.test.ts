@@ -34,6 +34,17 @@ describe('envelope', () => {
     }
   });
 
+  it('never repeats a nonce, across refills of the nonce pool', () => {
+    const k = newDataKey();
+    const nonces = new Set<string>();
+    // 5,000 seals span about ten refills of the 512-nonce pool.
+    for (let i = 0; i < 5_000; i++) {
+      const payload = Buffer.from(sealString(k, 'same value', at).split(':')[2]!, 'base64');
+      nonces.add(payload.subarray(0, 12).toString('hex'));
+    }
+    expect(nonces.size).toBe(5_000);
+  });
+
   it('uses the compact versioned format with the data key id and a 12-byte nonce and 16-byte tag', () => {
     const k = newDataKey();
     const s = sealString(k, 'abc', at);
