@@ -91,12 +91,12 @@ export class GroupsService {
     validateName('group name', name);
     p.requireProject(project);
     for (let attempt = 1; ; attempt++) {
-      // The first attempt of a change to an existing group plans against the in-memory snapshot,
-      // without reading the store (on MongoDB each read is a round trip). That is safe because
-      // the store's commit checks the group's revision: a stale snapshot costs one retry
-      // planned from the store, and anything the snapshot refuses or finds unchanged is asked
-      // of the store again before it is answered.
-      let fromSnapshot = attempt === 1 && SNAPSHOT_PLANNED.has(change.kind);
+      // On a store whose reads are round trips (MongoDB), the first attempt of a change to an
+      // existing group plans against the in-memory snapshot without reading the store. That is
+      // safe because every change bumps the group's revision and the commit checks it: a stale
+      // snapshot costs one retry planned from the store, and anything the snapshot refuses or
+      // finds unchanged is asked of the store again before it is answered.
+      let fromSnapshot = attempt === 1 && this.d.store.remoteReads === true && SNAPSHOT_PLANNED.has(change.kind);
       try {
         let planned = fromSnapshot ? await this.plan(p, project, name, change, expectedRevision, undefined, 'snapshot').catch(() => null) : null;
         if (planned?.before && planned.after && sameContent(planned.before, planned.after)) planned = null;

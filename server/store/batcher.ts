@@ -1,12 +1,17 @@
 /**
- * Batching of independent writes while one is in flight: the first item goes out at once
- * (a lone caller waits no longer than before), items that arrive meanwhile go together in
- * the next call. On a store where every call is a round trip through a serialising server
- * (FerretDB's SQLite handler), eight concurrent callers then cost about two calls, not eight.
+ * Batching of independent writes while others are in flight: an item goes out at once when
+ * fewer than `maxInFlight` calls are running (a lone caller waits no longer than before);
+ * items that arrive meanwhile go together in the next call. On a store where every call is
+ * a round trip through a serialising server (FerretDB's SQLite handler), eight concurrent
+ * callers then cost two or three calls, not eight. An item that has waited STALL_MS goes
+ * out anyway: calls stuck on a store that went away (the driver waits for its server-selection
+ * timeout) must not make the items behind them wait twice as long.
  */
+const STALL_MS = 50;
+
 export class Batcher<T> {
   private waiting: { item: T; resolve: () => void; reject: (e: unknown) => void }[] = [];
-  private running = false;
+  private running = 0;
 
   /**
    * `write` stores a batch and returns, per item, null (stored) or the error for that item;
@@ -15,17 +20,25 @@ export class Batcher<T> {
   constructor(
     private readonly write: (items: T[]) => Promise<(unknown | null)[]>,
     private readonly maxBatch = 256,
+    private readonly maxInFlight = 2,
   ) {}
 
   add(item: T): Promise<void> {
     return new Promise((resolve, reject) => {
-      this.waiting.push({ item, resolve, reject });
-      if (!this.running) void this.drain();
+      const entry = { item, resolve, reject };
+      this.waiting.push(entry);
+      if (this.running < this.maxInFlight) {
+        void this.drain();
+        return;
+      }
+      setTimeout(() => {
+        if (this.waiting.includes(entry)) void this.drain();
+      }, STALL_MS).unref();
     });
   }
 
   private async drain(): Promise<void> {
-    this.running = true;
+    this.running++;
     try {
       while (this.waiting.length) {
         const batch = this.waiting.splice(0, this.maxBatch);
@@ -37,7 +50,7 @@ export class Batcher<T> {
         }
       }
     } finally {
-      this.running = false;
+      this.running--;
     }
   }
 }

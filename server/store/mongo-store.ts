@@ -114,6 +114,7 @@ export function dbNameFromUri(uri: string): string | null {
 }
 
 export class MongoStore implements Store {
+  readonly remoteReads = true;
   private readonly client: MongoClient;
   private readonly db: Db;
   private readonly projects: Collection<ProjectDoc>;
@@ -139,7 +140,8 @@ export class MongoStore implements Store {
       await this.audit.insertMany(docs, { ordered: false });
       return docs.map(() => null);
     } catch (e) {
-      if (!(e instanceof MongoBulkWriteError)) throw e;
+      // Only per-document errors leave the other records stored; anything else fails them all.
+      if (!(e instanceof MongoBulkWriteError) || writeErrorsOf(e).length === 0) throw unwrapBulk(e);
       const errors: unknown[] = docs.map(() => null);
       for (const w of writeErrorsOf(e)) errors[w.index] = e;
       return errors;
@@ -744,7 +746,7 @@ export class MongoStore implements Store {
         inserted = end;
       } catch (e) {
         const first = e instanceof MongoBulkWriteError ? writeErrorsOf(e)[0] : undefined;
-        if (!first) return { inserted, error: e };
+        if (!first) return { inserted, error: unwrapBulk(e) };
         inserted += Math.min(first.index, e instanceof MongoBulkWriteError ? e.insertedCount : 0);
         return first.code === 11000 ? { inserted } : { inserted, error: e };
       }
@@ -857,6 +859,15 @@ function checkGroup(log: ProjectLog, project: string, writes: readonly PendingWr
   return { accepted, refused };
 }
 
+/**
+ * The driver wraps a failure that is not about one document (no server, a lost connection)
+ * in a MongoBulkWriteError without write errors; the original is its errorResponse.
+ */
+function unwrapBulk(e: unknown): unknown {
+  if (e instanceof MongoBulkWriteError && writeErrorsOf(e).length === 0 && e.errorResponse instanceof Error) return e.errorResponse;
+  return e;
+}
+
 /** The write errors of a bulk write, as a list (the driver gives one or many). */
 function writeErrorsOf(e: MongoBulkWriteError): { index: number; code: number }[] {
   const w = e.writeErrors as unknown;
@@ -904,7 +915,8 @@ const UNAVAILABLE_CODES = new Set([
 ]);
 
 /** Connection-level failures become UNAVAILABLE; the message names no host, URI or value. */
-export function toDomainError(e: unknown): unknown {
+export function toDomainError(error: unknown): unknown {
+  const e = unwrapBulk(error);
   if (e instanceof DomainError) return e;
   const unavailable =
     e instanceof MongoServerSelectionError ||

@@ -64,6 +64,10 @@ export class SealedStore implements Store {
     this.masters = [masterKey];
   }
 
+  get remoteReads(): boolean {
+    return this.inner.remoteReads === true;
+  }
+
   /** The id of the master key in use (safe to log; it reveals nothing about the key). */
   get masterKeyId(): string {
     return this.current.id;

@@ -62,6 +62,13 @@ export interface AuditFilter {
 }
 
 export interface Store {
+  /**
+   * Reads cost a network round trip (MongoDB). A writer may then plan a change against the
+   * server's in-memory snapshot and let the commit's revision check catch a stale one, instead
+   * of reading the record first. The embedded store reads in microseconds and is always asked.
+   */
+  readonly remoteReads?: boolean;
+
   /** Creates tables/collections and indexes; idempotent. */
   init(): Promise<void>;
   close(): Promise<void>;
