@@ -52,6 +52,15 @@ export async function authenticateCall(ctx: ApiContext, call: AnyCall, method: s
   }
 }
 
+/**
+ * Drops a long-lived call's request metadata once it is authenticated: a Watch stream would
+ * otherwise keep its headers, the bearer token among them, for its whole life (~300 bytes
+ * per stream, 1.5 MB with 5,000 watchers).
+ */
+export function forgetMetadata(call: AnyCall): void {
+  for (const key of Object.keys(call.metadata.getMap())) call.metadata.remove(key);
+}
+
 // A random per-process prefix and a counter: unique in the logs of a fleet, and no
 // cryptographic random draw per call on the Resolve hot path (the id is not a secret).
 const REQUEST_ID_PREFIX = randomBytes(3).toString('hex');
@@ -107,6 +116,46 @@ export function unary<Req, Res>(
         },
       );
   };
+}
+
+/**
+ * A unary handler with a synchronous hot path: when the caller's token was seen within the
+ * token cache's lifetime and `fast` can answer from memory (it returns undefined when it
+ * cannot), the call is answered in the same turn, with no promise, await or timer on the way.
+ * Everything else — and every failure of `fast` — takes the ordinary `unary` path, so the
+ * checks, errors, audit and logs are the same.
+ */
+export function unaryFast<Req, Res>(
+  ctx: ApiContext,
+  method: string,
+  fast: (p: Principal, req: Req) => Res | undefined,
+  slow: (p: Principal, req: Req) => Promise<Res>,
+): grpc.handleUnaryCall<Req, Res> {
+  const ordinary = unary(ctx, method, slow);
+  return (call, callback) => {
+    const timed = ctx.observe !== undefined || ctx.log.isLevelEnabled('debug');
+    const started = timed ? process.hrtime.bigint() : 0n;
+    const header = call.metadata.get('authorization')[0];
+    const p = typeof header === 'string' ? ctx.auth.cached(header) : undefined;
+    if (p && !isMalformed(call.request) && ctx.throttle.lockedFor(peerHost(call.getPeer())) <= 0) {
+      let res: Res | undefined;
+      try {
+        res = fast(p, call.request);
+      } catch {
+        res = undefined; // the ordinary path raises it again, with its audit and log
+      }
+      if (res !== undefined) {
+        if (timed) finish(ctx, method, newRequestId(), started, grpc.status.OK);
+        callback(null, res);
+        return;
+      }
+    }
+    ordinary(call, callback);
+  };
+}
+
+function isMalformed(request: unknown): boolean {
+  return request === MALFORMED_REQUEST || request === BAD_TEXT_REQUEST.utf8 || request === BAD_TEXT_REQUEST.nul;
 }
 
 export function finish(ctx: ApiContext, method: string, requestId: string, started: bigint, code: grpc.status, err?: unknown): void {

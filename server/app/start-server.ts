@@ -34,7 +34,7 @@ import { SqliteStore } from '../store/sqlite-store.js';
 import type { Store } from '../store/store.js';
 import { WatchHub } from '../watch/hub.js';
 import { RestartRelay } from '../watch/restart-relay.js';
-import { encodeResolution, watchEncoder } from '../api/handlers/resolver-handlers.js';
+import { encodeResolution, resolutionKeys, watchEncoder } from '../api/handlers/resolver-handlers.js';
 import type { RunningServer, ServerOptions } from './options.js';
 
 export type { RunningServer, ServerOptions } from './options.js';
@@ -102,7 +102,7 @@ export async function startServer(opts: ServerOptions, log: Logger = createLogge
   const services = {
     projects: new ProjectsService(deps),
     groups: new GroupsService(deps, relay.origin),
-    resolver: new ResolverService(deps, guard),
+    resolver: new ResolverService(deps, guard, resolutionKeys),
     access,
     insights: new GroupInsights(deps),
     reveal: new RevealService(deps),

@@ -8,23 +8,46 @@ import type { Principal } from '../security/principal.js';
 import type { StreamGuard } from '../security/stream-guard.js';
 import type { WatchSink } from '../watch/hub.js';
 import type { Deps } from './deps.js';
-import type { CachedResolution, ProjectState } from './snapshots.js';
+import type { CachedResolution, ProjectState, ResolutionKeys } from './snapshots.js';
 
 export class ResolverService {
   constructor(
     private readonly d: Deps,
     /** Re-authorizes open streams and caps them per token. */
     private readonly guard: StreamGuard,
+    /** Reads the keys of an encoded resolution back, for audit records. */
+    private readonly keysOf: ResolutionKeys,
   ) {}
 
   /** The state and resolution for an identity after the permission and tag checks. */
   async prepare(p: Principal, project: string, workload: string, scope: ResolveScope, claimedTags: readonly string[], explain = false) {
+    this.check(p, project, workload, scope, explain);
+    // Loaded already on the hot path: no extra await.
+    const state = this.d.snapshots.peek(project) ?? (await this.load(p, project));
+    return this.prepareLoaded(p, state, project, workload, scope, claimedTags);
+  }
+
+  /**
+   * Resolve answered from memory without any await (the API's synchronous hot path): undefined
+   * when the project is not loaded yet. Throws what resolve would.
+   */
+  resolveLoaded(p: Principal, project: string, workload: string, scope: ResolveScope, claimedTags: readonly string[]): CachedResolution | undefined {
+    this.check(p, project, workload, scope, false);
+    const state = this.d.snapshots.peek(project);
+    if (!state) return undefined;
+    const { resolution } = this.prepareLoaded(p, state, project, workload, scope, claimedTags);
+    this.auditRead(p, 'Resolve', resolution);
+    return resolution;
+  }
+
+  private check(p: Principal, project: string, workload: string, scope: ResolveScope, explain: boolean): void {
     validateName('project', project);
     validateName('workload', workload);
     if (explain) p.requireExplain(project, workload, scope);
     else p.requireResolve(project, workload, scope);
-    // Loaded already on the hot path: no extra await.
-    const state = this.d.snapshots.peek(project) ?? (await this.load(p, project));
+  }
+
+  private prepareLoaded(p: Principal, state: ProjectState, project: string, workload: string, scope: ResolveScope, claimedTags: readonly string[]) {
     if (p.token.workload) p.requireWorkloadIdentity(state.snapshot.workloads.get(workload));
     const resolution = state.resolution(workload, scope);
     if (claimedTags.length) {
@@ -80,16 +103,18 @@ export class ResolverService {
 
   private auditRead(p: Principal, action: string, r: CachedResolution): void {
     const time = this.d.now();
-    // The record builder may be kept for the audit's repeat window: it holds the few fields it
-    // needs, not the cached resolution (whose encoded bytes would outlive their snapshot).
-    const { project, workload, scope, keys } = r;
+    // The record builder may be kept for the audit's repeat window (a minute): it holds the
+    // encoded bytes (shared with the cache while the snapshot lives) and reads the keys from
+    // them only when a record is written, once per identity and window.
+    const { project, workload, scope, bytes } = r;
+    const keysOf = this.keysOf;
     this.d.audit.recordRepeatedRead(`${p.token.id}\0${action}\0${project}\0${workload}\0${scope}\0${r.etag}`, () => ({
       time,
       actor: p.actor,
       action,
       project,
       target: `workload ${project}/${workload} (${scope})`,
-      keys: [...keys],
+      keys: keysOf(bytes),
       outcome: 'ok',
     }));
   }

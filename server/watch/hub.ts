@@ -11,8 +11,11 @@ import type { CachedResolution, ProjectState, Snapshots } from '../service/snaps
 
 /** The transport side of one Watch call. */
 export interface WatchSink {
-  /** false when the transport buffer is full; then wait for onDrain. */
-  write(bytes: Uint8Array): boolean;
+  /**
+   * false when the transport buffer is full; then wait for onDrain. `written`, when given, is
+   * called once the transport has handed the message on (it may never be, if the call ends).
+   */
+  write(bytes: Uint8Array, written?: () => void): boolean;
   onDrain(fn: () => void): void;
   /** Ends the call with an error status. */
   fail(code: 'NOT_FOUND' | 'UNAVAILABLE' | 'PERMISSION_DENIED' | 'UNAUTHENTICATED', message: string): void;
@@ -31,6 +34,19 @@ const MAX_QUEUED_EVENTS = 16;
  * turns, so the writer's response and other RPCs are not held up behind thousands of writes.
  */
 const FANOUT_CHUNK = 500;
+/**
+ * Fan-out writes in flight at most: written to a transport and not yet handed on by it. Until
+ * then each holds a framed copy of its message (and a write request) in HTTP/2's queue, so
+ * without a window one update to 5,000 watchers queued all 5,000 copies at once, ~16 MB that
+ * the allocator then kept as RSS; with it a fan-out holds about this many, however many
+ * watchers there are. Large enough to keep the connections busy while completions come back.
+ */
+const FANOUT_WINDOW = 256;
+/**
+ * How long a full window waits for completions before it goes on regardless: a write to a
+ * call that ended meanwhile never completes, and must not hold the others up for long.
+ */
+const FANOUT_STALL_MS = 20;
 
 class Subscriber {
   etag = '';
@@ -44,14 +60,15 @@ class Subscriber {
     readonly sink: WatchSink,
   ) {}
 
-  sendResolution(bytes: Uint8Array, etag: string): boolean {
+  /** `written`: see WatchSink.write; not called when nothing was written now. Returns whether a write was made. */
+  sendResolution(bytes: Uint8Array, etag: string, written?: () => void): boolean {
     if (etag === this.etag) return false;
     if (this.blocked) {
       this.pendingResolution = { bytes, etag };
-      return true;
+      return false;
     }
     this.etag = etag;
-    this.write(bytes);
+    this.write(bytes, written);
     return true;
   }
 
@@ -66,8 +83,8 @@ class Subscriber {
     return true;
   }
 
-  private write(bytes: Uint8Array): void {
-    if (!this.sink.write(bytes)) {
+  private write(bytes: Uint8Array, written?: () => void): void {
+    if (!this.sink.write(bytes, written)) {
       this.blocked = true;
       this.sink.onDrain(() => this.drain());
     }
@@ -84,6 +101,17 @@ class Subscriber {
   }
 }
 
+/** One resolution on its way to an identity's subscribers. */
+interface Delivery {
+  identity: Identity;
+  bytes: Uint8Array;
+  etag: string;
+  subscribers: Subscriber[];
+  /** The next subscriber to write. */
+  next: number;
+  started: bigint;
+}
+
 interface Identity {
   project: string;
   workload: string;
@@ -98,6 +126,15 @@ export class WatchHub {
   private readonly projects = new Map<string, Map<string, Identity>>();
   private heartbeat: NodeJS.Timeout | undefined;
   private count = 0;
+  /** Fan-outs waiting to be written, oldest first (see pump). */
+  private readonly deliveries: Delivery[] = [];
+  /** Fan-out writes of the current window generation not yet handed on. */
+  private inFlight = 0;
+  /** Bumped when a stalled window is given up: completions of older writes are then ignored. */
+  private generation = 0;
+  /** The pump is scheduled (next turn) or waiting for the window. */
+  private pumpScheduled = false;
+  private waitingForWindow: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly snapshots: Snapshots,
@@ -205,22 +242,65 @@ export class WatchHub {
     }
   }
 
-  /** Writes one encoded resolution to an identity's subscribers, FANOUT_CHUNK per turn. */
+  /** Queues one encoded resolution for an identity's subscribers and starts writing it. */
   private deliver(identity: Identity, bytes: Uint8Array, etag: string, started: bigint): void {
-    const subscribers = [...identity.subscribers];
-    let i = 0;
-    const step = () => {
-      const end = Math.min(i + FANOUT_CHUNK, subscribers.length);
-      for (; i < end; i++) {
-        // A newer change took over this identity: it delivers to everyone, this one stops.
-        if (identity.etag !== etag) return;
-        const sub = subscribers[i]!;
-        if (identity.subscribers.has(sub)) sub.sendResolution(bytes, etag);
+    if (identity.subscribers.size === 0) return;
+    this.deliveries.push({ identity, bytes, etag, subscribers: [...identity.subscribers], next: 0, started });
+    if (!this.pumpScheduled) this.pump();
+  }
+
+  /**
+   * Writes queued fan-outs in order: at most FANOUT_CHUNK subscribers per turn of the event
+   * loop, and at most FANOUT_WINDOW writes not yet handed on by their transports.
+   */
+  private pump(): void {
+    this.pumpScheduled = false;
+    let budget = FANOUT_CHUNK;
+    while (this.deliveries.length) {
+      const d = this.deliveries[0]!;
+      // A newer change took over this identity: it delivers to everyone, this one stops.
+      if (d.identity.etag !== d.etag || d.next >= d.subscribers.length) {
+        this.deliveries.shift();
+        if (d.identity.etag === d.etag) this.onPush?.(Number(process.hrtime.bigint() - d.started) / 1e9);
+        continue;
       }
-      if (i < subscribers.length) setImmediate(step);
-      else if (subscribers.length) this.onPush?.(Number(process.hrtime.bigint() - started) / 1e9);
-    };
-    step();
+      if (this.inFlight >= FANOUT_WINDOW) return this.waitForWindow();
+      if (budget-- === 0) {
+        this.pumpScheduled = true;
+        setImmediate(() => this.pump());
+        return;
+      }
+      const sub = d.subscribers[d.next++]!;
+      if (!d.identity.subscribers.has(sub)) continue;
+      const generation = this.generation;
+      let counted = true;
+      const written = () => {
+        if (!counted || generation !== this.generation) return;
+        counted = false;
+        this.inFlight--;
+        // Half the window free: go on (writes complete in bursts as the socket drains).
+        if (this.waitingForWindow && this.inFlight <= FANOUT_WINDOW / 2) this.resume();
+      };
+      if (sub.sendResolution(d.bytes, d.etag, written)) this.inFlight++;
+      else counted = false;
+    }
+  }
+
+  private waitForWindow(): void {
+    this.pumpScheduled = true;
+    this.waitingForWindow = setTimeout(() => {
+      // Completions stopped coming (calls ended, readers stalled): start a new window.
+      this.generation++;
+      this.inFlight = 0;
+      this.resume();
+    }, FANOUT_STALL_MS);
+  }
+
+  private resume(): void {
+    clearTimeout(this.waitingForWindow);
+    this.waitingForWindow = undefined;
+    // Not from inside a transport's completion callback: next turn.
+    setImmediate(() => this.pump());
   }
 
   private beat(): void {

@@ -18,9 +18,16 @@ class FakeSink implements WatchSink {
   full = false;
   private drain: (() => void) | undefined;
   failed: string | undefined;
-  write(bytes: Uint8Array) {
+  /** Completions not yet reported (see complete). */
+  pending: (() => void)[] = [];
+  write(bytes: Uint8Array, written?: () => void) {
     this.written.push(bytes);
+    if (written) this.pending.push(written);
     return !this.full;
+  }
+  /** The transport hands its queued messages on. */
+  complete() {
+    for (const w of this.pending.splice(0)) w();
   }
   onDrain(fn: () => void) {
     this.drain = fn;
@@ -130,13 +137,52 @@ describe('WatchHub', () => {
     for (const sink of sinks) hub.subscribe(state, 'api', 'runtime', '', sink);
     await setA('2'); // the first chunk now, the rest on later turns
     await setA('3'); // arrives before the v2 fan-out finished
-    await new Promise((r) => setTimeout(r, 50));
+    // Nobody reports completions here: each full window goes on after its stall timeout.
+    for (let waited = 0; waited < 2_000 && !sinks.every((k) => k.texts().at(-1) === 'resolution:3'); waited += 10) {
+      await new Promise((r) => setTimeout(r, 10));
+    }
     for (const sink of sinks) {
       const seen = sink.texts();
       expect(seen.at(-1)).toBe('resolution:3');
       expect(seen.indexOf('resolution:2')).toBeLessThanOrEqual(seen.indexOf('resolution:3'));
     }
     expect(sinks.filter((s) => s.texts().includes('resolution:2')).length).toBeLessThan(1200);
+  });
+
+  it('keeps at most a window of fan-out writes in flight, and goes on as transports hand them on', async () => {
+    const sinks = Array.from({ length: 1000 }, () => new FakeSink());
+    const state = await snapshots.get('p');
+    for (const sink of sinks) hub.subscribe(state, 'api', 'runtime', '', sink);
+    const got = () => sinks.filter((k) => k.texts().includes('resolution:2')).length;
+    await setA('2');
+    await new Promise((r) => setImmediate(r));
+    expect(got()).toBe(256); // the window: nothing handed on yet
+    // Completions free the window; half of it free is enough to go on.
+    for (const k of sinks.slice(0, 100)) k.complete();
+    await new Promise((r) => setImmediate(r));
+    expect(got()).toBe(256);
+    for (const k of sinks.slice(100, 256)) k.complete();
+    await new Promise((r) => setImmediate(r));
+    await new Promise((r) => setImmediate(r));
+    expect(got()).toBe(512);
+    for (let i = 0; i < 20 && got() < 1000; i++) {
+      for (const k of sinks) k.complete();
+      await new Promise((r) => setImmediate(r));
+      await new Promise((r) => setImmediate(r));
+    }
+    expect(got()).toBe(1000);
+  });
+
+  it('a window whose writes never complete (calls that ended) goes on after a moment', async () => {
+    const sinks = Array.from({ length: 600 }, () => new FakeSink());
+    const state = await snapshots.get('p');
+    for (const sink of sinks) hub.subscribe(state, 'api', 'runtime', '', sink);
+    const started = Date.now();
+    await setA('2');
+    while (!sinks.every((k) => k.texts().includes('resolution:2'))) {
+      expect(Date.now() - started).toBeLessThan(2_000);
+      await new Promise((r) => setTimeout(r, 5));
+    }
   });
 
   it('restart reaches only runtime subscribers of the named workloads and counts them', async () => {

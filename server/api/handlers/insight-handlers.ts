@@ -11,7 +11,7 @@ import { Scope } from '../../../gen/secretgroups/v1/resources.js';
 import type { GroupInsights } from '../../service/group-insights.js';
 import type { ProjectWatch } from '../../service/project-watch.js';
 import type { RevealKind as DomainRevealKind, RevealService } from '../../service/reveal.js';
-import { authenticateCall, finish, newRequestId, requireWellFormed, unary, type ApiContext } from '../call.js';
+import { authenticateCall, finish, forgetMetadata, newRequestId, requireWellFormed, unary, type ApiContext } from '../call.js';
 import { resolveScopeFromPb, scopeToPb } from '../mappers.js';
 import { toServiceError } from '../status.js';
 
@@ -81,6 +81,7 @@ export function projectWatchHandlers(ctx: ApiContext, svc: InsightServices): Pic
       authenticateCall(ctx, call as grpc.ServerWritableStream<unknown, unknown>, 'WatchProject')
         .then((p) => {
           requireWellFormed(call.request);
+          forgetMetadata(call as grpc.ServerWritableStream<unknown, unknown>);
           return svc.projectWatch.watch(p, call.request.project, {
             change: (version, deleted) => {
               if (ended) return;

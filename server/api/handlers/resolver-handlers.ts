@@ -12,9 +12,9 @@ import {
 } from '../../../gen/secretgroups/v1/resolver_service.js';
 import type { Principal } from '../../security/principal.js';
 import type { ResolverService } from '../../service/resolver.js';
-import type { ResolutionEncoder } from '../../service/snapshots.js';
+import type { ResolutionEncoder, ResolutionKeys } from '../../service/snapshots.js';
 import type { WatchEncoder } from '../../watch/hub.js';
-import { authenticateCall, finish, newRequestId, requireWellFormed, unary, type ApiContext } from '../call.js';
+import { authenticateCall, finish, forgetMetadata, newRequestId, requireWellFormed, unary, unaryFast, type ApiContext } from '../call.js';
 import { conflictToPb, provenanceToPb, resolutionToPb, resolveScopeFromPb } from '../mappers.js';
 import { GRPC_CODES, toServiceError } from '../status.js';
 
@@ -24,6 +24,9 @@ import { GRPC_CODES, toServiceError } from '../status.js';
  */
 export const encodeResolution: ResolutionEncoder = (r) => ResolveResponse.encode({ resolution: resolutionToPb(r) }).finish();
 
+/** The keys of an encodeResolution result, in the order they were encoded. */
+export const resolutionKeys: ResolutionKeys = (bytes) => Object.keys(ResolveResponse.decode(bytes).resolution?.variables ?? {});
+
 export const watchEncoder: WatchEncoder = {
   unchanged: (etag) => WatchResponse.encode({ unchanged: { etag } }).finish(),
   restart: (group, requestedBy, timeMs) => WatchResponse.encode({ restart: { group, requestedBy, timeMs } }).finish(),
@@ -32,12 +35,16 @@ export const watchEncoder: WatchEncoder = {
 
 export function resolverHandlers(ctx: ApiContext, svc: ResolverService): ResolverServiceServer {
   return {
-    resolve: unary(ctx, 'Resolve', async (p, req) => {
-      const scope = resolveScopeFromPb(req.scope);
-      const { resolution } = await svc.resolve(p, req.project, req.workload, scope, req.tags);
-      // Pre-encoded once per snapshot and identity: the serializer passes the bytes through.
-      return resolution.bytes as unknown as ResolveResponse;
-    }),
+    // Pre-encoded once per snapshot and identity: the serializer passes the bytes through.
+    resolve: unaryFast(
+      ctx,
+      'Resolve',
+      (p, req) => svc.resolveLoaded(p, req.project, req.workload, resolveScopeFromPb(req.scope), req.tags)?.bytes as unknown as ResolveResponse | undefined,
+      async (p, req) => {
+        const { resolution } = await svc.resolve(p, req.project, req.workload, resolveScopeFromPb(req.scope), req.tags);
+        return resolution.bytes as unknown as ResolveResponse;
+      },
+    ),
 
     explain: unary(ctx, 'Explain', async (p, req) => {
       const { resolution: r, showEtag } = await svc.explain(p, req.project, req.workload, resolveScopeFromPb(req.scope));
@@ -74,13 +81,21 @@ export function resolverHandlers(ctx: ApiContext, svc: ResolverService): Resolve
         .then((p) => {
           principal = p;
           requireWellFormed(call.request);
+          forgetMetadata(call as grpc.ServerWritableStream<unknown, unknown>);
           return p;
         })
         .then((p) =>
           svc.watch(p, call.request.project, call.request.workload, resolveScopeFromPb(call.request.scope), call.request.etag, call.request.tags, {
             // Pre-encoded, passed through. Nothing after the end: a subscriber whose transport
             // was full may still hold a resolution for the moment it drains.
-            write: (bytes) => ended || call.write(bytes as unknown as WatchResponse),
+            write: (bytes, written) => {
+              if (ended) {
+                written?.();
+                return true;
+              }
+              // The callback runs once grpc-js has handed the frame to HTTP/2 (the hub's fan-out window).
+              return call.write(bytes as unknown as WatchResponse, written && (() => written()));
+            },
             onDrain: (fn) => call.once('drain', fn),
             fail: (code, message) => {
               end();
