@@ -12,6 +12,7 @@ const STALL_MS = 50;
 export class Batcher<T> {
   private waiting: { item: T; resolve: () => void; reject: (e: unknown) => void }[] = [];
   private running = 0;
+  private stall: NodeJS.Timeout | undefined;
 
   /**
    * `write` stores a batch and returns, per item, null (stored) or the error for that item;
@@ -25,14 +26,12 @@ export class Batcher<T> {
 
   add(item: T): Promise<void> {
     return new Promise((resolve, reject) => {
-      const entry = { item, resolve, reject };
-      this.waiting.push(entry);
-      if (this.running < this.maxInFlight) {
-        void this.drain();
-        return;
-      }
-      setTimeout(() => {
-        if (this.waiting.includes(entry)) void this.drain();
+      this.waiting.push({ item, resolve, reject });
+      if (this.running < this.maxInFlight) void this.drain();
+      else this.stall ??= setTimeout(() => {
+        // One timer for everything waiting: whatever still waits after STALL_MS goes out now.
+        this.stall = undefined;
+        if (this.waiting.length) void this.drain();
       }, STALL_MS).unref();
     });
   }

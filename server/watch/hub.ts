@@ -294,6 +294,7 @@ export class WatchHub {
       this.inFlight = 0;
       this.resume();
     }, FANOUT_STALL_MS);
+    this.waitingForWindow.unref(); // a fan-out in progress must not keep a stopping process alive
   }
 
   private resume(): void {

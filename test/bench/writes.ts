@@ -105,7 +105,7 @@ async function driverRates(uri: string, ms: number): Promise<Rates> {
  * store's import — the same change documents 10,000 SetVariables would leave — plus the
  * 10,000 audit records they would have written.
  */
-export async function addEarlierWrites(uri: string, masterKey: string, project: string, count: number): Promise<number> {
+async function addEarlierWrites(uri: string, masterKey: string, project: string, count: number): Promise<number> {
   const started = performance.now();
   const store = new SealedStore(new MongoStore(uri), parseMasterKey(masterKey, 'bench'));
   await store.init();
