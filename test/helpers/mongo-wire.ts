@@ -12,6 +12,8 @@ export interface WireCommand {
   collection: string;
   /** The filter of a find (or the q of an update/delete), if any. */
   filter?: Record<string, unknown>;
+  /** Documents the command carries (an insert's records). */
+  documents?: number;
   /** Time to the server's reply, once it came. */
   ms?: number;
 }
@@ -25,6 +27,11 @@ export interface WireCounter {
   /** Store commands since the last reset (housekeeping excluded). */
   commands: WireCommand[];
   reset(): void;
+  /**
+   * Holds every reply for `ms` before passing it on (0: none), as a slower database would:
+   * tests of batching then do not depend on how fast a loaded machine gets requests out.
+   */
+  delayReplies(ms: number): void;
   close(): Promise<void>;
 }
 
@@ -35,7 +42,7 @@ export async function startWireCounter(upstreamUri: string): Promise<WireCounter
   const m = /^mongodb:\/\/([^/:]+):(\d+)/.exec(upstreamUri);
   if (!m) throw new Error('startWireCounter needs a mongodb://host:port URI');
   const [host, port] = [m[1]!, Number(m[2])];
-  const counter = { commands: [] as WireCommand[] };
+  const counter = { commands: [] as WireCommand[], delayMs: 0 };
   const sockets = new Set<Socket>();
   const server: Server = createServer((client) => {
     const upstream = connect(port, host);
@@ -68,7 +75,9 @@ export async function startWireCounter(upstreamUri: string): Promise<WireCounter
         }
         replies = replies.subarray(replies.readInt32LE(0));
       }
-      client.write(chunk);
+      // Equal delays fire in order, so replies keep their order on the connection.
+      if (counter.delayMs > 0) setTimeout(() => client.writable && client.write(chunk), counter.delayMs);
+      else client.write(chunk);
     });
     const end = () => {
       client.destroy();
@@ -90,6 +99,9 @@ export async function startWireCounter(upstreamUri: string): Promise<WireCounter
     reset() {
       counter.commands = [];
     },
+    delayReplies(ms: number) {
+      counter.delayMs = ms;
+    },
     async close() {
       for (const s of sockets) s.destroy();
       await new Promise<void>((resolve) => server.close(() => resolve()));
@@ -97,10 +109,15 @@ export async function startWireCounter(upstreamUri: string): Promise<WireCounter
   };
 }
 
-/** The command of an OP_MSG frame (body section, kind 0), or null for other opcodes. */
+/**
+ * The command of an OP_MSG frame (body section, kind 0) with the number of documents it
+ * carries (in the body or in kind 1 document sequences), or null for other opcodes.
+ */
 function parse(frame: Buffer): WireCommand | null {
   if (frame.readInt32LE(12) !== OP_MSG) return null;
   let off = 20; // header (16) + flagBits (4)
+  let command: WireCommand | null = null;
+  let sequenced = 0;
   while (off < frame.length) {
     const kind = frame[off]!;
     off += 1;
@@ -112,9 +129,18 @@ function parse(frame: Buffer): WireCommand | null {
       let filter = doc.filter as Record<string, unknown> | undefined;
       const updates = (doc.updates ?? doc.deletes) as { q?: Record<string, unknown> }[] | undefined;
       if (!filter && updates?.length === 1) filter = updates[0]!.q;
-      return { name, collection, ...(filter ? { filter } : {}) };
+      const inline = Array.isArray(doc.documents) ? doc.documents.length : 0;
+      command = { name, collection, ...(filter ? { filter } : {}), documents: inline };
+    } else {
+      // A document sequence: its size (including itself), an identifier, then documents.
+      let at = frame.indexOf(0, off + 4) + 1;
+      while (at < off + size) {
+        at += frame.readInt32LE(at);
+        sequenced++;
+      }
     }
-    off += size; // kind 1: a document sequence, its size includes itself
+    off += size;
   }
-  return null;
+  if (command) command.documents = (command.documents ?? 0) + sequenced;
+  return command;
 }
