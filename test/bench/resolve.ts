@@ -179,9 +179,11 @@ export async function benchResolve(quick: boolean, log: (s: string) => void): Pr
       const loop = async (h: Harness) => {
         const pid = h === sg ? server.pid : noopPid;
         const cpu0 = cpuMs(pid);
+        const own0 = process.cpuUsage();
         const res = await (h === sg ? inWindow('resolve', () => h.closedLoop(roundMs, inflight)) : h.closedLoop(roundMs, inflight));
         const calls = (res.rps * roundMs) / 1000;
-        return { ...res, cpuUsPerCall: ((cpuMs(pid) - cpu0) * 1000) / Math.max(1, calls) };
+        const own = process.cpuUsage(own0);
+        return { ...res, cpuUsPerCall: ((cpuMs(pid) - cpu0) * 1000) / Math.max(1, calls), clientUsPerCall: (own.user + own.system) / Math.max(1, calls) };
       };
       const a = await loop(first);
       await sleep(200);
@@ -193,7 +195,7 @@ export async function benchResolve(quick: boolean, log: (s: string) => void): Pr
       ratios.push(s.rps / n.rps);
       sgCpuUs.push(s.cpuUsPerCall);
       noopCpuUs.push(n.cpuUsPerCall);
-      log(`  round ${r + 1}/${rounds}: sg ${s.rps.toFixed(0)}/s, no-op ${n.rps.toFixed(0)}/s, ratio ${(s.rps / n.rps).toFixed(3)}; server CPU per call sg ${s.cpuUsPerCall.toFixed(0)} µs, no-op ${n.cpuUsPerCall.toFixed(0)} µs`);
+      log(`  round ${r + 1}/${rounds}: sg ${s.rps.toFixed(0)}/s, no-op ${n.rps.toFixed(0)}/s, ratio ${(s.rps / n.rps).toFixed(3)}; server CPU per call sg ${s.cpuUsPerCall.toFixed(0)} µs, no-op ${n.cpuUsPerCall.toFixed(0)} µs; client ${s.clientUsPerCall.toFixed(0)} / ${n.clientUsPerCall.toFixed(0)} µs`);
       await sleep(200);
     }
     const rps = median(sgRps);

@@ -5,11 +5,13 @@
  * (sequential), and 8 writers in flight, each on its own group (no contention retries). The
  * headline is the 8-writer figure.
  *
- * MongoDB is measured against its own database in the same run: a plain driver `updateOne`
- * loop on the same server (sequential and 8 in flight, each on its own document), measured
- * right before sg's figure; the ratio is sg's 8 writers over the driver's 8 in flight. Then
- * 10,000 earlier writes are added to the project and sg is measured again (the same server
- * process, so it also has to catch up with them through its change feed).
+ * MongoDB is measured against its own database in the same run, in interleaved rounds: a plain
+ * driver `updateOne` loop on the same server (8 in flight, each on its own document), sg on a
+ * fresh project (a new one each round), and sg on a project with 10,000 earlier writes (the
+ * same server process, so it also caught up with them through its change feed), the order
+ * rotated each round and the median of each taken. Interleaving matters here: FerretDB's
+ * SQLite file grows through the run and the machine is shared, so figures measured one after
+ * the other drifted by ±25% between runs of the same code and set one bar by chance.
  */
 import { randomBytes } from 'node:crypto';
 import { MongoClient } from 'mongodb';
@@ -22,7 +24,7 @@ import { api } from './lib/api.js';
 import { startMongo } from './lib/ferretdb.js';
 import { startSg, type SgServer } from './lib/procs.js';
 import { randomValue, seedWriteProject } from './lib/seed.js';
-import { round } from './lib/util.js';
+import { cpuMs, median, round } from './lib/util.js';
 
 /** The `writes` members of bench-results.json. */
 export interface WritesResult {
@@ -64,24 +66,25 @@ async function rate(writers: number, ms: number, op: (writer: number, n: number)
   return (n / (performance.now() - start)) * 1000;
 }
 
-async function measure(server: SgServer, ms: number, fixture?: Fixture): Promise<Rates & { fixture: Fixture }> {
+async function measure(server: SgServer, ms: number, fixture?: Fixture, sequentialToo = true): Promise<Rates & { fixture: Fixture }> {
   const admin = connect({ addr: server.addr, token: server.adminToken });
   try {
     const a = api(admin);
-    const fx = fixture ?? (await seedWriteProject(admin));
+    const fx = fixture ?? (await seedWriteProject(admin, `writes-${++seeded}`));
     const write = (w: number, n: number) => a.setVars(fx.project, fx.groups[w % fx.groups.length]!, { [`K${n % 20}`]: `v${n}-${w}` });
     await write(0, 0); // a server behind the store's log catches up here, outside the measurement
     await rate(1, Math.min(1000, ms / 2), write); // warm-up
-    const sequential = await rate(1, ms, write);
+    const sequential = sequentialToo ? await rate(1, ms, write) : Number.NaN;
     const concurrent8 = await rate(8, ms, write);
     return { sequential: round(sequential, 0), concurrent8: round(concurrent8, 0), fixture: fx };
   } finally {
     admin.close();
   }
 }
+let seeded = 0;
 
 /** The driver's own rate on the same server: updateOne by _id, one document per writer. */
-async function driverRates(uri: string, ms: number): Promise<Rates> {
+async function driverRates(uri: string, ms: number, sequentialToo = true): Promise<Rates> {
   const client = new MongoClient(uri);
   try {
     const coll = client.db(`sgbench_driver_${process.pid}`).collection<{ _id: string; v: number }>('docs');
@@ -89,7 +92,7 @@ async function driverRates(uri: string, ms: number): Promise<Rates> {
     await coll.insertMany(Array.from({ length: 8 }, (_, i) => ({ _id: `d${i}`, v: 0 })));
     const write = (w: number, n: number) => coll.updateOne({ _id: `d${w}` }, { $set: { v: n } });
     await rate(1, Math.min(1000, ms / 2), write);
-    const sequential = await rate(1, ms, write);
+    const sequential = sequentialToo ? await rate(1, ms, write) : Number.NaN;
     const concurrent8 = await rate(8, ms, write);
     await client.db(`sgbench_driver_${process.pid}`).dropDatabase();
     return { sequential: round(sequential, 0), concurrent8: round(concurrent8, 0) };
@@ -183,27 +186,52 @@ export async function benchWrites(quick: boolean, log: (s: string) => void): Pro
       const masterKey = randomBytes(32).toString('base64');
       const server = await startSg({ args: ['--store', uri], env: { SG_MASTER_KEY: masterKey } });
       try {
-        const driver = await driverRates(mongo.uri, ms);
-        log(`  mongodb driver updateOne: ${driver.sequential}/s sequential, ${driver.concurrent8}/s with 8 in flight`);
-        const { fixture, ...fresh } = await measure(server, ms);
-        log(`  mongodb (FerretDB), fresh project: ${fresh.sequential}/s sequential, ${fresh.concurrent8}/s with 8 writers`);
-        const seedMs = await addEarlierWrites(uri, masterKey, fixture.project, earlier);
-        log(`  added ${earlier.toLocaleString('en')} earlier writes to the project in ${seedMs} ms`);
-        const { fixture: _f, ...after } = await measure(server, ms, fixture);
-        log(`  mongodb (FerretDB), after ${earlier.toLocaleString('en')} earlier writes: ${after.sequential}/s sequential, ${after.concurrent8}/s with 8 writers`);
-        out.mongoDriverPerSec = driver.concurrent8;
-        out.mongoFreshPerSec = out.mongoPerSec = fresh.concurrent8;
-        out.mongoAfter10kPerSec = after.concurrent8;
-        out.mongoRatio = driver.concurrent8 > 0 ? round(fresh.concurrent8 / driver.concurrent8, 2) : null;
+        // Sequential figures once, for the record; the headline is 8 in flight.
+        const driverSeq = await driverRates(mongo.uri, ms);
+        const freshSeq = await measure(server, ms);
+        const old = (await measure(server, Math.min(1000, ms), undefined, false)).fixture;
+        const seedMs = await addEarlierWrites(uri, masterKey, old.project, earlier);
+        log(`  mongodb: driver updateOne ${driverSeq.sequential}/s sequential; sg ${freshSeq.sequential}/s sequential (fresh project)`);
+        log(`  added ${earlier.toLocaleString('en')} earlier writes to project ${old.project} in ${seedMs} ms`);
+        const rounds = 3;
+        const driverR: number[] = [];
+        const freshR: number[] = [];
+        const afterR: number[] = [];
+        // CPU per sg write (µs) of sg and of FerretDB, which share the servers' CPU.
+        const cpu: { sg: number[]; ferret: number[] } = { sg: [], ferret: [] };
+        const counted = async (fn: () => Promise<number>) => {
+          const [s0, f0] = [cpuMs(server.pid), mongo.pid ? cpuMs(mongo.pid) : 0];
+          const perSec = await fn();
+          const writes = Math.max(1, (perSec * ms) / 1000);
+          cpu.sg.push(Math.round(((cpuMs(server.pid) - s0) * 1000) / writes));
+          if (mongo.pid) cpu.ferret.push(Math.round(((cpuMs(mongo.pid) - f0) * 1000) / writes));
+          return perSec;
+        };
+        const steps = [
+          async () => driverR.push((await driverRates(mongo.uri, ms, false)).concurrent8),
+          async () => freshR.push(await counted(async () => (await measure(server, ms, undefined, false)).concurrent8)),
+          async () => afterR.push(await counted(async () => (await measure(server, ms, old, false)).concurrent8)),
+        ];
+        for (let r = 0; r < rounds; r++) {
+          for (let k = 0; k < steps.length; k++) await steps[(r + k) % steps.length]!();
+          log(`  round ${r + 1}/${rounds}, 8 in flight: driver ${driverR[r]}/s, sg fresh project ${freshR[r]}/s, sg after ${earlier.toLocaleString('en')} earlier writes ${afterR[r]}/s`);
+        }
+        log(`  CPU per sg write (includes warm-up and seeding): sg ${cpu.sg.join(', ')} µs; FerretDB ${cpu.ferret.join(', ')} µs`);
+        const [driver, fresh, after] = [median(driverR), median(freshR), median(afterR)];
+        out.mongoDriverPerSec = driver;
+        out.mongoFreshPerSec = out.mongoPerSec = fresh;
+        out.mongoAfter10kPerSec = after;
+        out.mongoRatio = driver > 0 ? round(fresh / driver, 2) : null;
         details.mongodb = {
           server: process.env.SG_TEST_MONGODB_URI ? 'SG_TEST_MONGODB_URI' : 'FerretDB v1 (SQLite handler)',
-          driverUpdateOne: driver,
-          fresh,
-          after10k: { ...after, earlierWrites: earlier, seededInMs: seedMs, seededBy: 'store import of a 10,000-revision group history + 10,000 audit records' },
-          ratioSequential: driver.sequential > 0 ? round(fresh.sequential / driver.sequential, 2) : null,
-          after10kOverFresh: fresh.concurrent8 > 0 ? round(after.concurrent8 / fresh.concurrent8, 2) : null,
+          sequential: { driverUpdateOne: driverSeq.sequential, sgFresh: freshSeq.sequential },
+          rounds: { driverUpdateOne: driverR, fresh: freshR, after10k: afterR, order: 'rotated each round' },
+          cpuUsPerWrite: cpu,
+          after10k: { earlierWrites: earlier, seededInMs: seedMs, seededBy: 'store import of a 10,000-revision group history + 10,000 audit records' },
+          ratioSequential: driverSeq.sequential > 0 ? round(freshSeq.sequential / driverSeq.sequential, 2) : null,
+          after10kOverFresh: fresh > 0 ? round(after / fresh, 2) : null,
         };
-        log(`  ratio to the driver ${out.mongoRatio} (8 in flight); after 10k / fresh ${(details.mongodb as { after10kOverFresh: number }).after10kOverFresh}`);
+        log(`  medians: ratio to the driver ${out.mongoRatio} (8 in flight); after 10k / fresh ${(details.mongodb as { after10kOverFresh: number }).after10kOverFresh}`);
       } finally {
         await server.cleanup();
       }

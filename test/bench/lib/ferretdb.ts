@@ -14,6 +14,8 @@ import { pin, placement, sleep } from './util.js';
 
 export interface Mongo {
   uri: string;
+  /** FerretDB's process (absent for SG_TEST_MONGODB_URI). */
+  pid?: number;
   stop(): Promise<void>;
 }
 
@@ -86,5 +88,5 @@ export async function startMongo(): Promise<Mongo> {
       await client.close().catch(() => undefined);
     }
   }
-  return { uri, stop };
+  return { uri, pid: proc.pid!, stop };
 }
