@@ -33,6 +33,8 @@ export interface ServerOptions {
   maxStreamsPerToken?: number;
   /** A connection without any call for this long is closed (default 5 minutes). */
   maxConnectionIdleMs?: number;
+  /** Told whenever the number of open Watch/WatchProject streams changes (V8 memory mode). */
+  onOpenStreams?: (open: number) => void;
 }
 
 export interface RunningServer {

@@ -82,6 +82,7 @@ export async function startServer(opts: ServerOptions, log: Logger = createLogge
   const guard = new StreamGuard(timed, roles, snapshots, {
     maxStreamsPerToken: opts.maxStreamsPerToken ?? DEFAULT_MAX_STREAMS_PER_TOKEN,
     checkMs: DEFAULT_STREAM_CHECK_MS,
+    ...(opts.onOpenStreams ? { onOpenStreams: opts.onOpenStreams } : {}),
     // One record per token, reason and identity, however many streams it had.
     onCut: (p, s, code, message) =>
       audit.recordRepeatedRead(`cut\0${p.token.id}\0${s.project}\0${s.workload}\0${s.scope}\0${message}`, () => ({

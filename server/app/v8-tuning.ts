@@ -1,27 +1,92 @@
 /**
  * V8 settings of the `sg serve` process (the executable only; tests that start a server in
- * their own process are not affected). With thousands of Watch streams the young generation
- * is most of what the server's RSS can shed: V8 lets it grow to 32 MB of semi-space, which
- * then holds garbage from fan-out and re-resolution until the next scavenge. A 1 MB young
- * generation that does not grow, and V8's memory-over-speed heuristics, keep the RSS of 5,000
- * watchers ~25–50 MB lower (docs/performance.md has the figures and the CPU cost). Without
- * Sparkplug (V8's baseline compiler) warm code stays interpreted until TurboFan takes it:
- * 2–3 MB less machine code, and less for every major GC to mark; hot paths are optimized
- * either way.
+ * their own process are not affected).
  *
- * Set at start with v8.setFlagsFromString rather than on the command line: Node refuses
+ * Memory mode: with thousands of Watch streams the young generation is most of what the
+ * server's RSS can shed. V8 lets it grow to 16 MB semi-spaces, which then hold garbage from
+ * fan-out and re-resolution until the next scavenge. A young generation that does not grow
+ * (`--semi-space-growth-factor=1`) and V8's memory-over-speed heuristics
+ * (`--optimize-for-size`: the old generation grown by little, every full GC compacting) keep
+ * the RSS of 5,000 watchers ~25–50 MB lower. They cost CPU on every path, measured: ~1.5× the
+ * server CPU per Resolve and per write (a 1 MB young generation promotes in-flight calls and
+ * the old generation is collected ~7× as often). So in `auto` (the default) they are on only
+ * while the per-stream memory is what grows: from MEMORY_MODE_STREAMS open Watch/WatchProject
+ * streams, off again below half that. V8 reads both flags at each collection; entering
+ * memory mode also runs one full collection, so what the young generation and the old
+ * generation's headroom grew to before is given back at once rather than over minutes.
+ * `SG_V8_TUNING=memory` keeps memory mode on, `off` leaves V8's defaults.
+ *
+ * Always (unless off): no Sparkplug (V8's baseline compiler): warm code stays interpreted
+ * until TurboFan takes it: 2–3 MB less machine code, and less for every full GC to mark; hot
+ * paths are optimized either way.
+ *
+ * Set with v8.setFlagsFromString rather than on the command line: Node refuses
  * --optimize-for-size in NODE_OPTIONS, and a re-exec would leave a second Node process
- * (another ~40 MB) around the server. Both flags are read by V8 at every heap-growing
- * decision, so they apply when set before the server has allocated its data; measured:
- * the same RSS as `node --max-semi-space-size=1 --optimize-for-size`.
+ * (another ~40 MB) around the server.
  */
 import v8 from 'node:v8';
+import { runInNewContext } from 'node:vm';
+import { DomainError } from '../domain/errors.js';
 
-export const SERVER_V8_FLAGS = ['--optimize-for-size', '--semi-space-growth-factor=1', '--no-sparkplug'] as const;
+export const SERVER_V8_FLAGS = ['--no-sparkplug'] as const;
+export const MEMORY_MODE_FLAGS = ['--optimize-for-size', '--semi-space-growth-factor=1'] as const;
+/** V8's own defaults for the memory-mode flags. */
+export const SPEED_MODE_FLAGS = ['--no-optimize-for-size', '--semi-space-growth-factor=2'] as const;
+/** Open streams from which memory mode is on (auto); it goes off below half of this. */
+export const MEMORY_MODE_STREAMS = 1_000;
 
-/** Applies SERVER_V8_FLAGS unless SG_V8_TUNING is "off"; returns the flags applied. */
-export function tuneV8ForServer(env: NodeJS.ProcessEnv = process.env): readonly string[] {
-  if (env.SG_V8_TUNING === 'off') return [];
-  for (const flag of SERVER_V8_FLAGS) v8.setFlagsFromString(flag);
-  return SERVER_V8_FLAGS;
+export type V8Tuning = 'auto' | 'memory' | 'off';
+
+/** SG_V8_TUNING: auto (default), memory, or off. */
+export function v8TuningFrom(env: NodeJS.ProcessEnv = process.env): V8Tuning {
+  const v = (env.SG_V8_TUNING ?? '').trim().toLowerCase();
+  if (v === '' || v === 'auto') return 'auto';
+  if (v === 'memory' || v === 'off') return v;
+  throw new DomainError('INVALID_ARGUMENT', `SG_V8_TUNING must be auto, memory or off, not "${env.SG_V8_TUNING}"`);
+}
+
+/** V8's full collection, as `--expose-gc` gives it to contexts created after it is set. */
+function fullGc(): () => void {
+  v8.setFlagsFromString('--expose-gc');
+  return runInNewContext('gc') as () => void;
+}
+
+export class V8Tuner {
+  private memory = false;
+  private collect: (() => void) | undefined;
+
+  constructor(
+    readonly tuning: V8Tuning,
+    private readonly setFlag: (flag: string) => void = (f) => v8.setFlagsFromString(f),
+    private readonly enterAt = MEMORY_MODE_STREAMS,
+    private readonly gc: () => () => void = fullGc,
+  ) {}
+
+  /** Applies the start-up flags; call before the server allocates its data. */
+  start(): void {
+    if (this.tuning === 'off') return;
+    for (const flag of SERVER_V8_FLAGS) this.setFlag(flag);
+    if (this.tuning === 'memory') this.apply(true);
+    else this.collect = this.gc();
+  }
+
+  /** The number of open streams changed. */
+  streams(open: number): void {
+    if (this.tuning !== 'auto') return;
+    if (!this.memory && open >= this.enterAt) {
+      this.apply(true);
+      // Not inside the call that admitted the stream: one pause, after it has been answered.
+      const collect = this.collect;
+      if (collect) setImmediate(() => collect());
+    } else if (this.memory && open < this.enterAt / 2) this.apply(false);
+  }
+
+  get memoryMode(): boolean {
+    return this.memory;
+  }
+
+  private apply(memory: boolean): void {
+    for (const flag of memory ? MEMORY_MODE_FLAGS : SPEED_MODE_FLAGS) this.setFlag(flag);
+    this.memory = memory;
+  }
 }

@@ -48,6 +48,8 @@ export interface StreamGuardOptions {
   checkMs: number;
   /** Every stream the guard ends (audit). */
   onCut?: (p: Principal, s: GuardedStream, code: CutCode, message: string) => void;
+  /** The number of open streams changed (V8 memory mode, see app/v8-tuning.ts). */
+  onOpenStreams?: (open: number) => void;
   now?: () => number;
 }
 
@@ -112,10 +114,9 @@ export class StreamGuard {
 
   /** Open streams on this replica (all tokens). */
   get streamCount(): number {
-    let n = 0;
-    for (const ts of this.tokens.values()) n += ts.streams.size;
-    return n;
+    return this.open;
   }
+  private open = 0;
 
   /**
    * Registers a stream of an authenticated, authorized caller; RESOURCE_EXHAUSTED when its
@@ -138,9 +139,12 @@ export class StreamGuard {
       this.arm(ts);
     }
     ts.streams.add(stream);
+    this.counted(1);
     const owner = ts;
     return () => {
-      if (!owner.streams.delete(stream) || owner.streams.size > 0) return;
+      if (!owner.streams.delete(stream)) return;
+      this.counted(-1);
+      if (owner.streams.size > 0) return;
       if (this.tokens.get(id) === owner) this.forget(id, owner);
     };
   }
@@ -291,10 +295,17 @@ export class StreamGuard {
 
   private endOne(ts: TokenStreams, s: GuardedStream, code: CutCode, message: string): void {
     if (!ts.streams.delete(s)) return;
+    this.counted(-1);
     this.opts.onCut?.(ts.principal, s, code, message);
     s.end(code, message);
     const id = ts.principal.token.id;
     if (ts.streams.size === 0 && this.tokens.get(id) === ts) this.forget(id, ts);
+  }
+
+  /** Every stream is counted once when admitted and once when it leaves a token's set. */
+  private counted(delta: 1 | -1): void {
+    this.open += delta;
+    this.opts.onOpenStreams?.(this.open);
   }
 
   private forget(id: string, ts: TokenStreams): void {

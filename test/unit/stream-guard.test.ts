@@ -66,6 +66,20 @@ describe('StreamGuard', () => {
     expect(guard.streamCount).toBe(3);
   });
 
+  it('reports the number of open streams on every admit, release and cut', async () => {
+    const counts: number[] = [];
+    guard = new StreamGuard(store, roles, snapshots, { maxStreamsPerToken: 2, checkMs: 1_000_000, onOpenStreams: (n) => counts.push(n) });
+    const a = await admitted(token('a'));
+    await admitted(token('a'));
+    await admitted(token('b'));
+    a.release();
+    a.release(); // counted once
+    guard.revoked('a');
+    guard.revoked('b');
+    expect(counts).toEqual([1, 2, 3, 2, 1, 0]);
+    expect(guard.streamCount).toBe(0);
+  });
+
   it('ends a revoked token\'s streams at once on this replica (revoked) and through the store counter otherwise', async () => {
     const a = await admitted(token('a'));
     guard.revoked('a');

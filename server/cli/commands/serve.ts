@@ -184,10 +184,13 @@ export function registerServe(program: Command): void {
     .action(async (opts: Opts) => {
       const config = opts.config ? await readConfigFile(opts.config, (await readInput(opts.config, '--config')).toString('utf8')) : {};
       const options = serverOptions(opts, process.env, config);
-      // Before the server allocates anything: a small young generation (see v8-tuning.ts).
-      (await import('../../app/v8-tuning.js')).tuneV8ForServer();
+      // Before the server allocates anything (see v8-tuning.ts): V8's memory mode follows the
+      // number of open streams.
+      const { V8Tuner, v8TuningFrom } = await import('../../app/v8-tuning.js');
+      const tuner = new V8Tuner(v8TuningFrom(process.env));
+      tuner.start();
       const { startServer } = await import('../../app/start-server.js');
-      const server = await startServer(options);
+      const server = await startServer({ ...options, onOpenStreams: (open) => tuner.streams(open) });
       let stopping = false;
       const stop = (signal: NodeJS.Signals) => {
         // A second signal while closing means "now".
