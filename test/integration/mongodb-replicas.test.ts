@@ -233,6 +233,9 @@ describeWithMongo('MongoDB replicas', () => {
       const r = await sg(a, ['group', 'set', 'ops', 'g', 'K=3']);
       return r.code === 0 || r.stderr.trim();
     });
-    await eventually('b sees the write after the outage', 5_000, async () => (await resolvedVars(b, 'ops', 'w'))?.K === '3');
+    // b only polls: a poll that was waiting for the store when it came back ends at the
+    // driver's server-selection timeout (5 s) before the next one sees the write. Bounded
+    // generously: on a loaded CI machine 5 s in all was once not enough.
+    await eventually('b sees the write after the outage', 20_000, async () => (await resolvedVars(b, 'ops', 'w'))?.K === '3');
   }, 90_000);
 });
