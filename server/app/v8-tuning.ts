@@ -12,8 +12,9 @@
  * the old generation is collected ~7× as often). So in `auto` (the default) they are on only
  * while the per-stream memory is what grows: from MEMORY_MODE_STREAMS open Watch/WatchProject
  * streams, off again below half that. V8 reads both flags at each collection; entering
- * memory mode also runs one full collection, so what the young generation and the old
- * generation's headroom grew to before is given back at once rather than over minutes.
+ * memory mode also runs one full collection (at most one a minute), so what the young
+ * generation and the old generation's headroom grew to before is given back at once rather
+ * than over minutes.
  * `SG_V8_TUNING=memory` keeps memory mode on, `off` leaves V8's defaults.
  *
  * Always (unless off): no Sparkplug (V8's baseline compiler): warm code stays interpreted
@@ -34,6 +35,11 @@ export const MEMORY_MODE_FLAGS = ['--optimize-for-size', '--semi-space-growth-fa
 export const SPEED_MODE_FLAGS = ['--no-optimize-for-size', '--semi-space-growth-factor=2'] as const;
 /** Open streams from which memory mode is on (auto); it goes off below half of this. */
 export const MEMORY_MODE_STREAMS = 1_000;
+/**
+ * At most one full collection per this interval: callers who open and close hundreds of
+ * streams in turn must not buy a full-heap pause each time.
+ */
+export const MIN_COLLECTION_INTERVAL_MS = 60_000;
 
 export type V8Tuning = 'auto' | 'memory' | 'off';
 
@@ -54,12 +60,14 @@ function fullGc(): () => void {
 export class V8Tuner {
   private memory = false;
   private collect: (() => void) | undefined;
+  private lastCollection = -Infinity;
 
   constructor(
     readonly tuning: V8Tuning,
     private readonly setFlag: (flag: string) => void = (f) => v8.setFlagsFromString(f),
     private readonly enterAt = MEMORY_MODE_STREAMS,
     private readonly gc: () => () => void = fullGc,
+    private readonly now: () => number = Date.now,
   ) {}
 
   /** Applies the start-up flags; call before the server allocates its data. */
@@ -77,7 +85,10 @@ export class V8Tuner {
       this.apply(true);
       // Not inside the call that admitted the stream: one pause, after it has been answered.
       const collect = this.collect;
-      if (collect) setImmediate(() => collect());
+      if (collect && this.now() - this.lastCollection >= MIN_COLLECTION_INTERVAL_MS) {
+        this.lastCollection = this.now();
+        setImmediate(() => collect());
+      }
     } else if (this.memory && open < this.enterAt / 2) this.apply(false);
   }
 

@@ -5,15 +5,16 @@ import { MEMORY_MODE_FLAGS, SERVER_V8_FLAGS, SPEED_MODE_FLAGS, V8Tuner, v8Tuning
 function tuner(tuning: 'auto' | 'memory' | 'off') {
   const flags: string[] = [];
   let collections = 0;
-  const t = new V8Tuner(tuning, (f) => flags.push(f), 1_000, () => () => void collections++);
-  return { t, flags, collections: () => collections };
+  const clock = { now: 1_000_000 };
+  const t = new V8Tuner(tuning, (f) => flags.push(f), 1_000, () => () => void collections++, () => clock.now);
+  return { t, flags, clock, collections: () => collections };
 }
 
 const settle = () => new Promise((r) => setImmediate(r));
 
 describe('V8Tuner', () => {
   it('auto: memory mode from 1,000 open streams with one full collection, off again below 500', async () => {
-    const { t, flags, collections } = tuner('auto');
+    const { t, flags, clock, collections } = tuner('auto');
     t.start();
     expect(flags).toEqual([...SERVER_V8_FLAGS]);
     flags.length = 0;
@@ -30,6 +31,14 @@ describe('V8Tuner', () => {
     t.streams(499);
     expect(t.memoryMode).toBe(false);
     expect(flags).toEqual([...MEMORY_MODE_FLAGS, ...SPEED_MODE_FLAGS]);
+    // Back within a minute: memory mode again, but no second full collection yet.
+    clock.now += 30_000;
+    t.streams(1_000);
+    await settle();
+    expect(t.memoryMode).toBe(true);
+    expect(collections()).toBe(1);
+    t.streams(400);
+    clock.now += 30_000;
     t.streams(1_000);
     await settle();
     expect(collections()).toBe(2);
