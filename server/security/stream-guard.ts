@@ -100,6 +100,8 @@ export class StreamGuard {
   private running: Promise<void> | undefined;
   private queued: Promise<void> | undefined;
   private readonly now: () => number;
+  /** Streams admitted and not yet released or cut. */
+  private open = 0;
 
   constructor(
     private readonly store: Store,
@@ -116,7 +118,6 @@ export class StreamGuard {
   get streamCount(): number {
     return this.open;
   }
-  private open = 0;
 
   /**
    * Registers a stream of an authenticated, authorized caller; RESOURCE_EXHAUSTED when its
