@@ -136,6 +136,12 @@ export function runNode(script: string, args: string[], env: NodeJS.ProcessEnv =
       clearTimeout(timer);
       resolveRun({ code, signal, stdout, stderr });
     });
+    // A command that exits without reading its input closes the pipe first: the EPIPE that
+    // writing then raises is not a result (the exit status and output are), and unhandled it
+    // would fail the whole test run.
+    child.stdin.on('error', (e: NodeJS.ErrnoException) => {
+      if (e.code !== 'EPIPE') reject(e);
+    });
     child.stdin.end(input ?? '');
   });
 }
