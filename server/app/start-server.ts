@@ -100,13 +100,14 @@ export async function startServer(opts: ServerOptions, log: Logger = createLogge
   const access = new AccessService(deps, auth, roles, guard);
   // Other replicas' restart requests reach this replica's subscribers through the store.
   const relay = new RestartRelay(timed, snapshots, hub);
+  const resolver = new ResolverService(deps, guard, resolutionKeys);
   const services = {
     projects: new ProjectsService(deps),
     groups: new GroupsService(deps, relay.origin),
-    resolver: new ResolverService(deps, guard, resolutionKeys),
+    resolver,
     access,
     insights: new GroupInsights(deps),
-    reveal: new RevealService(deps),
+    reveal: new RevealService(deps, resolver),
     projectWatch: new ProjectWatch(deps, guard),
   };
   const denied = (p: Principal, method: string, request: unknown, detail?: string) => {

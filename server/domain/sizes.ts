@@ -70,6 +70,53 @@ export interface OversizedResolution {
 }
 
 /**
+ * Which values the caller may read, per group type (workload variables and addon details count
+ * as secret). A size limit answered to a caller who cannot read some values must not depend on
+ * their exact lengths: accepted-or-refused would otherwise measure a secret to the byte by
+ * bisection (pad a config value until the limit trips). Such values are counted here by whole
+ * blocks of HIDDEN_VALUE_BLOCK bytes, at least one each, so every secret up to that size counts
+ * alike and a longer one only by its block count; the check is stricter for such callers,
+ * never looser (SECURITY.md "Expansion and amplification").
+ */
+export interface SizeView {
+  secret: boolean;
+  config: boolean;
+}
+
+/** Everything readable: sizes are exact. */
+export const FULL_VIEW: SizeView = { secret: true, config: true };
+
+/** 256 bytes: longer than typical keys, tokens and passwords, small beside the 4 MiB resolution limit. */
+export const HIDDEN_VALUE_BLOCK = 256;
+
+const blocks = (bytes: number) => Math.max(1, Math.ceil(bytes / HIDDEN_VALUE_BLOCK)) * HIDDEN_VALUE_BLOCK;
+
+/** A group's sizes as a caller who cannot read its values may see them: each value by blocks. */
+const maskedCache = new WeakMap<GroupSizes, GroupSizes>();
+function masked(s: GroupSizes): GroupSizes {
+  const hit = maskedCache.get(s);
+  if (hit) return hit;
+  const vars = new Map<string, number>();
+  const files = new Map<string, number>();
+  let bytes = 0;
+  for (const [key, n] of s.vars) vars.set(key, Buffer.byteLength(key) + blocks(n - Buffer.byteLength(key)));
+  for (const [path, n] of s.files) files.set(path, Buffer.byteLength(path) + blocks(n - Buffer.byteLength(path)));
+  for (const n of vars.values()) bytes += n;
+  for (const n of files.values()) bytes += n;
+  const out = { bytes, vars, files, largest: '' };
+  maskedCache.set(s, out);
+  return out;
+}
+
+/** A workload's own variables (secret values) as `view` may count them. */
+function ownBytesOf(own: Vars, view: SizeView): number {
+  if (view.secret) return varsBytes(own);
+  let n = 0;
+  for (const [k, v] of Object.entries(own)) n += Buffer.byteLength(k) + blocks(Buffer.byteLength(v));
+  return n;
+}
+
+/**
  * The first of `workloads` whose resolution (either scope) would be larger than `limit`, or
  * null. Cheap first: the sum of every group's size bounds every resolution; then the sum of the
  * eligible groups' sizes bounds one; only past both is the merge counted key by key.
@@ -78,15 +125,21 @@ export function findOversizedResolution(
   snapshot: Pick<ProjectSnapshot, 'groups' | 'addons'>,
   workloads: Iterable<Workload>,
   limit: number = LIMITS.resolutionBytes,
+  view: SizeView = FULL_VIEW,
 ): OversizedResolution | null {
   const groups = [...snapshot.groups.values()].sort(mergeOrder);
-  const sizes = new Map(groups.map((g) => [g, groupSizes(g, snapshot.addons)]));
+  const sizes = new Map(
+    groups.map((g) => {
+      const exact = groupSizes(g, snapshot.addons);
+      return [g, view[g.type] ? exact : masked(exact)];
+    }),
+  );
   let all = 0;
   for (const s of sizes.values()) all += s.bytes;
   for (const w of workloads) {
     for (const scope of ['runtime', 'build'] as const) {
       const own = scope === 'runtime' ? w.runtimeVariables : w.buildArguments;
-      const ownBytes = varsBytes(own);
+      const ownBytes = ownBytesOf(own, view);
       if (all + ownBytes <= limit) continue;
       const eligible = groups.filter((g) => isEligible(g, w, scope));
       let bound = ownBytes;
@@ -99,14 +152,19 @@ export function findOversizedResolution(
   return null;
 }
 
-/** Refuses a change after which a workload's resolution would exceed the limit. */
-export function checkResolutionSizes(snapshot: Pick<ProjectSnapshot, 'groups' | 'addons'>, workloads: Iterable<Workload>): void {
-  const over = findOversizedResolution(snapshot, workloads);
-  if (over) {
-    throw tooLarge(
-      `workload ${over.workload} would resolve to ${describe(over.bytes)} (${over.scope}), more than the limit of ${LIMITS.resolutionBytes} bytes`,
-    );
+/**
+ * Refuses a change after which a workload's resolution would exceed the limit. The size is
+ * named only to a caller who may read every value counted (see SizeView).
+ */
+export function checkResolutionSizes(snapshot: Pick<ProjectSnapshot, 'groups' | 'addons'>, workloads: Iterable<Workload>, view: SizeView = FULL_VIEW): void {
+  const over = findOversizedResolution(snapshot, workloads, LIMITS.resolutionBytes, view);
+  if (!over) return;
+  if (view.secret && view.config) {
+    throw tooLarge(`workload ${over.workload} would resolve to ${describe(over.bytes)} (${over.scope}), more than the limit of ${LIMITS.resolutionBytes} bytes`);
   }
+  throw tooLarge(
+    `workload ${over.workload} would resolve to more than the limit of ${LIMITS.resolutionBytes} bytes (${over.scope}; values your role cannot read count as blocks of ${HIDDEN_VALUE_BLOCK} bytes each)`,
+  );
 }
 
 /** The merged size: each key and path counted once, for the group that wins it. */

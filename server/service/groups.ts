@@ -7,6 +7,7 @@ import { previewChange, type WorkloadChange } from '../domain/preview.js';
 import { isEligible } from '../domain/resolve.js';
 import { secretWriteNeeds } from '../domain/secret-write.js';
 import { checkResolutionSizes } from '../domain/sizes.js';
+import { valueView } from './value-view.js';
 import { validateName } from '../domain/validation.js';
 import type { GroupHistoryEntry, ProjectSnapshot, Restrictions, SecretGroup } from '../domain/types.js';
 import type { Principal } from '../security/principal.js';
@@ -15,6 +16,7 @@ import { snapshotGroup } from './snapshot-group.js';
 import { dependentsOf, RESTART_ACTION, signalRestart } from '../watch/restart-relay.js';
 import { auditedWrite } from './audit.js';
 import { viewGroup, type Redacted } from './redact.js';
+import { recordAnswerRead, recordValueReads } from './value-reads.js';
 
 /** Changes to an existing group that read nothing but the group, addons and workloads (see plan). */
 const SNAPSHOT_PLANNED: ReadonlySet<GroupChange['kind']> = new Set(['set', 'unset', 'settings', 'link', 'unlink', 'add-file', 'remove-file', 'delete', 'import']);
@@ -36,11 +38,7 @@ export class GroupsService {
     const g = await this.d.store.getRecord('group', project, name);
     if (!g) throw notFound(`group ${project}/${name}`);
     p.requireGroupAccess(project, g.type, 'keys');
-    const view = viewGroup(p, g);
-    if (!view.redacted && g.type === 'secret') {
-      this.d.audit.recordRead({ time: this.d.now(), actor: p.actor, action: 'GetGroup', project, target: `group ${project}/${name}`, keys: Object.keys(g.variables), outcome: 'ok' });
-    }
-    return view;
+    return recordValueReads(this.d, p, 'GetGroup', project, [viewGroup(p, g)])[0]!;
   }
 
   /** Groups of types the caller may see at least the keys of. */
@@ -49,13 +47,7 @@ export class GroupsService {
     p.requireProject(project);
     if (!(await this.d.store.getProject(project))) throw notFound(`project ${project}`);
     const groups = await this.d.store.listRecords('group', project);
-    const views = groups.filter((g) => p.level(g.type) !== 'none').map((g) => viewGroup(p, g));
-    const secretsShown = views.filter((v) => !v.redacted && v.record.type === 'secret');
-    if (secretsShown.length) {
-      const keys = [...new Set(secretsShown.flatMap((v) => Object.keys(v.record.variables)))].sort();
-      this.d.audit.recordRead({ time: this.d.now(), actor: p.actor, action: 'ListGroups', project, target: `${project} (${secretsShown.length} secret groups)`, keys, outcome: 'ok' });
-    }
-    return views;
+    return recordValueReads(this.d, p, 'ListGroups', project, groups.filter((g) => p.level(g.type) !== 'none').map((g) => viewGroup(p, g)));
   }
 
   async history(p: Principal, project: string, name: string): Promise<{ entry: GroupHistoryEntry; redacted: boolean }[]> {
@@ -102,12 +94,14 @@ export class GroupsService {
         if (planned?.before && planned.after && sameContent(planned.before, planned.after)) planned = null;
         if (!planned) fromSnapshot = false;
         const { before, after, history, warnings } = planned ?? (await this.plan(p, project, name, change, expectedRevision));
-        // A change that alters nothing writes no revision (and no audit record: nothing was written).
-        if (before && after && sameContent(before, after)) return { ...viewGroup(p, before), unchanged: true, warnings };
-        const event = { actor: p.actor, action: CHANGE_ACTIONS[change.kind], project, target: `group ${project}/${name}`, keys: history.changedKeys };
+        const action = CHANGE_ACTIONS[change.kind];
+        // A change that alters nothing writes no revision and no write record; the values it
+        // answers with are still a read.
+        if (before && after && sameContent(before, after)) return { ...recordAnswerRead(this.d, p, action, project, viewGroup(p, before)), unchanged: true, warnings };
+        const event = { actor: p.actor, action, project, target: `group ${project}/${name}`, keys: history.changedKeys };
         const version = await auditedWrite(this.d.audit, event, this.d.now, () => this.write(project, name, before, after, history));
         await this.d.snapshots.applyLocal(project, 'group', name, after, version);
-        return after ? { ...viewGroup(p, after), warnings } : null;
+        return after ? { ...recordAnswerRead(this.d, p, action, project, viewGroup(p, after)), warnings } : null;
       } catch (e) {
         const lostRace = e instanceof DomainError && e.code === 'ABORTED' && ((!expectedRevision && change.kind !== 'create') || fromSnapshot);
         if (!lostRace || attempt >= MAX_WRITE_ATTEMPTS) throw e;
@@ -129,7 +123,7 @@ export class GroupsService {
     else groups.delete(name);
     const next: ProjectSnapshot = { ...before, groups };
     // Only what the caller could read anyway: hidden values are compared by presence.
-    return previewChange(before, next, { secret: p.seesValues('secret'), config: p.seesValues('config') });
+    return previewChange(before, next, valueView(p));
   }
 
   /** Restart events to every live Watch of a workload the group reaches at runtime. */
@@ -211,7 +205,7 @@ export class GroupsService {
       const needs = secretWriteNeeds(current, after);
       if (needs.length) p.requireSecretWrite(project, needs);
     }
-    if (after) await this.checkResolutionSizes(project, after);
+    if (after) await this.checkResolutionSizes(p, project, after);
     if (after && change.kind === 'create') {
       // A group recreated after deletion continues its history's revision numbers.
       const last = (await store.listGroupHistory(project, name)).at(-1);
@@ -273,7 +267,7 @@ export class GroupsService {
     const revision = current.revision + 1;
     const renamed: SecretGroup = { ...current, name: newName, revision, updatedAt: now, updatedBy: p.actor };
     // The name breaks priority ties, so it can change which value wins a key.
-    await this.checkResolutionSizes(project, renamed, name);
+    await this.checkResolutionSizes(p, project, renamed, name);
     const entry = (n: string, group: SecretGroup | null): GroupHistoryEntry => ({ project, name: n, revision, time: now, actor: p.actor, action: 'RenameGroup', changedKeys: [], group });
     const history = (await store.listGroupHistory(project, name)).map((h) => ({ ...h, name: newName, group: h.group && { ...h.group, name: newName } }));
     const event = { actor: p.actor, action: 'RenameGroup', project, target: `group ${project}/${name} -> ${newName}`, keys: [] };
@@ -293,20 +287,20 @@ export class GroupsService {
     });
     await this.d.snapshots.applyLocal(project, 'group', name, null);
     await this.d.snapshots.applyLocal(project, 'group', newName, renamed);
-    return viewGroup(p, renamed);
+    return recordAnswerRead(this.d, p, 'RenameGroup', project, viewGroup(p, renamed));
   }
 
   /**
    * Refuses a group after which a workload it reaches would resolve to more than the
    * resolution limit (checked against this replica's snapshot; only sizes, nothing expanded).
    */
-  private async checkResolutionSizes(project: string, after: SecretGroup, replacing = after.name): Promise<void> {
+  private async checkResolutionSizes(p: Principal, project: string, after: SecretGroup, replacing = after.name): Promise<void> {
     const { snapshot } = await this.d.snapshots.get(project);
     const groups = new Map(snapshot.groups);
     groups.delete(replacing);
     groups.set(after.name, after);
     const reached = [...snapshot.workloads.values()].filter((w) => isEligible(after, w, 'runtime') || isEligible(after, w, 'build'));
-    checkResolutionSizes({ groups, addons: snapshot.addons }, reached);
+    checkResolutionSizes({ groups, addons: snapshot.addons }, reached, valueView(p));
   }
 
   private async write(project: string, name: string, before: SecretGroup | null, after: SecretGroup | null, history: GroupHistoryEntry) {

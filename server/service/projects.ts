@@ -2,6 +2,7 @@
 import { randomBytes } from 'node:crypto';
 import { checkGroup } from '../domain/group-changes.js';
 import { checkResolutionSizes } from '../domain/sizes.js';
+import { valueView } from './value-view.js';
 import { clip, echo, echoList, invalid, notFound, precondition, tooLarge } from '../domain/errors.js';
 import { LIMITS } from '../domain/limits.js';
 import { validateKey, validateName, validateTags, validateValue, validateVars } from '../domain/validation.js';
@@ -11,6 +12,7 @@ import type { Deps } from './deps.js';
 import { currentFor, updateWithRetry } from './records.js';
 import { auditedWrite } from './audit.js';
 import { viewAddon, viewWorkload, type Redacted } from './redact.js';
+import { recordAnswerRead, recordValueReads } from './value-reads.js';
 
 export type NewWorkload = Pick<Workload, 'project' | 'name' | 'kind' | 'tags' | 'runtimeVariables' | 'buildArguments'>;
 
@@ -79,10 +81,10 @@ export class ProjectsService {
       updatedAt: now,
       updatedBy: p.actor,
     };
-    await this.checkResolutionSize(w.project, record);
+    await this.checkResolutionSize(p, w.project, record);
     const keys = [...Object.keys(record.runtimeVariables), ...Object.keys(record.buildArguments)];
     await this.audited(p, 'CreateWorkload', w.project, `workload ${w.project}/${w.name}`, keys, () => this.d.store.createRecord('workload', record), ['workload', w.name, record]);
-    return viewWorkload(p, record);
+    return recordAnswerRead(this.d, p, 'CreateWorkload', w.project, viewWorkload(p, record));
   }
 
   async getWorkload(p: Principal, project: string, name: string) {
@@ -91,14 +93,14 @@ export class ProjectsService {
     p.requireRecordRead(project);
     const w = await this.d.store.getRecord('workload', project, name);
     if (!w) throw notFound(`workload ${project}/${name}`);
-    return this.auditedView(p, 'GetWorkload', project, [viewWorkload(p, w)])[0]!;
+    return recordValueReads(this.d, p, 'GetWorkload', project, [viewWorkload(p, w)])[0]!;
   }
 
   async listWorkloads(p: Principal, project: string) {
     validateName('project', project);
     p.requireRecordRead(project);
     await this.requireProjectExists(project);
-    return this.auditedView(p, 'ListWorkloads', project, (await this.d.store.listRecords('workload', project)).map((w) => viewWorkload(p, w)));
+    return recordValueReads(this.d, p, 'ListWorkloads', project, (await this.d.store.listRecords('workload', project)).map((w) => viewWorkload(p, w)));
   }
 
   async updateWorkload(p: Principal, project: string, name: string, u: WorkloadUpdate): Promise<Redacted<Workload> & { unchanged?: boolean }> {
@@ -144,7 +146,7 @@ export class ProjectsService {
         next.tags.every((t) => cur0.tags.includes(t)) &&
         sameVars(next.runtimeVariables, cur0.runtimeVariables) &&
         sameVars(next.buildArguments, cur0.buildArguments);
-      if (same) return { ...viewWorkload(p, cur0), unchanged: true };
+      if (same) return { ...recordAnswerRead(this.d, p, 'UpdateWorkload', project, viewWorkload(p, cur0)), unchanged: true };
     }
     const { after, version } = await updateWithRetry(
       this.d.store,
@@ -154,13 +156,13 @@ export class ProjectsService {
       u.expectedRevision,
       async (cur) => {
         const next = build(cur);
-        await this.checkResolutionSize(project, next);
+        await this.checkResolutionSize(p, project, next);
         return next;
       },
       (next) => write(() => this.d.store.updateRecord('workload', next)),
     );
     await this.d.snapshots.applyLocal(project, 'workload', name, after, version);
-    return viewWorkload(p, after);
+    return recordAnswerRead(this.d, p, 'UpdateWorkload', project, viewWorkload(p, after));
   }
 
   async deleteWorkload(p: Principal, project: string, name: string, expectedRevision: number): Promise<void> {
@@ -190,7 +192,7 @@ export class ProjectsService {
       updatedBy: p.actor,
     };
     await this.audited(p, 'CreateAddon', project, `addon ${project}/${name}`, Object.keys(details), () => this.d.store.createRecord('addon', record), ['addon', name, record]);
-    return viewAddon(p, record);
+    return recordAnswerRead(this.d, p, 'CreateAddon', project, viewAddon(p, record));
   }
 
   async getAddon(p: Principal, project: string, name: string) {
@@ -199,14 +201,14 @@ export class ProjectsService {
     p.requireRecordRead(project);
     const a = await this.d.store.getRecord('addon', project, name);
     if (!a) throw notFound(`addon ${project}/${name}`);
-    return this.auditedView(p, 'GetAddon', project, [viewAddon(p, a)])[0]!;
+    return recordValueReads(this.d, p, 'GetAddon', project, [viewAddon(p, a)])[0]!;
   }
 
   async listAddons(p: Principal, project: string) {
     validateName('project', project);
     p.requireRecordRead(project);
     await this.requireProjectExists(project);
-    return this.auditedView(p, 'ListAddons', project, (await this.d.store.listRecords('addon', project)).map((a) => viewAddon(p, a)));
+    return recordValueReads(this.d, p, 'ListAddons', project, (await this.d.store.listRecords('addon', project)).map((a) => viewAddon(p, a)));
   }
 
   /** Rotation: replaces the details; refused if a linking group would lose a key it needs. */
@@ -231,7 +233,7 @@ export class ProjectsService {
     const cur0 = await this.d.store.getRecord('addon', project, name);
     if (cur0 && (!expectedRevision || cur0.revision === expectedRevision)) {
       const same = sameVars(cur0.connectionDetails, nextDetails(cur0.connectionDetails, details, how.merge, unset, name));
-      if (same) return { ...viewAddon(p, cur0), unchanged: true };
+      if (same) return { ...recordAnswerRead(this.d, p, 'UpdateAddon', project, viewAddon(p, cur0)), unchanged: true };
     }
     const { after, version } = await updateWithRetry(this.d.store, 'addon', project, name, expectedRevision, async (cur) => {
       const connectionDetails = nextDetails(cur.connectionDetails, details, how.merge, unset, name);
@@ -248,11 +250,11 @@ export class ProjectsService {
         }
       }
       const { snapshot } = await this.d.snapshots.get(project);
-      checkResolutionSizes({ groups: snapshot.groups, addons }, snapshot.workloads.values());
+      checkResolutionSizes({ groups: snapshot.groups, addons }, snapshot.workloads.values(), valueView(p));
       return next;
     }, (next) => write(() => this.d.store.updateRecord('addon', next)));
     await this.d.snapshots.applyLocal(project, 'addon', name, after, version);
-    return viewAddon(p, after);
+    return recordAnswerRead(this.d, p, 'UpdateAddon', project, viewAddon(p, after));
   }
 
   async deleteAddon(p: Principal, project: string, name: string, expectedRevision: number): Promise<void> {
@@ -267,21 +269,10 @@ export class ProjectsService {
     await this.audited(p, 'DeleteAddon', project, `addon ${project}/${name}`, [], () => this.d.store.deleteRecord('addon', project, name, current.revision), ['addon', name, null]);
   }
 
-  /** Reads that return secret values (workload variables, addon details) are audited, keys only. */
-  private auditedView<T extends Workload | Addon>(p: Principal, action: string, project: string, views: Redacted<T>[]): Redacted<T>[] {
-    const shown = views.filter((v) => !v.redacted);
-    if (shown.length) {
-      const keys = shown.flatMap((v) => ('connectionDetails' in v.record ? Object.keys(v.record.connectionDetails) : [...Object.keys(v.record.runtimeVariables), ...Object.keys(v.record.buildArguments)]));
-      const target = shown.length === 1 ? `${'connectionDetails' in shown[0]!.record ? 'addon' : 'workload'} ${project}/${shown[0]!.record.name}` : `${project} (${shown.length} records)`;
-      this.d.audit.recordRead({ time: this.d.now(), actor: p.actor, action, project, target, keys: [...new Set(keys)].sort(), outcome: 'ok' });
-    }
-    return views;
-  }
-
   /** Refuses a workload whose resolution would be larger than the limit (sizes only). */
-  private async checkResolutionSize(project: string, w: Workload): Promise<void> {
+  private async checkResolutionSize(p: Principal, project: string, w: Workload): Promise<void> {
     const { snapshot } = await this.d.snapshots.get(project);
-    checkResolutionSizes(snapshot, [w]);
+    checkResolutionSizes(snapshot, [w], valueView(p));
   }
 
   private async requireProjectExists(project: string): Promise<void> {

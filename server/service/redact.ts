@@ -15,7 +15,8 @@ export function viewGroup(p: Principal, g: SecretGroup): Redacted<SecretGroup> {
     record: {
       ...g,
       variables: blank(g.variables),
-      files: g.files.map((f) => ({ ...f, content: new Uint8Array(0), size: f.content.byteLength })),
+      // No size either: a file's length is a figure of its secret content (SECURITY.md).
+      files: g.files.map((f) => ({ ...f, content: new Uint8Array(0), size: 0 })),
     },
     redacted: true,
   };

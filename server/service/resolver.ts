@@ -67,6 +67,16 @@ export class ResolverService {
     return out;
   }
 
+  /**
+   * The full resolution of an identity (values and sources) for a caller who may resolve it:
+   * RevealValue's resolved kinds. The same checks as Resolve, so a dead workload token (its
+   * workload deleted or re-created) is refused here too.
+   */
+  async resolvedFor(p: Principal, project: string, workload: string, scope: ResolveScope): Promise<Resolution> {
+    const { state } = await this.prepare(p, project, workload, scope, []);
+    return state.explain(workload, scope);
+  }
+
   /** The etag is a hash of values: shown only to callers who may resolve (it would let a keys-only caller test guesses). */
   async explain(p: Principal, project: string, workload: string, scope: ResolveScope): Promise<{ resolution: Resolution; showEtag: boolean }> {
     const { state } = await this.prepare(p, project, workload, scope, [], true);

@@ -9,6 +9,7 @@ import { validateName } from '../domain/validation.js';
 import type { ResolveScope } from '../domain/types.js';
 import type { Principal } from '../security/principal.js';
 import type { Deps } from './deps.js';
+import type { ResolverService } from './resolver.js';
 
 export type RevealKind = 'group-variable' | 'group-file' | 'addon-detail' | 'workload-runtime' | 'workload-build' | 'resolved-variable' | 'resolved-file';
 
@@ -18,7 +19,11 @@ export interface Revealed {
 }
 
 export class RevealService {
-  constructor(private readonly d: Deps) {}
+  constructor(
+    private readonly d: Deps,
+    /** Resolved kinds go through Resolve's own checks (identity included). */
+    private readonly resolver: Pick<ResolverService, 'resolvedFor'>,
+  ) {}
 
   async reveal(p: Principal, project: string, kind: RevealKind, name: string, key: string, scope: ResolveScope): Promise<Revealed> {
     validateName('project', project);
@@ -66,10 +71,8 @@ export class RevealService {
       }
       case 'resolved-variable':
       case 'resolved-file': {
-        // Exactly what Resolve needs for this identity.
-        p.requireResolve(project, name, scope);
-        const state = await this.d.snapshots.get(project);
-        const r = state.explain(name, scope);
+        // Exactly what Resolve needs for this identity, the workload token's incarnation included.
+        const r = await this.resolver.resolvedFor(p, project, name, scope);
         target = `workload ${project}/${name} (${scope})`;
         if (kind === 'resolved-variable') out = Object.hasOwn(r.variables, key) ? { value: r.variables[key]! } : undefined;
         else {

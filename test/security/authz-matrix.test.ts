@@ -16,6 +16,7 @@ import * as groupPb from '../../gen/secretgroups/v1/secret_group_service.js';
 import { GroupType, Scope } from '../../gen/secretgroups/v1/resources.js';
 import type { Clients } from '../../agent/client/connection.js';
 import { etagOf } from '../../server/domain/resolve.js';
+import { VALUES_IN_ANSWER } from '../../server/service/value-reads.js';
 import { api } from '../helpers/api.js';
 import { call, codeOf, startTestServer, type TestServer } from '../helpers/in-process.js';
 import { retypeGroupRaw } from '../helpers/raw-store.js';
@@ -35,6 +36,8 @@ function text(x: unknown): string {
 let t: TestServer;
 let admin: ReturnType<typeof api>;
 const clients = {} as Record<RoleName, Clients>;
+/** The actor each role's token is audited as. */
+const actors = {} as Record<RoleName, string>;
 
 beforeAll(async () => {
   t = await startTestServer();
@@ -61,6 +64,7 @@ beforeAll(async () => {
         ? await admin.createToken({ name: 'matrix-workload', workload: { project: 'p', workload: 'api' } })
         : await admin.createToken({ name: `matrix-${role}`, role });
     clients[role] = t.as(created.token);
+    actors[role] = role === 'workload' ? 'workload:p/api' : `token:${created.info!.id}(matrix-${role})`;
   }
 }, 60_000);
 afterAll(() => t?.stop());
@@ -179,21 +183,21 @@ const INVOKE: Record<string, Invoke> = {
   ListProjects: (c) => u(c.projects, 'listProjects', {}),
   DeleteProject: (c, _r, fx) => u(c.projects, 'deleteProject', { name: fx.target, force: false }),
   CreateWorkload: (c, _r, fx) =>
-    u(c.projects, 'createWorkload', projectPb.CreateWorkloadRequest.fromPartial({ project: 'p', name: `cw${fx.n}`, runtimeVariables: { NEW: 'v' } })),
+    u(c.projects, 'createWorkload', projectPb.CreateWorkloadRequest.fromPartial({ project: 'p', name: `cw${fx.n}`, runtimeVariables: { NEW: `${SECRET_CANARY}-new` } })),
   GetWorkload: (c) => u(c.projects, 'getWorkload', { project: 'p', name: 'api' }),
   ListWorkloads: (c) => u(c.projects, 'listWorkloads', { project: 'p' }),
   UpdateWorkload: (c, _r, fx) =>
-    u(c.projects, 'updateWorkload', projectPb.UpdateWorkloadRequest.fromPartial({ project: 'p', name: fx.target, setRuntimeVariables: { X: '1' } })),
+    u(c.projects, 'updateWorkload', projectPb.UpdateWorkloadRequest.fromPartial({ project: 'p', name: fx.target, setRuntimeVariables: { X: `${SECRET_CANARY}-set` } })),
   DeleteWorkload: (c, _r, fx) => u(c.projects, 'deleteWorkload', { project: 'p', name: fx.target, expectedRevision: 0 }),
   CreateAddon: (c, _r, fx) =>
-    u(c.projects, 'createAddon', projectPb.CreateAddonRequest.fromPartial({ project: 'p', name: `ca${fx.n}`, type: 'redis', connectionDetails: { url: 'v' } })),
+    u(c.projects, 'createAddon', projectPb.CreateAddonRequest.fromPartial({ project: 'p', name: `ca${fx.n}`, type: 'redis', connectionDetails: { url: `${SECRET_CANARY}-new` } })),
   GetAddon: (c) => u(c.projects, 'getAddon', { project: 'p', name: 'db' }),
   ListAddons: (c) => u(c.projects, 'listAddons', { project: 'p' }),
   UpdateAddon: (c, _r, fx) =>
-    u(c.projects, 'updateAddon', projectPb.UpdateAddonRequest.fromPartial({ project: 'p', name: fx.target, connectionDetails: { url: 'y' } })),
+    u(c.projects, 'updateAddon', projectPb.UpdateAddonRequest.fromPartial({ project: 'p', name: fx.target, connectionDetails: { url: `${SECRET_CANARY}-set` } })),
   DeleteAddon: (c, _r, fx) => u(c.projects, 'deleteAddon', { project: 'p', name: fx.target, expectedRevision: 0 }),
 
-  CreateGroup: g('createGroup', (row, fx) => ({ project: 'p', name: `cg${fx.n}`, type: pbType(row.type), variables: { NEW: 'v' } })),
+  CreateGroup: g('createGroup', (row, fx) => ({ project: 'p', name: `cg${fx.n}`, type: pbType(row.type), variables: { NEW: `${canaryOf(row.type)}-new` } })),
   GetGroup: g('getGroup', (_r, fx) => target(fx)),
   ListGroups: g('listGroups', () => ({ project: 'p' })),
   DeleteGroup: g('deleteGroup', (_r, fx) => target(fx)),
@@ -260,6 +264,16 @@ const SEEN: Record<string, (res: never, fx: Fixture) => Seen> = {
   }),
 };
 const LISTS = new Set(['ListGroups', 'ListWorkloads', 'ListAddons']);
+/** RPCs that only read: any record of theirs is a read. */
+const READ_RPCS = new Set(['GetGroup', 'ListGroups', 'ListGroupHistory', 'GetWorkload', 'ListWorkloads', 'GetAddon', 'ListAddons', 'DiffGroupRevisions', 'RevealValue', 'Resolve', 'Watch']);
+/** Every RPC whose answer carries secret values for a role that may read them. */
+const VALUE_ANSWERS = [
+  ...['AddFile', 'CreateAddon', 'CreateGroup', 'CreateWorkload', 'DiffGroupRevisions', 'GetAddon', 'GetGroup', 'GetWorkload', 'ImportVariables', 'LinkAddon'],
+  ...['ListAddons', 'ListGroupHistory', 'ListGroups', 'ListWorkloads', 'RemoveFile', 'RenameGroup', 'Resolve', 'RestoreGroup', 'RevealValue', 'RollbackGroup'],
+  ...['SetVariables', 'UnlinkAddon', 'UnsetVariables', 'UpdateAddon', 'UpdateGroupSettings', 'UpdateWorkload', 'Watch'],
+].sort();
+/** Answers carrying secret values, cell by cell, checked against the audit log at the end. */
+const carried: { rpc: string; role: RoleName; from: number; to: number }[] = [];
 /** Never a value, for anyone: responses that carry keys and sources only. */
 const NEVER_VALUES = new Set(['Explain', 'PreviewChange', 'ListAuditEvents', 'ListTokens', 'RestartDependents', 'ListGroupDependents', 'WatchProject']);
 
@@ -280,7 +294,9 @@ describe('authorization matrix', () => {
     const cell: Cell = row.cells[role];
     const fx = await fixture(row);
     const before = dumpStore(t.dataDir);
+    const from = Date.now();
     const out = await outcome(INVOKE[row.rpc]!(clients[role], row, fx));
+    if (out.code === 'OK' && text(out.res).includes(SECRET_CANARY)) carried.push({ rpc: row.rpc, role, from, to: Date.now() });
     const all = `${text(out.res)}\n${out.message}`;
     const seen = out.code === 'OK' ? SEEN[row.rpc]?.(out.res as never, fx) : undefined;
 
@@ -315,6 +331,25 @@ describe('authorization matrix', () => {
     }
     if (NEVER_VALUES.has(row.rpc)) for (const c of CANARIES) expect(all).not.toContain(c);
     if (row.rpc === 'Resolve') expect(all).toContain(`${SECRET_CANARY}-workload`);
+  });
+
+  it('every answer that carries a secret value is recorded as a read of it (reads, and writes that answer with the record)', async () => {
+    // The RPCs whose answers carried a secret value in the cells above: if this list shrinks,
+    // a fixture stopped exercising a route and the check below would pass vacuously.
+    expect([...new Set(carried.map((c) => c.rpc))].sort()).toEqual(VALUE_ANSWERS);
+    await new Promise((r) => setTimeout(r, 700)); // buffered read records are flushed every 500 ms
+    const since = Math.min(...carried.map((c) => c.from));
+    const events = new Map<string, accessPb.AuditEvent[]>();
+    for (const rpc of VALUE_ANSWERS) {
+      const res = await call<object, accessPb.ListAuditEventsResponse>(t.admin.access, 'listAuditEvents', accessPb.ListAuditEventsRequest.fromPartial({ action: rpc, sinceMs: since, limit: 1000 }));
+      events.set(rpc, res.events);
+    }
+    const unaudited = carried.filter(({ rpc, role, from, to }) => {
+      const reads = events.get(rpc)!.filter((e) => e.actor === actors[role] && e.outcome === 'ok' && e.timeMs >= from && e.timeMs <= to);
+      // A write also leaves its write record under the same action: only the read counts.
+      return !reads.some((e) => READ_RPCS.has(rpc) || e.detail === VALUES_IN_ANSWER);
+    });
+    expect(unaudited.map((c) => `${c.rpc} as ${c.role}`), 'answers with secret values and no read record').toEqual([]);
   });
 
   it('covers every RPC of the four services, each built-in role, and both group types where the type matters', () => {
@@ -491,6 +526,8 @@ describe('keys-only everywhere (config-editor and viewer on secret groups)', () 
     expect(res.events.length).toBeGreaterThan(100);
     for (const c of CANARIES) expect(text(res)).not.toContain(c);
     expect(res.events.some((e) => e.outcome === 'denied')).toBe(true);
-    expect(res.events.some((e) => e.action === 'SetVariables' && e.keys.includes('NEW'))).toBe(true);
+    // Newest first and at most 1,000: the matrix's writes are asked for by action.
+    const sets = await call<object, accessPb.ListAuditEventsResponse>(t.admin.access, 'listAuditEvents', accessPb.ListAuditEventsRequest.fromPartial({ action: 'SetVariables', limit: 1000 }));
+    expect(sets.events.some((e) => e.keys.includes('NEW'))).toBe(true);
   });
 });

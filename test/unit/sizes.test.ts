@@ -117,3 +117,41 @@ describe('previewChange work is bounded', () => {
     expect(previewChange(fewer, { ...fewer, groups: after.groups })).toHaveLength(200);
   });
 });
+
+describe('size limits do not measure values the caller cannot read', () => {
+  /** The most padding (config bytes) a caller's check accepts before the limit trips: what bisection would learn. */
+  function threshold(secretLength: number, view: { secret: boolean; config: boolean }): number {
+    const secret = group('vault', { type: 'secret', variables: { TOKEN: 's'.repeat(secretLength) } });
+    let lo = 0;
+    let hi = 4096;
+    while (lo < hi) {
+      const mid = Math.ceil((lo + hi) / 2);
+      const pad = group('pad', { type: 'config', variables: { PAD: 'x'.repeat(mid) } });
+      if (findOversizedResolution(snap([secret, pad]), [workload('api')], 2000, view)) hi = mid - 1;
+      else lo = mid;
+    }
+    return lo;
+  }
+
+  it('exactly, for a caller who reads every value (the threshold moves with the secret)', () => {
+    expect(threshold(10, { secret: true, config: true }) - threshold(11, { secret: true, config: true })).toBe(1);
+  });
+
+  it('by blocks for a keys-only caller: secrets of 0 to 256 bytes are indistinguishable', () => {
+    const keysOnly = { secret: false, config: true };
+    const t = threshold(1, keysOnly);
+    for (const n of [0, 10, 100, 255, 256]) expect(threshold(n, keysOnly), `${n} bytes`).toBe(t);
+    expect(threshold(257, keysOnly)).toBe(t - 256);
+    // Never looser than the exact check.
+    expect(t).toBeLessThanOrEqual(threshold(1, { secret: true, config: true }));
+  });
+
+  it("workload variables count as secret: a keys-only caller's check does not measure them either", () => {
+    const w = (n: number) => workload('api', { runtimeVariables: { OWN: 'o'.repeat(n) } });
+    const pad = group('pad', { type: 'config', variables: { PAD: 'x'.repeat(1900) } });
+    const over = (n: number, secret: boolean) => findOversizedResolution(snap([pad]), [w(n)], 2000, { secret, config: true }) !== null;
+    expect([over(1, true), over(200, true)]).toEqual([false, true]);
+    // Both counted as one 256-byte block: the same answer whatever the length.
+    expect([over(1, false), over(200, false)]).toEqual([true, true]);
+  });
+});

@@ -34,7 +34,7 @@ export function FilesTab({ project, group, writable, onSaved }: GroupTabProps) {
                 <code>{f.path}</code>
               </td>
               <td>{octal(f.mode)}</td>
-              <td class="num">{f.size} B</td>
+              <td class="num">{group.valuesRedacted ? 'hidden' : `${f.size} B`}</td>
               <td>
                 {writable ? (
                   <button type="button" class="link" aria-label={`Remove ${f.path}`} onClick={() => setRemoving(f.path)}>
