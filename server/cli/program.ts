@@ -59,6 +59,7 @@ const COMMANDS: [names: string[], load: () => Promise<Register>][] = [
   [['resolve'], async () => (await import('./commands/resolve.js')).registerResolve],
   [['token', 'role', 'whoami'], async () => (await import('./commands/access.js')).registerAccess],
   [['audit'], async () => (await import('./commands/audit.js')).registerAudit],
+  [['k8s-injector'], async () => (await import('./commands/k8s-injector.js')).registerK8sInjector],
   [['admin'], async () => (await import('./commands/admin.js')).registerAdmin],
   [['completion'], async () => (await import('./commands/completion.js')).registerCompletion],
 ];
