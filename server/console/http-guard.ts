@@ -56,10 +56,6 @@ export function hostAllowed(req: IncomingMessage, loopbackOnly: boolean): boolea
 /** The origin the browser sees for this request (scheme + Host header). */
 export const originOf = (req: IncomingMessage, tls: boolean) => `${tls ? 'https' : 'http'}://${req.headers.host ?? ''}`;
 
-export function cookie(req: IncomingMessage, name: string): string | undefined {
-  return cookies(req, name)[0];
-}
-
 /**
  * Every value sent under `name`: a browser sends several when another site on the same host
  * set one with a narrower path (cookies are not port-scoped), the most specific path first.

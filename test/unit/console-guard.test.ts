@@ -1,7 +1,7 @@
 /** The console's request guard and session store as units (no server). */
 import type { IncomingMessage } from 'node:http';
 import { describe, expect, it } from 'vitest';
-import { csrfRefusal, hostAllowed, cookie, cookies } from '../../server/console/http-guard.js';
+import { csrfRefusal, hostAllowed, cookies } from '../../server/console/http-guard.js';
 import { Sessions } from '../../server/console/sessions.js';
 
 const req = (method: string, headers: Record<string, string>) => ({ method, headers }) as unknown as IncomingMessage;
@@ -40,10 +40,10 @@ describe('hostAllowed', () => {
   });
 });
 
-describe('cookie', () => {
+describe('cookies', () => {
   it('finds a cookie by exact name', () => {
-    expect(cookie(req('GET', { cookie: 'a=1; sg_session=abc; x_sg_session=no' }), 'sg_session')).toBe('abc');
-    expect(cookie(req('GET', { cookie: 'x_sg_session=no' }), 'sg_session')).toBeUndefined();
+    expect(cookies(req('GET', { cookie: 'a=1; sg_session=abc; x_sg_session=no' }), 'sg_session')).toEqual(['abc']);
+    expect(cookies(req('GET', { cookie: 'x_sg_session=no' }), 'sg_session')).toEqual([]);
   });
   it('lists every value sent under the name (a narrower-path cookie from another port comes first)', () => {
     expect(cookies(req('GET', { cookie: 'sg_session=tossed; a=1; sg_session=mine' }), 'sg_session')).toEqual(['tossed', 'mine']);
