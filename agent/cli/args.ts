@@ -34,6 +34,7 @@ const connection: OptionSpec[] = [
   { name: 'project', kind: 'string', arg: 'PROJECT', env: 'SG_PROJECT', help: 'project of the workload (required)' },
   { name: 'workload', kind: 'string', arg: 'NAME', env: 'SG_WORKLOAD', help: 'workload (service or job) to resolve (required)' },
   { name: 'token-file', kind: 'string', arg: 'FILE', env: 'SG_TOKEN_FILE', help: 'read the workload token from FILE instead of SG_TOKEN' },
+  { name: 'strict', kind: 'boolean', env: 'SG_STRICT', help: 'refuse (exit 2) a --token-file that its group or other users may read, instead of warning' },
   { name: 'ca', kind: 'string', arg: 'FILE', env: 'SG_CA', help: 'PEM CA bundle that signs the server certificate (enables TLS)' },
   { name: 'cert', kind: 'string', arg: 'FILE', env: 'SG_CERT', help: 'client certificate for mTLS' },
   { name: 'key', kind: 'string', arg: 'FILE', env: 'SG_KEY', help: 'client key for mTLS' },
