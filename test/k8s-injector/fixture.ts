@@ -29,13 +29,16 @@ async function ok(server: ServerProcess, args: string[]): Promise<string> {
   return r.stdout;
 }
 
-export async function startBackend(): Promise<Backend> {
-  const server = await startServerProcess();
+/** `serverArgs`: more flags for `sg serve`. */
+export async function startBackend(serverArgs: string[] = []): Promise<Backend> {
+  const server = await startServerProcess({ args: serverArgs });
   const dir = mkdtempSync(join(tmpdir(), 'sg-injector-'));
   await ok(server, ['project', 'create', 'shop']);
   await ok(server, ['workload', 'create', 'shop', 'api']);
   await ok(server, ['group', 'create', 'shop', 'common', '--type', 'secret']);
-  await ok(server, ['group', 'set', 'shop', 'common', 'GREETING=hello from secret-groups', "QUOTED=it's $HOME `x`"]);
+  await ok(server, ['group', 'set', 'shop', 'common', 'GREETING=hello from secret-groups', "QUOTED=it's $HOME `x`", '--literal']);
+  writeFileSync(join(dir, 'key.pem'), 'not really a key\n');
+  await ok(server, ['group', 'file', 'add', 'shop', 'common', '/etc/app/key.pem', '--from', join(dir, 'key.pem'), '--mode', '0600']);
   await ok(server, ['role', 'create', 'k8s-injector', '--secret', 'none', '--config', 'keys', '--description', 'secret-groups injector: does a workload exist']);
   const token = (await ok(server, ['token', 'create', '--role', 'k8s-injector', '--name', 'k8s-injector'])).trim();
   const injectorTokenFile = join(dir, 'injector.token');
