@@ -58,8 +58,8 @@ export const FAMILIES: readonly ExecutionKeyFamily[] = [
   {
     id: 'interpreter options',
     rationale: 'runtimes read extra command-line options from these; options such as --require, -javaagent, -eval or -r load and run code',
-    sources: 'Node.js "Command-line API: NODE_OPTIONS"; JVM "JAVA_TOOL_OPTIONS" (JVMTI) and java(1) JDK_JAVA_OPTIONS; Erlang erl(1) ERL_AFLAGS/ERL_ZFLAGS/ERL_FLAGS; Elixir "elixir --help" ELIXIR_ERL_OPTIONS; perlrun(1) PERL5OPT; ruby(1) RUBYOPT; Go "go help environment" GOFLAGS',
-    patterns: ['*_OPTIONS', '*_OPTS', '*FLAGS', 'ERL_*', 'PERL5OPT', 'RUBYOPT', 'PERL5DB', 'PERLIO_DEBUG', 'PHPRC', 'PHP_INI_SCAN_DIR', 'LUA_INIT*', 'PYTHONSTARTUP', 'PYTHONINSPECT', 'PYTHONWARNINGS', 'PYTHONBREAKPOINT', 'NODE_REPL_EXTERNAL_MODULE', 'DOTNET_STARTUP_HOOKS', 'DOTNET_ADDITIONAL_DEPS', 'CORECLR_*', 'COR_*'],
+    sources: 'Node.js "Command-line API: NODE_OPTIONS"; JVM "JAVA_TOOL_OPTIONS" (JVMTI) and java(1) JDK_JAVA_OPTIONS; Erlang erl(1) ERL_AFLAGS/ERL_ZFLAGS/ERL_FLAGS; Elixir "elixir --help" ELIXIR_ERL_OPTIONS; perlrun(1) PERL5OPT; ruby(1) RUBYOPT',
+    patterns: ['*_OPTIONS', '*_OPTS', 'ERL_*', 'PERL5OPT', 'RUBYOPT', 'PERL5DB', 'PERLIO_DEBUG', 'PHPRC', 'PHP_INI_SCAN_DIR', 'LUA_INIT*', 'PYTHONSTARTUP', 'PYTHONINSPECT', 'PYTHONWARNINGS', 'PYTHONBREAKPOINT', 'NODE_REPL_EXTERNAL_MODULE', 'DOTNET_STARTUP_HOOKS', 'DOTNET_ADDITIONAL_DEPS', 'CORECLR_*', 'COR_*'],
   },
   {
     id: 'module path',
@@ -70,18 +70,18 @@ export const FAMILIES: readonly ExecutionKeyFamily[] = [
   {
     id: 'build tools',
     rationale: 'make, CMake, autoconf and cargo run the compilers, linkers, wrappers and shells named here, with these flags (a flag can be $(shell …) or -fplugin=); a build runs them with every build secret in its environment',
-    sources: 'GNU make manual "Implicit Variables" and "Other Special Variables" (MAKEFILES, MAKEFLAGS); CMake docs CMAKE_<LANG>_COMPILER_LAUNCHER and "Environment Variables"; GCC "Environment Variables Affecting GCC"; autoconf manual CONFIG_SHELL/CONFIG_SITE; ccache manual "Configuration" (CCACHE_PREFIX); pkg-config(1); Cargo "Environment Variables" (RUSTC, RUSTC_WRAPPER, RUSTC_WORKSPACE_WRAPPER, RUSTDOC)',
+    sources: 'GNU make manual "Implicit Variables" and "Other Special Variables" (MAKEFILES, MAKEFLAGS); CMake docs CMAKE_<LANG>_COMPILER_LAUNCHER and "Environment Variables"; GCC "Environment Variables Affecting GCC"; autoconf manual CONFIG_SHELL/CONFIG_SITE; ccache manual "Configuration" (CCACHE_PREFIX); pkg-config(1); Cargo "Environment Variables" (RUSTC, RUSTC_WRAPPER, RUSTC_WORKSPACE_WRAPPER, RUSTDOC, RUSTFLAGS); "go help environment" (GOFLAGS, CGO_*)',
     patterns: [
       'CC', 'CXX', 'CPP', 'LD', 'AR', 'AS', 'NM', 'RANLIB', 'STRIP', 'OBJCOPY', 'OBJDUMP', 'READELF', 'FC', 'F77', 'M4', 'PC', 'CO', 'GET', 'LEX', 'YACC', 'LINT', 'MAKEINFO', 'TEX', 'TEXI2DVI', 'WEAVE', 'CWEAVE', 'TANGLE', 'CTANGLE', 'RM', 'WINDRES', 'DLLTOOL', 'LIPO',
       'LDLIBS', 'LIBS', 'CPATH', 'C_INCLUDE_PATH', 'CPLUS_INCLUDE_PATH', 'OBJC_INCLUDE_PATH', 'LIBRARY_PATH', 'COMPILER_PATH', 'GCC_*', 'CGO_*',
-      'MAKE*', 'CMAKE_*', '*_COMPILER_LAUNCHER', '*_COMPILER', 'CCACHE_*', 'DISTCC_*', 'CONFIG_SHELL', 'CONFIG_SITE', 'PKG_CONFIG*', 'RUSTC*', 'RUSTDOC*', 'RUSTUP_*',
+      '*FLAGS', 'MAKE*', 'CMAKE_*', '*_COMPILER_LAUNCHER', '*_COMPILER', 'CCACHE_*', 'DISTCC_*', 'CONFIG_SHELL', 'CONFIG_SITE', 'PKG_CONFIG*', 'RUSTC*', 'RUSTDOC*', 'RUSTUP_*',
     ],
   },
   {
     id: 'package sources',
     rationale: 'package managers fetch (and run the install scripts of) dependencies from the registries and indexes named here, and read their configuration from these',
     sources: 'npm "config: Environment Variables" (npm_config_*, any case); Yarn "yarnrc" (YARN_*); Corepack README (COREPACK_NPM_REGISTRY); Bun "bunfig / Environment variables" (BUN_CONFIG_REGISTRY); pip "Configuration: Environment Variables" (PIP_*); uv "Environment variables" (UV_INDEX_URL, UV_*); Poetry and Pipenv configuration; Bundler bundle-config(1); Cargo "Environment Variables" (CARGO_*); "go help module-private" (GOPROXY, GONOSUMDB, …); Gradle "Build Environment" (GRADLE_*)',
-    patterns: ['*_REGISTRY', '*_REGISTRY_URL', '*_REGISTRY_SERVER', '*_INDEX_URL', 'UV_*', 'PIP_*', 'POETRY_*', 'PIPENV_*', 'COREPACK_*', 'BUN_*', 'YARN_*', 'BUNDLE_*', 'CARGO_*', 'GRADLE_*', 'MAVEN_*', 'GOPROXY', 'GONOPROXY', 'GOSUMDB', 'GONOSUMDB', 'GONOSUMCHECK', 'GOINSECURE', 'GOPRIVATE', 'GOVCS', 'GOAUTH', 'GOFLAGS'],
+    patterns: ['*_REGISTRY', '*_REGISTRY_URL', '*_REGISTRY_SERVER', '*_INDEX_URL', 'UV_*', 'PIP_*', 'POETRY_*', 'PIPENV_*', 'COREPACK_*', 'BUN_*', 'YARN_*', 'BUNDLE_*', 'CARGO_*', 'GRADLE_*', 'MAVEN_*', 'GOPROXY', 'GONOPROXY', 'GOSUMDB', 'GONOSUMDB', 'GONOSUMCHECK', 'GOINSECURE', 'GOPRIVATE', 'GOVCS', 'GOAUTH'],
     anyCase: ['npm_config_*'],
   },
   {
