@@ -65,6 +65,8 @@ RUN chmod 0755 dist/server/cli/main.js dist/agent/cli/main.js \
 # execs CMD with them, forwarding signals and exiting with CMD's status. Configuration comes from
 # SG_ADDR, SG_PROJECT, SG_WORKLOAD and SG_TOKEN_FILE (or SG_TOKEN), SG_CA for TLS.
 # For the sidecar, override the command: `sg-agent write --out /shared/app.env --watch`.
+# The Kubernetes injector (docs/kubernetes.md) runs this image with commands of its own: the
+# injected agent is `sg-agent write ...`, the webhook itself `tini -- sg k8s-injector serve ...`.
 FROM runtime AS agent
 USER 10001:10001
 # No CMD here (setting ENTRYPOINT clears the base image's): without a program the agent exits 2

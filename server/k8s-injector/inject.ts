@@ -104,8 +104,9 @@ function volumes(s: InjectorSettings): Volume[] {
     { name: SHARED_VOLUME, emptyDir: { medium: 'Memory', sizeLimit: '16Mi' } },
     {
       name: TOKEN_VOLUME,
+      // No defaultMode: the kubelet makes the token readable by the containers' user only when
+      // the pod says who that is, and 0644 otherwise (only the agent mounts it).
       projected: {
-        defaultMode: 0o444,
         sources: [{ serviceAccountToken: { audience: TOKEN_AUDIENCE, expirationSeconds: TOKEN_EXPIRATION_SECONDS, path: 'token' } }],
       },
     },

@@ -5,7 +5,7 @@
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ROOT, SG, runNode } from '../helpers/server-process.js';
+import { ROOT, SG, SG_AGENT, runNode } from '../helpers/server-process.js';
 
 interface Instruction {
   op: string;
@@ -200,6 +200,29 @@ describe('Dockerfile', () => {
       expect(existsSync(join(ROOT, path)), `${path} (run npm run build)`).toBe(true);
       expect(readFileSync(join(ROOT, path), 'utf8').split('\n')[0]).toBe('#!/usr/bin/env node');
     }
+  });
+
+  it('the agent image runs the injector\'s commands: the injected agent and the webhook, from PATH', async () => {
+    const { injectPod } = await import('../../server/k8s-injector/inject.js');
+    const { injectorObjects } = await import('../../server/k8s-injector/manifests.js');
+    const pod = { metadata: {}, spec: { containers: [{ name: 'app', image: 'x', command: ['app'] }] } };
+    const cfg = { project: 'p', workload: 'w', mode: 'sidecar' as const, sidecar: true, containers: ['app'], restart: false, job: false };
+    const injected = injectPod(pod, cfg, { agentImage: 'agent', serverAddr: 'a:1' });
+    if (!injected.ok) throw new Error(injected.reason);
+    const agentCmd = injected.pod.spec!.initContainers![0]!.command!;
+    const deployment = injectorObjects({ namespace: 'ns', agentImage: 'agent', serverAddr: 'a:1', caBundle: 'x' }).find((o) => o.kind === 'Deployment') as {
+      spec: { template: { spec: { containers: { command: string[] }[] } } };
+    };
+    const webhookCmd = deployment.spec.template.spec.containers[0]!.command;
+    // Both name programs the runtime stage links into /usr/local/bin (or tini, which it installs).
+    expect(agentCmd[0]).toBe('sg-agent');
+    expect(dockerfile).toContain('ln -s /app/dist/agent/cli/main.js /usr/local/bin/sg-agent');
+    expect(webhookCmd.slice(0, 3)).toEqual(['/usr/bin/tini', '--', 'sg']);
+    expect(dockerfile).toContain('ln -s /app/dist/server/cli/main.js /usr/local/bin/sg');
+    expect(dockerfile).toMatch(/apt-get install[^\n]*\btini\b/);
+    // The agent's own flags in the injected command exist.
+    const help = await runNode(SG_AGENT, ['write', '--help']);
+    for (const f of injected.pod.spec!.initContainers![0]!.args!.filter((a) => a.startsWith('--'))) expect(help.stdout, f).toMatch(new RegExp(`\\s${f}\\b`));
   });
 
   it('installs the same grpc-health-probe version as CI', () => {
