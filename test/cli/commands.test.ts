@@ -163,6 +163,7 @@ describe('command tree', () => {
       'sg group file rm', 'sg group link', 'sg group unlink', 'sg group history', 'sg group rollback',
       'sg group preview', 'sg group restart-dependents',
       'sg resolve', 'sg explain', 'sg token create', 'sg token list', 'sg token revoke', 'sg role list', 'sg whoami',
+      'sg k8s-injector serve', 'sg k8s-injector manifests',
     ]) {
       expect(names).toContain(cmd);
     }
@@ -196,8 +197,9 @@ describe('command tree', () => {
     const leaves = (c = program): typeof program.commands =>
       c.commands.flatMap((s) => (s.commands.length ? leaves(s) : [s]));
     for (const leaf of leaves()) {
-      // serve runs the server; completion prints a shell script: neither has a result to print as JSON.
-      if (['serve', 'help', 'completion'].includes(leaf.name())) continue;
+      // serve runs the server (or the injector); completion prints a shell script, k8s-injector
+      // manifests prints Kubernetes YAML for kubectl: none has a result to print as JSON.
+      if (['serve', 'help', 'completion', 'manifests'].includes(leaf.name())) continue;
       expect(leaf.options.map((o) => o.long), leaf.name()).toContain('--json');
     }
   });
