@@ -7,9 +7,9 @@ import { storeContract } from './store-contract.js';
 
 const dirs = new Map<Store, string>();
 storeContract('sqlite', {
-  async create() {
+  async create(opts) {
     const dir = mkdtempSync(join(tmpdir(), 'sg-sqlite-'));
-    const store = new SqliteStore(join(dir, 'sg.db'));
+    const store = new SqliteStore(join(dir, 'sg.db'), opts?.history);
     await store.init();
     dirs.set(store, dir);
     return store;
