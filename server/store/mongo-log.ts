@@ -88,8 +88,9 @@ export const CHECKPOINT_EVERY = 100;
  * FerretDB 1.x (SQLite handler) answers even a look-up by _id by reading the whole table (its
  * query's expression does not match the one its _id index is built on), so the look-ups of a
  * write — "is there a change n + 1?" — must hit a table that stays small however long the
- * history grows. Each number still has exactly one place, and documents are never deleted, so
- * a number once taken can never be taken again.
+ * history grows. Each number still has exactly one place, and documents are never deleted (a
+ * pruned change only loses its payload, see ChangeDoc.pruned), so a number once taken can
+ * never be taken again.
  */
 export const CHANGES_PER_COLLECTION = 128;
 export const changeCollection = (uid: string, n: number) => `${changeCollectionPrefix(uid)}${Math.floor(n / CHANGES_PER_COLLECTION)}`;

@@ -214,8 +214,9 @@ export interface Store {
   /** Names of the project's groups that have history — deleted groups included — by name. */
   listGroupHistoryNames(project: string): Promise<string[]>;
   /**
-   * Writes one record exactly as given, at its own revision, with its complete group history
-   * (history only for groups; `record` null: a deleted group whose history is kept). Nothing of
+   * Writes one record exactly as given, at its own revision, with its group history held to
+   * the history budget like any write (history only for groups; `record` null: a deleted group
+   * whose history is kept). Nothing of
    * that record or its history may exist yet (ALREADY_EXISTS); NOT_FOUND without the project.
    * Later writes continue from the imported revision and history like from any other.
    */
