@@ -54,15 +54,20 @@ export class SqliteStore implements Store {
 
   async init(): Promise<void> {
     this.db.exec(SCHEMA);
-    // Files written before the history budget: add its columns and weigh the kept entries once
-    // (their groups are pruned to the budget by their next write).
+    // Files written before the history budget: add its columns, weigh the entries and prune
+    // every group to the budget, once (so `sg migrate` also copies a history within it).
     const columns = (this.db.prepare('PRAGMA table_info(group_history)').all() as { name: string }[]).map((c) => c.name);
     this.db.transaction(() => {
       if (!columns.includes('bytes')) this.db.exec('ALTER TABLE group_history ADD COLUMN bytes INTEGER');
       if (!columns.includes('content')) this.db.exec('ALTER TABLE group_history ADD COLUMN content INTEGER');
+      const unweighed = this.db
+        .prepare('SELECT DISTINCT project, name FROM group_history WHERE bytes IS NULL OR content IS NULL')
+        .all() as { project: string; name: string }[];
+      if (unweighed.length === 0) return;
       this.db.exec(
         "UPDATE group_history SET bytes = length(CAST(data AS BLOB)), content = (json_extract(data, '$.group') IS NOT NULL) WHERE bytes IS NULL OR content IS NULL",
       );
+      for (const g of unweighed) this.pruneHistory(g.project, g.name);
     })();
   }
 
