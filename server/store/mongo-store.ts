@@ -857,8 +857,18 @@ export class MongoStore implements Store {
         for (const d of docs.slice(0, inserted)) log.apply(d);
         if (inserted) await this.checkpointAfter(log, before).catch(() => undefined);
         // Committed: strip what the committed changes pruned. A failed strip leaves a payload
-        // nobody reads (it is not in the kept history) until the group's next write strips it again.
-        await this.strip(log.uid, strip(inserted)).catch(() => undefined);
+        // nobody reads (it is not in the kept history) until the group's next write strips it
+        // again; after a strip that succeeded, this instance's next write need not repeat it.
+        const stripped = await this.strip(log.uid, strip(inserted)).then(
+          () => true,
+          () => false,
+        );
+        if (stripped) {
+          for (const d of docs.slice(0, inserted)) {
+            const head = d.kind === 'group' ? log.head('group', d.name) : undefined;
+            if (head?.n === d.n) head.dropped = [];
+          }
+        }
         writes.slice(0, inserted).forEach((w, i) => w.resolve(1 + docs[i]!.n));
         writes = writes.slice(inserted);
         if (error) throw error;
