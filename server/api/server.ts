@@ -112,7 +112,7 @@ export function createGrpcServer(
   const server = new grpc.Server({
     'grpc.max_connection_idle_ms': opts.maxConnectionIdleMs ?? DEFAULT_MAX_CONNECTION_IDLE_MS,
     'grpc.max_receive_message_length': LIMITS.requestBytes,
-    'grpc.max_send_message_length': 64 * 1024 * 1024,
+    'grpc.max_send_message_length': LIMITS.responseBytes,
     // Watch streams are long-lived: ping idle connections so dead peers are noticed.
     'grpc.keepalive_time_ms': 60_000,
     'grpc.keepalive_timeout_ms': 20_000,

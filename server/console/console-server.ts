@@ -13,7 +13,7 @@ import { LIMITS } from '../domain/limits.js';
 import type { Logger } from '../log.js';
 import type { ServiceHandlers } from '../api/server.js';
 import { BadText, parseStrictJson } from '../api/strict-reader.js';
-import { buildRoutes, requestFromJson, responseToJson, type Route } from './rpc-routes.js';
+import { buildRoutes, requestFromJson, responseToJson, ResponseTooLarge, type Route } from './rpc-routes.js';
 import { rpcError } from './rpc-status.js';
 import { invokeUnary, SyntheticStream, type Caller } from './synthetic-call.js';
 import { Sessions } from './sessions.js';
@@ -93,7 +93,12 @@ export function createConsoleHandler(opts: Omit<ConsoleOptions, 'host' | 'port'>
     }
     const out = await invokeUnary(route.handler, request, caller);
     if (!out.ok) throw new HttpError(rpcError(out.code, '').http, out.code, out.message);
-    return responseToJson(route, out.value);
+    try {
+      return responseToJson(route, out.value);
+    } catch (e) {
+      if (e instanceof ResponseTooLarge) throw new HttpError(rpcError(S.RESOURCE_EXHAUSTED, '').http, S.RESOURCE_EXHAUSTED, e.message);
+      throw e;
+    }
   };
 
   const readJson = (req: http.IncomingMessage): Promise<unknown> =>
@@ -242,8 +247,17 @@ export function createConsoleHandler(opts: Omit<ConsoleOptions, 'host' | 'port'>
     };
     const call = new SyntheticStream(request, caller, {
       message: (value) => {
+        let json: unknown;
+        try {
+          json = responseToJson(route, value);
+        } catch (e) {
+          if (!(e instanceof ResponseTooLarge)) throw e;
+          // As gRPC ends a stream whose message exceeds the limit.
+          queueMicrotask(() => call.abort(S.RESOURCE_EXHAUSTED, e.message));
+          return false;
+        }
         start();
-        return res.write(`${JSON.stringify({ result: responseToJson(route, value) })}\n`);
+        return res.write(`${JSON.stringify({ result: json })}\n`);
       },
       error: (code, message) => {
         if (!started) return sendError(res, code, message);

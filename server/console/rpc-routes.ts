@@ -15,6 +15,7 @@ import { ProjectServiceDefinition } from '../../gen/web/secretgroups/v1/project_
 import { ResolverServiceDefinition } from '../../gen/web/secretgroups/v1/resolver_service.js';
 import { SecretGroupServiceDefinition } from '../../gen/web/secretgroups/v1/secret_group_service.js';
 import type { ServiceHandlers } from '../api/server.js';
+import { LIMITS } from '../domain/limits.js';
 
 /** What ts-proto generates for every message (the subset used here). */
 export interface MessageType {
@@ -93,9 +94,20 @@ export function requestFromJson(route: Route, body: unknown): unknown {
   return route.grpcMethod.requestDeserialize(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
 }
 
-/** A handler's answer (a message, or bytes it encoded itself) -> proto3 JSON. */
+/** An answer larger than the gRPC server would send (LIMITS.responseBytes): refused the same way. */
+export class ResponseTooLarge extends Error {
+  constructor(readonly bytes: number) {
+    super(`the answer (${bytes} bytes) exceeds the ${LIMITS.responseBytes}-byte message limit; ask for less (a smaller page)`);
+  }
+}
+
+/**
+ * A handler's answer (a message, or bytes it encoded itself) -> proto3 JSON. Refuses
+ * (ResponseTooLarge) a message over the gRPC server's max send size, as gRPC would.
+ */
 export function responseToJson(route: Route, value: unknown): unknown {
   const bytes = value instanceof Uint8Array ? value : route.grpcMethod.responseSerialize(value);
+  if (bytes.byteLength > LIMITS.responseBytes) throw new ResponseTooLarge(bytes.byteLength);
   const message = route.responseType.decode(bytes) as Record<string, unknown>;
   if (route.keysOnlyRecords) redactRecords(message);
   return route.responseType.toJSON(message as never);

@@ -6,9 +6,10 @@ import { groupDependents, type GroupDependent } from '../domain/dependents.js';
 import { notFound } from '../domain/errors.js';
 import { diffGroups, type GroupDiff } from '../domain/group-diff.js';
 import { validateName } from '../domain/validation.js';
-import type { GroupType, ResolveScope, SecretGroup, Vars } from '../domain/types.js';
+import type { ResolveScope, SecretGroup, Vars } from '../domain/types.js';
 import type { Principal } from '../security/principal.js';
 import type { Deps } from './deps.js';
+import { historyType, revisionOf } from './group-history.js';
 import { snapshotGroup } from './snapshot-group.js';
 
 export interface RevisionDiff extends GroupDiff {
@@ -36,20 +37,13 @@ export class GroupInsights {
     validateName('project', project);
     validateName('group name', name);
     p.requireProject(project);
-    const entries = await this.d.store.listGroupHistory(project, name);
-    if (entries.length === 0) throw notFound(`group ${project}/${name}`);
-    const current = await this.d.store.getRecord('group', project, name);
-    const type: GroupType = current?.type ?? entries.findLast((e) => e.group)?.group?.type ?? 'secret';
+    const store = this.d.store;
+    const [type, bounds] = await Promise.all([historyType(store, project, name), store.groupHistoryBounds(project, name)]);
+    if (!type || !bounds) throw notFound(`group ${project}/${name}`);
     p.requireGroupAccess(project, type, 'keys');
-    const last = entries.at(-1)!.revision;
-    const to = toRevision || last;
-    const at = (rev: number): SecretGroup | null => {
-      const e = entries.find((x) => x.revision === rev);
-      if (!e) throw notFound(`revision ${rev} of group ${project}/${name}`);
-      return e.group;
-    };
-    const a = at(fromRevision);
-    const b = at(to);
+    const to = toRevision || bounds.last;
+    // Only the two revisions compared are read and opened, however long the history.
+    const [a, b] = (await Promise.all([revisionOf(store, project, name, fromRevision), revisionOf(store, project, name, to)])).map((e) => e.group);
     const diff = diffGroups(a, b);
     const readable = (g: SecretGroup | null) => !g || p.seesValues(g.type);
     const showValues = !keysOnly && p.seesValues(type) && readable(a) && readable(b);

@@ -15,11 +15,19 @@ import { MAX_WRITE_ATTEMPTS, type Deps } from './deps.js';
 import { snapshotGroup } from './snapshot-group.js';
 import { dependentsOf, RESTART_ACTION, signalRestart } from '../watch/restart-relay.js';
 import { auditedWrite } from './audit.js';
+import { historyTail, historyType, revisionOf } from './group-history.js';
 import { viewGroup, type Redacted } from './redact.js';
 import { recordAnswerRead, recordValueReads } from './value-reads.js';
 
 /** Changes to an existing group that read nothing but the group, addons and workloads (see plan). */
 const SNAPSHOT_PLANNED: ReadonlySet<GroupChange['kind']> = new Set(['set', 'unset', 'settings', 'link', 'unlink', 'add-file', 'remove-file', 'delete', 'import']);
+
+/** One page of ListGroupHistory; nextBefore 0: it reaches the oldest kept revision. */
+export interface HistoryPage {
+  revisions: { entry: GroupHistoryEntry; redacted: boolean }[];
+  nextBefore: number;
+  oldestKept: number;
+}
 
 /** A group after a change: `unchanged` when the change altered nothing (no revision written). */
 export type MutationResult = Redacted<SecretGroup> & { unchanged?: boolean; warnings?: string[] };
@@ -50,15 +58,23 @@ export class GroupsService {
     return recordValueReads(this.d, p, 'ListGroups', project, groups.filter((g) => p.level(g.type) !== 'none').map((g) => viewGroup(p, g)));
   }
 
-  async history(p: Principal, project: string, name: string): Promise<{ entry: GroupHistoryEntry; redacted: boolean }[]> {
+  /**
+   * One page of the kept history, the newest first (LIMITS.historyPageSize, at most
+   * historyPageMax revisions and historyPageBytes stored bytes); access is checked before a
+   * revision is read.
+   */
+  async history(p: Principal, project: string, name: string, page: { size?: number; before?: number } = {}): Promise<HistoryPage> {
     validateName('project', project);
     validateName('group name', name);
     p.requireProject(project);
-    const entries = await this.d.store.listGroupHistory(project, name);
-    if (entries.length === 0) throw notFound(`group ${project}/${name}`);
-    const current = await this.d.store.getRecord('group', project, name);
-    const type = current?.type ?? entries.findLast((e) => e.group)?.group?.type ?? 'secret';
+    const store = this.d.store;
+    const [type, bounds] = await Promise.all([historyType(store, project, name), store.groupHistoryBounds(project, name)]);
+    if (!type || !bounds) throw notFound(`group ${project}/${name}`);
     p.requireGroupAccess(project, type, 'keys');
+    const limit = Math.min(page.size || LIMITS.historyPageSize, LIMITS.historyPageMax);
+    const entries = await store.listGroupHistory(project, name, { before: page.before, limit, maxBytes: LIMITS.historyPageBytes });
+    const oldest = entries[0]?.revision;
+    const nextBefore = oldest !== undefined && oldest > bounds.first ? oldest : 0;
     const out = entries.map((entry) => {
       if (!entry.group) return { entry, redacted: false };
       // Every revision is shown with the stricter of its own and the current type.
@@ -71,7 +87,7 @@ export class GroupsService {
       const keys = [...new Set(out.flatMap((o) => Object.keys(o.entry.group?.variables ?? {})))].sort();
       this.d.audit.recordRead({ time: this.d.now(), actor: p.actor, action: 'ListGroupHistory', project, target: `group ${project}/${name}`, keys, outcome: 'ok' });
     }
-    return out;
+    return { revisions: out, nextBefore, oldestKept: bounds.first };
   }
 
   /**
@@ -167,9 +183,9 @@ export class GroupsService {
     if (change.kind === 'restore') {
       if (!(await store.getProject(project))) throw notFound(`project ${project}`);
       if (current) throw alreadyExists(`group ${project}/${name} (only a deleted group can be restored)`);
-      const entries = await store.listGroupHistory(project, name);
-      const last = entries.at(-1);
-      const content = entries.findLast((e) => e.group)?.group;
+      const tail = await historyTail(store, project, name);
+      const last = tail?.last;
+      const content = tail?.content?.group;
       if (!last || !content) throw notFound(`deleted group ${project}/${name}`);
       if (expectedRevision && last.revision !== expectedRevision) throw stale(`deleted group ${project}/${name}`, expectedRevision, last.revision);
       p.requireGroupAccess(project, content.type, previewLevel ?? 'write');
@@ -192,8 +208,7 @@ export class GroupsService {
     // Addon details are secret values: linking or unlinking one needs write on secret groups.
     if (!previewLevel && (change.kind === 'link' || change.kind === 'unlink')) p.requireSecretWrite(project, ['addon links']);
     if (change.kind === 'rollback') {
-      const target = (await store.listGroupHistory(project, name)).find((h) => h.revision === change.revision);
-      if (!target) throw notFound(`revision ${change.revision} of group ${project}/${name}`);
+      const target = await revisionOf(store, project, name, change.revision);
       if (!target.group) throw invalid(`revision ${change.revision} of group ${project}/${name} is a deletion; roll back to an earlier one`);
       effective = { kind: 'rollback', revision: change.revision, to: target.group };
     }
@@ -205,8 +220,8 @@ export class GroupsService {
     if (after) await this.checkResolutionSizes(p, project, after);
     if (after && change.kind === 'create') {
       // A group recreated after deletion continues its history's revision numbers.
-      const last = (await store.listGroupHistory(project, name)).at(-1);
-      if (last) after.revision = last.revision + 1;
+      const last = await store.groupHistoryBounds(project, name);
+      if (last) after.revision = last.last + 1;
     }
     const warnings = after ? await this.checkReach(project, name, current?.restrictions ?? null, after.restrictions, change, snapshot) : [];
     const history: GroupHistoryEntry = {
@@ -241,7 +256,7 @@ export class GroupsService {
   }
 
   /**
-   * Renames a group; its history follows it. The old name is deleted first (with the CAS on its
+   * Renames a group; its kept history follows it (within the history budget, as any import). The old name is deleted first (with the CAS on its
    * revision, its history ending in a RenameGroup deletion), then the group and its whole
    * history are written under the new name; if that fails, the old name is restored.
    */
@@ -257,7 +272,7 @@ export class GroupsService {
     p.requireGroupAccess(project, current.type, 'write');
     if (expectedRevision && current.revision !== expectedRevision) throw stale(`group ${project}/${name}`, expectedRevision, current.revision);
     if (await store.getRecord('group', project, newName)) throw alreadyExists(`group ${project}/${newName}`);
-    if ((await store.listGroupHistory(project, newName)).length) {
+    if (await store.groupHistoryBounds(project, newName)) {
       throw alreadyExists(`history of a deleted group ${project}/${newName} (restore it, or choose another name)`);
     }
     const now = this.d.now();

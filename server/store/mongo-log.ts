@@ -30,6 +30,19 @@ export interface ChangeDoc {
   data: string | null;
   /** JSON of the codec-encoded history entry written with this change, if any. */
   history: string | null;
+  /**
+   * Group changes: JSON of KeptRevision[], the group's history that the budget keeps after this
+   * change (oldest first). Absent on changes written before the history budget.
+   */
+  kept?: string | null;
+  /** Group changes: the changes whose history this one pruned (their payload is stripped after the commit). */
+  dropped?: number[];
+  /**
+   * Set when the payload (data, history, kept) was stripped because a later change of the same
+   * group pruned this one from its history: the record's state here is no longer readable, and
+   * never needed by a reader that is up to date (a later change of the record exists).
+   */
+  pruned?: boolean;
   time: number;
   schemaVersion: number;
 }
@@ -55,7 +68,16 @@ export interface Head {
   hasHistory: boolean;
   /** Null for a deleted record; undefined until loaded (checkpoints list no data). */
   data?: string | null;
+  /** The change was pruned (ChangeDoc.pruned): the state holding this head is not up to date. */
+  pruned?: boolean;
+  /** Groups: the kept history after this change; undefined until loaded. */
+  kept?: KeptRevision[];
+  /** Groups: the changes this change pruned (stripped again by the next write, should a strip have failed). */
+  dropped?: number[];
 }
+
+/** One revision the history budget keeps: its number, the change holding it, its stored bytes, 1 when it has content. */
+export type KeptRevision = [revision: number, n: number, bytes: number, content: 0 | 1];
 
 type ManifestEntry = [kind: RecordKind, name: string, n: number, revision: number, deleted: boolean, hasHistory: boolean];
 
@@ -66,8 +88,9 @@ export const CHECKPOINT_EVERY = 100;
  * FerretDB 1.x (SQLite handler) answers even a look-up by _id by reading the whole table (its
  * query's expression does not match the one its _id index is built on), so the look-ups of a
  * write — "is there a change n + 1?" — must hit a table that stays small however long the
- * history grows. Each number still has exactly one place, and documents are never deleted, so
- * a number once taken can never be taken again.
+ * history grows. Each number still has exactly one place, and documents are never deleted (a
+ * pruned change only loses its payload, see ChangeDoc.pruned), so a number once taken can
+ * never be taken again.
  */
 export const CHANGES_PER_COLLECTION = 128;
 export const changeCollection = (uid: string, n: number) => `${changeCollectionPrefix(uid)}${Math.floor(n / CHANGES_PER_COLLECTION)}`;
@@ -85,6 +108,8 @@ export function crossesCheckpoint(after: number, upTo: number): boolean {
 /** A project incarnation's records as of change `n`. */
 export class ProjectLog {
   private readonly heads = new Map<string, Head>();
+  /** Heads whose change was pruned: while any, this state is mid-way and must advance before records are read. */
+  prunedHeads = 0;
 
   constructor(
     readonly project: string,
@@ -106,9 +131,26 @@ export class ProjectLog {
     if (doc.uid !== this.uid || doc.n !== this.n + 1) return false;
     const key = headKey(doc.kind, doc.name);
     const hasHistory = Boolean(doc.history) || (this.heads.get(key)?.hasHistory ?? false);
-    this.heads.set(key, { kind: doc.kind, name: doc.name, n: doc.n, revision: doc.revision, deleted: doc.deleted, hasHistory, data: doc.deleted ? null : doc.data });
+    this.setHead(key, {
+      kind: doc.kind,
+      name: doc.name,
+      n: doc.n,
+      revision: doc.revision,
+      deleted: doc.deleted,
+      hasHistory,
+      data: doc.deleted || doc.pruned ? null : doc.data,
+      pruned: doc.pruned === true,
+      kept: doc.kept ? (JSON.parse(doc.kept) as KeptRevision[]) : undefined,
+      dropped: doc.dropped,
+    });
     this.n = doc.n;
     return true;
+  }
+
+  private setHead(key: string, head: Head): void {
+    if (this.heads.get(key)?.pruned) this.prunedHeads--;
+    if (head.pruned) this.prunedHeads++;
+    this.heads.set(key, head);
   }
 
   head(kind: RecordKind, name: string): Head | undefined {
@@ -147,7 +189,7 @@ export class ProjectLog {
   /** Moves this state to change `n` of a checkpoint, given its newer heads with their data. */
   jump(n: number, newer: readonly Head[]): void {
     if (n <= this.n) return;
-    for (const h of newer) this.heads.set(headKey(h.kind, h.name), h);
+    for (const h of newer) this.setHead(headKey(h.kind, h.name), h);
     this.n = n;
   }
 }

@@ -54,9 +54,24 @@ import {
   type ChangeDoc,
   type CheckpointDoc,
   type Head,
+  type KeptRevision,
 } from './mongo-log.js';
 import { Batcher } from './batcher.js';
-import { checkImport, type AuditEvent, type AuditFilter, type RecordKind, type RecordTypes, type Store, type TokenRecord } from './store.js';
+import {
+  checkImport,
+  HISTORY_BUDGET,
+  historyKept,
+  pageCut,
+  storedBytes,
+  type AuditEvent,
+  type AuditFilter,
+  type HistoryBudget,
+  type HistoryPage,
+  type RecordKind,
+  type RecordTypes,
+  type Store,
+  type TokenRecord,
+} from './store.js';
 
 export const DEFAULT_MONGO_DB = 'secretgroups';
 
@@ -65,6 +80,8 @@ export interface MongoStoreOptions {
   dbName?: string;
   /** Used when the URI sets no serverSelectionTimeoutMS: how long an RPC waits for a down store. */
   serverSelectionTimeoutMs?: number;
+  /** The per-group history budget (default: LIMITS). */
+  history?: HistoryBudget;
 }
 
 interface ProjectDoc {
@@ -104,6 +121,9 @@ type Mode = 'create' | 'update' | 'delete';
 const SCHEMA_DOC = 'schema';
 /** Look-ups by _id sent at once (advancing through many changes, loading a checkpoint). */
 const LOOKUP_BATCH = 32;
+/** Advances a reader or writer makes past pruned heads before it gives up (UNAVAILABLE). */
+const STALE_RETRIES = 8;
+const stillChanging = (project: string) => new DomainError('UNAVAILABLE', `project ${project} kept changing while it was read; retry`);
 /** Changes per insertMany when importing a long history. */
 const IMPORT_BATCH = 500;
 const USER_META = 'user:';
@@ -125,6 +145,7 @@ export class MongoStore implements Store {
   private readonly audit: Collection<AuditDoc>;
   private readonly meta: Collection<MetaDoc>;
   private readonly counters: Collection<CounterDoc>;
+  private readonly budget: HistoryBudget;
   /** State of the projects this instance has read (current incarnation only). */
   private readonly logs = new Map<string, ProjectLog>();
   /** Last change numbers of projects read only through the change feed. */
@@ -160,6 +181,7 @@ export class MongoStore implements Store {
       ...(has('connectTimeoutMS') ? {} : { connectTimeoutMS: timeout }),
     });
     this.db = this.client.db(opts.dbName ?? dbNameFromUri(uri) ?? DEFAULT_MONGO_DB);
+    this.budget = opts.history ?? HISTORY_BUDGET;
     this.projects = this.db.collection('projects');
     this.checkpoints = this.db.collection('checkpoints');
     this.tokens = this.db.collection('tokens');
@@ -268,14 +290,14 @@ export class MongoStore implements Store {
 
   async getRecord<K extends RecordKind>(kind: K, project: string, name: string): Promise<RecordTypes[K] | null> {
     return this.guard(async () => {
-      const head = (await this.synced(project))?.head(kind, name);
+      const head = (await this.readable(project))?.head(kind, name);
       return head && !head.deleted ? decodeRecord(kind, JSON.parse(head.data!)) : null;
     });
   }
 
   async listRecords<K extends RecordKind>(kind: K, project: string): Promise<RecordTypes[K][]> {
     return this.guard(async () => {
-      const log = await this.synced(project);
+      const log = await this.readable(project);
       return log ? log.live(kind).map((h) => decodeRecord(kind, JSON.parse(h.data!))) : [];
     });
   }
@@ -298,27 +320,108 @@ export class MongoStore implements Store {
     return this.guard(() => this.commit('delete', kind, project, name, expectedRevision, null, history));
   }
 
-  async listGroupHistory(project: string, name: string): Promise<GroupHistoryEntry[]> {
+  /**
+   * The group's kept history (its head's list) names the change of each revision: a page, or
+   * one revision, is that many look-ups by _id, however long the log.
+   */
+  async listGroupHistory(project: string, name: string, page?: HistoryPage): Promise<GroupHistoryEntry[]> {
     return this.guard(async () => {
-      const log = await this.synced(project);
-      if (!log) return [];
-      // The one query by a field other than _id on changes: a scan of each of the project's
-      // change collections. History reads are rare; writes never need it.
-      const collections = Array.from({ length: Math.floor(log.n / CHANGES_PER_COLLECTION) + 1 }, (_, g) => this.changesOf(log.uid, g * CHANGES_PER_COLLECTION));
-      const found = await Promise.all(
-        collections.map((c) => c.find({ kind: 'group', name, history: { $ne: null } }, { projection: { n: 1, history: 1 } }).toArray()),
-      );
-      return found
-        .flat()
-        .map((d) => ({ n: d.n, entry: decodeHistory(JSON.parse(d.history!)) }))
-        .sort((a, b) => a.entry.revision - b.entry.revision || a.n - b.n)
-        .map((d) => d.entry);
+      const kept = await this.keptHistory(project, name);
+      if (!kept) return [];
+      let chosen: KeptRevision[] = kept;
+      if (page) {
+        const below = kept.filter(([revision]) => !page.before || revision < page.before).reverse();
+        chosen = below.slice(0, pageCut(below.map(([, , bytes]) => ({ bytes })), page)).reverse();
+      }
+      return this.readHistory(kept.uid, chosen);
     });
+  }
+
+  async getGroupRevision(project: string, name: string, revision: number): Promise<GroupHistoryEntry | null> {
+    return this.guard(async () => {
+      const kept = await this.keptHistory(project, name);
+      const hit = kept?.filter((k) => k[0] === revision) ?? [];
+      return hit.length ? ((await this.readHistory(kept!.uid, hit))[0] ?? null) : null;
+    });
+  }
+
+  async groupHistoryBounds(project: string, name: string): Promise<{ first: number; last: number } | null> {
+    return this.guard(async () => {
+      const kept = await this.keptHistory(project, name);
+      return kept?.length ? { first: kept[0]![0], last: kept.at(-1)![0] } : null;
+    });
+  }
+
+  /** The group's kept history, from an up-to-date state; null without the project. */
+  private async keptHistory(project: string, name: string): Promise<(KeptRevision[] & { uid: string }) | null> {
+    const log = await this.readable(project);
+    if (!log) return null;
+    for (let attempt = 0; ; attempt++) {
+      const kept = await this.keptOf(log, name);
+      if (kept) return Object.assign([...kept], { uid: log.uid });
+      if (attempt >= STALE_RETRIES) throw stillChanging(project);
+      await this.advance(log);
+    }
+  }
+
+  /** The entries of these kept revisions, oldest first; one pruned meanwhile by a writer is left out. */
+  private async readHistory(uid: string, kept: readonly KeptRevision[]): Promise<GroupHistoryEntry[]> {
+    const out: GroupHistoryEntry[] = [];
+    for (let i = 0; i < kept.length; i += LOOKUP_BATCH) {
+      const docs = await Promise.all(
+        kept.slice(i, i + LOOKUP_BATCH).map(([, n]) => this.changesOf(uid, n).findOne({ _id: changeId(uid, n) }, { projection: { history: 1 } })),
+      );
+      for (const d of docs) if (d?.history) out.push(decodeHistory(JSON.parse(d.history)));
+    }
+    return out;
+  }
+
+  /**
+   * The kept history of a group as of this state's head, loaded when not known yet (a head
+   * from a checkpoint; a log written before the history budget, whose history is then found by
+   * a scan and kept whole until the group's next write prunes it). Null when the head's change
+   * was pruned: the state is behind, advance it first.
+   */
+  private async keptOf(log: ProjectLog, name: string): Promise<KeptRevision[] | null> {
+    const head = log.head('group', name);
+    if (!head || head.pruned) return head ? null : [];
+    if (head.kept) return head.kept;
+    const doc = await this.changesOf(log.uid, head.n).findOne({ _id: changeId(log.uid, head.n) }, { projection: { kept: 1, pruned: 1 } });
+    if (!doc || doc.pruned) return null;
+    head.kept = doc.kept ? (JSON.parse(doc.kept) as KeptRevision[]) : head.hasHistory ? await this.scanHistory(log, name) : [];
+    return head.kept;
+  }
+
+  /**
+   * Every history entry of a group in the log, by a scan of each change collection (the one
+   * query by a field other than _id on changes): only for logs written before the budget.
+   */
+  private async scanHistory(log: ProjectLog, name: string): Promise<KeptRevision[]> {
+    const collections = Array.from({ length: Math.floor(log.n / CHANGES_PER_COLLECTION) + 1 }, (_, g) => this.changesOf(log.uid, g * CHANGES_PER_COLLECTION));
+    const found = await Promise.all(
+      collections.map((c) => c.find({ kind: 'group', name, history: { $ne: null } }, { projection: { n: 1, history: 1 } }).toArray()),
+    );
+    return found
+      .flat()
+      .filter((d) => d.n <= log.n)
+      .map((d) => ({ n: d.n, bytes: storedBytes(d.history!), entry: decodeHistory(JSON.parse(d.history!)) }))
+      .sort((a, b) => a.entry.revision - b.entry.revision || a.n - b.n)
+      .map((d): KeptRevision => [d.entry.revision, d.n, d.bytes, d.entry.group ? 1 : 0]);
+  }
+
+  /** synced(), and past any pruned head: a reader never sees a state mid-way through catching up. */
+  private async readable(project: string): Promise<ProjectLog | null> {
+    const log = await this.synced(project);
+    for (let attempt = 0; log && log.prunedHeads > 0; attempt++) {
+      if (attempt >= STALE_RETRIES) throw stillChanging(project);
+      await this.advance(log);
+    }
+    return log;
   }
 
   async loadProject(name: string): Promise<ProjectSnapshot | null> {
     return this.guard(async () => {
-      const log = await this.synced(name);
+      const log = await this.readable(name);
       if (!log) return null;
       const workloads = new Map<string, Workload>();
       const addons = new Map<string, Addon>();
@@ -462,7 +565,15 @@ export class MongoStore implements Store {
     record: RecordTypes[K] | null,
     history: GroupHistoryEntry[],
   ): Promise<void> {
-    const entries = checkImport(kind, project, name, record, history);
+    const all = checkImport(kind, project, name, record, history);
+    // The budget applies to an imported history as to one written entry by entry.
+    const sizes = all.map((h) => storedBytes(JSON.stringify(encodeHistory(h))));
+    const keep = historyKept(
+      all.map((h, i) => ({ bytes: sizes[i]!, content: h.group !== null })).reverse(),
+      this.budget,
+    );
+    const entries = all.slice(all.length - keep);
+    const entrySizes = sizes.slice(all.length - keep);
     return this.guard(() =>
       this.exclusive(project, async () => {
         const what = `${kind} ${project}/${name}`;
@@ -481,6 +592,16 @@ export class MongoStore implements Store {
         else steps.push(final);
         const from = log.n;
         const docs = steps.map((st, i) => this.changeDoc(log, from + 1 + i, kind, project, name, st.revision, st.state, st.history ?? undefined));
+        if (kind === 'group') {
+          // Each step's kept history: the imported entries up to it (all within the budget).
+          const kept: KeptRevision[] = [];
+          docs.forEach((d, i) => {
+            const h = entries[i];
+            if (h) kept.push([h.revision, d.n, entrySizes[i]!, h.group ? 1 : 0]);
+            d.kept = JSON.stringify(kept);
+            d.dropped = [];
+          });
+        }
         for (let i = 0; i < docs.length; ) {
           // One batch per change collection, in order.
           let j = i + 1;
@@ -565,9 +686,15 @@ export class MongoStore implements Store {
     const live = newer.filter((h) => h.data === undefined);
     for (let i = 0; i < live.length; i += LOOKUP_BATCH) {
       const heads = live.slice(i, i + LOOKUP_BATCH);
-      const docs = await Promise.all(heads.map((h) => this.changesOf(log.uid, h.n).findOne({ _id: changeId(log.uid, h.n) }, { projection: { data: 1 } })));
+      const docs = await Promise.all(
+        heads.map((h) => this.changesOf(log.uid, h.n).findOne({ _id: changeId(log.uid, h.n) }, { projection: { data: 1, pruned: 1 } })),
+      );
       if (docs.some((d) => !d)) return;
-      heads.forEach((h, k) => (h.data = docs[k]!.data));
+      // A pruned head has a later change of its record after the checkpoint: advancing reaches it.
+      heads.forEach((h, k) => {
+        h.pruned = docs[k]!.pruned === true;
+        h.data = h.pruned ? null : docs[k]!.data;
+      });
     }
     log.jump(checkpoint.n, newer);
   }
@@ -712,6 +839,7 @@ export class MongoStore implements Store {
       let log = this.logs.get(project) ?? (await this.loadLog(project));
       // A cached state may be behind: it may only refuse once it is up to date.
       let current = false;
+      let stale = 0;
       while (writes.length) {
         if (!log) throw notFound(`project ${project}`);
         const { accepted, refused } = checkGroup(log, project, writes);
@@ -724,7 +852,18 @@ export class MongoStore implements Store {
         writes = accepted;
         if (!writes.length) return;
         const l = log;
+        // Each group write carries its group's kept history onwards: known before the docs are built.
+        const groups = [...new Set(writes.filter((w) => w.kind === 'group').map((w) => w.name))];
+        await Promise.all(groups.map((g) => this.keptOf(l, g)));
         const docs = writes.map((w, i) => this.changeDoc(l, l.n + 1 + i, w.kind, project, w.name, w.record ? w.record.revision : w.expected, w.record, w.history));
+        const strip = this.budgetGroup(l, docs, writes);
+        if (!strip) {
+          // A head without its kept history (pruned: this state is behind; or replaced meanwhile).
+          if (++stale > STALE_RETRIES) throw stillChanging(project);
+          await this.advance(l);
+          current = true;
+          continue;
+        }
         // The project check runs beside the insert: if the project is gone (or is a new
         // incarnation), the changes went to a dead uid that nobody reads, and nothing committed.
         const [{ inserted, error }, p] = await Promise.all([
@@ -740,6 +879,19 @@ export class MongoStore implements Store {
         const before = log.n;
         for (const d of docs.slice(0, inserted)) log.apply(d);
         if (inserted) await this.checkpointAfter(log, before).catch(() => undefined);
+        // Committed: strip what the committed changes pruned. A failed strip leaves a payload
+        // nobody reads (it is not in the kept history) until the group's next write strips it
+        // again; after a strip that succeeded, this instance's next write need not repeat it.
+        const stripped = await this.strip(log.uid, strip(inserted)).then(
+          () => true,
+          () => false,
+        );
+        if (stripped) {
+          for (const d of docs.slice(0, inserted)) {
+            const head = d.kind === 'group' ? log.head('group', d.name) : undefined;
+            if (head?.n === d.n) head.dropped = [];
+          }
+        }
         writes.slice(0, inserted).forEach((w, i) => w.resolve(1 + docs[i]!.n));
         writes = writes.slice(inserted);
         if (error) throw error;
@@ -751,6 +903,59 @@ export class MongoStore implements Store {
     } catch (e) {
       for (const w of writes) w.reject(e);
     }
+  }
+
+  /**
+   * Sets each group change's kept history (the budget applied to the group's kept history
+   * before it plus its own entry) and what it drops. Returns, for a number of changes
+   * committed, the changes whose payload to strip: what they dropped, and what the group's
+   * previous head dropped (stripped again, should that strip have failed).
+   */
+  private budgetGroup(
+    log: ProjectLog,
+    docs: ChangeDoc[],
+    writes: readonly { history: GroupHistoryEntry | undefined }[],
+  ): ((committed: number) => number[]) | null {
+    const kept = new Map<string, KeptRevision[]>();
+    const again = new Map<string, number[]>();
+    for (const [i, d] of docs.entries()) {
+      if (d.kind !== 'group') continue;
+      if (!kept.has(d.name)) {
+        const head = log.head('group', d.name);
+        if (head && (head.pruned || !head.kept)) return null;
+        kept.set(d.name, head?.kept ?? []);
+        again.set(d.name, head?.dropped ?? []);
+      }
+      let list = kept.get(d.name)!;
+      const dropped: number[] = [];
+      const entry = writes[i]!.history;
+      if (d.history && entry) {
+        const revision = entry.revision;
+        const replaced = list.filter((k) => k[0] === revision);
+        const newestFirst = [...list.filter((k) => k[0] !== revision), [revision, d.n, storedBytes(d.history), entry.group ? 1 : 0] as KeptRevision]
+          .sort((a, b) => b[0] - a[0] || b[1] - a[1]);
+        const keep = historyKept(newestFirst.map(([, , bytes, content]) => ({ bytes, content: content === 1 })), this.budget);
+        list = newestFirst.slice(0, keep).reverse();
+        dropped.push(...replaced.map((k) => k[1]), ...newestFirst.slice(keep).map((k) => k[1]));
+      }
+      kept.set(d.name, list);
+      d.kept = JSON.stringify(list);
+      d.dropped = dropped;
+    }
+    return (committed) => {
+      const done = docs.slice(0, committed).filter((d) => d.kind === 'group');
+      const names = new Set(done.map((d) => d.name));
+      return [...new Set([...done.flatMap((d) => d.dropped ?? []), ...[...names].flatMap((n) => again.get(n) ?? [])])];
+    };
+  }
+
+  /** Strips the payload of pruned changes (idempotent: an unconditional $set). */
+  private async strip(uid: string, ns: readonly number[]): Promise<void> {
+    await Promise.all(
+      ns.map((n) =>
+        this.changesOf(uid, n).updateOne({ _id: changeId(uid, n) }, { $set: { data: null, history: null, kept: null, pruned: true } }),
+      ),
+    );
   }
 
   /**

@@ -27,7 +27,7 @@ import {
   unwrapDataKey,
   wrapDataKey,
 } from '../security/envelope.js';
-import type { AuditEvent, AuditFilter, RecordKind, RecordTypes, Store, TokenRecord } from './store.js';
+import type { AuditEvent, AuditFilter, HistoryPage, RecordKind, RecordTypes, Store, TokenRecord } from './store.js';
 
 const META_PREFIX = 'datakey:';
 
@@ -137,14 +137,25 @@ export class SealedStore implements Store {
     return this.inner.deleteRecord(kind, project, name, expectedRevision, h);
   }
 
-  async listGroupHistory(project: string, name: string): Promise<GroupHistoryEntry[]> {
-    const entries = await this.inner.listGroupHistory(project, name);
+  async listGroupHistory(project: string, name: string, page?: HistoryPage): Promise<GroupHistoryEntry[]> {
+    const entries = await this.inner.listGroupHistory(project, name, page);
     return Promise.all(
       entries.map((e) => {
         checkPlace('group history entry', project, name, e.project, e.name);
         return this.transformHistory(e, 'open');
       }),
     );
+  }
+
+  async getGroupRevision(project: string, name: string, revision: number): Promise<GroupHistoryEntry | null> {
+    const e = await this.inner.getGroupRevision(project, name, revision);
+    if (!e) return null;
+    checkPlace('group history entry', project, name, e.project, e.name);
+    return this.transformHistory(e, 'open');
+  }
+
+  groupHistoryBounds(project: string, name: string): Promise<{ first: number; last: number } | null> {
+    return this.inner.groupHistoryBounds(project, name);
   }
 
   async loadProject(name: string): Promise<ProjectSnapshot | null> {

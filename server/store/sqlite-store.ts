@@ -8,7 +8,15 @@ import Database from 'better-sqlite3';
 import { alreadyExists, notFound, stale } from '../domain/errors.js';
 import type { GroupHistoryEntry, Project, ProjectSnapshot } from '../domain/types.js';
 import { decodeHistory, decodeRecord, encodeHistory, encodeRecord, sameKeys, SCHEMA_VERSION, withExecutionKeys } from './codec.js';
-import { checkImport, type AuditEvent, type AuditFilter, type RecordKind, type RecordTypes, type Store, type TokenRecord } from './store.js';
+import {
+  checkImport,
+  HISTORY_BUDGET,
+  historyKept,
+  pageCut,
+  storedBytes,
+  type HistoryBudget,
+  type HistoryPage,
+  type AuditEvent, type AuditFilter, type RecordKind, type RecordTypes, type Store, type TokenRecord } from './store.js';
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS projects (name TEXT PRIMARY KEY, created_at INTEGER NOT NULL, version INTEGER NOT NULL);
@@ -17,6 +25,7 @@ CREATE TABLE IF NOT EXISTS records (
   schema_version INTEGER NOT NULL, data TEXT NOT NULL, PRIMARY KEY (project, kind, name));
 CREATE TABLE IF NOT EXISTS group_history (
   project TEXT NOT NULL, name TEXT NOT NULL, revision INTEGER NOT NULL, data TEXT NOT NULL,
+  bytes INTEGER, content INTEGER,
   PRIMARY KEY (project, name, revision));
 CREATE TABLE IF NOT EXISTS tokens (id TEXT PRIMARY KEY, hash TEXT NOT NULL UNIQUE, data TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS audit (
@@ -30,8 +39,11 @@ CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NU
 export class SqliteStore implements Store {
   private readonly db: Database.Database;
 
-  /** `file` is a path, or ':memory:' for tests. */
-  constructor(file: string) {
+  /** `file` is a path, or ':memory:' for tests; `history`: the per-group history budget. */
+  constructor(
+    file: string,
+    private readonly history: HistoryBudget = HISTORY_BUDGET,
+  ) {
     this.db = new Database(file);
     // Owner-only, like the token and key files beside it (SQLite gives its -wal/-shm the same mode).
     if (file !== ':memory:') chmodSync(file, 0o600);
@@ -43,8 +55,23 @@ export class SqliteStore implements Store {
   async init(): Promise<void> {
     this.db.exec(SCHEMA);
     // Added after the first release: a JSON list, NULL when the project adds none.
-    const columns = this.db.prepare('PRAGMA table_info(projects)').all() as { name: string }[];
-    if (!columns.some((c) => c.name === 'execution_keys')) this.db.exec('ALTER TABLE projects ADD COLUMN execution_keys TEXT');
+    const projectColumns = this.db.prepare('PRAGMA table_info(projects)').all() as { name: string }[];
+    if (!projectColumns.some((c) => c.name === 'execution_keys')) this.db.exec('ALTER TABLE projects ADD COLUMN execution_keys TEXT');
+    // Files written before the history budget: add its columns, weigh the entries and prune
+    // every group to the budget, once (so `sg migrate` also copies a history within it).
+    const columns = (this.db.prepare('PRAGMA table_info(group_history)').all() as { name: string }[]).map((c) => c.name);
+    this.db.transaction(() => {
+      if (!columns.includes('bytes')) this.db.exec('ALTER TABLE group_history ADD COLUMN bytes INTEGER');
+      if (!columns.includes('content')) this.db.exec('ALTER TABLE group_history ADD COLUMN content INTEGER');
+      const unweighed = this.db
+        .prepare('SELECT DISTINCT project, name FROM group_history WHERE bytes IS NULL OR content IS NULL')
+        .all() as { project: string; name: string }[];
+      if (unweighed.length === 0) return;
+      this.db.exec(
+        "UPDATE group_history SET bytes = length(CAST(data AS BLOB)), content = (json_extract(data, '$.group') IS NOT NULL) WHERE bytes IS NULL OR content IS NULL",
+      );
+      for (const g of unweighed) this.pruneHistory(g.project, g.name);
+    })();
   }
 
   async close(): Promise<void> {
@@ -150,11 +177,38 @@ export class SqliteStore implements Store {
     })();
   }
 
-  async listGroupHistory(project: string, name: string): Promise<GroupHistoryEntry[]> {
+  async listGroupHistory(project: string, name: string, page?: HistoryPage): Promise<GroupHistoryEntry[]> {
+    if (!page) {
+      const rows = this.db
+        .prepare('SELECT data FROM group_history WHERE project = ? AND name = ? ORDER BY revision')
+        .all(project, name) as { data: string }[];
+      return rows.map((r) => decodeHistory(JSON.parse(r.data)));
+    }
+    // Sizes first (no data read), then only the rows the page answers.
+    const before = page.before || Number.MAX_SAFE_INTEGER;
+    const sizes = this.db
+      .prepare('SELECT revision, bytes FROM group_history WHERE project = ? AND name = ? AND revision < ? ORDER BY revision DESC LIMIT ?')
+      .all(project, name, before, Math.max(1, page.limit)) as { revision: number; bytes: number }[];
+    const n = pageCut(sizes, page);
+    if (n === 0) return [];
     const rows = this.db
-      .prepare('SELECT data FROM group_history WHERE project = ? AND name = ? ORDER BY revision')
-      .all(project, name) as { data: string }[];
+      .prepare('SELECT data FROM group_history WHERE project = ? AND name = ? AND revision >= ? AND revision < ? ORDER BY revision')
+      .all(project, name, sizes[n - 1]!.revision, before) as { data: string }[];
     return rows.map((r) => decodeHistory(JSON.parse(r.data)));
+  }
+
+  async getGroupRevision(project: string, name: string, revision: number): Promise<GroupHistoryEntry | null> {
+    const row = this.db
+      .prepare('SELECT data FROM group_history WHERE project = ? AND name = ? AND revision = ?')
+      .get(project, name, revision) as { data: string } | undefined;
+    return row ? decodeHistory(JSON.parse(row.data)) : null;
+  }
+
+  async groupHistoryBounds(project: string, name: string): Promise<{ first: number; last: number } | null> {
+    const row = this.db
+      .prepare('SELECT MIN(revision) AS first, MAX(revision) AS last FROM group_history WHERE project = ? AND name = ?')
+      .get(project, name) as { first: number | null; last: number | null };
+    return row.first === null || row.last === null ? null : { first: row.first, last: row.last };
   }
 
   async loadProject(name: string): Promise<ProjectSnapshot | null> {
@@ -278,7 +332,8 @@ export class SqliteStore implements Store {
           .prepare('INSERT INTO records (kind, project, name, revision, schema_version, data) VALUES (?, ?, ?, ?, ?, ?)')
           .run(kind, project, name, record.revision, SCHEMA_VERSION, JSON.stringify(encodeRecord(kind, record)));
       }
-      for (const h of entries) this.writeHistory(h);
+      for (const h of entries) this.writeHistory(h, false);
+      if (entries.length) this.pruneHistory(project, name);
     })();
   }
 
@@ -289,10 +344,30 @@ export class SqliteStore implements Store {
     return row.version;
   }
 
-  private writeHistory(entry: GroupHistoryEntry): void {
+  /** Inside the write's transaction: the entry, then (unless `prune` is false) the budget. */
+  private writeHistory(entry: GroupHistoryEntry, prune = true): void {
+    const data = JSON.stringify(encodeHistory(entry));
     this.db
-      .prepare('INSERT OR REPLACE INTO group_history (project, name, revision, data) VALUES (?, ?, ?, ?)')
-      .run(entry.project, entry.name, entry.revision, JSON.stringify(encodeHistory(entry)));
+      .prepare('INSERT OR REPLACE INTO group_history (project, name, revision, data, bytes, content) VALUES (?, ?, ?, ?, ?, ?)')
+      .run(entry.project, entry.name, entry.revision, data, storedBytes(data), entry.group ? 1 : 0);
+    if (prune) this.pruneHistory(entry.project, entry.name);
+  }
+
+  /**
+   * Deletes the group's entries older than what the history budget keeps. Reads sizes only;
+   * the group has at most the budget's revisions + 1 entries here.
+   */
+  private pruneHistory(project: string, name: string): void {
+    const rows = this.db
+      .prepare('SELECT revision, bytes, content FROM group_history WHERE project = ? AND name = ? ORDER BY revision DESC')
+      .all(project, name) as { revision: number; bytes: number; content: number }[];
+    const keep = historyKept(
+      rows.map((r) => ({ bytes: r.bytes, content: r.content === 1 })),
+      this.history,
+    );
+    if (keep < rows.length) {
+      this.db.prepare('DELETE FROM group_history WHERE project = ? AND name = ? AND revision <= ?').run(project, name, rows[keep]!.revision);
+    }
   }
 
   /** Explains why a conditional write changed nothing: missing record, or a stale revision. */

@@ -7,8 +7,12 @@
  * History: a group write and its history entry become visible together (one transaction in
  * SQLite; a pending entry inside the group document in MongoDB) — readers never see a group
  * and a history that disagree.
+ * History budget: every write that adds a history entry also prunes the group's oldest entries
+ * beyond the budget (historyKept), in the same commit, so a group's stored history never
+ * exceeds LIMITS.historyBytes / LIMITS.historyRevisions (plus the revisions always kept).
  */
 import { invalid } from '../domain/errors.js';
+import { LIMITS } from '../domain/limits.js';
 import type { Addon, GroupHistoryEntry, Project, ProjectSnapshot, SecretGroup, Workload } from '../domain/types.js';
 
 export interface RecordTypes {
@@ -61,6 +65,66 @@ export interface AuditFilter {
   limit?: number;
 }
 
+/** A page of a group's history (Store.listGroupHistory). */
+export interface HistoryPage {
+  /** Only revisions below this one; 0 or absent: from the newest. */
+  before?: number;
+  limit: number;
+  /** Stored bytes of the answered revisions, at most (the newest one is answered regardless). */
+  maxBytes: number;
+}
+
+/** What the history budget weighs of one stored history entry. */
+export interface HistoryCost {
+  /** Bytes of the entry as stored (sealed, encoded). */
+  bytes: number;
+  /** The entry holds the group (false: it recorded a deletion). */
+  content: boolean;
+}
+
+export interface HistoryBudget {
+  bytes: number;
+  revisions: number;
+}
+
+export const HISTORY_BUDGET: HistoryBudget = { bytes: LIMITS.historyBytes, revisions: LIMITS.historyRevisions };
+
+/**
+ * How many of a group's history entries, given newest first, the budget keeps: the newest
+ * ones while they fit its bytes and count, and never fewer than reach the newest entry and
+ * the newest entry with content (RestoreGroup of a deleted group brings that one back).
+ * What is kept is always the newest ones: older entries go first.
+ */
+export function historyKept(newestFirst: readonly HistoryCost[], budget: HistoryBudget): number {
+  let keep = 0;
+  let bytes = 0;
+  for (const c of newestFirst) {
+    if (keep >= budget.revisions || bytes + c.bytes > budget.bytes) break;
+    bytes += c.bytes;
+    keep++;
+  }
+  const content = newestFirst.findIndex((c) => c.content) + 1;
+  return Math.max(keep, content, Math.min(1, newestFirst.length));
+}
+
+/** Byte size of a stored history entry (the serialized form both stores keep). */
+export const storedBytes = (serialized: string): number => Buffer.byteLength(serialized);
+
+/**
+ * The newest-first prefix of a page's candidates (newest first) that the page answers: at most
+ * `limit`, within `maxBytes` of stored bytes, and at least one.
+ */
+export function pageCut(newestFirst: readonly { bytes: number }[], page: HistoryPage): number {
+  let n = 0;
+  let bytes = 0;
+  for (const c of newestFirst) {
+    if (n >= page.limit || (n > 0 && bytes + c.bytes > page.maxBytes)) break;
+    bytes += c.bytes;
+    n++;
+  }
+  return n;
+}
+
 export interface Store {
   /**
    * Reads cost a network round trip (MongoDB). A writer may then plan a change against the
@@ -106,8 +170,16 @@ export interface Store {
     history?: GroupHistoryEntry,
   ): Promise<number>;
 
-  /** Every revision of a group (including after its deletion), oldest first. */
-  listGroupHistory(project: string, name: string): Promise<GroupHistoryEntry[]>;
+  /**
+   * The kept revisions of a group (including after its deletion), oldest first: all of them, or
+   * with `page` the newest `limit` ones below `before` whose stored bytes fit `maxBytes` (at
+   * least one when any is below `before`). Reads and opens only the revisions it answers.
+   */
+  listGroupHistory(project: string, name: string, page?: HistoryPage): Promise<GroupHistoryEntry[]>;
+  /** One kept revision of a group; null when it was never written or was pruned. */
+  getGroupRevision(project: string, name: string, revision: number): Promise<GroupHistoryEntry | null>;
+  /** The oldest and newest kept revision of a group; null when it has no history. */
+  groupHistoryBounds(project: string, name: string): Promise<{ first: number; last: number } | null>;
 
   /** The whole project, for in-memory snapshots. */
   loadProject(name: string): Promise<ProjectSnapshot | null>;
@@ -148,8 +220,9 @@ export interface Store {
   /** Names of the project's groups that have history — deleted groups included — by name. */
   listGroupHistoryNames(project: string): Promise<string[]>;
   /**
-   * Writes one record exactly as given, at its own revision, with its complete group history
-   * (history only for groups; `record` null: a deleted group whose history is kept). Nothing of
+   * Writes one record exactly as given, at its own revision, with its group history held to
+   * the history budget like any write (history only for groups; `record` null: a deleted group
+   * whose history is kept). Nothing of
    * that record or its history may exist yet (ALREADY_EXISTS); NOT_FOUND without the project.
    * Later writes continue from the imported revision and history like from any other.
    */

@@ -80,6 +80,21 @@ describe('no empty revisions', () => {
   });
 });
 
+describe('paged history', () => {
+  it('history prints one page at a time and says how to ask for the older one', async () => {
+    await sg.ok(['group', 'create', 'shop', 'paged', '--var', 'N=0']);
+    for (let i = 1; i <= 4; i++) await sg.ok(['group', 'set', 'shop', 'paged', `N=${i}`]);
+    const first = await sg.json<History & { nextBeforeRevision: number; oldestKeptRevision: number }>(['group', 'history', 'shop', 'paged', '--limit', '2']);
+    expect(first.revisions.map((r) => r.revision)).toEqual([4, 5]);
+    expect(first).toMatchObject({ nextBeforeRevision: 4, oldestKeptRevision: 1 });
+    expect(await sg.ok(['group', 'history', 'shop', 'paged', '--limit', '2'])).toMatch(/\(older revisions: sg group history shop paged --before 4\)\n$/);
+    const last = await sg.json<History & { nextBeforeRevision: number }>(['group', 'history', 'shop', 'paged', '--limit', '3', '--before', '4']);
+    expect(last.revisions.map((r) => r.revision)).toEqual([1, 2, 3]);
+    expect(last.nextBeforeRevision).toBe(0);
+    expect(await sg.fails(['group', 'history', 'shop', 'paged', '--limit', 'many'])).toMatch(/--limit must be a non-negative integer/);
+  });
+});
+
 describe('undelete and rename', () => {
   it('restore brings a deleted group back with its last content; history runs across the deletion', async () => {
     await sg.ok(['group', 'create', 'shop', 'gone', '--var', 'K=v1']);

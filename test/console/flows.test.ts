@@ -227,6 +227,20 @@ describe('editing a group', () => {
     expect(g.variables).toEqual({ NEW: '1', TWO: '2' });
   });
 
+  it('shows the newest page of a long history and loads older revisions on request', async () => {
+    await cli.ok(['group', 'create', 'shop', 'long', '--type', 'config', '--var', 'N=0']);
+    for (let i = 1; i <= 24; i++) await cli.ok(['group', 'set', 'shop', 'long', `N=${i}`]);
+    await page.goto(`${cs.url}/#/p/shop/g/long/history`);
+    const rows = page.locator('table[aria-label=Revisions] tbody tr');
+    // ListGroupHistory answers 20 revisions by default: 6..25.
+    await expect.poll(() => rows.count()).toBe(20);
+    expect(await rows.last().getAttribute('data-revision')).toBe('6');
+    await page.getByRole('button', { name: 'Older revisions' }).click();
+    await expect.poll(() => rows.count()).toBe(25);
+    expect(await rows.last().getAttribute('data-revision')).toBe('1');
+    expect(await page.getByRole('button', { name: 'Older revisions' }).count()).toBe(0);
+  });
+
   it('shows a diff between two revisions and rolls back', async () => {
     await page.goto(`${cs.url}/#/p/shop/g/a`);
     await page.getByLabel('Value 1', { exact: true }).fill('a-1-changed');

@@ -24,8 +24,8 @@ describeWithMongo('MongoDB store', () => {
   });
 
   storeContract('mongodb', {
-    async create() {
-      const store = new MongoStore(server.uri, { dbName: uniqueDbName() });
+    async create(opts) {
+      const store = new MongoStore(server.uri, { dbName: uniqueDbName(), history: opts?.history });
       await store.init();
       return store;
     },
@@ -89,6 +89,56 @@ describeWithMongo('MongoDB store', () => {
     } finally {
       await store.dropDatabase();
       await Promise.all([store.close(), raw.close()]);
+    }
+  });
+
+  it('pruned revisions lose their payload in the log; replicas behind, and new ones from a checkpoint, read through them', async () => {
+    const dbName = uniqueDbName();
+    const history = { bytes: 1 << 30, revisions: 3 };
+    const writer = new MongoStore(server.uri, { dbName, history });
+    const behind = new MongoStore(server.uri, { dbName, history });
+    const raw = new MongoClient(server.uri);
+    const opened = [writer, behind];
+    try {
+      await writer.init();
+      await behind.init();
+      await writer.createProject({ name: 'p', createdAt: 1 });
+      await writer.createRecord('workload', workload('w'));
+      const entry = (g: ReturnType<typeof group>) => ({ project: 'p', name: 'g', revision: g.revision, time: 1, actor: 't', action: 'Set', changedKeys: ['A'], group: g });
+      const g1 = group('g', { variables: { A: '1' } });
+      await writer.createRecord('group', g1, entry(g1));
+      expect((await behind.getRecord('group', 'p', 'g'))!.revision).toBe(1);
+      // 150 revisions: past the checkpoint at change 100, every one but the newest 3 pruned.
+      for (let r = 2; r <= 150; r++) {
+        const g = group('g', { revision: r, variables: { A: String(r).padEnd(500, 'x') } });
+        await writer.updateRecord('group', g, entry(g));
+      }
+      const db = raw.db(dbName);
+      const { uid } = (await db.collection<{ _id: string; uid: string }>('projects').findOne({ _id: 'p' }))!;
+      const docs = (
+        await Promise.all([0, 1].map((c) => db.collection<{ name: string; data: string | null; history: string | null; pruned?: boolean }>(changeCollection(uid, c * 128)).find({ name: 'g' }).toArray()))
+      ).flat();
+      expect(docs).toHaveLength(150);
+      expect(docs.filter((d) => d.history !== null)).toHaveLength(3);
+      expect(docs.filter((d) => d.pruned && d.data === null && d.history === null)).toHaveLength(147);
+
+      // A replica that last read at revision 1 applies pruned changes on its way: it never answers from them.
+      expect((await behind.getRecord('group', 'p', 'g'))!.variables.A).toBe('150'.padEnd(500, 'x'));
+      expect((await behind.listGroupHistory('p', 'g')).map((h) => h.revision)).toEqual([148, 149, 150]);
+      // A new instance starts at the checkpoint, whose head of g is a pruned change.
+      const fresh = new MongoStore(server.uri, { dbName, history });
+      opened.push(fresh);
+      await fresh.init();
+      expect(await fresh.loadProject('p')).toEqual(await writer.loadProject('p'));
+      expect(await fresh.getGroupRevision('p', 'g', 100)).toBeNull();
+      expect((await fresh.getGroupRevision('p', 'g', 149))!.group!.variables.A).toBe('149'.padEnd(500, 'x'));
+      // It writes on from there, still within the budget.
+      const g151 = group('g', { revision: 151, variables: { A: '151' } });
+      await fresh.updateRecord('group', g151, entry(g151));
+      expect((await writer.listGroupHistory('p', 'g')).map((h) => h.revision)).toEqual([149, 150, 151]);
+    } finally {
+      await writer.dropDatabase();
+      await Promise.all([...opened.map((s) => s.close()), raw.close()]);
     }
   });
 

@@ -5,12 +5,13 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DomainError } from '../../server/domain/errors.js';
 import type { GroupHistoryEntry, SecretGroup } from '../../server/domain/types.js';
-import type { Store, TokenRecord } from '../../server/store/store.js';
+import { encodeHistory } from '../../server/store/codec.js';
+import type { HistoryBudget, Store, TokenRecord } from '../../server/store/store.js';
 import { addon, group, workload } from '../helpers/fixtures.js';
 
 export interface StoreFactory {
-  /** A fresh, empty, initialised store. */
-  create(): Promise<Store>;
+  /** A fresh, empty, initialised store (with this history budget instead of LIMITS'). */
+  create(opts?: { history?: HistoryBudget }): Promise<Store>;
   /** Called after each test with the store create() returned. */
   destroy(store: Store): Promise<void>;
 }
@@ -458,6 +459,97 @@ export function storeContract(name: string, factory: StoreFactory): void {
         [4, 'SetVariables'],
       ]);
       expect((await store.getRecord('group', 'p', 'd'))!.variables).toEqual({ B: '2' });
+    });
+  });
+
+  describe(`Store contract: ${name}: history budget`, () => {
+    let store: Store | undefined;
+    const open = async (history: HistoryBudget) => {
+      store = await factory.create({ history });
+      await store.createProject({ name: 'p', createdAt: 1 });
+      return store;
+    };
+    afterEach(async () => {
+      if (store) await factory.destroy(store);
+      store = undefined;
+    });
+    /** Writes revisions 1..count of group g, each `size` bytes of value. */
+    const writeMany = async (s: Store, count: number, size: number) => {
+      const g1 = group('g', { variables: { V: '1'.padEnd(size, 'x') } });
+      await s.createRecord('group', g1, history(g1, 'CreateGroup'));
+      for (let r = 2; r <= count; r++) {
+        const next = group('g', { revision: r, variables: { V: String(r).padEnd(size, 'x') } });
+        await s.updateRecord('group', next, history(next));
+      }
+    };
+    const plainBytes = (entries: GroupHistoryEntry[]) => entries.reduce((n, e) => n + Buffer.byteLength(JSON.stringify(encodeHistory(e))), 0);
+
+    it('a write past the byte budget prunes the oldest revisions with it; the newest are kept', async () => {
+      const s = await open({ bytes: 20_000, revisions: 1000 });
+      await writeMany(s, 30, 3000);
+      const kept = await s.listGroupHistory('p', 'g');
+      const revisions = kept.map((h) => h.revision);
+      // The newest, contiguous, and far fewer than the 30 written.
+      expect(revisions.at(-1)).toBe(30);
+      expect(revisions).toEqual(Array.from({ length: revisions.length }, (_, i) => 31 - revisions.length + i));
+      expect(revisions.length).toBeGreaterThan(1);
+      expect(revisions.length).toBeLessThan(8);
+      expect(plainBytes(kept)).toBeLessThanOrEqual(20_000);
+      expect(await s.groupHistoryBounds('p', 'g')).toEqual({ first: revisions[0], last: 30 });
+      expect(await s.getGroupRevision('p', 'g', 1)).toBeNull();
+      expect((await s.getGroupRevision('p', 'g', 30))!.group!.variables.V).toBe('30'.padEnd(3000, 'x'));
+      expect((await s.getRecord('group', 'p', 'g'))!.revision).toBe(30);
+    });
+
+    it('keeps at most the budget count of revisions', async () => {
+      const s = await open({ bytes: 1 << 30, revisions: 5 });
+      await writeMany(s, 12, 10);
+      expect((await s.listGroupHistory('p', 'g')).map((h) => h.revision)).toEqual([8, 9, 10, 11, 12]);
+      expect(await s.groupHistoryBounds('p', 'g')).toEqual({ first: 8, last: 12 });
+      expect(await s.getGroupRevision('p', 'g', 7)).toBeNull();
+      expect((await s.getGroupRevision('p', 'g', 9))!.group!.variables.V).toBe('9'.padEnd(10, 'x'));
+      expect((await s.loadProject('p'))!.groups.get('g')!.revision).toBe(12);
+    });
+
+    it('a deleted group keeps its last content revision (what a restore brings back), whatever the budget', async () => {
+      const s = await open({ bytes: 1, revisions: 1 });
+      await writeMany(s, 3, 100);
+      expect((await s.listGroupHistory('p', 'g')).map((h) => h.revision)).toEqual([3]);
+      await s.deleteRecord('group', 'p', 'g', 3, history(group('g', { revision: 4 }), 'DeleteGroup', true));
+      const hist = await s.listGroupHistory('p', 'g');
+      expect(hist.map((h) => [h.revision, h.group?.variables.V])).toEqual([
+        [3, '3'.padEnd(100, 'x')],
+        [4, undefined],
+      ]);
+      const again = group('g', { revision: 5, variables: { B: '1' } });
+      await s.createRecord('group', again, history(again, 'CreateGroup'));
+      expect((await s.listGroupHistory('p', 'g')).map((h) => h.revision)).toEqual([5]);
+    });
+
+    it('pages the history newest first, within the page count and bytes, oldest first within a page', async () => {
+      const s = await open({ bytes: 1 << 30, revisions: 1000 });
+      await writeMany(s, 10, 10_000);
+      const page = async (before: number, limit: number, maxBytes = 1 << 30) =>
+        (await s.listGroupHistory('p', 'g', { before, limit, maxBytes })).map((h) => h.revision);
+      expect(await page(0, 3)).toEqual([8, 9, 10]);
+      expect(await page(8, 3)).toEqual([5, 6, 7]);
+      expect(await page(2, 3)).toEqual([1]);
+      expect(await page(1, 3)).toEqual([]);
+      // Bytes: two entries of 10-14 KB as stored (sealed or not) fit 29,500, three do not; the
+      // first entry is answered even past the bound.
+      expect(await page(0, 10, 29_500)).toEqual([9, 10]);
+      expect(await page(0, 10, 0)).toEqual([10]);
+    });
+
+    it('an imported history is held to the budget (a rename re-imports the whole history)', async () => {
+      const s = await open({ bytes: 1 << 30, revisions: 4 });
+      const revs = Array.from({ length: 10 }, (_, i) => group('g', { revision: i + 1, variables: { A: String(i + 1) } }));
+      await s.importRecord('group', 'p', 'g', revs[9]!, revs.map((g) => history(g)));
+      expect((await s.listGroupHistory('p', 'g')).map((h) => h.revision)).toEqual([7, 8, 9, 10]);
+      expect((await s.getRecord('group', 'p', 'g'))!.revision).toBe(10);
+      const next = group('g', { revision: 11, variables: { A: '11' } });
+      await s.updateRecord('group', next, history(next));
+      expect((await s.listGroupHistory('p', 'g')).map((h) => h.revision)).toEqual([8, 9, 10, 11]);
     });
   });
 }

@@ -6,6 +6,7 @@ import {
   CreateGroupRequest,
   ImportVariablesRequest,
   LinkAddonRequest,
+  ListGroupHistoryRequest,
   PreviewChangeRequest,
   RollbackGroupRequest,
   SetVariablesRequest,
@@ -41,7 +42,8 @@ export function api(c: Clients) {
     addFile: (r: Partial<AddFileRequest>) => call(c.groups, 'addFile', AddFileRequest.fromPartial(r)),
     link: (r: Partial<LinkAddonRequest>) => call(c.groups, 'linkAddon', LinkAddonRequest.fromPartial(r)),
     deleteGroup: (project: string, name: string, expectedRevision = 0) => call(c.groups, 'deleteGroup', { project, name, expectedRevision }),
-    history: (project: string, name: string) => call<unknown, ListGroupHistoryResponse>(c.groups, 'listGroupHistory', { project, name }),
+    history: (project: string, name: string, page: Partial<ListGroupHistoryRequest> = {}) =>
+      call<unknown, ListGroupHistoryResponse>(c.groups, 'listGroupHistory', ListGroupHistoryRequest.fromPartial({ project, name, ...page })),
     rollback: (r: Partial<RollbackGroupRequest>) => call(c.groups, 'rollbackGroup', RollbackGroupRequest.fromPartial(r)),
     preview: (r: Partial<PreviewChangeRequest>) => call<PreviewChangeRequest, PreviewChangeResponse>(c.groups, 'previewChange', PreviewChangeRequest.fromPartial(r)),
     restartDependents: (project: string, name: string) => call<unknown, RestartDependentsResponse>(c.groups, 'restartDependents', { project, name }),

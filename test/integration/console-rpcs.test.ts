@@ -10,6 +10,7 @@ import type { GetWorkloadResponse, ListAddonsResponse, WatchProjectResponse } fr
 import { GroupType, Scope } from '../../gen/secretgroups/v1/resources.js';
 import {
   DiffGroupRevisionsRequest,
+  ListGroupHistoryRequest,
   RevealKind,
   RevealValueRequest,
   type DiffGroupRevisionsResponse,
@@ -228,7 +229,8 @@ describe('keys_only reads', () => {
     expect(a.addons[0]!.valuesRedacted).toBe(true);
     for (const [method, req] of [
       ['listGroups', { project: 'shop', keysOnly: true }],
-      ['listGroupHistory', { project: 'shop', name: 'shared', keysOnly: true }],
+      // Built with fromPartial: the request's int64 paging fields must not be left undefined.
+      ['listGroupHistory', ListGroupHistoryRequest.fromPartial({ project: 'shop', name: 'shared', keysOnly: true })],
     ] as const) {
       expect(text(await call(t.admin.groups, method, req))).not.toContain(CANARY);
     }

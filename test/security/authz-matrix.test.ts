@@ -461,7 +461,7 @@ describe('keys-only everywhere (config-editor and viewer on secret groups)', () 
     await admin.createGroup({ project: 'p', name, type: GroupType.GROUP_TYPE_SECRET, variables: { S: `${SECRET_CANARY}-was-secret`, C: 'cfg' } });
     await admin.unsetVars('p', name, ['S']);
     await admin.settings({ project: 'p', name, type: GroupType.GROUP_TYPE_CONFIG });
-    const h = await call<object, groupPb.ListGroupHistoryResponse>(clients[role].groups, 'listGroupHistory', { project: 'p', name });
+    const h = await call<object, groupPb.ListGroupHistoryResponse>(clients[role].groups, 'listGroupHistory', groupPb.ListGroupHistoryRequest.fromPartial({ project: 'p', name }));
     expect(h.revisions.length).toBe(3);
     expect(text(h)).not.toContain(SECRET_CANARY);
     expect(h.revisions[0]!.group!.valuesRedacted).toBe(true);
@@ -469,7 +469,7 @@ describe('keys-only everywhere (config-editor and viewer on secret groups)', () 
     const back = `retyped-back-${role}`;
     await admin.createGroup({ project: 'p', name: back, type: GroupType.GROUP_TYPE_CONFIG, variables: { C: `${SECRET_CANARY}-now-secret` } });
     await admin.settings({ project: 'p', name: back, type: GroupType.GROUP_TYPE_SECRET });
-    const hb = await call<object, groupPb.ListGroupHistoryResponse>(clients[role].groups, 'listGroupHistory', { project: 'p', name: back });
+    const hb = await call<object, groupPb.ListGroupHistoryResponse>(clients[role].groups, 'listGroupHistory', groupPb.ListGroupHistoryRequest.fromPartial({ project: 'p', name: back }));
     expect(text(hb)).not.toContain(SECRET_CANARY);
     expect(hb.revisions.every((r) => r.group!.valuesRedacted)).toBe(true);
   });
@@ -506,7 +506,7 @@ describe('keys-only everywhere (config-editor and viewer on secret groups)', () 
     const reads: [string, () => Promise<unknown>][] = [
       ['GetGroup', () => call(t.admin.groups, 'getGroup', { project: 'p', name })],
       ['ListGroups', () => call(t.admin.groups, 'listGroups', { project: 'p' })],
-      ['ListGroupHistory', () => call(t.admin.groups, 'listGroupHistory', { project: 'p', name })],
+      ['ListGroupHistory', () => call(t.admin.groups, 'listGroupHistory', groupPb.ListGroupHistoryRequest.fromPartial({ project: 'p', name }))],
       ['GetWorkload', () => call(t.admin.projects, 'getWorkload', { project: 'p', name: 'api' })],
       ['ListWorkloads', () => call(t.admin.projects, 'listWorkloads', { project: 'p' })],
       ['GetAddon', () => call(t.admin.projects, 'getAddon', { project: 'p', name: 'db' })],

@@ -9,9 +9,9 @@ import { storeContract } from '../contract/store-contract.js';
 
 const dirs = new Map<Store, string>();
 storeContract('sealed sqlite', {
-  async create() {
+  async create(opts) {
     const dir = mkdtempSync(join(tmpdir(), 'sg-sealed-contract-'));
-    const store = new SealedStore(new SqliteStore(join(dir, 'sg.db')), generateMasterKey().key);
+    const store = new SealedStore(new SqliteStore(join(dir, 'sg.db'), opts?.history), generateMasterKey().key);
     await store.init();
     dirs.set(store, dir);
     return store;

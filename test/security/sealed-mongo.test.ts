@@ -58,8 +58,8 @@ describeWithMongo('encryption at rest on MongoDB', () => {
 
   const inners = new Map<Store, MongoStore>();
   storeContract('sealed mongodb', {
-    async create() {
-      const inner = new MongoStore(server.uri, { dbName: uniqueDbName() });
+    async create(opts) {
+      const inner = new MongoStore(server.uri, { dbName: uniqueDbName(), history: opts?.history });
       const store = new SealedStore(inner, generateMasterKey().key);
       await store.init();
       inners.set(store, inner);

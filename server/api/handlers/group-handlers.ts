@@ -103,17 +103,22 @@ export function groupHandlers(ctx: ApiContext, svc: GroupsService): CoreGroupRpc
     removeFile: mutation('RemoveFile', 'removeFile'),
     linkAddon: mutation('LinkAddon', 'linkAddon'),
     unlinkAddon: mutation('UnlinkAddon', 'unlinkAddon'),
-    listGroupHistory: unary(ctx, 'ListGroupHistory', async (p, req) => ({
-      revisions: (await svc.history(viewAs(p, req), req.project, req.name)).map(({ entry, redacted }) => ({
-        revision: entry.revision,
-        timeMs: entry.time,
-        actor: entry.actor,
-        action: entry.action,
-        changedKeys: entry.changedKeys,
-        group: entry.group ? groupToPb(entry.group, redacted) : undefined,
-        deleted: entry.group === null,
-      })),
-    })),
+    listGroupHistory: unary(ctx, 'ListGroupHistory', async (p, req) => {
+      const page = await svc.history(viewAs(p, req), req.project, req.name, { size: req.pageSize, before: req.beforeRevision });
+      return {
+        nextBeforeRevision: page.nextBefore,
+        oldestKeptRevision: page.oldestKept,
+        revisions: page.revisions.map(({ entry, redacted }) => ({
+          revision: entry.revision,
+          timeMs: entry.time,
+          actor: entry.actor,
+          action: entry.action,
+          changedKeys: entry.changedKeys,
+          group: entry.group ? groupToPb(entry.group, redacted) : undefined,
+          deleted: entry.group === null,
+        })),
+      };
+    }),
     rollbackGroup: mutation('RollbackGroup', 'rollbackGroup'),
     previewChange: unary(ctx, 'PreviewChange', async (p, req) => {
       const [t, change] = changeOf(req);

@@ -343,18 +343,33 @@ export function registerGroup(program: Command): void {
     withAddr(
       group
         .command('history')
-        .description('every revision of a group: who, when, which keys (--json adds each revision\'s values the token may read)')
+        .description('the revisions of a group, newest page first: who, when, which keys (--json adds each revision\'s values the token may read)')
         .argument('<project>', 'project name')
         .argument('<group>', 'group name')
+        .option('--limit <n>', 'revisions per page (default 20, at most 100)')
+        .option('--before <revision>', 'only revisions older than this one (the next page: what the previous one printed)')
         .option('--show-values', NO_TABLE_VALUES),
     ),
-    '{"revisions": [...]}',
-  ).action((project: string, name: string, opts: Opts) =>
-    withSession(opts, async (s) => {
-      const res = await s.call(SecretGroupServiceDefinition, 'listGroupHistory', ListGroupHistoryRequest.fromPartial({ project, name }));
-      emit(opts, () => ({ revisions: historyJson(res.revisions) }), () => historyTable(res.revisions));
-    }),
-  );
+    '{"revisions": [...], "nextBeforeRevision": N, "oldestKeptRevision": N}',
+  ).action((project: string, name: string, opts: Opts & { limit?: string; before?: string }) => {
+    const pageSize = parseRevision('--limit', opts.limit);
+    const beforeRevision = parseRevision('--before', opts.before);
+    return withSession(opts, async (s) => {
+      const req = ListGroupHistoryRequest.fromPartial({ project, name, pageSize, beforeRevision });
+      const res = await s.call(SecretGroupServiceDefinition, 'listGroupHistory', req);
+      emit(
+        opts,
+        () => ({ revisions: historyJson(res.revisions), nextBeforeRevision: res.nextBeforeRevision, oldestKeptRevision: res.oldestKeptRevision }),
+        () =>
+          historyTable(res.revisions) +
+          (res.nextBeforeRevision
+            ? `(older revisions: sg group history ${project} ${name} --before ${res.nextBeforeRevision})\n`
+            : res.oldestKeptRevision > 1
+              ? `(revisions before ${res.oldestKeptRevision} were pruned by the history budget)\n`
+              : ''),
+      );
+    });
+  });
 
   mutating(
     group

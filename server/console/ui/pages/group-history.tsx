@@ -1,7 +1,10 @@
-/** A group's revisions, a diff between any two of them, and rollback. */
+/**
+ * A group's revisions (the newest page, then older pages on request: ListGroupHistory is
+ * paged), a diff between any two of them, and rollback.
+ */
 import { useState } from 'preact/hooks';
 import { call } from '../api.js';
-import { GroupType, SecretGroupServiceDefinition, type SecretGroup } from '../gen.js';
+import { GroupType, SecretGroupServiceDefinition, type GroupRevision, type SecretGroup } from '../gen.js';
 import { time } from '../format.js';
 import { useAction, useLive } from '../hooks.js';
 import { Confirm, ErrorBox, Field, Loading } from '../ui.js';
@@ -9,16 +12,27 @@ import type { GroupTabProps } from './group.js';
 
 export function HistoryTab({ project, group, writable, onSaved }: GroupTabProps) {
   const history = useLive(
-    async () => (await call(SecretGroupServiceDefinition, 'listGroupHistory', { project, name: group.name, keysOnly: true })).revisions,
+    () => call(SecretGroupServiceDefinition, 'listGroupHistory', { project, name: group.name, keysOnly: true }),
     [project, group.name, group.revision],
     false,
   );
+  // Older pages loaded with the button, for this revision of the group only.
+  const pageKey = `${project}/${group.name}/${group.revision}`;
+  const [older, setOlder] = useState<{ key: string; revisions: GroupRevision[]; next: number } | null>(null);
   const [from, setFrom] = useState<number | undefined>(undefined);
   const [to, setTo] = useState<number | undefined>(undefined);
   const [rollback, setRollback] = useState<number | undefined>(undefined);
   const [busy, error, run] = useAction();
-  const revs = [...(history.data ?? [])].sort((a, b) => b.revision - a.revision);
+  const pages = older?.key === pageKey ? older : null;
+  const revs = [...(history.data?.revisions ?? []), ...(pages?.revisions ?? [])].sort((a, b) => b.revision - a.revision);
   if (!history.data) return history.error ? <ErrorBox error={history.error} /> : <Loading what="history" />;
+  const next = pages ? pages.next : history.data.nextBeforeRevision;
+  const oldestKept = history.data.oldestKeptRevision;
+  const loadOlder = () =>
+    run(async () => {
+      const res = await call(SecretGroupServiceDefinition, 'listGroupHistory', { project, name: group.name, keysOnly: true, beforeRevision: next });
+      setOlder({ key: pageKey, revisions: [...(pages?.revisions ?? []), ...res.revisions], next: res.nextBeforeRevision });
+    });
   const toRev = to ?? revs[0]?.revision;
   const fromRev = from ?? revs[1]?.revision ?? revs[0]?.revision;
   return (
@@ -79,6 +93,15 @@ export function HistoryTab({ project, group, writable, onSaved }: GroupTabProps)
           ))}
         </tbody>
       </table>
+      {next ? (
+        <p>
+          <button type="button" class="link" disabled={busy} onClick={() => void loadOlder()}>
+            Older revisions
+          </button>
+        </p>
+      ) : oldestKept > 1 ? (
+        <p class="muted small">Revisions before {oldestKept} were pruned by the history budget.</p>
+      ) : null}
       {rollback !== undefined ? (
         <Confirm
           confirmLabel={`Roll back to revision ${rollback}`}
