@@ -8,6 +8,8 @@ export class Principal {
   constructor(
     readonly token: TokenRecord,
     readonly role: Role,
+    /** The access the caller has when it did not ask for keys only (see keys-only.ts). */
+    private readonly fullAccess: Role['access'] = role.access,
   ) {}
 
   /** Name recorded as actor in history and audit. */
@@ -68,6 +70,14 @@ export class Principal {
   /** Values of this type are visible (otherwise keys only). */
   seesValues(type: GroupType): boolean {
     return atLeast(this.level(type), 'read');
+  }
+
+  /**
+   * The caller may read values of this type, even when this call asked for keys only: figures
+   * of those values (a file's size) are no secret to it.
+   */
+  mayReadValues(type: GroupType): boolean {
+    return atLeast(this.fullAccess[type], 'read');
   }
 
   /** Resolve/Watch/Explain of one workload identity for one scope. */

@@ -15,8 +15,9 @@ export function viewGroup(p: Principal, g: SecretGroup): Redacted<SecretGroup> {
     record: {
       ...g,
       variables: blank(g.variables),
-      // No size either: a file's length is a figure of its secret content (SECURITY.md).
-      files: g.files.map((f) => ({ ...f, content: new Uint8Array(0), size: 0 })),
+      // A file's length is a figure of its content: shown only to a caller who may read it
+      // (one that asked for keys only, as the console does), never to a keys-only role.
+      files: g.files.map((f) => ({ ...f, content: new Uint8Array(0), size: p.mayReadValues(g.type) ? f.content.byteLength : 0 })),
     },
     redacted: true,
   };

@@ -2,12 +2,13 @@
 import { useState } from 'preact/hooks';
 import { call } from '../api.js';
 import { SecretGroupServiceDefinition } from '../gen.js';
+import { canRead } from '../access.js';
 import { octal } from '../format.js';
 import { useAction } from '../hooks.js';
 import { Confirm, ErrorBox, Field } from '../ui.js';
 import type { GroupTabProps } from './group.js';
 
-export function FilesTab({ project, group, writable, onSaved }: GroupTabProps) {
+export function FilesTab({ project, group, me, writable, onSaved }: GroupTabProps) {
   const [removing, setRemoving] = useState<string | undefined>(undefined);
   const [busy, error, run] = useAction();
   const [upload, setUpload] = useState<Uint8Array | undefined>(undefined);
@@ -34,7 +35,7 @@ export function FilesTab({ project, group, writable, onSaved }: GroupTabProps) {
                 <code>{f.path}</code>
               </td>
               <td>{octal(f.mode)}</td>
-              <td class="num">{group.valuesRedacted ? 'hidden' : `${f.size} B`}</td>
+              <td class="num">{canRead(me, group) ? `${f.size} B` : 'hidden'}</td>
               <td>
                 {writable ? (
                   <button type="button" class="link" aria-label={`Remove ${f.path}`} onClick={() => setRemoving(f.path)}>
