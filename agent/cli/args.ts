@@ -41,6 +41,7 @@ const connection: OptionSpec[] = [
     env: 'SG_K8S_TOKEN_FILE',
     help: 'authenticate with the Kubernetes service-account token in FILE (a projected token of audience secret-groups) instead of SG_TOKEN; re-read on every (re)connect, as the kubelet rotates it',
   },
+  { name: 'strict', kind: 'boolean', env: 'SG_STRICT', help: 'refuse (exit 2) a --token-file that its group or other users may read, instead of warning' },
   { name: 'ca', kind: 'string', arg: 'FILE', env: 'SG_CA', help: 'PEM CA bundle that signs the server certificate (enables TLS)' },
   { name: 'cert', kind: 'string', arg: 'FILE', env: 'SG_CERT', help: 'client certificate for mTLS' },
   { name: 'key', kind: 'string', arg: 'FILE', env: 'SG_KEY', help: 'client key for mTLS' },

@@ -1,7 +1,7 @@
 /** `sg-agent build-args`: the BUILD set for a build runner, in a form no value can break. */
 import { resolve as resolvePath } from 'node:path';
 import { atomicWrite, checkWritable } from '../sinks/atomic-write.js';
-import { formatBuildArgs, type BuildArgsFormat } from '../sinks/formats.js';
+import { FormatError, formatBuildArgs, suggestFormats, type BuildArgsFormat } from '../sinks/formats.js';
 import type { AgentLog } from '../log.js';
 import type { Parsed } from './args.js';
 import { CliError, Session, sessionConfig } from './session.js';
@@ -19,11 +19,15 @@ export async function runBuildArgs(p: Parsed, log: AgentLog): Promise<number> {
   const session = new Session(sessionConfig(p, 'build'), log);
   const res = await session.start();
   session.close();
+  const format = p.values.format as BuildArgsFormat;
   let text: string;
   try {
-    text = formatBuildArgs(p.values.format as BuildArgsFormat, res.variables);
+    text = formatBuildArgs(format, res.variables);
   } catch (e) {
-    throw new CliError((e as Error).message);
+    // Suggest only formats this command has (its own --format choices) that carry the value.
+    const choices = p.command.options.find((o) => o.name === 'format')?.choices ?? [];
+    const hint = e instanceof FormatError && e.key ? suggestFormats(choices, format, res.variables, [e.key]) : '';
+    throw new CliError(`${(e as Error).message}${hint}`);
   }
   if (out) {
     await atomicWrite(out, text, { mode: 0o600 });

@@ -3,7 +3,7 @@
  * when the server is unreachable and the copy is fresh enough), and then the watch that keeps it
  * current. Failing to get a first resolution is a CliError: one line, non-zero exit.
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { SecretGroupsClient, type WatchEvent } from '../client/index.js';
 import { Code, RpcError, codeName } from '../client/errors.js';
 import { SCOPE_BUILD, SCOPE_RUNTIME, type Resolution, type RestartEvent } from '../client/wire.js';
@@ -62,6 +62,25 @@ function readTokenFile(file: string, flag = '--token-file'): string {
   }
 }
 
+/**
+ * A token file its group or other users may read hands the token to them: said on stderr
+ * (never the token), or refused under --strict. The mode is the target's (a Kubernetes secret
+ * mount is a symlink; its files are 0644 unless the volume sets defaultMode).
+ */
+function checkTokenFileMode(file: string, strict: boolean): void {
+  let mode: number;
+  try {
+    mode = statSync(file).mode;
+  } catch {
+    return; // reading it says why
+  }
+  if ((mode & 0o044) === 0) return;
+  const who = [mode & 0o040 ? 'its group' : '', mode & 0o004 ? 'every user' : ''].filter(Boolean).join(' and ');
+  const what = `--token-file ${file} is readable by ${who} (mode ${(mode & 0o777).toString(8).padStart(4, '0')})`;
+  if (strict) throw new CliError(`${what}: refused under --strict; make it readable by its owner only (chmod 600, or defaultMode: 0400 for a Kubernetes secret volume)`, 2);
+  process.stderr.write(`sg-agent: WARNING: ${what}; make it readable by its owner only (chmod 600), or pass --strict to refuse such a file\n`);
+}
+
 export function sessionConfig(p: Parsed, forceScope?: 'build'): SessionConfig {
   const v = p.values;
   const project = v.project as string | undefined;
@@ -73,10 +92,13 @@ export function sessionConfig(p: Parsed, forceScope?: 'build'): SessionConfig {
   const k8sTokenFile = v['k8s-token-file'] as string | undefined;
   if (tokenFile && k8sTokenFile) throw new CliError('--token-file and --k8s-token-file exclude each other: give one credential', 2);
   if (k8sTokenFile) {
+    // No mode check: a projected token is mode 0644 inside the pod's own filesystem.
     token = readTokenFile(k8sTokenFile, '--k8s-token-file');
     if (!token) throw new CliError(`--k8s-token-file ${k8sTokenFile} is empty`, 2);
-  } else if (tokenFile) token = readTokenFile(tokenFile);
-  else token = process.env.SG_TOKEN;
+  } else if (tokenFile) {
+    checkTokenFileMode(tokenFile, Boolean(v.strict));
+    token = readTokenFile(tokenFile);
+  } else token = process.env.SG_TOKEN;
   if (!token) {
     throw new CliError('no token: set SG_TOKEN, --token-file (a workload token from `sg token create --workload PROJECT/NAME`) or --k8s-token-file (a Kubernetes service-account token)', 2);
   }

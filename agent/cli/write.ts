@@ -2,13 +2,19 @@
 import { spawn } from 'node:child_process';
 import { resolve as resolvePath } from 'node:path';
 import { atomicWrite, checkWritable } from '../sinks/atomic-write.js';
-import { formatFile, type FileFormat } from '../sinks/formats.js';
+import { renderFile, suggestFormats, type FileFormat, type Unwritable, type Variables } from '../sinks/formats.js';
 import { SecretFileWriter, skippedFilesWarning } from '../sinks/secret-files.js';
 import { childEnvironment } from '../sinks/env.js';
 import type { Resolution } from '../client/wire.js';
 import type { AgentLog } from '../log.js';
 import type { Parsed } from './args.js';
 import { CliError, Session, sessionConfig } from './session.js';
+
+/**
+ * Exit status of a one-shot `write` that wrote the file without the variables its format cannot
+ * carry (named on stderr): the file is usable, but not complete.
+ */
+export const EXIT_LEFT_OUT = 3;
 
 function runAfter(cmd: string, log: AgentLog): Promise<void> {
   return new Promise((done) => {
@@ -42,10 +48,34 @@ export async function runWrite(p: Parsed, log: AgentLog): Promise<number> {
   const files = new SecretFileWriter(v['files-root'] as string | undefined, skippedFilesWarning(log));
   const session = new Session(cfg, log);
   const first = await session.start();
+  const choices = p.command.options.find((o) => o.name === 'format')?.choices ?? [];
+
+  /**
+   * A variable the format cannot carry is left out and the rest is written, so one such value
+   * never stops later changes (a rotated secret) from arriving. Said on stderr, by key only,
+   * whenever the set of left-out variables changes.
+   */
+  let leftOut = '';
+  const report = (unwritable: Unwritable[], vars: Variables) => {
+    const now = unwritable.map((u) => u.key).join(',');
+    if (now === leftOut) return;
+    leftOut = now;
+    if (!unwritable.length) {
+      process.stderr.write(`sg-agent: every variable is written to ${outArg} again\n`);
+      log.info('every variable written again', { path: out, format });
+      return;
+    }
+    const hint = suggestFormats(choices, format, vars, unwritable.map((u) => u.key));
+    process.stderr.write(
+      `sg-agent: WARNING: --format ${format} cannot carry ${unwritable.map((u) => `${u.key} (${u.reason})`).join(', ')}; left out of ${outArg}, every other variable is written${hint}\n`,
+    );
+    log.warn('variables left out of the file', { path: out, format, keys: unwritable.map((u) => u.key) });
+  };
 
   // Renders and validates everything before writing anything.
   const apply = async (res: Resolution): Promise<boolean> => {
-    const text = formatFile(format, res.variables);
+    const { text, unwritable } = renderFile(format, res.variables);
+    report(unwritable, res.variables);
     await files.validate(res.files);
     const r = await files.write(res.files);
     const changed = await atomicWrite(out, text, { mode: 0o600 });
@@ -64,7 +94,7 @@ export async function runWrite(p: Parsed, log: AgentLog): Promise<number> {
   if (!watch) {
     session.close();
     await session.flush();
-    return 0;
+    return leftOut ? EXIT_LEFT_OUT : 0;
   }
 
   await session.attachMemoryCache();

@@ -75,7 +75,7 @@ export function fileFromPb(f: PbSecretFile | undefined): d.SecretFile {
   return { path: f.path, content: f.content, mode: f.mode };
 }
 
-export const projectToPb = (p: d.Project) => ({ name: p.name, createdAtMs: p.createdAt });
+export const projectToPb = (p: d.Project) => ({ name: p.name, createdAtMs: p.createdAt, executionKeys: p.executionKeys ?? [] });
 
 export function groupToPb(g: d.SecretGroup, redacted: boolean): PbGroup {
   return {

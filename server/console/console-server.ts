@@ -17,10 +17,17 @@ import { buildRoutes, requestFromJson, responseToJson, type Route } from './rpc-
 import { rpcError } from './rpc-status.js';
 import { invokeUnary, SyntheticStream, type Caller } from './synthetic-call.js';
 import { Sessions } from './sessions.js';
-import { cookie, csrfRefusal, hostAllowed, originOf, securityHeaders } from './http-guard.js';
+import { cookies, csrfRefusal, hostAllowed, originOf, securityHeaders, SESSION_HEADER } from './http-guard.js';
 import { defaultAssetDir, StaticAssets } from './static-assets.js';
 
 export const SESSION_COOKIE = 'sg_session';
+/**
+ * The name under TLS: a `__Host-` cookie must be Secure, Path=/ and without Domain, so a page
+ * served over plain HTTP (or from another host name) cannot set or replace it.
+ */
+export const TLS_SESSION_COOKIE = `__Host-${SESSION_COOKIE}`;
+/** The start of the 401 message when the browser sends a session this page did not sign in to. */
+export const SESSION_CHANGED = 'session changed';
 /** Interval of the blank keep-alive lines on NDJSON streams. */
 export const STREAM_KEEPALIVE_MS = 25_000;
 
@@ -61,6 +68,7 @@ export function createConsoleHandler(opts: Omit<ConsoleOptions, 'host' | 'port'>
   const sessions = opts.sessions ?? new Sessions();
   const assets = new StaticAssets(opts.assetDir ?? defaultAssetDir());
   const tls = Boolean(opts.tls);
+  const cookieName = tls ? TLS_SESSION_COOKIE : SESSION_COOKIE;
 
   const sendJson = (res: http.ServerResponse, status: number, body: unknown, headers: http.OutgoingHttpHeaders = {}) => {
     const text = JSON.stringify(body);
@@ -120,14 +128,34 @@ export function createConsoleHandler(opts: Omit<ConsoleOptions, 'host' | 'port'>
     });
 
   const sessionCookie = (value: string, maxAge?: number) =>
-    `${SESSION_COOKIE}=${value}; HttpOnly; SameSite=Strict; Path=/${tls ? '; Secure' : ''}${maxAge !== undefined ? `; Max-Age=${maxAge}` : ''}`;
+    `${cookieName}=${value}; HttpOnly; SameSite=Strict; Path=/${tls ? '; Secure' : ''}${maxAge !== undefined ? `; Max-Age=${maxAge}` : ''}`;
   const clearCookie = sessionCookie('', 0);
 
-  /** The session's token, or 401 (not signed in, or the session ended). */
-  const sessionToken = (req: http.IncomingMessage): string => {
-    const token = sessions.token(cookie(req, SESSION_COOKIE));
-    if (!token) throw new HttpError(401, S.UNAUTHENTICATED, 'not signed in (or the session ended): sign in with a token');
-    return token;
+  /**
+   * The session this page signed in to: a session cookie the browser sent whose binding secret
+   * the page sends too. A cookie without the page's binding (set by another site on this host,
+   * or by a sign-in in another tab) is refused, so the page never acts as someone else.
+   */
+  const boundSession = (req: http.IncomingMessage): string | undefined => {
+    const binding = req.headers[SESSION_HEADER];
+    if (typeof binding !== 'string') return undefined;
+    return cookies(req, cookieName).find((id) => sessions.bound(id, binding));
+  };
+
+  /** The bound session's id and token, or 401 (not signed in, the session ended or changed). */
+  const session = (req: http.IncomingMessage): { id: string; token: string } => {
+    const id = boundSession(req);
+    const token = sessions.token(id);
+    if (id && token) return { id, token };
+    if (req.headers[SESSION_HEADER] === undefined) throw new HttpError(401, S.UNAUTHENTICATED, 'not signed in on this page: sign in with a token');
+    if (cookies(req, cookieName).some((other) => sessions.binding(other) !== undefined)) {
+      throw new HttpError(
+        401,
+        S.UNAUTHENTICATED,
+        `${SESSION_CHANGED}: the browser sent a session this page did not sign in to (a sign-in in another tab, or a cookie set by another site on this host); sign in again`,
+      );
+    }
+    throw new HttpError(401, S.UNAUTHENTICATED, 'not signed in (or the session ended): sign in with a token');
   };
 
   /** Who the token is: WhoAmI, plus its role's rights (absent for workload tokens). */
@@ -140,9 +168,8 @@ export function createConsoleHandler(opts: Omit<ConsoleOptions, 'host' | 'port'>
   };
 
   const handleSession = async (req: http.IncomingMessage, res: http.ServerResponse) => {
-    const id = cookie(req, SESSION_COOKIE);
     if (req.method === 'GET') {
-      const token = sessionToken(req);
+      const { id, token } = session(req);
       try {
         return sendJson(res, 200, await whoAmI(callerOf(req, token)));
       } catch (e) {
@@ -151,7 +178,8 @@ export function createConsoleHandler(opts: Omit<ConsoleOptions, 'host' | 'port'>
       }
     }
     if (req.method === 'DELETE') {
-      sessions.delete(id);
+      // Only the page's own session ends; the cookie is cleared either way.
+      sessions.delete(boundSession(req));
       res.writeHead(204, { 'Set-Cookie': clearCookie, 'Cache-Control': 'no-store' });
       return res.end();
     }
@@ -169,10 +197,12 @@ export function createConsoleHandler(opts: Omit<ConsoleOptions, 'host' | 'port'>
         }
         throw e;
       }
-      sessions.delete(id);
+      // The browser's previous sessions end: the new cookie replaces theirs.
+      for (const old of cookies(req, cookieName)) sessions.delete(old);
       const expires = Number(who.token?.expiresAtMs ?? 0);
       const sid = sessions.create(token, Number.isFinite(expires) ? expires : 0);
-      return sendJson(res, 200, who, { 'Set-Cookie': sessionCookie(sid) });
+      // The binding goes to this page only (it keeps it in its tab), never into a cookie.
+      return sendJson(res, 200, { ...who, binding: sessions.binding(sid) }, { 'Set-Cookie': sessionCookie(sid) });
     }
     throw new HttpError(405, S.UNIMPLEMENTED, 'use GET, POST or DELETE on /session');
   };
@@ -181,8 +211,7 @@ export function createConsoleHandler(opts: Omit<ConsoleOptions, 'host' | 'port'>
     if (req.method !== 'POST') throw new HttpError(405, S.UNIMPLEMENTED, 'RPCs are called with POST');
     const route = routes.get(name);
     if (!route) throw new HttpError(404, S.UNIMPLEMENTED, `unknown RPC ${name.slice(0, 120)}`);
-    const id = cookie(req, SESSION_COOKIE);
-    const token = sessionToken(req);
+    const { id, token } = session(req);
     const body = await readJson(req);
     const caller = callerOf(req, token);
     if (!route.serverStreaming) {
@@ -194,7 +223,7 @@ export function createConsoleHandler(opts: Omit<ConsoleOptions, 'host' | 'port'>
         throw e;
       }
     }
-    return stream(route, body, caller, res, id!);
+    return stream(route, body, caller, res, id);
   };
 
   /** A server stream as newline-delimited JSON: {"result": …} per message, {"error": …} last on failure. */

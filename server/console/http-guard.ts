@@ -7,6 +7,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 
 export const CONSOLE_HEADER = 'x-sg-console';
+/** Carries the session's binding secret on every session and RPC request (see sessions.ts). */
+export const SESSION_HEADER = 'x-sg-session';
 
 export const CSP =
   "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; font-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
@@ -54,10 +56,15 @@ export function hostAllowed(req: IncomingMessage, loopbackOnly: boolean): boolea
 /** The origin the browser sees for this request (scheme + Host header). */
 export const originOf = (req: IncomingMessage, tls: boolean) => `${tls ? 'https' : 'http'}://${req.headers.host ?? ''}`;
 
-export function cookie(req: IncomingMessage, name: string): string | undefined {
+/**
+ * Every value sent under `name`: a browser sends several when another site on the same host
+ * set one with a narrower path (cookies are not port-scoped), the most specific path first.
+ */
+export function cookies(req: IncomingMessage, name: string): string[] {
+  const out: string[] = [];
   for (const part of (req.headers.cookie ?? '').split(';')) {
     const i = part.indexOf('=');
-    if (i > 0 && part.slice(0, i).trim() === name) return part.slice(i + 1).trim();
+    if (i > 0 && part.slice(0, i).trim() === name) out.push(part.slice(i + 1).trim());
   }
-  return undefined;
+  return out;
 }

@@ -1,83 +1,144 @@
 /**
  * Execution-controlling variables: names that make a program load, run or trace code other than
- * its own (a search path, a preloaded library, an interpreter option, a shell start-up file).
- * Setting one in a workload's environment is as strong as changing its code, so a change to
- * one, in a group of either type, needs write access to secret groups (SECURITY.md
- * "Execution-controlling keys and files"). Everything else stays an ordinary config key.
+ * its own, or send its traffic (and so its credentials) elsewhere. Setting one in a workload's
+ * environment or build is as strong as changing its code, so a change to one, in a group of
+ * either type, needs write access to secret groups (SECURITY.md "Execution-controlling keys
+ * and files"). Everything else stays an ordinary config key.
  *
- * Sources: sudo's env_reset list (plugins/sudoers/env.c, initial_badenv_table), glibc's list
- * of variables removed for set-uid programs (unsecvars.h), and each runtime's documentation.
- * Names are matched exactly (POSIX names are case-sensitive); Windows names, which are not,
- * are matched in any case.
+ * The policy is a table of FAMILIES, each with the tool documentation it comes from. Families
+ * prefer patterns to names, so that a new flag of a known family (a new `*FLAGS`, a new
+ * `CCACHE_*` setting) is caught without anyone remembering to add it. A pattern is `NAME`,
+ * `PREFIX*`, `*SUFFIX` or `PREFIX*SUFFIX`; POSIX names are case-sensitive, so patterns match
+ * exactly unless the family lists them under `anyCase` (names its tools read in any case).
+ * SECURITY.md's table of families is generated from this one (scripts/gen-execution-keys-doc.mjs
+ * checks it, test/unit/execution-keys.test.ts runs the check).
+ *
+ * A project can add its own names and prefixes (Project.executionKeys, see project-policy.ts).
  */
 
-/** Exact names. */
-const NAMES: readonly string[] = [
-  // Program and library search, character-set and locale modules (glibc unsecvars, sudo)
-  'PATH', 'IFS', 'CDPATH', 'GCONV_PATH', 'NLSPATH', 'PATH_LOCALE', 'LOCPATH', 'LIBPATH', 'SHLIB_PATH',
-  // Shells: start-up files, trace prompts, options, function paths (bash, ksh, zsh)
-  'ENV', 'BASH_ENV', 'SHELLOPTS', 'BASHOPTS', 'PS4', 'PROMPT_COMMAND', 'GLOBIGNORE', 'FPATH',
-  'ZDOTDIR', 'NULLCMD', 'READNULLCMD', 'TMPPREFIX', 'SHELL',
-  // Node.js
-  'NODE_OPTIONS', 'NODE_PATH', 'NODE_REPL_EXTERNAL_MODULE',
-  // Python (PYTHONWARNINGS and PYTHONBREAKPOINT import modules by name)
-  'PYTHONPATH', 'PYTHONHOME', 'PYTHONSTARTUP', 'PYTHONINSPECT', 'PYTHONUSERBASE', 'PYTHONEXECUTABLE',
-  'PYTHONWARNINGS', 'PYTHONBREAKPOINT', 'PYTHONPLATLIBDIR', 'PYTHONSAFEPATH',
-  // JVM
-  'JAVA_TOOL_OPTIONS', '_JAVA_OPTIONS', 'JDK_JAVA_OPTIONS', 'JAVA_OPTS', 'CLASSPATH', 'JAVA_HOME',
-  'CATALINA_OPTS', 'MAVEN_OPTS', 'GRADLE_OPTS',
-  // Perl, Ruby, PHP, Lua, Tcl
-  'PERL5OPT', 'PERL5LIB', 'PERLLIB', 'PERL5DB', 'PERLIO_DEBUG',
-  'RUBYOPT', 'RUBYLIB', 'GEM_PATH', 'GEM_HOME',
-  'PHPRC', 'PHP_INI_SCAN_DIR',
-  'LUA_PATH', 'LUA_CPATH', 'LUA_INIT', 'TCLLIBPATH',
-  // Go, .NET
-  'GOFLAGS', 'GOPATH', 'GOROOT', 'GOPROXY', 'GONOSUMDB', 'GONOSUMCHECK', 'GOINSECURE', 'GOPRIVATE', 'GONOPROXY',
-  'DOTNET_STARTUP_HOOKS', 'DOTNET_ADDITIONAL_DEPS',
-  // Compilers and build tools (build arguments run at build time)
-  'CC', 'CXX', 'CPP', 'LD', 'MAKEFLAGS', 'RUSTC', 'RUSTC_WRAPPER', 'RUSTFLAGS',
-  // Commands other programs run on the workload's behalf
-  'GIT_SSH', 'GIT_SSH_COMMAND', 'GIT_EXEC_PATH', 'GIT_ASKPASS', 'GIT_EDITOR', 'GIT_PAGER', 'GIT_EXTERNAL_DIFF',
-  'GIT_PROXY_COMMAND', 'GIT_TEMPLATE_DIR', 'SSH_ASKPASS', 'EDITOR', 'VISUAL', 'PAGER', 'BROWSER', 'LESSOPEN', 'LESSCLOSE',
-  // Where programs look for their start-up configuration (git's core.sshCommand, .npmrc, …)
-  'HOME', 'XDG_CONFIG_HOME',
-  // Files parsed by libraries at start-up (sudo's list)
-  'OPENSSL_CONF', 'OPENSSL_ENGINES', 'TERMINFO', 'TERMINFO_DIRS', 'TERMPATH', 'TERMCAP', 'KRB5_CONFIG', 'KRB5_KTNAME',
-];
-
-/** Prefixes: every name that starts with one of these. */
-const PREFIXES: readonly string[] = [
-  'LD_', // LD_PRELOAD, LD_LIBRARY_PATH, LD_AUDIT, … (glibc, musl, Solaris)
-  'DYLD_', // macOS loader
-  '_RLD', // IRIX loader (sudo's list)
-  'LDR_', // AIX loader
-  'GIT_CONFIG', // GIT_CONFIG, GIT_CONFIG_GLOBAL, GIT_CONFIG_KEY_n/VALUE_n inject git configuration (core.sshCommand …)
-  'BASH_FUNC_', // exported bash functions
-  'CORECLR_', // .NET profilers (CORECLR_PROFILER_PATH …)
-  'COR_', // .NET Framework profilers
-  // Package managers: where dependencies are fetched from and which scripts run (build time)
-  'PIP_',
-  'YARN_',
-  'BUNDLE_',
-  'CARGO_',
-];
-
-/** npm reads `npm_config_*` in any case. */
-const ANY_CASE_PREFIXES: readonly string[] = ['npm_config_'];
-
-/** Windows resolves these case-insensitively (Path, PathExt, ComSpec). */
-const WINDOWS_NAMES: readonly string[] = ['PATH', 'PATHEXT', 'COMSPEC', 'PSMODULEPATH'];
-
-const exact = new Set(NAMES);
-const windows = new Set(WINDOWS_NAMES);
-
-/** Whether a variable name controls what a workload executes. */
-export function isExecutionKey(key: string): boolean {
-  if (exact.has(key) || windows.has(key.toUpperCase())) return true;
-  if (PREFIXES.some((p) => key.startsWith(p))) return true;
-  const lower = key.toLowerCase();
-  return ANY_CASE_PREFIXES.some((p) => lower.startsWith(p));
+export interface ExecutionKeyFamily {
+  /** Short stable name, shown in refusals. */
+  id: string;
+  /** Why whoever sets one of these runs code in (or reads the traffic of) the workload. */
+  rationale: string;
+  /** The documentation each pattern comes from. */
+  sources: string;
+  /** Case-sensitive patterns. */
+  patterns: readonly string[];
+  /** Patterns matched in any case. */
+  anyCase?: readonly string[];
 }
 
-/** The lists, for documentation and tests. */
-export const EXECUTION_KEYS = { names: NAMES, prefixes: PREFIXES, anyCasePrefixes: ANY_CASE_PREFIXES, windowsNames: WINDOWS_NAMES } as const;
+export const FAMILIES: readonly ExecutionKeyFamily[] = [
+  {
+    id: 'loader',
+    rationale: 'the dynamic loader preloads, audits or searches libraries named here; glibc also reads its tuning, character-set modules and message catalogues from them',
+    sources: 'ld.so(8); glibc sysdeps/generic/unsecvars.h; dyld(1); sudo plugins/sudoers/env.c initial_badenv_table',
+    patterns: ['LD_*', 'DYLD_*', '_RLD*', 'LDR_*', 'LIBPATH', 'SHLIB_PATH', 'GCONV_PATH', 'GETCONF_DIR', 'GLIBC_TUNABLES', 'LOCPATH', 'NLSPATH', 'PATH_LOCALE', 'MALLOC_TRACE'],
+  },
+  {
+    id: 'resolver',
+    rationale: 'name resolution: these redirect host names (and so connections and their credentials) without touching /etc/hosts or resolv.conf',
+    sources: 'resolv.conf(5) "ENVIRONMENT" (LOCALDOMAIN, RES_OPTIONS); hostname(7) (HOSTALIASES); glibc unsecvars.h (RESOLV_HOST_CONF, NIS_PATH)',
+    patterns: ['LOCALDOMAIN', 'RES_OPTIONS', 'HOSTALIASES', 'RESOLV_*', 'NIS_PATH'],
+  },
+  {
+    id: 'search path',
+    rationale: 'where programs are looked up: whoever sets it chooses which binary runs',
+    sources: 'POSIX XBD 8.3 "Other Environment Variables" (PATH, IFS); bash(1) (CDPATH); Windows: cmd.exe and PowerShell docs (PATHEXT, COMSPEC, PSModulePath)',
+    patterns: ['IFS', 'CDPATH'],
+    anyCase: ['PATH', 'PATHEXT', 'COMSPEC', 'PSMODULEPATH'],
+  },
+  {
+    id: 'shell',
+    rationale: 'shells source start-up files, run hooks and import functions named in these',
+    sources: 'bash(1) "INVOCATION" and "Shell Variables"; ksh(1); zsh "Startup Files"; sudo env.c',
+    patterns: ['ENV', 'BASH_ENV', 'SHELLOPTS', 'BASHOPTS', 'PS4', 'PROMPT_COMMAND', 'GLOBIGNORE', 'FPATH', 'ZDOTDIR', 'NULLCMD', 'READNULLCMD', 'TMPPREFIX', 'SHELL', 'BASH_FUNC_*'],
+  },
+  {
+    id: 'interpreter options',
+    rationale: 'runtimes read extra command-line options from these; options such as --require, -javaagent, -eval or -r load and run code',
+    sources: 'Node.js "Command-line API: NODE_OPTIONS"; JVM "JAVA_TOOL_OPTIONS" (JVMTI) and java(1) JDK_JAVA_OPTIONS; Erlang erl(1) ERL_AFLAGS/ERL_ZFLAGS/ERL_FLAGS; Elixir "elixir --help" ELIXIR_ERL_OPTIONS; perlrun(1) PERL5OPT; ruby(1) RUBYOPT',
+    patterns: ['*_OPTIONS', '*_OPTS', 'ERL_*', 'PERL5OPT', 'RUBYOPT', 'PERL5DB', 'PERLIO_DEBUG', 'PHPRC', 'PHP_INI_SCAN_DIR', 'LUA_INIT*', 'PYTHONSTARTUP', 'PYTHONINSPECT', 'PYTHONWARNINGS', 'PYTHONBREAKPOINT', 'NODE_REPL_EXTERNAL_MODULE', 'DOTNET_STARTUP_HOOKS', 'DOTNET_ADDITIONAL_DEPS', 'CORECLR_*', 'COR_*'],
+  },
+  {
+    id: 'module path',
+    rationale: 'where a runtime finds its modules or its own installation: whoever sets it supplies the code that is imported',
+    sources: 'Node.js "Modules: NODE_PATH"; python(1) "ENVIRONMENT VARIABLES"; java(1) CLASSPATH; perlrun(1) PERL5LIB; ruby(1) RUBYLIB; RubyGems GEM_PATH/GEM_HOME; Lua manual LUA_PATH/LUA_CPATH; Tcl TCLLIBPATH; "go help environment"',
+    patterns: ['NODE_PATH', 'PYTHONPATH', 'PYTHONHOME', 'PYTHONUSERBASE', 'PYTHONEXECUTABLE', 'PYTHONPLATLIBDIR', 'PYTHONSAFEPATH', 'CLASSPATH', 'JAVA_HOME', 'PERL5LIB', 'PERLLIB', 'RUBYLIB', 'GEM_*', 'LUA_PATH*', 'LUA_CPATH*', 'TCLLIBPATH', 'GOPATH', 'GOROOT', 'GOTOOLCHAIN', 'GOENV', 'GOCACHEPROG', 'GOEXPERIMENT', 'GOWORK'],
+  },
+  {
+    id: 'build tools',
+    rationale: 'make, CMake, autoconf and cargo run the compilers, linkers, wrappers and shells named here, with these flags (a flag can be $(shell …) or -fplugin=); a build runs them with every build secret in its environment',
+    sources: 'GNU make manual "Implicit Variables" and "Other Special Variables" (MAKEFILES, MAKEFLAGS); CMake docs CMAKE_<LANG>_COMPILER_LAUNCHER and "Environment Variables"; GCC "Environment Variables Affecting GCC"; autoconf manual CONFIG_SHELL/CONFIG_SITE; ccache manual "Configuration" (CCACHE_PREFIX); pkg-config(1); Cargo "Environment Variables" (RUSTC, RUSTC_WRAPPER, RUSTC_WORKSPACE_WRAPPER, RUSTDOC, RUSTFLAGS); "go help environment" (GOFLAGS, CGO_*)',
+    patterns: [
+      'CC', 'CXX', 'CPP', 'LD', 'AR', 'AS', 'NM', 'RANLIB', 'STRIP', 'OBJCOPY', 'OBJDUMP', 'READELF', 'FC', 'F77', 'M4', 'PC', 'CO', 'GET', 'LEX', 'YACC', 'LINT', 'MAKEINFO', 'TEX', 'TEXI2DVI', 'WEAVE', 'CWEAVE', 'TANGLE', 'CTANGLE', 'RM', 'WINDRES', 'DLLTOOL', 'LIPO',
+      'LDLIBS', 'LIBS', 'CPATH', 'C_INCLUDE_PATH', 'CPLUS_INCLUDE_PATH', 'OBJC_INCLUDE_PATH', 'LIBRARY_PATH', 'COMPILER_PATH', 'GCC_*', 'CGO_*',
+      '*FLAGS', 'MAKE*', 'CMAKE_*', '*_COMPILER_LAUNCHER', '*_COMPILER', 'CCACHE_*', 'DISTCC_*', 'CONFIG_SHELL', 'CONFIG_SITE', 'PKG_CONFIG*', 'RUSTC*', 'RUSTDOC*', 'RUSTUP_*',
+    ],
+  },
+  {
+    id: 'package sources',
+    rationale: 'package managers fetch (and run the install scripts of) dependencies from the registries and indexes named here, and read their configuration from these',
+    sources: 'npm "config: Environment Variables" (npm_config_*, any case); Yarn "yarnrc" (YARN_*); Corepack README (COREPACK_NPM_REGISTRY); Bun "bunfig / Environment variables" (BUN_CONFIG_REGISTRY); pip "Configuration: Environment Variables" (PIP_*); uv "Environment variables" (UV_INDEX_URL, UV_*); Poetry and Pipenv configuration; Bundler bundle-config(1); Cargo "Environment Variables" (CARGO_*); "go help module-private" (GOPROXY, GONOSUMDB, …); Gradle "Build Environment" (GRADLE_*)',
+    patterns: ['*_REGISTRY', '*_REGISTRY_URL', '*_REGISTRY_SERVER', '*_INDEX_URL', 'UV_*', 'PIP_*', 'POETRY_*', 'PIPENV_*', 'COREPACK_*', 'BUN_*', 'YARN_*', 'BUNDLE_*', 'CARGO_*', 'GRADLE_*', 'MAVEN_*', 'GOPROXY', 'GONOPROXY', 'GOSUMDB', 'GONOSUMDB', 'GONOSUMCHECK', 'GOINSECURE', 'GOPRIVATE', 'GOVCS', 'GOAUTH'],
+    anyCase: ['npm_config_*'],
+  },
+  {
+    id: 'proxy and TLS',
+    rationale: 'proxies and certificate settings decide where traffic goes and whether it is verified: a proxy or a trusted CA of the setter\'s reads every credential the workload sends; a key log file receives the TLS session keys',
+    sources: 'curl(1) "ENVIRONMENT" (http_proxy, HTTPS_PROXY, ALL_PROXY, NO_PROXY, any case; CURL_CA_BUNDLE, CURL_HOME); Node.js "Environment variables" (NODE_TLS_REJECT_UNAUTHORIZED, NODE_EXTRA_CA_CERTS); OpenSSL "openssl-env(7)" (SSL_CERT_FILE, SSL_CERT_DIR, OPENSSL_CONF); Requests "SSL Cert Verification" (REQUESTS_CA_BUNDLE); git-config(1) http.sslVerify (GIT_SSL_*); NSS/OpenSSL SSLKEYLOGFILE',
+    patterns: ['*_TLS_REJECT_UNAUTHORIZED', 'SSL_CERT_*', '*_CA_BUNDLE', '*_CA_CERTS', 'NODE_EXTRA_CA_CERTS', 'GIT_SSL_*', 'SSLKEYLOGFILE', 'CURL_*', 'WGETRC', 'PYTHONHTTPSVERIFY', 'OPENSSL_CONF', 'OPENSSL_ENGINES', 'OPENSSL_MODULES'],
+    anyCase: ['*_PROXY'],
+  },
+  {
+    id: 'helper commands',
+    rationale: 'programs run the commands named here on the workload\'s behalf (git\'s ssh, a pager, an editor), or read git configuration that names such commands',
+    sources: 'git(1) "ENVIRONMENT VARIABLES" (GIT_SSH_COMMAND, GIT_CONFIG_*, GIT_EXEC_PATH, …); ssh(1) SSH_ASKPASS; less(1) LESSOPEN/LESSCLOSE; environ(7) (EDITOR, VISUAL, PAGER, BROWSER)',
+    patterns: ['GIT_SSH', 'GIT_SSH_COMMAND', 'GIT_EXEC_PATH', 'GIT_ASKPASS', 'GIT_EDITOR', 'GIT_PAGER', 'GIT_EXTERNAL_DIFF', 'GIT_PROXY_COMMAND', 'GIT_TEMPLATE_DIR', 'GIT_CONFIG*', 'SSH_ASKPASS', 'EDITOR', 'VISUAL', 'PAGER', 'BROWSER', 'LESSOPEN', 'LESSCLOSE'],
+  },
+  {
+    id: 'configuration files',
+    rationale: 'where programs and libraries find start-up configuration (git\'s core.sshCommand, .npmrc, terminfo, Kerberos), which can name code to run',
+    sources: 'XDG Base Directory Specification; terminfo(5); krb5.conf(5) KRB5_CONFIG; sudo env.c',
+    patterns: ['HOME', 'XDG_CONFIG_HOME', 'XDG_CONFIG_DIRS', 'TERMINFO', 'TERMINFO_DIRS', 'TERMPATH', 'TERMCAP', 'KRB5_CONFIG', 'KRB5_KTNAME'],
+  },
+];
+
+/** A compiled pattern: `NAME`, `PREFIX*`, `*SUFFIX` or `PREFIX*SUFFIX`. */
+export interface Pattern {
+  source: string;
+  prefix: string;
+  suffix: string;
+  exact: boolean;
+  anyCase: boolean;
+}
+
+export function compilePattern(source: string, anyCase = false): Pattern {
+  const star = source.indexOf('*');
+  const norm = (s: string) => (anyCase ? s.toLowerCase() : s);
+  if (star < 0) return { source, prefix: norm(source), suffix: '', exact: true, anyCase };
+  return { source, prefix: norm(source.slice(0, star)), suffix: norm(source.slice(star + 1)), exact: false, anyCase };
+}
+
+export function matches(p: Pattern, key: string): boolean {
+  const k = p.anyCase ? key.toLowerCase() : key;
+  if (p.exact) return k === p.prefix;
+  return k.length >= p.prefix.length + p.suffix.length && k.startsWith(p.prefix) && k.endsWith(p.suffix);
+}
+
+const COMPILED = FAMILIES.map((f) => ({
+  id: f.id,
+  patterns: [...f.patterns.map((s) => compilePattern(s)), ...(f.anyCase ?? []).map((s) => compilePattern(s, true))],
+}));
+
+/** The first family a name belongs to, or null for an ordinary key. */
+export function executionFamily(key: string): string | null {
+  for (const f of COMPILED) if (f.patterns.some((p) => matches(p, key))) return f.id;
+  return null;
+}
+
+/** Whether a variable name controls what a workload executes (built-in families only). */
+export function isExecutionKey(key: string): boolean {
+  return executionFamily(key) !== null;
+}

@@ -12,6 +12,8 @@ export const LIMITS = {
   filesPerGroup: 100,
   pathLength: 1024,
   tagsPerWorkload: 64,
+  /** Names and prefixes a project adds to the execution-controlling keys (each at most keyLength). */
+  executionKeyPatterns: 100,
   groupsPerProject: 1000,
   descriptionLength: 1024,
   /**

@@ -1,18 +1,21 @@
 /**
  * Which parts of a group change need write access to secret groups whatever the group's type
  * (SECURITY.md "Execution-controlling keys, files and addon links"):
- * - execution-controlling keys (execution-keys.ts): set, changed or removed, including a change
- *   of a key their template refers to;
+ * - execution-controlling keys (execution-keys.ts, plus the project's own: project-policy.ts):
+ *   set, changed or removed, including a change of a key their template refers to;
  * - files: added, changed (content or mode) or removed;
  * - addon links: any change to the set of links (addon details are secret values);
- * - the reach of a group holding any of these: its type, scope, priority or restrictions.
+ * - the reach of a group holding any of these: its type, scope, priority, restrictions or name
+ *   (the name breaks priority ties).
  * Pure; returns names (keys, `file PATH`, `addon links`), never a value.
  */
-import { isExecutionKey } from './execution-keys.js';
+import { executionRule } from './project-policy.js';
 import { references } from './templates.js';
 import type { AddonLink, SecretFile, SecretGroup, Vars } from './types.js';
 
-export function secretWriteNeeds(before: SecretGroup | null, after: SecretGroup | null): string[] {
+/** `projectKeys`: the project's own execution-controlling names and prefixes (Project.executionKeys). */
+export function secretWriteNeeds(before: SecretGroup | null, after: SecretGroup | null, projectKeys: readonly string[] = []): string[] {
+  const isExecutionKey = (k: string) => executionRule(k, projectKeys) !== null;
   const a = before?.variables ?? {};
   const b = after?.variables ?? {};
   const changed = new Set<string>();
@@ -35,6 +38,14 @@ export function secretWriteNeeds(before: SecretGroup | null, after: SecretGroup 
     }
   }
   return [...needs].sort();
+}
+
+/** The needs of secretWriteNeeds for a refusal: each key with the family (or project entry) that makes it count. */
+export function describeNeeds(needs: readonly string[], projectKeys: readonly string[] = []): string[] {
+  return needs.map((n) => {
+    const rule = n === 'addon links' || n.startsWith('file ') ? null : executionRule(n, projectKeys);
+    return rule ? `${n} (${rule})` : n;
+  });
 }
 
 /** Whether the value of `key` refers, directly or through other keys, to a changed key. */
@@ -80,8 +91,11 @@ function sameLinks(a: readonly AddonLink[], b: readonly AddonLink[]): boolean {
   return canon(a) === canon(b);
 }
 
-/** Type, scope, priority or restrictions: which workloads the group reaches, and who wins. */
+/**
+ * Type, scope, priority, restrictions or name: which workloads the group reaches, and who wins
+ * (groups of equal priority are merged in name order, so a rename can flip the winner).
+ */
 function reachChanged(a: SecretGroup, b: SecretGroup): boolean {
-  const r = (g: SecretGroup) => JSON.stringify([g.type, g.scope, g.priority, g.restrictions.restricted, [...g.restrictions.workloads].sort(), [...g.restrictions.tags].sort()]);
+  const r = (g: SecretGroup) => JSON.stringify([g.name, g.type, g.scope, g.priority, g.restrictions.restricted, [...g.restrictions.workloads].sort(), [...g.restrictions.tags].sort()]);
   return r(a) !== r(b);
 }

@@ -13,6 +13,11 @@ export type Vars = Record<string, string>;
 export interface Project {
   name: string;
   createdAt: number;
+  /**
+   * Names (`NAME`) and prefixes (`PREFIX*`) an admin added to the built-in execution-controlling
+   * keys (project-policy.ts). Absent when none: projects stored before it existed read the same.
+   */
+  executionKeys?: string[];
 }
 
 /** Bookkeeping every stored record carries. */

@@ -74,6 +74,11 @@ export class Principal {
     }
   }
 
+  /** May write secret groups of this project (and so everything that counts as secret). */
+  canWriteSecrets(project: string): boolean {
+    return this.canSeeProject(project) && atLeast(this.level('secret'), 'write');
+  }
+
   /**
    * Execution-controlling keys, files and addon links count as secret whatever the group's
    * type: changing them needs write on secret groups. `what` names them (never a value).

@@ -5,7 +5,7 @@ import { DomainError, alreadyExists, invalid, notFound, stale, tooLarge } from '
 import { LIMITS } from '../domain/limits.js';
 import { previewChange, type WorkloadChange } from '../domain/preview.js';
 import { isEligible } from '../domain/resolve.js';
-import { secretWriteNeeds } from '../domain/secret-write.js';
+import { describeNeeds, secretWriteNeeds } from '../domain/secret-write.js';
 import { checkResolutionSizes } from '../domain/sizes.js';
 import { valueView } from './value-view.js';
 import { validateName } from '../domain/validation.js';
@@ -201,10 +201,7 @@ export class GroupsService {
     const after = applyGroupChange(current, effective, { addons, now: this.d.now(), actor: p.actor });
     if (after && after.type !== current?.type) p.requireGroupAccess(project, after.type, previewLevel ?? 'write');
     // A preview only shows keys, and values the caller may read (see preview): not applied there.
-    if (!previewLevel) {
-      const needs = secretWriteNeeds(current, after);
-      if (needs.length) p.requireSecretWrite(project, needs);
-    }
+    if (!previewLevel) await this.requireSecretWriteFor(p, project, current, after);
     if (after) await this.checkResolutionSizes(p, project, after);
     if (after && change.kind === 'create') {
       // A group recreated after deletion continues its history's revision numbers.
@@ -266,6 +263,13 @@ export class GroupsService {
     const now = this.d.now();
     const revision = current.revision + 1;
     const renamed: SecretGroup = { ...current, name: newName, revision, updatedAt: now, updatedBy: p.actor };
+    // Groups of equal priority merge in name order, so a rename can change which group's value
+    // wins: it counts as moving the group, like a priority change. Only the renamed group's own
+    // execution-controlling keys, files and addon links need checking: templates expand within
+    // one group, so a rename changes the winner only of keys and paths this group defines (a
+    // key held by another group of the same priority changes hands only if this group holds
+    // it too, and then this group's copy is among the needs).
+    await this.requireSecretWriteFor(p, project, current, renamed);
     // The name breaks priority ties, so it can change which value wins a key.
     await this.checkResolutionSizes(p, project, renamed, name);
     const entry = (n: string, group: SecretGroup | null): GroupHistoryEntry => ({ project, name: n, revision, time: now, actor: p.actor, action: 'RenameGroup', changedKeys: [], group });
@@ -288,6 +292,19 @@ export class GroupsService {
     await this.d.snapshots.applyLocal(project, 'group', name, null);
     await this.d.snapshots.applyLocal(project, 'group', newName, renamed);
     return recordAnswerRead(this.d, p, 'RenameGroup', project, viewGroup(p, renamed));
+  }
+
+  /**
+   * Refuses a keys-only writer a change to what counts as secret (secret-write.ts). The
+   * project's own execution-controlling keys are read from the store, not the snapshot: a list
+   * an admin just extended must bind on every replica at once, and the change feed of a
+   * MongoDB store does not move for a project setting.
+   */
+  private async requireSecretWriteFor(p: Principal, project: string, before: SecretGroup | null, after: SecretGroup | null): Promise<void> {
+    if (p.canWriteSecrets(project)) return;
+    const projectKeys = (await this.d.store.getProject(project))?.executionKeys ?? [];
+    const needs = secretWriteNeeds(before, after, projectKeys);
+    if (needs.length) p.requireSecretWrite(project, describeNeeds(needs, projectKeys));
   }
 
   /**

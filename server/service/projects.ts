@@ -3,14 +3,15 @@ import { randomBytes } from 'node:crypto';
 import { checkGroup } from '../domain/group-changes.js';
 import { checkResolutionSizes } from '../domain/sizes.js';
 import { valueView } from './value-view.js';
-import { clip, echo, echoList, invalid, notFound, precondition, tooLarge } from '../domain/errors.js';
+import { clip, DomainError, echo, echoList, invalid, notFound, precondition, tooLarge } from '../domain/errors.js';
+import { validateExecutionKeyPatterns } from '../domain/project-policy.js';
 import { LIMITS } from '../domain/limits.js';
 import { validateKey, validateName, validateTags, validateValue, validateVars } from '../domain/validation.js';
 import type { Addon, Project, Vars, Workload, WorkloadKind } from '../domain/types.js';
 import type { TokenRecord } from '../store/store.js';
 import { workloadBindings } from './service-accounts.js';
 import type { Principal } from '../security/principal.js';
-import type { Deps } from './deps.js';
+import { MAX_WRITE_ATTEMPTS, type Deps } from './deps.js';
 import { currentFor, updateWithRetry } from './records.js';
 import { auditedWrite } from './audit.js';
 import { viewAddon, viewWorkload, type Redacted } from './redact.js';
@@ -49,6 +50,37 @@ export class ProjectsService {
 
   async listProjects(p: Principal): Promise<Project[]> {
     return (await this.d.store.listProjects()).filter((x) => p.canSeeProject(x.name));
+  }
+
+  /**
+   * Adds names and prefixes to the project's own execution-controlling keys, or removes them
+   * (project-policy.ts). Audited with the entries as keys; they are names, never values.
+   */
+  async updateExecutionKeys(p: Principal, name: string, add: readonly string[], remove: readonly string[]): Promise<Project> {
+    validateName('project name', name);
+    p.requireProjectAdmin(name);
+    const added = validateExecutionKeyPatterns(add);
+    const removed = validateExecutionKeyPatterns(remove);
+    const both = added.filter((k) => removed.includes(k));
+    if (both.length) throw invalid(`execution-controlling keys ${echoList(both)} are both added and removed`);
+    for (let attempt = 1; ; attempt++) {
+      const project = await this.d.store.getProject(name);
+      if (!project) throw notFound(`project ${name}`);
+      const current = project.executionKeys ?? [];
+      const missing = removed.filter((k) => !current.includes(k));
+      if (missing.length) throw invalid(`project ${name} has no execution-controlling keys ${echoList(missing)} to remove`);
+      const next = validateExecutionKeyPatterns([...current.filter((k) => !removed.includes(k)), ...added]);
+      if (next.length === current.length && next.every((k, i) => k === current[i])) return project;
+      const detail = [added.length ? `added ${added.join(' ')}` : '', removed.length ? `removed ${removed.join(' ')}` : ''].filter(Boolean).join('; ');
+      const event = { actor: p.actor, action: 'UpdateProjectExecutionKeys', project: name, target: `project ${name}`, keys: [...added, ...removed].sort(), detail };
+      const ok = await auditedWrite(this.d.audit, event, this.d.now, () => this.d.store.setProjectExecutionKeys(name, current, next));
+      if (ok) {
+        await this.d.snapshots.refresh(name);
+        return next.length ? { ...project, executionKeys: next } : { name: project.name, createdAt: project.createdAt };
+      }
+      // Another admin changed the list between the read and the write: apply ours to theirs.
+      if (attempt >= MAX_WRITE_ATTEMPTS) throw new DomainError('ABORTED', `the execution-controlling keys of project ${name} changed meanwhile; try again`);
+    }
   }
 
   async deleteProject(p: Principal, name: string, force: boolean): Promise<void> {

@@ -2,7 +2,7 @@
  * Records to and from JSON-safe documents, shared by both stores: file contents travel as
  * base64, everything else as is. SCHEMA_VERSION is written with each document.
  */
-import type { GroupHistoryEntry, SecretFile, SecretGroup } from '../domain/types.js';
+import type { GroupHistoryEntry, Project, SecretFile, SecretGroup } from '../domain/types.js';
 import type { RecordKind, RecordTypes } from './store.js';
 
 export const SCHEMA_VERSION = 1;
@@ -37,4 +37,14 @@ function encodeFile(f: SecretFile): FileDoc {
 
 function decodeFile(f: FileDoc): SecretFile {
   return { path: f.path, content: Buffer.from(f.content, 'base64'), mode: f.mode };
+}
+
+/** A project with its own execution-controlling keys, the field absent when there are none (as stored before it existed). */
+export function withExecutionKeys(project: Project, keys: readonly string[] | undefined): Project {
+  return keys?.length ? { ...project, executionKeys: [...keys] } : { name: project.name, createdAt: project.createdAt };
+}
+
+/** Same lists, in the same order (stores keep them sorted). */
+export function sameKeys(a: readonly string[], b: readonly string[]): boolean {
+  return a.length === b.length && a.every((k, i) => k === b[i]);
 }

@@ -95,6 +95,9 @@ export class ProjectLog {
     public n: number,
   ) {}
 
+  /** Project.executionKeys as the project document last read had them (not part of the change log). */
+  executionKeys: string[] | undefined;
+
   /**
    * Applies change n + 1; anything else is ignored (already applied by a concurrent reader,
    * or not next). Returns whether it was applied.

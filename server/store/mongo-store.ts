@@ -40,7 +40,7 @@ import {
 } from 'mongodb';
 import { alreadyExists, DomainError, notFound, precondition, stale } from '../domain/errors.js';
 import type { Addon, GroupHistoryEntry, Project, ProjectSnapshot, SecretGroup, Workload } from '../domain/types.js';
-import { decodeHistory, decodeRecord, encodeHistory, encodeRecord, SCHEMA_VERSION } from './codec.js';
+import { decodeHistory, decodeRecord, encodeHistory, encodeRecord, sameKeys, SCHEMA_VERSION, withExecutionKeys } from './codec.js';
 import {
   changeCollection,
   changeCollectionPrefix,
@@ -71,6 +71,8 @@ interface ProjectDoc {
   _id: string;
   uid: string;
   createdAt: number;
+  /** Project.executionKeys; absent when none. */
+  executionKeys?: string[];
   schemaVersion: number;
 }
 
@@ -209,6 +211,7 @@ export class MongoStore implements Store {
         _id: project.name,
         uid: randomBytes(12).toString('hex'),
         createdAt: project.createdAt,
+        ...(project.executionKeys?.length ? { executionKeys: [...project.executionKeys] } : {}),
         schemaVersion: SCHEMA_VERSION,
       };
       if (!(await ignoreDuplicate(this.projects.insertOne(doc)))) throw alreadyExists(`project ${project.name}`);
@@ -218,14 +221,30 @@ export class MongoStore implements Store {
   async getProject(name: string): Promise<Project | null> {
     return this.guard(async () => {
       const p = await this.projects.findOne({ _id: name });
-      return p ? { name: p._id, createdAt: p.createdAt } : null;
+      return p ? projectOf(p) : null;
     });
   }
 
   async listProjects(): Promise<Project[]> {
     return this.guard(async () => {
       const docs = await this.projects.find({}).sort({ _id: 1 }).toArray();
-      return docs.map((p) => ({ name: p._id, createdAt: p.createdAt }));
+      return docs.map(projectOf);
+    });
+  }
+
+  async setProjectExecutionKeys(name: string, expected: readonly string[], next: readonly string[]): Promise<boolean> {
+    return this.guard(async () => {
+      const p = await this.projects.findOne({ _id: name });
+      if (!p) throw notFound(`project ${name}`);
+      if (!sameKeys(p.executionKeys ?? [], expected)) return false;
+      // The compare-and-set: the whole list as read (absent when it was empty).
+      const filter = expected.length ? { _id: name, uid: p.uid, executionKeys: [...expected] } : { _id: name, uid: p.uid, executionKeys: { $exists: false } };
+      const update = next.length ? { $set: { executionKeys: [...next] } } : { $unset: { executionKeys: '' as const } };
+      const r = await this.projects.updateOne(filter, update);
+      if (r.matchedCount === 0) return false;
+      const log = this.logs.get(name);
+      if (log?.uid === p.uid) log.executionKeys = next.length ? [...next] : undefined;
+      return true;
     });
   }
 
@@ -311,7 +330,7 @@ export class MongoStore implements Store {
         else if (h.kind === 'addon') addons.set(h.name, decodeRecord('addon', data));
         else groups.set(h.name, decodeRecord('group', data));
       }
-      return { project: { name, createdAt: log.createdAt }, workloads, addons, groups };
+      return { project: withExecutionKeys({ name, createdAt: log.createdAt }, log.executionKeys), workloads, addons, groups };
     });
   }
 
@@ -517,6 +536,7 @@ export class MongoStore implements Store {
     }
     const cached = this.logs.get(project);
     if (cached?.uid === p.uid) {
+      cached.executionKeys = p.executionKeys;
       await this.advance(cached);
       return cached;
     }
@@ -532,6 +552,7 @@ export class MongoStore implements Store {
    */
   private async restore(p: ProjectDoc): Promise<ProjectLog> {
     const log = new ProjectLog(p._id, p.uid, p.createdAt, 0);
+    log.executionKeys = p.executionKeys;
     await this.jumpToCheckpoint(log, 0);
     await this.advance(log);
     return log;
@@ -574,8 +595,10 @@ export class MongoStore implements Store {
     if (!s) {
       const advance = new Coalesced(() => this.advanceNow(log));
       const refresh = new Coalesced(async () => {
-        const [p] = await Promise.all([this.projects.findOne({ _id: log.project }, { projection: { uid: 1 } }), advance.run()]);
-        return p?.uid === log.uid;
+        const [p] = await Promise.all([this.projects.findOne({ _id: log.project }, { projection: { uid: 1, executionKeys: 1 } }), advance.run()]);
+        if (p?.uid !== log.uid) return false;
+        log.executionKeys = p.executionKeys;
+        return true;
       });
       this.sharing.set(log, (s = { advance, refresh }));
     }
@@ -891,6 +914,10 @@ function refuseUnless(mode: Mode, head: Pick<Head, 'revision' | 'deleted'> | und
   }
   if (!live) throw notFound(what);
   if (head!.revision !== expected) throw stale(what, expected, head.revision);
+}
+
+function projectOf(p: ProjectDoc): Project {
+  return withExecutionKeys({ name: p._id, createdAt: p.createdAt }, p.executionKeys);
 }
 
 function tokenFromDoc(doc: TokenDoc): TokenRecord {

@@ -94,6 +94,11 @@ export class SealedStore implements Store {
     return this.inner.listProjects();
   }
 
+  /** Names and prefixes, not values: stored as they are. */
+  setProjectExecutionKeys(name: string, expected: readonly string[], next: readonly string[]): Promise<boolean> {
+    return this.inner.setProjectExecutionKeys(name, expected, next);
+  }
+
   /** The data key stays in meta (and in the cache): a recreated project reuses it. */
   async deleteProject(name: string): Promise<void> {
     this.opened.delete(name);

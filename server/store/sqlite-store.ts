@@ -7,7 +7,7 @@ import { chmodSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import { alreadyExists, notFound, stale } from '../domain/errors.js';
 import type { GroupHistoryEntry, Project, ProjectSnapshot } from '../domain/types.js';
-import { decodeHistory, decodeRecord, encodeHistory, encodeRecord, SCHEMA_VERSION } from './codec.js';
+import { decodeHistory, decodeRecord, encodeHistory, encodeRecord, sameKeys, SCHEMA_VERSION, withExecutionKeys } from './codec.js';
 import { checkImport, type AuditEvent, type AuditFilter, type RecordKind, type RecordTypes, type Store, type TokenRecord } from './store.js';
 
 const SCHEMA = `
@@ -43,6 +43,9 @@ export class SqliteStore implements Store {
 
   async init(): Promise<void> {
     this.db.exec(SCHEMA);
+    // Added after the first release: a JSON list, NULL when the project adds none.
+    const columns = this.db.prepare('PRAGMA table_info(projects)').all() as { name: string }[];
+    if (!columns.some((c) => c.name === 'execution_keys')) this.db.exec('ALTER TABLE projects ADD COLUMN execution_keys TEXT');
   }
 
   async close(): Promise<void> {
@@ -51,19 +54,31 @@ export class SqliteStore implements Store {
 
   async createProject(project: Project): Promise<void> {
     const r = this.db
-      .prepare('INSERT INTO projects (name, created_at, version) VALUES (?, ?, 1) ON CONFLICT DO NOTHING')
-      .run(project.name, project.createdAt);
+      .prepare('INSERT INTO projects (name, created_at, version, execution_keys) VALUES (?, ?, 1, ?) ON CONFLICT DO NOTHING')
+      .run(project.name, project.createdAt, encodeKeys(project.executionKeys));
     if (r.changes === 0) throw alreadyExists(`project ${project.name}`);
   }
 
   async getProject(name: string): Promise<Project | null> {
-    const row = this.db.prepare('SELECT name, created_at FROM projects WHERE name = ?').get(name) as ProjectRow | undefined;
-    return row ? { name: row.name, createdAt: row.created_at } : null;
+    const row = this.db.prepare(`SELECT ${PROJECT_COLUMNS} FROM projects WHERE name = ?`).get(name) as ProjectRow | undefined;
+    return row ? projectOf(row) : null;
   }
 
   async listProjects(): Promise<Project[]> {
-    const rows = this.db.prepare('SELECT name, created_at FROM projects ORDER BY name').all() as ProjectRow[];
-    return rows.map((r) => ({ name: r.name, createdAt: r.created_at }));
+    const rows = this.db.prepare(`SELECT ${PROJECT_COLUMNS} FROM projects ORDER BY name`).all() as ProjectRow[];
+    return rows.map(projectOf);
+  }
+
+  async setProjectExecutionKeys(name: string, expected: readonly string[], next: readonly string[]): Promise<boolean> {
+    return this.db.transaction(() => {
+      const row = this.db.prepare(`SELECT ${PROJECT_COLUMNS} FROM projects WHERE name = ?`).get(name) as ProjectRow | undefined;
+      if (!row) throw notFound(`project ${name}`);
+      if (!sameKeys(projectOf(row).executionKeys ?? [], expected)) return false;
+      this.db.prepare('UPDATE projects SET execution_keys = ? WHERE name = ?').run(encodeKeys(next), name);
+      // Snapshots carry the project: this replica's reloads it like after any other change.
+      this.bump(name);
+      return true;
+    })();
   }
 
   async deleteProject(name: string): Promise<void> {
@@ -145,7 +160,7 @@ export class SqliteStore implements Store {
 
   async loadProject(name: string): Promise<ProjectSnapshot | null> {
     return this.db.transaction(() => {
-      const project = this.db.prepare('SELECT name, created_at FROM projects WHERE name = ?').get(name) as ProjectRow | undefined;
+      const project = this.db.prepare(`SELECT ${PROJECT_COLUMNS} FROM projects WHERE name = ?`).get(name) as ProjectRow | undefined;
       if (!project) return null;
       const rows = this.db.prepare('SELECT kind, name, data FROM records WHERE project = ?').all(name) as {
         kind: RecordKind;
@@ -153,7 +168,7 @@ export class SqliteStore implements Store {
         data: string;
       }[];
       const snapshot = {
-        project: { name: project.name, createdAt: project.created_at },
+        project: projectOf(project),
         workloads: new Map(),
         addons: new Map(),
         groups: new Map(),
@@ -299,4 +314,15 @@ export class SqliteStore implements Store {
 interface ProjectRow {
   name: string;
   created_at: number;
+  execution_keys: string | null;
+}
+
+const PROJECT_COLUMNS = 'name, created_at, execution_keys';
+
+function projectOf(row: ProjectRow): Project {
+  return withExecutionKeys({ name: row.name, createdAt: row.created_at }, row.execution_keys ? (JSON.parse(row.execution_keys) as string[]) : undefined);
+}
+
+function encodeKeys(keys: readonly string[] | undefined): string | null {
+  return keys?.length ? JSON.stringify(keys) : null;
 }

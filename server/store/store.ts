@@ -82,6 +82,12 @@ export interface Store {
   createProject(project: Project): Promise<void>;
   getProject(name: string): Promise<Project | null>;
   listProjects(): Promise<Project[]>;
+  /**
+   * Replaces the project's own execution-controlling keys (Project.executionKeys) with `next`,
+   * only if they are `expected` now (both sorted); false when they are not. NOT_FOUND without
+   * the project.
+   */
+  setProjectExecutionKeys(name: string, expected: readonly string[], next: readonly string[]): Promise<boolean>;
   /** Removes the project with every record, history entry and version of it. */
   deleteProject(name: string): Promise<void>;
 

@@ -26,6 +26,15 @@ describe('command line', () => {
     expect(run(['write', '--out', 'f', '--addr=flag:2'], { SG_ADDR: 'env:1' }).values.addr).toBe('flag:2');
   });
 
+  it('takes --strict (or SG_STRICT=true) on every command', () => {
+    for (const c of ['write', 'build-args'] as const) {
+      expect(run([c, '--strict']).values.strict).toBe(true);
+      expect(run([c], { SG_STRICT: 'true' }).values.strict).toBe(true);
+      expect(run([c]).values.strict).toBeUndefined();
+    }
+    expect(run(['exec', '--strict', '--', 'x']).values.strict).toBe(true);
+  });
+
   it('parses durations and signals', () => {
     expect(parseDuration('500ms', 'x')).toBe(500);
     expect(parseDuration('2s', 'x')).toBe(2000);

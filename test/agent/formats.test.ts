@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import dotenv from 'dotenv';
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
-import { FormatError, formatDockerArgs, formatDotenv, formatJson, formatShell } from '../../agent/sinks/formats.js';
+import { FormatError, formatDockerArgs, formatDotenv, formatJson, formatShell, renderDotenv, suggestFormats } from '../../agent/sinks/formats.js';
 
 /** Values that break naive writers: every one must survive every format. */
 export const NASTY: Record<string, string> = {
@@ -87,9 +87,25 @@ describe('dotenv format', () => {
       } catch (e) {
         expect((e as Error).message).toContain(k);
         expect((e as Error).message).not.toContain(v);
-        expect((e as Error).message).toMatch(/--format shell or json/);
+        expect((e as FormatError).key).toBe(k);
       }
     }
+  });
+
+  it('renderDotenv writes every other variable and lists, by key, those it left out', () => {
+    const vars = { A: 'plain', MIXED_QUOTES: NASTY.MIXED_QUOTES!, CRLF: NASTY.CRLF!, Z: "it's" };
+    const { text, unwritable } = renderDotenv(vars);
+    expect(unwritable.map((u) => u.key)).toEqual(['CRLF', 'MIXED_QUOTES']);
+    for (const u of unwritable) expect(u.reason).not.toContain(vars[u.key as keyof typeof vars]);
+    expect(readersOf(text, ['A', 'Z'])).toEqual({ sh: { A: 'plain', Z: "it's" }, bash: { A: 'plain', Z: "it's" }, dotenv: { A: 'plain', Z: "it's" } });
+  });
+
+  it('suggests only the given command formats that carry the value', () => {
+    const vars = { K: NASTY.MIXED_QUOTES! };
+    expect(suggestFormats(['dotenv', 'json', 'shell'], 'dotenv', vars, ['K'])).toBe('; use --format json or shell');
+    expect(suggestFormats(['docker', 'json', 'dotenv'], 'dotenv', vars, ['K'])).toBe('; use --format docker or json');
+    expect(suggestFormats(['table', 'json', 'dotenv', 'shell'], 'dotenv', vars, ['K'])).toBe('; use --format json or shell');
+    expect(suggestFormats(['docker', 'json', 'dotenv'], 'docker', { K: 'a\0b' }, ['K'])).toBe('; use --format json');
   });
 
   it('either reads back identically in sh, bash and dotenv, or refuses naming the key (never a wrong file)', () => {

@@ -155,7 +155,7 @@ describe('command tree', () => {
     const names = all();
     for (const cmd of [
       'sg serve',
-      'sg project create', 'sg project get', 'sg project list', 'sg project delete',
+      'sg project create', 'sg project get', 'sg project list', 'sg project delete', 'sg project execution-keys',
       'sg workload create', 'sg workload get', 'sg workload list', 'sg workload update', 'sg workload delete',
       'sg addon create', 'sg addon get', 'sg addon list', 'sg addon update', 'sg addon delete',
       'sg group create', 'sg group get', 'sg group list', 'sg group delete', 'sg group set', 'sg group unset',

@@ -49,7 +49,20 @@ describe('config-editor', () => {
 
   it.each(['PATH=/tmp/evil:/usr/bin', 'NODE_OPTIONS=--require=/tmp/evil.js', 'LD_PRELOAD=/tmp/evil.so'])('sg group set shop cfg %s is refused', async (assignment) => {
     const key = assignment.split('=')[0]!;
-    expect(await sg.fails(['group', 'set', 'shop', 'cfg', assignment], { env: env.ce, exitCode: EXIT.server })).toMatch(new RegExp(`^PERMISSION_DENIED: .*changing ${key} needs write on secret groups`));
+    expect(await sg.fails(['group', 'set', 'shop', 'cfg', assignment], { env: env.ce, exitCode: EXIT.server })).toMatch(new RegExp(`^PERMISSION_DENIED: .*changing ${key} \\([a-z ]+\\) needs write on secret groups`));
+  });
+
+  it("sg project execution-keys: an admin adds a project's own name; a config-editor is then refused it", async () => {
+    await sg.ok(['group', 'set', 'shop', 'cfg', 'MY_PLUGIN_PATH=/opt/plugins'], { env: env.ce });
+    const out = await sg.ok(['project', 'execution-keys', 'shop', '--add', 'MY_PLUGIN_PATH', '--add', 'ACME_*']);
+    expect(out).toMatch(/build tools: .*\*FLAGS/);
+    expect(out).toContain('Project shop adds: ACME_*, MY_PLUGIN_PATH');
+    expect(await sg.fails(['project', 'execution-keys', 'shop', '--add', 'X_*'], { env: env.editor, exitCode: EXIT.server })).toMatch(/^PERMISSION_DENIED/);
+    expect(await sg.fails(['group', 'set', 'shop', 'cfg', 'MY_PLUGIN_PATH=/tmp/evil'], { env: env.ce, exitCode: EXIT.server })).toMatch(
+      /^PERMISSION_DENIED: .*changing MY_PLUGIN_PATH \(project policy MY_PLUGIN_PATH\) needs write on secret groups/,
+    );
+    const shown = await sg.json<{ projectKeys: string[] }>(['project', 'execution-keys', 'shop'], { env: env.ce });
+    expect(shown.projectKeys).toEqual(['ACME_*', 'MY_PLUGIN_PATH']);
   });
 
   it('ordinary keys are accepted; an editor may set NODE_OPTIONS', async () => {

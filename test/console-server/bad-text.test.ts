@@ -28,7 +28,7 @@ async function refused(body: string | Buffer, reason: RegExp) {
   const before = dumpStore(t.dataDir);
   const res = await fetch(new URL(SET, t.server.consoleUrl!), {
     method: 'POST',
-    headers: { 'content-type': 'application/json', 'x-sg-console': '1', cookie: c.cookie },
+    headers: { 'content-type': 'application/json', 'x-sg-console': '1', 'x-sg-session': c.binding, cookie: c.cookie },
     body: body,
   });
   const text = await res.text();

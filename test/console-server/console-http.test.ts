@@ -285,7 +285,7 @@ describe('server streams as newline-delimited JSON', () => {
   const open = async (c: ConsoleClient, method: string, body: unknown, signal: AbortSignal) =>
     fetch(new URL(`/rpc/secretgroups.v1.${method}`, url), {
       method: 'POST',
-      headers: { 'content-type': 'application/json', 'x-sg-console': '1', cookie: c.cookie },
+      headers: { 'content-type': 'application/json', 'x-sg-console': '1', 'x-sg-session': c.binding, cookie: c.cookie },
       body: JSON.stringify(body),
       signal,
     });

@@ -1,4 +1,7 @@
-/** A tiny console client for server-side tests: fetch with the console's headers and a cookie jar. */
+/**
+ * A tiny console client for server-side tests: fetch with the console's headers, a cookie jar,
+ * and the session binding a sign-in answers (sent as X-SG-Session, as the page does).
+ */
 import * as http from 'node:http';
 
 export interface Answer {
@@ -10,6 +13,7 @@ export interface Answer {
 
 export class ConsoleClient {
   cookie = '';
+  binding = '';
 
   constructor(readonly base: string) {}
 
@@ -21,6 +25,7 @@ export class ConsoleClient {
         'content-type': 'application/json',
         'x-sg-console': '1',
         ...(this.cookie ? { cookie: this.cookie } : {}),
+        ...(this.binding ? { 'x-sg-session': this.binding } : {}),
         ...headers,
       },
       body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
@@ -37,6 +42,7 @@ export class ConsoleClient {
     } catch {
       json = undefined;
     }
+    if (path === '/session' && method === 'POST' && res.ok) this.binding = (json as { binding?: string }).binding ?? '';
     return { status: res.status, headers: res.headers, body: text, json };
   }
 

@@ -131,6 +131,10 @@ describe("the seed's priority example, built in the browser", () => {
     const rowA = page.locator('tr[data-group="a"]');
     await expect.poll(() => rowA.textContent()).toMatch(/secret.*both.*50.*all workloads.*2/);
     expect(await page.locator('tr[data-group="b"]').textContent()).toMatch(/20.*3/);
+    // The project's own execution-controlling keys are shown, read-only.
+    await cli.ok(['project', 'execution-keys', 'shop', '--add', 'ACME_*']);
+    await page.reload();
+    await expect.poll(() => page.locator('[data-execution-keys]').textContent()).toContain("this project's own: ACME_*");
 
     // The workload page explains it: KEY_1 from a, b shadowed.
     await page.locator('tr[data-workload="api"] a').click();

@@ -1,13 +1,15 @@
 /**
  * The console's security properties, checked in a real Chromium: a keys-only role (the seed's
  * config editor) never receives a secret value — not in the DOM, not in any response body —
- * and a page on another origin cannot make the console change anything.
+ * a page on another origin cannot make the console change anything, and a session cookie
+ * planted from elsewhere on the host does not swap a signed-in page into another session.
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { Browser } from 'playwright-core';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { runner, type Runner } from '../cli/harness.js';
+import { ConsoleClient } from '../console-server/http.js';
 import { chromiumPresent, launchBrowser, newPage, recordResponses, signIn, startConsoleServer, requireChromium, type ConsoleServer } from './harness.js';
 
 /** Every secret value the server holds; none may reach the config editor's browser. */
@@ -85,11 +87,11 @@ describe('a keys-only role (config-editor)', () => {
     await expect.poll(() => page.locator('tr[data-key="API_TOKEN"]').textContent()).toMatch(/creds \(50\)/);
     await expect.poll(() => page.getByRole('table', { name: 'Own runtime variables' }).textContent()).toMatch(/OWN.*hidden/);
 
-    // Asking anyway is refused by the server, with no value in the answer.
+    // Asking anyway (as the page would, with its session binding) is refused by the server, with no value in the answer.
     const refused = await page.evaluate(async () => {
       const res = await fetch('/rpc/secretgroups.v1.SecretGroupService/RevealValue', {
         method: 'POST',
-        headers: { 'Content-Type': 'application/json', 'X-SG-Console': '1' },
+        headers: { 'Content-Type': 'application/json', 'X-SG-Console': '1', 'X-SG-Session': sessionStorage.getItem('console.binding') ?? '' },
         body: JSON.stringify({ project: 'shop', kind: 'REVEAL_KIND_GROUP_VARIABLE', name: 'creds', key: 'API_TOKEN' }),
       });
       return { status: res.status, body: await res.text() };
@@ -191,6 +193,53 @@ describe('cross-site requests', () => {
     // The signed-in console itself still works.
     await page.goto(`${cs.url}/#/`);
     await expect.poll(() => page.getByRole('link', { name: 'shop' }).count()).toBe(1);
+    await context.close();
+  });
+});
+
+describe('session tossing (a cookie planted by another site on the same host)', () => {
+  /** Signs in as the admin, then plants a viewer's valid session cookie in the same browser. */
+  async function adminWithTossedCookie(): Promise<{ context: BrowserContext; page: Page; answers: number[] }> {
+    const { context, page } = await newPage(browser);
+    await signIn(page, cs.url, cs.server.adminToken);
+    expect(await page.locator('.who').textContent()).toMatch(/admin/);
+    const viewer = new ConsoleClient(cs.url);
+    const viewerToken = (await cli.ok(['token', 'create', '--role', 'viewer', '--project', 'shop'])).trim();
+    expect((await viewer.signIn(viewerToken)).status).toBe(200);
+    const [name, value] = viewer.cookie.split('=') as [string, string];
+    // What a page on another port can do: cookies are not port-scoped, and same host is same-site.
+    await context.addCookies([{ name, value, domain: '127.0.0.1', path: '/', httpOnly: true, sameSite: 'Strict' }]);
+    const answers: number[] = [];
+    page.on('response', (r) => {
+      const u = new URL(r.url());
+      if (u.pathname === '/session' || u.pathname.startsWith('/rpc/')) answers.push(r.status());
+    });
+    return { context, page, answers };
+  }
+
+  it('the admin’s page does not act as the viewer: its next request is refused and it returns to sign-in, saying the session changed', async () => {
+    const { context, page, answers } = await adminWithTossedCookie();
+    await page.goto(`${cs.url}/#/tokens`);
+    await expect.poll(() => page.getByRole('button', { name: 'Sign in' }).count()).toBe(1);
+    expect(await page.locator('main.sign-in').textContent()).toMatch(/The session changed/);
+    expect(await page.getByRole('button', { name: 'Sign out' }).count()).toBe(0);
+    // Every answer after the cookie was planted was a refusal: nothing ran as the viewer.
+    expect(answers.length).toBeGreaterThan(0);
+    expect(answers.every((s) => s === 401)).toBe(true);
+    // Signing in again replaces the planted cookie; the console works as the admin.
+    await signIn(page, cs.url, cs.server.adminToken);
+    expect(await page.locator('.who').textContent()).toMatch(/admin/);
+    await context.close();
+  });
+
+  it('a reloaded tab does not adopt the planted session either', async () => {
+    const { context, page, answers } = await adminWithTossedCookie();
+    await page.reload();
+    await expect.poll(() => page.getByRole('button', { name: 'Sign in' }).count()).toBe(1);
+    expect(await page.getByRole('button', { name: 'Sign out' }).count()).toBe(0);
+    expect(await page.locator('.who').count()).toBe(0);
+    expect(answers.length).toBeGreaterThan(0);
+    expect(answers.every((s) => s === 401)).toBe(true);
     await context.close();
   });
 });

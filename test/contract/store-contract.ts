@@ -74,6 +74,25 @@ export function storeContract(name: string, factory: StoreFactory): void {
       expect(await codeOf(store.createProject({ name: 'q', createdAt: 3 }))).toBe('ALREADY_EXISTS');
     });
 
+    it("keeps a project's own execution-controlling keys, with a compare-and-set, in lists and snapshots", async () => {
+      expect(await store.setProjectExecutionKeys('p', [], ['ACME_*', 'MY_PATH'])).toBe(true);
+      const p = { name: 'p', createdAt: 1, executionKeys: ['ACME_*', 'MY_PATH'] };
+      expect(await store.getProject('p')).toEqual(p);
+      expect(await store.listProjects()).toEqual([p]);
+      expect((await store.loadProject('p'))!.project).toEqual(p);
+      // Refused when the list moved on since it was read; nothing written.
+      expect(await store.setProjectExecutionKeys('p', [], ['OTHER'])).toBe(false);
+      expect(await store.setProjectExecutionKeys('p', ['ACME_*'], ['OTHER'])).toBe(false);
+      expect((await store.getProject('p'))!.executionKeys).toEqual(['ACME_*', 'MY_PATH']);
+      // Emptied, the field is absent again, as on projects stored before it existed.
+      expect(await store.setProjectExecutionKeys('p', ['ACME_*', 'MY_PATH'], [])).toBe(true);
+      expect(await store.getProject('p')).toEqual({ name: 'p', createdAt: 1 });
+      expect(await codeOf(store.setProjectExecutionKeys('nope', [], ['X']))).toBe('NOT_FOUND');
+      // Created with a list (sg migrate copies projects this way), it is kept.
+      await store.createProject({ name: 'q', createdAt: 2, executionKeys: ['Q_*'] });
+      expect(await store.getProject('q')).toEqual({ name: 'q', createdAt: 2, executionKeys: ['Q_*'] });
+    });
+
     it('deleting a project removes its records and history', async () => {
       const g = group('g', { variables: { A: '1' } });
       await store.createRecord('group', g, history(g, 'CreateGroup'));

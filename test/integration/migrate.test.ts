@@ -77,6 +77,7 @@ describeWithMongo('sg migrate', () => {
     try {
       await ok(src, ['project', 'create', 'shop']);
       await ok(src, ['project', 'create', 'blog']);
+      await ok(src, ['project', 'execution-keys', 'shop', '--add', 'ACME_*']);
       await ok(src, ['workload', 'create', 'shop', 'api', '--tag', 'web', '--var', `OWN=${secret('own')}`]);
       await ok(src, ['workload', 'create', 'shop', 'worker', '--kind', 'job', '--build-arg', `BUILD=${secret('build')}`]);
       await ok(src, ['addon', 'create', 'shop', 'db', '--type', 'postgresql', '--detail', `PASSWORD=${secret('addon')}`, '--detail', 'HOST=db']);
@@ -143,6 +144,7 @@ describeWithMongo('sg migrate', () => {
       expect(await jsonOf(dst, ['group', 'history', 'shop', 'common'])).toEqual(before.history);
       expect(await jsonOf(dst, ['group', 'history', 'shop', 'old'])).toEqual(before.oldHistory);
       expect(await jsonOf(dst, ['token', 'list'])).toEqual(before.tokens);
+      expect(((await jsonOf(dst, ['project', 'execution-keys', 'shop'])) as { projectKeys: string[] }).projectKeys).toEqual(['ACME_*']);
       // The workload token keeps working; the revoked one stays revoked (listed as such above).
       const asWorkload = await sg(dst, ['resolve', 'shop', 'api', '--json'], { SG_TOKEN: before.workloadToken });
       expect(asWorkload.code, asWorkload.stderr).toBe(0);

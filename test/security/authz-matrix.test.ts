@@ -182,6 +182,7 @@ const INVOKE: Record<string, Invoke> = {
   GetProject: (c) => u(c.projects, 'getProject', { name: 'p' }),
   ListProjects: (c) => u(c.projects, 'listProjects', {}),
   DeleteProject: (c, _r, fx) => u(c.projects, 'deleteProject', { name: fx.target, force: false }),
+  UpdateProjectExecutionKeys: (c, _r, fx) => u(c.projects, 'updateProjectExecutionKeys', { project: 'p', add: [`MATRIX${fx.n}_*`], remove: [] }),
   CreateWorkload: (c, _r, fx) =>
     u(c.projects, 'createWorkload', projectPb.CreateWorkloadRequest.fromPartial({ project: 'p', name: `cw${fx.n}`, runtimeVariables: { NEW: `${SECRET_CANARY}-new` } })),
   GetWorkload: (c) => u(c.projects, 'getWorkload', { project: 'p', name: 'api' }),

@@ -52,7 +52,7 @@ const groupWrite = (rpc: string, note?: string, config: Cells = [A, A, A, D, D, 
   row('SecretGroupService', rpc, 'config', config, note),
 ];
 /** In groups of either type, execution-controlling keys, files and addon links need write on secret groups. */
-const EXEC = 'execution-controlling keys (PATH, LD_*, NODE_OPTIONS, …) need write on secret groups';
+const EXEC = "execution-controlling keys (PATH, LD_*, NODE_OPTIONS, *FLAGS, …, and the project's own) need write on secret groups";
 const ONLY_SECRET_WRITE: Cells = [A, A, D, D, D, D];
 /** A read of a group: `read` shows values, `keys` shows keys only, `none` is refused. */
 const groupRead = (rpc: string, note?: string): MatrixRow[] => [
@@ -77,6 +77,7 @@ export const MATRIX: readonly MatrixRow[] = [
   row('ProjectService', 'GetProject', '-', [A, A, A, A, A, A], 'only projects the token is bound to'),
   row('ProjectService', 'ListProjects', '-', [A, A, A, A, A, A], 'only projects the token is bound to'),
   adminOnly('ProjectService', 'DeleteProject'),
+  adminOnly('ProjectService', 'UpdateProjectExecutionKeys', 'names and prefixes only; changing such a key then needs write on secret groups'),
   adminOnly('ProjectService', 'CreateWorkload'),
   row('ProjectService', 'GetWorkload', 'secret', [A, A, K, K, D, D], 'workload variables are secret values'),
   row('ProjectService', 'ListWorkloads', 'secret', [A, A, K, K, D, D], 'workload variables are secret values'),
@@ -113,7 +114,7 @@ export const MATRIX: readonly MatrixRow[] = [
   row('SecretGroupService', 'RevealValue', 'secret', [A, A, D, D, D, D], 'one value, audited; what reading it normally needs'),
   row('SecretGroupService', 'RevealValue', 'config', [A, A, A, A, D, D], 'one value, audited; what reading it normally needs'),
   ...groupWrite('RestoreGroup', "the deleted group's last type decides"),
-  ...groupWrite('RenameGroup'),
+  ...groupWrite('RenameGroup', 'the name breaks priority ties: renaming a group that holds execution-controlling keys, files or addon links needs write on secret groups'),
 
   // ResolverService
   row('ResolverService', 'Resolve', '-', [A, A, D, D, A, A], 'workload: its own identity and granted scopes only'),

@@ -1,7 +1,7 @@
 /** The console's request guard and session store as units (no server). */
 import type { IncomingMessage } from 'node:http';
 import { describe, expect, it } from 'vitest';
-import { csrfRefusal, hostAllowed, cookie } from '../../server/console/http-guard.js';
+import { csrfRefusal, hostAllowed, cookies } from '../../server/console/http-guard.js';
 import { Sessions } from '../../server/console/sessions.js';
 
 const req = (method: string, headers: Record<string, string>) => ({ method, headers }) as unknown as IncomingMessage;
@@ -40,10 +40,13 @@ describe('hostAllowed', () => {
   });
 });
 
-describe('cookie', () => {
+describe('cookies', () => {
   it('finds a cookie by exact name', () => {
-    expect(cookie(req('GET', { cookie: 'a=1; sg_session=abc; x_sg_session=no' }), 'sg_session')).toBe('abc');
-    expect(cookie(req('GET', { cookie: 'x_sg_session=no' }), 'sg_session')).toBeUndefined();
+    expect(cookies(req('GET', { cookie: 'a=1; sg_session=abc; x_sg_session=no' }), 'sg_session')).toEqual(['abc']);
+    expect(cookies(req('GET', { cookie: 'x_sg_session=no' }), 'sg_session')).toEqual([]);
+  });
+  it('lists every value sent under the name (a narrower-path cookie from another port comes first)', () => {
+    expect(cookies(req('GET', { cookie: 'sg_session=tossed; a=1; sg_session=mine' }), 'sg_session')).toEqual(['tossed', 'mine']);
   });
 });
 
@@ -81,6 +84,20 @@ describe('Sessions', () => {
     expect(s.size).toBe(4);
     expect(s.token(other)).toBe('other');
     expect(mine.filter((id) => s.token(id) === 'mine')).toEqual(mine.slice(-3));
+  });
+
+  it('a session is bound to its own binding secret only', () => {
+    const s = new Sessions(Date.now, 60_000, 1000, 1000);
+    const a = s.create('a', 0);
+    const b = s.create('b', 0);
+    const bindingA = s.binding(a)!;
+    expect(bindingA).toMatch(/^[0-9a-f]{64}$/);
+    expect(s.bound(a, bindingA)).toBe(true);
+    expect(s.bound(b, bindingA)).toBe(false);
+    expect(s.bound(a, undefined)).toBe(false);
+    expect(s.bound(a, bindingA.slice(1))).toBe(false);
+    s.delete(a);
+    expect(s.bound(a, bindingA)).toBe(false);
   });
 
   it('ids are long and random; ending a session ends its streams', () => {

@@ -4,7 +4,7 @@
  * any of these.
  */
 import { describe, expect, it } from 'vitest';
-import { secretWriteNeeds } from '../../server/domain/secret-write.js';
+import { describeNeeds, secretWriteNeeds } from '../../server/domain/secret-write.js';
 import type { SecretFile, SecretGroup } from '../../server/domain/types.js';
 import { group } from '../helpers/fixtures.js';
 
@@ -64,5 +64,29 @@ describe('secretWriteNeeds', () => {
     expect(secretWriteNeeds(holding, { ...holding, description: 'only words' })).toEqual([]);
     // A group without such entries may be moved freely.
     expect(secretWriteNeeds(cfg(), cfg({ priority: 100 }))).toEqual([]);
+  });
+
+  it('a rename moves the group like a priority change (the name breaks priority ties)', () => {
+    const holding = cfg({ variables: { NODE_OPTIONS: '--require ./start.js', LOG: 'info' }, files: [file('/app/start.sh')] });
+    expect(secretWriteNeeds(holding, { ...holding, name: 'aaa' })).toEqual(['NODE_OPTIONS', 'file /app/start.sh']);
+    expect(secretWriteNeeds(cfg(), cfg({ name: 'aaa' }))).toEqual([]);
+  });
+
+  it("the project's own names and prefixes count like the built-in ones", () => {
+    const own = ['ACME_*', 'MY_PLUGIN_PATH'];
+    expect(secretWriteNeeds(cfg(), cfg({ variables: { LOG: 'info', MY_PLUGIN_PATH: '/tmp/x' } }), own)).toEqual(['MY_PLUGIN_PATH']);
+    expect(secretWriteNeeds(cfg(), cfg({ variables: { LOG: 'info', ACME_HOOK: 'x' } }), own)).toEqual(['ACME_HOOK']);
+    expect(secretWriteNeeds(cfg(), cfg({ variables: { LOG: 'info', MY_PLUGIN_PATH: '/tmp/x' } }))).toEqual([]);
+    const holding = cfg({ variables: { ACME_HOOK: 'x', LOG: 'info' } });
+    expect(secretWriteNeeds(holding, { ...holding, priority: 5 }, own)).toEqual(['ACME_HOOK']);
+  });
+
+  it('a refusal names the family (or project entry) of each key, and never a value', () => {
+    expect(describeNeeds(['CFLAGS', 'MY_PLUGIN_PATH', 'addon links', 'file /etc/x'], ['MY_*'])).toEqual([
+      'CFLAGS (build tools)',
+      'MY_PLUGIN_PATH (project policy MY_*)',
+      'addon links',
+      'file /etc/x',
+    ]);
   });
 });

@@ -11,6 +11,9 @@ export function projectHandlers(ctx: ApiContext, svc: ProjectsService): Omit<Pro
     createProject: unary(ctx, 'CreateProject', async (p, req) => ({ project: projectToPb(await svc.createProject(p, req.name)) })),
     getProject: unary(ctx, 'GetProject', async (p, req) => ({ project: projectToPb(await svc.getProject(p, req.name)) })),
     listProjects: unary(ctx, 'ListProjects', async (p) => ({ projects: (await svc.listProjects(p)).map(projectToPb) })),
+    updateProjectExecutionKeys: unary(ctx, 'UpdateProjectExecutionKeys', async (p, req) => ({
+      project: projectToPb(await svc.updateExecutionKeys(p, req.project, req.add, req.remove)),
+    })),
     deleteProject: unary(ctx, 'DeleteProject', async (p, req) => {
       await svc.deleteProject(p, req.name, req.force);
       return {};

@@ -1,4 +1,4 @@
-/** `sg project create|get|list|delete`. */
+/** `sg project create|get|list|delete|execution-keys`. */
 import type { Command } from 'commander';
 import {
   CreateProjectRequest,
@@ -6,7 +6,10 @@ import {
   GetProjectRequest,
   ListProjectsRequest,
   ProjectServiceDefinition,
+  UpdateProjectExecutionKeysRequest,
 } from '../../../gen/light/secretgroups/v1/project_service.js';
+import { FAMILIES } from '../../domain/execution-keys.js';
+import { collect } from '../args.js';
 import { withSession } from '../client.js';
 import { confirmOnTerminal, emit, withAddr, withJson, withYes } from '../kit.js';
 import { fields, humanTime } from '../output.js';
@@ -17,6 +20,8 @@ interface Opts {
   json?: boolean;
   force?: boolean;
   yes?: boolean;
+  add?: string[];
+  remove?: string[];
 }
 
 export function registerProject(program: Command): void {
@@ -62,4 +67,30 @@ export function registerProject(program: Command): void {
       emit(opts, () => ({ deleted: true, project: name }), () => `Deleted project ${name}\n`);
     }),
   );
+
+  withJson(withAddr(
+    project
+      .command('execution-keys')
+      .description("show the execution-controlling keys (built-in families and the project's own); with --add/--remove (admins), change the project's own")
+      .argument('<project>', 'project name')
+      .option('--add <PATTERN>', "a NAME or PREFIX* to add to the project's own (repeatable)", collect)
+      .option('--remove <PATTERN>', "a NAME or PREFIX* to remove from the project's own (repeatable)", collect),
+  )).action((name: string, opts: Opts) =>
+    withSession(opts, async (s) => {
+      const change = Boolean(opts.add?.length || opts.remove?.length);
+      const res = change
+        ? await s.call(ProjectServiceDefinition, 'updateProjectExecutionKeys', UpdateProjectExecutionKeysRequest.fromPartial({ project: name, add: opts.add ?? [], remove: opts.remove ?? [] }))
+        : await s.call(ProjectServiceDefinition, 'getProject', GetProjectRequest.fromPartial({ name }));
+      const own = res.project!.executionKeys;
+      const builtIn = FAMILIES.map((f) => ({ family: f.id, patterns: [...f.patterns], anyCase: [...(f.anyCase ?? [])] }));
+      emit(opts, () => ({ project: name, builtIn, projectKeys: own }), () => executionKeysText(name, builtIn, own));
+    }),
+  );
+}
+
+function executionKeysText(project: string, builtIn: { family: string; patterns: string[]; anyCase: string[] }[], own: string[]): string {
+  const lines = ['Built-in families (a change to one of these keys needs write on secret groups; SECURITY.md "Execution-controlling keys and files"):'];
+  for (const f of builtIn) lines.push(`  ${f.family}: ${[...f.patterns, ...f.anyCase.map((p) => `${p} (any case)`)].join(', ')}`);
+  lines.push(`Project ${project} adds: ${own.length ? own.join(', ') : '(nothing)'}`);
+  return `${lines.join('\n')}\n`;
 }

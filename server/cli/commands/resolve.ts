@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { ExplainRequest, ResolveRequest, ResolverServiceDefinition } from '../../../gen/light/secretgroups/v1/resolver_service.js';
 import { parseResolveScope } from '../args.js';
 import { withSession } from '../client.js';
-import { formatFile } from '../../../agent/sinks/formats.js';
+import { FormatError, formatFile, suggestFormats } from '../../../agent/sinks/formats.js';
 import { usage } from '../errors.js';
 import { emit, withAddr, withJson } from '../kit.js';
 import { stdout } from '../output.js';
@@ -30,6 +30,16 @@ export function resolveFormat(opts: Opts): Format {
   return opts.json ? 'json' : ((opts.format as Format | undefined) ?? 'table');
 }
 
+/** The variables as a file; a refusal names only this command's formats that carry the value. */
+function fileOrHint(format: 'dotenv' | 'shell', vars: Record<string, string>): string {
+  try {
+    return formatFile(format, vars);
+  } catch (e) {
+    if (!(e instanceof FormatError) || !e.key) throw e;
+    throw new FormatError(`${e.message}${suggestFormats(FORMATS, format, vars, [e.key])}`, e.key);
+  }
+}
+
 export function registerResolve(program: Command): void {
   withJson(
     withAddr(
@@ -53,7 +63,7 @@ export function registerResolve(program: Command): void {
         opts.explain ? s.call(ResolverServiceDefinition, 'explain', ExplainRequest.fromPartial({ project, workload, scope })) : undefined,
       ]);
       const r = res.resolution!;
-      if (format === 'dotenv' || format === 'shell') stdout.write(formatFile(format, r.variables));
+      if (format === 'dotenv' || format === 'shell') stdout.write(fileOrHint(format, r.variables));
       else emit({ json: format === 'json' }, () => resolutionJson(r, explain), () => resolutionHuman(r, explain, !opts.showValues));
     });
   });

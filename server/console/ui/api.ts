@@ -44,10 +44,42 @@ export class ApiError extends Error {
   }
 }
 
-/** Called when the session is gone (expired, signed out elsewhere, token revoked). */
-let onUnauthenticated: () => void = () => {};
-export function setUnauthenticatedHandler(fn: () => void): void {
+/** Called with the server's message when the session is gone (expired, signed out, revoked, changed). */
+let onUnauthenticated: (message: string) => void = () => {};
+export function setUnauthenticatedHandler(fn: (message: string) => void): void {
   onUnauthenticated = fn;
+}
+
+/**
+ * The binding secret of the session this tab signed in to (see server/console/sessions.ts).
+ * Sent on every request: the server refuses a session cookie that arrives without it, so a
+ * cookie set by another site on this host cannot swap this tab into another session. Kept in
+ * sessionStorage, which belongs to this tab alone, so a reload keeps the binding and still
+ * refuses a cookie swapped in meanwhile; a new tab signs in anew.
+ */
+const BINDING_KEY = 'console.binding';
+export function setBinding(binding: string | undefined): void {
+  try {
+    if (binding) sessionStorage.setItem(BINDING_KEY, binding);
+    else sessionStorage.removeItem(BINDING_KEY);
+  } catch {
+    // storage disabled: the binding lives as long as the page
+  }
+  memoryBinding = binding;
+}
+let memoryBinding: string | undefined;
+function binding(): string | undefined {
+  try {
+    return sessionStorage.getItem(BINDING_KEY) ?? memoryBinding;
+  } catch {
+    return memoryBinding;
+  }
+}
+
+/** The console's headers for a request: the CSRF header, and the session binding when there is one. */
+export function consoleHeaders(): Record<string, string> {
+  const b = binding();
+  return { 'Content-Type': 'application/json', [CONSOLE_HEADER]: '1', ...(b ? { [SESSION_HEADER]: b } : {}) };
 }
 
 /**
@@ -55,6 +87,7 @@ export function setUnauthenticatedHandler(fn: () => void): void {
  * send either without a CORS preflight, which the console never grants (its CSRF defence).
  */
 const CONSOLE_HEADER = 'X-SG-Console';
+const SESSION_HEADER = 'X-SG-Session';
 
 export async function call<S extends ServiceDefinition, K extends keyof S['methods'] & string>(
   service: S,
@@ -74,7 +107,7 @@ export async function post(path: string, body: string | undefined, method = 'POS
     res = await fetch(path, {
       method,
       credentials: 'same-origin',
-      headers: { 'Content-Type': 'application/json', [CONSOLE_HEADER]: '1' },
+      headers: consoleHeaders(),
       body,
     });
   } catch {
@@ -91,7 +124,10 @@ export async function post(path: string, body: string | undefined, method = 'POS
     const err = (json ?? {}) as { code?: unknown; message?: unknown; error?: unknown };
     const code = typeof err.code === 'string' ? err.code.toUpperCase() : statusName(res.status);
     const message = typeof err.message === 'string' ? err.message : typeof err.error === 'string' ? err.error : `${res.status} ${res.statusText}`;
-    if (code === 'UNAUTHENTICATED' || res.status === 401) onUnauthenticated();
+    if (code === 'UNAUTHENTICATED' || res.status === 401) {
+      setBinding(undefined);
+      onUnauthenticated(message);
+    }
     throw new ApiError(code, message);
   }
   return json;

@@ -27,9 +27,14 @@ export function App() {
 
   useEffect(() => {
     void whoAmI().then(setMe, () => setMe(undefined));
-    setUnauthenticatedHandler(() => {
+    setUnauthenticatedHandler((message) => {
       setMe((cur) => {
-        if (cur) setSignedOutMessage('Your session ended (signed out, expired or revoked). Sign in again.');
+        // A changed session is said even on a reload: this tab will not continue as someone else.
+        if (message.startsWith('session changed'))
+          setSignedOutMessage(
+            'The session changed: this browser now sends a session this page did not sign in to (a sign-in in another tab, or a cookie set by another site on this host). It is not used. Sign in again.',
+          );
+        else if (cur) setSignedOutMessage('Your session ended (signed out, expired or revoked). Sign in again.');
         return undefined;
       });
     });

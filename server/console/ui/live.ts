@@ -6,6 +6,7 @@
 import { useEffect, useState } from 'preact/hooks';
 import { ProjectServiceDefinition } from './gen.js';
 import { POLL_MS } from './hooks.js';
+import { consoleHeaders } from './api.js';
 
 const WATCH = `/rpc/${ProjectServiceDefinition.fullName}/${ProjectServiceDefinition.methods.watchProject.name}`;
 
@@ -28,7 +29,7 @@ export function useProjectVersion(project: string): number {
         const res = await fetch(WATCH, {
           method: 'POST',
           credentials: 'same-origin',
-          headers: { 'Content-Type': 'application/json', 'X-SG-Console': '1' },
+          headers: consoleHeaders(),
           body: JSON.stringify({ project }),
           signal: abort.signal,
         });

@@ -1,11 +1,12 @@
 /**
  * The sign-in session. The token typed into the page is sent once to the console (POST
  * /session), which keeps it server-side behind an HttpOnly, SameSite=Strict cookie; the page
- * never stores it (no localStorage, no URL).
+ * never stores it (no localStorage, no URL). The answer's binding secret stays with this tab
+ * (api.ts) and goes with every request.
  */
 import type { Role, TokenInfo } from './gen.js';
 import { Role as RoleCodec, TokenInfo as TokenCodec } from './gen.js';
-import { ApiError, post } from './api.js';
+import { ApiError, post, setBinding } from './api.js';
 
 export interface Me {
   token: TokenInfo;
@@ -20,11 +21,18 @@ function meOf(json: unknown): Me | undefined {
 }
 
 export async function signIn(token: string): Promise<Me | undefined> {
-  return meOf(await post('/session', JSON.stringify({ token })));
+  const json = await post('/session', JSON.stringify({ token }));
+  const binding = (json as { binding?: unknown }).binding;
+  setBinding(typeof binding === 'string' ? binding : undefined);
+  return meOf(json);
 }
 
 export async function signOut(): Promise<void> {
-  await post('/session', undefined, 'DELETE');
+  try {
+    await post('/session', undefined, 'DELETE');
+  } finally {
+    setBinding(undefined);
+  }
 }
 
 /** Who the session is, or undefined when there is none. */

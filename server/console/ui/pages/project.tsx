@@ -15,12 +15,13 @@ export function ProjectPage({ project, me }: { project: string; me: Me }) {
   // Keys and counts only: values are revealed one at a time.
   const data = useLive(
     async () => {
-      const [groups, workloads, addons] = await Promise.all([
+      const [groups, workloads, addons, info] = await Promise.all([
         call(SecretGroupServiceDefinition, 'listGroups', { project, keysOnly: true }),
         call(ProjectServiceDefinition, 'listWorkloads', { project, keysOnly: true }),
         call(ProjectServiceDefinition, 'listAddons', { project, keysOnly: true }),
+        call(ProjectServiceDefinition, 'getProject', { name: project }),
       ]);
-      return { groups: groups.groups, workloads: workloads.workloads, addons: addons.addons };
+      return { groups: groups.groups, workloads: workloads.workloads, addons: addons.addons, executionKeys: info.project?.executionKeys ?? [] };
     },
     [project, version],
     false,
@@ -37,6 +38,11 @@ export function ProjectPage({ project, me }: { project: string; me: Me }) {
         <Loading what="the project" />
       ) : (
         <>
+          {/* Read-only: admins change the list with `sg project execution-keys`. */}
+          <p class="muted" data-execution-keys>
+            Execution-controlling keys (changing one needs write on secret groups): the built-in families in SECURITY.md
+            {d.executionKeys.length ? <>, and this project's own: <code>{d.executionKeys.join(', ')}</code></> : null}.
+          </p>
           <h2>Secret groups</h2>
           <table class="list" aria-label="Secret groups">
             <thead>
