@@ -444,6 +444,7 @@ export function tokenHuman(t: TokenInfo): string {
     ['Projects', t.projects.length ? t.projects.join(', ') : '(all)'],
   ];
   if (j.workload) pairs.push(['Workload', j.workload], ['Scopes', list(j.scopes)]);
+  if (t.k8sServiceAccount) pairs.push(['Kubernetes service account', t.k8sServiceAccount]);
   pairs.push(['Expires', t.expiresAtMs ? humanTime(t.expiresAtMs) : 'never'], ['Revoked', t.revoked ? 'yes' : 'no']);
   return fields(pairs);
 }
