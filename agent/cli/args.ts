@@ -34,6 +34,13 @@ const connection: OptionSpec[] = [
   { name: 'project', kind: 'string', arg: 'PROJECT', env: 'SG_PROJECT', help: 'project of the workload (required)' },
   { name: 'workload', kind: 'string', arg: 'NAME', env: 'SG_WORKLOAD', help: 'workload (service or job) to resolve (required)' },
   { name: 'token-file', kind: 'string', arg: 'FILE', env: 'SG_TOKEN_FILE', help: 'read the workload token from FILE instead of SG_TOKEN' },
+  {
+    name: 'k8s-token-file',
+    kind: 'string',
+    arg: 'FILE',
+    env: 'SG_K8S_TOKEN_FILE',
+    help: 'authenticate with the Kubernetes service-account token in FILE (a projected token of audience secret-groups) instead of SG_TOKEN; re-read on every (re)connect, as the kubelet rotates it',
+  },
   { name: 'strict', kind: 'boolean', env: 'SG_STRICT', help: 'refuse (exit 2) a --token-file that its group or other users may read, instead of warning' },
   { name: 'ca', kind: 'string', arg: 'FILE', env: 'SG_CA', help: 'PEM CA bundle that signs the server certificate (enables TLS)' },
   { name: 'cert', kind: 'string', arg: 'FILE', env: 'SG_CERT', help: 'client certificate for mTLS' },
@@ -171,7 +178,8 @@ export function helpText(cmd?: CommandSpec): string {
       'Usage:',
       ...COMMANDS.map((c) => `  ${c.usage}\n      ${c.summary}`),
       '',
-      'The token comes from SG_TOKEN (or --token-file). Flags override environment variables,',
+      'The token comes from SG_TOKEN (or --token-file), or is the pod\'s Kubernetes service-account',
+      'token (--k8s-token-file). Flags override environment variables,',
       'which override defaults. `sg-agent COMMAND --help` lists every option.',
       '',
     ].join('\n');

@@ -34,6 +34,11 @@ export interface SessionConfig {
   startTimeoutMs: number;
   /** Where the token came from (re-read when the server stops accepting the token). */
   tokenFile?: string;
+  /**
+   * A Kubernetes service-account token file: re-read on every call (each Watch (re)connect),
+   * since the kubelet rotates it, and at once when the server refuses the token it replaced.
+   */
+  k8sTokenFile?: string;
   /** How long to keep trying after the server refused the token mid-watch, before giving up. */
   authGraceMs: number;
   /** Keep trying for ever instead (the outputs stay as they were). */
@@ -49,11 +54,11 @@ export function isAuthFailure(e: unknown): e is RpcError {
   return e instanceof RpcError && (e.code === Code.UNAUTHENTICATED || e.code === Code.PERMISSION_DENIED);
 }
 
-function readTokenFile(file: string): string {
+function readTokenFile(file: string, flag = '--token-file'): string {
   try {
     return readFileSync(file, 'utf8').trim();
   } catch (e) {
-    throw new CliError(`cannot read --token-file ${file} (${(e as NodeJS.ErrnoException).code})`);
+    throw new CliError(`cannot read ${flag} ${file} (${(e as NodeJS.ErrnoException).code})`);
   }
 }
 
@@ -84,12 +89,19 @@ export function sessionConfig(p: Parsed, forceScope?: 'build'): SessionConfig {
   if (!workload) throw new CliError('--workload (or SG_WORKLOAD) is required', 2);
   let token: string | undefined;
   const tokenFile = v['token-file'] as string | undefined;
-  if (tokenFile) {
+  const k8sTokenFile = v['k8s-token-file'] as string | undefined;
+  if (tokenFile && k8sTokenFile) throw new CliError('--token-file and --k8s-token-file exclude each other: give one credential', 2);
+  if (k8sTokenFile) {
+    // No mode check: a projected token is mode 0644 inside the pod's own filesystem.
+    token = readTokenFile(k8sTokenFile, '--k8s-token-file');
+    if (!token) throw new CliError(`--k8s-token-file ${k8sTokenFile} is empty`, 2);
+  } else if (tokenFile) {
     checkTokenFileMode(tokenFile, Boolean(v.strict));
     token = readTokenFile(tokenFile);
+  } else token = process.env.SG_TOKEN;
+  if (!token) {
+    throw new CliError('no token: set SG_TOKEN, --token-file (a workload token from `sg token create --workload PROJECT/NAME`) or --k8s-token-file (a Kubernetes service-account token)', 2);
   }
-  else token = process.env.SG_TOKEN;
-  if (!token) throw new CliError('no token: set SG_TOKEN or --token-file (a workload token from `sg token create --workload PROJECT/NAME`)', 2);
   const scope = (forceScope ?? v.scope) === 'build' ? SCOPE_BUILD : SCOPE_RUNTIME;
   return {
     addr: v.addr as string,
@@ -102,6 +114,7 @@ export function sessionConfig(p: Parsed, forceScope?: 'build'): SessionConfig {
     maxStaleMs: v['max-stale'] as number,
     startTimeoutMs: v['start-timeout'] as number,
     ...(tokenFile ? { tokenFile } : {}),
+    ...(k8sTokenFile ? { k8sTokenFile } : {}),
     authGraceMs: (v['auth-grace'] as number | undefined) ?? 30_000,
     waitOnAuthError: Boolean(v['wait-on-auth-error']),
   };
@@ -165,12 +178,50 @@ export class Session {
   private lastSavedMs = 0;
   private pending: Promise<void> = Promise.resolve();
   private started = false;
+  /** The token the last call carried (Kubernetes token file). */
+  private sentToken: string | undefined;
+  private tokenFileWarned = false;
 
   constructor(
     private readonly cfg: SessionConfig,
     private readonly log: AgentLog,
   ) {
-    this.client = new SecretGroupsClient({ addr: cfg.addr, token: cfg.token, ca: cfg.ca, cert: cfg.cert, key: cfg.key });
+    const tokenSource = cfg.k8sTokenFile ? () => (this.sentToken = this.k8sToken()) : undefined;
+    this.client = new SecretGroupsClient({ addr: cfg.addr, token: cfg.token, ca: cfg.ca, cert: cfg.cert, key: cfg.key, ...(tokenSource ? { tokenSource } : {}) });
+  }
+
+  /**
+   * The Kubernetes token file's token now (read on every call: it is small, and calls are few);
+   * the last one read when the file cannot be read. A new token is used from then on.
+   */
+  private k8sToken(): string {
+    const { cfg } = this;
+    let token: string;
+    try {
+      token = readTokenFile(cfg.k8sTokenFile!, '--k8s-token-file');
+      this.tokenFileWarned = false;
+    } catch (e) {
+      if (!this.tokenFileWarned) this.log.warn('cannot re-read the Kubernetes token file; using the last token read', { error: (e as Error).message });
+      this.tokenFileWarned = true;
+      return cfg.token;
+    }
+    if (!token || token === cfg.token) return cfg.token;
+    this.log.debug('the Kubernetes token file holds a new token (rotated); using it');
+    this.tokenChanged(token);
+    return token;
+  }
+
+  /** Whether the Kubernetes token file now holds another token than the last call carried. */
+  private k8sTokenRotated(): boolean {
+    if (!this.cfg.k8sTokenFile || this.sentToken === undefined) return false;
+    return this.k8sToken() !== this.sentToken;
+  }
+
+  /** A new token from now on: the cache is sealed with the token, so a new token starts a new copy. */
+  private tokenChanged(token: string): void {
+    const { cfg } = this;
+    cfg.token = token;
+    if (this.lkg && cfg.cacheDir) void import('../cache/last-known-good.js').then(({ LastKnownGood }) => (this.lkg = new LastKnownGood(cfg.cacheDir!, token, cfg.id)));
   }
 
   /** Resolves with the first resolution, or throws CliError. */
@@ -318,6 +369,12 @@ export class Session {
           handle(ev);
         }
       } catch (e) {
+        // A refused Kubernetes token that the kubelet has replaced since: reconnect with the new one.
+        if (isAuthFailure(e) && e.code === Code.UNAUTHENTICATED && !this.abort.signal.aborted && this.k8sTokenRotated()) {
+          log.info('the server refused the previous Kubernetes token; reconnecting with the rotated one');
+          this.pump(this.started ? this.current.etag : start.cached?.etag, start);
+          return;
+        }
         const err = e instanceof RpcError ? rpcFailure(e, cfg.id) : (e as Error);
         if (!this.started) start.fail(err);
         else if (isAuthFailure(e)) this.authRefused(e, () => this.pump(this.current.etag, start));
@@ -373,6 +430,7 @@ export class Session {
   /** A token file that now holds another token (rotated): use it from the next call on. */
   private reloadToken(): void {
     const { cfg } = this;
+    // A Kubernetes token file is read on every call already.
     if (!cfg.tokenFile) return;
     let token: string;
     try {
@@ -383,11 +441,9 @@ export class Session {
     }
     if (!token || token === cfg.token) return;
     this.log.info('the token file holds a new token; using it');
-    cfg.token = token;
     this.client.close();
     this.client = new SecretGroupsClient({ addr: cfg.addr, token, ca: cfg.ca, cert: cfg.cert, key: cfg.key });
-    // The cache is sealed with the token: a new token starts a new copy.
-    if (this.lkg && cfg.cacheDir) void import('../cache/last-known-good.js').then(({ LastKnownGood }) => (this.lkg = new LastKnownGood(cfg.cacheDir!, token, cfg.id)));
+    this.tokenChanged(token);
   }
 
   /** Keeps the resolution in memory and (when configured) on disk as the last-known-good copy. */

@@ -25,6 +25,11 @@ export interface TransportOptions extends Endpoint {
   keepaliveTimeoutMs?: number;
   /** Largest message accepted from the server; default DEFAULT_MAX_RECEIVE_BYTES. */
   maxReceiveBytes?: number;
+  /**
+   * Asked on every call (so on every Watch (re)connect) for the bearer token to send, instead
+   * of `token`: a token that lives in a file and rotates (a Kubernetes projected token).
+   */
+  tokenSource?: () => string | undefined;
 }
 
 /**
@@ -102,7 +107,7 @@ export class Http2Transport {
 
   /** The bearer token calls carry (from the options or SG_TOKEN), if any. */
   get token(): string | undefined {
-    return this.opts.token;
+    return this.opts.tokenSource?.() ?? this.opts.token;
   }
 
   private getSession(): http2.ClientHttp2Session {
@@ -200,7 +205,8 @@ export class Http2Transport {
       te: 'trailers',
       'user-agent': 'sg-agent-client/1',
     };
-    if (this.opts.token) headers.authorization = `Bearer ${this.opts.token}`;
+    const token = this.opts.tokenSource?.() ?? this.opts.token;
+    if (token) headers.authorization = `Bearer ${token}`;
     if (deadlineMs !== undefined) {
       headers['grpc-timeout'] = `${Math.max(1, Math.ceil(deadlineMs))}m`;
       deadline = setTimeout(() => finish(new RpcError(Code.DEADLINE_EXCEEDED, `no reply within ${deadlineMs} ms`)), deadlineMs);

@@ -2,13 +2,13 @@
  * The child's environment, and the fingerprint that decides whether a change is real.
  *
  * Precedence: resolved variables override inherited ones. With `pristine`, only PATH and HOME
- * are inherited. SG_TOKEN and SG_TOKEN_FILE (the agent's own credential) are never passed on
+ * are inherited. SG_TOKEN, SG_TOKEN_FILE and SG_K8S_TOKEN_FILE (the agent's own credential) are never passed on
  * unless a resolved variable sets them.
  */
 import { createHash } from 'node:crypto';
 import type { Resolution } from '../client/wire.js';
 
-export const AGENT_ONLY_VARIABLES = ['SG_TOKEN', 'SG_TOKEN_FILE'];
+export const AGENT_ONLY_VARIABLES = ['SG_TOKEN', 'SG_TOKEN_FILE', 'SG_K8S_TOKEN_FILE'];
 export const PRISTINE_INHERITED = ['PATH', 'HOME'];
 
 export function childEnvironment(inherited: NodeJS.ProcessEnv, variables: Record<string, string>, opts: { pristine?: boolean } = {}): Record<string, string> {

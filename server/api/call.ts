@@ -7,6 +7,7 @@ import * as grpc from '@grpc/grpc-js';
 import { DomainError } from '../domain/errors.js';
 import type { Logger } from '../log.js';
 import type { Authenticator } from '../security/authenticator.js';
+import { ReviewUnavailable } from '../security/k8s/review-errors.js';
 import { AuthThrottle, peerHost } from '../security/auth-throttle.js';
 import type { Principal } from '../security/principal.js';
 import { toServiceError } from './status.js';
@@ -48,6 +49,8 @@ export async function authenticateCall(ctx: ApiContext, call: AnyCall, method: s
         ctx.unauthenticated?.(peer, method, e.message);
       }
     }
+    // A Kubernetes token that could not be reviewed: audited, but not a guess (no throttle).
+    if (e instanceof ReviewUnavailable) ctx.unauthenticated?.(peer, method, e.message);
     throw e;
   }
 }

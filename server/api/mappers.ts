@@ -12,6 +12,7 @@ import {
   type Resolution as PbResolution,
   type Restrictions as PbRestrictions,
   type SecretFile as PbSecretFile,
+  type ServiceAccountBinding,
   type SecretGroup as PbGroup,
   type Source as PbSource,
   type Workload as PbWorkload,
@@ -179,6 +180,20 @@ export function tokenToPb(t: TokenRecord): TokenInfo {
     createdAtMs: t.createdAt,
     expiresAtMs: t.expiresAt,
     revoked: t.revoked,
+    createdBy: t.createdBy,
+    k8sServiceAccount: t.k8sServiceAccount ?? '',
+  };
+}
+
+/** A Kubernetes service-account binding (a token record with k8sServiceAccount). */
+export function bindingToPb(t: TokenRecord): ServiceAccountBinding {
+  return {
+    serviceAccount: t.k8sServiceAccount ?? '',
+    project: t.workload?.project ?? '',
+    workload: t.workload?.workload ?? '',
+    scopes: t.scopes.map(scopeToPb),
+    id: t.id,
+    createdAtMs: t.createdAt,
     createdBy: t.createdBy,
   };
 }

@@ -1,5 +1,12 @@
+import type { KubeApiConfig } from '../security/k8s/kube-api.js';
+
 /** What `sg serve` (and tests, in process) pass to startServer. */
 export interface ServerOptions {
+  /**
+   * Kubernetes service-account tokens as credentials, reviewed by this API server (TokenReview);
+   * off when absent. See server/app/k8s-options.ts for the in-cluster defaults.
+   */
+  k8s?: KubeApiConfig;
   /** host:port to listen on; port 0 picks a free one. */
   addr: string;
   /** Directory of the embedded store, the admin token and the master key file. */

@@ -78,11 +78,22 @@ export async function startServer(opts: ServerOptions, log: Logger = createLogge
   const audit = new Audit(timed);
   const deps: Deps = { store: timed, snapshots, hub, audit, now: Date.now };
   const roles = new RoleRegistry(timed);
-  const auth = new Authenticator(timed, (name) => roles.get(name));
+  // Kubernetes identity: loaded only when configured.
+  let reviewer: import('../security/k8s/token-reviewer.js').TokenReviewer | undefined;
+  let kubeClient: import('../security/k8s/kube-api.js').TokenReviewClient | undefined;
+  if (opts.k8s) {
+    const [{ TokenReviewClient }, { TokenReviewer }] = await Promise.all([import('../security/k8s/kube-api.js'), import('../security/k8s/token-reviewer.js')]);
+    const client = (kubeClient = new TokenReviewClient(opts.k8s));
+    reviewer = new TokenReviewer((token) => client.review(token), { audience: opts.k8s.audience });
+    log.info({ api: opts.k8s.url, audience: opts.k8s.audience, caFile: opts.k8s.caFile ?? '(system CAs)', tokenFile: opts.k8s.tokenFile }, 'accepting Kubernetes service-account tokens (TokenReview)');
+  }
+  const auth = new Authenticator(timed, (name) => roles.get(name), Date.now, reviewer);
   const guard = new StreamGuard(timed, roles, snapshots, {
     maxStreamsPerToken: opts.maxStreamsPerToken ?? DEFAULT_MAX_STREAMS_PER_TOKEN,
     checkMs: DEFAULT_STREAM_CHECK_MS,
     ...(opts.onOpenStreams ? { onOpenStreams: opts.onOpenStreams } : {}),
+    // A service account's open streams: its token reviewed again once the cached review lapses.
+    ...(reviewer ? { review: async (p: Principal) => void (await reviewer.review(p.k8s!.credential)), reviewMs: reviewer.cacheMs } : {}),
     // One record per token, reason and identity, however many streams it had.
     onCut: (p, s, code, message) =>
       audit.recordRepeatedRead(`cut\0${p.token.id}\0${s.project}\0${s.workload}\0${s.scope}\0${message}`, () => ({
@@ -224,6 +235,7 @@ export async function startServer(opts: ServerOptions, log: Logger = createLogge
           });
         });
         metricsServer?.close();
+        kubeClient?.close();
         await audit.close().catch(() => undefined);
         await store.close();
       })()),

@@ -12,6 +12,7 @@ import type {
   Resolution,
   SecretFile,
   SecretGroup,
+  ServiceAccountBinding,
   Source,
   Workload,
 } from '../../gen/light/secretgroups/v1/resources.js';
@@ -46,7 +47,34 @@ export function projectsTable(projects: Project[]): string {
 
 // ---- workloads ----
 
-export function workloadJson(w: Workload) {
+/** A Kubernetes service-account binding, as `workload get --json` and `workload bind --json` show it. */
+export function bindingJson(b: ServiceAccountBinding) {
+  return {
+    serviceAccount: b.serviceAccount,
+    workload: `${b.project}/${b.workload}`,
+    scopes: b.scopes.map((s) => enumName(SCOPE_NAMES, s)),
+    id: b.id,
+    createdAt: isoTime(b.createdAtMs),
+    createdBy: b.createdBy,
+  };
+}
+
+function bindingsSection(bindings: readonly ServiceAccountBinding[]): string {
+  if (!bindings.length) return '\nKubernetes service accounts: none\n';
+  return (
+    '\nKubernetes service accounts:\n' +
+    table(
+      ['SERVICE ACCOUNT', 'SCOPES', 'BOUND', 'BY'],
+      bindings.map((b) => {
+        const j = bindingJson(b);
+        return [j.serviceAccount, list(j.scopes), humanTime(b.createdAtMs), b.createdBy || '-'];
+      }),
+    )
+  );
+}
+
+/** `bindings`: given when the answer carries them (GetWorkload), shown then. */
+export function workloadJson(w: Workload, bindings?: readonly ServiceAccountBinding[]) {
   return {
     project: w.project,
     name: w.name,
@@ -59,6 +87,7 @@ export function workloadJson(w: Workload) {
     updatedAt: isoTime(w.updatedAtMs),
     updatedBy: w.updatedBy,
     valuesRedacted: w.valuesRedacted,
+    ...(bindings ? { serviceAccounts: bindings.map(bindingJson) } : {}),
   };
 }
 
@@ -77,7 +106,7 @@ export function workloadsTable(workloads: Workload[]): string {
 }
 
 /** A workload's own variables may be secrets: values are masked unless showValues. */
-export function workloadHuman(w: Workload, showValues: boolean): string {
+export function workloadHuman(w: Workload, showValues: boolean, bindings?: readonly ServiceAccountBinding[]): string {
   let out = fields([
     ['Workload', `${w.project}/${w.name}`],
     ['Kind', enumName(KIND_NAMES, w.kind)],
@@ -88,6 +117,7 @@ export function workloadHuman(w: Workload, showValues: boolean): string {
   const opts = { redacted: w.valuesRedacted, mask: !showValues };
   out += varsSection('Runtime variables', w.runtimeVariables, opts);
   out += varsSection('Build arguments', w.buildArguments, opts);
+  if (bindings) out += bindingsSection(bindings);
   return out;
 }
 
@@ -391,6 +421,7 @@ export function tokenJson(t: TokenInfo) {
     expiresAt: isoTime(t.expiresAtMs),
     revoked: t.revoked,
     createdBy: t.createdBy,
+    ...(t.k8sServiceAccount ? { k8sServiceAccount: t.k8sServiceAccount } : {}),
   };
 }
 
@@ -413,6 +444,7 @@ export function tokenHuman(t: TokenInfo): string {
     ['Projects', t.projects.length ? t.projects.join(', ') : '(all)'],
   ];
   if (j.workload) pairs.push(['Workload', j.workload], ['Scopes', list(j.scopes)]);
+  if (t.k8sServiceAccount) pairs.push(['Kubernetes service account', t.k8sServiceAccount]);
   pairs.push(['Expires', t.expiresAtMs ? humanTime(t.expiresAtMs) : 'never'], ['Revoked', t.revoked ? 'yes' : 'no']);
   return fields(pairs);
 }

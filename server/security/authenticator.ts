@@ -3,10 +3,14 @@
  * Resolve hot path rarely touches the store, while a revoked token is refused on every
  * replica within TOKEN_CACHE_MS.
  */
+import { createHash } from 'node:crypto';
 import { DomainError } from '../domain/errors.js';
 import type { Store, TokenRecord } from '../store/store.js';
+import { looksLikeJwt } from './k8s/jwt-claims.js';
+import type { TokenReviewer } from './k8s/token-reviewer.js';
 import { Principal } from './principal.js';
 import type { Role } from './roles.js';
+import { deadToken } from './stream-guard.js';
 import { bearerFrom, hashToken } from './tokens.js';
 
 export const TOKEN_CACHE_MS = 500;
@@ -30,11 +34,18 @@ export class Authenticator {
    * applies within TOKEN_CACHE_MS on every replica (at once on the revoking one).
    */
   private readonly principals = new Map<string, { principal: Principal; until: number }>();
+  /** The bindings of each Kubernetes service account, cached like token lookups. */
+  private readonly accounts = new Map<string, { bindings: TokenRecord[]; until: number; seen: number }>();
 
+  /**
+   * `k8s`: with a reviewer (`sg serve --k8s-api`), a bearer credential shaped like a JWT is a
+   * Kubernetes service-account token, reviewed by the API server and mapped to its binding.
+   */
   constructor(
     private readonly store: Store,
     private readonly roles: (name: string) => Promise<Role | undefined>,
     private readonly now: () => number = Date.now,
+    readonly k8s?: TokenReviewer,
   ) {}
 
   /** The principal of a header seen valid within TOKEN_CACHE_MS, without any await; else undefined. */
@@ -53,6 +64,7 @@ export class Authenticator {
     const now = this.now();
     const secret = bearerFrom(authorization);
     if (!secret) throw unauthenticated('malformed authorization metadata: expected "Bearer <token>"');
+    if (this.k8s && !secret.startsWith('sg_') && looksLikeJwt(secret)) return this.authenticateK8s(authorization, secret, this.k8s);
     const hash = hashToken(secret);
     const token = await this.lookup(hash);
     if (!token) throw unauthenticated('unknown token');
@@ -66,10 +78,61 @@ export class Authenticator {
     return principal;
   }
 
+  /**
+   * A Kubernetes service-account token: reviewed (cached, see TokenReviewer), then its service
+   * account's one live binding gives the principal, with the rights of a workload token for
+   * the bound workload and the token's own expiry.
+   */
+  private async authenticateK8s(authorization: string, credential: string, reviewer: TokenReviewer): Promise<Principal> {
+    const reviewed = await reviewer.review(credential);
+    const binding = await this.bindingOf(reviewed.account);
+    const role = await this.roles(binding.role);
+    if (!role) throw unauthenticated(`the binding's role ${binding.role} no longer exists`);
+    const key = createHash('sha256').update(credential).digest('hex').slice(0, 16);
+    const principal = new Principal(binding, role, { account: reviewed.account, credential, key, expiresAt: reviewed.expiresAt });
+    if (this.principals.size > 10_000) this.principals.clear(); // bounded
+    this.principals.set(authorization, { principal, until: Math.min(this.now() + TOKEN_CACHE_MS, reviewed.until) });
+    return principal;
+  }
+
+  /**
+   * The live binding of a service account ("NAMESPACE/NAME"): UNAUTHENTICATED when it has none
+   * (never bound, or unbound) or, after a race of two binds, more than one.
+   */
+  async bindingOf(account: string): Promise<TokenRecord> {
+    const now = this.now();
+    let hit = this.accounts.get(account);
+    if (!hit || hit.until <= now) {
+      const graced = hit && now - hit.seen < OUTAGE_GRACE_MS ? hit : undefined;
+      let bindings: TokenRecord[];
+      try {
+        if (now < this.storeDownUntil) throw new DomainError('UNAVAILABLE', 'store unavailable; retry later');
+        bindings = await this.store.getTokensByServiceAccount(account);
+      } catch (e) {
+        if (now >= this.storeDownUntil) this.storeDownUntil = this.now() + STORE_RETRY_MS;
+        if (!graced) throw e;
+        bindings = graced.bindings;
+      }
+      if (this.accounts.size > 10_000) this.accounts.clear(); // bounded: unbound accounts are cached too
+      hit = { bindings, until: now + TOKEN_CACHE_MS, seen: graced && bindings === graced.bindings ? graced.seen : now };
+      this.accounts.set(account, hit);
+    }
+    const live = hit.bindings.filter((b) => !deadToken(b, now));
+    if (live.length === 1) return live[0]!;
+    if (live.length > 1) {
+      const names = live.map((b) => `${b.workload?.project}/${b.workload?.workload}`).join(', ');
+      throw unauthenticated(`Kubernetes service account ${account} is bound to more than one workload (${names}); unbind all but one`);
+    }
+    const hint = `an administrator binds it with: sg workload bind PROJECT WORKLOAD --k8s-service-account ${account}`;
+    if (hit.bindings.length) throw unauthenticated(`Kubernetes service account ${account} is no longer bound to a workload (unbound); ${hint}`);
+    throw unauthenticated(`Kubernetes service account ${account} is not bound to a workload; ${hint}`);
+  }
+
   /** Forget cached lookups (after this replica revokes a token). */
   invalidate(): void {
     this.cache.clear();
     this.principals.clear();
+    this.accounts.clear();
   }
 
   private async lookup(hash: string): Promise<TokenRecord | null> {

@@ -10,7 +10,7 @@ import type { AccessLevel } from './roles.js';
 const cap = (l: AccessLevel): AccessLevel => (l === 'none' ? 'none' : 'keys');
 
 export function keysOnly(p: Principal): Principal {
-  return new Principal(p.token, { ...p.role, access: { secret: cap(p.role.access.secret), config: cap(p.role.access.config) } }, p.role.access);
+  return new Principal(p.token, { ...p.role, access: { secret: cap(p.role.access.secret), config: cap(p.role.access.config) } }, p.k8s, p.role.access);
 }
 
 /** `keysOnly(p)` when the request asks for it. */

@@ -4,19 +4,47 @@ import type { GroupType, ResolveScope, Workload } from '../domain/types.js';
 import type { TokenRecord } from '../store/store.js';
 import { atLeast, type AccessLevel, type Role } from './roles.js';
 
+/**
+ * A caller that presented a Kubernetes service-account token instead of an sg token. Its
+ * TokenRecord is the service account's binding; the credential is kept (in memory only) so that
+ * open Watch streams can have it reviewed again.
+ */
+export interface K8sIdentity {
+  /** "NAMESPACE/NAME". */
+  account: string;
+  /** The presented token: never logged, never stored. */
+  credential: string;
+  /** A short hash of the credential: tells one pod's token from another's. */
+  key: string;
+  /** The token's own expiry (ms; 0: none), capping the principal's. */
+  expiresAt: number;
+}
+
 export class Principal {
+  readonly token: TokenRecord;
+
   constructor(
-    readonly token: TokenRecord,
+    token: TokenRecord,
     readonly role: Role,
+    readonly k8s?: K8sIdentity,
     /** The access the caller has when it did not ask for keys only (see keys-only.ts). */
     private readonly fullAccess: Role['access'] = role.access,
-  ) {}
+  ) {
+    // A service account's principal ends with its token, whatever its binding says.
+    const cap = k8s?.expiresAt ?? 0;
+    this.token = cap && (!token.expiresAt || cap < token.expiresAt) ? { ...token, expiresAt: cap } : token;
+  }
+
+  /** The same caller with its record (and role) as read again from the store. */
+  withToken(token: TokenRecord, role: Role): Principal {
+    return new Principal(token, role, this.k8s);
+  }
 
   /** Name recorded as actor in history and audit. */
   get actor(): string {
-    return this.token.workload
-      ? `workload:${this.token.workload.project}/${this.token.workload.workload}`
-      : `token:${this.token.id}${this.token.name ? `(${this.token.name})` : ''}`;
+    const w = this.token.workload;
+    if (w && this.k8s) return `workload:${w.project}/${w.workload}(k8s:${this.k8s.account})`;
+    return w ? `workload:${w.project}/${w.workload}` : `token:${this.token.id}${this.token.name ? `(${this.token.name})` : ''}`;
   }
 
   level(type: GroupType): AccessLevel {

@@ -16,13 +16,20 @@
  *   starts after the change was read: a change written after a revocation, through any
  *   replica, never reaches the revoked token's streams.
  *
- * It also caps how many streams one token may hold open on this replica.
+ * - A caller that authenticated with a Kubernetes service-account token has that token reviewed
+ *   again (StreamGuardOptions.review) at least every review period: a deleted service account
+ *   or pod, or an expired token, ends its streams within that period (not within the check
+ *   period: a review is a call to the API server, made outside the store check so that it
+ *   never delays a publish).
+ *
+ * It also caps how many streams one token may hold open on this replica (for a service account,
+ * one presented token: each pod's own).
  */
 import { DomainError } from '../domain/errors.js';
 import type { ResolveScope } from '../domain/types.js';
 import type { ProjectState, Snapshots } from '../service/snapshots.js';
 import type { Store, TokenRecord } from '../store/store.js';
-import { Principal } from './principal.js';
+import type { Principal } from './principal.js';
 import type { RoleRegistry } from './role-registry.js';
 import type { Role } from './roles.js';
 
@@ -46,6 +53,13 @@ export interface StreamGuardOptions {
   maxStreamsPerToken: number;
   /** Period of the store check (changes made by other replicas). */
   checkMs: number;
+  /**
+   * Reviews a Kubernetes principal's token again (see Principal.k8s): throws UNAUTHENTICATED
+   * when it is refused now, another error when the review could not be had (streams then stay).
+   */
+  review?: (p: Principal) => Promise<void>;
+  /** How often a Kubernetes principal's token is reviewed again (default 10 s). */
+  reviewMs?: number;
   /** Every stream the guard ends (audit). */
   onCut?: (p: Principal, s: GuardedStream, code: CutCode, message: string) => void;
   /** The number of open streams changed (V8 memory mode, see app/v8-tuning.ts). */
@@ -70,6 +84,13 @@ interface TokenStreams {
   rights: string;
   streams: Set<GuardedStream>;
   expiry?: NodeJS.Timeout;
+  /** Kubernetes principals: when their token was last reviewed. */
+  reviewedAt?: number;
+}
+
+/** The guard's key of a caller: its token, or for a service account its token and presented credential. */
+function keyOf(p: Principal): string {
+  return p.k8s ? `${p.token.id}/${p.k8s.key}` : p.token.id;
 }
 
 /**
@@ -91,12 +112,14 @@ export function deadToken(t: TokenRecord | null, now: number): string | undefine
 }
 
 export class StreamGuard {
+  /** By keyOf(principal). */
   private readonly tokens = new Map<string, TokenStreams>();
   /** Tokens whose streams opened since the tokens were last read. */
   private readonly unchecked = new Set<string>();
   /** The counters as of the last full read of the tokens. */
   private seen: { changes: number; roles: string; at: number } | undefined;
   private timer: NodeJS.Timeout | undefined;
+  private reviewing = false;
   private running: Promise<void> | undefined;
   private queued: Promise<void> | undefined;
   private readonly now: () => number;
@@ -124,7 +147,7 @@ export class StreamGuard {
    * token already holds the maximum. Returns the release function (idempotent).
    */
   admit(p: Principal, stream: GuardedStream): () => void {
-    const id = p.token.id;
+    const id = keyOf(p);
     let ts = this.tokens.get(id);
     const max = this.opts.maxStreamsPerToken;
     if (ts && ts.streams.size >= max) {
@@ -134,7 +157,7 @@ export class StreamGuard {
       );
     }
     if (!ts) {
-      ts = { principal: p, rights: rightsKey(p.token, p.role), streams: new Set() };
+      ts = { principal: p, rights: rightsKey(p.token, p.role), streams: new Set(), ...(p.k8s ? { reviewedAt: this.now() } : {}) };
       this.tokens.set(id, ts);
       this.unchecked.add(id);
       this.arm(ts);
@@ -152,15 +175,45 @@ export class StreamGuard {
 
   /** This replica revoked the token: its streams end now, before RevokeToken answers. */
   revoked(id: string): void {
-    const ts = this.tokens.get(id);
-    if (ts) this.cut(ts, 'UNAUTHENTICATED', 'token has been revoked');
+    for (const ts of [...this.tokens.values()]) {
+      if (ts.principal.token.id !== id) continue;
+      this.cut(ts, 'UNAUTHENTICATED', ts.principal.k8s ? `the binding of Kubernetes service account ${ts.principal.k8s.account} was removed` : 'token has been revoked');
+    }
   }
 
   start(): void {
     this.timer = setInterval(() => {
       if (!this.running) void this.fresh();
+      if (!this.reviewing && this.opts.review) void this.reviewDue();
     }, this.opts.checkMs);
     this.timer.unref();
+  }
+
+  /**
+   * Kubernetes principals whose token was last reviewed a review period ago or more are reviewed
+   * again (the reviewer's cache then has no answer for them: a real TokenReview). Refused: their
+   * streams end. Not reviewable now (API server down): they stay, and are tried again.
+   */
+  async reviewDue(): Promise<void> {
+    const review = this.opts.review;
+    if (!review || this.reviewing) return;
+    this.reviewing = true;
+    try {
+      const period = this.opts.reviewMs ?? 10_000;
+      const due = [...this.tokens.values()].filter((ts) => ts.principal.k8s && this.now() - (ts.reviewedAt ?? 0) >= period);
+      await Promise.all(
+        due.map(async (ts) => {
+          try {
+            await review(ts.principal);
+            ts.reviewedAt = this.now();
+          } catch (e) {
+            if (e instanceof DomainError && e.code === 'UNAUTHENTICATED' && this.tokens.get(keyOf(ts.principal)) === ts) this.cut(ts, 'UNAUTHENTICATED', e.message);
+          }
+        }),
+      );
+    } finally {
+      this.reviewing = false;
+    }
   }
 
   stop(): void {
@@ -203,26 +256,27 @@ export class StreamGuard {
       return;
     }
     const full = !this.seen || this.seen.changes !== changes || this.seen.roles !== roles || this.now() - this.seen.at >= FULL_CHECK_MS;
-    const ids = full ? [...this.tokens.keys()] : [...this.unchecked].filter((id) => this.tokens.has(id));
+    const keys = full ? [...this.tokens.keys()] : [...this.unchecked].filter((key) => this.tokens.has(key));
     this.unchecked.clear();
-    if (ids.length === 0) {
+    if (keys.length === 0) {
       if (full) this.seen = { changes, roles, at: this.now() };
       return;
     }
+    const ids = [...new Set(keys.map((key) => this.tokens.get(key)!.principal.token.id))];
     let records: TokenRecord[];
     try {
       records = await this.store.getTokensByIds(ids);
     } catch {
-      for (const id of ids) this.unchecked.add(id);
+      for (const key of keys) this.unchecked.add(key);
       return;
     }
     if (full) this.seen = { changes, roles, at: this.now() };
     const byId = new Map(records.map((t) => [t.id, t]));
     const now = this.now();
-    for (const id of ids) {
+    for (const id of keys) {
       const ts = this.tokens.get(id);
       if (!ts) continue;
-      const t = byId.get(id) ?? null;
+      const t = byId.get(ts.principal.token.id) ?? null;
       const dead = deadToken(t, now);
       if (dead) {
         this.cut(ts, 'UNAUTHENTICATED', dead);
@@ -234,13 +288,14 @@ export class StreamGuard {
         continue;
       }
       if (this.tokens.get(id) !== ts) continue; // released while the role was read
-      if (t!.expiresAt !== ts.principal.token.expiresAt) {
-        ts.principal = new Principal(t!, role);
+      const next = ts.principal.withToken(t!, role);
+      if (next.token.expiresAt !== ts.principal.token.expiresAt) {
+        ts.principal = next;
         this.arm(ts);
       }
       const rights = rightsKey(t!, role);
       if (rights === ts.rights) continue;
-      ts.principal = new Principal(t!, role);
+      ts.principal = next;
       ts.rights = rights;
       for (const s of [...ts.streams]) this.authorize(ts, s);
     }
@@ -290,7 +345,7 @@ export class StreamGuard {
 
   private cut(ts: TokenStreams, code: CutCode, message: string): void {
     for (const s of [...ts.streams]) this.endOne(ts, s, code, message);
-    const id = ts.principal.token.id;
+    const id = keyOf(ts.principal);
     if (this.tokens.get(id) === ts) this.forget(id, ts);
   }
 
@@ -299,7 +354,7 @@ export class StreamGuard {
     this.counted(-1);
     this.opts.onCut?.(ts.principal, s, code, message);
     s.end(code, message);
-    const id = ts.principal.token.id;
+    const id = keyOf(ts.principal);
     if (ts.streams.size === 0 && this.tokens.get(id) === ts) this.forget(id, ts);
   }
 

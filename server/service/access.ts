@@ -1,5 +1,5 @@
 /** Tokens: creation (the secret is shown once), listing, revocation, and the bootstrap admin. */
-import { echo, echoList, invalid, notFound, denied } from '../domain/errors.js';
+import { alreadyExists, echo, echoList, invalid, notFound, denied } from '../domain/errors.js';
 import { validateName, validateText } from '../domain/validation.js';
 import type { Authenticator } from '../security/authenticator.js';
 import type { Principal } from '../security/principal.js';
@@ -7,6 +7,8 @@ import type { RoleRegistry } from '../security/role-registry.js';
 import type { StreamGuard } from '../security/stream-guard.js';
 import type { Role } from '../security/roles.js';
 import type { AuditEvent, AuditFilter } from '../store/store.js';
+import { deadToken } from '../security/stream-guard.js';
+import { parseServiceAccount } from './service-accounts.js';
 import { hashToken, newTokenId, newTokenSecret } from '../security/tokens.js';
 import type { TokenRecord } from '../store/store.js';
 import { auditedWrite } from './audit.js';
@@ -86,6 +88,95 @@ export class AccessService {
     this.auth.invalidate();
     // Before RevokeToken answers: nothing reaches the token's streams once the caller is told.
     this.guard.revoked(id);
+  }
+
+  /**
+   * Binds a Kubernetes service account to a workload: a binding is a workload token without a
+   * secret (see TokenRecord.k8sServiceAccount), tied to this incarnation of the workload. A
+   * service account is bound to at most one workload; a binding whose workload was deleted
+   * (or deleted and re-created) is dead and is revoked here instead of blocking. Needs project
+   * and token administration: a binding grants what a workload token does.
+   */
+  async bindServiceAccount(p: Principal, req: { project: string; workload: string; serviceAccount: string; allowBuild: boolean }): Promise<TokenRecord> {
+    validateName('project', req.project);
+    validateName('workload', req.workload);
+    p.requireProjectAdmin(req.project);
+    p.requireTokenAdmin();
+    const { account } = parseServiceAccount(req.serviceAccount);
+    const w = await this.d.store.getRecord('workload', req.project, req.workload);
+    if (!w) throw notFound(`workload ${req.project}/${req.workload}`);
+    const now = this.d.now();
+    for (const b of await this.d.store.getTokensByServiceAccount(account)) {
+      if (deadToken(b, now)) continue;
+      const bw = b.workload!;
+      const current = await this.d.store.getRecord('workload', bw.project, bw.workload);
+      if (current && (current.uid ?? '') === (bw.uid ?? '')) {
+        const same = bw.project === req.project && bw.workload === req.workload;
+        throw alreadyExists(
+          same
+            ? `Kubernetes service account ${account} is already bound to ${bw.project}/${bw.workload}${b.scopes.includes('build') ? ' (with build)' : ''}; unbind it first to change the binding`
+            : `Kubernetes service account ${account} is already bound to workload ${bw.project}/${bw.workload} (a service account is bound to one workload); unbind it there first`,
+        );
+      }
+      // Its workload is gone: the binding is dead, and removed so that it can never be ambiguous.
+      await this.removeBinding(p, b, 'its workload was deleted');
+    }
+    const binding: TokenRecord = {
+      id: newTokenId(),
+      hash: '',
+      name: `k8s:${account}`,
+      role: 'workload',
+      projects: [req.project],
+      workload: { project: req.project, workload: req.workload, ...(w.uid ? { uid: w.uid } : {}) },
+      scopes: req.allowBuild ? ['runtime', 'build'] : ['runtime'],
+      createdAt: now,
+      expiresAt: 0,
+      revoked: false,
+      createdBy: p.actor,
+      k8sServiceAccount: account,
+    };
+    // Not a SHA-256 (no ':' in hex): no presented bearer token ever matches it.
+    binding.hash = `k8s-binding:${binding.id}`;
+    const event = {
+      actor: p.actor,
+      action: 'BindServiceAccount',
+      project: req.project,
+      target: `workload ${req.project}/${req.workload}: service account ${account}${req.allowBuild ? ' (runtime, build)' : ' (runtime)'} as binding ${binding.id}`,
+      keys: [],
+    };
+    await auditedWrite(this.d.audit, event, this.d.now, () => this.d.store.createToken(binding));
+    this.auth.invalidate();
+    return binding;
+  }
+
+  /** Ends a service account's binding to this workload: its calls and open streams are refused from then on. */
+  async unbindServiceAccount(p: Principal, req: { project: string; workload: string; serviceAccount: string }): Promise<void> {
+    validateName('project', req.project);
+    validateName('workload', req.workload);
+    p.requireProjectAdmin(req.project);
+    p.requireTokenAdmin();
+    const { account } = parseServiceAccount(req.serviceAccount);
+    const live = (await this.d.store.getTokensByServiceAccount(account)).filter(
+      (b) => !b.revoked && b.workload?.project === req.project && b.workload.workload === req.workload,
+    );
+    if (live.length === 0) throw notFound(`binding of Kubernetes service account ${account} to workload ${req.project}/${req.workload}`);
+    for (const b of live) await this.removeBinding(p, b);
+  }
+
+  private async removeBinding(p: Principal, b: TokenRecord, why?: string): Promise<void> {
+    const w = b.workload!;
+    const event = {
+      actor: p.actor,
+      action: 'UnbindServiceAccount',
+      project: w.project,
+      target: `workload ${w.project}/${w.workload}: service account ${b.k8sServiceAccount} (binding ${b.id})`,
+      keys: [],
+      ...(why ? { detail: why } : {}),
+    };
+    await auditedWrite(this.d.audit, event, this.d.now, () => this.d.store.revokeToken(b.id));
+    this.auth.invalidate();
+    // Before the call answers: nothing reaches the service account's streams once the caller is told.
+    this.guard.revoked(b.id);
   }
 
   roles(): Promise<Role[]> {

@@ -8,6 +8,8 @@ import { validateExecutionKeyPatterns } from '../domain/project-policy.js';
 import { LIMITS } from '../domain/limits.js';
 import { validateKey, validateName, validateTags, validateValue, validateVars } from '../domain/validation.js';
 import type { Addon, Project, Vars, Workload, WorkloadKind } from '../domain/types.js';
+import type { TokenRecord } from '../store/store.js';
+import { workloadBindings } from './service-accounts.js';
 import type { Principal } from '../security/principal.js';
 import { MAX_WRITE_ATTEMPTS, type Deps } from './deps.js';
 import { currentFor, updateWithRetry } from './records.js';
@@ -126,6 +128,11 @@ export class ProjectsService {
     const w = await this.d.store.getRecord('workload', project, name);
     if (!w) throw notFound(`workload ${project}/${name}`);
     return recordValueReads(this.d, p, 'GetWorkload', project, [viewWorkload(p, w)])[0]!;
+  }
+
+  /** The Kubernetes service accounts bound to this workload (its current incarnation). Read after getWorkload's checks. */
+  serviceAccountBindings(w: Pick<Workload, 'project' | 'name' | 'uid'>): Promise<TokenRecord[]> {
+    return workloadBindings(this.d.store, this.d.now(), w.project, w.name, w.uid);
   }
 
   async listWorkloads(p: Principal, project: string) {

@@ -202,6 +202,7 @@ export class MongoStore implements Store {
       await this.checkpoints.createIndex({ uid: 1 }, { name: 'checkpoints_by_project' });
       await this.tokens.createIndex({ hash: 1 }, { name: 'token_hash', unique: true });
       await this.tokens.createIndex({ oid: 1 }, { name: 'token_order' });
+      await this.tokens.createIndex({ k8sServiceAccount: 1 }, { name: 'token_k8s_service_account' });
       await this.audit.createIndex({ project: 1, time: -1 }, { name: 'audit_project_time' });
       await this.audit.createIndex({ actor: 1, time: -1 }, { name: 'audit_actor_time' });
       const schema = await this.meta.findOne({ _id: SCHEMA_DOC });
@@ -475,6 +476,13 @@ export class MongoStore implements Store {
     if (ids.length === 0) return [];
     return this.guard(async () => {
       const docs = await this.tokens.find({ _id: { $in: [...ids] } }).toArray();
+      return docs.map(tokenFromDoc);
+    });
+  }
+
+  async getTokensByServiceAccount(account: string): Promise<TokenRecord[]> {
+    return this.guard(async () => {
+      const docs = await this.tokens.find({ k8sServiceAccount: account }).sort({ oid: 1 }).toArray();
       return docs.map(tokenFromDoc);
     });
   }

@@ -197,6 +197,10 @@ export class SealedStore implements Store {
     return this.inner.tokenChanges();
   }
 
+  getTokensByServiceAccount(account: string): Promise<TokenRecord[]> {
+    return this.inner.getTokensByServiceAccount(account);
+  }
+
   getTokensByIds(ids: readonly string[]): Promise<TokenRecord[]> {
     return this.inner.getTokensByIds(ids);
   }

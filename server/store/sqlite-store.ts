@@ -28,6 +28,7 @@ CREATE TABLE IF NOT EXISTS group_history (
   bytes INTEGER, content INTEGER,
   PRIMARY KEY (project, name, revision));
 CREATE TABLE IF NOT EXISTS tokens (id TEXT PRIMARY KEY, hash TEXT NOT NULL UNIQUE, data TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS tokens_k8s_service_account ON tokens (json_extract(data, '$.k8sServiceAccount'));
 CREATE TABLE IF NOT EXISTS audit (
   id INTEGER PRIMARY KEY AUTOINCREMENT, time INTEGER NOT NULL, project TEXT NOT NULL,
   actor TEXT NOT NULL, action TEXT NOT NULL, data TEXT NOT NULL);
@@ -255,6 +256,11 @@ export class SqliteStore implements Store {
     if (ids.length === 0) return [];
     // One statement and one parameter however many ids (no bound-parameter limit).
     const rows = this.db.prepare('SELECT data FROM tokens WHERE id IN (SELECT value FROM json_each(?))').all(JSON.stringify(ids)) as { data: string }[];
+    return rows.map((r) => JSON.parse(r.data) as TokenRecord);
+  }
+
+  async getTokensByServiceAccount(account: string): Promise<TokenRecord[]> {
+    const rows = this.db.prepare("SELECT data FROM tokens WHERE json_extract(data, '$.k8sServiceAccount') = ? ORDER BY rowid").all(account) as { data: string }[];
     return rows.map((r) => JSON.parse(r.data) as TokenRecord);
   }
 

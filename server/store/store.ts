@@ -42,6 +42,12 @@ export interface TokenRecord {
   expiresAt: number;
   revoked: boolean;
   createdBy: string;
+  /**
+   * Set on a Kubernetes service-account binding ("NAMESPACE/NAME"): a workload identity with no
+   * secret of its own (its `hash` is no SHA-256 of anything, so no bearer token matches it); a
+   * pod running as that service account authenticates with its projected token instead.
+   */
+  k8sServiceAccount?: string;
 }
 
 /** One audit event. Keys only, never values. */
@@ -197,6 +203,11 @@ export interface Store {
    * re-check the tokens of their open Watch streams with it (revocation, expiry).
    */
   getTokensByIds(ids: readonly string[]): Promise<TokenRecord[]>;
+  /**
+   * Every binding of this Kubernetes service account ("NAMESPACE/NAME"; revoked ones included),
+   * oldest first: the tokens whose k8sServiceAccount is that. Indexed.
+   */
+  getTokensByServiceAccount(account: string): Promise<TokenRecord[]>;
   /** False when no such token. */
   revokeToken(id: string): Promise<boolean>;
   /**

@@ -338,6 +338,27 @@ export function storeContract(name: string, factory: StoreFactory): void {
       expect(got.find((t) => t.id === 'wb')).toEqual(bound);
     });
 
+    it('finds the bindings of a Kubernetes service account, oldest first, revoked ones included', async () => {
+      const binding = (id: string, account: string, workload: string) =>
+        token(id, { hash: `k8s-binding:${id}`, role: 'workload', workload: { project: 'p', workload, uid: `u-${workload}` }, scopes: ['runtime', 'build'], k8sServiceAccount: account });
+      await store.createToken(token('plain'));
+      await store.createToken(binding('k1', 'apps/api', 'api'));
+      await store.createToken(binding('k2', 'apps/worker', 'worker'));
+      await store.revokeToken('k1');
+      await store.createToken(binding('k3', 'apps/api', 'api2'));
+      const api = await store.getTokensByServiceAccount('apps/api');
+      expect(api.map((t) => [t.id, t.revoked])).toEqual([
+        ['k1', true],
+        ['k3', false],
+      ]);
+      expect(api[1]).toEqual(binding('k3', 'apps/api', 'api2'));
+      expect((await store.getTokensByServiceAccount('apps/worker')).map((t) => t.id)).toEqual(['k2']);
+      expect(await store.getTokensByServiceAccount('apps/none')).toEqual([]);
+      // Persisted like any token field: listed and read by id with it.
+      expect((await store.getTokensByIds(['k2']))[0]!.k8sServiceAccount).toBe('apps/worker');
+      expect((await store.listTokens()).find((t) => t.id === 'plain')!.k8sServiceAccount).toBeUndefined();
+    });
+
     it('moves the token change counter on every revocation, committed when revokeToken returns, and not on creation', async () => {
       const start = await store.tokenChanges();
       await store.createToken(token('c1'));

@@ -117,6 +117,14 @@ async function fixture(row: MatrixRow): Promise<Fixture> {
     case 'RevokeToken':
       fx.target = (await admin.createToken({ name: `victim-${n}`, role: 'viewer' })).info!.id;
       break;
+    case 'BindServiceAccount':
+    case 'UnbindServiceAccount':
+      fx.target = `w${n}`;
+      await admin.createWorkload({ project: 'p', name: fx.target });
+      if (row.rpc === 'UnbindServiceAccount') {
+        await call(t.admin.access, 'bindServiceAccount', accessPb.BindServiceAccountRequest.fromPartial({ project: 'p', workload: fx.target, serviceAccount: `apps/sa-${n}` }));
+      }
+      break;
     case 'DeleteRole':
       fx.target = `role-${n}`;
       await call(t.admin.access, 'createRole', accessPb.CreateRoleRequest.fromPartial({ role: { name: fx.target, secret: accessPb.AccessLevel.ACCESS_LEVEL_KEYS, config: accessPb.AccessLevel.ACCESS_LEVEL_READ } }));
@@ -176,6 +184,10 @@ const INVOKE: Record<string, Invoke> = {
   CreateRole: (c, _r, fx) =>
     u(c.access, 'createRole', accessPb.CreateRoleRequest.fromPartial({ role: { name: `made-role-${fx.n}`, secret: accessPb.AccessLevel.ACCESS_LEVEL_NONE, config: accessPb.AccessLevel.ACCESS_LEVEL_READ } })),
   DeleteRole: (c, _r, fx) => u(c.access, 'deleteRole', { name: fx.target }),
+  BindServiceAccount: (c, _r, fx) =>
+    u(c.access, 'bindServiceAccount', accessPb.BindServiceAccountRequest.fromPartial({ project: 'p', workload: fx.target, serviceAccount: `apps/sa-${fx.n}` })),
+  UnbindServiceAccount: (c, _r, fx) =>
+    u(c.access, 'unbindServiceAccount', accessPb.UnbindServiceAccountRequest.fromPartial({ project: 'p', workload: fx.target, serviceAccount: `apps/sa-${fx.n}` })),
   ListAuditEvents: (c) => u(c.access, 'listAuditEvents', accessPb.ListAuditEventsRequest.fromPartial({ project: 'p', limit: 1000 })),
 
   CreateProject: (c, _r, fx) => u(c.projects, 'createProject', { name: `np${fx.n}` }),

@@ -71,6 +71,8 @@ export const MATRIX: readonly MatrixRow[] = [
   adminOnly('AccessService', 'CreateRole'),
   adminOnly('AccessService', 'DeleteRole'),
   adminOnly('AccessService', 'ListAuditEvents', 'records hold keys, never values'),
+  adminOnly('AccessService', 'BindServiceAccount', 'needs project and token administration: a binding grants what a workload token does'),
+  adminOnly('AccessService', 'UnbindServiceAccount', 'needs project and token administration'),
 
   // ProjectService
   adminOnly('ProjectService', 'CreateProject'),

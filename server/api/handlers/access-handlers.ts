@@ -3,7 +3,7 @@ import type { AccessServiceServer } from '../../../gen/secretgroups/v1/access_se
 import type { AccessService } from '../../service/access.js';
 import { denied } from '../../domain/errors.js';
 import { unary, type ApiContext } from '../call.js';
-import { auditToPb, roleFromPb, roleToPb, tokenToPb } from '../mappers.js';
+import { auditToPb, bindingToPb, roleFromPb, roleToPb, tokenToPb } from '../mappers.js';
 
 export function accessHandlers(ctx: ApiContext, svc: AccessService): AccessServiceServer {
   return {
@@ -38,5 +38,12 @@ export function accessHandlers(ctx: ApiContext, svc: AccessService): AccessServi
       ).map(auditToPb),
     })),
     whoAmI: unary(ctx, 'WhoAmI', async (p) => ({ token: tokenToPb(p.token) })),
+    bindServiceAccount: unary(ctx, 'BindServiceAccount', async (p, req) => ({
+      binding: bindingToPb(await svc.bindServiceAccount(p, { project: req.project, workload: req.workload, serviceAccount: req.serviceAccount, allowBuild: req.allowBuild })),
+    })),
+    unbindServiceAccount: unary(ctx, 'UnbindServiceAccount', async (p, req) => {
+      await svc.unbindServiceAccount(p, { project: req.project, workload: req.workload, serviceAccount: req.serviceAccount });
+      return {};
+    }),
   };
 }

@@ -3,7 +3,7 @@ import type { ProjectServiceServer } from '../../../gen/secretgroups/v1/project_
 import type { ProjectsService } from '../../service/projects.js';
 import { unary, type ApiContext } from '../call.js';
 import { viewAs } from '../../security/keys-only.js';
-import { addonToPb, kindFromPb, projectToPb, workloadToPb } from '../mappers.js';
+import { addonToPb, bindingToPb, kindFromPb, projectToPb, workloadToPb } from '../mappers.js';
 
 /** WatchProject lives in insight-handlers.ts. */
 export function projectHandlers(ctx: ApiContext, svc: ProjectsService): Omit<ProjectServiceServer, 'watchProject'> {
@@ -32,7 +32,8 @@ export function projectHandlers(ctx: ApiContext, svc: ProjectsService): Omit<Pro
     }),
     getWorkload: unary(ctx, 'GetWorkload', async (p, req) => {
       const w = await svc.getWorkload(viewAs(p, req), req.project, req.name);
-      return { workload: workloadToPb(w.record, w.redacted) };
+      const bindings = await svc.serviceAccountBindings(w.record);
+      return { workload: workloadToPb(w.record, w.redacted), serviceAccountBindings: bindings.map(bindingToPb) };
     }),
     listWorkloads: unary(ctx, 'ListWorkloads', async (p, req) => ({
       workloads: (await svc.listWorkloads(viewAs(p, req), req.project)).map((w) => workloadToPb(w.record, w.redacted)),

@@ -5,6 +5,8 @@
 import { resolve as resolvePath, join } from 'node:path';
 import type { Command } from 'commander';
 import type { ServerOptions } from '../../app/options.js';
+import { existsSync } from 'node:fs';
+import { K8sSettingsError, kubeApiConfig } from '../../app/k8s-options.js';
 import { oneLine, usage } from '../errors.js';
 import { readInput } from '../kit.js';
 
@@ -24,6 +26,10 @@ interface Opts {
   pollInterval?: string;
   maxStreamsPerToken?: string;
   maxConnectionIdle?: string;
+  k8sApi?: string;
+  k8sCa?: string;
+  k8sTokenFile?: string;
+  k8sAudience?: string;
   config?: string;
 }
 
@@ -48,6 +54,11 @@ const SETTINGS = [
   ['pollInterval', 'SG_POLL_INTERVAL'],
   ['maxStreamsPerToken', 'SG_MAX_STREAMS_PER_TOKEN'],
   ['maxConnectionIdle', 'SG_MAX_CONNECTION_IDLE'],
+  ['k8sApi', 'SG_K8S_API'],
+  ['k8sCa', 'SG_K8S_CA'],
+  // Not SG_K8S_TOKEN_FILE: that is the agent's (a workload's identity), this the server's own credential.
+  ['k8sTokenFile', 'SG_K8S_API_TOKEN_FILE'],
+  ['k8sAudience', 'SG_K8S_AUDIENCE'],
 ] as const satisfies ReadonlyArray<readonly [keyof Opts, string]>;
 
 type Setting = (typeof SETTINGS)[number][0];
@@ -87,7 +98,12 @@ export async function readConfigFile(file: string, text: string): Promise<Partia
  * Flags first, then SG_* environment variables, then the config file, then defaults. Pure, for
  * tests. The master key itself is only ever read from SG_MASTER_KEY or a key file.
  */
-export function serverOptions(opts: Opts, env: NodeJS.ProcessEnv = process.env, config: Partial<Record<Setting, string | boolean>> = {}): ServerOptions {
+export function serverOptions(
+  opts: Opts,
+  env: NodeJS.ProcessEnv = process.env,
+  config: Partial<Record<Setting, string | boolean>> = {},
+  exists: (path: string) => boolean = existsSync,
+): ServerOptions {
   const get = (key: Setting): string | boolean | undefined => {
     const flag = opts[key];
     if (flag !== undefined) return flag;
@@ -123,6 +139,13 @@ export function serverOptions(opts: Opts, env: NodeJS.ProcessEnv = process.env, 
   const idle = str('maxConnectionIdle');
   const idleMs = idle === undefined ? undefined : parseDuration('--max-connection-idle', idle);
   if (idleMs !== undefined && idleMs < 1000) throw usage('--max-connection-idle must be at least 1s');
+  let k8s;
+  try {
+    k8s = kubeApiConfig({ api: str('k8sApi'), ca: str('k8sCa'), tokenFile: str('k8sTokenFile'), audience: str('k8sAudience') }, env, exists);
+  } catch (e) {
+    if (e instanceof K8sSettingsError) throw usage(e.message);
+    throw e;
+  }
   return {
     addr: str('addr') ?? '127.0.0.1:50051',
     dataDir: str('data') ?? './data',
@@ -139,13 +162,15 @@ export function serverOptions(opts: Opts, env: NodeJS.ProcessEnv = process.env, 
     ...(poll ? { pollMs: Math.max(50, parseDuration('--poll-interval', poll)) } : {}),
     ...(maxStreams ? { maxStreamsPerToken: Number(maxStreams.trim()) } : {}),
     ...(idleMs !== undefined ? { maxConnectionIdleMs: idleMs } : {}),
+    ...(k8s ? { k8s } : {}),
   };
 }
 
 const SERVE_HELP = `
 Settings come from flags, then SG_* environment variables, then --config FILE (YAML or JSON
 with the keys addr, data, store, insecure, tlsCert, tlsKey, tlsClientCa, logLevel, metricsAddr,
-consoleAddr, masterKeyFile, heartbeat, pollInterval, maxStreamsPerToken, maxConnectionIdle), then the defaults shown.
+consoleAddr, masterKeyFile, heartbeat, pollInterval, maxStreamsPerToken, maxConnectionIdle, k8sApi,
+k8sCa, k8sTokenFile, k8sAudience), then the defaults shown.
 Environment: ${SETTINGS.map(([, e]) => e).join(', ')}.
 Master key: SG_MASTER_KEY (base64 of 32 bytes) or --master-key-file; with neither, the embedded
 store creates DATA/master.key (mode 0600) on first start. Every replica sharing a MongoDB store
@@ -157,6 +182,11 @@ followed on the same line by "(web console: URL)" when the console is served. Th
 shares the gRPC TLS settings: with --tls-cert it is HTTPS; plaintext on a non-loopback address
 needs --insecure. If the default console port is taken the server runs without the console and
 says so; an explicit --console-addr that cannot be bound is an error.
+Kubernetes service-account tokens are accepted as credentials with --k8s-api (reviewed by that
+API server with TokenReview; see docs/kubernetes.md). Run in a pod with none of the --k8s-*
+flags, the server uses the in-cluster defaults: https://$KUBERNETES_SERVICE_HOST:$KUBERNETES_SERVICE_PORT,
+the pod's own token and CA under /var/run/secrets/kubernetes.io/serviceaccount; --k8s-api off
+turns this off.
 SIGTERM or SIGINT stops the server gracefully: Watch streams end with UNAVAILABLE so that agents
 reconnect elsewhere, in-flight calls finish, the store is closed (exit status 0).`;
 
@@ -179,6 +209,10 @@ export function registerServe(program: Command): void {
     .option('--poll-interval <duration>', 'change-feed poll interval: how soon other replicas\' writes are seen ($SG_POLL_INTERVAL; default 250ms with MongoDB, 1s embedded)')
     .option('--max-streams-per-token <n>', 'open Watch streams one token may hold on this server; more are refused with RESOURCE_EXHAUSTED ($SG_MAX_STREAMS_PER_TOKEN; default 100)')
     .option('--max-connection-idle <duration>', 'close connections that carry no call for this long ($SG_MAX_CONNECTION_IDLE; default 5m)')
+    .option('--k8s-api <url|off>', 'accept Kubernetes service-account tokens, reviewed by this API server ($SG_K8S_API; default: in-cluster when run in a pod, else off)')
+    .option('--k8s-ca <file>', 'CA (PEM) of the Kubernetes API server ($SG_K8S_CA; default: the pod\'s service-account ca.crt, else the system CAs)')
+    .option('--k8s-token-file <file>', 'the server\'s own credential for creating TokenReviews, re-read when it changes ($SG_K8S_API_TOKEN_FILE; default: the pod\'s service-account token)')
+    .option('--k8s-audience <aud>', 'audience a workload\'s token must be for ($SG_K8S_AUDIENCE; default secret-groups)')
     .option('--config <file>', 'settings file (YAML or JSON); flags and SG_* variables override it')
     .addHelpText('after', SERVE_HELP)
     .action(async (opts: Opts) => {

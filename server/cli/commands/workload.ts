@@ -1,5 +1,9 @@
-/** `sg workload create|get|list|update|delete`: services and jobs, their tags and own variables. */
+/**
+ * `sg workload create|get|list|update|delete|bind|unbind`: services and jobs, their tags and own
+ * variables, and the Kubernetes service accounts bound to them.
+ */
 import type { Command } from 'commander';
+import { AccessServiceDefinition, BindServiceAccountRequest, UnbindServiceAccountRequest } from '../../../gen/light/secretgroups/v1/access_service.js';
 import {
   CreateWorkloadRequest,
   DeleteWorkloadRequest,
@@ -12,7 +16,7 @@ import { collect, parseAssignments, parseKind } from '../args.js';
 import { readModifyWrite, withSession } from '../client.js';
 import { usage } from '../errors.js';
 import { emit, expectedRevision, JSON_VALUES, NO_TABLE_VALUES, withAddr, withExpectedRevision, withJson } from '../kit.js';
-import { workloadHuman, workloadJson, workloadsTable } from '../views.js';
+import { bindingJson, workloadHuman, workloadJson, workloadsTable } from '../views.js';
 
 interface Opts {
   addr?: string;
@@ -73,7 +77,54 @@ export function registerWorkload(program: Command): void {
   ).action((project: string, name: string, opts: Opts) =>
     withSession(opts, async (s) => {
       const res = await s.call(ProjectServiceDefinition, 'getWorkload', GetWorkloadRequest.fromPartial({ project, name }));
-      emit(opts, () => workloadJson(res.workload!), () => workloadHuman(res.workload!, Boolean(opts.showValues)));
+      const bindings = res.serviceAccountBindings;
+      emit(opts, () => workloadJson(res.workload!, bindings), () => workloadHuman(res.workload!, Boolean(opts.showValues), bindings));
+    }),
+  );
+
+  withJson(
+    withAddr(
+      workload
+        .command('bind')
+        .description('let pods running as a Kubernetes service account resolve this workload (with the rights of a workload token; needs the admin role)')
+        .argument('<project>', 'project name')
+        .argument('<name>', 'workload name')
+        .requiredOption('--k8s-service-account <namespace/name>', 'the Kubernetes service account (bound to at most one workload)')
+        .option('--build', 'also allow the BUILD scope (build-args)'),
+    ),
+  ).action((project: string, name: string, opts: Opts & { k8sServiceAccount: string; build?: boolean }) =>
+    withSession(opts, async (s) => {
+      const req = BindServiceAccountRequest.fromPartial({ project, workload: name, serviceAccount: opts.k8sServiceAccount, allowBuild: Boolean(opts.build) });
+      const res = await s.call(AccessServiceDefinition, 'bindServiceAccount', req);
+      const b = res.binding!;
+      emit(
+        opts,
+        () => bindingJson(b),
+        () =>
+          `Bound Kubernetes service account ${b.serviceAccount} to workload ${b.project}/${b.workload} (${bindingJson(b).scopes.join(', ')})\n` +
+          `Pods running as it authenticate with a projected token of audience secret-groups (or the server's --k8s-audience).\n`,
+      );
+    }),
+  );
+
+  withJson(
+    withAddr(
+      workload
+        .command('unbind')
+        .description('end a Kubernetes service account\'s binding: its calls and open Watch streams are refused from then on')
+        .argument('<project>', 'project name')
+        .argument('<name>', 'workload name')
+        .requiredOption('--k8s-service-account <namespace/name>', 'the Kubernetes service account'),
+    ),
+  ).action((project: string, name: string, opts: Opts & { k8sServiceAccount: string }) =>
+    withSession(opts, async (s) => {
+      const req = UnbindServiceAccountRequest.fromPartial({ project, workload: name, serviceAccount: opts.k8sServiceAccount });
+      await s.call(AccessServiceDefinition, 'unbindServiceAccount', req);
+      emit(
+        opts,
+        () => ({ unbound: true, serviceAccount: opts.k8sServiceAccount, workload: `${project}/${name}` }),
+        () => `Unbound Kubernetes service account ${opts.k8sServiceAccount} from workload ${project}/${name}\n`,
+      );
     }),
   );
 

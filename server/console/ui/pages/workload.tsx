@@ -1,8 +1,8 @@
 /** A workload: resolved variables per scope with provenance (Explain), its own variables, tags. */
 import { useState } from 'preact/hooks';
 import { call } from '../api.js';
-import { ProjectServiceDefinition, ResolverServiceDefinition, Scope, type Source } from '../gen.js';
-import { kindName } from '../format.js';
+import { ProjectServiceDefinition, ResolverServiceDefinition, Scope, type ServiceAccountBinding, type Source } from '../gen.js';
+import { kindName, scopeName, time } from '../format.js';
 import { useLive } from '../hooks.js';
 import { MaskedValue } from '../masked.js';
 import { href } from '../router.js';
@@ -17,7 +17,8 @@ const sourceText = (s: Source | undefined): string =>
 export function WorkloadPage({ project, workload, me }: { project: string; workload: string; me: Me }) {
   const [scope, setScope] = useState<Scope>(Scope.SCOPE_RUNTIME);
   const version = useProjectVersion(project);
-  const w = useLive(async () => (await call(ProjectServiceDefinition, 'getWorkload', { project, name: workload, keysOnly: true })).workload, [project, workload, version], false);
+  const got = useLive(() => call(ProjectServiceDefinition, 'getWorkload', { project, name: workload, keysOnly: true }), [project, workload, version], false);
+  const w = { data: got.data?.workload, error: got.error };
   const explain = useLive(() => call(ResolverServiceDefinition, 'explain', { project, workload, scope }), [project, workload, scope, version], false);
   const mayResolve = !!me.role?.resolve;
   const wl = w.data;
@@ -118,6 +119,7 @@ export function WorkloadPage({ project, workload, me }: { project: string; workl
           <OwnVariables title="Build arguments" project={project} workload={workload} vars={wl.buildArguments} redacted={!canReadSecrets(me)} build />
         </div>
       ) : null}
+      {got.data ? <ServiceAccounts bindings={got.data.serviceAccountBindings} project={project} workload={workload} /> : null}
     </section>
   );
 }
@@ -141,6 +143,44 @@ function OwnVariables(p: { title: string; project: string; workload: string; var
                 <td>
                   <MaskedValue target={{ kind: 'workload', project: p.project, workload: p.workload, key: k, build: p.build }} redacted={p.redacted} label={k} />
                 </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+    </div>
+  );
+}
+
+/** The Kubernetes service accounts bound to the workload (read-only: `sg workload bind|unbind` changes them). */
+function ServiceAccounts({ bindings, project, workload }: { bindings: ServiceAccountBinding[]; project: string; workload: string }) {
+  return (
+    <div>
+      <h2>Kubernetes service accounts</h2>
+      <p class="muted small">
+        Pods running as these service accounts resolve this workload with their projected token. Bind one with <code>sg workload bind {project} {workload} --k8s-service-account NAMESPACE/NAME</code>.
+      </p>
+      {bindings.length === 0 ? (
+        <p class="muted">None.</p>
+      ) : (
+        <table class="list" aria-label="Kubernetes service accounts">
+          <thead>
+            <tr>
+              <th>Service account</th>
+              <th>Scopes</th>
+              <th>Bound</th>
+              <th>By</th>
+            </tr>
+          </thead>
+          <tbody>
+            {bindings.map((b) => (
+              <tr data-service-account={b.serviceAccount}>
+                <td>
+                  <code>{b.serviceAccount}</code>
+                </td>
+                <td>{b.scopes.map(scopeName).join(', ')}</td>
+                <td>{time(b.createdAtMs)}</td>
+                <td>{b.createdBy}</td>
               </tr>
             ))}
           </tbody>
