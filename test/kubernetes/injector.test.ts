@@ -38,20 +38,18 @@ describeWithKube('the injector through a real API server', () => {
   let kube: ControlPlane;
   let backend: Backend;
   let injector: InjectorProcess;
-  /** The service-account login of the other half of issue 20, when this build has it. */
-  let saLogin = false;
 
   const get = async (name: string): Promise<Pod> => JSON.parse(await kube.kubectl(['-n', 'shop', 'get', 'pod', name, '-o', 'json'])) as Pod;
   const create = (yaml: string) => kube.kubectl(['create', '-f', '-'], yaml);
 
   beforeAll(async () => {
     kube = await startControlPlane();
-    const agentHelp = await runNode(SG_AGENT, ['write', '--help']);
-    const serveHelp = await runNode(SG, ['serve', '--help']);
-    saLogin = agentHelp.stdout.includes('--k8s-token-file') && serveHelp.stdout.includes('--k8s-api');
-    backend = await startBackend(saLogin ? ['--k8s-api', kube.url, '--k8s-ca', kube.caFile, '--k8s-token-file', kube.adminTokenFile, '--k8s-audience', 'secret-groups'] : []);
+    // The agent logs in with the pod's service account (shop/default), reviewed by the API server.
+    backend = await startBackend(['--k8s-api', kube.url, '--k8s-ca', kube.caFile, '--k8s-token-file', kube.adminTokenFile, '--k8s-audience', 'secret-groups']);
     injector = await startInjector(backend);
     await kube.createNamespace('shop');
+    const bound = await sg(backend.server, ['workload', 'bind', 'shop', 'api', '--k8s-service-account', 'shop/default']);
+    expect(bound.code, bound.stderr).toBe(0);
     await kube.createNamespace('sg-system');
 
     // The webhook configuration exactly as `manifests` prints it, but called by URL.
@@ -166,15 +164,9 @@ describeWithKube('the injector through a real API server', () => {
   async function volumes(root: string): Promise<NodeJS.ProcessEnv> {
     mkdirSync(join(root, 'run/secret-groups/files'), { recursive: true });
     mkdirSync(join(root, 'token'), { recursive: true });
-    if (saLogin) {
-      await sg(backend.server, ['workload', 'bind', 'shop', 'api', '--k8s-service-account', 'shop/default']);
-      writeFileSync(join(root, 'token/token'), await kube.createToken('shop', 'default', 'secret-groups', 3600));
-      return {};
-    }
-    // Until the service-account login is in this build: a workload token.
-    const token = await sg(backend.server, ['token', 'create', '--workload', 'shop/api']);
-    expect(token.code, token.stderr).toBe(0);
-    return { SG_TOKEN: token.stdout.trim() };
+    // The projected token the kubelet would write: minted by the API server for the audience.
+    writeFileSync(join(root, 'token/token'), await kube.createToken('shop', 'default', 'secret-groups', 3600));
+    return {};
   }
 
   it('runs the admitted pod: the agent writes the variables and files, the wrapped app sees them', async () => {
