@@ -63,6 +63,7 @@ import {
   historyKept,
   pageCut,
   storedBytes,
+  namedTokenActor,
   type AuditEvent,
   type AuditFilter,
   type HistoryBudget,
@@ -510,7 +511,10 @@ export class MongoStore implements Store {
     return this.guard(async () => {
       const q: Record<string, unknown> = {};
       if (filter.project) q.project = filter.project;
-      if (filter.actor) q.actor = filter.actor;
+      if (filter.actor) {
+        const named = namedTokenActor(filter.actor);
+        q.actor = named ? { $in: [filter.actor, new RegExp(`^${named}\\(`)] } : filter.actor;
+      }
       if (filter.action) q.action = filter.action;
       if (filter.since) q.time = { $gte: filter.since };
       if (filter.before) {

@@ -16,6 +16,7 @@ import {
   storedBytes,
   type HistoryBudget,
   type HistoryPage,
+  namedTokenActor,
   type AuditEvent, type AuditFilter, type RecordKind, type RecordTypes, type Store, type TokenRecord } from './store.js';
 
 const SCHEMA = `
@@ -287,7 +288,11 @@ export class SqliteStore implements Store {
     const where: string[] = [];
     const args: (string | number)[] = [];
     if (filter.project) (where.push('project = ?'), args.push(filter.project));
-    if (filter.actor) (where.push('actor = ?'), args.push(filter.actor));
+    if (filter.actor) {
+      const named = namedTokenActor(filter.actor);
+      if (named) (where.push('(actor = ? OR (actor >= ? AND actor < ?))'), args.push(filter.actor, `${named}(`, `${named})`));
+      else (where.push('actor = ?'), args.push(filter.actor));
+    }
     if (filter.action) (where.push('action = ?'), args.push(filter.action));
     if (filter.since) (where.push('time >= ?'), args.push(filter.since));
     if (filter.before) {

@@ -59,6 +59,7 @@ export interface AuditEvent {
 
 export interface AuditFilter {
   project?: string;
+  /** The actor as recorded; "token:<id>" also matches that token recorded with its name, "token:<id>(name)". */
   actor?: string;
   action?: string;
   since?: number;
@@ -74,6 +75,14 @@ export interface AuditFilter {
    * that nothing was appended while it copied. Buffered reads are stored after their time.
    */
   byInsertion?: boolean;
+}
+
+/**
+ * "token:<id>" when an actor filter names a token by id alone (ids are hexadecimal, so the
+ * result is safe in a range or a regular expression), else undefined.
+ */
+export function namedTokenActor(actor: string): string | undefined {
+  return /^token:[0-9a-f]{1,64}$/.test(actor) ? actor : undefined;
 }
 
 /** A page of a group's history (Store.listGroupHistory). */

@@ -402,6 +402,12 @@ export function storeContract(name: string, factory: StoreFactory): void {
       // The migration's "nothing appended meanwhile" check reads the last stored one.
       expect((await store.listAudit({ limit: 1, byInsertion: true }))[0]!.action).toBe('Watch');
       expect(await codeOf(store.listAudit({ before: { time: 1, id: 'not an id' } }))).toBe('INVALID_ARGUMENT');
+      // A token's id finds its events whether or not it was recorded with the token's name.
+      await store.appendAudit({ ...ev(4_000, 'GetGroup'), actor: 'token:ab12(alice)' });
+      await store.appendAudit({ ...ev(5_000, 'GetGroup'), actor: 'token:ab12' });
+      await store.appendAudit({ ...ev(6_000, 'GetGroup'), actor: 'token:ab123(bob)' });
+      expect((await store.listAudit({ actor: 'token:ab12' })).map((e) => e.actor)).toEqual(['token:ab12', 'token:ab12(alice)']);
+      expect((await store.listAudit({ actor: 'token:ab12(alice)' })).map((e) => e.time)).toEqual([4_000]);
     });
 
     it('keeps meta values', async () => {

@@ -56,7 +56,7 @@ export function registerAudit(program: Command): void {
         .command('audit')
         .description('audit events, newest first: who did what to which keys, and the outcome (never values)')
         .option('--project <project>', 'only this project (required for tokens bound to projects)')
-        .option('--actor <actor>', 'only this actor, e.g. token:ab12cd34ef56 or workload:shop/api')
+        .option('--actor <actor>', 'only this actor, e.g. token:ab12cd34ef56 (a token id matches with or without its name) or workload:shop/api')
         .option('--action <action>', 'only this RPC, e.g. SetVariables, Resolve, GetGroup')
         .option('--since <when>', 'only events since a duration ago (30m, 24h, 7d) or an ISO time')
         .option('--before <when|cursor>', 'only older events: before a duration ago or an ISO time, or after the page that printed this cursor')
