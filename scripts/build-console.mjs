@@ -1,12 +1,13 @@
 // Builds the web console (server/console/ui) into dist/console: one ES module, one stylesheet
 // and index.html, nothing inline (the console's Content-Security-Policy forbids it), nothing
-// from a CDN. Run by `npm run build`; prints the gzipped size reported in the README.
+// from a CDN, and the icon (scripts/favicon.mjs). Run by `npm run build`; prints the sizes.
 import { execFileSync } from 'node:child_process';
 import { build } from 'esbuild';
-import { copyFileSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve, sep } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { parse } from 'yaml';
+import { faviconIco, faviconSvg } from './favicon.mjs';
 
 const root = resolve(import.meta.dirname, '..');
 const src = join(root, 'server/console/ui');
@@ -50,6 +51,8 @@ await build({
   absWorkingDir: root,
 });
 copyFileSync(join(src, 'index.html'), join(out, 'index.html'));
+writeFileSync(join(out, 'favicon.svg'), faviconSvg());
+writeFileSync(join(out, 'favicon.ico'), faviconIco());
 
 const size = (f) => {
   const bytes = readFileSync(join(out, f));

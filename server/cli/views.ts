@@ -409,8 +409,18 @@ export function explainHuman(e: ExplainResponse): string {
 // type-only import keeps the access service's generated code out of commands that show no role.
 const ACCESS_NAMES: Record<number, string> = { 1: 'none', 2: 'keys', 3: 'read', 4: 'write' } satisfies Partial<Record<AccessLevel, string>>;
 
+/** revoked, else expired (by this machine's clock), else active. */
+export function tokenStatus(t: TokenInfo, now = Date.now()): 'active' | 'expired' | 'revoked' {
+  if (t.revoked) return 'revoked';
+  return t.expiresAtMs && t.expiresAtMs <= now ? 'expired' : 'active';
+}
+
+/** What a workload token may resolve: "runtime" or "runtime, build"; "-" for role tokens. */
+const tokenScope = (t: TokenInfo) => (t.scopes.length ? t.scopes.map((s) => enumName(SCOPE_NAMES, s)).join(', ') : '-');
+
 export function tokenJson(t: TokenInfo) {
   return {
+    status: tokenStatus(t),
     id: t.id,
     name: t.name,
     role: t.role,
@@ -427,10 +437,10 @@ export function tokenJson(t: TokenInfo) {
 
 export function tokensTable(tokens: TokenInfo[]): string {
   return table(
-    ['ID', 'NAME', 'ROLE', 'PROJECTS', 'WORKLOAD', 'EXPIRES', 'REVOKED', 'CREATED BY'],
+    ['ID', 'NAME', 'ROLE', 'PROJECTS', 'WORKLOAD', 'SCOPE', 'EXPIRES', 'STATUS', 'CREATED BY'],
     tokens.map((t) => {
       const j = tokenJson(t);
-      return [t.id, t.name || '-', t.role, t.projects.length ? t.projects.join(', ') : '(all)', j.workload ?? '-', t.expiresAtMs ? humanTime(t.expiresAtMs) : 'never', t.revoked ? 'yes' : 'no', t.createdBy || '-'];
+      return [t.id, t.name || '-', t.role, t.projects.length ? t.projects.join(', ') : '(all)', j.workload ?? '-', tokenScope(t), t.expiresAtMs ? humanTime(t.expiresAtMs) : 'never', j.status, t.createdBy || '-'];
     }),
   );
 }
@@ -445,7 +455,7 @@ export function tokenHuman(t: TokenInfo): string {
   ];
   if (j.workload) pairs.push(['Workload', j.workload], ['Scopes', list(j.scopes)]);
   if (t.k8sServiceAccount) pairs.push(['Kubernetes service account', t.k8sServiceAccount]);
-  pairs.push(['Expires', t.expiresAtMs ? humanTime(t.expiresAtMs) : 'never'], ['Revoked', t.revoked ? 'yes' : 'no']);
+  pairs.push(['Expires', t.expiresAtMs ? humanTime(t.expiresAtMs) : 'never'], ['Status', j.status]);
   return fields(pairs);
 }
 

@@ -46,7 +46,11 @@ function parseDotenv(content: string): { vars: Vars; warnings: string[] } {
     const line = lines[i]!;
     if (/^\s*(#.*)?$/.test(line)) continue;
     const m = LINE_RE.exec(line);
-    if (!m) throw invalid(`.env line ${i + 1}: expected KEY=VALUE`);
+    if (!m) {
+      // `MY KEY=2`: dotenv would skip the line; say why it is refused, without echoing the line (it may hold a value).
+      const spaced = /^\s*(?:export\s+)?[^=#]*\S\s+\S[^=]*=/.test(line);
+      throw invalid(`.env line ${i + 1}: ${spaced ? 'a key cannot contain spaces; ' : ''}expected KEY=VALUE`);
+    }
     const key = m[1]!;
     try {
       validateKey('key', key);

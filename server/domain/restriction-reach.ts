@@ -29,7 +29,10 @@ export function checkRestrictionReach(
   const added = next.workloads.filter((w) => !previous?.workloads.includes(w));
   const unknown = added.filter((w) => !names.has(w));
   if (unknown.length) {
-    throw invalid(`restrictions.workloads: no workload named ${echoList(unknown, false)} in this project (create it first, or restrict by --tag to declare ahead)`);
+    // The tag route alone can reach nobody, which is refused below without allow_empty: say so.
+    throw invalid(
+      `restrictions.workloads: no workload named ${echoList(unknown, false)} in this project; create it first, or restrict by a tag it will carry (--tag), adding allow_empty (--allow-empty) while no workload carries that tag`,
+    );
   }
   const reached = workloads
     .filter((w) => next.workloads.includes(w.name) || next.tags.some((t) => w.tags.includes(t)))

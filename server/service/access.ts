@@ -197,8 +197,11 @@ export class AccessService {
     await auditedWrite(this.d.audit, event, this.d.now, () => this.roleRegistry.delete(name));
   }
 
-  /** Administrators read the audit log; a project-bound one only for its projects. */
-  async audit(p: Principal, filter: AuditFilter): Promise<AuditEvent[]> {
+  /**
+   * Administrators read the audit log; a project-bound one only for its projects. A page is
+   * newest first; `cursor` (from the previous page's nextCursor) continues below its last event.
+   */
+  async audit(p: Principal, filter: AuditFilter, cursor = ''): Promise<{ events: AuditEvent[]; nextCursor: string }> {
     if (!p.role.tokenAdmin && !p.role.projectAdmin) throw denied(`role ${p.role.name} may not read the audit log`);
     if (filter.project) validateName('project', filter.project);
     if (p.token.projects.length) {
@@ -206,7 +209,10 @@ export class AccessService {
       p.requireProject(filter.project);
     }
     const limit = filter.limit && filter.limit > 0 ? Math.min(filter.limit, 1000) : 100;
-    return this.d.store.listAudit({ ...filter, limit });
+    const before = cursor ? parseAuditCursor(cursor) : filter.before;
+    const events = await this.d.store.listAudit({ ...filter, ...(before ? { before } : {}), limit });
+    const last = events.length === limit ? events[events.length - 1] : undefined;
+    return { events, nextCursor: last?.id ? auditCursor(last.time, last.id) : '' };
   }
 
   private async insert(req: NewToken, createdBy: string): Promise<{ secret: string; token: TokenRecord }> {
@@ -229,4 +235,13 @@ export class AccessService {
     await auditedWrite(this.d.audit, event, this.d.now, () => this.d.store.createToken(token));
     return { secret, token };
   }
+}
+
+/** A page's end: "<time ms>-<store id>" (ids are decimal in SQLite, hexadecimal in MongoDB). */
+export const auditCursor = (time: number, id: string) => `${time}-${id}`;
+
+function parseAuditCursor(cursor: string): { time: number; id: string } {
+  const m = /^(\d{1,15})-([0-9a-f]{1,24})$/.exec(cursor);
+  if (!m) throw invalid('malformed audit cursor: pass next_cursor of a previous answer');
+  return { time: Number(m[1]), id: m[2]! };
 }

@@ -7,6 +7,11 @@
  * then identical reads are counted for REPEAT_WINDOW_MS before the next record, so the audit
  * log and its cost grow with distinct reads, not with request rate (each record carries the
  * resolution's key list, ~1,000 keys for a large workload).
+ *
+ * Time: a record carries the time of the first read it counts (when that read happened, not
+ * when the record was stored, which is up to REPEAT_WINDOW_MS later); its count covers the
+ * identical reads from then until it was stored. Records therefore reach the store out of
+ * time order, and Store.listAudit orders by time, not by insertion.
  */
 import type { AuditEvent, Store } from '../store/store.js';
 

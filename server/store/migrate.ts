@@ -151,7 +151,7 @@ async function fingerprint(store: Store): Promise<unknown> {
   const [versions, tokens, audit, meta] = await Promise.all([
     store.projectVersions(),
     store.listTokens(),
-    store.listAudit({ limit: 1 }),
+    store.listAudit({ limit: 1, byInsertion: true }),
     store.listMeta(),
   ]);
   return { versions: [...versions].sort(), tokens, lastAudit: audit[0]?.id ?? null, meta: [...meta] };

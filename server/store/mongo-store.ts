@@ -38,7 +38,7 @@ import {
   type Collection,
   type Db,
 } from 'mongodb';
-import { alreadyExists, DomainError, notFound, precondition, stale } from '../domain/errors.js';
+import { alreadyExists, DomainError, invalid, notFound, precondition, stale } from '../domain/errors.js';
 import type { Addon, GroupHistoryEntry, Project, ProjectSnapshot, SecretGroup, Workload } from '../domain/types.js';
 import { decodeHistory, decodeRecord, encodeHistory, encodeRecord, sameKeys, SCHEMA_VERSION, withExecutionKeys } from './codec.js';
 import {
@@ -63,6 +63,7 @@ import {
   historyKept,
   pageCut,
   storedBytes,
+  namedTokenActor,
   type AuditEvent,
   type AuditFilter,
   type HistoryBudget,
@@ -205,6 +206,8 @@ export class MongoStore implements Store {
       await this.tokens.createIndex({ k8sServiceAccount: 1 }, { name: 'token_k8s_service_account' });
       await this.audit.createIndex({ project: 1, time: -1 }, { name: 'audit_project_time' });
       await this.audit.createIndex({ actor: 1, time: -1 }, { name: 'audit_actor_time' });
+      // listAudit's order (time, then insertion); the two above serve its filters.
+      await this.audit.createIndex({ time: -1, _id: -1 }, { name: 'audit_time_id' });
       const schema = await this.meta.findOne({ _id: SCHEMA_DOC });
       if (!schema) {
         await ignoreDuplicate(this.meta.insertOne({ _id: SCHEMA_DOC, value: String(SCHEMA_VERSION), schemaVersion: SCHEMA_VERSION }));
@@ -516,13 +519,25 @@ export class MongoStore implements Store {
     return this.guard(async () => {
       const q: Record<string, unknown> = {};
       if (filter.project) q.project = filter.project;
-      if (filter.actor) q.actor = filter.actor;
+      if (filter.actor) {
+        const named = namedTokenActor(filter.actor);
+        q.actor = named ? { $in: [filter.actor, new RegExp(`^${named}\\(`)] } : filter.actor;
+      }
       if (filter.action) q.action = filter.action;
       if (filter.since) q.time = { $gte: filter.since };
-      // ObjectIds grow with insertion, so _id descending is newest first.
+      if (filter.before) {
+        const { time, id } = filter.before;
+        const older = { time: { $lt: time } };
+        if (id === undefined) q.$and = [older];
+        else {
+          if (!ObjectId.isValid(id) || !/^[0-9a-f]{24}$/.test(id)) throw invalid('malformed audit cursor');
+          q.$and = [{ $or: [older, { time, _id: { $lt: new ObjectId(id) } }] }];
+        }
+      }
+      // ObjectIds grow with insertion: they order events of the same millisecond.
       const docs = await this.audit
         .find(q)
-        .sort({ _id: -1 })
+        .sort(filter.byInsertion ? { _id: -1 } : { time: -1, _id: -1 })
         .limit(filter.limit ?? 100)
         .toArray();
       return docs.map(({ _id, schemaVersion: _v, ...e }) => ({ ...e, id: _id.toHexString() }));

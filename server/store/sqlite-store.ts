@@ -5,7 +5,7 @@
  */
 import { chmodSync } from 'node:fs';
 import Database from 'better-sqlite3';
-import { alreadyExists, notFound, stale } from '../domain/errors.js';
+import { alreadyExists, invalid, notFound, stale } from '../domain/errors.js';
 import type { GroupHistoryEntry, Project, ProjectSnapshot } from '../domain/types.js';
 import { decodeHistory, decodeRecord, encodeHistory, encodeRecord, sameKeys, SCHEMA_VERSION, withExecutionKeys } from './codec.js';
 import {
@@ -16,6 +16,7 @@ import {
   storedBytes,
   type HistoryBudget,
   type HistoryPage,
+  namedTokenActor,
   type AuditEvent, type AuditFilter, type RecordKind, type RecordTypes, type Store, type TokenRecord } from './store.js';
 
 const SCHEMA = `
@@ -33,6 +34,7 @@ CREATE TABLE IF NOT EXISTS audit (
   id INTEGER PRIMARY KEY AUTOINCREMENT, time INTEGER NOT NULL, project TEXT NOT NULL,
   actor TEXT NOT NULL, action TEXT NOT NULL, data TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS audit_project_time ON audit (project, time);
+CREATE INDEX IF NOT EXISTS audit_time ON audit (time);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
 `;
@@ -292,10 +294,25 @@ export class SqliteStore implements Store {
     const where: string[] = [];
     const args: (string | number)[] = [];
     if (filter.project) (where.push('project = ?'), args.push(filter.project));
-    if (filter.actor) (where.push('actor = ?'), args.push(filter.actor));
+    if (filter.actor) {
+      const named = namedTokenActor(filter.actor);
+      if (named) (where.push('(actor = ? OR (actor >= ? AND actor < ?))'), args.push(filter.actor, `${named}(`, `${named})`));
+      else (where.push('actor = ?'), args.push(filter.actor));
+    }
     if (filter.action) (where.push('action = ?'), args.push(filter.action));
     if (filter.since) (where.push('time >= ?'), args.push(filter.since));
-    const sql = `SELECT id, data FROM audit ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC LIMIT ?`;
+    if (filter.before) {
+      const { time, id } = filter.before;
+      if (id === undefined) (where.push('time < ?'), args.push(time));
+      else {
+        if (!/^\d{1,19}$/.test(id)) throw invalid('malformed audit cursor');
+        where.push('(time < ? OR (time = ? AND id < ?))');
+        args.push(time, time, Number(id));
+      }
+    }
+    // An index holds the rowid after its columns, so (time) and (project, time) serve this order.
+    const order = filter.byInsertion ? 'id DESC' : 'time DESC, id DESC';
+    const sql = `SELECT id, data FROM audit ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY ${order} LIMIT ?`;
     const rows = this.db.prepare(sql).all(...args, filter.limit ?? 100) as { id: number; data: string }[];
     return rows.map((r) => ({ ...(JSON.parse(r.data) as AuditEvent), id: String(r.id) }));
   }

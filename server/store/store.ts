@@ -65,10 +65,30 @@ export interface AuditEvent {
 
 export interface AuditFilter {
   project?: string;
+  /** The actor as recorded; "token:<id>" also matches that token recorded with its name, "token:<id>(name)". */
   actor?: string;
   action?: string;
   since?: number;
+  /**
+   * Only events older than this: before `time`, or at `time` with an id below `id` (the last
+   * event of the previous page, so that events of the same millisecond are neither repeated
+   * nor skipped). Ids are the store's own (see AuditEvent.id).
+   */
+  before?: { time: number; id?: string };
   limit?: number;
+  /**
+   * Order by insertion (the last stored first) instead of by time; for the migration's check
+   * that nothing was appended while it copied. Buffered reads are stored after their time.
+   */
+  byInsertion?: boolean;
+}
+
+/**
+ * "token:<id>" when an actor filter names a token by id alone (ids are hexadecimal, so the
+ * result is safe in a range or a regular expression), else undefined.
+ */
+export function namedTokenActor(actor: string): string | undefined {
+  return /^token:[0-9a-f]{1,64}$/.test(actor) ? actor : undefined;
 }
 
 /** A page of a group's history (Store.listGroupHistory). */
@@ -218,6 +238,10 @@ export interface Store {
   tokenChanges(): Promise<number>;
 
   appendAudit(event: AuditEvent): Promise<void>;
+  /**
+   * Newest first: by time, then by id (insertion) among events of the same millisecond. Time,
+   * not insertion: buffered and repeated reads are stored up to a minute after their time.
+   */
   listAudit(filter: AuditFilter): Promise<AuditEvent[]>;
 
   /** Small installation-wide settings (for example wrapped data keys). */

@@ -394,6 +394,43 @@ export function storeContract(name: string, factory: StoreFactory): void {
       expect(all[0]!.keys).toEqual(['K4']);
     });
 
+    it('orders audit events by time even when stored late, and pages by (time, id) without skipping ties', async () => {
+      const ev = (time: number, action: string) => ({ time, actor: 'alice', action, project: 'p', target: 't', keys: [], outcome: 'ok' as const });
+      await store.appendAudit(ev(2_000, 'SetVariables'));
+      await store.appendAudit(ev(3_000, 'GetGroup'));
+      await store.appendAudit(ev(3_000, 'Resolve')); // the same millisecond as GetGroup, stored after it
+      // A repeated read flushed a minute late carries its first read's time (see Audit).
+      await store.appendAudit(ev(1_000, 'Watch'));
+      const all = await store.listAudit({});
+      expect(all.map((e) => [e.time, e.action])).toEqual([
+        [3_000, 'Resolve'],
+        [3_000, 'GetGroup'],
+        [2_000, 'SetVariables'],
+        [1_000, 'Watch'],
+      ]);
+      // Pages of one, each starting after the previous page's last event.
+      const paged: string[] = [];
+      let before: { time: number; id?: string } | undefined;
+      for (;;) {
+        const page = await store.listAudit({ limit: 1, ...(before ? { before } : {}) });
+        if (!page.length) break;
+        paged.push(page[0]!.action);
+        before = { time: page[0]!.time, id: page[0]!.id! };
+      }
+      expect(paged).toEqual(['Resolve', 'GetGroup', 'SetVariables', 'Watch']);
+      expect((await store.listAudit({ before: { time: 3_000 } })).map((e) => e.action)).toEqual(['SetVariables', 'Watch']);
+      expect((await store.listAudit({ before: { time: 3_000 }, action: 'Watch', since: 500 })).map((e) => e.action)).toEqual(['Watch']);
+      // The migration's "nothing appended meanwhile" check reads the last stored one.
+      expect((await store.listAudit({ limit: 1, byInsertion: true }))[0]!.action).toBe('Watch');
+      expect(await codeOf(store.listAudit({ before: { time: 1, id: 'not an id' } }))).toBe('INVALID_ARGUMENT');
+      // A token's id finds its events whether or not it was recorded with the token's name.
+      await store.appendAudit({ ...ev(4_000, 'GetGroup'), actor: 'token:ab12(alice)' });
+      await store.appendAudit({ ...ev(5_000, 'GetGroup'), actor: 'token:ab12' });
+      await store.appendAudit({ ...ev(6_000, 'GetGroup'), actor: 'token:ab123(bob)' });
+      expect((await store.listAudit({ actor: 'token:ab12' })).map((e) => e.actor)).toEqual(['token:ab12', 'token:ab12(alice)']);
+      expect((await store.listAudit({ actor: 'token:ab12(alice)' })).map((e) => e.time)).toEqual([4_000]);
+    });
+
     it('keeps meta values', async () => {
       expect(await store.getMeta('k')).toBeNull();
       await store.setMeta('k', 'v1');

@@ -84,4 +84,10 @@ describe('restrictions that name nothing', () => {
     expect(e?.code).toBe('FAILED_PRECONDITION');
     expect(checkRestrictionReach('p/g', r([], ['future']), null, ws, true).reached).toEqual([]);
   });
+  it("the unknown workload's hint, followed, is accepted: a tag it will carry, with allow_empty", () => {
+    expect(() => checkRestrictionReach('p/g', r(['nosuch']), null, ws, false)).toThrowError(
+      /create it first, or restrict by a tag it will carry \(--tag\), adding allow_empty \(--allow-empty\) while no workload carries that tag/,
+    );
+    expect(checkRestrictionReach('p/g', r([], ['nosuch-tag']), null, ws, true).warnings).toEqual(['tag nosuch-tag is carried by no workload yet; group p/g reaches no workload']);
+  });
 });

@@ -98,6 +98,12 @@ describe('dotenv', () => {
     expect(refusal('dotenv', 'A=1\nB=2\n\nA=3')).toBe('.env line 4: A is already set on line 1; give each key once');
   });
 
+  it('says a key cannot contain spaces, naming the line and never echoing the value', () => {
+    expect(refusal('dotenv', `A=1\nMY KEY=${CANARY}`)).toBe('.env line 2: a key cannot contain spaces; expected KEY=VALUE');
+    expect(refusal('dotenv', `export MY KEY="${CANARY} x"`)).toBe('.env line 1: a key cannot contain spaces; expected KEY=VALUE');
+    expect(refusal('dotenv', 'A=1\nthis is not a pair')).toBe('.env line 2: expected KEY=VALUE');
+  });
+
   it('warns, naming line and key, when a value was cut at an unquoted "#", and only then', () => {
     const { vars, warnings } = parseImportDetailed('dotenv', 'A=abc#def\nB=x # a comment\nC="q#r"\nD=#all\nE=ok');
     expect(vars).toEqual({ A: 'abc', B: 'x', C: 'q#r', D: '', E: 'ok' });

@@ -32,11 +32,18 @@ export function accessHandlers(ctx: ApiContext, svc: AccessService): AccessServi
       await svc.deleteRole(p, req.name);
       return {};
     }),
-    listAuditEvents: unary(ctx, 'ListAuditEvents', async (p, req) => ({
-      events: (
-        await svc.audit(p, { project: req.project || undefined, actor: req.actor || undefined, action: req.action || undefined, since: req.sinceMs || undefined, limit: req.limit })
-      ).map(auditToPb),
-    })),
+    listAuditEvents: unary(ctx, 'ListAuditEvents', async (p, req) => {
+      const filter = {
+        project: req.project || undefined,
+        actor: req.actor || undefined,
+        action: req.action || undefined,
+        since: req.sinceMs || undefined,
+        before: req.beforeMs ? { time: req.beforeMs } : undefined,
+        limit: req.limit,
+      };
+      const { events, nextCursor } = await svc.audit(p, filter, req.cursor);
+      return { events: events.map(auditToPb), nextCursor };
+    }),
     whoAmI: unary(ctx, 'WhoAmI', async (p) => ({ token: tokenToPb(p.token) })),
     bindServiceAccount: unary(ctx, 'BindServiceAccount', async (p, req) => ({
       binding: bindingToPb(await svc.bindServiceAccount(p, { project: req.project, workload: req.workload, serviceAccount: req.serviceAccount, allowBuild: req.allowBuild })),

@@ -13,7 +13,21 @@ interface Opts {
   actor?: string;
   action?: string;
   since?: string;
+  before?: string;
   limit?: string;
+}
+
+/** A cursor printed by a previous page ("<time ms>-<id>"), as opposed to a time. */
+const CURSOR = /^\d{10,}-[0-9a-f]{1,24}$/;
+
+/** --before: a cursor of a previous page, or a time (a duration ago or an ISO time). */
+export function parseBefore(text: string, now = Date.now()): { beforeMs: number; cursor: string } {
+  if (CURSOR.test(text)) return { beforeMs: 0, cursor: text };
+  try {
+    return { beforeMs: parseSince(text, now), cursor: '' };
+  } catch {
+    throw usage(`--before must be a cursor printed by a previous page, a duration such as 30m, 24h, 7d or an ISO time, got ${JSON.stringify(text)}`);
+  }
 }
 
 /** "15m", "24h", "7d" ago, or an ISO time; returns epoch milliseconds. */
@@ -42,12 +56,14 @@ export function registerAudit(program: Command): void {
         .command('audit')
         .description('audit events, newest first: who did what to which keys, and the outcome (never values)')
         .option('--project <project>', 'only this project (required for tokens bound to projects)')
-        .option('--actor <actor>', 'only this actor, e.g. token:ab12cd34ef56 or workload:shop/api')
+        .option('--actor <actor>', 'only this actor, e.g. token:ab12cd34ef56 (a token id matches with or without its name) or workload:shop/api')
         .option('--action <action>', 'only this RPC, e.g. SetVariables, Resolve, GetGroup')
         .option('--since <when>', 'only events since a duration ago (30m, 24h, 7d) or an ISO time')
-        .option('--limit <n>', 'at most N events (default 100, at most 1000)'),
+        .option('--before <when|cursor>', 'only older events: before a duration ago or an ISO time, or after the page that printed this cursor')
+        .option('--limit <n>', 'at most N events (default 100, at most 1000)')
+        .addHelpText('after', '\nExamples:\n  sg audit --project shop --action SetVariables --limit 20\n  sg audit --actor token:ab12cd34ef56 --before 2024-05-01T12:00:00Z'),
     ),
-    'the events',
+    'the events, and nextCursor (empty on the last page)',
   ).action((opts: Opts) => {
     const limit = opts.limit === undefined ? 100 : Number(opts.limit);
     if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw usage('--limit must be an integer from 1 to 1000');
@@ -56,11 +72,16 @@ export function registerAudit(program: Command): void {
       actor: opts.actor ?? '',
       action: opts.action ?? '',
       sinceMs: opts.since ? parseSince(opts.since) : 0,
+      ...(opts.before ? parseBefore(opts.before) : {}),
       limit,
     });
     return withSession(opts, async (s) => {
       const res = await s.call(AccessServiceDefinition, 'listAuditEvents', req);
-      emit(opts, () => ({ events: res.events.map(auditJson) }), () => auditTable(res.events));
+      emit(
+        opts,
+        () => ({ events: res.events.map(auditJson), nextCursor: res.nextCursor }),
+        () => auditTable(res.events) + (res.nextCursor ? `Older events: the same command with --before ${res.nextCursor}\n` : ''),
+      );
     });
   });
 }

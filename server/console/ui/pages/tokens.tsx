@@ -1,10 +1,28 @@
 /** Tokens: create (role with projects, or bound to one workload), shown once; revoke. */
 import { useState } from 'preact/hooks';
 import { call } from '../api.js';
-import { AccessServiceDefinition, ProjectServiceDefinition, Scope } from '../gen.js';
+import { AccessServiceDefinition, ProjectServiceDefinition, Scope, type Role, type TokenInfo } from '../gen.js';
 import { time } from '../format.js';
 import { useAction, useLive } from '../hooks.js';
 import { Confirm, ErrorBox, Field, Loading } from '../ui.js';
+
+/** revoked, else expired (by this browser's clock), else active. */
+export function tokenStatus(t: TokenInfo, now = Date.now()): 'active' | 'expired' | 'revoked' {
+  if (t.revoked) return 'revoked';
+  return t.expiresAtMs && t.expiresAtMs <= now ? 'expired' : 'active';
+}
+
+/**
+ * The form's default role: the one granting least (reading values through Resolve counts as
+ * reading secrets; administration outweighs any access), so an unchanged form never mints an
+ * admin token. Viewer among the built-in roles.
+ */
+export function leastPrivileged(roles: readonly Role[]): string | undefined {
+  const weight = (r: Role) =>
+    (r.tokenAdmin ? 1000 : 0) + (r.projectAdmin ? 1000 : 0) + Math.max(r.secret, r.resolve ? 3 : 0) * 10 + r.config;
+  const candidates = roles.filter((r) => r.name !== 'workload');
+  return [...candidates].sort((a, b) => weight(a) - weight(b) || a.name.localeCompare(b.name))[0]?.name;
+}
 
 export function TokensPage() {
   const tokens = useLive(async () => (await call(AccessServiceDefinition, 'listTokens', {})).tokens, []);
@@ -41,6 +59,7 @@ export function TokensPage() {
               <th>Name</th>
               <th>Role</th>
               <th>Bound to</th>
+              <th>Scope</th>
               <th>Created</th>
               <th>Expires</th>
               <th>Status</th>
@@ -51,7 +70,7 @@ export function TokensPage() {
           </thead>
           <tbody>
             {tokens.data.map((t) => (
-              <tr data-token={t.id} class={t.revoked ? 'revoked' : ''}>
+              <tr data-token={t.id} data-status={tokenStatus(t)} class={tokenStatus(t) === 'active' ? '' : 'revoked'}>
                 <td>
                   <code>{t.id}</code>
                 </td>
@@ -59,16 +78,17 @@ export function TokensPage() {
                 <td>{t.role}</td>
                 <td>
                   {t.workload?.workload
-                    ? `workload ${t.workload.project}/${t.workload.workload}${t.scopes.includes(Scope.SCOPE_BUILD) ? ' (+build)' : ''}`
+                    ? `workload ${t.workload.project}/${t.workload.workload}`
                     : t.projects.length
                       ? `projects ${t.projects.join(', ')}`
                       : 'every project'}
                 </td>
+                <td>{t.workload?.workload ? (t.scopes.includes(Scope.SCOPE_BUILD) ? 'runtime, build' : 'runtime') : <span class="muted">—</span>}</td>
                 <td>
                   {time(t.createdAtMs)} {t.createdBy ? <span class="muted small">by {t.createdBy}</span> : null}
                 </td>
                 <td>{t.expiresAtMs ? time(t.expiresAtMs) : 'never'}</td>
-                <td>{t.revoked ? 'revoked' : 'active'}</td>
+                <td>{tokenStatus(t)}</td>
                 <td>
                   {!t.revoked ? (
                     <button type="button" class="link" aria-label={`Revoke ${t.name || t.id}`} onClick={() => setRevoking(t.id)}>
@@ -158,9 +178,13 @@ function CreateToken({ onCreated }: { onCreated: () => Promise<void> }) {
         <>
           <Field label="Role">
             <select name="role" required>
-              {(roles.data ?? []).map((r) => (
-                <option value={r.name}>{r.name}</option>
-              ))}
+              {(roles.data ?? [])
+                .filter((r) => r.name !== 'workload')
+                .map((r) => (
+                  <option value={r.name} selected={r.name === leastPrivileged(roles.data ?? [])}>
+                    {r.name}
+                  </option>
+                ))}
             </select>
           </Field>
           <fieldset>
