@@ -118,6 +118,7 @@ async function fixture(row: MatrixRow): Promise<Fixture> {
       fx.target = (await admin.createToken({ name: `victim-${n}`, role: 'viewer' })).info!.id;
       break;
     case 'DeleteRole':
+    case 'UpdateRole':
       fx.target = `role-${n}`;
       await call(t.admin.access, 'createRole', accessPb.CreateRoleRequest.fromPartial({ role: { name: fx.target, secret: accessPb.AccessLevel.ACCESS_LEVEL_KEYS, config: accessPb.AccessLevel.ACCESS_LEVEL_READ } }));
       break;
@@ -176,6 +177,8 @@ const INVOKE: Record<string, Invoke> = {
   CreateRole: (c, _r, fx) =>
     u(c.access, 'createRole', accessPb.CreateRoleRequest.fromPartial({ role: { name: `made-role-${fx.n}`, secret: accessPb.AccessLevel.ACCESS_LEVEL_NONE, config: accessPb.AccessLevel.ACCESS_LEVEL_READ } })),
   DeleteRole: (c, _r, fx) => u(c.access, 'deleteRole', { name: fx.target }),
+  UpdateRole: (c, _r, fx) =>
+    u(c.access, 'updateRole', accessPb.UpdateRoleRequest.fromPartial({ role: { name: fx.target, secret: accessPb.AccessLevel.ACCESS_LEVEL_NONE, config: accessPb.AccessLevel.ACCESS_LEVEL_WRITE } })),
   ListAuditEvents: (c) => u(c.access, 'listAuditEvents', accessPb.ListAuditEventsRequest.fromPartial({ project: 'p', limit: 1000 })),
 
   CreateProject: (c, _r, fx) => u(c.projects, 'createProject', { name: `np${fx.n}` }),
