@@ -104,6 +104,8 @@ export interface GroupHistoryEntry {
   renamedFrom?: string;
   /** RenameGroup: under the old name (a deletion), the new one. */
   renamedTo?: string;
+  /** RollbackGroup: the revision whose content it restored. */
+  rolledBackTo?: number;
 }
 
 /** Everything resolution needs about one project, held in memory by the server. */

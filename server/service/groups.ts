@@ -262,6 +262,7 @@ export class GroupsService {
       action: CHANGE_ACTIONS[change.kind],
       changedKeys: changedKeys(current, after),
       group: after,
+      ...(change.kind === 'rollback' ? { rolledBackTo: change.revision } : {}),
     };
     return { before: current, after, history, warnings };
   }

@@ -123,6 +123,7 @@ export function groupHandlers(ctx: ApiContext, svc: GroupsService): CoreGroupRpc
           deleted: entry.group === null,
           renamedFrom: entry.renamedFrom ?? '',
           renamedTo: entry.renamedTo ?? '',
+          rolledBackTo: entry.rolledBackTo ?? 0,
         })),
       };
     }),

@@ -3,7 +3,8 @@ import { useEffect, useState } from 'preact/hooks';
 import { call } from '../api.js';
 import { GroupType, Scope, SecretGroupServiceDefinition, type WorkloadChange } from '../gen.js';
 import { useAction } from '../hooks.js';
-import { ErrorBox, Field, Notice } from '../ui.js';
+import { Confirm, ErrorBox, Field, Notice, setFlash } from '../ui.js';
+import { href, navigate } from '../router.js';
 import { useWorkloads, type GroupTabProps } from './group.js';
 import { PreviewList } from './preview.js';
 
@@ -56,6 +57,7 @@ export function SettingsTab({ project, group, writable, version, onSaved }: Grou
     restrictions: { restricted: form.restricted, workloads: form.restricted ? form.workloads : [], tags: form.restricted ? form.tags : [] },
   });
   return (
+    <>
     <form
       class="tab-body settings"
       aria-label="Group settings"
@@ -141,7 +143,7 @@ export function SettingsTab({ project, group, writable, version, onSaved }: Grou
                 setPreview(undefined);
                 if (res?.group) {
                   load(res.group);
-                  onSaved(res.group);
+                  onSaved(res.group, 'settings');
                 }
               }}
             >
@@ -152,6 +154,55 @@ export function SettingsTab({ project, group, writable, version, onSaved }: Grou
             </button>
           </div>
         </div>
+      ) : null}
+      <ErrorBox error={error} />
+    </form>
+    {writable ? <RenameForm project={project} group={group} /> : null}
+    </>
+  );
+}
+
+/** Renaming keeps the group's content and history under the new name; the page follows it. */
+function RenameForm({ project, group }: { project: string; group: GroupTabProps['group'] }) {
+  const [name, setName] = useState('');
+  const [confirming, setConfirming] = useState(false);
+  const [busy, error, run] = useAction();
+  const problem = name && !/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/.test(name) ? 'Lower-case letters, digits and "-" (a DNS label).' : undefined;
+  return (
+    <form
+      class="inline"
+      aria-label="Rename group"
+      onSubmit={(e) => {
+        e.preventDefault();
+        if (name && !problem) setConfirming(true);
+      }}
+    >
+      <h3>Rename</h3>
+      <Field label="New name" hint={problem ?? 'the history moves with the group; the old name becomes free'}>
+        <input value={name} required onInput={(e) => (setName(e.currentTarget.value.trim()), setConfirming(false))} aria-invalid={problem ? true : undefined} />
+      </Field>
+      <button type="submit" disabled={busy || !name || !!problem || name === group.name}>
+        Rename
+      </button>
+      {confirming ? (
+        <Confirm
+          confirmLabel={`Rename to ${name}`}
+          busy={busy}
+          onCancel={() => setConfirming(false)}
+          onConfirm={async () => {
+            const res = await run(() => call(SecretGroupServiceDefinition, 'renameGroup', { project, name: group.name, newName: name, expectedRevision: group.revision }));
+            setConfirming(false);
+            if (res?.group) {
+              setFlash(`Renamed ${group.name} to ${res.group.name} (revision ${res.group.revision}).`);
+              navigate(href.group(project, res.group.name, 'settings'));
+            }
+          }}
+        >
+          <p>
+            Rename <strong>{group.name}</strong> to <strong>{name}</strong>? Workloads keep receiving its variables; among groups of equal priority the name
+            decides which value wins, so a conflicting key may change hands.
+          </p>
+        </Confirm>
       ) : null}
       <ErrorBox error={error} />
     </form>
