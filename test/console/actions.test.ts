@@ -284,6 +284,16 @@ describe('a config editor', () => {
     expect(rec.bodies.length).toBeGreaterThan(5);
     expect(rec.bodies.map((b) => b.body).join('\n')).not.toContain(OWN_SECRET);
     await context.close();
+  });
+
+  it('a viewer, who may write neither type, gets no New group form', async () => {
+    const viewerToken = (await cli.ok(['token', 'create', '--role', 'viewer', '--project', 'shop'])).trim();
+    const { context, page: p } = await newPage(browser);
+    await signIn(p, cs.url, viewerToken);
+    await p.goto(`${cs.url}/#/p/shop`);
+    await expect.poll(() => p.locator('tr[data-group="creds"]').count()).toBe(1);
+    expect(await p.getByRole('form', { name: 'New group' }).count()).toBe(0);
+    await context.close();
     expect(pageErrors).toEqual([]);
   });
 });

@@ -135,7 +135,7 @@ export function ProjectPage({ project, me }: { project: string; me: Me }) {
               ) : null}
             </tbody>
           </table>
-          {me.role?.projectAdmin ? <NewWorkload project={project} onDone={data.reload} /> : null}
+          {me.role?.projectAdmin ? <NewWorkload project={project} onDone={(name) => said(`Created workload ${name}.`)} /> : null}
 
           <h2>Addons</h2>
           {d.addons.length === 0 ? <p class="muted">No addon in this project.</p> : null}
@@ -149,7 +149,7 @@ export function ProjectPage({ project, me }: { project: string; me: Me }) {
               onChanged={said}
             />
           ))}
-          {me.role?.projectAdmin ? <NewAddon project={project} onDone={data.reload} /> : null}
+          {me.role?.projectAdmin ? <NewAddon project={project} onDone={(name) => said(`Created addon ${name}.`)} /> : null}
           {me.role?.projectAdmin ? (
             <DeleteProject project={project} groups={d.groups.map((g) => g.name)} workloads={d.workloads.map((w) => w.name)} addons={d.addons.map((a) => a.name)} />
           ) : null}
@@ -164,6 +164,8 @@ function NewGroup({ project, me }: { project: string; me: Me }) {
   // The type this role may write comes first: a config editor creates config groups.
   const writes = (type: GroupType) => levelFor(me, type) === AccessLevel.ACCESS_LEVEL_WRITE;
   const defaultType = !writes(GroupType.GROUP_TYPE_SECRET) && writes(GroupType.GROUP_TYPE_CONFIG) ? GroupType.GROUP_TYPE_CONFIG : GroupType.GROUP_TYPE_SECRET;
+  // A role that may write neither type (a viewer) gets no form it could only be refused by.
+  if (!writes(GroupType.GROUP_TYPE_SECRET) && !writes(GroupType.GROUP_TYPE_CONFIG)) return null;
   return (
     <form
       class="inline"
@@ -211,7 +213,7 @@ function NewGroup({ project, me }: { project: string; me: Me }) {
   );
 }
 
-function NewWorkload({ project, onDone }: { project: string; onDone: () => Promise<void> }) {
+function NewWorkload({ project, onDone }: { project: string; onDone: (name: string) => Promise<void> }) {
   const [busy, error, run] = useAction();
   return (
     <form
@@ -229,7 +231,7 @@ function NewWorkload({ project, onDone }: { project: string; onDone: () => Promi
         const done = await run(() => call(ProjectServiceDefinition, 'createWorkload', { project, name, kind, tags }));
         if (done) {
           form.reset();
-          await onDone();
+          await onDone(name);
         }
       }}
     >
@@ -254,7 +256,7 @@ function NewWorkload({ project, onDone }: { project: string; onDone: () => Promi
   );
 }
 
-function NewAddon({ project, onDone }: { project: string; onDone: () => Promise<void> }) {
+function NewAddon({ project, onDone }: { project: string; onDone: (name: string) => Promise<void> }) {
   const [busy, error, run] = useAction();
   return (
     <form
@@ -270,7 +272,7 @@ function NewAddon({ project, onDone }: { project: string; onDone: () => Promise<
         );
         if (done) {
           form.reset();
-          await onDone();
+          await onDone(done.addon?.name ?? '');
         }
       }}
     >
