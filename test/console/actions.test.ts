@@ -258,7 +258,7 @@ describe('custom roles', () => {
   });
 });
 
-describe('a config editor', () => {
+describe('forms fit the role', () => {
   it('gets config as the New group default, cannot pick secret, and never receives a workload value', async () => {
     const editorToken = (await cli.ok(['token', 'create', '--role', 'config-editor', '--project', 'shop'])).trim();
     const { context, page: p } = await newPage(browser);
