@@ -73,12 +73,12 @@ export function withYes(cmd: Command): Command {
  * Scripts (stdin not a terminal) and --yes proceed without asking, so existing scripts keep
  * working; the prompt goes to stderr, keeping stdout for the command's own output.
  */
-export async function confirmOnTerminal(opts: { yes?: boolean }, what: string, name: string): Promise<void> {
+export async function confirmOnTerminal(opts: { yes?: boolean }, what: string, name: string, affects = ''): Promise<void> {
   if (opts.yes || !process.stdin.isTTY) return;
   const { createInterface } = await import('node:readline/promises');
   const rl = createInterface({ input: process.stdin, output: process.stderr });
   try {
-    const answer = await rl.question(`This deletes ${what}. Type ${name} to confirm (or give --yes): `);
+    const answer = await rl.question(`This deletes ${what}. ${affects}Type ${name} to confirm (or give --yes): `);
     if (answer.trim() !== name) throw usage(`not confirmed: nothing deleted (type ${name} exactly, or pass --yes)`);
   } finally {
     rl.close();

@@ -100,6 +100,12 @@ export interface GroupHistoryEntry {
   changedKeys: string[];
   /** null when this revision deleted the group. */
   group: SecretGroup | null;
+  /** RenameGroup: under the new name, the old one (so history can say "Renamed from …"). */
+  renamedFrom?: string;
+  /** RenameGroup: under the old name (a deletion), the new one. */
+  renamedTo?: string;
+  /** RollbackGroup: the revision whose content it restored. */
+  rolledBackTo?: number;
 }
 
 /** Everything resolution needs about one project, held in memory by the server. */

@@ -39,15 +39,27 @@ export class RoleRegistry {
   async create(role: Omit<Role, 'builtin'>): Promise<Role> {
     validateName('role name', role.name);
     if (builtinRole(role.name)) throw alreadyExists(`built-in role ${role.name}`);
-    for (const type of ['secret', 'config'] as const) {
-      if (!LEVELS.includes(role.access[type])) throw invalid(`role access for ${type} groups must be one of ${LEVELS.join(', ')}`);
-    }
-    if (role.description.length > 256) throw invalid('role description is longer than 256 characters');
+    checkRole(role);
     const custom = await this.custom(true);
     if (custom.some((r) => r.name === role.name)) throw alreadyExists(`role ${role.name}`);
     const created: Role = { ...role, builtin: false };
     await this.save([...custom, created]);
     return created;
+  }
+
+  /**
+   * Replaces a custom role as a whole. The tokens that use it get the new rights with their
+   * next lookup; open streams are re-checked by the stream guard (the stored form changed).
+   */
+  async update(role: Omit<Role, 'builtin'>): Promise<Role> {
+    validateName('role name', role.name);
+    if (builtinRole(role.name)) throw invalid(`built-in role ${role.name} cannot be changed`);
+    checkRole(role);
+    const custom = await this.custom(true);
+    if (!custom.some((r) => r.name === role.name)) throw notFound(`role ${role.name}`);
+    const updated: Role = { ...role, builtin: false };
+    await this.save(custom.map((r) => (r.name === role.name ? updated : r)));
+    return updated;
   }
 
   /** Refused while a token uses the role, so no token silently loses its rights. */
@@ -75,4 +87,11 @@ export class RoleRegistry {
     await this.store.setMeta(META_KEY, raw);
     this.cached = { roles, raw, until: this.now() + this.ttlMs };
   }
+}
+
+function checkRole(role: Omit<Role, 'builtin'>): void {
+  for (const type of ['secret', 'config'] as const) {
+    if (!LEVELS.includes(role.access[type])) throw invalid(`role access for ${type} groups must be one of ${LEVELS.join(', ')}`);
+  }
+  if (role.description.length > 256) throw invalid('role description is longer than 256 characters');
 }

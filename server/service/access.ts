@@ -28,7 +28,7 @@ export class AccessService {
     private readonly d: Deps,
     private readonly auth: Authenticator,
     private readonly roleRegistry: RoleRegistry,
-    private readonly guard: Pick<StreamGuard, 'revoked'>,
+    private readonly guard: Pick<StreamGuard, 'revoked' | 'fresh'>,
   ) {}
 
   /** True while no token exists: the next bootstrap() creates the admin token. */
@@ -188,6 +188,21 @@ export class AccessService {
     if (p.token.projects.length) throw denied('only a token administrator of every project may define roles');
     const event = { actor: p.actor, action: 'CreateRole', project: '', target: `role ${role.name}`, keys: [] };
     return auditedWrite(this.d.audit, event, this.d.now, () => this.roleRegistry.create(role));
+  }
+
+  /**
+   * Audited like any role change. Before answering, this replica forgets its cached token
+   * lookups and re-checks its open streams against the new rights; other replicas do within
+   * their token cache lifetime and stream check period.
+   */
+  async updateRole(p: Principal, role: Omit<Role, 'builtin'>): Promise<Role> {
+    p.requireTokenAdmin();
+    if (p.token.projects.length) throw denied('only a token administrator of every project may change roles');
+    const event = { actor: p.actor, action: 'UpdateRole', project: '', target: `role ${role.name}`, keys: [] };
+    const updated = await auditedWrite(this.d.audit, event, this.d.now, () => this.roleRegistry.update(role));
+    this.auth.invalidate();
+    await this.guard.fresh();
+    return updated;
   }
 
   async deleteRole(p: Principal, name: string): Promise<void> {

@@ -9,7 +9,7 @@ import { describeNeeds, secretWriteNeeds } from '../domain/secret-write.js';
 import { checkResolutionSizes } from '../domain/sizes.js';
 import { valueView } from './value-view.js';
 import { validateName } from '../domain/validation.js';
-import type { GroupHistoryEntry, ProjectSnapshot, Restrictions, SecretGroup } from '../domain/types.js';
+import type { GroupHistoryEntry, GroupType, ProjectSnapshot, Restrictions, SecretGroup } from '../domain/types.js';
 import type { Principal } from '../security/principal.js';
 import { MAX_WRITE_ATTEMPTS, type Deps } from './deps.js';
 import { snapshotGroup } from './snapshot-group.js';
@@ -27,6 +27,15 @@ export interface HistoryPage {
   revisions: { entry: GroupHistoryEntry; redacted: boolean }[];
   nextBefore: number;
   oldestKept: number;
+}
+
+/** A deleted group that RestoreGroup can bring back (names and metadata only). */
+export interface DeletedGroup {
+  name: string;
+  type: GroupType;
+  deletedRevision: number;
+  deletedAt: number;
+  deletedBy: string;
 }
 
 /** A group after a change: `unchanged` when the change altered nothing (no revision written). */
@@ -56,6 +65,26 @@ export class GroupsService {
     if (!(await this.d.store.getProject(project))) throw notFound(`project ${project}`);
     const groups = await this.d.store.listRecords('group', project);
     return recordValueReads(this.d, p, 'ListGroups', project, groups.filter((g) => p.level(g.type) !== 'none').map((g) => viewGroup(p, g)));
+  }
+
+  /**
+   * Deleted groups whose history is kept, of types the caller may see the keys of: a name
+   * with history and no live group, whose last entry is a deletion with content before it to
+   * restore. A name RenameGroup left behind is not one (the group lives under its new name).
+   */
+  async listDeleted(p: Principal, project: string, live: readonly string[]): Promise<DeletedGroup[]> {
+    const store = this.d.store;
+    const names = (await store.listGroupHistoryNames(project)).filter((n) => !live.includes(n));
+    const out: DeletedGroup[] = [];
+    for (const name of names) {
+      const tail = await historyTail(store, project, name);
+      const last = tail?.last;
+      const type = tail?.content?.group?.type;
+      if (!last || last.group || !type || last.action === 'RenameGroup') continue;
+      if (p.level(type) === 'none') continue;
+      out.push({ name, type, deletedRevision: last.revision, deletedAt: last.time, deletedBy: last.actor });
+    }
+    return out.sort((a, b) => a.name.localeCompare(b.name));
   }
 
   /**
@@ -233,6 +262,7 @@ export class GroupsService {
       action: CHANGE_ACTIONS[change.kind],
       changedKeys: changedKeys(current, after),
       group: after,
+      ...(change.kind === 'rollback' ? { rolledBackTo: change.revision } : {}),
     };
     return { before: current, after, history, warnings };
   }
@@ -287,7 +317,17 @@ export class GroupsService {
     await this.requireSecretWriteFor(p, project, current, renamed);
     // The name breaks priority ties, so it can change which value wins a key.
     await this.checkResolutionSizes(p, project, renamed, name);
-    const entry = (n: string, group: SecretGroup | null): GroupHistoryEntry => ({ project, name: n, revision, time: now, actor: p.actor, action: 'RenameGroup', changedKeys: [], group });
+    const entry = (n: string, group: SecretGroup | null): GroupHistoryEntry => ({
+      project,
+      name: n,
+      revision,
+      time: now,
+      actor: p.actor,
+      action: 'RenameGroup',
+      changedKeys: [],
+      group,
+      ...(group ? { renamedFrom: name } : { renamedTo: newName }),
+    });
     const history = (await store.listGroupHistory(project, name)).map((h) => ({ ...h, name: newName, group: h.group && { ...h.group, name: newName } }));
     const event = { actor: p.actor, action: 'RenameGroup', project, target: `group ${project}/${name} -> ${newName}`, keys: [] };
     await auditedWrite(this.d.audit, event, this.d.now, async () => {
@@ -296,8 +336,9 @@ export class GroupsService {
         await store.importRecord('group', project, newName, renamed, [...history, entry(newName, renamed)]);
       } catch (e) {
         // Someone took the new name meanwhile: put the group back under its old name.
+        const { renamedFrom: _from, ...restored } = entry(name, { ...current, revision: revision + 1 });
         await store.createRecord('group', { ...current, revision: revision + 1, updatedAt: now, updatedBy: p.actor }, {
-          ...entry(name, { ...current, revision: revision + 1 }),
+          ...restored,
           revision: revision + 1,
           action: 'RestoreGroup',
         });

@@ -1,4 +1,4 @@
-/** sg audit, sg role create/delete, sg resolve --format, sg completion, sg serve --config, sg admin rotate-master-key. */
+/** sg audit, sg role create/update/delete, sg resolve --format, sg completion, sg serve --config, sg admin rotate-master-key. */
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -52,13 +52,20 @@ describe('sg audit', () => {
   });
 });
 
-describe('sg role create / delete', () => {
+describe('sg role create / update / delete', () => {
   it('defines a custom role that tokens can use, and refuses to delete it while used', async () => {
     const created = await sg.json<{ name: string; secret: string; config: string }>(['role', 'create', 'auditor', '--secret', 'keys', '--config', 'read', '--description', 'reads config']);
     expect(created).toMatchObject({ name: 'auditor', secret: 'keys', config: 'read' });
     const token = (await sg.ok(['token', 'create', '--role', 'auditor'])).trim();
     const g = await sg.json<{ variables: Record<string, string | null> }>(['group', 'get', 'shop', 'creds'], { env: { SG_TOKEN: token } });
     expect(g.variables).toEqual({ MULTI: null, PASSWORD: null });
+    // update replaces the role; the token using it reads values on its very next call.
+    const updated = await sg.json<{ name: string; secret: string; config: string; description: string }>(['role', 'update', 'auditor', '--secret', 'read', '--config', 'read']);
+    expect(updated).toMatchObject({ name: 'auditor', secret: 'read', config: 'read', description: '' });
+    const now = await sg.json<{ variables: Record<string, string | null> }>(['group', 'get', 'shop', 'creds'], { env: { SG_TOKEN: token } });
+    expect(Object.values(now.variables).every((v) => typeof v === 'string')).toBe(true);
+    expect(await sg.fails(['role', 'update', 'viewer', '--secret', 'write', '--config', 'write'])).toBe('INVALID_ARGUMENT: built-in role viewer cannot be changed');
+    expect(await sg.fails(['role', 'update', 'nobody', '--secret', 'none', '--config', 'none'])).toBe('NOT_FOUND: role nobody not found');
     expect(await sg.fails(['role', 'delete', 'auditor'])).toMatch(/^FAILED_PRECONDITION: role auditor is used by 1 active token/);
     const id = (await sg.json<{ tokens: { id: string; role: string }[] }>(['token', 'list'])).tokens.find((t) => t.role === 'auditor')!.id;
     await sg.ok(['token', 'revoke', id]);

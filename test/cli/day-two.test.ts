@@ -198,7 +198,7 @@ describe('confirmation of destructive commands', () => {
   it('on a terminal, group delete asks for the name; a wrong answer deletes nothing', async () => {
     await sg.ok(['group', 'create', 'shop', 'ask']);
     const no = await onTerminal(['group', 'delete', 'shop', 'ask'], 'nope');
-    expect(no.out).toContain('This deletes group shop/ask. Type ask to confirm (or give --yes):');
+    expect(no.out).toContain('This deletes group shop/ask. It reaches 2 workload(s): api (runtime, build), worker (runtime, build). Type ask to confirm (or give --yes):');
     expect(no.out).toContain('sg: not confirmed: nothing deleted');
     expect(no.code).toBe(2);
     await sg.ok(['group', 'get', 'shop', 'ask']);
@@ -206,6 +206,25 @@ describe('confirmation of destructive commands', () => {
     expect(yes.code).toBe(0);
     expect(yes.out).toContain('Deleted group shop/ask');
     await sg.fails(['group', 'get', 'shop', 'ask']);
+  });
+
+  it('group delete without a terminal names the workloads the group reached and how to undo it', async () => {
+    await sg.ok(['group', 'create', 'shop', 'reach', '--var', 'REACH=1', '--scope', 'runtime']);
+    expect(await sg.ok(['group', 'delete', 'shop', 'reach'])).toBe(
+      'Deleted group shop/reach\nIt reached 2 workload(s): api (runtime), worker (runtime)\nUndo: sg group restore shop reach\n',
+    );
+    await sg.ok(['group', 'restore', 'shop', 'reach']);
+    const json = await sg.json<{ deleted: boolean; dependents: { workload: string; scopes: string[] }[]; restore: string }>(['group', 'delete', 'shop', 'reach']);
+    expect(json).toMatchObject({ deleted: true, dependents: [{ workload: 'api', scopes: ['runtime'] }, { workload: 'worker', scopes: ['runtime'] }], restore: 'sg group restore shop reach' });
+    expect((await sg.raw(['group', 'create', 'shop', 'alone', '--tag', 'nothing', '--allow-empty'])).code).toBe(0);
+    expect(await sg.ok(['group', 'delete', 'shop', 'alone'])).toBe('Deleted group shop/alone\nIt reached no workload\nUndo: sg group restore shop alone\n');
+  });
+
+  it('on a terminal, group delete names the dependents in its question', async () => {
+    await sg.ok(['group', 'create', 'shop', 'asked', '--var', 'Q=1', '--workload', 'api']);
+    const r = await onTerminal(['group', 'delete', 'shop', 'asked'], 'asked');
+    expect(r.out).toContain('This deletes group shop/asked. It reaches 1 workload(s): api (runtime, build). Type asked to confirm (or give --yes):');
+    expect(r.code).toBe(0);
   });
 
   it('--yes skips the question on a terminal; scripts (stdin not a terminal) are not asked', async () => {

@@ -241,7 +241,7 @@ describe('groups', () => {
   });
 
   it('delete', async () => {
-    expect(await sg.ok(['group', 'delete', 'shop', 'jobs'])).toBe('Deleted group shop/jobs\n');
+    expect(await sg.ok(['group', 'delete', 'shop', 'jobs'])).toBe('Deleted group shop/jobs\nIt reached 1 workload(s): worker (runtime)\nUndo: sg group restore shop jobs\n');
     expect(await sg.fails(['group', 'get', 'shop', 'jobs'])).toBe('NOT_FOUND: group shop/jobs not found');
   });
 });

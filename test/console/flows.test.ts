@@ -273,7 +273,7 @@ describe('concurrent edits', () => {
     const row = page.locator('tr[data-key="KEY_3"]');
     await row.getByRole('textbox', { name: /^Value/ }).fill('typed-in-browser');
     await cli.ok(['group', 'set', 'shop', 'b', 'KEY_3=set-by-cli']);
-    await expect.poll(() => page.getByRole('status').textContent(), { timeout: 10_000 }).toMatch(/changed elsewhere/);
+    await expect.poll(() => page.getByRole('status').filter({ hasText: 'changed elsewhere' }).textContent(), { timeout: 10_000 }).toMatch(/changed elsewhere/);
     expect(await row.getByRole('textbox', { name: /^Value/ }).inputValue()).toBe('typed-in-browser');
     await page.getByRole('button', { name: 'Review changes' }).click();
     await expect.poll(() => page.locator('.tab-body > [role=alert]').textContent()).toMatch(/revision/i);

@@ -199,6 +199,23 @@ export function storeContract(name: string, factory: StoreFactory): void {
       expect(await codeOf(store.deleteRecord('group', 'p', 'g', 2))).toBe('NOT_FOUND');
     });
 
+    it("keeps what a history entry says about a rename (both names) and a rollback (its target), through delete, import and update", async () => {
+      const g = group('before', { variables: { A: '1' } });
+      await store.createRecord('group', g, history(g, 'CreateGroup'));
+      await store.deleteRecord('group', 'p', 'before', 1, { ...history({ ...g, revision: 2 }, 'RenameGroup', true), renamedTo: 'after' });
+      const moved = group('after', { revision: 2, variables: { A: '1' } });
+      await store.importRecord('group', 'p', 'after', moved, [{ ...history(moved, 'RenameGroup'), renamedFrom: 'before' }]);
+      const back = group('after', { revision: 3, variables: { A: '1' } });
+      await store.updateRecord('group', back, { ...history(back, 'RollbackGroup'), rolledBackTo: 2 });
+      expect((await store.listGroupHistory('p', 'before')).at(-1)).toMatchObject({ action: 'RenameGroup', group: null, renamedTo: 'after' });
+      const after = await store.listGroupHistory('p', 'after');
+      expect(after.map((h) => [h.action, h.renamedFrom, h.rolledBackTo])).toEqual([
+        ['RenameGroup', 'before', undefined],
+        ['RollbackGroup', undefined, 2],
+      ]);
+      expect(await store.getGroupRevision('p', 'after', 3)).toMatchObject({ rolledBackTo: 2 });
+    });
+
     it('a group recreated after deletion continues its history', async () => {
       const g = group('g');
       await store.createRecord('group', g, history(g, 'CreateGroup'));

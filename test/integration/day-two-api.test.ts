@@ -4,9 +4,10 @@
  * UpdateAddon's `merge` / `unset_details`.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ImportFormat, RenameGroupRequest, RestoreGroupRequest, type ImportVariablesResponse, type UpdateGroupSettingsResponse } from '../../gen/secretgroups/v1/secret_group_service.js';
+import { ImportFormat, ListGroupsRequest, RenameGroupRequest, type ListGroupsResponse, RestoreGroupRequest, type ImportVariablesResponse, type UpdateGroupSettingsResponse } from '../../gen/secretgroups/v1/secret_group_service.js';
 import type { UpdateAddonResponse, UpdateWorkloadResponse } from '../../gen/secretgroups/v1/project_service.js';
-import type { SecretGroup } from '../../gen/secretgroups/v1/resources.js';
+import { GroupType, type SecretGroup } from '../../gen/secretgroups/v1/resources.js';
+import { AccessLevel, CreateRoleRequest } from '../../gen/secretgroups/v1/access_service.js';
 import { api, vars } from '../helpers/api.js';
 import { call, codeOf, startTestServer, type TestServer } from '../helpers/in-process.js';
 
@@ -49,6 +50,41 @@ describe('day-two API', () => {
     expect((await a.history('p', 'n1')).revisions.at(-1)).toMatchObject({ action: 'RenameGroup', deleted: true });
     expect(await codeOf(a.getGroup('p', 'n1'))).toBe('NOT_FOUND');
     expect(await vars(a.resolve('p', 'api'))).toMatchObject({ N: '2' });
+  });
+
+  it('ListGroups with include_deleted lists deleted groups the caller may see (not names a rename left), and rename and rollback revisions say what they did', async () => {
+    await a.createGroup({ project: 'p', name: 'del-secret', variables: { S: '1' } });
+    await a.createGroup({ project: 'p', name: 'del-config', type: GroupType.GROUP_TYPE_CONFIG, variables: { C: '1' } });
+    await a.deleteGroup('p', 'del-secret');
+    await a.deleteGroup('p', 'del-config');
+    await a.createGroup({ project: 'p', name: 'moving', type: GroupType.GROUP_TYPE_CONFIG, variables: { M: '1' } });
+    await a.setVars('p', 'moving', { M: '2' });
+    await call(t.admin.groups, 'rollbackGroup', { project: 'p', name: 'moving', expectedRevision: 0, toRevision: 1 });
+    await rename('moving', 'moved');
+    const list = async (token?: string) => {
+      const c = token ? t.as(token) : t.admin;
+      const res = await call<ListGroupsRequest, ListGroupsResponse>(c.groups, 'listGroups', ListGroupsRequest.fromPartial({ project: 'p', keysOnly: true, includeDeleted: true }));
+      return res.deletedGroups.filter((d) => d.name.startsWith('del-') || d.name.startsWith('mov'));
+    };
+    const all = await list();
+    expect(all.map((d) => [d.name, d.type, d.deletedRevision])).toEqual([
+      ['del-config', GroupType.GROUP_TYPE_CONFIG, 2],
+      ['del-secret', GroupType.GROUP_TYPE_SECRET, 2],
+    ]);
+    expect(all[0]!.deletedBy).toMatch(/^token:/);
+    // Without include_deleted, none; a role with no access to secret groups sees only config ones.
+    expect((await call<ListGroupsRequest, ListGroupsResponse>(t.admin.groups, 'listGroups', ListGroupsRequest.fromPartial({ project: 'p' }))).deletedGroups).toEqual([]);
+    await call(t.admin.access, 'createRole', CreateRoleRequest.fromPartial({ role: { name: 'config-only', secret: AccessLevel.ACCESS_LEVEL_NONE, config: AccessLevel.ACCESS_LEVEL_READ } }));
+    const configOnly = (await a.createToken({ role: 'config-only', projects: ['p'] })).token;
+    expect((await list(configOnly)).map((d) => d.name)).toEqual(['del-config']);
+    const revs = (await a.history('p', 'moved')).revisions;
+    expect(revs.map((r) => [r.action, r.rolledBackTo, r.renamedFrom])).toEqual([
+      ['CreateGroup', 0, ''],
+      ['SetVariables', 0, ''],
+      ['RollbackGroup', 1, ''],
+      ['RenameGroup', 0, 'moving'],
+    ]);
+    expect((await a.history('p', 'moving')).revisions.at(-1)).toMatchObject({ action: 'RenameGroup', deleted: true, renamedTo: 'moved' });
   });
 
   it('literal stores values verbatim; unchanged reports a no-op and writes no revision', async () => {

@@ -126,6 +126,7 @@ async function fixture(row: MatrixRow): Promise<Fixture> {
       }
       break;
     case 'DeleteRole':
+    case 'UpdateRole':
       fx.target = `role-${n}`;
       await call(t.admin.access, 'createRole', accessPb.CreateRoleRequest.fromPartial({ role: { name: fx.target, secret: accessPb.AccessLevel.ACCESS_LEVEL_KEYS, config: accessPb.AccessLevel.ACCESS_LEVEL_READ } }));
       break;
@@ -188,6 +189,8 @@ const INVOKE: Record<string, Invoke> = {
     u(c.access, 'bindServiceAccount', accessPb.BindServiceAccountRequest.fromPartial({ project: 'p', workload: fx.target, serviceAccount: `apps/sa-${fx.n}` })),
   UnbindServiceAccount: (c, _r, fx) =>
     u(c.access, 'unbindServiceAccount', accessPb.UnbindServiceAccountRequest.fromPartial({ project: 'p', workload: fx.target, serviceAccount: `apps/sa-${fx.n}` })),
+  UpdateRole: (c, _r, fx) =>
+    u(c.access, 'updateRole', accessPb.UpdateRoleRequest.fromPartial({ role: { name: fx.target, secret: accessPb.AccessLevel.ACCESS_LEVEL_NONE, config: accessPb.AccessLevel.ACCESS_LEVEL_WRITE } })),
   ListAuditEvents: (c) => u(c.access, 'listAuditEvents', accessPb.ListAuditEventsRequest.fromPartial({ project: 'p', limit: 1000 })),
 
   CreateProject: (c, _r, fx) => u(c.projects, 'createProject', { name: `np${fx.n}` }),

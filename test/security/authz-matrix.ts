@@ -69,6 +69,7 @@ export const MATRIX: readonly MatrixRow[] = [
   row('AccessService', 'ListRoles', '-', [A, A, A, A, A, D], 'a workload token may only resolve its own identity'),
   row('AccessService', 'WhoAmI', '-', [A, A, A, A, A, A]),
   adminOnly('AccessService', 'CreateRole'),
+  adminOnly('AccessService', 'UpdateRole', 'custom roles only; tokens using the role get the new rights at once'),
   adminOnly('AccessService', 'DeleteRole'),
   adminOnly('AccessService', 'ListAuditEvents', 'records hold keys, never values'),
   adminOnly('AccessService', 'BindServiceAccount', 'needs project and token administration: a binding grants what a workload token does'),

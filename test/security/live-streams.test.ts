@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect, type Clients } from '../../agent/client/connection.js';
-import { AccessLevel, CreateRoleRequest, ListAuditEventsRequest, ListTokensRequest, RevokeTokenRequest } from '../../gen/secretgroups/v1/access_service.js';
+import { AccessLevel, CreateRoleRequest, ListAuditEventsRequest, ListTokensRequest, RevokeTokenRequest, UpdateRoleRequest } from '../../gen/secretgroups/v1/access_service.js';
 import { DeleteWorkloadRequest } from '../../gen/secretgroups/v1/project_service.js';
 import { ResolveRequest } from '../../gen/secretgroups/v1/resolver_service.js';
 import { WatchRequest, type WatchResponse } from '../../gen/secretgroups/v1/resolver_service.js';
@@ -177,6 +177,26 @@ describe('role change', () => {
     } finally {
       await store.close();
     }
+  });
+});
+
+describe('UpdateRole', () => {
+  it('a role changed through UpdateRole ends the streams it no longer allows before the call answers', async () => {
+    await call(t.admin.access, 'createRole', CreateRoleRequest.fromPartial({ role: { name: 'watcher2', secret: AccessLevel.ACCESS_LEVEL_NONE, config: AccessLevel.ACCESS_LEVEL_NONE, resolve: true } }));
+    const created = await a.createToken({ name: 'watcher2', role: 'watcher2', projects: ['p'] });
+    const w = watch(client(created.token));
+    await w.ready();
+    expect(w.code()).toBe('OPEN');
+    await call(t.admin.access, 'updateRole', UpdateRoleRequest.fromPartial({ role: { name: 'watcher2', secret: AccessLevel.ACCESS_LEVEL_NONE, config: AccessLevel.ACCESS_LEVEL_READ, resolve: false } }));
+    const answered = Date.now();
+    await w.ended(1_000);
+    expect(w.code()).toBe('PERMISSION_DENIED');
+    expect(w.endedAt() - answered).toBeLessThan(200);
+    // And the next call of that token has the new rights.
+    expect(await codeOf(call(client(created.token).resolver, 'resolve', ResolveRequest.fromPartial({ project: 'p', workload: 'api', scope: Scope.SCOPE_RUNTIME })))).toBe('PERMISSION_DENIED');
+    // Built-in roles stay as they are; an unknown role is NOT_FOUND.
+    expect(await codeOf(call(t.admin.access, 'updateRole', UpdateRoleRequest.fromPartial({ role: { name: 'viewer', secret: AccessLevel.ACCESS_LEVEL_WRITE, config: AccessLevel.ACCESS_LEVEL_WRITE } })))).toBe('INVALID_ARGUMENT');
+    expect(await codeOf(call(t.admin.access, 'updateRole', UpdateRoleRequest.fromPartial({ role: { name: 'nobody', secret: AccessLevel.ACCESS_LEVEL_NONE, config: AccessLevel.ACCESS_LEVEL_NONE } })))).toBe('NOT_FOUND');
   });
 });
 

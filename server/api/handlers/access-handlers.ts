@@ -28,6 +28,7 @@ export function accessHandlers(ctx: ApiContext, svc: AccessService): AccessServi
       return { roles: (await svc.roles()).map(roleToPb) };
     }),
     createRole: unary(ctx, 'CreateRole', async (p, req) => ({ role: roleToPb(await svc.createRole(p, roleFromPb(req.role))) })),
+    updateRole: unary(ctx, 'UpdateRole', async (p, req) => ({ role: roleToPb(await svc.updateRole(p, roleFromPb(req.role))) })),
     deleteRole: unary(ctx, 'DeleteRole', async (p, req) => {
       await svc.deleteRole(p, req.name);
       return {};

@@ -5,7 +5,7 @@ import type { GroupChange } from '../../domain/group-changes.js';
 import { ImportFormat, type PreviewChangeRequest, type SecretGroupServiceServer } from '../../../gen/secretgroups/v1/secret_group_service.js';
 import type { GroupsService, MutationResult } from '../../service/groups.js';
 import { unary, type ApiContext } from '../call.js';
-import { fileFromPb, groupScopeFromPb, groupToPb, restrictionsFromPb, scopeToPb, typeFromPb } from '../mappers.js';
+import { fileFromPb, groupScopeFromPb, groupToPb, restrictionsFromPb, scopeToPb, typeFromPb, typeToPb } from '../mappers.js';
 import { viewAs } from '../../security/keys-only.js';
 
 type Target = { project: string; name: string; expectedRevision: number };
@@ -82,9 +82,14 @@ export function groupHandlers(ctx: ApiContext, svc: GroupsService): CoreGroupRpc
   return {
     createGroup: mutation('CreateGroup', 'createGroup'),
     getGroup: unary(ctx, 'GetGroup', async (p, req) => out(await svc.get(viewAs(p, req), req.project, req.name))),
-    listGroups: unary(ctx, 'ListGroups', async (p, req) => ({
-      groups: (await svc.list(viewAs(p, req), req.project)).map((g) => groupToPb(g.record, g.redacted)),
-    })),
+    listGroups: unary(ctx, 'ListGroups', async (p, req) => {
+      const groups = await svc.list(viewAs(p, req), req.project);
+      const deleted = req.includeDeleted ? await svc.listDeleted(p, req.project, groups.map((g) => g.record.name)) : [];
+      return {
+        groups: groups.map((g) => groupToPb(g.record, g.redacted)),
+        deletedGroups: deleted.map((d) => ({ name: d.name, type: typeToPb(d.type), deletedRevision: d.deletedRevision, deletedAtMs: d.deletedAt, deletedBy: d.deletedBy })),
+      };
+    }),
     deleteGroup: unary(ctx, 'DeleteGroup', async (p, req) => {
       await svc.mutate(p, req.project, req.name, { kind: 'delete' }, req.expectedRevision);
       return {};
@@ -116,6 +121,9 @@ export function groupHandlers(ctx: ApiContext, svc: GroupsService): CoreGroupRpc
           changedKeys: entry.changedKeys,
           group: entry.group ? groupToPb(entry.group, redacted) : undefined,
           deleted: entry.group === null,
+          renamedFrom: entry.renamedFrom ?? '',
+          renamedTo: entry.renamedTo ?? '',
+          rolledBackTo: entry.rolledBackTo ?? 0,
         })),
       };
     }),

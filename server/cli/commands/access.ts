@@ -1,4 +1,4 @@
-/** `sg token create|list|revoke`, `sg role list|create|delete`, `sg whoami`. */
+/** `sg token create|list|revoke`, `sg role list|create|update|delete`, `sg whoami`. */
 import type { Command } from 'commander';
 import {
   AccessLevel,
@@ -8,6 +8,7 @@ import {
   ListRolesRequest,
   ListTokensRequest,
   RevokeTokenRequest,
+  UpdateRoleRequest,
   WhoAmIRequest,
   AccessServiceDefinition,
 } from '../../../gen/light/secretgroups/v1/access_service.js';
@@ -120,34 +121,49 @@ export function registerAccess(program: Command): void {
     }),
   );
 
+  // create and update take the same definition: update replaces the role as a whole.
+  const roleOf = (name: string, opts: RoleOpts) => ({
+    name,
+    secret: parseLevel('--secret', opts.secret),
+    config: parseLevel('--config', opts.config),
+    projectAdmin: Boolean(opts.projectAdmin),
+    tokenAdmin: Boolean(opts.tokenAdmin),
+    resolve: Boolean(opts.resolve),
+    description: opts.description ?? '',
+  });
+  const roleOptions = (cmd: Command) =>
+    cmd
+      .argument('<name>', 'role name (a DNS label, not a built-in name)')
+      .requiredOption('--secret <level>', `access to secret groups: ${LEVELS.join('|')}`)
+      .requiredOption('--config <level>', `access to config groups: ${LEVELS.join('|')}`)
+      .option('--project-admin', 'may create and delete projects, workloads and addons')
+      .option('--token-admin', 'may create, list and revoke tokens')
+      .option('--resolve', 'may resolve any workload of its projects')
+      .option('--description <text>', 'shown by `sg role list`');
+
+  withJson(withAddr(roleOptions(role.command('create').description('define a custom role: access per group type plus administration rights'))), 'the role').action(
+    (name: string, opts: RoleOpts) => {
+      const req = CreateRoleRequest.fromPartial({ role: roleOf(name, opts) });
+      return withSession(opts, async (s) => {
+        const res = await s.call(AccessServiceDefinition, 'createRole', req);
+        emit(opts, () => roleJson(res.role!), () => rolesTable([res.role!]));
+      });
+    },
+  );
+
   withJson(
     withAddr(
-      role
-        .command('create')
-        .description('define a custom role: access per group type plus administration rights')
-        .argument('<name>', 'role name (a DNS label, not a built-in name)')
-        .requiredOption('--secret <level>', `access to secret groups: ${LEVELS.join('|')}`)
-        .requiredOption('--config <level>', `access to config groups: ${LEVELS.join('|')}`)
-        .option('--project-admin', 'may create and delete projects, workloads and addons')
-        .option('--token-admin', 'may create, list and revoke tokens')
-        .option('--resolve', 'may resolve any workload of its projects')
-        .option('--description <text>', 'shown by `sg role list`'),
+      roleOptions(
+        role
+          .command('update')
+          .description("replace a custom role's access, rights and description (flags not given are off); tokens using it get the new rights at once"),
+      ),
     ),
     'the role',
   ).action((name: string, opts: RoleOpts) => {
-    const req = CreateRoleRequest.fromPartial({
-      role: {
-        name,
-        secret: parseLevel('--secret', opts.secret),
-        config: parseLevel('--config', opts.config),
-        projectAdmin: Boolean(opts.projectAdmin),
-        tokenAdmin: Boolean(opts.tokenAdmin),
-        resolve: Boolean(opts.resolve),
-        description: opts.description ?? '',
-      },
-    });
+    const req = UpdateRoleRequest.fromPartial({ role: roleOf(name, opts) });
     return withSession(opts, async (s) => {
-      const res = await s.call(AccessServiceDefinition, 'createRole', req);
+      const res = await s.call(AccessServiceDefinition, 'updateRole', req);
       emit(opts, () => roleJson(res.role!), () => rolesTable([res.role!]));
     });
   });

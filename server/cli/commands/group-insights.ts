@@ -40,6 +40,16 @@ export function dependentsJson(res: ListGroupDependentsResponse) {
   };
 }
 
+/** Each dependent workload once, with its scopes: "api (runtime, build)". */
+export function dependentWorkloads(res: ListGroupDependentsResponse): { workload: string; scopes: string[] }[] {
+  const by = new Map<string, string[]>();
+  for (const d of res.dependents) by.set(d.workload, [...(by.get(d.workload) ?? []), scopeName(d.scope)]);
+  return [...by].map(([workload, scopes]) => ({ workload, scopes }));
+}
+
+export const dependentsLine = (ws: { workload: string; scopes: string[] }[]): string =>
+  ws.length ? `${ws.length} workload(s): ${ws.map((w) => `${w.workload} (${w.scopes.join(', ')})`).join(', ')}` : 'no workload';
+
 export function dependentsHuman(res: ListGroupDependentsResponse): string {
   if (!res.dependents.length) return 'No workload inherits this group.\n';
   return table(

@@ -10,6 +10,7 @@ import { Restrictions } from '../../../gen/light/secretgroups/v1/resources.js';
 import {
   DeleteGroupRequest,
   GetGroupRequest,
+  ListGroupDependentsRequest,
   ListGroupHistoryRequest,
   ListGroupsRequest,
   RemoveFileRequest,
@@ -30,7 +31,7 @@ import { confirmOnTerminal, emit, expectedRevision, JSON_VALUES, NO_TABLE_VALUES
 import { groupHuman, groupJson, groupsTable, historyJson, historyTable, restartHuman, restartJson } from '../views.js';
 import { addFileRequest, createRequest, hasSettings, importRequest, linkRequest, settingsRequest, type GroupTarget } from './group-requests.js';
 import { registerGroupPreview } from './group-preview.js';
-import { registerGroupInsights } from './group-insights.js';
+import { dependentsLine, dependentWorkloads, registerGroupInsights } from './group-insights.js';
 
 interface Opts {
   addr?: string;
@@ -161,9 +162,22 @@ export function registerGroup(program: Command): void {
   ).action((project: string, name: string, opts: Opts) => {
       const req = DeleteGroupRequest.fromPartial(target(project, name, opts));
       return withSession(opts, async (s) => {
-        await confirmOnTerminal(opts, `group ${project}/${name}`, name);
+        // What the delete affects, named before asking and in the answer, also for scripts.
+        // A caller who may not list the dependents may not delete either: the delete says so.
+        const dependents = await s
+          .call(SecretGroupServiceDefinition, 'listGroupDependents', ListGroupDependentsRequest.fromPartial({ project, name }))
+          .then(dependentWorkloads, () => undefined);
+        const reach = dependents ? `It reaches ${dependentsLine(dependents)}. ` : '';
+        await confirmOnTerminal(opts, `group ${project}/${name}`, name, reach);
         await s.call(SecretGroupServiceDefinition, 'deleteGroup', req);
-        emit(opts, () => ({ deleted: true, project, group: name }), () => `Deleted group ${project}/${name}\n`);
+        emit(
+          opts,
+          () => ({ deleted: true, project, group: name, dependents: dependents ?? [], restore: `sg group restore ${project} ${name}` }),
+          () =>
+            `Deleted group ${project}/${name}\n` +
+            (dependents ? `It reached ${dependentsLine(dependents)}\n` : '') +
+            `Undo: sg group restore ${project} ${name}\n`,
+        );
       });
     });
 

@@ -110,7 +110,7 @@ function Page({ route, me }: { route: ReturnType<typeof useRoute>; me: Me }) {
     case 'tokens':
       return <TokensPage />;
     case 'roles':
-      return <RolesPage />;
+      return <RolesPage admin={!!me.role?.tokenAdmin} />;
     case 'audit':
       return <AuditPage />;
   }

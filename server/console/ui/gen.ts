@@ -14,6 +14,7 @@ export {
   SecretGroupServiceDefinition,
   ImportFormat,
   RevealKind,
+  type DeletedGroup,
   type DiffGroupRevisionsResponse,
   type GroupDependent,
   type GroupRevision,

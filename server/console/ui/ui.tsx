@@ -47,6 +47,7 @@ export function Confirm({
   onCancel,
   busy,
   danger,
+  disabled,
 }: {
   children: ComponentChildren;
   confirmLabel: string;
@@ -54,6 +55,8 @@ export function Confirm({
   onCancel: () => void;
   busy?: boolean;
   danger?: boolean;
+  /** The confirming button only (say, until the name is typed); Cancel stays. */
+  disabled?: boolean;
 }) {
   // Keyboard users land in the question (not on the confirming button); Escape cancels.
   const box = useRef<HTMLDivElement>(null);
@@ -71,7 +74,7 @@ export function Confirm({
     >
       <div>{children}</div>
       <div class="actions">
-        <button type="button" class={danger ? 'danger' : 'primary'} disabled={busy} onClick={onConfirm}>
+        <button type="button" class={danger ? 'danger' : 'primary'} disabled={busy || disabled} onClick={onConfirm}>
           {confirmLabel}
         </button>
         <button type="button" onClick={onCancel} disabled={busy}>
@@ -107,4 +110,31 @@ export function Tabs({ tabs, current, hrefOf }: { tabs: [id: string, label: stri
       ))}
     </nav>
   );
+}
+
+/**
+ * What a save did, said where it happened: a polite live region, so a screen reader announces
+ * it too. Renders nothing until there is a message (the region itself stays for the
+ * announcement to be heard).
+ */
+export function SaveStatus({ message }: { message: string | undefined }) {
+  return (
+    <p class={message ? 'saved' : 'saved empty'} role="status" aria-live="polite">
+      {message ?? ''}
+    </p>
+  );
+}
+
+/**
+ * A message carried across a navigation (a deleted group's page is gone; the project page
+ * says what happened and how to undo it). Read once.
+ */
+let flash: string | undefined;
+export function setFlash(message: string): void {
+  flash = message;
+}
+export function takeFlash(): string | undefined {
+  const m = flash;
+  flash = undefined;
+  return m;
 }

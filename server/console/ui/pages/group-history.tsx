@@ -9,6 +9,7 @@ import { time } from '../format.js';
 import { useAction, useLive } from '../hooks.js';
 import { Confirm, ErrorBox, Field, Loading } from '../ui.js';
 import type { GroupTabProps } from './group.js';
+import { describeRevision } from './history-wording.js';
 
 export function HistoryTab({ project, group, writable, onSaved }: GroupTabProps) {
   const history = useLive(
@@ -61,8 +62,7 @@ export function HistoryTab({ project, group, writable, onSaved }: GroupTabProps)
             <th class="num">Revision</th>
             <th>Time</th>
             <th>By</th>
-            <th>Action</th>
-            <th>Keys changed</th>
+            <th>What changed</th>
             <th>
               <span class="sr-only">Actions</span>
             </th>
@@ -74,12 +74,7 @@ export function HistoryTab({ project, group, writable, onSaved }: GroupTabProps)
               <td class="num">{r.revision}</td>
               <td class="nowrap">{time(r.timeMs)}</td>
               <td>{r.actor}</td>
-              <td>{r.deleted ? 'deleted' : r.action}</td>
-              <td>
-                {r.changedKeys.map((k) => (
-                  <code class="key">{k}</code>
-                ))}
-              </td>
+              <td title={r.action}>{describeRevision(r)}</td>
               <td>
                 {writable && r.revision !== group.revision && !r.deleted ? (
                   <button type="button" class="link" aria-label={`Roll back to revision ${r.revision}`} onClick={() => setRollback(r.revision)}>
@@ -112,7 +107,7 @@ export function HistoryTab({ project, group, writable, onSaved }: GroupTabProps)
               call(SecretGroupServiceDefinition, 'rollbackGroup', { project, name: group.name, expectedRevision: group.revision, toRevision: rollback }),
             );
             setRollback(undefined);
-            if (res) onSaved(res.group);
+            if (res) onSaved(res.group, `rolled back to revision ${rollback}`);
           }}
         >
           <p>

@@ -7,7 +7,8 @@ import { groupTypeName, restrictionSummary, scopeName, time } from '../format.js
 import { useAction, useLive } from '../hooks.js';
 import { href, navigate } from '../router.js';
 import type { Me } from '../session.js';
-import { Confirm, ErrorBox, Loading, Tabs } from '../ui.js';
+import { Confirm, ErrorBox, Loading, SaveStatus, setFlash, Tabs, takeFlash } from '../ui.js';
+import { DependentsList } from './group-dependents.js';
 import { VariablesTab } from './group-variables.js';
 import { FilesTab } from './group-files.js';
 import { AddonsTab } from './group-addons.js';
@@ -23,8 +24,8 @@ export interface GroupTabProps {
   writable: boolean;
   /** The project's change version: tabs refetch what they show when it moves. */
   version: number;
-  /** A save returned the new group: show it at once (the poll would catch up anyway). */
-  onSaved: (g: SecretGroup | undefined) => void;
+  /** A save returned the new group: show it at once (the poll would catch up anyway), and say so. */
+  onSaved: (g: SecretGroup | undefined, what?: string) => void;
 }
 
 export function GroupPage({ project, group: name, tab, me }: { project: string; group: string; tab: string; me: Me }) {
@@ -33,6 +34,8 @@ export function GroupPage({ project, group: name, tab, me }: { project: string; 
   const [saved, setSaved] = useState<SecretGroup | undefined>(undefined);
   const [panel, setPanel] = useState<'none' | 'restart' | 'delete'>('none');
   const [busy, error, run] = useAction();
+  // What the last save did (or a restore or rename that led here).
+  const [status, setStatus] = useState<string | undefined>(() => takeFlash());
   const fetched = live.data?.group;
   // Whichever is newer: the last poll or the last save.
   const g = saved && (!fetched || saved.revision > fetched.revision) ? saved : fetched;
@@ -53,8 +56,9 @@ export function GroupPage({ project, group: name, tab, me }: { project: string; 
     me,
     writable,
     version,
-    onSaved: (ng) => {
+    onSaved: (ng, what) => {
       if (ng) setSaved(ng);
+      setStatus(ng ? `Saved${what ? ` (${what})` : ''}: ${ng.name} is now at revision ${ng.revision}.` : undefined);
       void live.reload();
     },
   };
@@ -83,6 +87,7 @@ export function GroupPage({ project, group: name, tab, me }: { project: string; 
         revision <strong data-testid="revision">{g.revision}</strong> · updated {time(g.updatedAtMs)} by {g.updatedBy || '—'}
         {g.description ? <> · {g.description}</> : null}
       </p>
+      <SaveStatus message={status} />
       {!canRead(me, g) ? <p class="notice">Your role sees the keys of this group but not its values.</p> : null}
       <ErrorBox error={live.error} />
       {panel === 'restart' ? <RestartPanel project={project} group={g} onClose={() => setPanel('none')} /> : null}
@@ -94,12 +99,20 @@ export function GroupPage({ project, group: name, tab, me }: { project: string; 
           onCancel={() => setPanel('none')}
           onConfirm={async () => {
             const ok = await run(() => call(SecretGroupServiceDefinition, 'deleteGroup', { project, name: g.name, expectedRevision: g.revision }));
-            if (ok) navigate(href.project(project));
+            if (ok) {
+              setFlash(`Deleted group ${g.name}. Its history is kept: restore it under "Deleted groups" below.`);
+              navigate(href.project(project));
+            }
           }}
         >
           <p>
-            Delete the group <strong>{g.name}</strong>? Its {Object.keys(g.variables).length} keys and {g.files.length} files stop reaching every workload.
-            Its history is kept.
+            Delete the group <strong>{g.name}</strong>? Its {Object.keys(g.variables).length} keys and {g.files.length} files stop reaching these
+            workloads:
+          </p>
+          <DependentsList project={project} group={g.name} />
+          <p>
+            Its history is kept: the project page lists it under <a href={`${href.project(project)}`}>Deleted groups</a> with a <strong>Restore</strong>{' '}
+            button that brings it back as it was.
           </p>
           <ErrorBox error={error} />
         </Confirm>

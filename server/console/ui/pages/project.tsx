@@ -1,13 +1,14 @@
 /** A project's secrets page: its groups, workloads and addons, following changes live. */
+import { useState } from 'preact/hooks';
 import { call } from '../api.js';
-import { GroupType, ProjectServiceDefinition, Scope, SecretGroupServiceDefinition, WorkloadKind } from '../gen.js';
-import { groupTypeName, keyCount, kindName, restrictionSummary, scopeName } from '../format.js';
+import { AccessLevel, GroupType, ProjectServiceDefinition, Scope, SecretGroupServiceDefinition, WorkloadKind, type DeletedGroup } from '../gen.js';
+import { groupTypeName, keyCount, kindName, restrictionSummary, scopeName, time } from '../format.js';
 import { useAction, useLive } from '../hooks.js';
 import { href, navigate } from '../router.js';
 import type { Me } from '../session.js';
-import { canReadSecrets } from '../access.js';
-import { ErrorBox, Field, Loading } from '../ui.js';
-import { AddonDetails } from './addon-details.js';
+import { canReadSecrets, canWrite, levelFor } from '../access.js';
+import { Confirm, ErrorBox, Field, Loading, SaveStatus, setFlash, takeFlash } from '../ui.js';
+import { AddonDetails, parseDetails } from './addon-details.js';
 import { useProjectVersion } from '../live.js';
 
 export function ProjectPage({ project, me }: { project: string; me: Me }) {
@@ -16,23 +17,36 @@ export function ProjectPage({ project, me }: { project: string; me: Me }) {
   const data = useLive(
     async () => {
       const [groups, workloads, addons, info] = await Promise.all([
-        call(SecretGroupServiceDefinition, 'listGroups', { project, keysOnly: true }),
+        call(SecretGroupServiceDefinition, 'listGroups', { project, keysOnly: true, includeDeleted: true }),
         call(ProjectServiceDefinition, 'listWorkloads', { project, keysOnly: true }),
         call(ProjectServiceDefinition, 'listAddons', { project, keysOnly: true }),
         call(ProjectServiceDefinition, 'getProject', { name: project }),
       ]);
-      return { groups: groups.groups, workloads: workloads.workloads, addons: addons.addons, executionKeys: info.project?.executionKeys ?? [] };
+      return {
+        groups: groups.groups,
+        deleted: groups.deletedGroups,
+        workloads: workloads.workloads,
+        addons: addons.addons,
+        executionKeys: info.project?.executionKeys ?? [],
+      };
     },
     [project, version],
     false,
   );
   const d = data.data;
+  // What the last action here did (or a delete that led here), announced.
+  const [status, setStatus] = useState<string | undefined>(() => takeFlash());
+  const said = async (message: string) => {
+    setStatus(message);
+    await data.reload();
+  };
   return (
     <section>
       <p class="crumbs">
         <a href={href.projects()}>Projects</a> /
       </p>
       <h1>{project} — secrets</h1>
+      <SaveStatus message={status} />
       <ErrorBox error={data.error} />
       {!d ? (
         <Loading what="the project" />
@@ -86,7 +100,8 @@ export function ProjectPage({ project, me }: { project: string; me: Me }) {
               ) : null}
             </tbody>
           </table>
-          <NewGroup project={project} />
+          <NewGroup project={project} me={me} />
+          <DeletedGroups project={project} me={me} deleted={d.deleted} />
 
           <h2>Workloads</h2>
           <table class="list" aria-label="Workloads">
@@ -120,22 +135,37 @@ export function ProjectPage({ project, me }: { project: string; me: Me }) {
               ) : null}
             </tbody>
           </table>
-          {me.role?.projectAdmin ? <NewWorkload project={project} onDone={data.reload} /> : null}
+          {me.role?.projectAdmin ? <NewWorkload project={project} onDone={(name) => said(`Created workload ${name}.`)} /> : null}
 
           <h2>Addons</h2>
           {d.addons.length === 0 ? <p class="muted">No addon in this project.</p> : null}
           {d.addons.map((a) => (
-            <AddonDetails project={project} addon={a} canRead={canReadSecrets(me)} />
+            <AddonDetails
+              project={project}
+              addon={a}
+              canRead={canReadSecrets(me)}
+              admin={!!me.role?.projectAdmin}
+              linkedBy={d.groups.filter((g) => g.addonLinks.some((l) => l.addon === a.name)).map((g) => g.name)}
+              onChanged={said}
+            />
           ))}
-          {me.role?.projectAdmin ? <NewAddon project={project} onDone={data.reload} /> : null}
+          {me.role?.projectAdmin ? <NewAddon project={project} onDone={(name) => said(`Created addon ${name}.`)} /> : null}
+          {me.role?.projectAdmin ? (
+            <DeleteProject project={project} groups={d.groups.map((g) => g.name)} workloads={d.workloads.map((w) => w.name)} addons={d.addons.map((a) => a.name)} />
+          ) : null}
         </>
       )}
     </section>
   );
 }
 
-function NewGroup({ project }: { project: string }) {
+function NewGroup({ project, me }: { project: string; me: Me }) {
   const [busy, error, run] = useAction();
+  // The type this role may write comes first: a config editor creates config groups.
+  const writes = (type: GroupType) => levelFor(me, type) === AccessLevel.ACCESS_LEVEL_WRITE;
+  const defaultType = !writes(GroupType.GROUP_TYPE_SECRET) && writes(GroupType.GROUP_TYPE_CONFIG) ? GroupType.GROUP_TYPE_CONFIG : GroupType.GROUP_TYPE_SECRET;
+  // A role that may write neither type (a viewer) gets no form it could only be refused by.
+  if (!writes(GroupType.GROUP_TYPE_SECRET) && !writes(GroupType.GROUP_TYPE_CONFIG)) return null;
   return (
     <form
       class="inline"
@@ -156,9 +186,13 @@ function NewGroup({ project }: { project: string }) {
         <input name="name" required />
       </Field>
       <Field label="Type">
-        <select name="type">
-          <option value={GroupType.GROUP_TYPE_SECRET}>secret</option>
-          <option value={GroupType.GROUP_TYPE_CONFIG}>config</option>
+        <select name="type" value={defaultType}>
+          <option value={GroupType.GROUP_TYPE_SECRET} disabled={!writes(GroupType.GROUP_TYPE_SECRET)}>
+            secret
+          </option>
+          <option value={GroupType.GROUP_TYPE_CONFIG} disabled={!writes(GroupType.GROUP_TYPE_CONFIG)}>
+            config
+          </option>
         </select>
       </Field>
       <Field label="Scope">
@@ -179,7 +213,7 @@ function NewGroup({ project }: { project: string }) {
   );
 }
 
-function NewWorkload({ project, onDone }: { project: string; onDone: () => Promise<void> }) {
+function NewWorkload({ project, onDone }: { project: string; onDone: (name: string) => Promise<void> }) {
   const [busy, error, run] = useAction();
   return (
     <form
@@ -197,7 +231,7 @@ function NewWorkload({ project, onDone }: { project: string; onDone: () => Promi
         const done = await run(() => call(ProjectServiceDefinition, 'createWorkload', { project, name, kind, tags }));
         if (done) {
           form.reset();
-          await onDone();
+          await onDone(name);
         }
       }}
     >
@@ -222,19 +256,7 @@ function NewWorkload({ project, onDone }: { project: string; onDone: () => Promi
   );
 }
 
-/** "KEY=VALUE" lines -> a map; the first malformed line is reported by number. */
-export function parseDetails(text: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  text.split('\n').forEach((line, i) => {
-    if (!line.trim()) return;
-    const eq = line.indexOf('=');
-    if (eq <= 0) throw new Error(`Connection details, line ${i + 1}: expected KEY=VALUE`);
-    out[line.slice(0, eq).trim()] = line.slice(eq + 1);
-  });
-  return out;
-}
-
-function NewAddon({ project, onDone }: { project: string; onDone: () => Promise<void> }) {
+function NewAddon({ project, onDone }: { project: string; onDone: (name: string) => Promise<void> }) {
   const [busy, error, run] = useAction();
   return (
     <form
@@ -250,7 +272,7 @@ function NewAddon({ project, onDone }: { project: string; onDone: () => Promise<
         );
         if (done) {
           form.reset();
-          await onDone();
+          await onDone(done.addon?.name ?? '');
         }
       }}
     >
@@ -269,5 +291,113 @@ function NewAddon({ project, onDone }: { project: string; onDone: () => Promise<
       </button>
       <ErrorBox error={error} />
     </form>
+  );
+}
+
+/** Deleted groups whose history is kept, each with a Restore button for roles that may write its type. */
+function DeletedGroups({ project, me, deleted }: { project: string; me: Me; deleted: DeletedGroup[] }) {
+  const [busy, error, run] = useAction();
+  return (
+    <>
+      <h2>Deleted groups</h2>
+      {deleted.length === 0 ? (
+        <p class="muted">No deleted group (a deleted group stays here, with its history, until its name is used again).</p>
+      ) : (
+        <table class="list" aria-label="Deleted groups">
+          <thead>
+            <tr>
+              <th>Group</th>
+              <th>Type</th>
+              <th>Deleted</th>
+              <th>By</th>
+              <th>
+                <span class="sr-only">Actions</span>
+              </th>
+            </tr>
+          </thead>
+          <tbody>
+            {deleted.map((g) => (
+              <tr data-deleted-group={g.name}>
+                <td>{g.name}</td>
+                <td>
+                  <span class={`badge ${groupTypeName(g.type)}`}>{groupTypeName(g.type)}</span>
+                </td>
+                <td class="nowrap">{time(g.deletedAtMs)}</td>
+                <td>{g.deletedBy}</td>
+                <td>
+                  {canWrite(me, g) ? (
+                    <button
+                      type="button"
+                      aria-label={`Restore ${g.name}`}
+                      disabled={busy}
+                      onClick={async () => {
+                        const res = await run(() => call(SecretGroupServiceDefinition, 'restoreGroup', { project, name: g.name, expectedRevision: g.deletedRevision }));
+                        if (res?.group) {
+                          setFlash(`Restored group ${g.name} as it was before its deletion (now revision ${res.group.revision}).`);
+                          navigate(href.group(project, g.name));
+                        }
+                      }}
+                    >
+                      Restore
+                    </button>
+                  ) : null}
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+      <ErrorBox error={error} />
+    </>
+  );
+}
+
+/** Deleting a project removes everything in it: said in full, confirmed by typing its name. */
+function DeleteProject({ project, groups, workloads, addons }: { project: string; groups: string[]; workloads: string[]; addons: string[] }) {
+  const [open, setOpen] = useState(false);
+  const [typed, setTyped] = useState('');
+  const [busy, error, run] = useAction();
+  const list = (what: string, names: string[]) => (
+    <li>
+      {names.length} {what}
+      {names.length ? `: ${names.join(', ')}` : ''}
+    </li>
+  );
+  return (
+    <section class="danger-zone" aria-label="Delete project">
+      <h2>Delete project</h2>
+      {!open ? (
+        <button type="button" class="danger" onClick={() => setOpen(true)}>
+          Delete project…
+        </button>
+      ) : (
+        <Confirm
+          danger
+          confirmLabel="Delete project"
+          busy={busy}
+          disabled={typed !== project}
+          onCancel={() => (setOpen(false), setTyped(''))}
+          onConfirm={async () => {
+            if (typed !== project) return;
+            const ok = await run(() => call(ProjectServiceDefinition, 'deleteProject', { name: project, force: true }));
+            if (ok) navigate(href.projects());
+          }}
+        >
+          <p>
+            This deletes the project <strong>{project}</strong> and everything in it, with no undo (the history of its groups goes too):
+          </p>
+          <ul aria-label="What the delete removes">
+            {list('group(s)', groups)}
+            {list('workload(s)', workloads)}
+            {list('addon(s)', addons)}
+          </ul>
+          <p>Agents and workload tokens of its workloads stop resolving. Type the project name to confirm.</p>
+          <Field label="Project name to confirm">
+            <input value={typed} onInput={(e) => setTyped(e.currentTarget.value)} autocomplete="off" />
+          </Field>
+          <ErrorBox error={error} />
+        </Confirm>
+      )}
+    </section>
   );
 }

@@ -6,13 +6,29 @@ import { kindName, scopeName, time } from '../format.js';
 import { useLive } from '../hooks.js';
 import { MaskedValue } from '../masked.js';
 import { href } from '../router.js';
-import { ErrorBox, Loading } from '../ui.js';
+import { ErrorBox, Loading, SaveStatus } from '../ui.js';
+import { WorkloadEditor } from './workload-editor.js';
 import { canReadSecrets } from '../access.js';
 import { useProjectVersion } from '../live.js';
 import type { Me } from '../session.js';
 
 const sourceText = (s: Source | undefined): string =>
   !s ? '—' : s.kind === 'workload' ? 'the workload itself' : s.kind === 'addon' ? `addon ${s.addon} via ${s.group} (${s.priority})` : `${s.group} (${s.priority})`;
+
+/** A source, with its group as a link to that group's page. */
+function SourceLink({ project, s }: { project: string; s: Source | undefined }) {
+  if (!s || s.kind === 'workload' || !s.group) return <>{sourceText(s)}</>;
+  const group = <a href={href.group(project, s.group)}>{s.group}</a>;
+  return s.kind === 'addon' ? (
+    <>
+      addon {s.addon} via {group} ({s.priority})
+    </>
+  ) : (
+    <>
+      {group} ({s.priority})
+    </>
+  );
+}
 
 export function WorkloadPage({ project, workload, me }: { project: string; workload: string; me: Me }) {
   const [scope, setScope] = useState<Scope>(Scope.SCOPE_RUNTIME);
@@ -22,6 +38,7 @@ export function WorkloadPage({ project, workload, me }: { project: string; workl
   const explain = useLive(() => call(ResolverServiceDefinition, 'explain', { project, workload, scope }), [project, workload, scope, version], false);
   const mayResolve = !!me.role?.resolve;
   const wl = w.data;
+  const [status, setStatus] = useState<string | undefined>(undefined);
   return (
     <section>
       <p class="crumbs">
@@ -72,8 +89,16 @@ export function WorkloadPage({ project, workload, me }: { project: string; workl
                       <MaskedValue key={`${scope}/${p.key}`} target={{ kind: 'resolved', project, workload, key: p.key, scope }} redacted={false} label={p.key} />
                     </td>
                   ) : null}
-                  <td>{sourceText(p.winner)}</td>
-                  <td>{p.shadowed.map((s) => <span class="shadowed">{sourceText(s)}</span>)}</td>
+                  <td>
+                    <SourceLink project={project} s={p.winner} />
+                  </td>
+                  <td>
+                    {p.shadowed.map((s) => (
+                      <span class="shadowed">
+                        <SourceLink project={project} s={s} />
+                      </span>
+                    ))}
+                  </td>
                   <td>{p.conflict ? <span class="badge warn">equal priority</span> : null}</td>
                 </tr>
               ))}
@@ -92,7 +117,7 @@ export function WorkloadPage({ project, workload, me }: { project: string; workl
               <ul>
                 {explain.data.files.map((f) => (
                   <li>
-                    <code>{f.key}</code> from {sourceText(f.winner)}
+                    <code>{f.key}</code> from <SourceLink project={project} s={f.winner} />
                   </li>
                 ))}
               </ul>
@@ -104,7 +129,14 @@ export function WorkloadPage({ project, workload, me }: { project: string; workl
               <ul aria-label="Conflicts">
                 {explain.data.conflicts.map((c) => (
                   <li>
-                    <code>{c.key}</code>: groups {c.groups.join(', ')} share priority {c.priority}; <strong>{c.winner}</strong> wins (first by name).
+                    <code>{c.key}</code>: groups{' '}
+                    {c.groups.map((g, i) => (
+                      <>
+                        {i ? ', ' : ''}
+                        <a href={href.group(project, g)}>{g}</a>
+                      </>
+                    ))}{' '}
+                    share priority {c.priority}; <strong>{c.winner}</strong> wins (first by name).
                   </li>
                 ))}
               </ul>
@@ -113,6 +145,8 @@ export function WorkloadPage({ project, workload, me }: { project: string; workl
         </>
       )}
 
+      <SaveStatus message={status} />
+      {wl && me.role?.projectAdmin ? <WorkloadEditor project={project} workload={wl} onSaved={(m) => (setStatus(m), void got.reload(), void explain.reload())} /> : null}
       {wl ? (
         <div class="two-col">
           <OwnVariables title="Own runtime variables" project={project} workload={workload} vars={wl.runtimeVariables} redacted={!canReadSecrets(me)} build={false} />
