@@ -71,6 +71,12 @@ try {
   await sg('group', 'create', 'shop', 'database', '--type', 'secret', '--priority', '40', '--scope', 'runtime');
   await sg('group', 'link', 'shop', 'database', 'orders-db', '--addon-key', 'host=DB_HOST', '--addon-key', 'password=DB_PASSWORD');
   const editorToken = (await sg('token', 'create', '--role', 'config-editor', '--project', 'shop')).trim();
+  // A deleted group, listed under "Deleted groups" with Restore; a custom role; a bound service account.
+  await sg('group', 'create', 'shop', 'legacy', '--type', 'config');
+  await sg('group', 'set', 'shop', 'legacy', 'OLD_FLAG=1');
+  await sg('group', 'delete', 'shop', 'legacy', '--yes');
+  await sg('role', 'create', 'release-manager', '--secret', 'keys', '--config', 'write', '--description', 'Edits release settings; sees secret keys only');
+  await sg('workload', 'bind', 'shop', 'api', '--k8s-service-account', 'shop/api');
 
   mkdirSync(OUT, { recursive: true });
   const browser = await chromium.launch({ executablePath: process.env.SG_CHROMIUM ?? '/usr/bin/chromium', args: ['--no-sandbox', '--disable-dev-shm-usage', '--disable-gpu'] });
@@ -92,7 +98,7 @@ try {
   await page.getByRole('button', { name: 'Sign in' }).click();
   await page.getByRole('button', { name: 'Sign out' }).waitFor();
 
-  await go('#/p/shop', 'tr[data-group="payments"]');
+  await go('#/p/shop', 'tr[data-deleted-group="legacy"]');
   await shot('secrets-page', true);
 
   await go('#/p/shop/g/a', 'tr[data-key="KEY_1"]');
@@ -118,12 +124,26 @@ try {
 
   await go('#/p/shop/w/api', 'tr[data-key="KEY_1"]');
   await shot('workload', true);
+  await page.getByRole('button', { name: 'Edit tags and variables' }).click();
+  await page.locator('[aria-label="Workload editor"]').waitFor();
+  await shot('workload-editor', true);
+
+  await go('#/roles', 'tr[data-role="release-manager"]');
+  await page.getByRole('button', { name: 'Edit role release-manager' }).click();
+  await page.getByRole('form', { name: 'Edit role release-manager' }).waitFor();
+  await shot('roles', true);
 
   await go('#/tokens', 'tr[data-token]');
   await shot('tokens', true);
 
   await go('#/audit', 'table[aria-label="Audit events"] tbody tr');
   await shot('audit-log');
+
+  // The same project page at 390 px: nothing scrolls sideways.
+  await page.setViewportSize({ width: 390, height: 844 });
+  await go('#/p/shop', 'tr[data-deleted-group="legacy"]');
+  await shot('narrow', true);
+  await page.setViewportSize({ width: 1366, height: 800 });
 
   // The seed's colleague: a config editor sees the keys of secret groups, never their values.
   await page.getByRole('button', { name: 'Sign out' }).click();
