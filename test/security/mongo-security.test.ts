@@ -5,6 +5,7 @@
  */
 import { MongoClient } from 'mongodb';
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { ListAuditEventsRequest } from '../../gen/secretgroups/v1/access_service.js';
 import { GroupType, Scope } from '../../gen/secretgroups/v1/resources.js';
 import { generateMasterKey } from '../../server/security/master-key.js';
 import { api } from '../helpers/api.js';
@@ -69,7 +70,7 @@ describeWithMongo('security on the MongoDB store', () => {
     let events: { action: string; keys: string[] }[] = [];
     for (let i = 0; i < 50 && !events.some((e) => e.action === 'Resolve'); i++) {
       await new Promise((r) => setTimeout(r, 100));
-      events = (await call<unknown, { events: typeof events }>(t.admin.access, 'listAuditEvents', { project: 'p', actor: '', action: '', sinceMs: 0, limit: 100 })).events;
+      events = (await call<unknown, { events: typeof events }>(t.admin.access, 'listAuditEvents', ListAuditEventsRequest.fromPartial({ project: 'p', limit: 100 }))).events;
     }
     expect(events.map((e) => e.action)).toEqual(expect.arrayContaining(['CreateGroup', 'Resolve']));
     expect(JSON.stringify(events)).not.toContain(CANARY);
