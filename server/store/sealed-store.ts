@@ -262,20 +262,17 @@ export class SealedStore implements Store {
     const report: RotationReport = { rewrapped: [], alreadyCurrent: [], withoutKey: [] };
     try {
       for (const { name } of await this.inner.listProjects()) {
-        const raw = await this.inner.getMeta(META_PREFIX + name);
+        const raw = await this.readWrapped(name);
         if (raw === null) {
           report.withoutKey.push(name);
           continue;
         }
-        const wrapped = parseWrappedDataKey(raw, name);
-        const dataKey = unwrapDataKey(this.masters, wrapped, name);
-        if (wrapped.mk === newKey.id) {
+        const dataKey = this.unwrap(raw, name);
+        if (parseWrappedDataKey(raw, name).mk === newKey.id) {
           report.alreadyCurrent.push(name);
         } else {
-          await this.inner.setMeta(META_PREFIX + name, JSON.stringify(wrapDataKey(newKey, dataKey, name)));
           // Read back: the old wrapping is gone now, so make sure the new one opens.
-          const check = await this.inner.getMeta(META_PREFIX + name);
-          unwrapDataKey([newKey], parseWrappedDataKey(check ?? '', name), name);
+          await this.writeWrapped(name, dataKey, newKey, [newKey]);
           report.rewrapped.push(name);
         }
         this.dataKeys.set(name, Promise.resolve(dataKey));
@@ -298,7 +295,7 @@ export class SealedStore implements Store {
     let first: unknown;
     for (const { name } of await this.inner.listProjects()) {
       // A project without a data key has nothing sealed: nothing to check.
-      if ((await this.inner.getMeta(META_PREFIX + name)) === null) continue;
+      if ((await this.readWrapped(name)) === null) continue;
       try {
         await this.dataKey(name, 'open');
       } catch (e) {
@@ -317,10 +314,10 @@ export class SealedStore implements Store {
 
   /** Called after a successful inner createProject: the project is new, so nothing is sealed yet. */
   private async provisionDataKey(project: string): Promise<void> {
-    const raw = await this.inner.getMeta(META_PREFIX + project);
+    const raw = await this.readWrapped(project);
     if (raw !== null) {
       try {
-        const key = unwrapDataKey(this.masters, parseWrappedDataKey(raw, project), project);
+        const key = this.unwrap(raw, project);
         this.dataKeys.set(project, Promise.resolve(key));
         return;
       } catch {
@@ -328,8 +325,7 @@ export class SealedStore implements Store {
         // by a master key rotated away since). Its records went with the project: replace it.
       }
     }
-    const key = newDataKey();
-    await this.inner.setMeta(META_PREFIX + project, JSON.stringify(wrapDataKey(this.current, key, project)));
+    const key = await this.writeWrapped(project, newDataKey(), this.current);
     this.dataKeys.set(project, Promise.resolve(key));
   }
 
@@ -348,18 +344,38 @@ export class SealedStore implements Store {
   }
 
   private async loadDataKey(project: string, mode: Transform): Promise<SecretKey> {
-    const raw = await this.inner.getMeta(META_PREFIX + project);
-    if (raw !== null) return unwrapDataKey(this.masters, parseWrappedDataKey(raw, project), project);
+    const raw = await this.readWrapped(project);
+    if (raw !== null) return this.unwrap(raw, project);
     if (mode === 'open') {
       throw new DomainError('INTERNAL', `project ${project} has no data key, so its sealed values cannot be opened`);
     }
     // A project created without this wrapper (or a crash between createProject and writing
     // its key): create the key now, then adopt whatever meta holds in case another writer
     // got there at the same moment.
-    const key = newDataKey();
-    await this.inner.setMeta(META_PREFIX + project, JSON.stringify(wrapDataKey(this.current, key, project)));
-    const stored = await this.inner.getMeta(META_PREFIX + project);
-    return unwrapDataKey(this.masters, parseWrappedDataKey(stored ?? '', project), project);
+    return this.writeWrapped(project, newDataKey(), this.current, this.masters);
+  }
+
+  // The key ring: a project's data key is kept in meta wrapped by a master key.
+
+  /** Meta's wrapping of the project's data key, as stored; null when there is none. */
+  private readWrapped(project: string): Promise<string | null> {
+    return this.inner.getMeta(META_PREFIX + project);
+  }
+
+  /** The data key a stored wrapping holds, opened with one of `masters`. */
+  private unwrap(raw: string, project: string, masters: readonly SecretKey[] = this.masters): SecretKey {
+    return unwrapDataKey(masters, parseWrappedDataKey(raw, project), project);
+  }
+
+  /**
+   * Stores `key` wrapped by `master`. With `readBack`, reads meta again and answers the key it
+   * holds then, opened with one of `readBack`: the check that the new wrapping opens, and the
+   * key another writer stored at the same moment, should it have won. Else answers `key`.
+   */
+  private async writeWrapped(project: string, key: SecretKey, master: SecretKey, readBack?: readonly SecretKey[]): Promise<SecretKey> {
+    await this.inner.setMeta(META_PREFIX + project, JSON.stringify(wrapDataKey(master, key, project)));
+    if (!readBack) return key;
+    return this.unwrap((await this.readWrapped(project)) ?? '', project, readBack);
   }
 
   private async sealWrite<K extends RecordKind>(
