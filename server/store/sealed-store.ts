@@ -1,7 +1,8 @@
 /**
  * Encryption at rest as a Store wrapper: every variable value, build argument, addon
- * connection detail and file content (also inside group history entries) is sealed with the
- * project's data key before it reaches the inner store, and opened on the way out. Names
+ * connection detail and file content (also inside group history entries) — the fields
+ * `domain/secret-fields.ts` names — is sealed with the project's data key before it reaches
+ * the inner store, and opened on the way out. Names
  * (keys, file paths) stay plaintext so the store can still be inspected and indexed.
  *
  * Data keys: one per project, kept wrapped by the master key in the inner store's meta under
@@ -14,7 +15,8 @@
  * Master key rotation re-wraps data keys only; values are never rewritten.
  */
 import { DomainError } from '../domain/errors.js';
-import type { Addon, GroupHistoryEntry, Project, ProjectSnapshot, SecretFile, SecretGroup, Vars, Workload } from '../domain/types.js';
+import { holdsSecrets, mapSecrets } from '../domain/secret-fields.js';
+import type { GroupHistoryEntry, Project, ProjectSnapshot, SecretFile, Vars } from '../domain/types.js';
 import {
   type Binding,
   newDataKey,
@@ -409,14 +411,14 @@ export class SealedStore implements Store {
     mode: Transform,
     memo?: Memo,
   ): Promise<RecordTypes[K]> {
-    if (!hasSealable(kind, record)) return record;
+    if (!holdsSecrets(kind, record)) return record;
     const key = await this.dataKey(record.project, mode);
     const at = { project: record.project, record: kind as string, name: record.name, revision: record.revision };
     return applyRecord(kind, record, key, at, mode, memo);
   }
 
   private async transformHistory(entry: GroupHistoryEntry, mode: Transform): Promise<GroupHistoryEntry> {
-    if (!entry.group || !hasSealable('group', entry.group)) return entry;
+    if (!entry.group || !holdsSecrets('group', entry.group)) return entry;
     const key = await this.dataKey(entry.project, mode);
     const at = { project: entry.project, record: 'history', name: entry.name, revision: entry.revision };
     return { ...entry, group: applyRecord('group', entry.group, key, at, mode) };
@@ -440,26 +442,6 @@ function checkPlace(what: string, project: string, name: string, labelledProject
   }
 }
 
-function hasSealable(kind: RecordKind, r: RecordTypes[RecordKind]): boolean {
-  switch (kind) {
-    case 'workload': {
-      const w = r as Workload;
-      return nonEmpty(w.runtimeVariables) || nonEmpty(w.buildArguments);
-    }
-    case 'addon':
-      return nonEmpty((r as Addon).connectionDetails);
-    case 'group': {
-      const g = r as SecretGroup;
-      return nonEmpty(g.variables) || g.files.length > 0;
-    }
-  }
-}
-
-function nonEmpty(v: Vars): boolean {
-  for (const _ in v) return true;
-  return false;
-}
-
 function applyRecord<K extends RecordKind>(
   kind: K,
   record: RecordTypes[K],
@@ -468,28 +450,10 @@ function applyRecord<K extends RecordKind>(
   mode: Transform,
   memo?: Memo,
 ): RecordTypes[K] {
-  switch (kind) {
-    case 'workload': {
-      const w = record as Workload;
-      return {
-        ...w,
-        runtimeVariables: applyVars(w.runtimeVariables, key, at, 'runtimeVariables', mode, memo),
-        buildArguments: applyVars(w.buildArguments, key, at, 'buildArguments', mode, memo),
-      } as RecordTypes[K];
-    }
-    case 'addon': {
-      const a = record as Addon;
-      return { ...a, connectionDetails: applyVars(a.connectionDetails, key, at, 'connectionDetails', mode, memo) } as RecordTypes[K];
-    }
-    default: {
-      const g = record as SecretGroup;
-      return {
-        ...g,
-        variables: applyVars(g.variables, key, at, 'variables', mode, memo),
-        files: g.files.map((f) => applyFile(f, key, at, mode)),
-      } as RecordTypes[K];
-    }
-  }
+  return mapSecrets(kind, record, {
+    vars: (vars, field) => applyVars(vars, key, at, field, mode, memo),
+    fileList: (list, field) => list.map((f) => applyFile(f, key, at, field, mode)),
+  });
 }
 
 function applyVars(vars: Vars, key: SecretKey, at: Place, field: string, mode: Transform, memo?: Memo): Vars {
@@ -510,7 +474,7 @@ function applyVars(vars: Vars, key: SecretKey, at: Place, field: string, mode: T
   return out;
 }
 
-function applyFile(f: SecretFile, key: SecretKey, at: Place, mode: Transform): SecretFile {
-  const b: Binding = { ...at, field: 'files', key: f.path };
+function applyFile(f: SecretFile, key: SecretKey, at: Place, field: string, mode: Transform): SecretFile {
+  const b: Binding = { ...at, field, key: f.path };
   return { ...f, content: mode === 'seal' ? sealBytes(key, f.content, b) : openBytes(key, f.content, b) };
 }
