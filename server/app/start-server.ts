@@ -28,7 +28,7 @@ import { ProjectWatch } from '../service/project-watch.js';
 import { RevealService } from '../service/reveal.js';
 import { ProjectsService } from '../service/projects.js';
 import { ResolverService } from '../service/resolver.js';
-import { Snapshots } from '../service/snapshots.js';
+import { Snapshots } from '../watch/snapshots.js';
 import { SealedStore } from '../store/sealed-store.js';
 import { SqliteStore } from '../store/sqlite-store.js';
 import type { Store } from '../store/store.js';

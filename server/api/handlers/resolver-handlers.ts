@@ -12,7 +12,7 @@ import {
 } from '../../../gen/secretgroups/v1/resolver_service.js';
 import type { Principal } from '../../security/principal.js';
 import type { ResolverService } from '../../service/resolver.js';
-import type { ResolutionEncoder, ResolutionKeys } from '../../service/snapshots.js';
+import type { ResolutionEncoder, ResolutionKeys } from '../../watch/snapshots.js';
 import type { WatchEncoder } from '../../watch/hub.js';
 import { authenticateCall, finish, forgetMetadata, newRequestId, requireWellFormed, unary, unaryFast, type ApiContext } from '../call.js';
 import { conflictToPb, provenanceToPb, resolutionToPb, resolveScopeFromPb } from '../mappers.js';
