@@ -3,7 +3,8 @@ import { applyGroupChange, changedKeys, CHANGE_ACTIONS, sameContent, type GroupC
 import { checkRestrictionReach } from '../domain/restriction-reach.js';
 import { DomainError, alreadyExists, invalid, notFound, stale, tooLarge } from '../domain/errors.js';
 import { LIMITS } from '../domain/limits.js';
-import { previewChange, type WorkloadChange } from '../domain/preview.js';
+import type { WorkloadChange } from '../domain/group-diff.js';
+import { previewChange } from '../domain/preview.js';
 import { isEligible } from '../domain/resolve.js';
 import { describeNeeds, secretWriteNeeds } from '../domain/secret-write.js';
 import { checkResolutionSizes } from '../domain/sizes.js';
