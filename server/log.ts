@@ -3,6 +3,7 @@
  * second line of defence for fields that could hold one by mistake.
  */
 import pino from 'pino';
+import { secretLogPaths } from './domain/secret-fields.js';
 
 export type Logger = pino.Logger;
 
@@ -12,11 +13,8 @@ export const REDACT_PATHS = [
   'secret',
   '*.authorization',
   '*.token',
-  '*.variables',
-  '*.runtimeVariables',
-  '*.buildArguments',
-  '*.connectionDetails',
-  '*.content',
+  // The fields that hold secret values (domain/secret-fields.ts) and a file's content.
+  ...secretLogPaths(),
   '*.value',
   'request',
   'metadata',

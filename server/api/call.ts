@@ -121,6 +121,73 @@ export function unary<Req, Res>(
   };
 }
 
+/** What a subscribing server stream's handler does with its call (see serverStream). */
+export interface StreamCall {
+  /** Whether the call has ended: cancelled or closed by the client, or ended here. */
+  readonly ended: boolean;
+  /** Ends the subscription: at once, or as soon as it is made. */
+  end(): void;
+  /** Fails the call: its status is logged (and audited when refused, see serverStream), the subscription ended, the status sent. */
+  fail(err: unknown): void;
+}
+
+/**
+ * Wraps a server stream that subscribes (Watch, WatchProject): a request id, authentication
+ * and the well-formed check, then `subscribe`, whose unsubscribe runs once the call has ended,
+ * whichever comes first. With `auditRefused`, a refused call (PERMISSION_DENIED, or
+ * RESOURCE_EXHAUSTED with its reason) is audited as unary calls are.
+ */
+export function serverStream<Req, Res>(
+  ctx: ApiContext,
+  method: string,
+  subscribe: (p: Principal, call: grpc.ServerWritableStream<Req, Res>, stream: StreamCall) => Promise<() => void>,
+  opts: { auditRefused?: boolean } = {},
+): grpc.handleServerStreamingCall<Req, Res> {
+  return (call) => {
+    const requestId = newRequestId();
+    const started = process.hrtime.bigint();
+    let unsubscribe: (() => void) | undefined;
+    let principal: Principal | undefined;
+    let ended = false;
+    const stream: StreamCall = {
+      get ended() {
+        return ended;
+      },
+      end: () => {
+        ended = true;
+        unsubscribe?.();
+      },
+      fail: (err) => {
+        const status = toServiceError(err, requestId);
+        if (principal && opts.auditRefused) {
+          if (status.code === grpc.status.PERMISSION_DENIED) ctx.denied?.(principal, method, call.request);
+          if (status.code === grpc.status.RESOURCE_EXHAUSTED) ctx.denied?.(principal, method, call.request, status.details);
+        }
+        finish(ctx, method, requestId, started, status.code!, err);
+        stream.end();
+        call.emit('error', status);
+      },
+    };
+    call.on('cancelled', stream.end);
+    call.on('close', stream.end);
+    authenticateCall(ctx, call as AnyCall, method)
+      .then((p) => {
+        principal = p;
+        requireWellFormed(call.request);
+        forgetMetadata(call as AnyCall);
+        return subscribe(p, call, stream);
+      })
+      .then(
+        (unsub) => {
+          unsubscribe = unsub;
+          if (ended) unsub(); // ended while subscribing
+          else finish(ctx, method, requestId, started, grpc.status.OK);
+        },
+        stream.fail,
+      );
+  };
+}
+
 /**
  * A unary handler with a synchronous hot path: when the caller's token was seen within the
  * token cache's lifetime and `fast` can answer from memory (it returns undefined when it

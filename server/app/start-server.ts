@@ -28,13 +28,14 @@ import { ProjectWatch } from '../service/project-watch.js';
 import { RevealService } from '../service/reveal.js';
 import { ProjectsService } from '../service/projects.js';
 import { ResolverService } from '../service/resolver.js';
-import { Snapshots } from '../service/snapshots.js';
+import { Snapshots } from '../watch/snapshots.js';
 import { SealedStore } from '../store/sealed-store.js';
 import { SqliteStore } from '../store/sqlite-store.js';
 import type { Store } from '../store/store.js';
 import { WatchHub } from '../watch/hub.js';
 import { RestartRelay } from '../watch/restart-relay.js';
 import { encodeResolution, resolutionKeys, watchEncoder } from '../api/handlers/resolver-handlers.js';
+import { CloseStack } from './close-stack.js';
 import type { RunningServer, ServerOptions } from './options.js';
 
 export type { RunningServer, ServerOptions } from './options.js';
@@ -57,70 +58,149 @@ export async function startServer(opts: ServerOptions, log: Logger = createLogge
   const master = loadMasterKey({ dataDir: opts.dataDir, keyFile: opts.masterKeyFile, allowCreate: embedded });
   if (master.created) log.warn({ path: master.path }, 'created a new master key file (mode 0600); back it up: without it the data cannot be read');
   if (master.pendingRotation) log.warn('a master key rotation was interrupted; run `sg admin rotate-master-key` again to finish it');
-  const store = new SealedStore(await openStore(storeUri, opts.dataDir), master.key);
-  try {
+  // Every resource pushes its close as it is opened: a failed start closes what it opened.
+  const stack = new CloseStack();
+  return stack.guard(async () => {
+    const store = new SealedStore(await openStore(storeUri, opts.dataDir), master.key);
+    stack.push(() => store.close());
     await store.init();
     await store.verifyMasterKey();
-  } catch (e) {
-    await store.close().catch(() => undefined);
-    throw e;
-  }
-  log.info({ masterKeyId: store.masterKeyId, source: master.source }, 'master key loaded');
+    log.info({ masterKeyId: store.masterKeyId, source: master.source }, 'master key loaded');
 
-  let hubRef: WatchHub | undefined;
-  // prom-client is loaded only when metrics are asked for: the default server stays lighter.
-  const metrics: Metrics | undefined = opts.metricsAddr
-    ? new (await import('../metrics.js')).Metrics(() => hubRef?.subscriberCount ?? 0)
-    : undefined;
-  const timed = metrics ? metrics.instrument(store) : store;
-  const snapshots = new Snapshots(timed, encodeResolution, metrics?.resolution);
-  const hub = (hubRef = new WatchHub(snapshots, watchEncoder, opts.heartbeatMs ?? 15_000, metrics?.push));
-  const audit = new Audit(timed);
-  const deps: Deps = { store: timed, snapshots, hub, audit, now: Date.now };
-  const roles = new RoleRegistry(timed);
-  // Kubernetes identity: loaded only when configured.
-  let reviewer: import('../security/k8s/token-reviewer.js').TokenReviewer | undefined;
-  let kubeClient: import('../security/k8s/kube-api.js').TokenReviewClient | undefined;
-  if (opts.k8s) {
-    const [{ TokenReviewClient }, { TokenReviewer }] = await Promise.all([import('../security/k8s/kube-api.js'), import('../security/k8s/token-reviewer.js')]);
-    const client = (kubeClient = new TokenReviewClient(opts.k8s));
-    reviewer = new TokenReviewer((token) => client.review(token), { audience: opts.k8s.audience });
-    log.info({ api: opts.k8s.url, audience: opts.k8s.audience, caFile: opts.k8s.caFile ?? '(system CAs)', tokenFile: opts.k8s.tokenFile }, 'accepting Kubernetes service-account tokens (TokenReview)');
-  }
-  const auth = new Authenticator(timed, (name) => roles.get(name), Date.now, reviewer);
-  const guard = new StreamGuard(timed, roles, snapshots, {
-    maxStreamsPerToken: opts.maxStreamsPerToken ?? DEFAULT_MAX_STREAMS_PER_TOKEN,
-    checkMs: DEFAULT_STREAM_CHECK_MS,
-    ...(opts.onOpenStreams ? { onOpenStreams: opts.onOpenStreams } : {}),
-    // A service account's open streams: its token reviewed again once the cached review lapses.
-    ...(reviewer ? { review: async (p: Principal) => void (await reviewer.review(p.k8s!.credential)), reviewMs: reviewer.cacheMs } : {}),
-    // One record per token, reason and identity, however many streams it had.
-    onCut: (p, s, code, message) =>
-      audit.recordRepeatedRead(`cut\0${p.token.id}\0${s.project}\0${s.workload}\0${s.scope}\0${message}`, () => ({
-        time: Date.now(),
-        actor: p.actor,
-        action: 'Watch',
-        project: s.project,
-        target: `workload ${s.project}/${s.workload} (${s.scope})`,
-        keys: [],
-        outcome: 'denied',
-        detail: `stream ended (${code}): ${message}`,
-      })),
+    let hubRef: WatchHub | undefined;
+    // prom-client is loaded only when metrics are asked for: the default server stays lighter.
+    const metrics: Metrics | undefined = opts.metricsAddr
+      ? new (await import('../metrics.js')).Metrics(() => hubRef?.subscriberCount ?? 0)
+      : undefined;
+    const timed = metrics ? metrics.instrument(store) : store;
+    const snapshots = new Snapshots(timed, encodeResolution, metrics?.resolution);
+    const hub = (hubRef = new WatchHub(snapshots, watchEncoder, opts.heartbeatMs ?? 15_000, metrics?.push));
+    const audit = new Audit(timed);
+    stack.push(() => audit.close().catch(() => undefined));
+    const deps: Deps = { store: timed, snapshots, hub, audit, now: Date.now };
+    const roles = new RoleRegistry(timed);
+    const reviewer = opts.k8s ? await kubernetesReviewer(opts.k8s, stack, log) : undefined;
+    const auth = new Authenticator(timed, (name) => roles.get(name), Date.now, reviewer);
+    const guard = new StreamGuard(timed, roles, snapshots, {
+      maxStreamsPerToken: opts.maxStreamsPerToken ?? DEFAULT_MAX_STREAMS_PER_TOKEN,
+      checkMs: DEFAULT_STREAM_CHECK_MS,
+      ...(opts.onOpenStreams ? { onOpenStreams: opts.onOpenStreams } : {}),
+      // A service account's open streams: its token reviewed again once the cached review lapses.
+      ...(reviewer ? { review: async (p: Principal) => void (await reviewer.review(p.k8s!.credential)), reviewMs: reviewer.cacheMs } : {}),
+      // One record per token, reason and identity, however many streams it had.
+      onCut: (p, s, code, message) =>
+        audit.recordRepeatedRead(`cut\0${p.token.id}\0${s.project}\0${s.workload}\0${s.scope}\0${message}`, () => ({
+          time: Date.now(),
+          actor: p.actor,
+          action: 'Watch',
+          project: s.project,
+          target: `workload ${s.project}/${s.workload} (${s.scope})`,
+          keys: [],
+          outcome: 'denied',
+          detail: `stream ended (${code}): ${message}`,
+        })),
+    });
+    snapshots.beforePublish = () => guard.fresh();
+    const access = new AccessService(deps, auth, roles, guard);
+    // Other replicas' restart requests reach this replica's subscribers through the store.
+    const relay = new RestartRelay(timed, snapshots, hub);
+    const resolver = new ResolverService(deps, guard, resolutionKeys);
+    const services = {
+      projects: new ProjectsService(deps),
+      groups: new GroupsService(deps, relay.origin),
+      resolver,
+      access,
+      insights: new GroupInsights(deps),
+      reveal: new RevealService(deps, resolver),
+      projectWatch: new ProjectWatch(deps, guard),
+    };
+    const apiContext = { auth, throttle: new AuthThrottle(), log, ...auditedRefusals(audit), observe: metrics?.rpc, authFailed: metrics?.authFailure };
+    // Built once: grpc-js and the console's transcoder run the same handlers.
+    const handlers = serviceHandlers(apiContext, services);
+    const { server, health } = createGrpcServer(apiContext, services, handlers, {
+      maxConnectionIdleMs: opts.maxConnectionIdleMs ?? DEFAULT_MAX_CONNECTION_IDLE_MS,
+    });
+    // A failed start drops its connections at once; a shutdown lets in-flight calls finish.
+    stack.push((why) => (why === 'shutdown' ? drain(server) : server.forceShutdown()));
+    const metricsServer = metrics && opts.metricsAddr ? await metrics.serve(opts.metricsAddr) : undefined;
+    if (metricsServer) stack.push(() => metricsServer.close());
+    if (opts.metricsAddr) log.info({ addr: opts.metricsAddr }, 'metrics at /metrics');
+
+    const credentials = tls
+      ? grpc.ServerCredentials.createSsl(
+          opts.tlsClientCa ? readFileSync(opts.tlsClientCa) : null,
+          [{ cert_chain: readFileSync(opts.tlsCert!), private_key: readFileSync(opts.tlsKey!) }],
+          Boolean(opts.tlsClientCa),
+        )
+      : grpc.ServerCredentials.createInsecure();
+    routeGrpcLogs(log);
+    const boundPort = await new Promise<number>((resolve, reject) =>
+      server.bindAsync(`${host.includes(':') ? `[${host}]` : host}:${port}`, credentials, (err, p) => (err ? reject(bindError(opts.addr, err)) : resolve(p))),
+    );
+    // Only once the address is ours: a start that fails must not use up the one-time token print.
+    if (await access.needsBootstrap()) checkSecretDir(opts.dataDir, 'admin.token');
+    const bootstrapToken = await access.bootstrap();
+    if (bootstrapToken) writeSecretFile(opts.dataDir, 'admin.token', `${bootstrapToken}\n`);
+    const addr = `${host.includes(':') ? `[${host}]` : host}:${boundPort}`;
+    let consoleServer: ConsoleServer | undefined;
+    if (consoleAt) {
+      try {
+        consoleServer = await startConsole({
+          ...consoleAt,
+          loopback: isLoopback(consoleAt.host),
+          tls: tls ? { cert: opts.tlsCert!, key: opts.tlsKey!, clientCa: opts.tlsClientCa } : undefined,
+          assetDir: opts.consoleAssetDir,
+          log,
+          handlers,
+        });
+      } catch (e) {
+        const code = (e as NodeJS.ErrnoException).code ?? (e as Error).message;
+        if (!opts.consoleAddrIsDefault) throw new Error(`cannot serve the console on ${opts.consoleAddr}: ${code}`);
+        log.warn({ consoleAddr: opts.consoleAddr, code }, `console not started: ${opts.consoleAddr} is taken (${code}); give --console-addr HOST:PORT to serve it elsewhere`);
+      }
+    }
+    const openConsole = consoleServer;
+    if (openConsole) stack.push(() => openConsole.close());
+    // On shutdown, in this order: NOT_SERVING, the change feed, relay and guard stop, every
+    // Watch ends with a status that tells agents to reconnect, then the servers and the store close.
+    stack.push(() => hub.closeAll('server shutting down; reconnect'));
+    guard.start();
+    stack.push(() => guard.stop());
+    if (!embedded) {
+      relay.start(opts.pollMs ?? 250); // one process owns an embedded store: nothing to relay
+      stack.push(() => relay.stop());
+    }
+    snapshots.startPolling(opts.pollMs ?? (embedded ? 1000 : 250));
+    stack.push(() => snapshots.stop());
+    for (const s of ['', ...SERVICE_NAMES]) health.setStatus(s, 'SERVING');
+    stack.push(() => {
+      for (const s of ['', ...SERVICE_NAMES]) health.setStatus(s, 'NOT_SERVING');
+    });
+    log.info({ addr, store: embedded ? 'sqlite' : 'mongodb', tls, console: consoleServer?.url ?? 'off' }, 'listening');
+
+    let closing: Promise<void> | undefined;
+    return {
+      addr,
+      port: boundPort,
+      bootstrapToken,
+      ...(consoleServer ? { consoleUrl: consoleServer.url } : {}),
+      watchers: () => hub.subscriberCount,
+      close: () => (closing ??= stack.unwind('shutdown')),
+    };
   });
-  snapshots.beforePublish = () => guard.fresh();
-  const access = new AccessService(deps, auth, roles, guard);
-  // Other replicas' restart requests reach this replica's subscribers through the store.
-  const relay = new RestartRelay(timed, snapshots, hub);
-  const resolver = new ResolverService(deps, guard, resolutionKeys);
-  const services = {
-    projects: new ProjectsService(deps),
-    groups: new GroupsService(deps, relay.origin),
-    resolver,
-    access,
-    insights: new GroupInsights(deps),
-    reveal: new RevealService(deps, resolver),
-    projectWatch: new ProjectWatch(deps, guard),
-  };
+}
+
+/** Kubernetes identity, loaded only when configured: a TokenReview client (closed with the stack) and its reviewer. */
+async function kubernetesReviewer(k8s: NonNullable<ServerOptions['k8s']>, stack: CloseStack, log: Logger) {
+  const [{ TokenReviewClient }, { TokenReviewer }] = await Promise.all([import('../security/k8s/kube-api.js'), import('../security/k8s/token-reviewer.js')]);
+  const client = new TokenReviewClient(k8s);
+  stack.push(() => client.close());
+  log.info({ api: k8s.url, audience: k8s.audience, caFile: k8s.caFile ?? '(system CAs)', tokenFile: k8s.tokenFile }, 'accepting Kubernetes service-account tokens (TokenReview)');
+  return new TokenReviewer((token) => client.review(token), { audience: k8s.audience });
+}
+
+/** The API's audit records of refused calls: denied ones by actor, failed authentications by peer host. */
+function auditedRefusals(audit: Audit) {
   const denied = (p: Principal, method: string, request: unknown, detail?: string) => {
     const r = request as { project?: unknown; name?: unknown; workload?: unknown };
     const project = typeof r.project === 'string' ? r.project.slice(0, 64) : '';
@@ -137,109 +217,25 @@ export async function startServer(opts: ServerOptions, log: Logger = createLogge
       project: '',
       target: '',
       keys: [],
-      outcome: 'denied',
+      outcome: 'denied' as const,
       detail: `authentication failed: ${reason.slice(0, 120)}`,
     }));
-  const apiContext = { auth, throttle: new AuthThrottle(), log, denied, unauthenticated, observe: metrics?.rpc, authFailed: metrics?.authFailure };
-  // Built once: grpc-js and the console's transcoder run the same handlers.
-  const handlers = serviceHandlers(apiContext, services);
-  const { server, health } = createGrpcServer(apiContext, services, handlers, {
-    maxConnectionIdleMs: opts.maxConnectionIdleMs ?? DEFAULT_MAX_CONNECTION_IDLE_MS,
-  });
-  const metricsServer = metrics && opts.metricsAddr ? await metrics.serve(opts.metricsAddr) : undefined;
-  if (opts.metricsAddr) log.info({ addr: opts.metricsAddr }, 'metrics at /metrics');
+  return { denied, unauthenticated };
+}
 
-  const credentials = tls
-    ? grpc.ServerCredentials.createSsl(
-        opts.tlsClientCa ? readFileSync(opts.tlsClientCa) : null,
-        [{ cert_chain: readFileSync(opts.tlsCert!), private_key: readFileSync(opts.tlsKey!) }],
-        Boolean(opts.tlsClientCa),
-      )
-    : grpc.ServerCredentials.createInsecure();
-  routeGrpcLogs(log);
-  const boundPort = await new Promise<number>((resolve, reject) =>
-    server.bindAsync(`${host.includes(':') ? `[${host}]` : host}:${port}`, credentials, (err, p) => (err ? reject(bindError(opts.addr, err)) : resolve(p))),
-  ).catch(async (e: unknown) => {
-    metricsServer?.close();
-    await store.close().catch(() => undefined);
-    throw e;
+/** Stops taking calls and lets in-flight ones finish, for 5 s at the most. */
+function drain(server: grpc.Server): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const force = setTimeout(() => {
+      server.forceShutdown();
+      resolve();
+    }, 5_000);
+    force.unref();
+    server.tryShutdown(() => {
+      clearTimeout(force);
+      resolve();
+    });
   });
-  // Only once the address is ours: a start that fails must not use up the one-time token print.
-  let bootstrapToken: string | undefined;
-  try {
-    if (await access.needsBootstrap()) checkSecretDir(opts.dataDir, 'admin.token');
-    bootstrapToken = await access.bootstrap();
-    if (bootstrapToken) writeSecretFile(opts.dataDir, 'admin.token', `${bootstrapToken}\n`);
-  } catch (e) {
-    server.forceShutdown();
-    metricsServer?.close();
-    await store.close().catch(() => undefined);
-    throw e;
-  }
-  snapshots.startPolling(opts.pollMs ?? (embedded ? 1000 : 250));
-  if (!embedded) relay.start(opts.pollMs ?? 250); // one process owns an embedded store: nothing to relay
-  guard.start();
-  for (const s of ['', ...SERVICE_NAMES]) health.setStatus(s, 'SERVING');
-  const addr = `${host.includes(':') ? `[${host}]` : host}:${boundPort}`;
-  let consoleServer: ConsoleServer | undefined;
-  if (consoleAt) {
-    try {
-      consoleServer = await startConsole({
-        ...consoleAt,
-        loopback: isLoopback(consoleAt.host),
-        tls: tls ? { cert: opts.tlsCert!, key: opts.tlsKey!, clientCa: opts.tlsClientCa } : undefined,
-        assetDir: opts.consoleAssetDir,
-        log,
-        handlers,
-      });
-    } catch (e) {
-      const code = (e as NodeJS.ErrnoException).code ?? (e as Error).message;
-      if (!opts.consoleAddrIsDefault) {
-        server.forceShutdown();
-        metricsServer?.close();
-        snapshots.stop();
-        relay.stop();
-        await audit.close().catch(() => undefined);
-        await store.close().catch(() => undefined);
-        throw new Error(`cannot serve the console on ${opts.consoleAddr}: ${code}`);
-      }
-      log.warn({ consoleAddr: opts.consoleAddr, code }, `console not started: ${opts.consoleAddr} is taken (${code}); give --console-addr HOST:PORT to serve it elsewhere`);
-    }
-  }
-  log.info({ addr, store: embedded ? 'sqlite' : 'mongodb', tls, console: consoleServer?.url ?? 'off' }, 'listening');
-
-  let closing: Promise<void> | undefined;
-  return {
-    addr,
-    port: boundPort,
-    bootstrapToken,
-    ...(consoleServer ? { consoleUrl: consoleServer.url } : {}),
-    watchers: () => hub.subscriberCount,
-    close: () =>
-      (closing ??= (async () => {
-        for (const s of ['', ...SERVICE_NAMES]) health.setStatus(s, 'NOT_SERVING');
-        snapshots.stop();
-        relay.stop();
-        guard.stop();
-        hub.closeAll('server shutting down; reconnect');
-        await consoleServer?.close();
-        await new Promise<void>((resolve) => {
-          const force = setTimeout(() => {
-            server.forceShutdown();
-            resolve();
-          }, 5_000);
-          force.unref();
-          server.tryShutdown(() => {
-            clearTimeout(force);
-            resolve();
-          });
-        });
-        metricsServer?.close();
-        kubeClient?.close();
-        await audit.close().catch(() => undefined);
-        await store.close();
-      })()),
-  };
 }
 
 /** The inner store for a URI: MongoDB for mongodb://…, else the embedded SQLite under dataDir. */

@@ -16,6 +16,7 @@ import { ResolverServiceDefinition } from '../../gen/web/secretgroups/v1/resolve
 import { SecretGroupServiceDefinition } from '../../gen/web/secretgroups/v1/secret_group_service.js';
 import type { ServiceHandlers } from '../api/server.js';
 import { LIMITS } from '../domain/limits.js';
+import { blankRecordsIn } from '../domain/secret-fields.js';
 
 /** What ts-proto generates for every message (the subset used here). */
 export interface MessageType {
@@ -113,26 +114,7 @@ export function responseToJson(route: Route, value: unknown): unknown {
   return route.responseType.toJSON(message as never);
 }
 
-type Vars = Record<string, string>;
-const blank = (vars: Vars | undefined): Vars => Object.fromEntries(Object.keys(vars ?? {}).map((k) => [k, '']));
-
-/** Blanks the values of a response's `group`, `workload` or `addon`, as keys-only views do. */
+/** Blanks the values of a response's `group`, `workload` or `addon`, as keys-only views do (domain/secret-fields.ts). */
 export function redactRecords(message: Record<string, unknown>): void {
-  const group = message.group as { variables?: Vars; files?: { content: Uint8Array; size: number }[]; valuesRedacted?: boolean } | undefined;
-  if (group && typeof group === 'object' && 'variables' in group) {
-    group.variables = blank(group.variables);
-    group.files = (group.files ?? []).map((f) => ({ ...f, content: new Uint8Array(0), size: f.size || f.content.byteLength }));
-    group.valuesRedacted = true;
-  }
-  const workload = message.workload as { runtimeVariables?: Vars; buildArguments?: Vars; valuesRedacted?: boolean } | undefined;
-  if (workload && typeof workload === 'object' && 'runtimeVariables' in workload) {
-    workload.runtimeVariables = blank(workload.runtimeVariables);
-    workload.buildArguments = blank(workload.buildArguments);
-    workload.valuesRedacted = true;
-  }
-  const addon = message.addon as { connectionDetails?: Vars; valuesRedacted?: boolean } | undefined;
-  if (addon && typeof addon === 'object' && 'connectionDetails' in addon) {
-    addon.connectionDetails = blank(addon.connectionDetails);
-    addon.valuesRedacted = true;
-  }
+  blankRecordsIn(message, (f) => f.size || f.content.byteLength);
 }

@@ -13,7 +13,7 @@ import { tooLarge } from './errors.js';
 import { LIMITS } from './limits.js';
 import { isEligible, mergeOrder, prepareGroup, prepareGroups, type PreparedGroup } from './resolve.js';
 import type { ProjectSnapshot, SecretFile, SecretGroup, Workload } from './types.js';
-import type { WorkloadChange } from './preview.js';
+import type { WorkloadChange } from './group-diff.js';
 import { hiddenGroup, READS_ALL, type Readable } from './preview-visibility.js';
 
 type Holders = Map<string, PreparedGroup[]>;

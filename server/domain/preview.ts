@@ -1,19 +1,9 @@
 /** Change preview: how resolutions would differ between two snapshots. Keys only, never values. */
+import { diffKeysAndFiles, type KeyChanges, type WorkloadChange } from './group-diff.js';
 import { previewGroupChanges } from './preview-groups.js';
 import { comparableResolution, READS_ALL, type Readable } from './preview-visibility.js';
 import { isEligible, mergeOrder, prepareGroup, prepareGroups, resolveWorkload } from './resolve.js';
-import type { ProjectSnapshot, Resolution, ResolveScope } from './types.js';
-
-export interface WorkloadChange {
-  workload: string;
-  scope: ResolveScope;
-  addedKeys: string[];
-  removedKeys: string[];
-  changedKeys: string[];
-  addedFiles: string[];
-  removedFiles: string[];
-  changedFiles: string[];
-}
+import type { ProjectSnapshot, Resolution } from './types.js';
 
 /**
  * A change to groups alone (every PreviewChange) is previewed key by key, with bounded work
@@ -51,31 +41,7 @@ export function previewChange(before: ProjectSnapshot, after: ProjectSnapshot, r
   return changes;
 }
 
-export function diffResolutions(before: Resolution | null, after: Resolution) {
-  const keys = diffMaps(before?.variables ?? {}, after.variables, (x, y) => x === y);
-  const fb = Object.fromEntries((before?.files ?? []).map((f) => [f.path, f]));
-  const fa = Object.fromEntries(after.files.map((f) => [f.path, f]));
-  const files = diffMaps(fb, fa, (x, y) => x.mode === y.mode && Buffer.compare(x.content, y.content) === 0);
-  const empty = [...Object.values(keys), ...Object.values(files)].every((l) => l.length === 0);
-  if (empty) return null;
-  return {
-    addedKeys: keys.added,
-    removedKeys: keys.removed,
-    changedKeys: keys.changed,
-    addedFiles: files.added,
-    removedFiles: files.removed,
-    changedFiles: files.changed,
-  };
-}
-
-function diffMaps<T>(a: Record<string, T>, b: Record<string, T>, same: (x: T, y: T) => boolean) {
-  const added: string[] = [];
-  const removed: string[] = [];
-  const changed: string[] = [];
-  for (const k of Object.keys(b)) {
-    if (!Object.hasOwn(a, k)) added.push(k);
-    else if (!same(a[k]!, b[k]!)) changed.push(k);
-  }
-  for (const k of Object.keys(a)) if (!Object.hasOwn(b, k)) removed.push(k);
-  return { added: added.sort(), removed: removed.sort(), changed: changed.sort() };
+export function diffResolutions(before: Resolution | null, after: Resolution): KeyChanges | null {
+  const diff = diffKeysAndFiles(before?.variables ?? {}, after.variables, before?.files ?? [], after.files);
+  return Object.values(diff).every((l) => l.length === 0) ? null : diff;
 }

@@ -1,5 +1,6 @@
 /**
- * Resolution: the merged variables and files of one workload for one scope (DESIGN §3).
+ * Resolution: the merged variables and files of one workload for one scope
+ * (docs/architecture.md, "Resolution rules").
  * Pure: the same snapshot always gives the same result, whatever order groups were created in.
  */
 import { createHash } from 'node:crypto';

@@ -5,7 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import { DomainError } from '../domain/errors.js';
-import type { Store, TokenRecord } from '../store/store.js';
+import type { TokenRecord, TokenStore } from './tokens.js';
 import { looksLikeJwt } from './k8s/jwt-claims.js';
 import type { TokenReviewer } from './k8s/token-reviewer.js';
 import { Principal } from './principal.js';
@@ -42,7 +42,7 @@ export class Authenticator {
    * Kubernetes service-account token, reviewed by the API server and mapped to its binding.
    */
   constructor(
-    private readonly store: Store,
+    private readonly store: Pick<TokenStore, 'getTokenByHash' | 'getTokensByServiceAccount'>,
     private readonly roles: (name: string) => Promise<Role | undefined>,
     private readonly now: () => number = Date.now,
     readonly k8s?: TokenReviewer,

@@ -1,7 +1,7 @@
 /** Who is calling, and what they may do: the checks every service method runs. */
 import { DomainError, denied } from '../domain/errors.js';
 import type { GroupType, ResolveScope, Workload } from '../domain/types.js';
-import type { TokenRecord } from '../store/store.js';
+import type { TokenRecord } from './tokens.js';
 import { atLeast, type AccessLevel, type Role } from './roles.js';
 
 /**

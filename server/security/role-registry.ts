@@ -4,7 +4,7 @@
  */
 import { alreadyExists, invalid, notFound, precondition } from '../domain/errors.js';
 import { validateName } from '../domain/validation.js';
-import type { Store } from '../store/store.js';
+import type { TokenStore } from './tokens.js';
 import { BUILTIN_ROLES, builtinRole, type AccessLevel, type Role } from './roles.js';
 
 const META_KEY = 'roles';
@@ -14,7 +14,7 @@ export class RoleRegistry {
   private cached: { roles: Role[]; raw: string; until: number } | undefined;
 
   constructor(
-    private readonly store: Store,
+    private readonly store: Pick<TokenStore, 'listTokens' | 'getMeta' | 'setMeta'>,
     private readonly ttlMs = 500,
     private readonly now: () => number = Date.now,
   ) {}

@@ -26,12 +26,25 @@
  * one presented token: each pod's own).
  */
 import { DomainError } from '../domain/errors.js';
-import type { ResolveScope } from '../domain/types.js';
-import type { ProjectState, Snapshots } from '../service/snapshots.js';
-import type { Store, TokenRecord } from '../store/store.js';
+import type { ProjectSnapshot, ResolveScope } from '../domain/types.js';
+import type { TokenRecord, TokenStore } from './tokens.js';
 import type { Principal } from './principal.js';
 import type { RoleRegistry } from './role-registry.js';
 import type { Role } from './roles.js';
+
+/** A project as this replica holds it in memory: the guard reads its workloads. */
+interface HeldProject {
+  readonly snapshot: Pick<ProjectSnapshot, 'workloads'>;
+}
+
+/**
+ * What the guard reads of the in-memory snapshots (watch/snapshots.ts's Snapshots is one): a
+ * project's workloads without I/O, and each replaced snapshot before the hub sends it.
+ */
+export interface HeldProjects {
+  peek(project: string): HeldProject | undefined;
+  prependListener(event: 'changed', listener: (project: string, after: HeldProject | null) => void): unknown;
+}
 
 export type CutCode = 'UNAUTHENTICATED' | 'PERMISSION_DENIED';
 
@@ -127,9 +140,9 @@ export class StreamGuard {
   private open = 0;
 
   constructor(
-    private readonly store: Store,
+    private readonly store: Pick<TokenStore, 'tokenChanges' | 'getTokensByIds'>,
     private readonly roles: Pick<RoleRegistry, 'get' | 'refresh'>,
-    private readonly snapshots: Snapshots,
+    private readonly snapshots: HeldProjects,
     private readonly opts: StreamGuardOptions,
   ) {
     this.now = opts.now ?? Date.now;
@@ -317,7 +330,7 @@ export class StreamGuard {
   }
 
   /** Bound tokens whose workload this change removed or replaced. */
-  private projectChanged(project: string, state: ProjectState | null): void {
+  private projectChanged(project: string, state: HeldProject | null): void {
     for (const ts of [...this.tokens.values()]) {
       const bound = ts.principal.token.workload;
       if (!bound || bound.project !== project) continue;

@@ -2,7 +2,7 @@
 import type { Store } from '../store/store.js';
 import type { WatchHub } from '../watch/hub.js';
 import type { Audit } from './audit.js';
-import type { Snapshots } from './snapshots.js';
+import type { Snapshots } from '../watch/snapshots.js';
 
 export interface Deps {
   store: Store;

@@ -3,13 +3,11 @@
  * keys that win there) and the difference between two of its revisions.
  */
 import { groupDependents, type GroupDependent } from '../domain/dependents.js';
-import { notFound } from '../domain/errors.js';
 import { diffGroups, type GroupDiff } from '../domain/group-diff.js';
-import { validateName } from '../domain/validation.js';
 import type { ResolveScope, SecretGroup, Vars } from '../domain/types.js';
 import type { Principal } from '../security/principal.js';
 import type { Deps } from './deps.js';
-import { historyType, revisionOf } from './group-history.js';
+import { openHistory, revisionOf } from './group-history.js';
 import { snapshotGroup } from './snapshot-group.js';
 
 export interface RevisionDiff extends GroupDiff {
@@ -34,13 +32,8 @@ export class GroupInsights {
    * current group (as ListGroupHistory shows each revision with the stricter type).
    */
   async diff(p: Principal, project: string, name: string, fromRevision: number, toRevision: number, keysOnly: boolean): Promise<RevisionDiff> {
-    validateName('project', project);
-    validateName('group name', name);
-    p.requireProject(project);
     const store = this.d.store;
-    const [type, bounds] = await Promise.all([historyType(store, project, name), store.groupHistoryBounds(project, name)]);
-    if (!type || !bounds) throw notFound(`group ${project}/${name}`);
-    p.requireGroupAccess(project, type, 'keys');
+    const { type, bounds } = await openHistory(store, p, project, name);
     const to = toRevision || bounds.last;
     // Only the two revisions compared are read and opened, however long the history.
     const [a, b] = (await Promise.all([revisionOf(store, project, name, fromRevision), revisionOf(store, project, name, to)])).map((e) => e.group);

@@ -3,7 +3,8 @@ import { applyGroupChange, changedKeys, CHANGE_ACTIONS, sameContent, type GroupC
 import { checkRestrictionReach } from '../domain/restriction-reach.js';
 import { DomainError, alreadyExists, invalid, notFound, stale, tooLarge } from '../domain/errors.js';
 import { LIMITS } from '../domain/limits.js';
-import { previewChange, type WorkloadChange } from '../domain/preview.js';
+import type { WorkloadChange } from '../domain/group-diff.js';
+import { previewChange } from '../domain/preview.js';
 import { isEligible } from '../domain/resolve.js';
 import { describeNeeds, secretWriteNeeds } from '../domain/secret-write.js';
 import { checkResolutionSizes } from '../domain/sizes.js';
@@ -15,7 +16,7 @@ import { MAX_WRITE_ATTEMPTS, type Deps } from './deps.js';
 import { snapshotGroup } from './snapshot-group.js';
 import { dependentsOf, RESTART_ACTION, signalRestart } from '../watch/restart-relay.js';
 import { auditedWrite } from './audit.js';
-import { historyTail, historyType, revisionOf } from './group-history.js';
+import { historyTail, openHistory, revisionOf } from './group-history.js';
 import { viewGroup, type Redacted } from './redact.js';
 import { recordAnswerRead, recordValueReads } from './value-reads.js';
 
@@ -93,13 +94,8 @@ export class GroupsService {
    * revision is read.
    */
   async history(p: Principal, project: string, name: string, page: { size?: number; before?: number } = {}): Promise<HistoryPage> {
-    validateName('project', project);
-    validateName('group name', name);
-    p.requireProject(project);
     const store = this.d.store;
-    const [type, bounds] = await Promise.all([historyType(store, project, name), store.groupHistoryBounds(project, name)]);
-    if (!type || !bounds) throw notFound(`group ${project}/${name}`);
-    p.requireGroupAccess(project, type, 'keys');
+    const { type, bounds } = await openHistory(store, p, project, name);
     const limit = Math.min(page.size || LIMITS.historyPageSize, LIMITS.historyPageMax);
     const entries = await store.listGroupHistory(project, name, { before: page.before, limit, maxBytes: LIMITS.historyPageBytes });
     const oldest = entries[0]?.revision;

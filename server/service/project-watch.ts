@@ -6,7 +6,7 @@ import { validateName } from '../domain/validation.js';
 import type { Principal } from '../security/principal.js';
 import type { CutCode, StreamGuard } from '../security/stream-guard.js';
 import type { Deps } from './deps.js';
-import type { ProjectState } from './snapshots.js';
+import type { ProjectState } from '../watch/snapshots.js';
 
 export interface ProjectChangeSink {
   change(version: number, deleted: boolean): void;

@@ -1,6 +1,7 @@
 /** Projects, workloads and addons. */
 import { randomBytes } from 'node:crypto';
 import { checkGroup } from '../domain/group-changes.js';
+import { secretKeys } from '../domain/secret-fields.js';
 import { checkResolutionSizes } from '../domain/sizes.js';
 import { valueView } from './value-view.js';
 import { clip, DomainError, echo, echoList, invalid, notFound, precondition, tooLarge } from '../domain/errors.js';
@@ -116,7 +117,7 @@ export class ProjectsService {
       updatedBy: p.actor,
     };
     await this.checkResolutionSize(p, w.project, record);
-    const keys = [...Object.keys(record.runtimeVariables), ...Object.keys(record.buildArguments)];
+    const keys = secretKeys('workload', record);
     await this.audited(p, 'CreateWorkload', w.project, `workload ${w.project}/${w.name}`, keys, () => this.d.store.createRecord('workload', record), ['workload', w.name, record]);
     return recordAnswerRead(this.d, p, 'CreateWorkload', w.project, viewWorkload(p, record));
   }
@@ -230,7 +231,7 @@ export class ProjectsService {
       updatedAt: now,
       updatedBy: p.actor,
     };
-    await this.audited(p, 'CreateAddon', project, `addon ${project}/${name}`, Object.keys(details), () => this.d.store.createRecord('addon', record), ['addon', name, record]);
+    await this.audited(p, 'CreateAddon', project, `addon ${project}/${name}`, secretKeys('addon', record), () => this.d.store.createRecord('addon', record), ['addon', name, record]);
     return recordAnswerRead(this.d, p, 'CreateAddon', project, viewAddon(p, record));
   }
 

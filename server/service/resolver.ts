@@ -8,7 +8,7 @@ import type { Principal } from '../security/principal.js';
 import type { StreamGuard } from '../security/stream-guard.js';
 import type { WatchSink } from '../watch/hub.js';
 import type { Deps } from './deps.js';
-import type { CachedResolution, ProjectState, ResolutionKeys } from './snapshots.js';
+import type { CachedResolution, ProjectState, ResolutionKeys } from '../watch/snapshots.js';
 
 export class ResolverService {
   constructor(

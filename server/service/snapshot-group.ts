@@ -4,7 +4,7 @@ import type { SecretGroup } from '../domain/types.js';
 import { validateName } from '../domain/validation.js';
 import type { Principal } from '../security/principal.js';
 import type { AccessLevel } from '../security/roles.js';
-import type { ProjectState, Snapshots } from './snapshots.js';
+import type { ProjectState, Snapshots } from '../watch/snapshots.js';
 
 export async function snapshotGroup(
   snapshots: Snapshots,

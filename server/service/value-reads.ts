@@ -5,6 +5,7 @@
  * caller could read a whole secret group through a write that changes nothing and leave no read
  * in the log (SECURITY.md "Audit"). Views the caller gets redacted record nothing.
  */
+import { secretKeys } from '../domain/secret-fields.js';
 import type { Addon, SecretGroup, Workload } from '../domain/types.js';
 import type { Principal } from '../security/principal.js';
 import type { Deps } from './deps.js';
@@ -16,7 +17,7 @@ export const VALUES_IN_ANSWER = 'values in the answer';
 type Viewed = SecretGroup | Workload | Addon;
 
 const isGroup = (r: Viewed): r is SecretGroup => 'priority' in r;
-const isAddon = (r: Viewed): r is Addon => 'connectionDetails' in r;
+const isWorkload = (r: Viewed): r is Workload => 'kind' in r;
 
 /** Whether a view shows secret values: a secret group's, or any workload's or addon's (they count as secret). */
 function showsSecrets(v: Redacted<Viewed>): boolean {
@@ -24,14 +25,8 @@ function showsSecrets(v: Redacted<Viewed>): boolean {
   return isGroup(v.record) ? v.record.type === 'secret' : true;
 }
 
-function keysOf(r: Viewed): string[] {
-  if (isGroup(r)) return [...Object.keys(r.variables), ...r.files.map((f) => f.path)];
-  if (isAddon(r)) return Object.keys(r.connectionDetails);
-  return [...Object.keys(r.runtimeVariables), ...Object.keys(r.buildArguments)];
-}
-
-function kindOf(r: Viewed): string {
-  return isGroup(r) ? 'group' : isAddon(r) ? 'addon' : 'workload';
+function kindOf(r: Viewed): 'group' | 'addon' | 'workload' {
+  return isGroup(r) ? 'group' : isWorkload(r) ? 'workload' : 'addon';
 }
 
 /**
@@ -43,7 +38,7 @@ export function recordValueReads<T extends Redacted<Viewed>>(d: Deps, p: Princip
   if (shown.length === 0) return views;
   const one = shown.length === 1 ? shown[0]!.record : undefined;
   const target = one ? `${kindOf(one)} ${project}/${one.name}` : `${project} (${shown.length} ${kindOf(shown[0]!.record)}s)`;
-  const keys = [...new Set(shown.flatMap((v) => keysOf(v.record)))].sort();
+  const keys = [...new Set(shown.flatMap((v) => secretKeys(kindOf(v.record), v.record)))].sort();
   d.audit.recordRead({ time: d.now(), actor: p.actor, action, project, target, keys, outcome: 'ok', ...(detail ? { detail } : {}) });
   return views;
 }

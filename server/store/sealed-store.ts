@@ -1,7 +1,8 @@
 /**
  * Encryption at rest as a Store wrapper: every variable value, build argument, addon
- * connection detail and file content (also inside group history entries) is sealed with the
- * project's data key before it reaches the inner store, and opened on the way out. Names
+ * connection detail and file content (also inside group history entries) — the fields
+ * `domain/secret-fields.ts` names — is sealed with the project's data key before it reaches
+ * the inner store, and opened on the way out. Names
  * (keys, file paths) stay plaintext so the store can still be inspected and indexed.
  *
  * Data keys: one per project, kept wrapped by the master key in the inner store's meta under
@@ -14,7 +15,8 @@
  * Master key rotation re-wraps data keys only; values are never rewritten.
  */
 import { DomainError } from '../domain/errors.js';
-import type { Addon, GroupHistoryEntry, Project, ProjectSnapshot, SecretFile, SecretGroup, Vars, Workload } from '../domain/types.js';
+import { holdsSecrets, mapSecrets } from '../domain/secret-fields.js';
+import type { GroupHistoryEntry, Project, ProjectSnapshot, SecretFile, Vars } from '../domain/types.js';
 import {
   type Binding,
   newDataKey,
@@ -262,20 +264,17 @@ export class SealedStore implements Store {
     const report: RotationReport = { rewrapped: [], alreadyCurrent: [], withoutKey: [] };
     try {
       for (const { name } of await this.inner.listProjects()) {
-        const raw = await this.inner.getMeta(META_PREFIX + name);
+        const raw = await this.readWrapped(name);
         if (raw === null) {
           report.withoutKey.push(name);
           continue;
         }
-        const wrapped = parseWrappedDataKey(raw, name);
-        const dataKey = unwrapDataKey(this.masters, wrapped, name);
-        if (wrapped.mk === newKey.id) {
+        const dataKey = this.unwrap(raw, name);
+        if (parseWrappedDataKey(raw, name).mk === newKey.id) {
           report.alreadyCurrent.push(name);
         } else {
-          await this.inner.setMeta(META_PREFIX + name, JSON.stringify(wrapDataKey(newKey, dataKey, name)));
           // Read back: the old wrapping is gone now, so make sure the new one opens.
-          const check = await this.inner.getMeta(META_PREFIX + name);
-          unwrapDataKey([newKey], parseWrappedDataKey(check ?? '', name), name);
+          await this.writeWrapped(name, dataKey, newKey, [newKey]);
           report.rewrapped.push(name);
         }
         this.dataKeys.set(name, Promise.resolve(dataKey));
@@ -298,7 +297,7 @@ export class SealedStore implements Store {
     let first: unknown;
     for (const { name } of await this.inner.listProjects()) {
       // A project without a data key has nothing sealed: nothing to check.
-      if ((await this.inner.getMeta(META_PREFIX + name)) === null) continue;
+      if ((await this.readWrapped(name)) === null) continue;
       try {
         await this.dataKey(name, 'open');
       } catch (e) {
@@ -317,10 +316,10 @@ export class SealedStore implements Store {
 
   /** Called after a successful inner createProject: the project is new, so nothing is sealed yet. */
   private async provisionDataKey(project: string): Promise<void> {
-    const raw = await this.inner.getMeta(META_PREFIX + project);
+    const raw = await this.readWrapped(project);
     if (raw !== null) {
       try {
-        const key = unwrapDataKey(this.masters, parseWrappedDataKey(raw, project), project);
+        const key = this.unwrap(raw, project);
         this.dataKeys.set(project, Promise.resolve(key));
         return;
       } catch {
@@ -328,8 +327,7 @@ export class SealedStore implements Store {
         // by a master key rotated away since). Its records went with the project: replace it.
       }
     }
-    const key = newDataKey();
-    await this.inner.setMeta(META_PREFIX + project, JSON.stringify(wrapDataKey(this.current, key, project)));
+    const key = await this.writeWrapped(project, newDataKey(), this.current);
     this.dataKeys.set(project, Promise.resolve(key));
   }
 
@@ -348,18 +346,38 @@ export class SealedStore implements Store {
   }
 
   private async loadDataKey(project: string, mode: Transform): Promise<SecretKey> {
-    const raw = await this.inner.getMeta(META_PREFIX + project);
-    if (raw !== null) return unwrapDataKey(this.masters, parseWrappedDataKey(raw, project), project);
+    const raw = await this.readWrapped(project);
+    if (raw !== null) return this.unwrap(raw, project);
     if (mode === 'open') {
       throw new DomainError('INTERNAL', `project ${project} has no data key, so its sealed values cannot be opened`);
     }
     // A project created without this wrapper (or a crash between createProject and writing
     // its key): create the key now, then adopt whatever meta holds in case another writer
     // got there at the same moment.
-    const key = newDataKey();
-    await this.inner.setMeta(META_PREFIX + project, JSON.stringify(wrapDataKey(this.current, key, project)));
-    const stored = await this.inner.getMeta(META_PREFIX + project);
-    return unwrapDataKey(this.masters, parseWrappedDataKey(stored ?? '', project), project);
+    return this.writeWrapped(project, newDataKey(), this.current, this.masters);
+  }
+
+  // The key ring: a project's data key is kept in meta wrapped by a master key.
+
+  /** Meta's wrapping of the project's data key, as stored; null when there is none. */
+  private readWrapped(project: string): Promise<string | null> {
+    return this.inner.getMeta(META_PREFIX + project);
+  }
+
+  /** The data key a stored wrapping holds, opened with one of `masters`. */
+  private unwrap(raw: string, project: string, masters: readonly SecretKey[] = this.masters): SecretKey {
+    return unwrapDataKey(masters, parseWrappedDataKey(raw, project), project);
+  }
+
+  /**
+   * Stores `key` wrapped by `master`. With `readBack`, reads meta again and answers the key it
+   * holds then, opened with one of `readBack`: the check that the new wrapping opens, and the
+   * key another writer stored at the same moment, should it have won. Else answers `key`.
+   */
+  private async writeWrapped(project: string, key: SecretKey, master: SecretKey, readBack?: readonly SecretKey[]): Promise<SecretKey> {
+    await this.inner.setMeta(META_PREFIX + project, JSON.stringify(wrapDataKey(master, key, project)));
+    if (!readBack) return key;
+    return this.unwrap((await this.readWrapped(project)) ?? '', project, readBack);
   }
 
   private async sealWrite<K extends RecordKind>(
@@ -393,14 +411,14 @@ export class SealedStore implements Store {
     mode: Transform,
     memo?: Memo,
   ): Promise<RecordTypes[K]> {
-    if (!hasSealable(kind, record)) return record;
+    if (!holdsSecrets(kind, record)) return record;
     const key = await this.dataKey(record.project, mode);
     const at = { project: record.project, record: kind as string, name: record.name, revision: record.revision };
     return applyRecord(kind, record, key, at, mode, memo);
   }
 
   private async transformHistory(entry: GroupHistoryEntry, mode: Transform): Promise<GroupHistoryEntry> {
-    if (!entry.group || !hasSealable('group', entry.group)) return entry;
+    if (!entry.group || !holdsSecrets('group', entry.group)) return entry;
     const key = await this.dataKey(entry.project, mode);
     const at = { project: entry.project, record: 'history', name: entry.name, revision: entry.revision };
     return { ...entry, group: applyRecord('group', entry.group, key, at, mode) };
@@ -424,26 +442,6 @@ function checkPlace(what: string, project: string, name: string, labelledProject
   }
 }
 
-function hasSealable(kind: RecordKind, r: RecordTypes[RecordKind]): boolean {
-  switch (kind) {
-    case 'workload': {
-      const w = r as Workload;
-      return nonEmpty(w.runtimeVariables) || nonEmpty(w.buildArguments);
-    }
-    case 'addon':
-      return nonEmpty((r as Addon).connectionDetails);
-    case 'group': {
-      const g = r as SecretGroup;
-      return nonEmpty(g.variables) || g.files.length > 0;
-    }
-  }
-}
-
-function nonEmpty(v: Vars): boolean {
-  for (const _ in v) return true;
-  return false;
-}
-
 function applyRecord<K extends RecordKind>(
   kind: K,
   record: RecordTypes[K],
@@ -452,28 +450,10 @@ function applyRecord<K extends RecordKind>(
   mode: Transform,
   memo?: Memo,
 ): RecordTypes[K] {
-  switch (kind) {
-    case 'workload': {
-      const w = record as Workload;
-      return {
-        ...w,
-        runtimeVariables: applyVars(w.runtimeVariables, key, at, 'runtimeVariables', mode, memo),
-        buildArguments: applyVars(w.buildArguments, key, at, 'buildArguments', mode, memo),
-      } as RecordTypes[K];
-    }
-    case 'addon': {
-      const a = record as Addon;
-      return { ...a, connectionDetails: applyVars(a.connectionDetails, key, at, 'connectionDetails', mode, memo) } as RecordTypes[K];
-    }
-    default: {
-      const g = record as SecretGroup;
-      return {
-        ...g,
-        variables: applyVars(g.variables, key, at, 'variables', mode, memo),
-        files: g.files.map((f) => applyFile(f, key, at, mode)),
-      } as RecordTypes[K];
-    }
-  }
+  return mapSecrets(kind, record, {
+    vars: (vars, field) => applyVars(vars, key, at, field, mode, memo),
+    fileList: (list, field) => list.map((f) => applyFile(f, key, at, field, mode)),
+  });
 }
 
 function applyVars(vars: Vars, key: SecretKey, at: Place, field: string, mode: Transform, memo?: Memo): Vars {
@@ -494,7 +474,7 @@ function applyVars(vars: Vars, key: SecretKey, at: Place, field: string, mode: T
   return out;
 }
 
-function applyFile(f: SecretFile, key: SecretKey, at: Place, mode: Transform): SecretFile {
-  const b: Binding = { ...at, field: 'files', key: f.path };
+function applyFile(f: SecretFile, key: SecretKey, at: Place, field: string, mode: Transform): SecretFile {
+  const b: Binding = { ...at, field, key: f.path };
   return { ...f, content: mode === 'seal' ? sealBytes(key, f.content, b) : openBytes(key, f.content, b) };
 }

@@ -14,6 +14,10 @@
 import { invalid } from '../domain/errors.js';
 import { LIMITS } from '../domain/limits.js';
 import type { Addon, GroupHistoryEntry, Project, ProjectSnapshot, SecretGroup, Workload } from '../domain/types.js';
+import type { TokenRecord } from '../security/tokens.js';
+
+/** Defined with the tokens (security/tokens.ts); the store keeps them. */
+export type { TokenRecord };
 
 export interface RecordTypes {
   workload: Workload;
@@ -21,34 +25,6 @@ export interface RecordTypes {
   group: SecretGroup;
 }
 export type RecordKind = keyof RecordTypes;
-
-/** A stored token: only the hash of its secret. */
-export interface TokenRecord {
-  id: string;
-  hash: string;
-  name: string;
-  role: string;
-  /** Empty: every project. */
-  projects: string[];
-  /**
-   * A workload token's identity. `uid` is the workload's creation identity (Workload.uid) when
-   * the token was made: a workload deleted and re-created under the same name has another one,
-   * so the old token is dead. Absent on tokens made before workloads had one.
-   */
-  workload: { project: string; workload: string; uid?: string } | null;
-  scopes: ('runtime' | 'build')[];
-  createdAt: number;
-  /** 0: never. */
-  expiresAt: number;
-  revoked: boolean;
-  createdBy: string;
-  /**
-   * Set on a Kubernetes service-account binding ("NAMESPACE/NAME"): a workload identity with no
-   * secret of its own (its `hash` is no SHA-256 of anything, so no bearer token matches it); a
-   * pod running as that service account authenticates with its projected token instead.
-   */
-  k8sServiceAccount?: string;
-}
 
 /** One audit event. Keys only, never values. */
 export interface AuditEvent {

@@ -7,7 +7,7 @@
  */
 import { DomainError } from '../domain/errors.js';
 import type { ResolveScope } from '../domain/types.js';
-import type { CachedResolution, ProjectState, Snapshots } from '../service/snapshots.js';
+import type { CachedResolution, ProjectState, Snapshots } from './snapshots.js';
 
 /** The transport side of one Watch call. */
 export interface WatchSink {

@@ -14,7 +14,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { isEligible } from '../domain/resolve.js';
-import type { Snapshots } from '../service/snapshots.js';
+import type { Snapshots } from './snapshots.js';
 import type { AuditEvent, Store } from '../store/store.js';
 import type { WatchHub } from './hub.js';
 

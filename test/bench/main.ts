@@ -1,6 +1,6 @@
 /**
  * `npm run bench [-- --quick] [-- --only resolve,fanout,agent,cli,writes]`: measures the quality
- * bars of DESIGN.md §10 on this machine, each against a baseline measured in the same run,
+ * bars of docs/architecture.md ("Quality bars") on this machine, each against a baseline measured in the same run,
  * writes bench-results.json at the repository root (exactly the documented members, plus
  * machine and date), the full figures to dist/bench-details.json, and prints a summary table.
  * Loopback only; every section starts and stops its own servers and ends by itself.

@@ -1,5 +1,5 @@
 /**
- * One rule for values, through the real `sg` against a real server (DESIGN §11's contract):
+ * One rule for values, through the real `sg` against a real server (docs/architecture.md, "Values in client output"):
  * --json is the machine form and carries every value the token may read (null where it may see
  * keys only), with or without --show-values; human output masks secrets unless --show-values.
  */

@@ -113,7 +113,7 @@ describe('README walkthrough: the seed example', () => {
 });
 
 describe('groups', () => {
-  it('secret groups are masked in tables unless --show-values; --json carries the values (DESIGN §11)', async () => {
+  it('secret groups are masked in tables unless --show-values; --json carries the values (docs/architecture.md, values in client output)', async () => {
     await sg.ok(['group', 'create', 'shop', 'creds', '--type', 'secret', '--priority', '10', '--description', 'db creds', '--var', 'DB_PASSWORD=hunter2']);
     const human = await sg.ok(['group', 'get', 'shop', 'creds']);
     expect(human).not.toContain('hunter2');

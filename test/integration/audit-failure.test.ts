@@ -3,7 +3,7 @@ import { expect, it } from 'vitest';
 import { Audit } from '../../server/service/audit.js';
 import { GroupsService } from '../../server/service/groups.js';
 import { ProjectsService } from '../../server/service/projects.js';
-import { Snapshots } from '../../server/service/snapshots.js';
+import { Snapshots } from '../../server/watch/snapshots.js';
 import { Principal } from '../../server/security/principal.js';
 import { builtinRole } from '../../server/security/roles.js';
 import { SqliteStore } from '../../server/store/sqlite-store.js';

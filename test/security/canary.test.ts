@@ -170,7 +170,7 @@ describe('no canary in output, errors or audit (real server, CLI and agent at tr
   ];
   /** Where human output prints values given --show-values (masked without it). */
   const EXPLICIT = new Set(['workload get', 'addon get', 'group get', 'resolve']);
-  /** Where --json asks for values: the machine form carries every value the token may read (DESIGN §11). */
+  /** Where --json asks for values: the machine form carries every value the token may read (docs/architecture.md, "Values in client output"). */
   const JSON_VALUES = new Set(['workload list', 'workload get', 'addon list', 'addon get', 'group list', 'group get', 'group history', 'resolve']);
 
   it('every read command, human and --json, as admin: values only where asked for', async () => {

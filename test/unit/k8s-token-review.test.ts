@@ -16,7 +16,7 @@ import { Principal } from '../../server/security/principal.js';
 import { RoleRegistry } from '../../server/security/role-registry.js';
 import { builtinRole } from '../../server/security/roles.js';
 import { StreamGuard, type CutCode } from '../../server/security/stream-guard.js';
-import { Snapshots } from '../../server/service/snapshots.js';
+import { Snapshots } from '../../server/watch/snapshots.js';
 import { SqliteStore } from '../../server/store/sqlite-store.js';
 import type { TokenRecord } from '../../server/store/store.js';
 import { workload } from '../helpers/fixtures.js';

@@ -1,7 +1,8 @@
 /** Change preview: which workloads' resolutions a change would alter, and which keys and files. Never values. */
 import { describe, expect, it } from 'vitest';
 import { applyGroupChange, type GroupChange } from '../../server/domain/group-changes.js';
-import { previewChange, type WorkloadChange } from '../../server/domain/preview.js';
+import type { WorkloadChange } from '../../server/domain/group-diff.js';
+import { previewChange } from '../../server/domain/preview.js';
 import type { Addon, ProjectSnapshot, SecretFile, SecretGroup, Workload } from '../../server/domain/types.js';
 import { addon, group, snapshot, workload } from '../helpers/fixtures.js';
 

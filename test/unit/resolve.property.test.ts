@@ -121,14 +121,14 @@ function everyResolution(snap: ProjectSnapshot, fn: (w: Workload, scope: Resolve
   for (const w of snap.workloads.values()) for (const scope of SCOPES) fn(w, scope, resolve(snap, w.name, scope));
 }
 
-/** DESIGN §3.1, written independently of the code under test. */
+/** Resolution rule 1 (docs/architecture.md, "Resolution rules"), written independently of the code under test. */
 function reaches(g: SecretGroup, w: Workload, scope: ResolveScope): boolean {
   if (g.scope !== 'both' && g.scope !== scope) return false;
   const r = g.restrictions;
   return !r.restricted || r.workloads.includes(w.name) || r.tags.some((t) => w.tags.includes(t));
 }
 
-/** DESIGN §3.2: a group's values, its templates expanded with its own values only. */
+/** Resolution rule 2: a group's values, its templates expanded with its own values only. */
 function groupValues(g: SecretGroup, a: Addon): Vars {
   const values: Vars = {};
   for (const link of g.addonLinks) {
@@ -244,7 +244,7 @@ describe('resolution properties', () => {
     expect(exercised).toBeGreaterThan(RUNS);
   });
 
-  it('equals a naive model of DESIGN §3 (eligibility, per-group expansion, merge, override, conflicts)', () => {
+  it('equals a naive model of the resolution rules (eligibility, per-group expansion, merge, override, conflicts)', () => {
     fc.assert(
       fc.property(projectArb, (p) => {
         everyResolution(snapshot(p), (w, scope, r) => {

@@ -1,5 +1,5 @@
 /**
- * Every resolution rule of DESIGN §3, one case per rule; each case name states the rule.
+ * Every resolution rule of docs/architecture.md ("Resolution rules"), one case per rule; each case name states the rule.
  */
 import { describe, expect, it } from 'vitest';
 import { applyGroupChange } from '../../server/domain/group-changes.js';
@@ -480,7 +480,7 @@ const cases: Case[] = [
   },
 ];
 
-describe('resolve: rules of DESIGN §3', () => {
+describe('resolve: the resolution rules', () => {
   it.each(cases)('$rule', ({ snap, workload: name, scope, check }) => {
     const r = resolve(snap, name ?? 'api', scope ?? 'runtime');
     check(r);

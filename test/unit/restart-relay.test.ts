@@ -4,7 +4,7 @@
  * recorded and signalled by another replica is still delivered, once.
  */
 import { beforeEach, expect, it } from 'vitest';
-import { Snapshots, type ResolutionEncoder } from '../../server/service/snapshots.js';
+import { Snapshots, type ResolutionEncoder } from '../../server/watch/snapshots.js';
 import type { AuditFilter } from '../../server/store/store.js';
 import { SqliteStore } from '../../server/store/sqlite-store.js';
 import { WatchHub, type WatchEncoder, type WatchSink } from '../../server/watch/hub.js';

@@ -1,6 +1,6 @@
 /** In-memory snapshots: patched after a local write when that was the only change, else reloaded. */
 import { beforeEach, expect, it } from 'vitest';
-import { Snapshots } from '../../server/service/snapshots.js';
+import { Snapshots } from '../../server/watch/snapshots.js';
 import { SqliteStore } from '../../server/store/sqlite-store.js';
 import { group, workload } from '../helpers/fixtures.js';
 

@@ -5,7 +5,7 @@ import { Principal } from '../../server/security/principal.js';
 import { RoleRegistry } from '../../server/security/role-registry.js';
 import { builtinRole, type Role } from '../../server/security/roles.js';
 import { StreamGuard, type CutCode } from '../../server/security/stream-guard.js';
-import { Snapshots } from '../../server/service/snapshots.js';
+import { Snapshots } from '../../server/watch/snapshots.js';
 import { SqliteStore } from '../../server/store/sqlite-store.js';
 import type { TokenRecord } from '../../server/store/store.js';
 import { group, workload } from '../helpers/fixtures.js';

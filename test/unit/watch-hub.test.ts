@@ -1,6 +1,6 @@
 /** The Watch hub with a real in-memory store and snapshots, and fake transports. */
 import { beforeEach, describe, expect, it } from 'vitest';
-import { Snapshots, type ResolutionEncoder } from '../../server/service/snapshots.js';
+import { Snapshots, type ResolutionEncoder } from '../../server/watch/snapshots.js';
 import { SqliteStore } from '../../server/store/sqlite-store.js';
 import { WatchHub, type WatchEncoder, type WatchSink } from '../../server/watch/hub.js';
 import { group, workload } from '../helpers/fixtures.js';

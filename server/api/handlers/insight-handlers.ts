@@ -2,7 +2,6 @@
  * RPCs added for the web console (and every other client): ListGroupDependents,
  * DiffGroupRevisions and RevealValue (SecretGroupService), WatchProject (ProjectService).
  */
-import * as grpc from '@grpc/grpc-js';
 import { DomainError, invalid } from '../../domain/errors.js';
 import type { ResolveScope } from '../../domain/types.js';
 import { RevealKind, type SecretGroupServiceServer } from '../../../gen/secretgroups/v1/secret_group_service.js';
@@ -11,9 +10,8 @@ import { Scope } from '../../../gen/secretgroups/v1/resources.js';
 import type { GroupInsights } from '../../service/group-insights.js';
 import type { ProjectWatch } from '../../service/project-watch.js';
 import type { RevealKind as DomainRevealKind, RevealService } from '../../service/reveal.js';
-import { authenticateCall, finish, forgetMetadata, newRequestId, requireWellFormed, unary, type ApiContext } from '../call.js';
+import { serverStream, unary, type ApiContext } from '../call.js';
 import { resolveScopeFromPb, scopeToPb } from '../mappers.js';
-import { toServiceError } from '../status.js';
 
 const REVEAL_KINDS = new Map<RevealKind, DomainRevealKind>([
   [RevealKind.REVEAL_KIND_GROUP_VARIABLE, 'group-variable'],
@@ -60,49 +58,21 @@ export function groupInsightHandlers(
 
 export function projectWatchHandlers(ctx: ApiContext, svc: InsightServices): Pick<ProjectServiceServer, 'watchProject'> {
   return {
-    watchProject: (call) => {
-      const requestId = newRequestId();
-      const started = process.hrtime.bigint();
-      let unsubscribe: (() => void) | undefined;
-      let ended = false;
-      const end = () => {
-        ended = true;
-        unsubscribe?.();
-      };
-      call.on('cancelled', end);
-      call.on('close', end);
-      const fail = (err: unknown) => {
-        if (ended) return;
-        const status = toServiceError(err, requestId);
-        finish(ctx, 'WatchProject', requestId, started, status.code!, err);
-        end();
-        call.emit('error', status);
-      };
-      authenticateCall(ctx, call as grpc.ServerWritableStream<unknown, unknown>, 'WatchProject')
-        .then((p) => {
-          requireWellFormed(call.request);
-          forgetMetadata(call as grpc.ServerWritableStream<unknown, unknown>);
-          return svc.projectWatch.watch(p, call.request.project, {
-            change: (version, deleted) => {
-              if (ended) return;
-              call.write({ version, deleted } as WatchProjectResponse);
-              if (deleted) {
-                end();
-                call.end();
-              }
-            },
-            // A revoked or expired token, or lost rights: ended by the stream guard within 1 s.
-            fail: (code, message) => fail(new DomainError(code, message)),
-          });
-        })
-        .then(
-          (unsub) => {
-            unsubscribe = unsub;
-            if (ended) unsub();
-            else finish(ctx, 'WatchProject', requestId, started, grpc.status.OK);
-          },
-          fail,
-        );
-    },
+    watchProject: serverStream(ctx, 'WatchProject', (p, call, stream) =>
+      svc.projectWatch.watch(p, call.request.project, {
+        change: (version, deleted) => {
+          if (stream.ended) return;
+          call.write({ version, deleted } as WatchProjectResponse);
+          if (deleted) {
+            stream.end();
+            call.end();
+          }
+        },
+        // A revoked or expired token, or lost rights: ended by the stream guard within 1 s.
+        fail: (code, message) => {
+          if (!stream.ended) stream.fail(new DomainError(code, message));
+        },
+      }),
+    ),
   };
 }

@@ -3,20 +3,18 @@
  * Watch writes bytes shared by every subscriber of an identity; the service definition's
  * serializers pass such bytes through (see passthroughSerializers in server/api/server.ts).
  */
-import * as grpc from '@grpc/grpc-js';
 import {
   ExplainResponse,
   ResolveResponse,
   WatchResponse,
   type ResolverServiceServer,
 } from '../../../gen/secretgroups/v1/resolver_service.js';
-import type { Principal } from '../../security/principal.js';
 import type { ResolverService } from '../../service/resolver.js';
-import type { ResolutionEncoder, ResolutionKeys } from '../../service/snapshots.js';
+import type { ResolutionEncoder, ResolutionKeys } from '../../watch/snapshots.js';
 import type { WatchEncoder } from '../../watch/hub.js';
-import { authenticateCall, finish, forgetMetadata, newRequestId, requireWellFormed, unary, unaryFast, type ApiContext } from '../call.js';
+import { serverStream, unary, unaryFast, type ApiContext } from '../call.js';
 import { conflictToPb, provenanceToPb, resolutionToPb, resolveScopeFromPb } from '../mappers.js';
-import { GRPC_CODES, toServiceError } from '../status.js';
+import { GRPC_CODES } from '../status.js';
 
 /**
  * ResolveResponse and WatchResponse both carry the Resolution as field 1, so one encoding
@@ -56,61 +54,29 @@ export function resolverHandlers(ctx: ApiContext, svc: ResolverService): Resolve
       });
     }),
 
-    watch: (call) => {
-      const requestId = newRequestId();
-      const started = process.hrtime.bigint();
-      let unsubscribe: (() => void) | undefined;
-      let ended = false;
-      const end = () => {
-        ended = true;
-        unsubscribe?.();
-      };
-      call.on('cancelled', end);
-      call.on('close', end);
-      let principal: Principal | undefined;
-      const fail = (err: unknown) => {
-        const status = toServiceError(err, requestId);
-        // Refused Watch calls are audited like refused unary calls; the stream cap too.
-        if (principal && status.code === grpc.status.PERMISSION_DENIED) ctx.denied?.(principal, 'Watch', call.request);
-        if (principal && status.code === grpc.status.RESOURCE_EXHAUSTED) ctx.denied?.(principal, 'Watch', call.request, status.details);
-        finish(ctx, 'Watch', requestId, started, status.code!, err);
-        end();
-        call.emit('error', status);
-      };
-      authenticateCall(ctx, call as grpc.ServerWritableStream<unknown, unknown>, 'Watch')
-        .then((p) => {
-          principal = p;
-          requireWellFormed(call.request);
-          forgetMetadata(call as grpc.ServerWritableStream<unknown, unknown>);
-          return p;
-        })
-        .then((p) =>
-          svc.watch(p, call.request.project, call.request.workload, resolveScopeFromPb(call.request.scope), call.request.etag, call.request.tags, {
-            // Pre-encoded, passed through. Nothing after the end: a subscriber whose transport
-            // was full may still hold a resolution for the moment it drains.
-            write: (bytes, written) => {
-              if (ended) {
-                written?.();
-                return true;
-              }
-              // The callback runs once grpc-js has handed the frame to HTTP/2 (the hub's fan-out window).
-              return call.write(bytes as unknown as WatchResponse, written && (() => written()));
-            },
-            onDrain: (fn) => call.once('drain', fn),
-            fail: (code, message) => {
-              end();
-              call.emit('error', { code: GRPC_CODES[code], details: message });
-            },
-          }),
-        )
-        .then(
-          (unsub) => {
-            unsubscribe = unsub;
-            if (ended) unsub(); // cancelled while subscribing
-            else finish(ctx, 'Watch', requestId, started, grpc.status.OK);
+    // Refused Watch calls are audited like refused unary calls; the stream cap too.
+    watch: serverStream(
+      ctx,
+      'Watch',
+      (p, call, stream) =>
+        svc.watch(p, call.request.project, call.request.workload, resolveScopeFromPb(call.request.scope), call.request.etag, call.request.tags, {
+          // Pre-encoded, passed through. Nothing after the end: a subscriber whose transport
+          // was full may still hold a resolution for the moment it drains.
+          write: (bytes, written) => {
+            if (stream.ended) {
+              written?.();
+              return true;
+            }
+            // The callback runs once grpc-js has handed the frame to HTTP/2 (the hub's fan-out window).
+            return call.write(bytes as unknown as WatchResponse, written && (() => written()));
           },
-          fail,
-        );
-    },
+          onDrain: (fn) => call.once('drain', fn),
+          fail: (code, message) => {
+            stream.end();
+            call.emit('error', { code: GRPC_CODES[code], details: message });
+          },
+        }),
+      { auditRefused: true },
+    ),
   };
 }

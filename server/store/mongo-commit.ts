@@ -1,0 +1,381 @@
+/**
+ * The MongoDB store's writing side: group commit of the writes waiting for one project, the
+ * history budget applied per group change, stripping what it pruned, checkpoints, and the
+ * import of a record with its history. The insert of change n is the commit (`mongo-store.ts`;
+ * docs/storage.md, "Change log").
+ */
+import { DomainError, alreadyExists, notFound, stale } from '../domain/errors.js';
+import type { GroupHistoryEntry } from '../domain/types.js';
+import { encodeHistory, encodeRecord, SCHEMA_VERSION } from './codec.js';
+import { ignoreDuplicate, isDuplicate, orderedInsertFailure, unwrapBulk } from './mongo-errors.js';
+import {
+  changeId,
+  checkpointId,
+  crossesCheckpoint,
+  pointerId,
+  CHANGES_PER_COLLECTION,
+  ProjectLog,
+  type ChangeDoc,
+  type Head,
+  type KeptRevision,
+} from './mongo-log.js';
+import { ProjectLogs, STALE_RETRIES, stillChanging, type LogCollections } from './mongo-sync.js';
+import { checkImport, historyKept, storedBytes, type HistoryBudget, type RecordKind, type RecordTypes } from './store.js';
+
+export type Mode = 'create' | 'update' | 'delete';
+
+/** A write waiting for its group commit. */
+interface PendingWrite {
+  mode: Mode;
+  kind: RecordKind;
+  name: string;
+  expected: number;
+  record: RecordTypes[RecordKind] | null;
+  history: GroupHistoryEntry | undefined;
+  resolve: (version: number) => void;
+  reject: (e: unknown) => void;
+}
+
+/** Writes committed together at most (a group's changes go in one insertMany). */
+const MAX_GROUP = 64;
+/** Changes per insertMany when importing a long history. */
+const IMPORT_BATCH = 500;
+
+export class GroupCommit {
+  /** Per project: writes waiting for the next group commit (see commit). */
+  private readonly waiting = new Map<string, PendingWrite[]>();
+
+  constructor(
+    private readonly c: LogCollections,
+    private readonly logs: ProjectLogs,
+    private readonly budget: HistoryBudget,
+  ) {}
+
+  /**
+   * One write, committed with the others of its project that are waiting (group commit): each
+   * is checked against the state after change n and the writes before it in the group, then
+   * the group is inserted as changes n + 1, n + 2, … in one ordered insertMany. The insert is
+   * the commit; ordered, it stops at the first duplicate _id — another writer committed that
+   * number first — so the writes before it are committed and the rest are checked again
+   * against the changes that beat them. Groups of one project in this instance run one after
+   * another, so they do not race each other for numbers. Resolves to 1 + the change's number,
+   * the project's change-feed version after it.
+   */
+  commit(
+    mode: Mode,
+    kind: RecordKind,
+    project: string,
+    name: string,
+    expected: number,
+    record: RecordTypes[RecordKind] | null,
+    history: GroupHistoryEntry | undefined,
+  ): Promise<number> {
+    return new Promise((resolve, reject) => {
+      const write: PendingWrite = { mode, kind, name, expected, record, history, resolve, reject };
+      const queue = this.waiting.get(project);
+      if (queue) {
+        queue.push(write); // a group commit is already scheduled to take it
+        return;
+      }
+      this.waiting.set(project, [write]);
+      this.scheduleGroup(project);
+    });
+  }
+
+  /** Queues the commit of the writes waiting for `project` (at most MAX_GROUP of them). */
+  private scheduleGroup(project: string): void {
+    void this.logs.exclusive(project, () => {
+      const queue = this.waiting.get(project) ?? [];
+      const group = queue.splice(0, MAX_GROUP);
+      if (queue.length) this.scheduleGroup(project);
+      else this.waiting.delete(project);
+      return this.commitGroup(project, group);
+    });
+  }
+
+  private async commitGroup(project: string, writes: PendingWrite[]): Promise<void> {
+    try {
+      let log = this.logs.cached(project) ?? (await this.logs.loadLog(project));
+      // A cached state may be behind: it may only refuse once it is up to date.
+      let current = false;
+      let stale = 0;
+      while (writes.length) {
+        if (!log) throw notFound(`project ${project}`);
+        const { accepted, refused } = checkGroup(log, project, writes);
+        if (refused.length && !current) {
+          await this.logs.advance(log);
+          current = true;
+          continue;
+        }
+        for (const [w, e] of refused) w.reject(e);
+        writes = accepted;
+        if (!writes.length) return;
+        const l = log;
+        // Each group write carries its group's kept history onwards: known before the docs are built.
+        const groups = [...new Set(writes.filter((w) => w.kind === 'group').map((w) => w.name))];
+        await Promise.all(groups.map((g) => this.logs.keptOf(l, g)));
+        const docs = writes.map((w, i) => changeDoc(l, l.n + 1 + i, w.kind, project, w.name, w.record ? w.record.revision : w.expected, w.record, w.history));
+        const strip = budgetGroup(l, docs, writes, this.budget);
+        if (!strip) {
+          // A head without its kept history (pruned: this state is behind; or replaced meanwhile).
+          if (++stale > STALE_RETRIES) throw stillChanging(project);
+          await this.logs.advance(l);
+          current = true;
+          continue;
+        }
+        // The project check runs beside the insert: if the project is gone (or is a new
+        // incarnation), the changes went to a dead uid that nobody reads, and nothing committed.
+        const [{ inserted, error }, p] = await Promise.all([
+          this.insertChanges(log.uid, docs),
+          this.c.projects.findOne({ _id: project }, { projection: { uid: 1 } }),
+        ]);
+        if (p?.uid !== log.uid) {
+          this.logs.forget(project);
+          log = await this.logs.loadLog(project);
+          current = true;
+          continue;
+        }
+        const before = log.n;
+        for (const d of docs.slice(0, inserted)) log.apply(d);
+        if (inserted) await this.checkpointAfter(log, before).catch(() => undefined);
+        // Committed: strip what the committed changes pruned. A failed strip leaves a payload
+        // nobody reads (it is not in the kept history) until the group's next write strips it
+        // again; after a strip that succeeded, this instance's next write need not repeat it.
+        const stripped = await this.strip(log.uid, strip(inserted)).then(
+          () => true,
+          () => false,
+        );
+        if (stripped) {
+          for (const d of docs.slice(0, inserted)) {
+            const head = d.kind === 'group' ? log.head('group', d.name) : undefined;
+            if (head?.n === d.n) head.dropped = [];
+          }
+        }
+        writes.slice(0, inserted).forEach((w, i) => w.resolve(1 + docs[i]!.n));
+        writes = writes.slice(inserted);
+        if (error) throw error;
+        if (writes.length) {
+          await this.logs.advance(log);
+          current = true;
+        }
+      }
+    } catch (e) {
+      for (const w of writes) w.reject(e);
+    }
+  }
+
+  /** Strips the payload of pruned changes (idempotent: an unconditional $set). */
+  private async strip(uid: string, ns: readonly number[]): Promise<void> {
+    await Promise.all(
+      ns.map((n) =>
+        this.logs.changesOf(uid, n).updateOne({ _id: changeId(uid, n) }, { $set: { data: null, history: null, kept: null, pruned: true } }),
+      ),
+    );
+  }
+
+  /**
+   * Inserts consecutive changes in order (one insertMany per change collection). Stops at the
+   * first duplicate _id: `inserted` counts the changes before it. Any other failure comes back
+   * as `error`, with the changes inserted before it counted.
+   */
+  private async insertChanges(uid: string, docs: ChangeDoc[]): Promise<{ inserted: number; error?: unknown }> {
+    let inserted = 0;
+    while (inserted < docs.length) {
+      let end = inserted + 1;
+      while (end < docs.length && docs[end]!.n % CHANGES_PER_COLLECTION !== 0) end++;
+      const chunk = docs.slice(inserted, end);
+      try {
+        await this.logs.changesOf(uid, chunk[0]!.n).insertMany(chunk, { ordered: true });
+        inserted = end;
+      } catch (e) {
+        const failed = orderedInsertFailure(e);
+        if (!failed) return { inserted, error: unwrapBulk(e) };
+        inserted += failed.inserted;
+        return failed.duplicate ? { inserted } : { inserted, error: e };
+      }
+    }
+    return { inserted };
+  }
+
+  /**
+   * Appends the history as changes, oldest first — each carrying the group as that entry
+   * recorded it — and the record (or a deletion) with the last one, so the log replays to
+   * exactly the imported state and later writes continue from it. Ordered inserts stop at
+   * the first refused one, so the log keeps no gap even if a writer interferes.
+   */
+  importRecord<K extends RecordKind>(kind: K, project: string, name: string, record: RecordTypes[K] | null, history: GroupHistoryEntry[]): Promise<void> {
+    const all = checkImport(kind, project, name, record, history);
+    // The budget applies to an imported history as to one written entry by entry.
+    const sizes = all.map((h) => storedBytes(JSON.stringify(encodeHistory(h))));
+    const keep = historyKept(
+      all.map((h, i) => ({ bytes: sizes[i]!, content: h.group !== null })).reverse(),
+      this.budget,
+    );
+    const entries = all.slice(all.length - keep);
+    const entrySizes = sizes.slice(all.length - keep);
+    return this.logs.exclusive(project, async () => {
+      const what = `${kind} ${project}/${name}`;
+      const log = await this.logs.loadLog(project);
+      if (!log) throw notFound(`project ${project}`);
+      if (log.head(kind, name)) throw alreadyExists(what);
+      const steps: { state: RecordTypes[RecordKind] | null; revision: number; history: GroupHistoryEntry | null }[] = entries.map((h) => ({
+        state: h.group,
+        revision: h.group ? h.revision : h.revision - 1,
+        history: h,
+      }));
+      const last = steps.at(-1);
+      // A tombstone carries the revision it deleted, as deleteRecord writes it.
+      const final = { state: record, revision: record ? record.revision : last!.revision, history: last?.history ?? null };
+      if (last) steps[steps.length - 1] = final;
+      else steps.push(final);
+      const from = log.n;
+      const docs = steps.map((st, i) => changeDoc(log, from + 1 + i, kind, project, name, st.revision, st.state, st.history ?? undefined));
+      if (kind === 'group') {
+        // Each step's kept history: the imported entries up to it (all within the budget).
+        const kept: KeptRevision[] = [];
+        docs.forEach((d, i) => {
+          const h = entries[i];
+          if (h) kept.push([h.revision, d.n, entrySizes[i]!, h.group ? 1 : 0]);
+          d.kept = JSON.stringify(kept);
+          d.dropped = [];
+        });
+      }
+      for (let i = 0; i < docs.length; ) {
+        // One batch per change collection, in order.
+        let j = i + 1;
+        while (j < docs.length && j - i < IMPORT_BATCH && docs[j]!.n % CHANGES_PER_COLLECTION !== 0) j++;
+        const batch = docs.slice(i, j);
+        i = j;
+        try {
+          await this.logs.changesOf(log.uid, batch[0]!.n).insertMany(batch, { ordered: true });
+        } catch (e) {
+          if (!isDuplicate(e)) throw e;
+          await this.logs.advance(log);
+          throw new DomainError('ABORTED', `importing ${what}: another writer changed project ${project} meanwhile; import into an idle store`);
+        }
+        const before = log.n;
+        for (const d of batch) log.apply(d);
+        // Per batch, so other instances can jump over a long imported history.
+        await this.checkpointAfter(log, before);
+      }
+    });
+  }
+
+  /**
+   * After committing changes from + 1 … log.n: when that passed a checkpoint boundary, writes
+   * a checkpoint of the state after log.n and moves the pointer to it. A duplicate means
+   * another instance wrote the same state. The pointer is updated without a condition, so on
+   * FerretDB it may lag behind; it never points at a missing checkpoint.
+   */
+  private async checkpointAfter(log: ProjectLog, from: number): Promise<void> {
+    if (!crossesCheckpoint(from, log.n)) return;
+    const { uid, n } = log;
+    await ignoreDuplicate(this.c.checkpoints.insertOne({ _id: checkpointId(uid, n), uid, n, heads: log.manifest(), schemaVersion: SCHEMA_VERSION }));
+    await ignoreDuplicate(
+      this.c.checkpoints.updateOne({ _id: pointerId(uid) }, { $max: { n }, $set: { uid, schemaVersion: SCHEMA_VERSION } }, { upsert: true }),
+    );
+  }
+}
+
+function changeDoc(
+  log: ProjectLog,
+  n: number,
+  kind: RecordKind,
+  project: string,
+  name: string,
+  revision: number,
+  record: RecordTypes[RecordKind] | null,
+  history: GroupHistoryEntry | undefined,
+): ChangeDoc {
+  return {
+    _id: changeId(log.uid, n),
+    uid: log.uid,
+    project,
+    n,
+    kind,
+    name,
+    revision,
+    deleted: record === null,
+    data: record ? JSON.stringify(encodeRecord(kind, record)) : null,
+    history: history ? JSON.stringify(encodeHistory(history)) : null,
+    time: Date.now(),
+    schemaVersion: SCHEMA_VERSION,
+  };
+}
+
+/**
+ * Sets each group change's kept history (the budget applied to the group's kept history
+ * before it plus its own entry) and what it drops. Returns, for a number of changes
+ * committed, the changes whose payload to strip: what they dropped, and what the group's
+ * previous head dropped (stripped again, should that strip have failed).
+ */
+function budgetGroup(
+  log: ProjectLog,
+  docs: ChangeDoc[],
+  writes: readonly { history: GroupHistoryEntry | undefined }[],
+  budget: HistoryBudget,
+): ((committed: number) => number[]) | null {
+  const kept = new Map<string, KeptRevision[]>();
+  const again = new Map<string, number[]>();
+  for (const [i, d] of docs.entries()) {
+    if (d.kind !== 'group') continue;
+    if (!kept.has(d.name)) {
+      const head = log.head('group', d.name);
+      if (head && (head.pruned || !head.kept)) return null;
+      kept.set(d.name, head?.kept ?? []);
+      again.set(d.name, head?.dropped ?? []);
+    }
+    let list = kept.get(d.name)!;
+    const dropped: number[] = [];
+    const entry = writes[i]!.history;
+    if (d.history && entry) {
+      const revision = entry.revision;
+      const replaced = list.filter((k) => k[0] === revision);
+      const newestFirst = [...list.filter((k) => k[0] !== revision), [revision, d.n, storedBytes(d.history), entry.group ? 1 : 0] as KeptRevision]
+        .sort((a, b) => b[0] - a[0] || b[1] - a[1]);
+      const keep = historyKept(newestFirst.map(([, , bytes, content]) => ({ bytes, content: content === 1 })), budget);
+      list = newestFirst.slice(0, keep).reverse();
+      dropped.push(...replaced.map((k) => k[1]), ...newestFirst.slice(keep).map((k) => k[1]));
+    }
+    kept.set(d.name, list);
+    d.kept = JSON.stringify(list);
+    d.dropped = dropped;
+  }
+  return (committed) => {
+    const done = docs.slice(0, committed).filter((d) => d.kind === 'group');
+    const names = new Set(done.map((d) => d.name));
+    return [...new Set([...done.flatMap((d) => d.dropped ?? []), ...[...names].flatMap((n) => again.get(n) ?? [])])];
+  };
+}
+
+/**
+ * Checks a group's writes in order against the log and the writes before them in the group
+ * (two updates from the same revision: the second is stale, as if committed one by one).
+ */
+function checkGroup(log: ProjectLog, project: string, writes: readonly PendingWrite[]) {
+  const ahead = new Map<string, Pick<Head, 'revision' | 'deleted'>>();
+  const accepted: PendingWrite[] = [];
+  const refused: [PendingWrite, unknown][] = [];
+  for (const w of writes) {
+    const key = `${w.kind}\u0000${w.name}`;
+    try {
+      refuseUnless(w.mode, ahead.get(key) ?? log.head(w.kind, w.name), w.expected, `${w.kind} ${project}/${w.name}`);
+      accepted.push(w);
+      ahead.set(key, { revision: w.record ? w.record.revision : w.expected, deleted: w.record === null });
+    } catch (e) {
+      refused.push([w, e]);
+    }
+  }
+  return { accepted, refused };
+}
+
+/** Throws the error a write in `mode` from `expected` deserves against `head`, if any. */
+function refuseUnless(mode: Mode, head: Pick<Head, 'revision' | 'deleted'> | undefined, expected: number, what: string): void {
+  const live = head !== undefined && !head.deleted;
+  if (mode === 'create') {
+    if (live) throw alreadyExists(what);
+    return;
+  }
+  if (!live) throw notFound(what);
+  if (head!.revision !== expected) throw stale(what, expected, head.revision);
+}
