@@ -4,7 +4,8 @@ import { atomicWrite, checkWritable } from '../sinks/atomic-write.js';
 import { FormatError, formatBuildArgs, suggestFormats, type BuildArgsFormat } from '../sinks/formats.js';
 import type { AgentLog } from '../log.js';
 import type { Parsed } from './args.js';
-import { CliError, Session, sessionConfig } from './session.js';
+import { CliError, EXIT } from '../client/exit-codes.js';
+import { Session, sessionConfig } from './session.js';
 
 export async function runBuildArgs(p: Parsed, log: AgentLog): Promise<number> {
   const outArg = p.values.out as string | undefined;
@@ -13,7 +14,7 @@ export async function runBuildArgs(p: Parsed, log: AgentLog): Promise<number> {
     try {
       await checkWritable(out);
     } catch (e) {
-      throw new CliError(`cannot write --out ${outArg}: ${(e as Error).message}`);
+      throw new CliError(`cannot write --out ${outArg}: ${(e as Error).message}`, EXIT.server);
     }
   }
   const session = new Session(sessionConfig(p, 'build'), log);
@@ -27,7 +28,7 @@ export async function runBuildArgs(p: Parsed, log: AgentLog): Promise<number> {
     // Suggest only formats this command has (its own --format choices) that carry the value.
     const choices = p.command.options.find((o) => o.name === 'format')?.choices ?? [];
     const hint = e instanceof FormatError && e.key ? suggestFormats(choices, format, res.variables, [e.key]) : '';
-    throw new CliError(`${(e as Error).message}${hint}`);
+    throw new CliError(`${(e as Error).message}${hint}`, EXIT.server);
   }
   if (out) {
     await atomicWrite(out, text, { mode: 0o600 });
@@ -36,5 +37,5 @@ export async function runBuildArgs(p: Parsed, log: AgentLog): Promise<number> {
     await new Promise<void>((done, fail) => process.stdout.write(text, (e) => (e ? fail(e) : done())));
   }
   await session.flush();
-  return 0;
+  return EXIT.ok;
 }

@@ -5,7 +5,8 @@ import { childEnvironment, contentFingerprint } from '../sinks/env.js';
 import { Supervisor, type ChangeAction } from '../supervisor/supervisor.js';
 import type { AgentLog } from '../log.js';
 import type { Parsed } from './args.js';
-import { CliError, EXIT_AUTH, Session, sessionConfig } from './session.js';
+import { CliError, EXIT } from '../client/exit-codes.js';
+import { Session, sessionConfig } from './session.js';
 
 /** Signals the agent forwards to the workload (SIGKILL and SIGSTOP cannot be caught). */
 export const FORWARDED: NodeJS.Signals[] = ['SIGTERM', 'SIGINT', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'];
@@ -44,7 +45,7 @@ export async function runExec(p: Parsed, log: AgentLog): Promise<number> {
     childEnvironment(process.env, first.variables);
   } catch (e) {
     session.close();
-    throw new CliError((e as Error).message);
+    throw new CliError((e as Error).message, EXIT.server);
   }
 
   supervisor = new Supervisor({
@@ -77,11 +78,11 @@ export async function runExec(p: Parsed, log: AgentLog): Promise<number> {
     },
     onRestart: (ev) => sup.requestRestart(`RestartDependents of group ${ev.group}`),
     // The token stayed refused past --auth-grace: stop the workload like on SIGTERM (it keeps
-    // running during the grace, on the values it has) and exit with EXIT_AUTH.
+    // running during the grace, on the values it has) and exit with EXIT.auth.
     onFatal: (err) => {
-      if (!(err instanceof CliError) || err.exitCode !== EXIT_AUTH) return;
+      if (!(err instanceof CliError) || err.exitCode !== EXIT.auth) return;
       process.stderr.write(`sg-agent: ${err.message}; stopping the workload\n`);
-      void sup.stop(EXIT_AUTH);
+      void sup.stop(EXIT.auth);
     },
   };
   await sup.start();

@@ -11,16 +11,7 @@ import type { Identity, MemoryCache } from '../cache/memory.js';
 import type { LastKnownGood, LoadResult } from '../cache/last-known-good.js';
 import type { AgentLog } from '../log.js';
 import type { Parsed } from './args.js';
-
-export class CliError extends Error {
-  override name = 'CliError';
-  constructor(
-    message: string,
-    readonly exitCode = 1,
-  ) {
-    super(message);
-  }
-}
+import { CliError, EXIT } from '../client/exit-codes.js';
 
 export interface SessionConfig {
   addr: string;
@@ -45,8 +36,6 @@ export interface SessionConfig {
   waitOnAuthError: boolean;
 }
 
-/** Exit status when the server no longer accepts the token (EX_NOPERM of sysexits.h). */
-export const EXIT_AUTH = 77;
 /** Retries with a refused token: slow, so a dead token neither spins nor trips the server's throttle. */
 const AUTH_RETRY_MS = [5_000, 10_000, 20_000, 30_000, 60_000];
 
@@ -58,7 +47,7 @@ function readTokenFile(file: string, flag = '--token-file'): string {
   try {
     return readFileSync(file, 'utf8').trim();
   } catch (e) {
-    throw new CliError(`cannot read ${flag} ${file} (${(e as NodeJS.ErrnoException).code})`);
+    throw new CliError(`cannot read ${flag} ${file} (${(e as NodeJS.ErrnoException).code})`, EXIT.server);
   }
 }
 
@@ -77,7 +66,7 @@ function checkTokenFileMode(file: string, strict: boolean): void {
   if ((mode & 0o044) === 0) return;
   const who = [mode & 0o040 ? 'its group' : '', mode & 0o004 ? 'every user' : ''].filter(Boolean).join(' and ');
   const what = `--token-file ${file} is readable by ${who} (mode ${(mode & 0o777).toString(8).padStart(4, '0')})`;
-  if (strict) throw new CliError(`${what}: refused under --strict; make it readable by its owner only (chmod 600, or defaultMode: 0400 for a Kubernetes secret volume)`, 2);
+  if (strict) throw new CliError(`${what}: refused under --strict; make it readable by its owner only (chmod 600, or defaultMode: 0400 for a Kubernetes secret volume)`, EXIT.usage);
   process.stderr.write(`sg-agent: WARNING: ${what}; make it readable by its owner only (chmod 600), or pass --strict to refuse such a file\n`);
 }
 
@@ -85,22 +74,22 @@ export function sessionConfig(p: Parsed, forceScope?: 'build'): SessionConfig {
   const v = p.values;
   const project = v.project as string | undefined;
   const workload = v.workload as string | undefined;
-  if (!project) throw new CliError('--project (or SG_PROJECT) is required', 2);
-  if (!workload) throw new CliError('--workload (or SG_WORKLOAD) is required', 2);
+  if (!project) throw new CliError('--project (or SG_PROJECT) is required', EXIT.usage);
+  if (!workload) throw new CliError('--workload (or SG_WORKLOAD) is required', EXIT.usage);
   let token: string | undefined;
   const tokenFile = v['token-file'] as string | undefined;
   const k8sTokenFile = v['k8s-token-file'] as string | undefined;
-  if (tokenFile && k8sTokenFile) throw new CliError('--token-file and --k8s-token-file exclude each other: give one credential', 2);
+  if (tokenFile && k8sTokenFile) throw new CliError('--token-file and --k8s-token-file exclude each other: give one credential', EXIT.usage);
   if (k8sTokenFile) {
     // No mode check: a projected token is mode 0644 inside the pod's own filesystem.
     token = readTokenFile(k8sTokenFile, '--k8s-token-file');
-    if (!token) throw new CliError(`--k8s-token-file ${k8sTokenFile} is empty`, 2);
+    if (!token) throw new CliError(`--k8s-token-file ${k8sTokenFile} is empty`, EXIT.usage);
   } else if (tokenFile) {
     checkTokenFileMode(tokenFile, Boolean(v.strict));
     token = readTokenFile(tokenFile);
   } else token = process.env.SG_TOKEN;
   if (!token) {
-    throw new CliError('no token: set SG_TOKEN, --token-file (a workload token from `sg token create --workload PROJECT/NAME`) or --k8s-token-file (a Kubernetes service-account token)', 2);
+    throw new CliError('no token: set SG_TOKEN, --token-file (a workload token from `sg token create --workload PROJECT/NAME`) or --k8s-token-file (a Kubernetes service-account token)', EXIT.usage);
   }
   const scope = (forceScope ?? v.scope) === 'build' ? SCOPE_BUILD : SCOPE_RUNTIME;
   return {
@@ -128,13 +117,13 @@ export function rpcFailure(e: RpcError, id: Identity): CliError {
   const what = describe(id);
   switch (e.code) {
     case Code.UNAUTHENTICATED:
-      return new CliError(`the server rejected the token: ${e.details || 'unauthenticated'} (UNAUTHENTICATED)`);
+      return new CliError(`the server rejected the token: ${e.details || 'unauthenticated'} (UNAUTHENTICATED)`, EXIT.server);
     case Code.PERMISSION_DENIED:
-      return new CliError(`this token may not resolve ${what}: ${e.details || 'permission denied'} (PERMISSION_DENIED)`);
+      return new CliError(`this token may not resolve ${what}: ${e.details || 'permission denied'} (PERMISSION_DENIED)`, EXIT.server);
     case Code.NOT_FOUND:
-      return new CliError(`cannot resolve ${what}: ${e.details || 'not found'} (NOT_FOUND)`);
+      return new CliError(`cannot resolve ${what}: ${e.details || 'not found'} (NOT_FOUND)`, EXIT.server);
     default:
-      return new CliError(`cannot resolve ${what}: ${e.details || 'error'} (${codeName(e.code)})`);
+      return new CliError(`cannot resolve ${what}: ${e.details || 'error'} (${codeName(e.code)})`, EXIT.server);
   }
 }
 
@@ -158,7 +147,7 @@ export interface SessionHandlers {
   onRestart?(ev: RestartEvent): void;
   /**
    * The watch ended for good: a non-transient error while running, or the server refusing the
-   * token for longer than --auth-grace (then a CliError with exit code EXIT_AUTH).
+   * token for longer than --auth-grace (then a CliError with exit code EXIT.auth).
    */
   onFatal?(err: Error): void;
 }
@@ -253,7 +242,7 @@ export class Session {
           resolve(cached.cached.resolution);
         } else {
           const why = lastError ? `: ${lastError.message}` : '';
-          reject(new CliError(`cannot reach the server at ${this.client.addr} within ${formatAge(cfg.startTimeoutMs)}${why}; ${cacheProblem(cfg, cached)}`));
+          reject(new CliError(`cannot reach the server at ${this.client.addr} within ${formatAge(cfg.startTimeoutMs)}${why}; ${cacheProblem(cfg, cached)}`, EXIT.server));
         }
       }, cfg.startTimeoutMs);
       this.pump(cachedRes?.etag, {
@@ -405,7 +394,7 @@ export class Session {
       if (!cfg.waitOnAuthError) {
         this.authLost.deadline = setTimeout(() => {
           this.close();
-          this.handlers.onFatal?.(new CliError(`giving up: the token for ${describe(cfg.id)} was not accepted again within ${formatAge(cfg.authGraceMs)} (${codeName(e.code)})`, EXIT_AUTH));
+          this.handlers.onFatal?.(new CliError(`giving up: the token for ${describe(cfg.id)} was not accepted again within ${formatAge(cfg.authGraceMs)} (${codeName(e.code)})`, EXIT.auth));
         }, cfg.authGraceMs);
       }
     }

@@ -8,13 +8,8 @@ import { childEnvironment } from '../sinks/env.js';
 import type { Resolution } from '../client/wire.js';
 import type { AgentLog } from '../log.js';
 import type { Parsed } from './args.js';
-import { CliError, Session, sessionConfig } from './session.js';
-
-/**
- * Exit status of a one-shot `write` that wrote the file without the variables its format cannot
- * carry (named on stderr): the file is usable, but not complete.
- */
-export const EXIT_LEFT_OUT = 3;
+import { CliError, EXIT } from '../client/exit-codes.js';
+import { Session, sessionConfig } from './session.js';
 
 function runAfter(cmd: string, log: AgentLog): Promise<void> {
   return new Promise((done) => {
@@ -34,7 +29,7 @@ function runAfter(cmd: string, log: AgentLog): Promise<void> {
 export async function runWrite(p: Parsed, log: AgentLog): Promise<number> {
   const v = p.values;
   const outArg = v.out as string | undefined;
-  if (!outArg) throw new CliError('write: --out FILE is required', 2);
+  if (!outArg) throw new CliError('write: --out FILE is required', EXIT.usage);
   const out = resolvePath(outArg);
   const format = v.format as FileFormat;
   const execAfter = v['exec-after'] as string | undefined;
@@ -42,7 +37,7 @@ export async function runWrite(p: Parsed, log: AgentLog): Promise<number> {
   try {
     await checkWritable(out);
   } catch (e) {
-    throw new CliError(`cannot write --out ${outArg}: ${(e as Error).message}`);
+    throw new CliError(`cannot write --out ${outArg}: ${(e as Error).message}`, EXIT.server);
   }
   const cfg = sessionConfig(p);
   const files = new SecretFileWriter(v['files-root'] as string | undefined, skippedFilesWarning(log));
@@ -89,12 +84,12 @@ export async function runWrite(p: Parsed, log: AgentLog): Promise<number> {
     if (changed && execAfter) await runAfter(execAfter, log);
   } catch (e) {
     session.close();
-    throw new CliError((e as Error).message);
+    throw new CliError((e as Error).message, EXIT.server);
   }
   if (!watch) {
     session.close();
     await session.flush();
-    return leftOut ? EXIT_LEFT_OUT : 0;
+    return leftOut ? EXIT.incomplete : EXIT.ok;
   }
 
   await session.attachMemoryCache();
@@ -116,12 +111,12 @@ export async function runWrite(p: Parsed, log: AgentLog): Promise<number> {
       onFatal: (err) => {
         session.close();
         if (err instanceof CliError) process.stderr.write(`sg-agent: ${err.message}\n`);
-        finish(err instanceof CliError ? err.exitCode : 1);
+        finish(err instanceof CliError ? err.exitCode : EXIT.server);
       },
     };
     const stop = () => {
       session.close();
-      void queue.then(() => session.flush()).then(() => finish(0));
+      void queue.then(() => session.flush()).then(() => finish(EXIT.ok));
     };
     for (const sig of ['SIGTERM', 'SIGINT', 'SIGHUP', 'SIGQUIT'] as const) process.once(sig, stop);
   });
