@@ -14,7 +14,8 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { atomicWrite } from '../sinks/atomic-write.js';
 import { decodeResolution, encodeResolution, type Resolution } from '../client/wire.js';
-import { identityKey, type Identity } from './memory.js';
+import type { Identity } from '../client/wire.js';
+import { identityKey } from './memory.js';
 
 const MAGIC = Buffer.from('SGLKG1');
 const SALT = 16;

@@ -4,13 +4,10 @@
  */
 import { createRequire } from 'node:module';
 import type NodeCacheType from 'node-cache';
-import type { Resolution, Scope } from '../client/wire.js';
+import type { ResolutionCache } from '../client/index.js';
+import type { Identity, Resolution } from '../client/wire.js';
 
-export interface Identity {
-  project: string;
-  workload: string;
-  scope: Scope;
-}
+export type { Identity };
 
 export function identityKey(id: Identity): string {
   return `${id.project}/${id.workload}/${id.scope}`;
@@ -21,7 +18,7 @@ export interface MemoryCacheOptions {
   ttlSeconds?: number;
 }
 
-export class MemoryCache {
+export class MemoryCache implements ResolutionCache {
   private readonly cache: NodeCacheType;
 
   constructor(opts: MemoryCacheOptions = {}) {
