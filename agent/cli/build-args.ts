@@ -5,7 +5,8 @@ import { FormatError, formatBuildArgs, suggestFormats, type BuildArgsFormat } fr
 import type { AgentLog } from '../log.js';
 import type { Parsed } from './args.js';
 import { CliError, EXIT } from '../client/exit-codes.js';
-import { Session, sessionConfig } from './session.js';
+import { openSession } from '../session/open.js';
+import { agentConfig } from './config.js';
 
 export async function runBuildArgs(p: Parsed, log: AgentLog): Promise<number> {
   const outArg = p.values.out as string | undefined;
@@ -17,7 +18,7 @@ export async function runBuildArgs(p: Parsed, log: AgentLog): Promise<number> {
       throw new CliError(`cannot write --out ${outArg}: ${(e as Error).message}`, EXIT.server);
     }
   }
-  const session = new Session(sessionConfig(p, 'build'), log);
+  const session = await openSession(agentConfig(p, 'build'), log);
   const res = await session.start();
   session.close();
   const format = p.values.format as BuildArgsFormat;

@@ -6,7 +6,8 @@ import { Supervisor, type ChangeAction } from '../supervisor/supervisor.js';
 import type { AgentLog } from '../log.js';
 import type { Parsed } from './args.js';
 import { CliError, EXIT } from '../client/exit-codes.js';
-import { Session, sessionConfig } from './session.js';
+import { openSession } from '../session/open.js';
+import { agentConfig } from './config.js';
 
 /** Signals the agent forwards to the workload (SIGKILL and SIGSTOP cannot be caught). */
 export const FORWARDED: NodeJS.Signals[] = ['SIGTERM', 'SIGINT', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'];
@@ -14,7 +15,7 @@ export const FORWARDED: NodeJS.Signals[] = ['SIGTERM', 'SIGINT', 'SIGHUP', 'SIGQ
 export async function runExec(p: Parsed, log: AgentLog): Promise<number> {
   const v = p.values;
   const [command, ...args] = p.rest!;
-  const cfg = sessionConfig(p);
+  const cfg = agentConfig(p);
   const files = new SecretFileWriter(v['files-root'] as string | undefined, skippedFilesWarning(log));
   const onChange: ChangeAction = v['on-change-signal']
     ? { kind: 'signal', signal: v['on-change-signal'] as NodeJS.Signals }
@@ -34,7 +35,7 @@ export async function runExec(p: Parsed, log: AgentLog): Promise<number> {
     });
   }
 
-  const session = new Session(cfg, log);
+  const session = await openSession(cfg, log);
   const first = await Promise.race([session.start(), earlyExit]);
   if (typeof first === 'number') {
     session.close();
@@ -86,7 +87,6 @@ export async function runExec(p: Parsed, log: AgentLog): Promise<number> {
     },
   };
   await sup.start();
-  void session.attachMemoryCache().catch(() => undefined);
   const code = await sup.done;
   session.close();
   await session.flush();

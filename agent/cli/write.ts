@@ -9,7 +9,8 @@ import type { Resolution } from '../client/wire.js';
 import type { AgentLog } from '../log.js';
 import type { Parsed } from './args.js';
 import { CliError, EXIT } from '../client/exit-codes.js';
-import { Session, sessionConfig } from './session.js';
+import { openSession } from '../session/open.js';
+import { agentConfig } from './config.js';
 
 function runAfter(cmd: string, log: AgentLog): Promise<void> {
   return new Promise((done) => {
@@ -39,9 +40,9 @@ export async function runWrite(p: Parsed, log: AgentLog): Promise<number> {
   } catch (e) {
     throw new CliError(`cannot write --out ${outArg}: ${(e as Error).message}`, EXIT.server);
   }
-  const cfg = sessionConfig(p);
+  const cfg = agentConfig(p);
   const files = new SecretFileWriter(v['files-root'] as string | undefined, skippedFilesWarning(log));
-  const session = new Session(cfg, log);
+  const session = await openSession(cfg, log);
   const first = await session.start();
   const choices = p.command.options.find((o) => o.name === 'format')?.choices ?? [];
 
@@ -92,7 +93,6 @@ export async function runWrite(p: Parsed, log: AgentLog): Promise<number> {
     return leftOut ? EXIT.incomplete : EXIT.ok;
   }
 
-  await session.attachMemoryCache();
   return new Promise<number>((finish) => {
     // Changes and restart requests are handled one at a time, in order.
     let queue = Promise.resolve();
