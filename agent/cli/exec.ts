@@ -1,12 +1,14 @@
 /** `sg-agent exec`: the workload as a supervised child with the resolved variables. */
 import { constants } from 'node:os';
-import { SecretFileWriter, skippedFilesWarning } from '../sinks/secret-files.js';
-import { childEnvironment, contentFingerprint } from '../sinks/env.js';
+import { CliError, EXIT } from '../client/exit-codes.js';
+import { ChildSink } from '../sinks/child.js';
+import { contentFingerprint } from '../sinks/env.js';
+import { SecretFilesSink } from '../sinks/secret-files.js';
+import { applyAll, type Sink } from '../sinks/sink.js';
+import { openSession } from '../session/open.js';
 import { Supervisor, type ChangeAction } from '../supervisor/supervisor.js';
 import type { AgentLog } from '../log.js';
 import type { Parsed } from './args.js';
-import { CliError, EXIT } from '../client/exit-codes.js';
-import { openSession } from '../session/open.js';
 import { agentConfig } from './config.js';
 
 /** Signals the agent forwards to the workload (SIGKILL and SIGSTOP cannot be caught). */
@@ -16,7 +18,11 @@ export async function runExec(p: Parsed, log: AgentLog): Promise<number> {
   const v = p.values;
   const [command, ...args] = p.rest!;
   const cfg = agentConfig(p);
-  const files = new SecretFileWriter(v['files-root'] as string | undefined, skippedFilesWarning(log));
+  const files = new SecretFilesSink(v['files-root'] as string | undefined, log);
+  const child = new ChildSink(process.env, Boolean(v.pristine));
+  // Files follow every change at once (programs may re-read them); the process itself follows
+  // the change policy.
+  const sinks: Sink[] = [files, child];
   const onChange: ChangeAction = v['on-change-signal']
     ? { kind: 'signal', signal: v['on-change-signal'] as NodeJS.Signals }
     : v['restart-on-change']
@@ -42,21 +48,20 @@ export async function runExec(p: Parsed, log: AgentLog): Promise<number> {
     return first;
   }
   try {
-    await files.validate(first.files);
-    childEnvironment(process.env, first.variables);
+    for (const s of sinks) await s.validate?.(first);
   } catch (e) {
     session.close();
     throw new CliError((e as Error).message, EXIT.server);
   }
 
+  // Every start reads the current resolution from the session's memory cache.
   supervisor = new Supervisor({
     command: command!,
     args,
-    environment: () => childEnvironment(process.env, session.current.variables, { pristine: Boolean(v.pristine) }),
+    environment: () => child.environment(session.current),
     fingerprint: () => contentFingerprint(session.current),
     beforeStart: async () => {
-      const r = await files.write(session.current.files);
-      if (r.written.length) log.debug('secret files written', { paths: r.written });
+      await files.apply(session.current);
     },
     killSignal: v['kill-signal'] as NodeJS.Signals,
     killTimeoutMs: v['kill-timeout'] as number,
@@ -66,16 +71,11 @@ export async function runExec(p: Parsed, log: AgentLog): Promise<number> {
     log,
   });
   const sup = supervisor;
+  child.supervisor = sup;
   session.handlers = {
     onResolution: (res) => {
       log.info('values changed', { etag: res.etag, variableCount: Object.keys(res.variables).length, fileCount: res.files.length });
-      // Files follow every change at once (programs may re-read them); the process itself follows
-      // the change policy.
-      files
-        .write(res.files)
-        .then((r) => r.written.length && log.info('secret files updated', { paths: r.written }))
-        .catch((e: Error) => log.error('cannot write secret files', { error: e.message }))
-        .finally(() => sup.changed());
+      void applyAll(sinks, res, (e) => log.error('cannot apply the change', { error: e.message }));
     },
     onRestart: (ev) => sup.requestRestart(`RestartDependents of group ${ev.group}`),
     // The token stayed refused past --auth-grace: stop the workload like on SIGTERM (it keeps

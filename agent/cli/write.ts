@@ -1,15 +1,16 @@
 /** `sg-agent write`: the variables as a file (and the secret files), kept current with --watch. */
 import { spawn } from 'node:child_process';
 import { resolve as resolvePath } from 'node:path';
-import { atomicWrite, checkWritable } from '../sinks/atomic-write.js';
-import { renderFile, suggestFormats, type FileFormat, type Unwritable, type Variables } from '../sinks/formats.js';
-import { SecretFileWriter, skippedFilesWarning } from '../sinks/secret-files.js';
+import { CliError, EXIT } from '../client/exit-codes.js';
+import { checkWritable } from '../sinks/atomic-write.js';
 import { childEnvironment } from '../sinks/env.js';
-import type { Resolution } from '../client/wire.js';
+import type { FileFormat } from '../sinks/formats.js';
+import { OutFileSink } from '../sinks/out-file.js';
+import { SecretFilesSink } from '../sinks/secret-files.js';
+import { applyAll, type Sink } from '../sinks/sink.js';
+import { openSession } from '../session/open.js';
 import type { AgentLog } from '../log.js';
 import type { Parsed } from './args.js';
-import { CliError, EXIT } from '../client/exit-codes.js';
-import { openSession } from '../session/open.js';
 import { agentConfig } from './config.js';
 
 function runAfter(cmd: string, log: AgentLog): Promise<void> {
@@ -32,7 +33,6 @@ export async function runWrite(p: Parsed, log: AgentLog): Promise<number> {
   const outArg = v.out as string | undefined;
   if (!outArg) throw new CliError('write: --out FILE is required', EXIT.usage);
   const out = resolvePath(outArg);
-  const format = v.format as FileFormat;
   const execAfter = v['exec-after'] as string | undefined;
   const watch = Boolean(v.watch);
   try {
@@ -41,48 +41,21 @@ export async function runWrite(p: Parsed, log: AgentLog): Promise<number> {
     throw new CliError(`cannot write --out ${outArg}: ${(e as Error).message}`, EXIT.server);
   }
   const cfg = agentConfig(p);
-  const files = new SecretFileWriter(v['files-root'] as string | undefined, skippedFilesWarning(log));
+  const outFile = new OutFileSink({
+    path: out,
+    label: outArg,
+    format: v.format as FileFormat,
+    choices: p.command.options.find((o) => o.name === 'format')?.choices ?? [],
+    log,
+  });
+  // Secret files first, so that whoever watches --out finds them in place when it changes.
+  const sinks: Sink[] = [new SecretFilesSink(v['files-root'] as string | undefined, log), outFile];
   const session = await openSession(cfg, log);
   const first = await session.start();
-  const choices = p.command.options.find((o) => o.name === 'format')?.choices ?? [];
-
-  /**
-   * A variable the format cannot carry is left out and the rest is written, so one such value
-   * never stops later changes (a rotated secret) from arriving. Said on stderr, by key only,
-   * whenever the set of left-out variables changes.
-   */
-  let leftOut = '';
-  const report = (unwritable: Unwritable[], vars: Variables) => {
-    const now = unwritable.map((u) => u.key).join(',');
-    if (now === leftOut) return;
-    leftOut = now;
-    if (!unwritable.length) {
-      process.stderr.write(`sg-agent: every variable is written to ${outArg} again\n`);
-      log.info('every variable written again', { path: out, format });
-      return;
-    }
-    const hint = suggestFormats(choices, format, vars, unwritable.map((u) => u.key));
-    process.stderr.write(
-      `sg-agent: WARNING: --format ${format} cannot carry ${unwritable.map((u) => `${u.key} (${u.reason})`).join(', ')}; left out of ${outArg}, every other variable is written${hint}\n`,
-    );
-    log.warn('variables left out of the file', { path: out, format, keys: unwritable.map((u) => u.key) });
-  };
-
-  // Renders and validates everything before writing anything.
-  const apply = async (res: Resolution): Promise<boolean> => {
-    const { text, unwritable } = renderFile(format, res.variables);
-    report(unwritable, res.variables);
-    await files.validate(res.files);
-    const r = await files.write(res.files);
-    const changed = await atomicWrite(out, text, { mode: 0o600 });
-    if (changed) log.info('file written', { path: out, format, variableCount: Object.keys(res.variables).length });
-    else log.debug('file unchanged', { path: out });
-    return changed || r.written.length > 0;
-  };
 
   try {
-    const changed = await apply(first);
-    if (changed && execAfter) await runAfter(execAfter, log);
+    // Everything is rendered and validated before anything is written.
+    if ((await applyAll(sinks, first)) && execAfter) await runAfter(execAfter, log);
   } catch (e) {
     session.close();
     throw new CliError((e as Error).message, EXIT.server);
@@ -90,7 +63,7 @@ export async function runWrite(p: Parsed, log: AgentLog): Promise<number> {
   if (!watch) {
     session.close();
     await session.flush();
-    return leftOut ? EXIT.incomplete : EXIT.ok;
+    return outFile.incomplete ? EXIT.incomplete : EXIT.ok;
   }
 
   return new Promise<number>((finish) => {
@@ -102,7 +75,7 @@ export async function runWrite(p: Parsed, log: AgentLog): Promise<number> {
     session.handlers = {
       onResolution: (res) =>
         enqueue(async () => {
-          if ((await apply(res)) && execAfter) await runAfter(execAfter, log);
+          if ((await applyAll(sinks, res)) && execAfter) await runAfter(execAfter, log);
         }),
       onRestart: () =>
         enqueue(async () => {

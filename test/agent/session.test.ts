@@ -12,6 +12,8 @@ import { AgentLog } from '../../agent/log.js';
 import { Credentials } from '../../agent/session/credentials.js';
 import { DiskCopy, type CopyStore } from '../../agent/session/disk-copy.js';
 import { Session, type SessionOptions, type WatchClient } from '../../agent/session/session.js';
+import { ChildSink } from '../../agent/sinks/child.js';
+import { applyAll, type Sink } from '../../agent/sinks/sink.js';
 
 const id = { project: 'shop', workload: 'api', scope: SCOPE_RUNTIME };
 const resolution = (etag: string, variables: Record<string, string>): Resolution => ({
@@ -70,7 +72,7 @@ afterEach(() => {
 });
 
 describe('session', () => {
-  it('keeps the merged set in the memory cache, and hands the commands what it reads from there', async () => {
+  it('keeps the merged set in the memory cache, and every sink applies what it reads from there', async () => {
     const client = fakeClient();
     const { s, memory } = session(client);
     client.push({ type: 'resolution', resolution: resolution('e1', { A: '1' }) });
@@ -78,7 +80,9 @@ describe('session', () => {
     expect(first).toBe(memory.get(id));
 
     const applied: Resolution[] = [];
-    s.handlers = { onResolution: (res) => applied.push(res) };
+    const recorder: Sink = { apply: async (res) => (applied.push(res), true) };
+    const child = new ChildSink({ PATH: '/bin' }, true);
+    s.handlers = { onResolution: (res) => void applyAll([recorder, child], res) };
     client.push({ type: 'resolution', resolution: resolution('e2', { A: '2' }) });
     await vi.waitFor(() => expect(applied).toHaveLength(1));
     expect(applied[0]).toBe(memory.get(id));
@@ -87,6 +91,7 @@ describe('session', () => {
     // What a (re)started child gets is read from the memory cache too, not from a copy of its own.
     memory.set(id, resolution('e3', { A: '3' }));
     expect(s.current.etag).toBe('e3');
+    expect(child.environment(s.current)).toEqual({ PATH: '/bin', A: '3' });
     s.close();
     expect(client.closed).toBe(true);
   });
@@ -136,5 +141,36 @@ describe('session', () => {
     expect((err as CliError).exitCode).toBe(EXIT.auth);
     expect(memory.get(id)?.etag).toBe('e1');
     expect(client.closed).toBe(true);
+  });
+});
+
+describe('sinks', () => {
+  const sink = (name: string, calls: string[], fail?: 'validate' | 'apply'): Sink => ({
+    validate: () => {
+      calls.push(`${name}.validate`);
+      if (fail === 'validate') throw new Error(`${name} refuses`);
+    },
+    apply: async () => {
+      calls.push(`${name}.apply`);
+      if (fail === 'apply') throw new Error(`${name} failed`);
+      return name === 'b';
+    },
+  });
+
+  it('every sink validates before any applies; a refusal writes nothing', async () => {
+    const calls: string[] = [];
+    expect(await applyAll([sink('a', calls), sink('b', calls)], resolution('e', {}))).toBe(true);
+    expect(calls).toEqual(['a.validate', 'b.validate', 'a.apply', 'b.apply']);
+    calls.length = 0;
+    await expect(applyAll([sink('a', calls), sink('b', calls, 'validate')], resolution('e', {}))).rejects.toThrow('b refuses');
+    expect(calls).toEqual(['a.validate', 'b.validate']);
+  });
+
+  it('with an error handler each sink is on its own (exec: a file that cannot be written still lets the child hear of the change)', async () => {
+    const calls: string[] = [];
+    const errors: string[] = [];
+    expect(await applyAll([sink('a', calls, 'apply'), sink('b', calls)], resolution('e', {}), (e) => errors.push(e.message))).toBe(true);
+    expect(calls).toEqual(['a.validate', 'a.apply', 'b.validate', 'b.apply']);
+    expect(errors).toEqual(['a failed']);
   });
 });
