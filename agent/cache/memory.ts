@@ -1,6 +1,8 @@
 /**
- * In-memory resolutions (node-cache), keyed by identity. The watch loop keeps the entry current;
- * `resolve()` callers of the typed client can read through it with a TTL.
+ * In-memory resolutions (node-cache), keyed by identity. In the agent it is the one copy of the
+ * merged set: the session writes every resolution here and every sink reads from here, with no
+ * TTL (see MEMORY_TTL_SECONDS in session/open.ts). `resolve()` callers of the typed client can
+ * read through it with a TTL; a `watch()` on the same client keeps the entry current.
  */
 import { createRequire } from 'node:module';
 import type NodeCacheType from 'node-cache';
