@@ -13,8 +13,8 @@ import { createCipheriv, createDecipheriv, createHash, hkdfSync, randomBytes } f
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { atomicWrite } from '../sinks/atomic-write.js';
-import { decodeResolution, encodeResolution, type Resolution } from '../client/wire.js';
-import { identityKey, type Identity } from './memory.js';
+import { decodeResolution, encodeResolution, type Identity, type Resolution } from '../client/wire.js';
+import { identityKey } from './memory.js';
 
 const MAGIC = Buffer.from('SGLKG1');
 const SALT = 16;

@@ -1,16 +1,15 @@
 /**
- * In-memory resolutions (node-cache), keyed by identity. The watch loop keeps the entry current;
- * `resolve()` callers of the typed client can read through it with a TTL.
+ * In-memory resolutions (node-cache), keyed by identity. In the agent it is the one copy of the
+ * merged set: the session writes every resolution here and every sink reads from here, with no
+ * TTL (see MEMORY_TTL_SECONDS in session/open.ts). `resolve()` callers of the typed client can
+ * read through it with a TTL; a `watch()` on the same client keeps the entry current.
  */
 import { createRequire } from 'node:module';
 import type NodeCacheType from 'node-cache';
-import type { Resolution, Scope } from '../client/wire.js';
+import type { ResolutionCache } from '../client/index.js';
+import type { Identity, Resolution } from '../client/wire.js';
 
-export interface Identity {
-  project: string;
-  workload: string;
-  scope: Scope;
-}
+export type { Identity };
 
 export function identityKey(id: Identity): string {
   return `${id.project}/${id.workload}/${id.scope}`;
@@ -21,7 +20,7 @@ export interface MemoryCacheOptions {
   ttlSeconds?: number;
 }
 
-export class MemoryCache {
+export class MemoryCache implements ResolutionCache {
   private readonly cache: NodeCacheType;
 
   constructor(opts: MemoryCacheOptions = {}) {

@@ -1,10 +1,13 @@
 /** `sg-agent build-args`: the BUILD set for a build runner, in a form no value can break. */
 import { resolve as resolvePath } from 'node:path';
-import { atomicWrite, checkWritable } from '../sinks/atomic-write.js';
-import { FormatError, formatBuildArgs, suggestFormats, type BuildArgsFormat } from '../sinks/formats.js';
+import { CliError, EXIT } from '../client/exit-codes.js';
+import { checkWritable } from '../sinks/atomic-write.js';
+import { BuildArgsSink } from '../sinks/build-args.js';
+import type { BuildArgsFormat } from '../sinks/formats.js';
+import { openSession } from '../session/open.js';
 import type { AgentLog } from '../log.js';
 import type { Parsed } from './args.js';
-import { CliError, Session, sessionConfig } from './session.js';
+import { agentConfig } from './config.js';
 
 export async function runBuildArgs(p: Parsed, log: AgentLog): Promise<number> {
   const outArg = p.values.out as string | undefined;
@@ -13,28 +16,21 @@ export async function runBuildArgs(p: Parsed, log: AgentLog): Promise<number> {
     try {
       await checkWritable(out);
     } catch (e) {
-      throw new CliError(`cannot write --out ${outArg}: ${(e as Error).message}`);
+      throw new CliError(`cannot write --out ${outArg}: ${(e as Error).message}`, EXIT.server);
     }
   }
-  const session = new Session(sessionConfig(p, 'build'), log);
+  // Suggests only formats this command has (its own --format choices) that carry a refused value.
+  const choices = p.command.options.find((o) => o.name === 'format')?.choices ?? [];
+  const sink = new BuildArgsSink(p.values.format as BuildArgsFormat, out, choices, log);
+  const session = await openSession(agentConfig(p, 'build'), log);
   const res = await session.start();
   session.close();
-  const format = p.values.format as BuildArgsFormat;
-  let text: string;
   try {
-    text = formatBuildArgs(format, res.variables);
+    sink.validate(res);
   } catch (e) {
-    // Suggest only formats this command has (its own --format choices) that carry the value.
-    const choices = p.command.options.find((o) => o.name === 'format')?.choices ?? [];
-    const hint = e instanceof FormatError && e.key ? suggestFormats(choices, format, res.variables, [e.key]) : '';
-    throw new CliError(`${(e as Error).message}${hint}`);
+    throw new CliError((e as Error).message, EXIT.server);
   }
-  if (out) {
-    await atomicWrite(out, text, { mode: 0o600 });
-    log.debug('build arguments written', { path: out, variableCount: Object.keys(res.variables).length });
-  } else {
-    await new Promise<void>((done, fail) => process.stdout.write(text, (e) => (e ? fail(e) : done())));
-  }
+  await sink.apply(res);
   await session.flush();
-  return 0;
+  return EXIT.ok;
 }

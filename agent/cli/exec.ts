@@ -1,11 +1,15 @@
 /** `sg-agent exec`: the workload as a supervised child with the resolved variables. */
 import { constants } from 'node:os';
-import { SecretFileWriter, skippedFilesWarning } from '../sinks/secret-files.js';
-import { childEnvironment, contentFingerprint } from '../sinks/env.js';
+import { CliError, EXIT } from '../client/exit-codes.js';
+import { ChildSink } from '../sinks/child.js';
+import { contentFingerprint } from '../sinks/env.js';
+import { SecretFilesSink } from '../sinks/secret-files.js';
+import { applyAll, type Sink } from '../sinks/sink.js';
+import { openSession } from '../session/open.js';
 import { Supervisor, type ChangeAction } from '../supervisor/supervisor.js';
 import type { AgentLog } from '../log.js';
 import type { Parsed } from './args.js';
-import { CliError, EXIT_AUTH, Session, sessionConfig } from './session.js';
+import { agentConfig } from './config.js';
 
 /** Signals the agent forwards to the workload (SIGKILL and SIGSTOP cannot be caught). */
 export const FORWARDED: NodeJS.Signals[] = ['SIGTERM', 'SIGINT', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'];
@@ -13,8 +17,12 @@ export const FORWARDED: NodeJS.Signals[] = ['SIGTERM', 'SIGINT', 'SIGHUP', 'SIGQ
 export async function runExec(p: Parsed, log: AgentLog): Promise<number> {
   const v = p.values;
   const [command, ...args] = p.rest!;
-  const cfg = sessionConfig(p);
-  const files = new SecretFileWriter(v['files-root'] as string | undefined, skippedFilesWarning(log));
+  const cfg = agentConfig(p);
+  const files = new SecretFilesSink(v['files-root'] as string | undefined, log);
+  const child = new ChildSink(process.env, Boolean(v.pristine));
+  // Files follow every change at once (programs may re-read them); the process itself follows
+  // the change policy.
+  const sinks: Sink[] = [files, child];
   const onChange: ChangeAction = v['on-change-signal']
     ? { kind: 'signal', signal: v['on-change-signal'] as NodeJS.Signals }
     : v['restart-on-change']
@@ -33,28 +41,27 @@ export async function runExec(p: Parsed, log: AgentLog): Promise<number> {
     });
   }
 
-  const session = new Session(cfg, log);
+  const session = await openSession(cfg, log);
   const first = await Promise.race([session.start(), earlyExit]);
   if (typeof first === 'number') {
     session.close();
     return first;
   }
   try {
-    await files.validate(first.files);
-    childEnvironment(process.env, first.variables);
+    for (const s of sinks) await s.validate?.(first);
   } catch (e) {
     session.close();
-    throw new CliError((e as Error).message);
+    throw new CliError((e as Error).message, EXIT.server);
   }
 
+  // Every start reads the current resolution from the session's memory cache.
   supervisor = new Supervisor({
     command: command!,
     args,
-    environment: () => childEnvironment(process.env, session.current.variables, { pristine: Boolean(v.pristine) }),
+    environment: () => child.environment(session.current),
     fingerprint: () => contentFingerprint(session.current),
     beforeStart: async () => {
-      const r = await files.write(session.current.files);
-      if (r.written.length) log.debug('secret files written', { paths: r.written });
+      await files.apply(session.current);
     },
     killSignal: v['kill-signal'] as NodeJS.Signals,
     killTimeoutMs: v['kill-timeout'] as number,
@@ -64,28 +71,22 @@ export async function runExec(p: Parsed, log: AgentLog): Promise<number> {
     log,
   });
   const sup = supervisor;
+  child.supervisor = sup;
   session.handlers = {
     onResolution: (res) => {
       log.info('values changed', { etag: res.etag, variableCount: Object.keys(res.variables).length, fileCount: res.files.length });
-      // Files follow every change at once (programs may re-read them); the process itself follows
-      // the change policy.
-      files
-        .write(res.files)
-        .then((r) => r.written.length && log.info('secret files updated', { paths: r.written }))
-        .catch((e: Error) => log.error('cannot write secret files', { error: e.message }))
-        .finally(() => sup.changed());
+      void applyAll(sinks, res, (e) => log.error('cannot apply the change', { error: e.message }));
     },
     onRestart: (ev) => sup.requestRestart(`RestartDependents of group ${ev.group}`),
     // The token stayed refused past --auth-grace: stop the workload like on SIGTERM (it keeps
-    // running during the grace, on the values it has) and exit with EXIT_AUTH.
+    // running during the grace, on the values it has) and exit with EXIT.auth.
     onFatal: (err) => {
-      if (!(err instanceof CliError) || err.exitCode !== EXIT_AUTH) return;
+      if (!(err instanceof CliError) || err.exitCode !== EXIT.auth) return;
       process.stderr.write(`sg-agent: ${err.message}; stopping the workload\n`);
-      void sup.stop(EXIT_AUTH);
+      void sup.stop(EXIT.auth);
     },
   };
   await sup.start();
-  void session.attachMemoryCache().catch(() => undefined);
   const code = await sup.done;
   session.close();
   await session.flush();

@@ -4,6 +4,7 @@
  * `node -e 0`), so this file imports only the argument parser; each command loads what it needs.
  */
 import { UsageError, parseArgs } from './args.js';
+import { CliError, EXIT } from '../client/exit-codes.js';
 
 async function main(): Promise<number> {
   let result;
@@ -12,22 +13,21 @@ async function main(): Promise<number> {
   } catch (e) {
     if (e instanceof UsageError) {
       process.stderr.write(`sg-agent: ${e.message}\n`);
-      return 2;
+      return EXIT.usage;
     }
     throw e;
   }
   if (result.kind === 'help') {
     process.stdout.write(result.text);
-    return 0;
+    return EXIT.ok;
   }
   if (result.kind === 'version') {
     process.stdout.write('sg-agent 0.1.0\n');
-    return 0;
+    return EXIT.ok;
   }
   const { parsed } = result;
   const { AgentLog } = await import('../log.js');
   const log = new AgentLog(parsed.values['log-level'] as 'info');
-  const { CliError } = await import('./session.js');
   try {
     switch (parsed.command.name) {
       case 'exec':
@@ -45,7 +45,7 @@ async function main(): Promise<number> {
     // Unexpected: the message only (errors here never carry values), no stack at info level.
     process.stderr.write(`sg-agent: ${(e as Error).message ?? String(e)}\n`);
     log.debug('unexpected error', { stack: (e as Error).stack });
-    return 1;
+    return EXIT.server;
   }
 }
 
@@ -53,6 +53,6 @@ main().then(
   (code) => process.exit(code),
   (e: unknown) => {
     process.stderr.write(`sg-agent: ${(e as Error)?.message ?? String(e)}\n`);
-    process.exit(1);
+    process.exit(EXIT.server);
   },
 );

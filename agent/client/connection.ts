@@ -1,6 +1,8 @@
 /**
- * How every client (the `sg` CLI, `sg-agent`, internal services) reaches the server: address,
- * TLS or plaintext, and the bearer token on every call. Reads SG_ADDR and SG_TOKEN by default.
+ * The generated grpc-js clients of every service, exported as `secret-groups/grpc` for internal
+ * services (and used by the tests): address, TLS or plaintext, and the bearer token on every
+ * call. Reads SG_ADDR and SG_TOKEN by default. `sg` and `sg-agent` do not load it: they speak
+ * gRPC over `node:http2` (transport.ts), which starts faster.
  */
 import { readFileSync } from 'node:fs';
 import * as grpc from '@grpc/grpc-js';

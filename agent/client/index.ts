@@ -22,17 +22,17 @@ import {
   encodeResolveRequest,
   encodeWatchRequest,
   type ExplainResponse,
+  type Identity,
   type Resolution,
   type RestartEvent,
   type Scope,
   type WatchResponse,
 } from './wire.js';
-import type { MemoryCache } from '../cache/memory.js';
 
 export { exponentialBackoff, type RetryPolicy, type RetryDecision, type BackoffOptions } from './backoff.js';
 export { Code, RpcError, codeName, isTransientCode } from './errors.js';
 export { SCOPE_BUILD, SCOPE_RUNTIME } from './wire.js';
-export type { ExplainResponse, Provenance, Resolution, RestartEvent, Scope, SecretFile, Conflict, Source } from './wire.js';
+export type { ExplainResponse, Identity, Provenance, Resolution, RestartEvent, Scope, SecretFile, Conflict, Source } from './wire.js';
 export type { TransportOptions } from './transport.js';
 
 export interface ClientOptions extends TransportOptions {
@@ -47,8 +47,16 @@ export interface ClientOptions extends TransportOptions {
    * (the server sends a heartbeat every 15 s). 0 disables.
    */
   idleTimeoutMs?: number;
-  /** Read-through cache for resolve(); watch() keeps it current. */
-  cache?: MemoryCache;
+  /** Read-through cache for resolve(); watch() keeps it current. A `MemoryCache` (agent/cache/memory.ts) fits. */
+  cache?: ResolutionCache;
+}
+
+/** Where resolve() reads through and watch() keeps resolutions, by identity. */
+export interface ResolutionCache {
+  get(id: Identity): Resolution | undefined;
+  set(id: Identity, resolution: Resolution): void;
+  /** The server confirmed the entry is still current. */
+  touch(id: Identity): void;
 }
 
 export interface Target {

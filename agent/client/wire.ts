@@ -16,6 +16,13 @@ export type { Conflict, Provenance, Resolution, Scope, SecretFile, Source, Expla
 export const SCOPE_RUNTIME = 1 as Scope;
 export const SCOPE_BUILD = 2 as Scope;
 
+/** Whose resolution: what caches key it by (the request's project, workload and scope). */
+export interface Identity {
+  project: string;
+  workload: string;
+  scope: Scope;
+}
+
 const enc = new TextEncoder();
 const dec = new TextDecoder('utf-8', { fatal: false });
 

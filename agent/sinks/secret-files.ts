@@ -13,7 +13,9 @@
 import { lstat, mkdir, realpath } from 'node:fs/promises';
 import { posix, sep } from 'node:path';
 import { atomicWrite } from './atomic-write.js';
-import type { SecretFile } from '../client/wire.js';
+import type { Resolution, SecretFile } from '../client/wire.js';
+import type { AgentLog } from '../log.js';
+import type { Sink } from './sink.js';
 
 export class SecretPathError extends Error {
   override name = 'SecretPathError';
@@ -146,4 +148,30 @@ export class SecretFileWriter {
 /** The warning for secret files skipped because no --files-root was given. */
 export function skippedFilesWarning(log: { warn(msg: string, fields?: Record<string, unknown>): void }): (count: number) => void {
   return (count) => log.warn('secret files not written: no --files-root given (pass --files-root DIR to write them under DIR)', { files: count });
+}
+
+/** The secret files of every resolution, under --files-root (none without it: a warning). */
+export class SecretFilesSink implements Sink {
+  readonly writer: SecretFileWriter;
+
+  constructor(
+    root: string | undefined,
+    private readonly log: Pick<AgentLog, 'debug' | 'info' | 'warn'>,
+  ) {
+    this.writer = new SecretFileWriter(root, skippedFilesWarning(log));
+  }
+
+  private applied = false;
+
+  validate(res: Resolution): Promise<void> {
+    return this.writer.validate(res.files);
+  }
+
+  async apply(res: Resolution): Promise<boolean> {
+    const r = await this.writer.write(res.files);
+    // The first write is part of starting; later ones are changes worth a line at info.
+    if (r.written.length) this.log[this.applied ? 'info' : 'debug'](this.applied ? 'secret files updated' : 'secret files written', { paths: r.written });
+    this.applied = true;
+    return r.written.length > 0;
+  }
 }

@@ -5,6 +5,7 @@
  */
 import { Code as status, codeName } from '../../agent/client/errors.js';
 import { DomainError } from '../domain/errors.js';
+import { CliError, EXIT } from '../../agent/client/exit-codes.js';
 
 /** A failed call as the CLI's transport reports it (RpcError; grpc-js's ServiceError fits too). */
 export interface ServiceError extends Error {
@@ -12,28 +13,8 @@ export interface ServiceError extends Error {
   details: string;
 }
 
-/** Exit statuses, documented in docs/cli.md and `sg --help`. */
-export const EXIT = {
-  ok: 0,
-  /** The server refused or failed the request (any gRPC status not listed below). */
-  server: 1,
-  /** Bad command line: unknown command or flag, missing or malformed argument, unreadable local file. */
-  usage: 2,
-  /** The server could not be reached (connection refused, unreachable, timed out). */
-  unreachable: 3,
-  /** No token, or the server rejected it (UNAUTHENTICATED). */
-  auth: 4,
-} as const;
-
-export class CliError extends Error {
-  constructor(
-    message: string,
-    readonly exitCode: number = EXIT.usage,
-  ) {
-    super(message);
-    this.name = 'CliError';
-  }
-}
+/** Exit statuses and the error class, shared with `sg-agent`; documented in docs/cli.md and `sg --help`. */
+export { CliError, EXIT } from '../../agent/client/exit-codes.js';
 
 /** A failed RPC, tagged with the server address so that the error line can name it. */
 export class CallFailed extends Error {

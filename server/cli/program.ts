@@ -28,7 +28,7 @@ Errors: one line "sg: ..." on stderr, nothing on stdout. Exit status:
   1  the server refused or failed the request (the gRPC status is named in the line)
   2  usage error: unknown command or flag, missing or malformed argument, unreadable file
   3  the server could not be reached
-  4  no token (SG_TOKEN unset), or the server rejected it (UNAUTHENTICATED)
+  77 no token (SG_TOKEN unset), or the server rejected it (UNAUTHENTICATED)
 See docs/cli.md for the full reference.
 `;
 

@@ -2,6 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { UsageError, helpText, parseArgs, parseDuration, parseSignal, COMMANDS } from '../../agent/cli/args.js';
 import { exponentialBackoff } from '../../agent/client/backoff.js';
 import { childEnvironment, contentFingerprint } from '../../agent/sinks/env.js';
+import { CliError, EXIT } from '../../agent/client/exit-codes.js';
+import * as sg from '../../server/cli/errors.js';
 
 function run(argv: string[], env: NodeJS.ProcessEnv = {}) {
   const r = parseArgs(argv, env);
@@ -98,5 +100,18 @@ describe('child environment', () => {
     expect(f({ A: '1', B: '2' })).toBe(f({ B: '2', A: '1' }));
     expect(f({ A: '1' })).not.toBe(f({ A: '2' }));
     expect(f({ A: 'b', AB: '' })).not.toBe(f({ AA: 'b', B: '' }));
+  });
+});
+
+describe('exit statuses', () => {
+  it('sg and sg-agent share one table and one CliError; a refused token is 77 for both', () => {
+    expect(sg.EXIT).toBe(EXIT);
+    expect(sg.CliError).toBe(CliError);
+    expect(EXIT.auth).toBe(77);
+    // Within one command no two meanings share a number (3 is sg's unreachable, sg-agent's incomplete write).
+    const sgCodes = [EXIT.ok, EXIT.server, EXIT.usage, EXIT.unreachable, EXIT.auth];
+    const agentCodes = [EXIT.ok, EXIT.server, EXIT.usage, EXIT.incomplete, EXIT.auth];
+    expect(new Set(sgCodes).size).toBe(sgCodes.length);
+    expect(new Set(agentCodes).size).toBe(agentCodes.length);
   });
 });
