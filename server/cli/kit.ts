@@ -20,7 +20,7 @@ export function withAddr(cmd: Command): Command {
 }
 
 /**
- * The one rule for values (DESIGN §11): --json is the machine form and carries every value the
+ * The one rule for values (docs/architecture.md, "Values in client output"): --json is the machine form and carries every value the
  * token may read (null where it may see keys only); human output masks secrets unless
  * --show-values, which --json accepts and ignores so scripts that pass it keep working.
  */

@@ -128,7 +128,7 @@ export function registerGroupInsights(group: Command): void {
     const fromRevision = parseRevision('REV', rev);
     if (fromRevision === 0) throw usage('REV must be a positive integer');
     const toRevision = parseRevision('REV2', rev2);
-    // --json is the machine form: it asks for values like every --json (DESIGN §11).
+    // --json is the machine form: it asks for values like every --json (docs/architecture.md, "Values in client output").
     const keysOnly = !opts.json && !opts.showValues;
     const req = DiffGroupRevisionsRequest.fromPartial({ project, name, fromRevision, toRevision, keysOnly });
     return withSession(opts, async (s) => {

@@ -2,7 +2,7 @@
  * `sg group ...`: secret groups, their variables, files, addon links, settings, restrictions,
  * history, preview and restarts. Human output masks the values of secret groups unless
  * --show-values; --json is the machine form and carries every value the token may read (null
- * where it may see keys only), like every other command's --json (DESIGN §11's contract).
+ * where it may see keys only), like every other command's --json (docs/architecture.md, "Values in client output").
  */
 import type { Command } from 'commander';
 import type { SecretGroup } from '../../../gen/light/secretgroups/v1/resources.js';
