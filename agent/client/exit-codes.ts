@@ -23,9 +23,9 @@ export const EXIT = {
    */
   incomplete: 3,
   /**
-   * The server does not accept the token. `sg`: no token, or UNAUTHENTICATED. `sg-agent exec`
-   * and `write --watch`: the server stopped accepting the token while running and did not
-   * accept it again within --auth-grace. 77 is EX_NOPERM of sysexits.h: `sg-agent exec` passes
+   * The server does not accept the token. `sg`: no token, or UNAUTHENTICATED. `sg-agent`: the
+   * first call refused with UNAUTHENTICATED, or (`exec`, `write --watch`) the server stopped
+   * accepting the token while running and did not accept it again within --auth-grace. 77 is EX_NOPERM of sysexits.h: `sg-agent exec` passes
    * the child's own status through, so this one must be a number programs rarely exit with.
    */
   auth: 77,

@@ -28,7 +28,8 @@ export function rpcFailure(e: RpcError, id: Identity): CliError {
   const what = describe(id);
   switch (e.code) {
     case Code.UNAUTHENTICATED:
-      return new CliError(`the server rejected the token: ${e.details || 'unauthenticated'} (UNAUTHENTICATED)`, EXIT.server);
+      // The same status as `sg` for a refused token, at start as while running.
+      return new CliError(`the server rejected the token: ${e.details || 'unauthenticated'} (UNAUTHENTICATED)`, EXIT.auth);
     case Code.PERMISSION_DENIED:
       return new CliError(`this token may not resolve ${what}: ${e.details || 'permission denied'} (PERMISSION_DENIED)`, EXIT.server);
     case Code.NOT_FOUND:

@@ -211,4 +211,10 @@ describe('sg-agent exec refuses bad input with one line and never starts the chi
     expect(errLines[0]).toMatch(message);
     expect(existsSync(marker())).toBe(false);
   });
+
+  it('a refused token exits 77, as sg does', async () => {
+    const r = await exitOf(startAgent(['exec', ...child()], { ...env, SG_TOKEN: 'sg_wrong' }));
+    expect(r.code).toBe(77);
+    expect(existsSync(marker())).toBe(false);
+  });
 });
