@@ -5,7 +5,7 @@
  * code is imported lazily, as for `sg serve`, so other commands never load it.
  */
 import type { Command } from 'commander';
-import { DomainError } from '../../domain/errors.js';
+import { DomainError } from '../../server/domain/errors.js';
 import { CliError, EXIT, usage } from '../errors.js';
 import { json } from '../output.js';
 
@@ -37,7 +37,7 @@ export function registerMigrate(program: Command): void {
       if (!opts.from) throw usage('--from DATA_DIR is required');
       if (!opts.to) throw usage('--to mongodb://... is required');
       if (!/^mongodb(\+srv)?:\/\//.test(opts.to)) throw usage('--to must be a mongodb:// or mongodb+srv:// URI');
-      const { migrate } = await import('../../store/migrate.js');
+      const { migrate } = await import('../../server/store/migrate.js');
       let report;
       try {
         report = await migrate({

@@ -1,9 +1,9 @@
 /** `sg resolve` and `sg explain`: what a workload inherits, and where each key comes from. */
 import type { Command } from 'commander';
-import { ExplainRequest, ResolveRequest, ResolverServiceDefinition } from '../../../gen/light/secretgroups/v1/resolver_service.js';
+import { ExplainRequest, ResolveRequest, ResolverServiceDefinition } from '../../gen/light/secretgroups/v1/resolver_service.js';
 import { parseResolveScope } from '../args.js';
 import { withSession } from '../client.js';
-import { FormatError, formatFile, suggestFormats } from '../../../agent/sinks/formats.js';
+import { FormatError, formatFile, suggestFormats } from '../../client/formats.js';
 import { usage } from '../errors.js';
 import { emit, withAddr, withJson } from '../kit.js';
 import { stdout } from '../output.js';

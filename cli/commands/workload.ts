@@ -3,7 +3,7 @@
  * variables, and the Kubernetes service accounts bound to them.
  */
 import type { Command } from 'commander';
-import { AccessServiceDefinition, BindServiceAccountRequest, UnbindServiceAccountRequest } from '../../../gen/light/secretgroups/v1/access_service.js';
+import { AccessServiceDefinition, BindServiceAccountRequest, UnbindServiceAccountRequest } from '../../gen/light/secretgroups/v1/access_service.js';
 import {
   CreateWorkloadRequest,
   DeleteWorkloadRequest,
@@ -11,7 +11,7 @@ import {
   ListWorkloadsRequest,
   UpdateWorkloadRequest,
   ProjectServiceDefinition,
-} from '../../../gen/light/secretgroups/v1/project_service.js';
+} from '../../gen/light/secretgroups/v1/project_service.js';
 import { collect, parseAssignments, parseKind } from '../args.js';
 import { readModifyWrite, withSession } from '../client.js';
 import { usage } from '../errors.js';

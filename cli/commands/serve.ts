@@ -4,9 +4,9 @@
  */
 import { resolve as resolvePath, join } from 'node:path';
 import type { Command } from 'commander';
-import type { ServerOptions } from '../../app/options.js';
+import type { ServerOptions } from '../../server/app/options.js';
 import { existsSync } from 'node:fs';
-import { K8sSettingsError, kubeApiConfig } from '../../app/k8s-options.js';
+import { K8sSettingsError, kubeApiConfig } from '../../server/app/k8s-options.js';
 import { oneLine, usage } from '../errors.js';
 import { readInput } from '../kit.js';
 
@@ -220,10 +220,10 @@ export function registerServe(program: Command): void {
       const options = serverOptions(opts, process.env, config);
       // Before the server allocates anything (see v8-tuning.ts): V8's memory mode follows the
       // number of open streams.
-      const { V8Tuner, v8TuningFrom } = await import('../../app/v8-tuning.js');
+      const { V8Tuner, v8TuningFrom } = await import('../../server/app/v8-tuning.js');
       const tuner = new V8Tuner(v8TuningFrom(process.env));
       tuner.start();
-      const { startServer } = await import('../../app/start-server.js');
+      const { startServer } = await import('../../server/app/start-server.js');
       const server = await startServer({ ...options, onOpenStreams: (open) => tuner.streams(open) });
       let stopping = false;
       const stop = (signal: NodeJS.Signals) => {

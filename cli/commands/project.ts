@@ -7,8 +7,8 @@ import {
   ListProjectsRequest,
   ProjectServiceDefinition,
   UpdateProjectExecutionKeysRequest,
-} from '../../../gen/light/secretgroups/v1/project_service.js';
-import { FAMILIES } from '../../domain/execution-keys.js';
+} from '../../gen/light/secretgroups/v1/project_service.js';
+import { FAMILIES } from '../../server/domain/execution-keys.js';
 import { collect } from '../args.js';
 import { withSession } from '../client.js';
 import { confirmOnTerminal, emit, withAddr, withJson, withYes } from '../kit.js';

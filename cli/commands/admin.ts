@@ -30,9 +30,9 @@ export function registerAdmin(program: Command): void {
     const dataDir = opts.data ?? (process.env.SG_DATA_DIR || './data');
     const storeUri = opts.store ?? (process.env.SG_STORE_URI || '');
     const [{ loadMasterKey, readMasterKeyFile, rotateMasterKeyFile }, { SealedStore }, { openStore }] = await Promise.all([
-      import('../../security/master-key.js'),
-      import('../../store/sealed-store.js'),
-      import('../../app/start-server.js'),
+      import('../../server/security/master-key.js'),
+      import('../../server/store/sealed-store.js'),
+      import('../../server/app/start-server.js'),
     ]);
     const current = loadMasterKey({ dataDir, keyFile: opts.masterKeyFile, allowCreate: false });
     if (current.source === 'env' && !opts.newMasterKeyFile) {

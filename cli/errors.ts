@@ -3,9 +3,9 @@
  * on. Messages come from the gRPC status details (the server never puts values in them) or
  * from local parsing, which names arguments and keys but never echoes a value.
  */
-import { Code as status, codeName } from '../../agent/client/errors.js';
-import { DomainError } from '../domain/errors.js';
-import { CliError, EXIT } from '../../agent/client/exit-codes.js';
+import { Code as status, codeName } from '../client/errors.js';
+import { DomainError } from '../server/domain/errors.js';
+import { CliError, EXIT } from '../client/exit-codes.js';
 
 /** A failed call as the CLI's transport reports it (RpcError; grpc-js's ServiceError fits too). */
 export interface ServiceError extends Error {
@@ -14,7 +14,7 @@ export interface ServiceError extends Error {
 }
 
 /** Exit statuses and the error class, shared with `sg-agent`; documented in docs/cli.md and `sg --help`. */
-export { CliError, EXIT } from '../../agent/client/exit-codes.js';
+export { CliError, EXIT } from '../client/exit-codes.js';
 
 /** A failed RPC, tagged with the server address so that the error line can name it. */
 export class CallFailed extends Error {

@@ -2,8 +2,8 @@
  * The two faces of every resource: a stable JSON shape for scripts (`--json`) and a table for
  * people. JSON uses lower-case enum names, ISO times and `null` for values the server withheld.
  */
-import type { AccessLevel, Role, TokenInfo } from '../../gen/light/secretgroups/v1/access_service.js';
-import type { ExplainResponse } from '../../gen/light/secretgroups/v1/resolver_service.js';
+import type { AccessLevel, Role, TokenInfo } from '../gen/light/secretgroups/v1/access_service.js';
+import type { ExplainResponse } from '../gen/light/secretgroups/v1/resolver_service.js';
 import type {
   Addon,
   Conflict,
@@ -15,9 +15,9 @@ import type {
   ServiceAccountBinding,
   Source,
   Workload,
-} from '../../gen/light/secretgroups/v1/resources.js';
-import { GroupType } from '../../gen/light/secretgroups/v1/resources.js';
-import type { GroupRevision, PreviewChangeResponse, RestartDependentsResponse } from '../../gen/light/secretgroups/v1/secret_group_service.js';
+} from '../gen/light/secretgroups/v1/resources.js';
+import { GroupType } from '../gen/light/secretgroups/v1/resources.js';
+import type { GroupRevision, PreviewChangeResponse, RestartDependentsResponse } from '../gen/light/secretgroups/v1/secret_group_service.js';
 import { formatMode, GROUP_TYPE_NAMES, KIND_NAMES, SCOPE_NAMES } from './args.js';
 import { fields, humanTime, isoTime, list, shownValue, sortedEntries, table, MASK } from './output.js';
 

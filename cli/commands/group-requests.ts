@@ -9,8 +9,8 @@ import {
   ImportVariablesRequest,
   LinkAddonRequest,
   UpdateGroupSettingsRequest,
-} from '../../../gen/light/secretgroups/v1/secret_group_service.js';
-import { Restrictions } from '../../../gen/light/secretgroups/v1/resources.js';
+} from '../../gen/light/secretgroups/v1/secret_group_service.js';
+import { Restrictions } from '../../gen/light/secretgroups/v1/resources.js';
 import { parseAssignments, parseGroupScope, parseGroupType, parseLinkKey, parseMode, parsePriority } from '../args.js';
 import { usage } from '../errors.js';
 import { readInput } from '../kit.js';

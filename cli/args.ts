@@ -2,8 +2,8 @@
  * Pure parsing of command-line values. Errors are usage errors that name the flag and, at
  * most, a key: a value typed on the command line may be a secret, so it is never echoed.
  */
-import { GroupType, Scope, WorkloadKind } from '../../gen/light/secretgroups/v1/resources.js';
-import { parsePriority as parseDomainPriority } from '../domain/validation.js';
+import { GroupType, Scope, WorkloadKind } from '../gen/light/secretgroups/v1/resources.js';
+import { parsePriority as parseDomainPriority } from '../server/domain/validation.js';
 import { usage } from './errors.js';
 
 /** Commander accumulator for repeatable flags (`--tag a --tag b`). */

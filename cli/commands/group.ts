@@ -5,8 +5,8 @@
  * where it may see keys only), like every other command's --json (docs/architecture.md, "Values in client output").
  */
 import type { Command } from 'commander';
-import type { SecretGroup } from '../../../gen/light/secretgroups/v1/resources.js';
-import { Restrictions } from '../../../gen/light/secretgroups/v1/resources.js';
+import type { SecretGroup } from '../../gen/light/secretgroups/v1/resources.js';
+import { Restrictions } from '../../gen/light/secretgroups/v1/resources.js';
 import {
   DeleteGroupRequest,
   GetGroupRequest,
@@ -22,7 +22,7 @@ import {
   UnlinkAddonRequest,
   UnsetVariablesRequest,
   SecretGroupServiceDefinition,
-} from '../../../gen/light/secretgroups/v1/secret_group_service.js';
+} from '../../gen/light/secretgroups/v1/secret_group_service.js';
 import { collect, parseAssignments, parseRevision } from '../args.js';
 import { readModifyWrite, withSession, type Session } from '../client.js';
 import { usage } from '../errors.js';

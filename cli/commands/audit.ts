@@ -1,6 +1,6 @@
 /** `sg audit`: the audit log, newest first (actor, action, target, keys, outcome — never values). */
 import type { Command } from 'commander';
-import { ListAuditEventsRequest, type AuditEvent, AccessServiceDefinition } from '../../../gen/light/secretgroups/v1/access_service.js';
+import { ListAuditEventsRequest, type AuditEvent, AccessServiceDefinition } from '../../gen/light/secretgroups/v1/access_service.js';
 import { withSession } from '../client.js';
 import { usage } from '../errors.js';
 import { emit, withAddr, withJson } from '../kit.js';

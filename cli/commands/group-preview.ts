@@ -13,8 +13,8 @@ import {
   UnlinkAddonRequest,
   UnsetVariablesRequest,
   SecretGroupServiceDefinition,
-} from '../../../gen/light/secretgroups/v1/secret_group_service.js';
-import { Restrictions } from '../../../gen/light/secretgroups/v1/resources.js';
+} from '../../gen/light/secretgroups/v1/secret_group_service.js';
+import { Restrictions } from '../../gen/light/secretgroups/v1/resources.js';
 import { collect, parseAssignments, parseRevision } from '../args.js';
 import { withSession } from '../client.js';
 import { usage } from '../errors.js';

@@ -1,12 +1,12 @@
 /**
  * One connection per client command: address from --addr or SG_ADDR, token from SG_TOKEN,
  * TLS from SG_CA / SG_CERT / SG_KEY. The CLI speaks gRPC over node:http2 with the agent's
- * small transport (agent/client/transport.ts) and the message code generated without grpc-js
+ * small transport (client/transport.ts) and the message code generated without grpc-js
  * (gen/light): loading grpc-js alone took longer than `node -e 0`, and an admin command is
  * one or two unary calls. Failures carry the address for the error line.
  */
-import { Code } from '../../agent/client/errors.js';
-import { Http2Transport } from '../../agent/client/transport.js';
+import { Code } from '../client/errors.js';
+import { Http2Transport } from '../client/transport.js';
 import { CallFailed, CliError, EXIT, isServiceError } from './errors.js';
 
 /** What the CLI needs of a generated message type: its codec (gen/light's MessageFns). */

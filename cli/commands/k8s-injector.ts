@@ -97,10 +97,10 @@ export function registerK8sInjector(program: Command): void {
       await readInput(opts.tokenFile, '--token-file');
       if (opts.serverCa) await readInput(opts.serverCa, '--server-ca');
       const agentCaConfigMap = configMapName(opts.agentCaConfigmap);
-      const { createLogger } = await import('../../log.js');
+      const { createLogger } = await import('../../server/log.js');
       const log = createLogger(opts.logLevel ?? process.env.SG_LOG_LEVEL ?? 'info');
-      const { workloadChecker } = await import('../../k8s-injector/workload-check.js');
-      const { startInjectorServer } = await import('../../k8s-injector/server.js');
+      const { workloadChecker } = await import('../../server/k8s-injector/workload-check.js');
+      const { startInjectorServer } = await import('../../server/k8s-injector/server.js');
       const checker = workloadChecker({ addr, tokenFile: opts.tokenFile, ...(opts.serverCa ? { ca: opts.serverCa } : {}) });
       const server = await startInjectorServer({
         host: listen.host,
@@ -148,7 +148,7 @@ export function registerK8sInjector(program: Command): void {
         replicas = Number(opts.replicas);
       }
       const agentCaConfigMap = configMapName(opts.agentCaConfigmap);
-      const { injectorManifests } = await import('../../k8s-injector/manifests.js');
+      const { injectorManifests } = await import('../../server/k8s-injector/manifests.js');
       process.stdout.write(
         injectorManifests({
           namespace: opts.namespace,

@@ -11,7 +11,7 @@ import {
   UpdateRoleRequest,
   WhoAmIRequest,
   AccessServiceDefinition,
-} from '../../../gen/light/secretgroups/v1/access_service.js';
+} from '../../gen/light/secretgroups/v1/access_service.js';
 import { collect, parseTtl, parseWorkloadRef } from '../args.js';
 import { withSession } from '../client.js';
 import { usage } from '../errors.js';

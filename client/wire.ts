@@ -7,8 +7,8 @@
  * proto/secretgroups/v1/resolver_service.proto and resources.proto; a property test checks this
  * codec against the generated one in both directions.
  */
-import type { Conflict, Provenance, Resolution, Scope, SecretFile, Source } from '../../gen/secretgroups/v1/resources.js';
-import type { ExplainResponse, RestartEvent, WatchResponse } from '../../gen/secretgroups/v1/resolver_service.js';
+import type { Conflict, Provenance, Resolution, Scope, SecretFile, Source } from '../gen/secretgroups/v1/resources.js';
+import type { ExplainResponse, RestartEvent, WatchResponse } from '../gen/secretgroups/v1/resolver_service.js';
 
 export type { Conflict, Provenance, Resolution, Scope, SecretFile, Source, ExplainResponse, RestartEvent, WatchResponse };
 

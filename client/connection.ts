@@ -6,10 +6,10 @@
  */
 import { readFileSync } from 'node:fs';
 import * as grpc from '@grpc/grpc-js';
-import { AccessServiceClient } from '../../gen/secretgroups/v1/access_service.js';
-import { ProjectServiceClient } from '../../gen/secretgroups/v1/project_service.js';
-import { ResolverServiceClient } from '../../gen/secretgroups/v1/resolver_service.js';
-import { SecretGroupServiceClient } from '../../gen/secretgroups/v1/secret_group_service.js';
+import { AccessServiceClient } from '../gen/secretgroups/v1/access_service.js';
+import { ProjectServiceClient } from '../gen/secretgroups/v1/project_service.js';
+import { ResolverServiceClient } from '../gen/secretgroups/v1/resolver_service.js';
+import { SecretGroupServiceClient } from '../gen/secretgroups/v1/secret_group_service.js';
 import { resolveEndpoint, type Endpoint } from './endpoint.js';
 
 export { DEFAULT_ADDR } from './endpoint.js';

@@ -33,7 +33,7 @@ See docs/cli.md for the full reference.
 `;
 
 function packageVersion(): string {
-  // dist/server/cli or server/cli: the package root is a few levels up either way.
+  // dist/cli or cli: the package root is a few levels up either way.
   let dir = import.meta.dirname;
   for (let i = 0; i < 5; i++) {
     const file = join(dir, 'package.json');

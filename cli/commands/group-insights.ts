@@ -4,14 +4,14 @@
  * always with --json, in human output only with --show-values).
  */
 import type { Command } from 'commander';
-import { Scope } from '../../../gen/light/secretgroups/v1/resources.js';
+import { Scope } from '../../gen/light/secretgroups/v1/resources.js';
 import {
   DiffGroupRevisionsRequest,
   ListGroupDependentsRequest,
   type DiffGroupRevisionsResponse,
   type ListGroupDependentsResponse,
   SecretGroupServiceDefinition,
-} from '../../../gen/light/secretgroups/v1/secret_group_service.js';
+} from '../../gen/light/secretgroups/v1/secret_group_service.js';
 import { parseResolveScope, parseRevision } from '../args.js';
 import { withSession } from '../client.js';
 import { usage } from '../errors.js';

@@ -7,7 +7,7 @@ import {
   ListAddonsRequest,
   UpdateAddonRequest,
   ProjectServiceDefinition,
-} from '../../../gen/light/secretgroups/v1/project_service.js';
+} from '../../gen/light/secretgroups/v1/project_service.js';
 import { collect, parseAssignments, parseDetailsJson } from '../args.js';
 import { withSession } from '../client.js';
 import { usage } from '../errors.js';
