@@ -11,14 +11,11 @@ import {
 import { collect, parseAssignments, parseDetailsJson } from '../args.js';
 import { withSession } from '../client.js';
 import { usage } from '../errors.js';
-import { emit, expectedRevision, JSON_VALUES, NO_TABLE_VALUES, readInput, withAddr, withExpectedRevision, withJson } from '../kit.js';
+import { emit, expectedRevision, JSON_VALUES, readInput, withAddr, withExpectedRevision, withJson } from '../kit.js';
+import { deleteCommand, getCommand, listCommand, type WriteFlags } from '../resource-commands.js';
 import { addonHuman, addonJson, addonsTable } from '../views.js';
 
-interface Opts {
-  addr?: string;
-  json?: boolean;
-  showValues?: boolean;
-  expectedRevision?: string;
+interface Opts extends WriteFlags {
   type?: string;
   detail?: string[];
   detailsFile?: string;
@@ -60,38 +57,20 @@ export function registerAddon(program: Command): void {
     });
   });
 
-  withJson(
-    withAddr(
-      addon
-        .command('get')
-        .description('show an addon')
-        .argument('<project>', 'project name')
-        .argument('<name>', 'addon name')
-        .option('--show-values', SHOW_VALUES),
-    ),
-  ).action((project: string, name: string, opts: Opts) =>
-    withSession(opts, async (s) => {
-      const res = await s.call(ProjectServiceDefinition, 'getAddon', GetAddonRequest.fromPartial({ project, name }));
-      emit(opts, () => addonJson(res.addon!), () => addonHuman(res.addon!, Boolean(opts.showValues)));
-    }),
-  );
+  getCommand(addon, {
+    noun: 'addon',
+    description: 'show an addon',
+    showValues: SHOW_VALUES,
+    get: async (s, project, name) => (await s.call(ProjectServiceDefinition, 'getAddon', GetAddonRequest.fromPartial({ project, name }))).addon!,
+    print: (opts, a) => emit(opts, () => addonJson(a), () => addonHuman(a, Boolean(opts.showValues))),
+  });
 
-  withJson(
-    withAddr(
-      addon
-        .command('list')
-        .description("list a project's addons (the table shows no values; --json carries the values the token may read)")
-        .argument('<project>', 'project name')
-        .option('--show-values', NO_TABLE_VALUES),
-    ),
-    'the list',
-  )
-    .action((project: string, opts: Opts) =>
-      withSession(opts, async (s) => {
-        const res = await s.call(ProjectServiceDefinition, 'listAddons', ListAddonsRequest.fromPartial({ project }));
-        emit(opts, () => ({ addons: res.addons.map((x) => addonJson(x)) }), () => addonsTable(res.addons));
-      }),
-    );
+  listCommand(addon, {
+    plural: 'addons',
+    list: async (s, project) => (await s.call(ProjectServiceDefinition, 'listAddons', ListAddonsRequest.fromPartial({ project }))).addons,
+    json: addonJson,
+    table: addonsTable,
+  });
 
   withJson(
     withExpectedRevision(
@@ -128,21 +107,9 @@ export function registerAddon(program: Command): void {
     });
   });
 
-  withJson(
-    withExpectedRevision(
-      withAddr(
-        addon
-          .command('delete')
-          .description('delete an addon; refused while a group links it')
-          .argument('<project>', 'project name')
-          .argument('<name>', 'addon name'),
-      ),
-    ),
-  ).action((project: string, name: string, opts: Opts) => {
-    const req = DeleteAddonRequest.fromPartial({ project, name, expectedRevision: expectedRevision(opts) });
-    return withSession(opts, async (s) => {
-      await s.call(ProjectServiceDefinition, 'deleteAddon', req);
-      emit(opts, () => ({ deleted: true, project, addon: name }), () => `Deleted addon ${project}/${name}\n`);
-    });
+  deleteCommand(addon, {
+    noun: 'addon',
+    description: 'delete an addon; refused while a group links it',
+    remove: (s, target) => s.call(ProjectServiceDefinition, 'deleteAddon', DeleteAddonRequest.fromPartial(target)),
   });
 }

@@ -28,16 +28,13 @@ import { readModifyWrite, withSession, type Session } from '../client.js';
 import { usage } from '../errors.js';
 import { progress } from '../output.js';
 import { confirmOnTerminal, emit, expectedRevision, JSON_VALUES, NO_TABLE_VALUES, warn, withAddr, withExpectedRevision, withJson, withYes } from '../kit.js';
+import { getCommand, listCommand, type WriteFlags } from '../resource-commands.js';
 import { groupHuman, groupJson, groupsTable, historyJson, historyTable, restartHuman, restartJson } from '../views.js';
 import { addFileRequest, createRequest, hasSettings, importRequest, linkRequest, settingsRequest, type GroupTarget } from './group-requests.js';
 import { registerGroupPreview } from './group-preview.js';
 import { dependentsLine, dependentWorkloads, registerGroupInsights } from './group-insights.js';
 
-interface Opts {
-  addr?: string;
-  json?: boolean;
-  showValues?: boolean;
-  expectedRevision?: string;
+interface Opts extends WriteFlags {
   type?: string;
   scope?: string;
   priority?: string;
@@ -116,36 +113,22 @@ export function registerGroup(program: Command): void {
     return withSession(opts, async (s) => printChange(opts, await s.call(SecretGroupServiceDefinition, 'createGroup', req)));
   });
 
-  withJson(
-    withAddr(
-      group
-        .command('get')
-        .description('show a group; --json maps each key to its value, or to null where the caller may see keys only')
-        .argument('<project>', 'project name')
-        .argument('<group>', 'group name')
-        .option('--show-values', SHOW_VALUES),
-    ),
-    'the group',
-  ).action((project: string, name: string, opts: Opts) =>
-    withSession(opts, async (s) => printGroup(opts, (await s.call(SecretGroupServiceDefinition, 'getGroup', GetGroupRequest.fromPartial({ project, name }))).group)),
-  );
+  getCommand(group, {
+    noun: 'group',
+    description: 'show a group; --json maps each key to its value, or to null where the caller may see keys only',
+    arg: 'group',
+    showValues: SHOW_VALUES,
+    jsonWhat: 'the group',
+    get: async (s, project, name) => (await s.call(SecretGroupServiceDefinition, 'getGroup', GetGroupRequest.fromPartial({ project, name }))).group,
+    print: printGroup,
+  });
 
-  withJson(
-    withAddr(
-      group
-        .command('list')
-        .description("list a project's groups (the table shows no values; --json carries the values the token may read)")
-        .argument('<project>', 'project name')
-        .option('--show-values', NO_TABLE_VALUES),
-    ),
-    'the list',
-  )
-    .action((project: string, opts: Opts) =>
-      withSession(opts, async (s) => {
-        const res = await s.call(SecretGroupServiceDefinition, 'listGroups', ListGroupsRequest.fromPartial({ project }));
-        emit(opts, () => ({ groups: res.groups.map((g) => groupJson(g)) }), () => groupsTable(res.groups));
-      }),
-    );
+  listCommand(group, {
+    plural: 'groups',
+    list: async (s, project) => (await s.call(SecretGroupServiceDefinition, 'listGroups', ListGroupsRequest.fromPartial({ project }))).groups,
+    json: groupJson,
+    table: groupsTable,
+  });
 
   withYes(
     withJson(

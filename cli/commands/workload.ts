@@ -15,14 +15,11 @@ import {
 import { collect, parseAssignments, parseKind } from '../args.js';
 import { readModifyWrite, withSession } from '../client.js';
 import { usage } from '../errors.js';
-import { emit, expectedRevision, JSON_VALUES, NO_TABLE_VALUES, withAddr, withExpectedRevision, withJson } from '../kit.js';
+import { emit, expectedRevision, JSON_VALUES, withAddr, withExpectedRevision, withJson } from '../kit.js';
+import { deleteCommand, getCommand, listCommand, type WriteFlags } from '../resource-commands.js';
 import { bindingJson, workloadHuman, workloadJson, workloadsTable } from '../views.js';
 
-interface Opts {
-  addr?: string;
-  json?: boolean;
-  showValues?: boolean;
-  expectedRevision?: string;
+interface Opts extends WriteFlags {
   kind?: string;
   tag?: string[];
   replaceTags?: boolean;
@@ -65,22 +62,16 @@ export function registerWorkload(program: Command): void {
     });
   });
 
-  withJson(
-    withAddr(
-      workload
-        .command('get')
-        .description('show a workload')
-        .argument('<project>', 'project name')
-        .argument('<name>', 'workload name')
-        .option('--show-values', SHOW_VALUES),
-    ),
-  ).action((project: string, name: string, opts: Opts) =>
-    withSession(opts, async (s) => {
-      const res = await s.call(ProjectServiceDefinition, 'getWorkload', GetWorkloadRequest.fromPartial({ project, name }));
+  getCommand(workload, {
+    noun: 'workload',
+    description: 'show a workload',
+    showValues: SHOW_VALUES,
+    get: (s, project, name) => s.call(ProjectServiceDefinition, 'getWorkload', GetWorkloadRequest.fromPartial({ project, name })),
+    print: (opts, res) => {
       const bindings = res.serviceAccountBindings;
       emit(opts, () => workloadJson(res.workload!, bindings), () => workloadHuman(res.workload!, Boolean(opts.showValues), bindings));
-    }),
-  );
+    },
+  });
 
   withJson(
     withAddr(
@@ -128,22 +119,12 @@ export function registerWorkload(program: Command): void {
     }),
   );
 
-  withJson(
-    withAddr(
-      workload
-        .command('list')
-        .description("list a project's workloads (the table shows no values; --json carries the values the token may read)")
-        .argument('<project>', 'project name')
-        .option('--show-values', NO_TABLE_VALUES),
-    ),
-    'the list',
-  )
-    .action((project: string, opts: Opts) =>
-      withSession(opts, async (s) => {
-        const res = await s.call(ProjectServiceDefinition, 'listWorkloads', ListWorkloadsRequest.fromPartial({ project }));
-        emit(opts, () => ({ workloads: res.workloads.map((x) => workloadJson(x)) }), () => workloadsTable(res.workloads));
-      }),
-    );
+  listCommand(workload, {
+    plural: 'workloads',
+    list: async (s, project) => (await s.call(ProjectServiceDefinition, 'listWorkloads', ListWorkloadsRequest.fromPartial({ project }))).workloads,
+    json: (x) => workloadJson(x),
+    table: workloadsTable,
+  });
 
   withJson(
     withExpectedRevision(
@@ -206,15 +187,9 @@ export function registerWorkload(program: Command): void {
     });
   });
 
-  withJson(
-    withExpectedRevision(
-      withAddr(workload.command('delete').description('delete a workload').argument('<project>', 'project name').argument('<name>', 'workload name')),
-    ),
-  ).action((project: string, name: string, opts: Opts) => {
-    const req = DeleteWorkloadRequest.fromPartial({ project, name, expectedRevision: expectedRevision(opts) });
-    return withSession(opts, async (s) => {
-      await s.call(ProjectServiceDefinition, 'deleteWorkload', req);
-      emit(opts, () => ({ deleted: true, project, workload: name }), () => `Deleted workload ${project}/${name}\n`);
-    });
+  deleteCommand(workload, {
+    noun: 'workload',
+    description: 'delete a workload',
+    remove: (s, target) => s.call(ProjectServiceDefinition, 'deleteWorkload', DeleteWorkloadRequest.fromPartial(target)),
   });
 }
