@@ -45,3 +45,23 @@ export function MaskedValue({ target, redacted, label }: { target: RevealTarget;
     </span>
   );
 }
+
+/** A table of keys and their values, masked (each revealed on demand): one row a key. */
+export function MaskedTable(p: { label: string; keys: string[]; target: (key: string) => RevealTarget; redacted: boolean; labelOf?: (key: string) => string }) {
+  return (
+    <table class="kv" aria-label={p.label}>
+      <tbody>
+        {p.keys.map((k) => (
+          <tr>
+            <th scope="row">
+              <code>{k}</code>
+            </th>
+            <td>
+              <MaskedValue target={p.target(k)} redacted={p.redacted} label={p.labelOf ? p.labelOf(k) : k} />
+            </td>
+          </tr>
+        ))}
+      </tbody>
+    </table>
+  );
+}

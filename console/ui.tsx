@@ -100,6 +100,39 @@ export function Loading({ what }: { what: string }) {
   return <p class="muted">Loading {what}…</p>;
 }
 
+/** A column of a list table: its heading, or the heading and the cell's class (`num`: right-aligned). */
+export type Column = string | [label: string, cls: string];
+
+/** A list table's header row; `actions` adds the last column (for row buttons), named for screen readers only. */
+export function TableHead({ cols, actions = false }: { cols: Column[]; actions?: boolean }) {
+  return (
+    <thead>
+      <tr>
+        {cols.map((c) => (typeof c === 'string' ? <th>{c}</th> : <th class={c[1]}>{c[0]}</th>))}
+        {actions ? (
+          <th>
+            <span class="sr-only">Actions</span>
+          </th>
+        ) : null}
+      </tr>
+    </thead>
+  );
+}
+
+/** The buttons under a change's review: Save (the primary action, off while busy) and Back to editing. */
+export function ReviewActions({ busy, onSave, onBack }: { busy: boolean; onSave: () => unknown; onBack: () => void }) {
+  return (
+    <div class="actions">
+      <button type="button" class="primary" disabled={busy} onClick={onSave}>
+        Save
+      </button>
+      <button type="button" onClick={onBack}>
+        Back to editing
+      </button>
+    </div>
+  );
+}
+
 export function Tabs({ tabs, current, hrefOf }: { tabs: [id: string, label: string][]; current: string; hrefOf: (id: string) => string }) {
   return (
     <nav class="tabs" aria-label="Sections">

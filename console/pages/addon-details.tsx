@@ -7,7 +7,7 @@ import { useState } from 'preact/hooks';
 import { call } from '../api.js';
 import { ProjectServiceDefinition, type Addon } from '../gen.js';
 import { useAction } from '../hooks.js';
-import { MaskedValue } from '../masked.js';
+import { MaskedTable } from '../masked.js';
 import { href } from '../router.js';
 import { Confirm, ErrorBox, Field } from '../ui.js';
 
@@ -56,20 +56,13 @@ export function AddonDetails({ project, addon, canRead, admin, linkedBy, onChang
           </div>
         ) : null}
       </div>
-      <table class="kv" aria-label={`Connection details of ${addon.name}`}>
-        <tbody>
-          {keys.map((k) => (
-            <tr>
-              <th scope="row">
-                <code>{k}</code>
-              </th>
-              <td>
-                <MaskedValue target={{ kind: 'addon', project, addon: addon.name, key: k }} redacted={!canRead} label={`${addon.name} ${k}`} />
-              </td>
-            </tr>
-          ))}
-        </tbody>
-      </table>
+      <MaskedTable
+        label={`Connection details of ${addon.name}`}
+        keys={keys}
+        target={(k) => ({ kind: 'addon', project, addon: addon.name, key: k })}
+        redacted={!canRead}
+        labelOf={(k) => `${addon.name} ${k}`}
+      />
       <p class="muted small">
         Linked by: {linkedBy.length ? linkedBy.map((g, i) => <>{i ? ', ' : ''}<a href={href.group(project, g, 'addons')}>{g}</a></>) : 'no group'}
       </p>

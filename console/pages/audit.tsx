@@ -3,7 +3,7 @@ import { call } from '../api.js';
 import { AccessServiceDefinition } from '../gen.js';
 import { time } from '../format.js';
 import { useLive } from '../hooks.js';
-import { ErrorBox, Field, Loading } from '../ui.js';
+import { ErrorBox, Field, Loading, TableHead } from '../ui.js';
 
 interface Filters {
   project: string;
@@ -72,17 +72,7 @@ export function AuditPage() {
         <Loading what="audit events" />
       ) : (
         <table class="list" aria-label="Audit events">
-          <thead>
-            <tr>
-              <th>Time</th>
-              <th>Actor</th>
-              <th>Action</th>
-              <th>Project</th>
-              <th>Target</th>
-              <th>Keys</th>
-              <th>Outcome</th>
-            </tr>
-          </thead>
+          <TableHead cols={['Time', 'Actor', 'Action', 'Project', 'Target', 'Keys', 'Outcome']} />
           <tbody>
             {shown.map((e) => (
               <tr data-event={e.id} class={e.outcome !== 'ok' ? 'refused' : ''}>

@@ -3,8 +3,8 @@ import { useState } from 'preact/hooks';
 import { call } from '../api.js';
 import { ProjectServiceDefinition, SecretGroupServiceDefinition } from '../gen.js';
 import { useAction, useLive } from '../hooks.js';
-import { ErrorBox, Field } from '../ui.js';
-import type { GroupTabProps } from './group.js';
+import { ErrorBox, Field, TableHead } from '../ui.js';
+import type { GroupTabProps } from './group-tab.js';
 
 /** The alias a linked key gets by default (as the server computes it). */
 export const defaultAlias = (addon: string, key: string) => `${addon}_${key}`.toUpperCase().replace(/[^A-Z0-9_]/g, '_');
@@ -18,15 +18,7 @@ export function AddonsTab({ project, group, writable, version, onSaved }: GroupT
   return (
     <div class="tab-body">
       <table class="list" aria-label="Addon links">
-        <thead>
-          <tr>
-            <th>Addon</th>
-            <th>Keys and aliases</th>
-            <th>
-              <span class="sr-only">Actions</span>
-            </th>
-          </tr>
-        </thead>
+        <TableHead cols={['Addon', 'Keys and aliases']} actions />
         <tbody>
           {group.addonLinks.map((l) => (
             <tr data-addon={l.addon}>

@@ -5,8 +5,8 @@ import { SecretGroupServiceDefinition } from '../gen.js';
 import { canRead } from '../access.js';
 import { octal } from '../format.js';
 import { useAction } from '../hooks.js';
-import { Confirm, ErrorBox, Field } from '../ui.js';
-import type { GroupTabProps } from './group.js';
+import { Confirm, ErrorBox, Field, TableHead } from '../ui.js';
+import type { GroupTabProps } from './group-tab.js';
 
 export function FilesTab({ project, group, me, writable, onSaved }: GroupTabProps) {
   const [removing, setRemoving] = useState<string | undefined>(undefined);
@@ -18,16 +18,7 @@ export function FilesTab({ project, group, me, writable, onSaved }: GroupTabProp
   return (
     <div class="tab-body">
       <table class="list" aria-label="Secret files">
-        <thead>
-          <tr>
-            <th>Path</th>
-            <th>Mode</th>
-            <th class="num">Size</th>
-            <th>
-              <span class="sr-only">Actions</span>
-            </th>
-          </tr>
-        </thead>
+        <TableHead cols={['Path', 'Mode', ['Size', 'num']]} actions />
         <tbody>
           {group.files.map((f) => (
             <tr data-path={f.path}>

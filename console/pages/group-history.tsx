@@ -7,8 +7,8 @@ import { call } from '../api.js';
 import { GroupType, SecretGroupServiceDefinition, type GroupRevision, type SecretGroup } from '../gen.js';
 import { time } from '../format.js';
 import { useAction, useLive } from '../hooks.js';
-import { Confirm, ErrorBox, Field, Loading } from '../ui.js';
-import type { GroupTabProps } from './group.js';
+import { Confirm, ErrorBox, Field, Loading, TableHead } from '../ui.js';
+import type { GroupTabProps } from './group-tab.js';
 import { describeRevision } from './history-wording.js';
 
 export function HistoryTab({ project, group, writable, onSaved }: GroupTabProps) {
@@ -57,17 +57,7 @@ export function HistoryTab({ project, group, writable, onSaved }: GroupTabProps)
       {fromRev !== undefined && toRev !== undefined ? <DiffView project={project} group={group} from={fromRev} to={toRev} /> : null}
       <h3>Revisions</h3>
       <table class="list" aria-label="Revisions">
-        <thead>
-          <tr>
-            <th class="num">Revision</th>
-            <th>Time</th>
-            <th>By</th>
-            <th>What changed</th>
-            <th>
-              <span class="sr-only">Actions</span>
-            </th>
-          </tr>
-        </thead>
+        <TableHead cols={[['Revision', 'num'], 'Time', 'By', 'What changed']} actions />
         <tbody>
           {revs.map((r) => (
             <tr data-revision={r.revision}>

@@ -3,9 +3,9 @@ import { useEffect, useState } from 'preact/hooks';
 import { call } from '../api.js';
 import { GroupType, Scope, SecretGroupServiceDefinition, type WorkloadChange } from '../gen.js';
 import { useAction } from '../hooks.js';
-import { Confirm, ErrorBox, Field, Notice, setFlash } from '../ui.js';
+import { Confirm, ErrorBox, Field, Notice, ReviewActions, setFlash } from '../ui.js';
 import { href, navigate } from '../router.js';
-import { useWorkloads, type GroupTabProps } from './group.js';
+import { useWorkloads, type GroupTabProps } from './group-tab.js';
 import { PreviewList } from './preview.js';
 
 interface Form {
@@ -133,26 +133,18 @@ export function SettingsTab({ project, group, writable, version, onSaved }: Grou
           <div class="confirm" role="region" aria-label="Review changes">
             <h3>Before saving</h3>
             <PreviewList changes={preview} />
-            <div class="actions">
-              <button
-                type="button"
-                class="primary"
-                disabled={busy}
-                onClick={async () => {
-                  const res = await run(() => call(SecretGroupServiceDefinition, 'updateGroupSettings', request()));
-                  setPreview(undefined);
-                  if (res?.group) {
-                    load(res.group);
-                    onSaved(res.group, 'settings');
-                  }
-                }}
-              >
-                Save
-              </button>
-              <button type="button" onClick={() => setPreview(undefined)}>
-                Back to editing
-              </button>
-            </div>
+            <ReviewActions
+              busy={busy}
+              onBack={() => setPreview(undefined)}
+              onSave={async () => {
+                const res = await run(() => call(SecretGroupServiceDefinition, 'updateGroupSettings', request()));
+                setPreview(undefined);
+                if (res?.group) {
+                  load(res.group);
+                  onSaved(res.group, 'settings');
+                }
+              }}
+            />
           </div>
         ) : null}
         <ErrorBox error={error} />

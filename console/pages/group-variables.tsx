@@ -4,9 +4,9 @@ import { call, messageOf, type DeepPartial } from '../api.js';
 import { GroupType, ImportFormat, SecretGroupServiceDefinition, type PreviewChangeRequest, type SecretGroup, type WorkloadChange } from '../gen.js';
 import { useAction } from '../hooks.js';
 import { reveal } from '../reveal.js';
-import { ErrorBox, Field, Hidden, Loading, MASK, Notice } from '../ui.js';
+import { ErrorBox, Field, Hidden, Loading, MASK, Notice, ReviewActions, TableHead } from '../ui.js';
 import { canRead } from '../access.js';
-import type { GroupTabProps } from './group.js';
+import type { GroupTabProps } from './group-tab.js';
 import { applyJson, changeOf, isEmpty, newRow, parseJson, problems, rowsOf, settled, type Change, type Row } from './kv-model.js';
 import { PreviewList, previewAll } from './preview.js';
 
@@ -107,15 +107,7 @@ function Editor({ project, group, writable, onSaved, masked, hidden }: GroupTabP
       ) : (
         <>
           <table class="kv-editor" aria-label="Variables">
-            <thead>
-              <tr>
-                <th>Key</th>
-                <th>Value</th>
-                <th>
-                  <span class="sr-only">Actions</span>
-                </th>
-              </tr>
-            </thead>
+            <TableHead cols={['Key', 'Value']} actions />
             <tbody>
               {rows.map((r, i) => (
                 <VariableRow key={r.id} row={r} index={i} problem={bad.get(r.id)} writable={writable} redacted={hidden} project={project} group={group.name} update={update} />
@@ -163,29 +155,21 @@ function Editor({ project, group, writable, onSaved, masked, hidden }: GroupTabP
                 Keys set: {Object.keys(change.set).join(', ') || 'none'}; keys removed: {change.unset.join(', ') || 'none'}.
               </p>
               <PreviewList changes={preview} />
-              <div class="actions">
-                <button
-                  type="button"
-                  class="primary"
-                  disabled={busy}
-                  onClick={async () => {
-                    const g = await run(() => save(change));
-                    setPreview(undefined);
-                    if (g) {
-                      // Shown values stay as saved; masked ones mask again. The answer's values
-                      // are not used (a console may get them redacted).
-                      setRows((rs) => (masked ? rowsOf(g.variables, true) : settled(rs)));
-                      setBase(g.revision);
-                      onSaved(g);
-                    }
-                  }}
-                >
-                  Save
-                </button>
-                <button type="button" onClick={() => setPreview(undefined)}>
-                  Back to editing
-                </button>
-              </div>
+              <ReviewActions
+                busy={busy}
+                onBack={() => setPreview(undefined)}
+                onSave={async () => {
+                  const g = await run(() => save(change));
+                  setPreview(undefined);
+                  if (g) {
+                    // Shown values stay as saved; masked ones mask again. The answer's values
+                    // are not used (a console may get them redacted).
+                    setRows((rs) => (masked ? rowsOf(g.variables, true) : settled(rs)));
+                    setBase(g.revision);
+                    onSaved(g);
+                  }
+                }}
+              />
             </div>
           ) : null}
           <ErrorBox error={error} />

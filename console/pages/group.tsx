@@ -2,7 +2,7 @@
 import { useState } from 'preact/hooks';
 import { call } from '../api.js';
 import { canRead, canWrite } from '../access.js';
-import { ProjectServiceDefinition, SecretGroupServiceDefinition, type SecretGroup } from '../gen.js';
+import { SecretGroupServiceDefinition, type SecretGroup } from '../gen.js';
 import { groupTypeName, restrictionSummary, scopeName, time } from '../format.js';
 import { useAction, useLive } from '../hooks.js';
 import { href, navigate } from '../router.js';
@@ -16,17 +16,7 @@ import { SettingsTab } from './group-settings.js';
 import { HistoryTab } from './group-history.js';
 import { RestartPanel } from './group-restart.js';
 import { useProjectVersion } from '../live.js';
-
-export interface GroupTabProps {
-  project: string;
-  group: SecretGroup;
-  me: Me;
-  writable: boolean;
-  /** The project's change version: tabs refetch what they show when it moves. */
-  version: number;
-  /** A save returned the new group: show it at once (the poll would catch up anyway), and say so. */
-  onSaved: (g: SecretGroup | undefined, what?: string) => void;
-}
+import type { GroupTabProps } from './group-tab.js';
 
 export function GroupPage({ project, group: name, tab, me }: { project: string; group: string; tab: string; me: Me }) {
   const version = useProjectVersion(project);
@@ -152,6 +142,3 @@ function Crumbs({ project }: { project: string }) {
 }
 
 /** The project's workloads, for restriction pickers and dependents. */
-export function useWorkloads(project: string, version: number) {
-  return useLive(async () => (await call(ProjectServiceDefinition, 'listWorkloads', { project, keysOnly: true })).workloads, [project, version], false);
-}

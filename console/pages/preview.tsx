@@ -2,6 +2,7 @@
 import { call, type DeepPartial } from '../api.js';
 import { SecretGroupServiceDefinition, type PreviewChangeRequest, type WorkloadChange } from '../gen.js';
 import { scopeName } from '../format.js';
+import { TableHead } from '../ui.js';
 
 /** Previews several changes (each against the current state) and merges them per workload and scope. */
 export async function previewAll(changes: DeepPartial<PreviewChangeRequest>[]): Promise<WorkloadChange[]> {
@@ -27,15 +28,7 @@ export function PreviewList({ changes }: { changes: WorkloadChange[] }) {
   if (changes.length === 0) return <p class="muted">No workload's resolution changes.</p>;
   return (
     <table class="list preview" aria-label="Change preview">
-      <thead>
-        <tr>
-          <th>Workload</th>
-          <th>Scope</th>
-          <th>Added</th>
-          <th>Changed</th>
-          <th>Removed</th>
-        </tr>
-      </thead>
+      <TableHead cols={['Workload', 'Scope', 'Added', 'Changed', 'Removed']} />
       <tbody>
         {changes.map((c) => (
           <tr data-workload={c.workload}>

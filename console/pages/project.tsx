@@ -7,7 +7,7 @@ import { useAction, useLive } from '../hooks.js';
 import { href, navigate } from '../router.js';
 import type { Me } from '../session.js';
 import { canReadSecrets, canWrite, levelFor } from '../access.js';
-import { Confirm, ErrorBox, Field, Loading, SaveStatus, setFlash, takeFlash } from '../ui.js';
+import { Confirm, ErrorBox, Field, Loading, SaveStatus, setFlash, TableHead, takeFlash } from '../ui.js';
 import { AddonDetails, parseDetails } from './addon-details.js';
 import { useProjectVersion } from '../live.js';
 
@@ -59,18 +59,7 @@ export function ProjectPage({ project, me }: { project: string; me: Me }) {
           </p>
           <h2>Secret groups</h2>
           <table class="list" aria-label="Secret groups">
-            <thead>
-              <tr>
-                <th>Group</th>
-                <th>Type</th>
-                <th>Scope</th>
-                <th class="num">Priority</th>
-                <th>Restricted to</th>
-                <th class="num">Keys</th>
-                <th class="num">Files</th>
-                <th class="num">Addons</th>
-              </tr>
-            </thead>
+            <TableHead cols={['Group', 'Type', 'Scope', ['Priority', 'num'], 'Restricted to', ['Keys', 'num'], ['Files', 'num'], ['Addons', 'num']]} />
             <tbody>
               {[...d.groups]
                 .sort((a, b) => b.priority - a.priority || a.name.localeCompare(b.name))
@@ -105,15 +94,7 @@ export function ProjectPage({ project, me }: { project: string; me: Me }) {
 
           <h2>Workloads</h2>
           <table class="list" aria-label="Workloads">
-            <thead>
-              <tr>
-                <th>Workload</th>
-                <th>Kind</th>
-                <th>Tags</th>
-                <th class="num">Own variables</th>
-                <th class="num">Build arguments</th>
-              </tr>
-            </thead>
+            <TableHead cols={['Workload', 'Kind', 'Tags', ['Own variables', 'num'], ['Build arguments', 'num']]} />
             <tbody>
               {d.workloads.map((w) => (
                 <tr data-workload={w.name}>
@@ -304,17 +285,7 @@ function DeletedGroups({ project, me, deleted }: { project: string; me: Me; dele
         <p class="muted">No deleted group (a deleted group stays here, with its history, until its name is used again).</p>
       ) : (
         <table class="list" aria-label="Deleted groups">
-          <thead>
-            <tr>
-              <th>Group</th>
-              <th>Type</th>
-              <th>Deleted</th>
-              <th>By</th>
-              <th>
-                <span class="sr-only">Actions</span>
-              </th>
-            </tr>
-          </thead>
+          <TableHead cols={['Group', 'Type', 'Deleted', 'By']} actions />
           <tbody>
             {deleted.map((g) => (
               <tr data-deleted-group={g.name}>

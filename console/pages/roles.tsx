@@ -6,7 +6,7 @@ import { useState } from 'preact/hooks';
 import { call } from '../api.js';
 import { AccessServiceDefinition, AccessLevel, type Role } from '../gen.js';
 import { useAction, useLive } from '../hooks.js';
-import { Confirm, ErrorBox, Field, Loading, SaveStatus } from '../ui.js';
+import { Confirm, ErrorBox, Field, Loading, SaveStatus, TableHead } from '../ui.js';
 
 const level = (l: AccessLevel) =>
   l === AccessLevel.ACCESS_LEVEL_WRITE ? 'write' : l === AccessLevel.ACCESS_LEVEL_READ ? 'read' : l === AccessLevel.ACCESS_LEVEL_KEYS ? 'keys only' : 'none';
@@ -33,22 +33,7 @@ export function RolesPage({ admin }: { admin: boolean }) {
         <Loading what="roles" />
       ) : (
         <table class="list" aria-label="Roles">
-          <thead>
-            <tr>
-              <th>Role</th>
-              <th>Secret groups</th>
-              <th>Config groups</th>
-              <th>Projects admin</th>
-              <th>Tokens admin</th>
-              <th>Resolve</th>
-              <th>Description</th>
-              {admin ? (
-                <th>
-                  <span class="sr-only">Actions</span>
-                </th>
-              ) : null}
-            </tr>
-          </thead>
+          <TableHead cols={['Role', 'Secret groups', 'Config groups', 'Projects admin', 'Tokens admin', 'Resolve', 'Description']} actions={admin} />
           <tbody>
             {roles.data.map((r) => (
               <tr data-role={r.name}>

@@ -4,7 +4,7 @@ import { call } from '../api.js';
 import { AccessServiceDefinition, ProjectServiceDefinition, Scope, type Role, type TokenInfo } from '../gen.js';
 import { time } from '../format.js';
 import { useAction, useLive } from '../hooks.js';
-import { Confirm, ErrorBox, Field, Loading } from '../ui.js';
+import { Confirm, ErrorBox, Field, Loading, TableHead } from '../ui.js';
 
 /** revoked, else expired (by this browser's clock), else active. */
 export function tokenStatus(t: TokenInfo, now = Date.now()): 'active' | 'expired' | 'revoked' {
@@ -53,21 +53,7 @@ export function TokensPage() {
         <Loading what="tokens" />
       ) : (
         <table class="list" aria-label="Tokens">
-          <thead>
-            <tr>
-              <th>Id</th>
-              <th>Name</th>
-              <th>Role</th>
-              <th>Bound to</th>
-              <th>Scope</th>
-              <th>Created</th>
-              <th>Expires</th>
-              <th>Status</th>
-              <th>
-                <span class="sr-only">Actions</span>
-              </th>
-            </tr>
-          </thead>
+          <TableHead cols={['Id', 'Name', 'Role', 'Bound to', 'Scope', 'Created', 'Expires', 'Status']} actions />
           <tbody>
             {tokens.data.map((t) => (
               <tr data-token={t.id} data-status={tokenStatus(t)} class={tokenStatus(t) === 'active' ? '' : 'revoked'}>

@@ -9,7 +9,7 @@ import { useState } from 'preact/hooks';
 import { call } from '../api.js';
 import { ProjectServiceDefinition, type Workload } from '../gen.js';
 import { useAction } from '../hooks.js';
-import { ErrorBox, Field, Notice } from '../ui.js';
+import { ErrorBox, Field, Notice, ReviewActions } from '../ui.js';
 import { changeOf, isEmpty, newRow, problems, rowsOf, type Change, type Row } from './kv-model.js';
 
 const splitTags = (text: string) => [...new Set(text.split(/[\s,]+/).filter(Boolean))].sort();
@@ -85,36 +85,28 @@ function Editor({ project, workload, onSaved }: { project: string; workload: Wor
             <ChangeLines what="build arguments" c={ba} existing={base.buildArguments} />
           </ul>
           <p class="muted small">Own variables override every group for this workload; its agents pick the change up at once.</p>
-          <div class="actions">
-            <button
-              type="button"
-              class="primary"
-              disabled={busy}
-              onClick={async () => {
-                const tagsChanged = added.length > 0 || dropped.length > 0;
-                const res = await run(() =>
-                  call(ProjectServiceDefinition, 'updateWorkload', {
-                    project,
-                    name: base.name,
-                    expectedRevision: base.revision,
-                    replaceTags: tagsChanged,
-                    tags: tagsChanged ? newTags : [],
-                    setRuntimeVariables: rt.set,
-                    unsetRuntimeVariables: rt.unset,
-                    setBuildArguments: ba.set,
-                    unsetBuildArguments: ba.unset,
-                  }),
-                );
-                setReview(false);
-                if (res) onSaved(res.unchanged ? `Workload ${base.name}: nothing changed.` : `Saved: workload ${base.name} is now at revision ${res.workload?.revision}.`);
-              }}
-            >
-              Save
-            </button>
-            <button type="button" onClick={() => setReview(false)}>
-              Back to editing
-            </button>
-          </div>
+          <ReviewActions
+            busy={busy}
+            onBack={() => setReview(false)}
+            onSave={async () => {
+              const tagsChanged = added.length > 0 || dropped.length > 0;
+              const res = await run(() =>
+                call(ProjectServiceDefinition, 'updateWorkload', {
+                  project,
+                  name: base.name,
+                  expectedRevision: base.revision,
+                  replaceTags: tagsChanged,
+                  tags: tagsChanged ? newTags : [],
+                  setRuntimeVariables: rt.set,
+                  unsetRuntimeVariables: rt.unset,
+                  setBuildArguments: ba.set,
+                  unsetBuildArguments: ba.unset,
+                }),
+              );
+              setReview(false);
+              if (res) onSaved(res.unchanged ? `Workload ${base.name}: nothing changed.` : `Saved: workload ${base.name} is now at revision ${res.workload?.revision}.`);
+            }}
+          />
         </div>
       ) : null}
       <ErrorBox error={error} />

@@ -4,9 +4,9 @@ import { call } from '../api.js';
 import { ProjectServiceDefinition, ResolverServiceDefinition, Scope, type ServiceAccountBinding, type Source } from '../gen.js';
 import { kindName, scopeName, time } from '../format.js';
 import { useLive } from '../hooks.js';
-import { MaskedValue } from '../masked.js';
+import { MaskedTable, MaskedValue } from '../masked.js';
 import { href } from '../router.js';
-import { ErrorBox, Loading, SaveStatus } from '../ui.js';
+import { ErrorBox, Loading, SaveStatus, TableHead } from '../ui.js';
 import { WorkloadEditor } from './workload-editor.js';
 import { canReadSecrets } from '../access.js';
 import { useProjectVersion } from '../live.js';
@@ -167,20 +167,7 @@ function OwnVariables(p: { title: string; project: string; workload: string; var
       {keys.length === 0 ? (
         <p class="muted">None.</p>
       ) : (
-        <table class="kv" aria-label={p.title}>
-          <tbody>
-            {keys.map((k) => (
-              <tr>
-                <th scope="row">
-                  <code>{k}</code>
-                </th>
-                <td>
-                  <MaskedValue target={{ kind: 'workload', project: p.project, workload: p.workload, key: k, build: p.build }} redacted={p.redacted} label={k} />
-                </td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
+        <MaskedTable label={p.title} keys={keys} target={(k) => ({ kind: 'workload', project: p.project, workload: p.workload, key: k, build: p.build })} redacted={p.redacted} />
       )}
     </div>
   );
@@ -198,14 +185,7 @@ function ServiceAccounts({ bindings, project, workload }: { bindings: ServiceAcc
         <p class="muted">None.</p>
       ) : (
         <table class="list" aria-label="Kubernetes service accounts">
-          <thead>
-            <tr>
-              <th>Service account</th>
-              <th>Scopes</th>
-              <th>Bound</th>
-              <th>By</th>
-            </tr>
-          </thead>
+          <TableHead cols={['Service account', 'Scopes', 'Bound', 'By']} />
           <tbody>
             {bindings.map((b) => (
               <tr data-service-account={b.serviceAccount}>
