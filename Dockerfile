@@ -26,13 +26,17 @@ COPY package.json package-lock.json tsconfig.json buf.yaml buf.gen.yaml ./
 COPY proto ./proto
 # npm run gen runs it after buf generate (gen/light for the CLI).
 COPY scripts/gen-light-wire.mjs ./scripts/
+# The rooms: the server, the admin CLI, the shared API client, the agent and the console's UI.
 COPY server ./server
+COPY cli ./cli
+COPY client ./client
 COPY agent ./agent
+COPY console ./console
 # The web console's bundler script (prepare builds dist/console with it).
 COPY scripts/build-console.mjs ./scripts/
 RUN npm ci --no-audit --no-fund \
  && npm prune --omit=dev --no-audit --no-fund \
- && test -f dist/server/cli/main.js && test -f dist/agent/cli/main.js && test -f dist/console/index.html
+ && test -f dist/cli/main.js && test -f dist/agent/cli/main.js && test -f dist/console/index.html
 
 # --- probe: grpc-health-probe, for exec probes that must speak TLS ------------------------
 FROM ${GO_IMAGE} AS probe
@@ -54,9 +58,9 @@ COPY --from=build /src/package.json ./package.json
 COPY --from=build /src/node_modules ./node_modules
 COPY --from=build /src/dist ./dist
 COPY --from=build /src/proto ./proto
-RUN chmod 0755 dist/server/cli/main.js dist/agent/cli/main.js \
- && ln -s /app/dist/server/cli/main.js /usr/local/bin/sg \
- && ln -s /app/dist/server/cli/main.js /usr/local/bin/secret-groups \
+RUN chmod 0755 dist/cli/main.js dist/agent/cli/main.js \
+ && ln -s /app/dist/cli/main.js /usr/local/bin/sg \
+ && ln -s /app/dist/cli/main.js /usr/local/bin/secret-groups \
  && ln -s /app/dist/agent/cli/main.js /usr/local/bin/sg-agent
 
 # --- agent: wrap the workload ------------------------------------------------------------------

@@ -1,4 +1,4 @@
-// Builds the web console (server/console/ui) into dist/console: one ES module, one stylesheet
+// Builds the web console (console/) into dist/console: one ES module, one stylesheet
 // and index.html, nothing inline (the console's Content-Security-Policy forbids it), nothing
 // from a CDN, and the icon (scripts/favicon.mjs). Run by `npm run build`; prints the sizes.
 import { execFileSync } from 'node:child_process';
@@ -10,13 +10,13 @@ import { parse } from 'yaml';
 import { faviconIco, faviconSvg } from './favicon.mjs';
 
 const root = resolve(import.meta.dirname, '..');
-const src = join(root, 'server/console/ui');
+const src = join(root, 'console');
 const out = join(root, 'dist/console');
 
 // The page speaks proto3 JSON only, so it bundles a copy of gen/web generated without the
 // binary encode/decode methods (a fifth of the bundle): same protos, same options as gen/web in
 // buf.gen.yaml plus outputEncodeMethods=false, substituted for gen/web at bundle time. The UI's
-// types are checked against gen/web itself (tsc -p server/console/ui).
+// types are checked against gen/web itself (tsc -p console).
 const webGen = join(root, 'gen/web');
 const leanGen = join(root, 'node_modules/.cache/sg-console-gen');
 const webPlugin = parse(readFileSync(join(root, 'buf.gen.yaml'), 'utf8')).plugins.find((p) => p.out === 'gen/web');

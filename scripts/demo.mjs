@@ -21,7 +21,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const SG = join(ROOT, 'dist/server/cli/main.js');
+const SG = join(ROOT, 'dist/cli/main.js');
 const SG_AGENT = join(ROOT, 'dist/agent/cli/main.js');
 const MASK = '****';
 

@@ -13,7 +13,7 @@ import { createCipheriv, createDecipheriv, createHash, hkdfSync, randomBytes } f
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { atomicWrite } from '../sinks/atomic-write.js';
-import { decodeResolution, encodeResolution, type Identity, type Resolution } from '../client/wire.js';
+import { decodeResolution, encodeResolution, type Identity, type Resolution } from '../../client/wire.js';
 import { identityKey } from './memory.js';
 
 const MAGIC = Buffer.from('SGLKG1');

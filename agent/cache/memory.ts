@@ -6,8 +6,8 @@
  */
 import { createRequire } from 'node:module';
 import type NodeCacheType from 'node-cache';
-import type { ResolutionCache } from '../client/index.js';
-import type { Identity, Resolution } from '../client/wire.js';
+import type { ResolutionCache } from '../../client/index.js';
+import type { Identity, Resolution } from '../../client/wire.js';
 
 export type { Identity };
 

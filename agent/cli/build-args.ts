@@ -1,9 +1,9 @@
 /** `sg-agent build-args`: the BUILD set for a build runner, in a form no value can break. */
 import { resolve as resolvePath } from 'node:path';
-import { CliError, EXIT } from '../client/exit-codes.js';
+import { CliError, EXIT } from '../../client/exit-codes.js';
 import { checkWritable } from '../sinks/atomic-write.js';
 import { BuildArgsSink } from '../sinks/build-args.js';
-import type { BuildArgsFormat } from '../sinks/formats.js';
+import type { BuildArgsFormat } from '../../client/formats.js';
 import { openSession } from '../session/open.js';
 import type { AgentLog } from '../log.js';
 import type { Parsed } from './args.js';

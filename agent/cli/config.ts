@@ -1,7 +1,7 @@
 /** The agent's configuration from its command line and environment (see args.ts), checked. */
 import { statSync } from 'node:fs';
-import { CliError, EXIT } from '../client/exit-codes.js';
-import { SCOPE_BUILD, SCOPE_RUNTIME } from '../client/wire.js';
+import { CliError, EXIT } from '../../client/exit-codes.js';
+import { SCOPE_BUILD, SCOPE_RUNTIME } from '../../client/wire.js';
 import { readTokenFile } from '../session/credentials.js';
 import type { AgentConfig } from '../session/open.js';
 import type { Parsed } from './args.js';

@@ -1,6 +1,6 @@
 /** `sg-agent exec`: the workload as a supervised child with the resolved variables. */
 import { constants } from 'node:os';
-import { CliError, EXIT } from '../client/exit-codes.js';
+import { CliError, EXIT } from '../../client/exit-codes.js';
 import { ChildSink } from '../sinks/child.js';
 import { contentFingerprint } from '../sinks/env.js';
 import { SecretFilesSink } from '../sinks/secret-files.js';

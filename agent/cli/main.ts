@@ -4,7 +4,7 @@
  * `node -e 0`), so this file imports only the argument parser; each command loads what it needs.
  */
 import { UsageError, parseArgs } from './args.js';
-import { CliError, EXIT } from '../client/exit-codes.js';
+import { CliError, EXIT } from '../../client/exit-codes.js';
 
 async function main(): Promise<number> {
   let result;

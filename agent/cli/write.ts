@@ -1,10 +1,10 @@
 /** `sg-agent write`: the variables as a file (and the secret files), kept current with --watch. */
 import { spawn } from 'node:child_process';
 import { resolve as resolvePath } from 'node:path';
-import { CliError, EXIT } from '../client/exit-codes.js';
+import { CliError, EXIT } from '../../client/exit-codes.js';
 import { checkWritable } from '../sinks/atomic-write.js';
 import { childEnvironment } from '../sinks/env.js';
-import type { FileFormat } from '../sinks/formats.js';
+import type { FileFormat } from '../../client/formats.js';
 import { OutFileSink } from '../sinks/out-file.js';
 import { SecretFilesSink } from '../sinks/secret-files.js';
 import { applyAll, type Sink } from '../sinks/sink.js';

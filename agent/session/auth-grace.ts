@@ -4,9 +4,9 @@
  * agent says so once, retries slowly, and gives up after --auth-grace (exit 77) unless
  * --wait-on-auth-error.
  */
-import { CliError, EXIT } from '../client/exit-codes.js';
-import { codeName, type RpcError } from '../client/errors.js';
-import type { Identity } from '../client/wire.js';
+import { CliError, EXIT } from '../../client/exit-codes.js';
+import { codeName, type RpcError } from '../../client/errors.js';
+import type { Identity } from '../../client/wire.js';
 import type { AgentLog } from '../log.js';
 import { describe, formatAge } from './wording.js';
 

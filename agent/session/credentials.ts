@@ -4,7 +4,7 @@
  * before each retry after the server refused the token (a rotated secret). Never logged.
  */
 import { readFileSync } from 'node:fs';
-import { CliError, EXIT } from '../client/exit-codes.js';
+import { CliError, EXIT } from '../../client/exit-codes.js';
 import type { AgentLog } from '../log.js';
 
 export function readTokenFile(file: string, flag = '--token-file'): string {

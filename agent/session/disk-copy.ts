@@ -4,7 +4,7 @@
  * confirmations, re-keyed when the token changes (it is sealed with the token).
  */
 import type { LoadResult } from '../cache/last-known-good.js';
-import type { Resolution } from '../client/wire.js';
+import type { Resolution } from '../../client/wire.js';
 import type { AgentLog } from '../log.js';
 
 /** What the session needs of a LastKnownGood (agent/cache/last-known-good.ts). */

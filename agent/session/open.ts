@@ -1,5 +1,5 @@
 /** Builds a Session with the real client, memory cache, credentials and last-known-good copy. */
-import { SecretGroupsClient } from '../client/index.js';
+import { SecretGroupsClient } from '../../client/index.js';
 import type { AgentLog } from '../log.js';
 import { Credentials, type TokenFiles } from './credentials.js';
 import { DiskCopy } from './disk-copy.js';

@@ -8,10 +8,10 @@
  * child gets) is read from there. Its client, caches and credentials are given to it
  * (openSession() builds the real ones), so that tests can give fakes.
  */
-import { CliError, EXIT } from '../client/exit-codes.js';
-import { Code, RpcError, codeName } from '../client/errors.js';
-import type { ResolutionCache, SecretGroupsClient, WatchEvent } from '../client/index.js';
-import type { Identity, Resolution, RestartEvent } from '../client/wire.js';
+import { CliError, EXIT } from '../../client/exit-codes.js';
+import { Code, RpcError, codeName } from '../../client/errors.js';
+import type { ResolutionCache, SecretGroupsClient, WatchEvent } from '../../client/index.js';
+import type { Identity, Resolution, RestartEvent } from '../../client/wire.js';
 import type { LoadResult } from '../cache/last-known-good.js';
 import type { AgentLog } from '../log.js';
 import { AuthGrace } from './auth-grace.js';

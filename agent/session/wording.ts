@@ -2,9 +2,9 @@
  * How the agent words what went wrong with the server or the cached copy: the one-line
  * CliErrors and stderr lines of a session. Messages name identities, codes and ages, never a value.
  */
-import { CliError, EXIT } from '../client/exit-codes.js';
-import { Code, RpcError, codeName } from '../client/errors.js';
-import { SCOPE_BUILD, type Identity } from '../client/wire.js';
+import { CliError, EXIT } from '../../client/exit-codes.js';
+import { Code, RpcError, codeName } from '../../client/errors.js';
+import { SCOPE_BUILD, type Identity } from '../../client/wire.js';
 import type { LoadResult } from '../cache/last-known-good.js';
 
 /** `shop/api (runtime)`. */

@@ -1,7 +1,7 @@
 /** `build-args`: the BUILD set in a form no value can break, to --out (atomically, 0600) or stdout. */
 import { atomicWrite } from './atomic-write.js';
-import { FormatError, formatBuildArgs, suggestFormats, type BuildArgsFormat } from './formats.js';
-import type { Resolution } from '../client/wire.js';
+import { FormatError, formatBuildArgs, suggestFormats, type BuildArgsFormat } from '../../client/formats.js';
+import type { Resolution } from '../../client/wire.js';
 import type { AgentLog } from '../log.js';
 import type { Sink } from './sink.js';
 

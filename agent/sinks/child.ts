@@ -4,7 +4,7 @@
  * --on-change-signal, or nothing) decides what the running child sees of it.
  */
 import { childEnvironment } from './env.js';
-import type { Resolution } from '../client/wire.js';
+import type { Resolution } from '../../client/wire.js';
 import type { Sink } from './sink.js';
 
 export class ChildSink implements Sink {

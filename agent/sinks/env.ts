@@ -6,7 +6,7 @@
  * unless a resolved variable sets them.
  */
 import { createHash } from 'node:crypto';
-import type { Resolution } from '../client/wire.js';
+import type { Resolution } from '../../client/wire.js';
 
 export const AGENT_ONLY_VARIABLES = ['SG_TOKEN', 'SG_TOKEN_FILE', 'SG_K8S_TOKEN_FILE'];
 export const PRISTINE_INHERITED = ['PATH', 'HOME'];

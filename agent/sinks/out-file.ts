@@ -5,8 +5,8 @@
  * from arriving; it is named on stderr, by key only, whenever the set of left-out variables changes.
  */
 import { atomicWrite } from './atomic-write.js';
-import { renderFile, suggestFormats, type FileFormat, type Rendered } from './formats.js';
-import type { Resolution } from '../client/wire.js';
+import { renderFile, suggestFormats, type FileFormat, type Rendered } from '../../client/formats.js';
+import type { Resolution } from '../../client/wire.js';
 import type { AgentLog } from '../log.js';
 import type { Sink } from './sink.js';
 

@@ -13,7 +13,7 @@
 import { lstat, mkdir, realpath } from 'node:fs/promises';
 import { posix, sep } from 'node:path';
 import { atomicWrite } from './atomic-write.js';
-import type { Resolution, SecretFile } from '../client/wire.js';
+import type { Resolution, SecretFile } from '../../client/wire.js';
 import type { AgentLog } from '../log.js';
 import type { Sink } from './sink.js';
 

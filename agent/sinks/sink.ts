@@ -4,7 +4,7 @@
  * sink is handed the session's current resolution (read from the agent's memory cache) and
  * brings its output up to date.
  */
-import type { Resolution } from '../client/wire.js';
+import type { Resolution } from '../../client/wire.js';
 
 export interface Sink {
   /** Checks, before any sink writes anything, that `res` can be applied; throws if not. */

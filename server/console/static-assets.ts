@@ -21,11 +21,15 @@ const TYPES: Record<string, string> = {
   '.txt': 'text/plain; charset=utf-8',
 };
 
-/** dist/console beside the compiled server (dist/server/console), or under the repository when run from source. */
+/**
+ * The built UI, dist/console: beside the compiled server (dist/server/console), or under the
+ * repository when run from source. From source, `../../console` is the UI's sources (console/,
+ * no bundle), so a directory counts only with its bundle, app.js.
+ */
 export function defaultAssetDir(): string {
   const here = dirname(fileURLToPath(import.meta.url));
   const candidates = [join(here, '../../console'), join(here, '../../dist/console')];
-  return candidates.find((d) => existsSync(join(d, 'index.html'))) ?? candidates[0]!;
+  return candidates.find((d) => existsSync(join(d, 'index.html')) && existsSync(join(d, 'app.js'))) ?? candidates[1]!;
 }
 
 export class StaticAssets {

@@ -10,8 +10,8 @@
  * a short while (a Deployment scaling up asks once); negative ones are not.
  */
 import { readFile } from 'node:fs/promises';
-import { Code, codeName, RpcError } from '../../agent/client/errors.js';
-import { Http2Transport } from '../../agent/client/transport.js';
+import { Code, codeName, RpcError } from '../../client/errors.js';
+import { Http2Transport } from '../../client/transport.js';
 import { GetWorkloadRequest, GetWorkloadResponse } from '../../gen/light/secretgroups/v1/project_service.js';
 
 export type CheckResult = { ok: true } | { ok: false; reason: string };

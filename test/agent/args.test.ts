@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { UsageError, helpText, parseArgs, parseDuration, parseSignal, COMMANDS } from '../../agent/cli/args.js';
-import { exponentialBackoff } from '../../agent/client/backoff.js';
+import { exponentialBackoff } from '../../client/backoff.js';
 import { childEnvironment, contentFingerprint } from '../../agent/sinks/env.js';
-import { CliError, EXIT } from '../../agent/client/exit-codes.js';
-import * as sg from '../../server/cli/errors.js';
+import { CliError, EXIT } from '../../client/exit-codes.js';
+import * as sg from '../../cli/errors.js';
 
 function run(argv: string[], env: NodeJS.ProcessEnv = {}) {
   const r = parseArgs(argv, env);

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { LastKnownGood } from '../../agent/cache/last-known-good.js';
 import { MemoryCache } from '../../agent/cache/memory.js';
-import { SCOPE_BUILD, SCOPE_RUNTIME, type Resolution } from '../../agent/client/wire.js';
+import { SCOPE_BUILD, SCOPE_RUNTIME, type Resolution } from '../../client/wire.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'sg-cache-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

@@ -1,6 +1,6 @@
 /** The typed client (package export `./client`) against the real server. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createClient, RpcError, Code, SCOPE_BUILD, type WatchEvent, type RetryPolicy } from '../../agent/client/index.js';
+import { createClient, RpcError, Code, SCOPE_BUILD, type WatchEvent, type RetryPolicy } from '../../client/index.js';
 import { MemoryCache } from '../../agent/cache/memory.js';
 import { startServerProcess, type ServerProcess } from '../helpers/server-process.js';
 import { setVars, sgOk, until, workloadToken } from './helpers.js';

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import dotenv from 'dotenv';
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
-import { FormatError, formatDockerArgs, formatDotenv, formatJson, formatShell, renderDotenv, suggestFormats } from '../../agent/sinks/formats.js';
+import { FormatError, formatDockerArgs, formatDotenv, formatJson, formatShell, renderDotenv, suggestFormats } from '../../client/formats.js';
 
 /** Values that break naive writers: every one must survive every format. */
 export const NASTY: Record<string, string> = {

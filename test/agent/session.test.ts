@@ -5,9 +5,9 @@
  */
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { MemoryCache } from '../../agent/cache/memory.js';
-import { Code, RpcError, type WatchEvent } from '../../agent/client/index.js';
-import { CliError, EXIT } from '../../agent/client/exit-codes.js';
-import { SCOPE_RUNTIME, type Resolution } from '../../agent/client/wire.js';
+import { Code, RpcError, type WatchEvent } from '../../client/index.js';
+import { CliError, EXIT } from '../../client/exit-codes.js';
+import { SCOPE_RUNTIME, type Resolution } from '../../client/wire.js';
 import { AgentLog } from '../../agent/log.js';
 import { Credentials } from '../../agent/session/credentials.js';
 import { DiskCopy, type CopyStore } from '../../agent/session/disk-copy.js';

@@ -7,8 +7,8 @@ import * as net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
-import { Code, RpcError } from '../../agent/client/errors.js';
-import { FrameReader, Http2Transport } from '../../agent/client/transport.js';
+import { Code, RpcError } from '../../client/errors.js';
+import { FrameReader, Http2Transport } from '../../client/transport.js';
 
 function frame(msg: Buffer): Buffer {
   const f = Buffer.alloc(5 + msg.length);

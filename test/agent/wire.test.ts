@@ -11,7 +11,7 @@ import {
   encodeResolution,
   encodeResolveRequest,
   encodeWatchRequest,
-} from '../../agent/client/wire.js';
+} from '../../client/wire.js';
 
 const name = fc.string({ minLength: 0, maxLength: 12 });
 const value = fc.string({ unit: 'grapheme', maxLength: 40 });

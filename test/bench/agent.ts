@@ -8,7 +8,7 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { connect } from '../../agent/client/connection.js';
+import { connect } from '../../client/connection.js';
 import { api } from './lib/api.js';
 import { SG_AGENT, startSg } from './lib/procs.js';
 import { median, round } from './lib/util.js';

@@ -7,7 +7,7 @@
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { connect } from '../../agent/client/connection.js';
+import { connect } from '../../client/connection.js';
 import { againstNode, summariseProfile, timed } from './agent.js';
 import { api } from './lib/api.js';
 import { SG, startSg } from './lib/procs.js';

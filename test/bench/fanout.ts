@@ -12,7 +12,7 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { Etcd3 } from 'etcd3';
-import { connect } from '../../agent/client/connection.js';
+import { connect } from '../../client/connection.js';
 import { api } from './lib/api.js';
 import { ensureEtcd, startEtcd } from './lib/etcd.js';
 import { startSg } from './lib/procs.js';

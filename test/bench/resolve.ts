@@ -11,7 +11,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
-import { connect } from '../../agent/client/connection.js';
+import { connect } from '../../client/connection.js';
 import { ResolveRequest, ResolveResponse } from '../../gen/secretgroups/v1/resolver_service.js';
 import { Scope } from '../../gen/secretgroups/v1/resources.js';
 import { api } from './lib/api.js';

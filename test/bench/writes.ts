@@ -15,7 +15,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { MongoClient } from 'mongodb';
-import { connect } from '../../agent/client/connection.js';
+import { connect } from '../../client/connection.js';
 import type { GroupHistoryEntry, SecretGroup } from '../../server/domain/types.js';
 import { parseMasterKey } from '../../server/security/master-key.js';
 import { dbNameFromUri, DEFAULT_MONGO_DB, MongoStore } from '../../server/store/mongo-store.js';

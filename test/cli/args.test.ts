@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { GroupType, Scope, WorkloadKind } from '../../gen/secretgroups/v1/resources.js';
 import { ImportFormat } from '../../gen/secretgroups/v1/secret_group_service.js';
-import { importFormat } from '../../server/cli/commands/group-requests.js';
+import { importFormat } from '../../cli/commands/group-requests.js';
 import {
   collect,
   formatMode,
@@ -18,8 +18,8 @@ import {
   parseTtl,
   parseWorkloadRef,
   splitAssignment,
-} from '../../server/cli/args.js';
-import { CliError, describeError, EXIT } from '../../server/cli/errors.js';
+} from '../../cli/args.js';
+import { CliError, describeError, EXIT } from '../../cli/errors.js';
 
 /** The error line a helper produces, as `sg` would print it. */
 function errorOf(fn: () => unknown): { message: string; exitCode: number } {

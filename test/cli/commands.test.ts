@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { createTokenRequest } from '../../server/cli/commands/access.js';
-import { previewKind, previewRequest, type PreviewOpts } from '../../server/cli/commands/group-preview.js';
-import { serverOptions } from '../../server/cli/commands/serve.js';
-import { describeError, EXIT } from '../../server/cli/errors.js';
-import { buildProgram, commandPath } from '../../server/cli/program.js';
+import { createTokenRequest } from '../../cli/commands/access.js';
+import { previewKind, previewRequest, type PreviewOpts } from '../../cli/commands/group-preview.js';
+import { serverOptions } from '../../cli/commands/serve.js';
+import { describeError, EXIT } from '../../cli/errors.js';
+import { buildProgram, commandPath } from '../../cli/program.js';
 
 function usageError(fn: () => unknown): string {
   try {
@@ -207,7 +207,7 @@ describe('command tree', () => {
 
 describe('sg serve settings: flags, then SG_* variables, then the config file', () => {
   it('takes each source in order and parses durations', async () => {
-    const { readConfigFile } = await import('../../server/cli/commands/serve.js');
+    const { readConfigFile } = await import('../../cli/commands/serve.js');
     const config = await readConfigFile('c.yaml', 'addr: 127.0.0.1:7000\ndata: /cfg\nheartbeat: 5s\npollInterval: 100ms\nlogLevel: debug\n');
     expect(serverOptions({}, {}, config)).toEqual({ addr: '127.0.0.1:7000', dataDir: '/cfg', logLevel: 'debug', heartbeatMs: 5000, pollMs: 100, consoleAddr: '127.0.0.1:8080', consoleAddrIsDefault: true });
     expect(serverOptions({}, { SG_DATA_DIR: '/env', SG_LISTEN_ADDR: '127.0.0.1:8000' }, config)).toMatchObject({ addr: '127.0.0.1:8000', dataDir: '/env' });
@@ -216,7 +216,7 @@ describe('sg serve settings: flags, then SG_* variables, then the config file', 
   });
 
   it('refuses unknown settings and malformed durations with one clear message', async () => {
-    const { readConfigFile } = await import('../../server/cli/commands/serve.js');
+    const { readConfigFile } = await import('../../cli/commands/serve.js');
     await expect(readConfigFile('c.yaml', 'nope: 1\n')).rejects.toThrow(/unknown setting "nope"/);
     await expect(readConfigFile('c.yaml', '- a\n')).rejects.toThrow(/expected a mapping/);
     expect(usageError(() => serverOptions({ heartbeat: 'soon' }, {}))).toMatch(/--heartbeat must be a duration/);

@@ -6,7 +6,7 @@ import { writeFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { EXIT } from '../../server/cli/errors.js';
+import { EXIT } from '../../cli/errors.js';
 import { startServerProcess, type ServerProcess } from '../helpers/server-process.js';
 import { dumpStore } from '../helpers/store-dump.js';
 import { runner, type Runner } from './harness.js';

@@ -1,10 +1,10 @@
 import { Metadata, status, type ServiceError } from '@grpc/grpc-js';
 import { describe, expect, it } from 'vitest';
 import { GroupType, Scope, SecretGroup } from '../../gen/secretgroups/v1/resources.js';
-import { CallFailed, describeError, EXIT, oneLine } from '../../server/cli/errors.js';
+import { CallFailed, describeError, EXIT, oneLine } from '../../cli/errors.js';
 import fc from 'fast-check';
-import { cliTable3, fields, HIDDEN, MASK, table } from '../../server/cli/output.js';
-import { groupHuman, groupJson, resolutionHuman, resolutionJson, roleJson, sourceText } from '../../server/cli/views.js';
+import { cliTable3, fields, HIDDEN, MASK, table } from '../../cli/output.js';
+import { groupHuman, groupJson, resolutionHuman, resolutionJson, roleJson, sourceText } from '../../cli/views.js';
 import { AccessLevel, Role } from '../../gen/secretgroups/v1/access_service.js';
 import { Resolution } from '../../gen/secretgroups/v1/resources.js';
 import { ExplainResponse } from '../../gen/secretgroups/v1/resolver_service.js';

@@ -1,6 +1,6 @@
 /** The spinner for long CLI calls: drawn only on a terminal, cleared when done. */
 import { describe, expect, it } from 'vitest';
-import { progress } from '../../server/cli/output.js';
+import { progress } from '../../cli/output.js';
 
 function fakeStream(isTTY: boolean) {
   const written: string[] = [];

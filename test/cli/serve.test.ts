@@ -4,7 +4,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { EXIT } from '../../server/cli/errors.js';
+import { EXIT } from '../../cli/errors.js';
 import { runNode, SG, startServerProcess } from '../helpers/server-process.js';
 
 const dirs: string[] = [];

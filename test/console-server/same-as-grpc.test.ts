@@ -10,7 +10,7 @@ import * as projectPb from '../../gen/secretgroups/v1/project_service.js';
 import * as resolverPb from '../../gen/secretgroups/v1/resolver_service.js';
 import * as groupPb from '../../gen/secretgroups/v1/secret_group_service.js';
 import { GroupType } from '../../gen/secretgroups/v1/resources.js';
-import type { Clients } from '../../agent/client/connection.js';
+import type { Clients } from '../../client/connection.js';
 import { api } from '../helpers/api.js';
 import { call, startTestServer, type TestServer } from '../helpers/in-process.js';
 import { MATRIX, ROLES, type RoleName } from '../security/authz-matrix.js';

@@ -41,8 +41,17 @@ describe('docs/architecture.md', () => {
     }
   });
 
+  it('names the five rooms of the code, each an existing top-level folder', () => {
+    const section = doc.slice(doc.indexOf('## The rooms of the code'), doc.indexOf('## The rooms of the server'));
+    expect(section.length).toBeGreaterThan(0);
+    for (const room of ['server/', 'cli/', 'client/', 'agent/', 'console/']) {
+      expect(section, room).toContain(`\`${room}\``);
+      expect(existsSync(join(ROOT, room)), room).toBe(true);
+    }
+  });
+
   it('every path it names exists', () => {
-    const paths = [...doc.matchAll(/`((?:server|agent|docs|deploy|proto|test)\/[\w./-]*|SECURITY\.md|Dockerfile)`/g)].map((m) => m[1]!);
+    const paths = [...doc.matchAll(/`((?:server|cli|client|console|agent|docs|deploy|proto|test)\/[\w./-]*|SECURITY\.md|Dockerfile)`/g)].map((m) => m[1]!);
     expect(paths.length).toBeGreaterThan(10);
     for (const p of paths) expect(existsSync(join(ROOT, p)), p).toBe(true);
   });

@@ -218,7 +218,7 @@ describe('Dockerfile', () => {
     expect(agentCmd[0]).toBe('sg-agent');
     expect(dockerfile).toContain('ln -s /app/dist/agent/cli/main.js /usr/local/bin/sg-agent');
     expect(webhookCmd.slice(0, 3)).toEqual(['/usr/bin/tini', '--', 'sg']);
-    expect(dockerfile).toContain('ln -s /app/dist/server/cli/main.js /usr/local/bin/sg');
+    expect(dockerfile).toContain('ln -s /app/dist/cli/main.js /usr/local/bin/sg');
     expect(dockerfile).toMatch(/apt-get install[^\n]*\btini\b/);
     // The agent's own flags in the injected command exist.
     const help = await runNode(SG_AGENT, ['write', '--help']);
@@ -266,9 +266,9 @@ describe('Dockerfile', () => {
 
   it('.dockerignore keeps local state, credentials and build output out of the context', () => {
     const ignored = dockerignore();
-    for (const p of ['node_modules/x/index.js', 'dist/server/cli/main.js', 'gen/x.ts', '.git/config', 'data/sg.db', 'data/admin.token', 'x/master.key', '.env', 'config/prod.env', 'server/tls.pem', 'some/dir/data/sg.sqlite']) {
+    for (const p of ['node_modules/x/index.js', 'dist/cli/main.js', 'gen/x.ts', '.git/config', 'data/sg.db', 'data/admin.token', 'x/master.key', '.env', 'config/prod.env', 'server/tls.pem', 'some/dir/data/sg.sqlite']) {
       expect(ignored(p), p).toBe(true);
     }
-    for (const p of ['package.json', 'package-lock.json', 'server/cli/main.ts', 'proto/secretgroups/v1/resources.proto']) expect(ignored(p), p).toBe(false);
+    for (const p of ['package.json', 'package-lock.json', 'cli/main.ts', 'client/index.ts', 'console/main.tsx', 'proto/secretgroups/v1/resources.proto']) expect(ignored(p), p).toBe(false);
   });
 });

@@ -37,7 +37,7 @@ afterAll(async () => {
 
 it('installs from the packed tarball; the consumer imports secret-groups/client, type-checks and resolves', { timeout: 120_000 }, async () => {
   expect(tarball).toMatch(/secret-groups-\d+\.\d+\.\d+\.tgz$/);
-  expect(packed).toEqual(expect.arrayContaining(['package.json', 'dist/agent/client/index.js', 'dist/agent/client/index.d.ts']));
+  expect(packed).toEqual(expect.arrayContaining(['package.json', 'dist/client/index.js', 'dist/client/index.d.ts']));
 
   const sg = runner(server);
   await sg.ok(['project', 'create', 'shop']);
@@ -81,6 +81,6 @@ client.close();
   expect(run.status, run.stderr).toBe(0);
   expect(JSON.parse(run.stdout)).toEqual({ greeting: 'hello from the tarball', rpcError: 'function' });
   // Only the documented entry points are importable: the server's code is not.
-  const deep = spawnSync(process.execPath, ['--input-type=module', '-e', "await import('secret-groups/dist/server/cli/main.js')"], { cwd: consumer, encoding: 'utf8' });
+  const deep = spawnSync(process.execPath, ['--input-type=module', '-e', "await import('secret-groups/dist/cli/main.js')"], { cwd: consumer, encoding: 'utf8' });
   expect(deep.stderr).toMatch(/ERR_PACKAGE_PATH_NOT_EXPORTED/);
 });

@@ -1,5 +1,5 @@
 /** Typed shortcuts over the generated clients for API tests. */
-import type { Clients } from '../../agent/client/connection.js';
+import type { Clients } from '../../client/connection.js';
 import { CreateAddonRequest, CreateWorkloadRequest, UpdateAddonRequest, UpdateWorkloadRequest } from '../../gen/secretgroups/v1/project_service.js';
 import {
   AddFileRequest,

@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
-import { connect, type Clients } from '../../agent/client/connection.js';
+import { connect, type Clients } from '../../client/connection.js';
 import { startServer } from '../../server/app/start-server.js';
 import type { RunningServer, ServerOptions } from '../../server/app/options.js';
 import { createLogger } from '../../server/log.js';

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
 export const ROOT = resolve(import.meta.dirname, '../..');
-export const SG = join(ROOT, 'dist/server/cli/main.js');
+export const SG = join(ROOT, 'dist/cli/main.js');
 export const SG_AGENT = join(ROOT, 'dist/agent/cli/main.js');
 
 export interface ServerProcess {

@@ -18,7 +18,7 @@ import {
   type ListGroupDependentsResponse,
   type RevealValueResponse,
 } from '../../gen/secretgroups/v1/secret_group_service.js';
-import type { Clients } from '../../agent/client/connection.js';
+import type { Clients } from '../../client/connection.js';
 import { api } from '../helpers/api.js';
 import { call, codeOf, startTestServer, type TestServer } from '../helpers/in-process.js';
 

@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, expect, it } from 'vitest';
 import * as grpc from '@grpc/grpc-js';
-import { connect } from '../../agent/client/connection.js';
+import { connect } from '../../client/connection.js';
 import { RevokeTokenRequest } from '../../gen/secretgroups/v1/access_service.js';
 import { DeleteWorkloadRequest } from '../../gen/secretgroups/v1/project_service.js';
 import { WatchRequest, type WatchResponse } from '../../gen/secretgroups/v1/resolver_service.js';

@@ -3,7 +3,7 @@
  * one MongoDB (FerretDB); the request goes to A, a Watch on B receives the restart event.
  */
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { connect, type Clients } from '../../agent/client/connection.js';
+import { connect, type Clients } from '../../client/connection.js';
 import { WatchRequest, type WatchResponse } from '../../gen/secretgroups/v1/resolver_service.js';
 import { Scope } from '../../gen/secretgroups/v1/resources.js';
 import { generateMasterKey } from '../../server/security/master-key.js';

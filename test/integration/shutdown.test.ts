@@ -4,7 +4,7 @@
  */
 import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { connect, type Clients } from '../../agent/client/connection.js';
+import { connect, type Clients } from '../../client/connection.js';
 import { WatchRequest, type WatchResponse } from '../../gen/secretgroups/v1/resolver_service.js';
 import { Scope } from '../../gen/secretgroups/v1/resources.js';
 import { api } from '../helpers/api.js';

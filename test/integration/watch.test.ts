@@ -3,7 +3,7 @@ import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WatchRequest, type WatchResponse } from '../../gen/secretgroups/v1/resolver_service.js';
 import { Scope } from '../../gen/secretgroups/v1/resources.js';
-import type { Clients } from '../../agent/client/connection.js';
+import type { Clients } from '../../client/connection.js';
 import { api } from '../helpers/api.js';
 import { startTestServer, type TestServer } from '../helpers/in-process.js';
 

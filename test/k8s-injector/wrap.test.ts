@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { formatShell } from '../../agent/sinks/formats.js';
+import { formatShell } from '../../client/formats.js';
 import { ENV_FILE, ENV_WRAPPER } from '../../server/k8s-injector/wrap.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'sg-wrap-'));

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { connect, type Clients } from '../../agent/client/connection.js';
+import { connect, type Clients } from '../../client/connection.js';
 import { WatchRequest } from '../../gen/secretgroups/v1/resolver_service.js';
 import { Scope } from '../../gen/secretgroups/v1/resources.js';
 import { runner, type Runner } from '../cli/harness.js';

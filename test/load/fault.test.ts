@@ -10,7 +10,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { connect, type Clients } from '../../agent/client/connection.js';
+import { connect, type Clients } from '../../client/connection.js';
 import { api } from '../helpers/api.js';
 import { SG_AGENT, startServerProcess, type ServerProcess } from '../helpers/server-process.js';
 import { channels, waitFor, Watcher } from './watchers.js';

@@ -7,7 +7,7 @@
  * UPDATES of them queued for the paused reader would hold ~190 MB in the server.
  */
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { connect, type Clients } from '../../agent/client/connection.js';
+import { connect, type Clients } from '../../client/connection.js';
 import { api } from '../helpers/api.js';
 import { startServerProcess, type ServerProcess } from '../helpers/server-process.js';
 import { channels, rssMb, waitFor, Watcher } from './watchers.js';

@@ -8,7 +8,7 @@
  *    peaks at most LEAK_SLACK_MB above the first quarter (no steady growth).
  */
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { connect, type Clients } from '../../agent/client/connection.js';
+import { connect, type Clients } from '../../client/connection.js';
 import { api } from '../helpers/api.js';
 import { startServerProcess, type ServerProcess } from '../helpers/server-process.js';
 import { channels, rssMb, waitFor, Watcher } from './watchers.js';

@@ -5,7 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import * as grpc from '@grpc/grpc-js';
-import { authInterceptor } from '../../agent/client/connection.js';
+import { authInterceptor } from '../../client/connection.js';
 import { ResolverServiceClient, WatchRequest, type WatchResponse } from '../../gen/secretgroups/v1/resolver_service.js';
 import { Scope } from '../../gen/secretgroups/v1/resources.js';
 

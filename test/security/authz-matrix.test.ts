@@ -14,7 +14,7 @@ import * as projectPb from '../../gen/secretgroups/v1/project_service.js';
 import * as resolverPb from '../../gen/secretgroups/v1/resolver_service.js';
 import * as groupPb from '../../gen/secretgroups/v1/secret_group_service.js';
 import { GroupType, Scope } from '../../gen/secretgroups/v1/resources.js';
-import type { Clients } from '../../agent/client/connection.js';
+import type { Clients } from '../../client/connection.js';
 import { etagOf } from '../../server/domain/resolve.js';
 import { VALUES_IN_ANSWER } from '../../server/service/value-reads.js';
 import { api } from '../helpers/api.js';

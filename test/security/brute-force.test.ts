@@ -6,7 +6,7 @@
  */
 import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connect, unary, type Clients } from '../../agent/client/connection.js';
+import { connect, unary, type Clients } from '../../client/connection.js';
 import { WatchRequest } from '../../gen/secretgroups/v1/resolver_service.js';
 import { AuthThrottle, DEFAULT_THROTTLE, peerHost } from '../../server/security/auth-throttle.js';
 import { api } from '../helpers/api.js';

@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { connect, unary } from '../../agent/client/connection.js';
+import { connect, unary } from '../../client/connection.js';
 import { ListAuditEventsRequest, type ListAuditEventsResponse } from '../../gen/secretgroups/v1/access_service.js';
 import { SG_AGENT, runNode, sg, startServerProcess, type RunResult, type ServerProcess } from '../helpers/server-process.js';
 import type { GroupHistoryEntry, SecretGroup } from '../../server/domain/types.js';

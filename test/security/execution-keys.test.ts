@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ListAuditEventsRequest } from '../../gen/secretgroups/v1/access_service.js';
 import { GroupType, Scope } from '../../gen/secretgroups/v1/resources.js';
 import { ImportFormat } from '../../gen/secretgroups/v1/secret_group_service.js';
-import type { Clients } from '../../agent/client/connection.js';
+import type { Clients } from '../../client/connection.js';
 import { api, vars } from '../helpers/api.js';
 import { call, codeOf, startTestServer, type TestServer } from '../helpers/in-process.js';
 import { dumpStore } from '../helpers/store-dump.js';

@@ -8,7 +8,7 @@ import * as http2 from 'node:http2';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connect, type Clients } from '../../agent/client/connection.js';
+import { connect, type Clients } from '../../client/connection.js';
 import { AccessLevel, CreateRoleRequest, ListAuditEventsRequest, ListTokensRequest, RevokeTokenRequest, UpdateRoleRequest } from '../../gen/secretgroups/v1/access_service.js';
 import { DeleteWorkloadRequest } from '../../gen/secretgroups/v1/project_service.js';
 import { ResolveRequest } from '../../gen/secretgroups/v1/resolver_service.js';

@@ -12,7 +12,7 @@ import { GroupType, Scope } from '../../gen/secretgroups/v1/resources.js';
 import { VALUES_IN_ANSWER } from '../../server/service/value-reads.js';
 import { api } from '../helpers/api.js';
 import { call, codeOf, startTestServer, type TestServer } from '../helpers/in-process.js';
-import type { Clients } from '../../agent/client/connection.js';
+import type { Clients } from '../../client/connection.js';
 
 const SECRET = 'sk_live_ReadRoutesCanary';
 const FILE = '-----BEGIN PRIVATE KEY-----read-routes';

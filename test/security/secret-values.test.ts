@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GroupType } from '../../gen/secretgroups/v1/resources.js';
 import { ImportFormat } from '../../gen/secretgroups/v1/secret_group_service.js';
 import { api, vars } from '../helpers/api.js';
-import type { Clients } from '../../agent/client/connection.js';
+import type { Clients } from '../../client/connection.js';
 import { call as grpcCall, codeOf, startTestServer, type TestServer } from '../helpers/in-process.js';
 import { retypeGroupRaw } from '../helpers/raw-store.js';
 import { dumpStore } from '../helpers/store-dump.js';

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connect, unary, type ConnectionOptions } from '../../agent/client/connection.js';
+import { connect, unary, type ConnectionOptions } from '../../client/connection.js';
 import { startServer } from '../../server/app/start-server.js';
 import { createLogger } from '../../server/log.js';
 import { codeOf, startTestServer, type TestServer } from '../helpers/in-process.js';

@@ -1,6 +1,6 @@
 /** The console editor's rules: what a set of edited rows amounts to, and what blocks saving. */
 import { describe, expect, it } from 'vitest';
-import { applyJson, changeOf, newRow, parseJson, problems, rowsOf, settled, type Row } from '../../server/console/ui/pages/kv-model.js';
+import { applyJson, changeOf, newRow, parseJson, problems, rowsOf, settled, type Row } from '../../console/pages/kv-model.js';
 
 const edit = (rows: Row[], key: string, patch: Partial<Row>) => rows.map((r) => (r.orig === key ? { ...r, ...patch } : r));
 

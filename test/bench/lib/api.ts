@@ -2,7 +2,7 @@
  * The few admin calls the benchmark makes, over the generated clients. (The test helpers'
  * `api` pulls the in-process server in; the benchmark talks only to servers in other processes.)
  */
-import type { Clients } from '../../../agent/client/connection.js';
+import type { Clients } from '../../../client/connection.js';
 import { CreateTokenRequest, type CreateTokenResponse } from '../../../gen/secretgroups/v1/access_service.js';
 import { CreateWorkloadRequest } from '../../../gen/secretgroups/v1/project_service.js';
 import { CreateGroupRequest, SetVariablesRequest, type GetGroupResponse, type SetVariablesResponse } from '../../../gen/secretgroups/v1/secret_group_service.js';

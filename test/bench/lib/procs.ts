@@ -7,7 +7,7 @@ import { pin, placement } from './util.js';
 
 /** The repository root (this file runs from dist/test/bench/lib). */
 export const ROOT = resolvePath(import.meta.dirname, '../../../..');
-export const SG = join(ROOT, 'dist/server/cli/main.js');
+export const SG = join(ROOT, 'dist/cli/main.js');
 export const SG_AGENT = join(ROOT, 'dist/agent/cli/main.js');
 
 export interface SgServer {

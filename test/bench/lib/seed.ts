@@ -2,7 +2,7 @@
  * Fixtures of the benchmark, created through the public API like an operator would.
  * Deterministic (a seeded generator), so every run resolves the same data.
  */
-import type { Clients } from '../../../agent/client/connection.js';
+import type { Clients } from '../../../client/connection.js';
 import { GroupType, Scope, WorkloadKind } from '../../../gen/secretgroups/v1/resources.js';
 import { api } from './api.js';
 
