@@ -43,7 +43,7 @@ export function recordValueReads<T extends Redacted<Viewed>>(d: Deps, p: Princip
   return views;
 }
 
-/** recordValueReads for the answer of a write: one view, or none after a delete. */
+/** recordValueReads for the answer of a write (the record as it stands after it). */
 export function recordAnswerRead<T extends Redacted<Viewed>>(d: Deps, p: Principal, action: string, project: string, view: T): T {
   return recordValueReads(d, p, action, project, [view], VALUES_IN_ANSWER)[0]!;
 }
