@@ -140,10 +140,24 @@ function stopChild(child: ChildProcess): Promise<void> {
   });
 }
 
-/** Starts etcd and kube-apiserver; resolves once /readyz answers 200 (usually 10-30 s). */
+/**
+ * Starts etcd and kube-apiserver; resolves once /readyz answers 200 (a few seconds). The ports
+ * are picked free just before the processes bind them, so another test process can take one
+ * in between: a start that fails with "address already in use" is tried again on new ports.
+ */
 export async function startControlPlane(): Promise<ControlPlane> {
   const found = findKube();
   if ('reason' in found) throw new Error(found.reason);
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startOnce(found);
+    } catch (e) {
+      if (attempt >= 3 || !/address already in use/.test((e as Error).message)) throw e;
+    }
+  }
+}
+
+async function startOnce(found: { apiserver: string; etcd: string; kubectl: string }): Promise<ControlPlane> {
   const dir = mkdtempSync(join(tmpdir(), 'sg-kube-'));
   const children: ChildProcess[] = [];
   const logs: string[] = [];
