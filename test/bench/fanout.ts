@@ -33,7 +33,7 @@ export interface FanoutResult {
 }
 
 /** Watcher processes driven over IPC. */
-class WatcherPool {
+export class WatcherPool {
   private readonly procs: ChildProcess[];
   private readonly waiting = new Map<ChildProcess, ((e: ClientEvent) => void)[]>();
   errors: string[] = [];
@@ -54,6 +54,10 @@ class WatcherPool {
 
   get size() {
     return this.procs.length;
+  }
+
+  get pids(): number[] {
+    return this.procs.map((p) => p.pid!);
   }
 
   /** Sends one command to each process (per-process payload) and waits for each answer. */
@@ -90,7 +94,7 @@ class WatcherPool {
   }
 }
 
-interface Latencies {
+export interface Latencies {
   fromAck: number[];
   fromSend: number[];
   missing: number;
@@ -111,7 +115,7 @@ function summarise(l: Latencies) {
  * Runs `rounds` updates; after each, collects every watcher's arrival time. A watcher that
  * got the update before the writer saw its acknowledgement counts 0 ms from the response.
  */
-async function measure(pool: WatcherPool, rounds: number, update: (seq: string) => Promise<void>, log: (s: string) => void, label: string): Promise<Latencies> {
+export async function measure(pool: WatcherPool, rounds: number, update: (seq: string) => Promise<void>, log: (s: string) => void, label: string): Promise<Latencies> {
   const l: Latencies = { fromAck: [], fromSend: [], missing: 0, beforeAck: 0 };
   // One warm-up update (JIT, buffers), not counted; the same for sg and etcd.
   const warm = `${label}-warmup-${Date.now()}`;
