@@ -8,7 +8,7 @@
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { runner, type Runner } from '../cli/harness.js';
-import { chromiumPresent, launchBrowser, newPage, recordResponses, requireChromium, signIn, startConsoleServer, type ConsoleServer } from './harness.js';
+import { chromiumPresent, launchBrowser, newPage, recordResponses, requireChromium, signIn, startConsoleServer, signInBeforeAll, type ConsoleServer } from './harness.js';
 
 let cs: ConsoleServer;
 let browser: Browser;
@@ -29,11 +29,7 @@ beforeAll(async () => {
   await cli.ok(['group', 'link', 'shop', 'creds', 'db', '--addon-key', 'password=DB_PASSWORD']);
   ({ page } = await newPage(browser));
   page.on('pageerror', (e) => pageErrors.push(e.message));
-  // signIn's expect.poll belongs in a test: sign in by hand here.
-  await page.goto(`${cs.url}/`);
-  await page.getByLabel('Token').fill(cs.server.adminToken);
-  await page.getByRole('button', { name: 'Sign in' }).click();
-  await page.getByRole('button', { name: 'Sign out' }).waitFor();
+  await signInBeforeAll(page, cs.url, cs.server.adminToken);
 });
 
 beforeEach(requireChromium);

@@ -7,7 +7,7 @@ import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { runner, type Runner } from '../cli/harness.js';
 import { ConsoleClient } from '../console-server/http.js';
-import { chromiumPresent, launchBrowser, newPage, signIn, startConsoleServer, requireChromium, type ConsoleServer } from './harness.js';
+import { chromiumPresent, launchBrowser, newPage, signIn, startConsoleServer, requireChromium, signInBeforeAll, type ConsoleServer } from './harness.js';
 
 let cs: ConsoleServer;
 let browser: Browser;
@@ -30,10 +30,7 @@ beforeAll(async () => {
   await cli.ok(['group', 'set', 'shop', 'settings', 'LOG_LEVEL=debug']);
   ({ page } = await newPage(browser));
   page.on('pageerror', (e) => pageErrors.push(e.message));
-  await page.goto(`${cs.url}/`);
-  await page.getByLabel('Token').fill(cs.server.adminToken);
-  await page.getByRole('button', { name: 'Sign in' }).click();
-  await page.getByRole('button', { name: 'Sign out' }).waitFor();
+  await signInBeforeAll(page, cs.url, cs.server.adminToken);
 });
 
 beforeEach(requireChromium);

@@ -58,6 +58,14 @@ export async function signIn(page: Page, url: string, token: string): Promise<vo
   await expect.poll(() => page.getByRole('button', { name: 'Sign out' }).count()).toBe(1);
 }
 
+/** signIn for hooks (beforeAll), where expect.poll does not belong: waits for the Sign out button. */
+export async function signInBeforeAll(page: Page, url: string, token: string): Promise<void> {
+  await page.goto(`${url}/`);
+  await page.getByLabel('Token').fill(token);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByRole('button', { name: 'Sign out' }).waitFor();
+}
+
 /** Every response body the page receives, for "no value ever reaches the browser" checks. */
 export function recordResponses(page: Page): { bodies: { url: string; body: string }[]; settle: () => Promise<void> } {
   const pending: Promise<void>[] = [];
