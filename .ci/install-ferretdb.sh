@@ -19,8 +19,12 @@ bindir="$(go env GOBIN)"
 bin="$bindir/ferretdb"
 
 works() {
-  # A good build prints its version; a plain `go install` build panics instead.
-  "$1" --version 2>/dev/null | grep -q "version: ${VERSION}\$"
+  # A good build prints its version; a plain `go install` build panics instead. The output is
+  # captured before matching: piping into `grep -q` under pipefail fails at random when grep
+  # exits on the first line and ferretdb dies of SIGPIPE writing the next (seen in CI).
+  local out
+  out="$("$1" --version 2>/dev/null)" || return 1
+  grep -q "version: ${VERSION}\$" <<<"$out"
 }
 
 if [ -x "$bin" ] && works "$bin"; then

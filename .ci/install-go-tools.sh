@@ -19,7 +19,9 @@ bindir="$(go env GOBIN)"
 install() {
   local name="$1" module="$2" package="$3" version="$4"
   local bin="$bindir/$name"
-  if [ -x "$bin" ] && go version -m "$bin" 2>/dev/null | grep -Eq "^[[:space:]]+mod[[:space:]]+${module}[[:space:]]+${version}([[:space:]]|\$)"; then
+  # Output captured before matching: `| grep -q` under pipefail can fail on SIGPIPE.
+  if [ -x "$bin" ] && info="$(go version -m "$bin" 2>/dev/null)" \
+    && grep -Eq "^[[:space:]]+mod[[:space:]]+${module}[[:space:]]+${version}([[:space:]]|\$)" <<<"$info"; then
     echo "install-go-tools: reusing $bin ($version)"
     return 0
   fi

@@ -20,7 +20,8 @@ if ! command -v etcd >/dev/null 2>&1; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq etcd-server >/dev/null
 fi
 
-if [ -x "$bin" ] && "$bin" --version 2>/dev/null | grep -q "Kubernetes ${VERSION}\$"; then
+# Output captured before matching: `| grep -q` under pipefail can fail on SIGPIPE.
+if [ -x "$bin" ] && out="$("$bin" --version 2>/dev/null)" && grep -q "Kubernetes ${VERSION}\$" <<<"$out"; then
   echo "install-kube-apiserver: reusing $bin ($VERSION)"
   exit 0
 fi
