@@ -1,5 +1,5 @@
 /**
- * A small typed client over the generated service definitions (gen/web): every call is a
+ * A small typed client over the generated service definitions (gen/light): every call is a
  * POST of proto3 JSON to /rpc/<package.Service>/<Method> on the console's origin, answered in
  * proto3 JSON. Request and response types come from the definitions, so pages are typed end
  * to end from the protos.

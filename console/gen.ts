@@ -1,5 +1,5 @@
-/** The browser build of the generated API (gen/web): messages and generic service definitions. */
-export * from '../gen/web/secretgroups/v1/resources.js';
+/** The browser build of the generated API (gen/light): messages and generic service definitions. */
+export * from '../gen/light/secretgroups/v1/resources.js';
 export {
   AccessServiceDefinition,
   AccessLevel,
@@ -7,9 +7,9 @@ export {
   type AuditEvent,
   Role,
   TokenInfo,
-} from '../gen/web/secretgroups/v1/access_service.js';
-export { ProjectServiceDefinition } from '../gen/web/secretgroups/v1/project_service.js';
-export { ResolverServiceDefinition, type ExplainResponse } from '../gen/web/secretgroups/v1/resolver_service.js';
+} from '../gen/light/secretgroups/v1/access_service.js';
+export { ProjectServiceDefinition } from '../gen/light/secretgroups/v1/project_service.js';
+export { ResolverServiceDefinition, type ExplainResponse } from '../gen/light/secretgroups/v1/resolver_service.js';
 export {
   SecretGroupServiceDefinition,
   ImportFormat,
@@ -20,4 +20,4 @@ export {
   type GroupRevision,
   type WorkloadChange,
   type PreviewChangeRequest,
-} from '../gen/web/secretgroups/v1/secret_group_service.js';
+} from '../gen/light/secretgroups/v1/secret_group_service.js';

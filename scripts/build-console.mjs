@@ -1,35 +1,26 @@
 // Builds the web console (console/) into dist/console: one ES module, one stylesheet
 // and index.html, nothing inline (the console's Content-Security-Policy forbids it), nothing
 // from a CDN, and the icon (scripts/favicon.mjs). Run by `npm run build`; prints the sizes.
-import { execFileSync } from 'node:child_process';
 import { build } from 'esbuild';
 import { copyFileSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { join, resolve, sep } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { parse } from 'yaml';
 import { faviconIco, faviconSvg } from './favicon.mjs';
 
 const root = resolve(import.meta.dirname, '..');
 const src = join(root, 'console');
 const out = join(root, 'dist/console');
 
-// The page speaks proto3 JSON only, so it bundles a copy of gen/web generated without the
-// binary encode/decode methods (a fifth of the bundle): same protos, same options as gen/web in
-// buf.gen.yaml plus outputEncodeMethods=false, substituted for gen/web at bundle time. The UI's
-// types are checked against gen/web itself (tsc -p console).
-const webGen = join(root, 'gen/web');
-const leanGen = join(root, 'node_modules/.cache/sg-console-gen');
-const webPlugin = parse(readFileSync(join(root, 'buf.gen.yaml'), 'utf8')).plugins.find((p) => p.out === 'gen/web');
-if (!webPlugin) throw new Error('buf.gen.yaml has no plugin writing gen/web');
-const template = { version: 'v2', clean: true, plugins: [{ ...webPlugin, out: leanGen, opt: [...webPlugin.opt, 'outputEncodeMethods=false'] }] };
-execFileSync(join(root, 'node_modules/.bin/buf'), ['generate', '--template', JSON.stringify(template)], { cwd: root, stdio: 'inherit' });
-const jsonOnly = {
-  name: 'json-only-gen',
+// The page uses the same generated messages as the CLI (gen/light). Their runtime import is
+// a Node-only shim (scripts/gen-light-wire.mjs) that loads the protobuf reader and writer by
+// file path; the bundle takes the same file (the ES module build) without the shim.
+const browserWire = {
+  name: 'browser-wire',
   setup(b) {
-    b.onResolve({ filter: /gen\/web\// }, (args) => {
-      const abs = resolve(args.resolveDir, args.path);
-      if (!abs.startsWith(webGen + sep)) return undefined;
-      return { path: join(leanGen, abs.slice(webGen.length + 1)).replace(/\.js$/, '.ts') };
+    b.onResolve({ filter: /\/wire\.js$/ }, async (args) => {
+      if (resolve(args.resolveDir, args.path) !== join(root, 'gen/light/wire.js')) return undefined;
+      const wire = await b.resolve('@bufbuild/protobuf/wire', { kind: args.kind, resolveDir: root });
+      return { path: join(dirname(wire.path), 'binary-encoding.js') };
     });
   },
 };
@@ -37,7 +28,7 @@ const jsonOnly = {
 rmSync(out, { recursive: true, force: true });
 mkdirSync(out, { recursive: true });
 await build({
-  plugins: [jsonOnly],
+  plugins: [browserWire],
   entryPoints: { app: join(src, 'main.tsx') },
   bundle: true,
   minify: true,

@@ -2,7 +2,7 @@
  * The console's API surface, derived from the generated service definitions: one route per
  * RPC of the four services (`/rpc/secretgroups.v1.<Service>/<Method>`), each pointing at the
  * handler grpc-js runs for that RPC. JSON is read and written with the browser-generated
- * messages (gen/web); the bytes in between go through the gRPC method definition's own
+ * messages (gen/light); the bytes in between go through the gRPC method definition's own
  * (de)serializers, so a handler sees exactly the request object a gRPC call would give it.
  */
 import type * as grpc from '@grpc/grpc-js';
@@ -10,10 +10,10 @@ import { AccessServiceService } from '../../gen/secretgroups/v1/access_service.j
 import { ProjectServiceService } from '../../gen/secretgroups/v1/project_service.js';
 import { ResolverServiceService } from '../../gen/secretgroups/v1/resolver_service.js';
 import { SecretGroupServiceService } from '../../gen/secretgroups/v1/secret_group_service.js';
-import { AccessServiceDefinition } from '../../gen/web/secretgroups/v1/access_service.js';
-import { ProjectServiceDefinition } from '../../gen/web/secretgroups/v1/project_service.js';
-import { ResolverServiceDefinition } from '../../gen/web/secretgroups/v1/resolver_service.js';
-import { SecretGroupServiceDefinition } from '../../gen/web/secretgroups/v1/secret_group_service.js';
+import { AccessServiceDefinition } from '../../gen/light/secretgroups/v1/access_service.js';
+import { ProjectServiceDefinition } from '../../gen/light/secretgroups/v1/project_service.js';
+import { ResolverServiceDefinition } from '../../gen/light/secretgroups/v1/resolver_service.js';
+import { SecretGroupServiceDefinition } from '../../gen/light/secretgroups/v1/secret_group_service.js';
 import type { ServiceHandlers } from '../api/server.js';
 import { LIMITS } from '../domain/limits.js';
 import { blankRecordsIn } from '../domain/secret-fields.js';

@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { LIMITS } from '../../server/domain/limits.js';
 import { ResponseTooLarge, responseToJson, type Route } from '../../server/console/rpc-routes.js';
-import { ListGroupHistoryResponse } from '../../gen/web/secretgroups/v1/secret_group_service.js';
+import { ListGroupHistoryResponse } from '../../gen/light/secretgroups/v1/secret_group_service.js';
 
 /** A route whose handler answers `bytes` already encoded (as passthrough handlers do). */
 const route = { name: 'test', responseType: ListGroupHistoryResponse, keysOnlyRecords: false, grpcMethod: {} } as unknown as Route;
