@@ -120,7 +120,9 @@ export class MongoStore implements Store {
       // Only per-document errors leave the other records stored; anything else fails them all.
       return unorderedInsertErrors(e, docs.length);
     }
-  });
+    // One insert in flight: the records of concurrent calls that arrive meanwhile go together
+    // in the next (two in flight halved the batches and doubled the inserts of 8 writers).
+  }, 256, 1);
 
   constructor(uri: string, opts: MongoStoreOptions = {}) {
     const timeout = opts.serverSelectionTimeoutMs ?? 5000;
