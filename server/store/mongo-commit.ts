@@ -138,17 +138,19 @@ export class GroupCommit {
         const before = log.n;
         for (const d of docs.slice(0, inserted)) log.apply(d);
         if (inserted) await this.checkpointAfter(log, before).catch(() => undefined);
-        // Committed: strip what the committed changes pruned. A failed strip leaves a payload
-        // nobody reads (it is not in the kept history) until the group's next write strips it
-        // again; after a strip that succeeded, this instance's next write need not repeat it.
-        const stripped = await this.strip(log.uid, strip(inserted)).then(
+        // Committed: strip what the committed changes pruned, in batches (STRIP_BATCH). A failed
+        // strip leaves a payload nobody reads (it is not in the kept history) until the group's
+        // next write strips it again; after a strip that succeeded, this instance's next write
+        // need not repeat it.
+        const { strip: ns, stripping } = strip(inserted);
+        const stripped = await this.strip(log.uid, ns).then(
           () => true,
           () => false,
         );
         if (stripped) {
           for (const d of docs.slice(0, inserted)) {
             const head = d.kind === 'group' ? log.head('group', d.name) : undefined;
-            if (head?.n === d.n) head.dropped = [];
+            if (head?.n === d.n && stripping.has(d.n)) head.dropped = [];
           }
         }
         writes.slice(0, inserted).forEach((w, i) => w.resolve(1 + docs[i]!.n));
@@ -164,11 +166,23 @@ export class GroupCommit {
     }
   }
 
-  /** Strips the payload of pruned changes (idempotent: an unconditional $set). */
+  /**
+   * Strips the payload of pruned changes (idempotent: an unconditional $set by _id): one update
+   * command per change collection, each statement a look-up by _id.
+   */
   private async strip(uid: string, ns: readonly number[]): Promise<void> {
+    const byCollection = new Map<number, number[]>();
+    for (const n of ns) {
+      const g = Math.floor(n / CHANGES_PER_COLLECTION);
+      byCollection.set(g, [...(byCollection.get(g) ?? []), n]);
+    }
+    const $set = { data: null, history: null, kept: null, pruned: true };
     await Promise.all(
-      ns.map((n) =>
-        this.logs.changesOf(uid, n).updateOne({ _id: changeId(uid, n) }, { $set: { data: null, history: null, kept: null, pruned: true } }),
+      [...byCollection.values()].map((group) =>
+        this.logs.changesOf(uid, group[0]!).bulkWrite(
+          group.map((n) => ({ updateOne: { filter: { _id: changeId(uid, n) }, update: { $set } } })),
+          { ordered: false },
+        ),
       ),
     );
   }
@@ -304,47 +318,64 @@ function changeDoc(
 }
 
 /**
+ * Pruned payloads are stripped in batches: a group's change lists in `dropped` the pruned
+ * changes not stripped yet (those of the changes before it, plus its own), and strips them all
+ * in one update command once there are STRIP_BATCH of them, or about STRIP_BYTES (estimated
+ * from the group's current entry: revisions of one group are of similar size). Stripping at
+ * every write cost one more command per write once a group reached its budget.
+ */
+export const STRIP_BATCH = 8;
+const STRIP_BYTES = 256 * 1024;
+
+/**
  * Sets each group change's kept history (the budget applied to the group's kept history
  * before it plus its own entry) and what it drops. Returns, for a number of changes
- * committed, the changes whose payload to strip: what they dropped, and what the group's
- * previous head dropped (stripped again, should that strip have failed).
+ * committed, the changes whose payload to strip now (see STRIP_BATCH), and which of the
+ * committed changes strip (their heads owe nothing once the strip succeeded).
  */
 function budgetGroup(
   log: ProjectLog,
   docs: ChangeDoc[],
   writes: readonly { history: GroupHistoryEntry | undefined }[],
   budget: HistoryBudget,
-): ((committed: number) => number[]) | null {
+): ((committed: number) => { strip: number[]; stripping: Set<number> }) | null {
   const kept = new Map<string, KeptRevision[]>();
-  const again = new Map<string, number[]>();
+  // Per group: pruned changes whose payload is not stripped yet (the head's, then these docs').
+  const pending = new Map<string, number[]>();
+  const strips = new Map<number, number[]>();
   for (const [i, d] of docs.entries()) {
     if (d.kind !== 'group') continue;
     if (!kept.has(d.name)) {
       const head = log.head('group', d.name);
       if (head && (head.pruned || !head.kept)) return null;
       kept.set(d.name, head?.kept ?? []);
-      again.set(d.name, head?.dropped ?? []);
+      pending.set(d.name, [...(head?.dropped ?? [])]);
     }
     let list = kept.get(d.name)!;
-    const dropped: number[] = [];
+    const owed = pending.get(d.name)!;
     const entry = writes[i]!.history;
+    let bytes = 0;
     if (d.history && entry) {
       const revision = entry.revision;
+      bytes = storedBytes(d.history);
       const replaced = list.filter((k) => k[0] === revision);
-      const newestFirst = [...list.filter((k) => k[0] !== revision), [revision, d.n, storedBytes(d.history), entry.group ? 1 : 0] as KeptRevision]
+      const newestFirst = [...list.filter((k) => k[0] !== revision), [revision, d.n, bytes, entry.group ? 1 : 0] as KeptRevision]
         .sort((a, b) => b[0] - a[0] || b[1] - a[1]);
-      const keep = historyKept(newestFirst.map(([, , bytes, content]) => ({ bytes, content: content === 1 })), budget);
+      const keep = historyKept(newestFirst.map(([, , b, content]) => ({ bytes: b, content: content === 1 })), budget);
       list = newestFirst.slice(0, keep).reverse();
-      dropped.push(...replaced.map((k) => k[1]), ...newestFirst.slice(keep).map((k) => k[1]));
+      owed.push(...replaced.map((k) => k[1]), ...newestFirst.slice(keep).map((k) => k[1]));
     }
     kept.set(d.name, list);
     d.kept = JSON.stringify(list);
-    d.dropped = dropped;
+    d.dropped = [...owed];
+    if (owed.length >= STRIP_BATCH || (owed.length > 0 && owed.length * bytes >= STRIP_BYTES)) {
+      strips.set(i, d.dropped);
+      owed.length = 0;
+    }
   }
   return (committed) => {
-    const done = docs.slice(0, committed).filter((d) => d.kind === 'group');
-    const names = new Set(done.map((d) => d.name));
-    return [...new Set([...done.flatMap((d) => d.dropped ?? []), ...[...names].flatMap((n) => again.get(n) ?? [])])];
+    const stripping = new Set([...strips.keys()].filter((i) => i < committed).map((i) => docs[i]!.n));
+    return { strip: [...new Set([...strips].filter(([i]) => i < committed).flatMap(([, ns]) => ns))], stripping };
   };
 }
 

@@ -12,7 +12,7 @@ export interface WireCommand {
   collection: string;
   /** The filter of a find (or the q of an update/delete), if any. */
   filter?: Record<string, unknown>;
-  /** Documents the command carries (an insert's records). */
+  /** Documents the command carries (an insert's records, an update's or delete's statements). */
   documents?: number;
   /** Time to the server's reply, once it came. */
   ms?: number;
@@ -129,7 +129,7 @@ function parse(frame: Buffer): WireCommand | null {
       let filter = doc.filter as Record<string, unknown> | undefined;
       const updates = (doc.updates ?? doc.deletes) as { q?: Record<string, unknown> }[] | undefined;
       if (!filter && updates?.length === 1) filter = updates[0]!.q;
-      const inline = Array.isArray(doc.documents) ? doc.documents.length : 0;
+      const inline = Array.isArray(doc.documents) ? doc.documents.length : (updates?.length ?? 0);
       command = { name, collection, ...(filter ? { filter } : {}), documents: inline };
     } else {
       // A document sequence: its size (including itself), an identifier, then documents.
