@@ -137,3 +137,24 @@ export async function auditedWrite<T>(
     throw e;
   }
 }
+
+/**
+ * auditedWrite for a store write that takes its audit record (Store.createRecord, updateRecord,
+ * deleteRecord): the store stores the record before it tries the write, as auditedWrite does,
+ * but may batch it with other writes' (on MongoDB it goes in with the group commit instead of
+ * a round trip of its own before it).
+ */
+export async function auditedStoreWrite<T>(
+  audit: Audit,
+  event: Omit<AuditEvent, 'time' | 'outcome'>,
+  now: () => number,
+  write: (record: AuditEvent) => Promise<T>,
+): Promise<T> {
+  try {
+    return await write({ ...event, time: now(), outcome: 'ok' });
+  } catch (e) {
+    const code = (e as { code?: unknown }).code;
+    audit.recordRead({ ...event, time: now(), outcome: 'error', detail: typeof code === 'string' ? code : 'failed' });
+    throw e;
+  }
+}

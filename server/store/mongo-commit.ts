@@ -5,6 +5,7 @@
  * docs/storage.md, "Change log").
  */
 import { DomainError, alreadyExists, notFound, stale } from '../domain/errors.js';
+import type { Document } from 'mongodb';
 import type { GroupHistoryEntry } from '../domain/types.js';
 import { encodeHistory, encodeRecord, SCHEMA_VERSION } from './codec.js';
 import { ignoreDuplicate, isDuplicate, orderedInsertFailure, unwrapBulk } from './mongo-errors.js';
@@ -32,6 +33,8 @@ interface PendingWrite {
   expected: number;
   record: RecordTypes[RecordKind] | null;
   history: GroupHistoryEntry | undefined;
+  /** The write's audit record, inserted with those of its group before the group is checked. */
+  audit: Document | undefined;
   resolve: (version: number) => void;
   reject: (e: unknown) => void;
 }
@@ -49,6 +52,8 @@ export class GroupCommit {
     private readonly c: LogCollections,
     private readonly logs: ProjectLogs,
     private readonly budget: HistoryBudget,
+    /** Inserts audit records (all or nothing, as far as the caller knows). */
+    private readonly recordAudit: (docs: Document[]) => Promise<void>,
   ) {}
 
   /**
@@ -59,7 +64,8 @@ export class GroupCommit {
    * number first — so the writes before it are committed and the rest are checked again
    * against the changes that beat them. Groups of one project in this instance run one after
    * another, so they do not race each other for numbers. Resolves to 1 + the change's number,
-   * the project's change-feed version after it.
+   * the project's change-feed version after it. The group's audit records go in first, in one
+   * insert: a write whose record could not be stored is not tried (it fails with that error).
    */
   commit(
     mode: Mode,
@@ -69,9 +75,10 @@ export class GroupCommit {
     expected: number,
     record: RecordTypes[RecordKind] | null,
     history: GroupHistoryEntry | undefined,
+    audit?: Document,
   ): Promise<number> {
     return new Promise((resolve, reject) => {
-      const write: PendingWrite = { mode, kind, name, expected, record, history, resolve, reject };
+      const write: PendingWrite = { mode, kind, name, expected, record, history, audit, resolve, reject };
       const queue = this.waiting.get(project);
       if (queue) {
         queue.push(write); // a group commit is already scheduled to take it
@@ -95,6 +102,8 @@ export class GroupCommit {
 
   private async commitGroup(project: string, writes: PendingWrite[]): Promise<void> {
     try {
+      const records = writes.flatMap((w) => (w.audit ? [w.audit] : []));
+      if (records.length) await this.recordAudit(records);
       let log = this.logs.cached(project) ?? (await this.logs.loadLog(project));
       // A cached state may be behind: it may only refuse once it is up to date.
       let current = false;

@@ -118,14 +118,14 @@ export class SealedStore implements Store {
     return Promise.all(rs.map((r) => this.openRecord(kind, r, project, r.name, memo)));
   }
 
-  async createRecord<K extends RecordKind>(kind: K, record: RecordTypes[K], history?: GroupHistoryEntry): Promise<number> {
+  async createRecord<K extends RecordKind>(kind: K, record: RecordTypes[K], history?: GroupHistoryEntry, audit?: AuditEvent): Promise<number> {
     const [r, h] = await this.sealWrite(kind, record, history);
-    return this.inner.createRecord(kind, r, h);
+    return this.inner.createRecord(kind, r, h, audit);
   }
 
-  async updateRecord<K extends RecordKind>(kind: K, record: RecordTypes[K], history?: GroupHistoryEntry): Promise<number> {
+  async updateRecord<K extends RecordKind>(kind: K, record: RecordTypes[K], history?: GroupHistoryEntry, audit?: AuditEvent): Promise<number> {
     const [r, h] = await this.sealWrite(kind, record, history);
-    return this.inner.updateRecord(kind, r, h);
+    return this.inner.updateRecord(kind, r, h, audit);
   }
 
   async deleteRecord(
@@ -134,9 +134,10 @@ export class SealedStore implements Store {
     name: string,
     expectedRevision: number,
     history?: GroupHistoryEntry,
+    audit?: AuditEvent,
   ): Promise<number> {
     const h = history ? await this.transformHistory(history, 'seal') : undefined;
-    return this.inner.deleteRecord(kind, project, name, expectedRevision, h);
+    return this.inner.deleteRecord(kind, project, name, expectedRevision, h, audit);
   }
 
   async listGroupHistory(project: string, name: string, page?: HistoryPage): Promise<GroupHistoryEntry[]> {
