@@ -115,8 +115,8 @@ export function describeBinding(b: Binding): string {
 
 /**
  * Random nonces cut from a CSPRNG buffer, each slice handed out once: one randomBytes call per
- * NONCE_POOL / 12 nonces instead of one per value. A group write seals every value twice (the
- * group and its history entry); one call each was ~10% of the server's CPU on the write path.
+ * NONCE_POOL / 12 nonces instead of one per value. A group write seals every value of the group
+ * (once, shared by its history entry); one call each was ~10% of the server's CPU on that path.
  */
 const NONCE_POOL = 12 * 512;
 let noncePool = Buffer.alloc(0);
