@@ -10,8 +10,10 @@ import type { GroupHistoryEntry } from '../domain/types.js';
 import { encodeHistory, encodeRecord, SCHEMA_VERSION } from './codec.js';
 import { ignoreDuplicate, isDuplicate, orderedInsertFailure, unwrapBulk } from './mongo-errors.js';
 import {
+  changeHistoryBytes,
   changeId,
   checkpointId,
+  encodeChangeHistory,
   crossesCheckpoint,
   pointerId,
   CHANGES_PER_COLLECTION,
@@ -320,7 +322,7 @@ function changeDoc(
     revision,
     deleted: record === null,
     data: record ? JSON.stringify(encodeRecord(kind, record)) : null,
-    history: history ? JSON.stringify(encodeHistory(history)) : null,
+    ...encodeChangeHistory(kind, record, history),
     time: Date.now(),
     schemaVersion: SCHEMA_VERSION,
   };
@@ -366,7 +368,7 @@ function budgetGroup(
     let bytes = 0;
     if (d.history && entry) {
       const revision = entry.revision;
-      bytes = storedBytes(d.history);
+      bytes = changeHistoryBytes(d);
       const replaced = list.filter((k) => k[0] === revision);
       const newestFirst = [...list.filter((k) => k[0] !== revision), [revision, d.n, bytes, entry.group ? 1 : 0] as KeptRevision]
         .sort((a, b) => b[0] - a[0] || b[1] - a[1]);

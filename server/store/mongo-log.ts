@@ -13,7 +13,9 @@
  * record, so a store instance that has not seen a project yet loads it from the newest
  * checkpoint plus at most about CHECKPOINT_EVERY changes, never from the whole history.
  */
-import type { RecordKind } from './store.js';
+import type { GroupHistoryEntry } from '../domain/types.js';
+import { decodeHistory, encodeHistory } from './codec.js';
+import { storedBytes, type RecordKind, type RecordTypes } from './store.js';
 
 /** One committed change. The record's state after it is `data` (null: the record is deleted). */
 export interface ChangeDoc {
@@ -28,8 +30,14 @@ export interface ChangeDoc {
   deleted: boolean;
   /** JSON of the codec-encoded record (a JSON string: record maps may hold keys BSON refuses). */
   data: string | null;
-  /** JSON of the codec-encoded history entry written with this change, if any. */
+  /**
+   * JSON of the codec-encoded history entry written with this change, if any. When the entry
+   * holds the very record of this change (`groupInData`), its group is stored once, in `data`,
+   * and the entry's `group` is the string "data" (see changeHistory).
+   */
   history: string | null;
+  /** The history entry's group is `data` (stored once). */
+  groupInData?: boolean;
   /**
    * Group changes: JSON of KeptRevision[], the group's history that the budget keeps after this
    * change (oldest first). Absent on changes written before the history budget.
@@ -225,4 +233,34 @@ export class Coalesced<T> {
       });
     return this.queued;
   }
+}
+
+/** What a change's history entry says for its group when it is stored once, in `data`. */
+const GROUP_IN_DATA = 'data';
+
+/**
+ * A change's `history` and `groupInData`: a group write's entry usually holds the record it
+ * writes (the same object: the encryption layer seals it once for both), which is then not
+ * stored twice: half the bytes FerretDB stores, and scans on every look-up by _id.
+ */
+export function encodeChangeHistory(
+  kind: RecordKind,
+  record: RecordTypes[RecordKind] | null,
+  history: GroupHistoryEntry | undefined,
+): { history: string | null; groupInData?: true } {
+  if (!history) return { history: null };
+  if (kind !== 'group' || record === null || history.group !== record) return { history: JSON.stringify(encodeHistory(history)) };
+  return { history: JSON.stringify({ ...encodeHistory({ ...history, group: null }), group: GROUP_IN_DATA }), groupInData: true };
+}
+
+/** The history entry of a change that has one (not stripped). */
+export function changeHistory(doc: Pick<ChangeDoc, 'data' | 'history' | 'groupInData'>): GroupHistoryEntry {
+  const raw = JSON.parse(doc.history!) as Record<string, unknown>;
+  if (doc.groupInData) raw.group = JSON.parse(doc.data!);
+  return decodeHistory(raw);
+}
+
+/** Stored bytes of a change's history entry, its group counted as if stored with it (the budget's measure). */
+export function changeHistoryBytes(doc: Pick<ChangeDoc, 'data' | 'history' | 'groupInData'>): number {
+  return storedBytes(doc.history!) + (doc.groupInData ? storedBytes(doc.data!) : 0);
 }

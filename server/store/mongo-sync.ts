@@ -7,9 +7,10 @@
 import type { Collection, Db } from 'mongodb';
 import { DomainError } from '../domain/errors.js';
 import type { GroupHistoryEntry } from '../domain/types.js';
-import { decodeHistory } from './codec.js';
 import {
   changeCollection,
+  changeHistory,
+  changeHistoryBytes,
   changeId,
   checkpointId,
   pointerId,
@@ -20,7 +21,6 @@ import {
   type CheckpointDoc,
   type KeptRevision,
 } from './mongo-log.js';
-import { storedBytes } from './store.js';
 
 /** A project document: the project's current incarnation (its uid names its change log). */
 export interface ProjectDoc {
@@ -103,9 +103,11 @@ export class ProjectLogs {
     const out: GroupHistoryEntry[] = [];
     for (let i = 0; i < kept.length; i += LOOKUP_BATCH) {
       const docs = await Promise.all(
-        kept.slice(i, i + LOOKUP_BATCH).map(([, n]) => this.changesOf(uid, n).findOne({ _id: changeId(uid, n) }, { projection: { history: 1 } })),
+        kept
+          .slice(i, i + LOOKUP_BATCH)
+          .map(([, n]) => this.changesOf(uid, n).findOne({ _id: changeId(uid, n) }, { projection: { history: 1, groupInData: 1, data: 1 } })),
       );
-      for (const d of docs) if (d?.history) out.push(decodeHistory(JSON.parse(d.history)));
+      for (const d of docs) if (d?.history) out.push(changeHistory(d));
     }
     return out;
   }
@@ -133,12 +135,12 @@ export class ProjectLogs {
   private async scanHistory(log: ProjectLog, name: string): Promise<KeptRevision[]> {
     const collections = Array.from({ length: Math.floor(log.n / CHANGES_PER_COLLECTION) + 1 }, (_, g) => this.changesOf(log.uid, g * CHANGES_PER_COLLECTION));
     const found = await Promise.all(
-      collections.map((c) => c.find({ kind: 'group', name, history: { $ne: null } }, { projection: { n: 1, history: 1 } }).toArray()),
+      collections.map((c) => c.find({ kind: 'group', name, history: { $ne: null } }, { projection: { n: 1, history: 1, groupInData: 1, data: 1 } }).toArray()),
     );
     return found
       .flat()
       .filter((d) => d.n <= log.n)
-      .map((d) => ({ n: d.n, bytes: storedBytes(d.history!), entry: decodeHistory(JSON.parse(d.history!)) }))
+      .map((d) => ({ n: d.n, bytes: changeHistoryBytes(d), entry: changeHistory(d) }))
       .sort((a, b) => a.entry.revision - b.entry.revision || a.n - b.n)
       .map((d): KeptRevision => [d.entry.revision, d.n, d.bytes, d.entry.group ? 1 : 0]);
   }

@@ -87,6 +87,12 @@ describeWithMongo('MongoDB store', () => {
       await store.updateRecord('group', g3, entry(g3));
       expect((await store.listGroupHistory('p', 'g')).map((h) => h.group!.variables.A)).toEqual(['1', '2', '3']);
       expect(await db.collection(changeCollection(uid, 3)).countDocuments({ uid })).toBe(3);
+      // Changes 1 and 3 came from the store: their entry holds the record they wrote, stored
+      // once (in data); change 2, written in full as before, reads the same.
+      const docs = await db.collection<{ n: number; history: string; groupInData?: boolean }>(changeCollection(uid, 3)).find({ uid }).sort({ n: 1 }).toArray();
+      expect(docs.map((d) => d.groupInData ?? false)).toEqual([true, false, true]);
+      expect(JSON.parse(docs[2]!.history).group).toBe('data');
+      expect((await store.getGroupRevision('p', 'g', 3))!.group).toEqual(g3);
     } finally {
       await store.dropDatabase();
       await Promise.all([store.close(), raw.close()]);
