@@ -15,6 +15,7 @@ import {
   checkpointId,
   encodeChangeHistory,
   crossesCheckpoint,
+  encodeKept,
   pointerId,
   CHANGES_PER_COLLECTION,
   ProjectLog,
@@ -261,7 +262,7 @@ export class GroupCommit {
         docs.forEach((d, i) => {
           const h = entries[i];
           if (h) kept.push([h.revision, d.n, entrySizes[i]!, h.group ? 1 : 0]);
-          d.kept = JSON.stringify(kept);
+          d.kept = encodeKept(kept);
           d.dropped = [];
         });
       }
@@ -377,7 +378,7 @@ function budgetGroup(
       owed.push(...replaced.map((k) => k[1]), ...newestFirst.slice(keep).map((k) => k[1]));
     }
     kept.set(d.name, list);
-    d.kept = JSON.stringify(list);
+    d.kept = encodeKept(list);
     d.dropped = [...owed];
     if (owed.length >= STRIP_BATCH || (owed.length > 0 && owed.length * bytes >= STRIP_BYTES)) {
       strips.set(i, d.dropped);

@@ -13,6 +13,7 @@ import {
   changeHistoryBytes,
   changeId,
   checkpointId,
+  decodeKept,
   pointerId,
   CHANGES_PER_COLLECTION,
   Coalesced,
@@ -124,7 +125,7 @@ export class ProjectLogs {
     if (head.kept) return head.kept;
     const doc = await this.changesOf(log.uid, head.n).findOne({ _id: changeId(log.uid, head.n) }, { projection: { kept: 1, pruned: 1 } });
     if (!doc || doc.pruned) return null;
-    head.kept = doc.kept ? (JSON.parse(doc.kept) as KeptRevision[]) : head.hasHistory ? await this.scanHistory(log, name) : [];
+    head.kept = doc.kept ? decodeKept(doc.kept) : head.hasHistory ? await this.scanHistory(log, name) : [];
     return head.kept;
   }
 
