@@ -93,6 +93,11 @@ export interface Binding {
   field: string;
   /** The variable key, or the file path for files. */
   key: string;
+  /**
+   * Not part of the associated data: how errors name the place when a history entry holds
+   * values sealed at its group record's place (see SealedStore's sealWrite).
+   */
+  shownAs?: 'history';
 }
 
 /** JSON of a fixed tuple: unambiguous whatever characters names and paths contain. */
@@ -103,15 +108,15 @@ function aadOf(b: Binding): Buffer {
 /** Human description for errors: names and keys only, never values. */
 export function describeBinding(b: Binding): string {
   const owner =
-    b.record === 'history' ? `history of group ${b.project}/${b.name} revision ${b.revision}` : `${b.record} ${b.project}/${b.name}`;
+    b.record === 'history' || b.shownAs === 'history' ? `history of group ${b.project}/${b.name} revision ${b.revision}` : `${b.record} ${b.project}/${b.name}`;
   const what = b.field === 'files' ? `file ${b.key}` : `${b.field} key ${b.key}`;
   return `${owner} ${what}`;
 }
 
 /**
  * Random nonces cut from a CSPRNG buffer, each slice handed out once: one randomBytes call per
- * NONCE_POOL / 12 nonces instead of one per value. A group write seals every value twice (the
- * group and its history entry); one call each was ~10% of the server's CPU on the write path.
+ * NONCE_POOL / 12 nonces instead of one per value. A group write seals every value of the group
+ * (once, shared by its history entry); one call each was ~10% of the server's CPU on that path.
  */
 const NONCE_POOL = 12 * 512;
 let noncePool = Buffer.alloc(0);

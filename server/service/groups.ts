@@ -12,10 +12,11 @@ import { valueView } from './value-view.js';
 import { validateName } from '../domain/validation.js';
 import type { GroupHistoryEntry, GroupType, ProjectSnapshot, Restrictions, SecretGroup } from '../domain/types.js';
 import type { Principal } from '../security/principal.js';
+import type { AuditEvent } from '../store/store.js';
 import { MAX_WRITE_ATTEMPTS, type Deps } from './deps.js';
 import { snapshotGroup } from './snapshot-group.js';
 import { dependentsOf, RESTART_ACTION, signalRestart } from '../watch/restart-relay.js';
-import { auditedWrite } from './audit.js';
+import { auditedStoreWrite, auditedWrite } from './audit.js';
 import { historyTail, openHistory, revisionOf } from './group-history.js';
 import { viewGroup, type Redacted } from './redact.js';
 import { recordAnswerRead, recordValueReads } from './value-reads.js';
@@ -140,7 +141,7 @@ export class GroupsService {
         // answers with are still a read.
         if (before && after && sameContent(before, after)) return { ...recordAnswerRead(this.d, p, action, project, viewGroup(p, before)), unchanged: true, warnings };
         const event = { actor: p.actor, action, project, target: `group ${project}/${name}`, keys: history.changedKeys };
-        const version = await auditedWrite(this.d.audit, event, this.d.now, () => this.write(project, name, before, after, history));
+        const version = await auditedStoreWrite(this.d.audit, event, this.d.now, (record) => this.write(project, name, before, after, history, record));
         await this.d.snapshots.applyLocal(project, 'group', name, after, version);
         return after ? { ...recordAnswerRead(this.d, p, action, project, viewGroup(p, after)), warnings } : null;
       } catch (e) {
@@ -372,10 +373,10 @@ export class GroupsService {
     checkResolutionSizes({ groups, addons: snapshot.addons }, reached, valueView(p));
   }
 
-  private async write(project: string, name: string, before: SecretGroup | null, after: SecretGroup | null, history: GroupHistoryEntry) {
-    if (!before) return this.d.store.createRecord('group', after!, history);
-    if (!after) return this.d.store.deleteRecord('group', project, name, before.revision, history);
-    return this.d.store.updateRecord('group', after, history);
+  private async write(project: string, name: string, before: SecretGroup | null, after: SecretGroup | null, history: GroupHistoryEntry, audit: AuditEvent) {
+    if (!before) return this.d.store.createRecord('group', after!, history, audit);
+    if (!after) return this.d.store.deleteRecord('group', project, name, before.revision, history, audit);
+    return this.d.store.updateRecord('group', after, history, audit);
   }
 }
 

@@ -5,13 +5,17 @@
  * docs/storage.md, "Change log").
  */
 import { DomainError, alreadyExists, notFound, stale } from '../domain/errors.js';
+import type { Document } from 'mongodb';
 import type { GroupHistoryEntry } from '../domain/types.js';
 import { encodeHistory, encodeRecord, SCHEMA_VERSION } from './codec.js';
 import { ignoreDuplicate, isDuplicate, orderedInsertFailure, unwrapBulk } from './mongo-errors.js';
 import {
+  changeHistoryBytes,
   changeId,
   checkpointId,
+  encodeChangeHistory,
   crossesCheckpoint,
+  encodeKept,
   pointerId,
   CHANGES_PER_COLLECTION,
   ProjectLog,
@@ -32,6 +36,8 @@ interface PendingWrite {
   expected: number;
   record: RecordTypes[RecordKind] | null;
   history: GroupHistoryEntry | undefined;
+  /** The write's audit record, inserted with those of its group before the group is checked. */
+  audit: Document | undefined;
   resolve: (version: number) => void;
   reject: (e: unknown) => void;
 }
@@ -49,6 +55,8 @@ export class GroupCommit {
     private readonly c: LogCollections,
     private readonly logs: ProjectLogs,
     private readonly budget: HistoryBudget,
+    /** Inserts audit records (all or nothing, as far as the caller knows). */
+    private readonly recordAudit: (docs: Document[]) => Promise<void>,
   ) {}
 
   /**
@@ -59,7 +67,8 @@ export class GroupCommit {
    * number first — so the writes before it are committed and the rest are checked again
    * against the changes that beat them. Groups of one project in this instance run one after
    * another, so they do not race each other for numbers. Resolves to 1 + the change's number,
-   * the project's change-feed version after it.
+   * the project's change-feed version after it. The group's audit records go in first, in one
+   * insert: a write whose record could not be stored is not tried (it fails with that error).
    */
   commit(
     mode: Mode,
@@ -69,9 +78,10 @@ export class GroupCommit {
     expected: number,
     record: RecordTypes[RecordKind] | null,
     history: GroupHistoryEntry | undefined,
+    audit?: Document,
   ): Promise<number> {
     return new Promise((resolve, reject) => {
-      const write: PendingWrite = { mode, kind, name, expected, record, history, resolve, reject };
+      const write: PendingWrite = { mode, kind, name, expected, record, history, audit, resolve, reject };
       const queue = this.waiting.get(project);
       if (queue) {
         queue.push(write); // a group commit is already scheduled to take it
@@ -95,6 +105,8 @@ export class GroupCommit {
 
   private async commitGroup(project: string, writes: PendingWrite[]): Promise<void> {
     try {
+      const records = writes.flatMap((w) => (w.audit ? [w.audit] : []));
+      if (records.length) await this.recordAudit(records);
       let log = this.logs.cached(project) ?? (await this.logs.loadLog(project));
       // A cached state may be behind: it may only refuse once it is up to date.
       let current = false;
@@ -138,17 +150,19 @@ export class GroupCommit {
         const before = log.n;
         for (const d of docs.slice(0, inserted)) log.apply(d);
         if (inserted) await this.checkpointAfter(log, before).catch(() => undefined);
-        // Committed: strip what the committed changes pruned. A failed strip leaves a payload
-        // nobody reads (it is not in the kept history) until the group's next write strips it
-        // again; after a strip that succeeded, this instance's next write need not repeat it.
-        const stripped = await this.strip(log.uid, strip(inserted)).then(
+        // Committed: strip what the committed changes pruned, in batches (STRIP_BATCH). A failed
+        // strip leaves a payload nobody reads (it is not in the kept history) until the group's
+        // next write strips it again; after a strip that succeeded, this instance's next write
+        // need not repeat it.
+        const { strip: ns, stripping } = strip(inserted);
+        const stripped = await this.strip(log.uid, ns).then(
           () => true,
           () => false,
         );
         if (stripped) {
           for (const d of docs.slice(0, inserted)) {
             const head = d.kind === 'group' ? log.head('group', d.name) : undefined;
-            if (head?.n === d.n) head.dropped = [];
+            if (head?.n === d.n && stripping.has(d.n)) head.dropped = [];
           }
         }
         writes.slice(0, inserted).forEach((w, i) => w.resolve(1 + docs[i]!.n));
@@ -164,11 +178,23 @@ export class GroupCommit {
     }
   }
 
-  /** Strips the payload of pruned changes (idempotent: an unconditional $set). */
+  /**
+   * Strips the payload of pruned changes (idempotent: an unconditional $set by _id): one update
+   * command per change collection, each statement a look-up by _id.
+   */
   private async strip(uid: string, ns: readonly number[]): Promise<void> {
+    const byCollection = new Map<number, number[]>();
+    for (const n of ns) {
+      const g = Math.floor(n / CHANGES_PER_COLLECTION);
+      byCollection.set(g, [...(byCollection.get(g) ?? []), n]);
+    }
+    const $set = { data: null, history: null, kept: null, pruned: true };
     await Promise.all(
-      ns.map((n) =>
-        this.logs.changesOf(uid, n).updateOne({ _id: changeId(uid, n) }, { $set: { data: null, history: null, kept: null, pruned: true } }),
+      [...byCollection.values()].map((group) =>
+        this.logs.changesOf(uid, group[0]!).bulkWrite(
+          group.map((n) => ({ updateOne: { filter: { _id: changeId(uid, n) }, update: { $set } } })),
+          { ordered: false },
+        ),
       ),
     );
   }
@@ -236,7 +262,7 @@ export class GroupCommit {
         docs.forEach((d, i) => {
           const h = entries[i];
           if (h) kept.push([h.revision, d.n, entrySizes[i]!, h.group ? 1 : 0]);
-          d.kept = JSON.stringify(kept);
+          d.kept = encodeKept(kept);
           d.dropped = [];
         });
       }
@@ -297,54 +323,71 @@ function changeDoc(
     revision,
     deleted: record === null,
     data: record ? JSON.stringify(encodeRecord(kind, record)) : null,
-    history: history ? JSON.stringify(encodeHistory(history)) : null,
+    ...encodeChangeHistory(kind, record, history),
     time: Date.now(),
     schemaVersion: SCHEMA_VERSION,
   };
 }
 
 /**
+ * Pruned payloads are stripped in batches: a group's change lists in `dropped` the pruned
+ * changes not stripped yet (those of the changes before it, plus its own), and strips them all
+ * in one update command once there are STRIP_BATCH of them, or about STRIP_BYTES (estimated
+ * from the group's current entry: revisions of one group are of similar size). Stripping at
+ * every write cost one more command per write once a group reached its budget.
+ */
+export const STRIP_BATCH = 8;
+const STRIP_BYTES = 256 * 1024;
+
+/**
  * Sets each group change's kept history (the budget applied to the group's kept history
  * before it plus its own entry) and what it drops. Returns, for a number of changes
- * committed, the changes whose payload to strip: what they dropped, and what the group's
- * previous head dropped (stripped again, should that strip have failed).
+ * committed, the changes whose payload to strip now (see STRIP_BATCH), and which of the
+ * committed changes strip (their heads owe nothing once the strip succeeded).
  */
 function budgetGroup(
   log: ProjectLog,
   docs: ChangeDoc[],
   writes: readonly { history: GroupHistoryEntry | undefined }[],
   budget: HistoryBudget,
-): ((committed: number) => number[]) | null {
+): ((committed: number) => { strip: number[]; stripping: Set<number> }) | null {
   const kept = new Map<string, KeptRevision[]>();
-  const again = new Map<string, number[]>();
+  // Per group: pruned changes whose payload is not stripped yet (the head's, then these docs').
+  const pending = new Map<string, number[]>();
+  const strips = new Map<number, number[]>();
   for (const [i, d] of docs.entries()) {
     if (d.kind !== 'group') continue;
     if (!kept.has(d.name)) {
       const head = log.head('group', d.name);
       if (head && (head.pruned || !head.kept)) return null;
       kept.set(d.name, head?.kept ?? []);
-      again.set(d.name, head?.dropped ?? []);
+      pending.set(d.name, [...(head?.dropped ?? [])]);
     }
     let list = kept.get(d.name)!;
-    const dropped: number[] = [];
+    const owed = pending.get(d.name)!;
     const entry = writes[i]!.history;
+    let bytes = 0;
     if (d.history && entry) {
       const revision = entry.revision;
+      bytes = changeHistoryBytes(d);
       const replaced = list.filter((k) => k[0] === revision);
-      const newestFirst = [...list.filter((k) => k[0] !== revision), [revision, d.n, storedBytes(d.history), entry.group ? 1 : 0] as KeptRevision]
+      const newestFirst = [...list.filter((k) => k[0] !== revision), [revision, d.n, bytes, entry.group ? 1 : 0] as KeptRevision]
         .sort((a, b) => b[0] - a[0] || b[1] - a[1]);
-      const keep = historyKept(newestFirst.map(([, , bytes, content]) => ({ bytes, content: content === 1 })), budget);
+      const keep = historyKept(newestFirst.map(([, , b, content]) => ({ bytes: b, content: content === 1 })), budget);
       list = newestFirst.slice(0, keep).reverse();
-      dropped.push(...replaced.map((k) => k[1]), ...newestFirst.slice(keep).map((k) => k[1]));
+      owed.push(...replaced.map((k) => k[1]), ...newestFirst.slice(keep).map((k) => k[1]));
     }
     kept.set(d.name, list);
-    d.kept = JSON.stringify(list);
-    d.dropped = dropped;
+    d.kept = encodeKept(list);
+    d.dropped = [...owed];
+    if (owed.length >= STRIP_BATCH || (owed.length > 0 && owed.length * bytes >= STRIP_BYTES)) {
+      strips.set(i, d.dropped);
+      owed.length = 0;
+    }
   }
   return (committed) => {
-    const done = docs.slice(0, committed).filter((d) => d.kind === 'group');
-    const names = new Set(done.map((d) => d.name));
-    return [...new Set([...done.flatMap((d) => d.dropped ?? []), ...[...names].flatMap((n) => again.get(n) ?? [])])];
+    const stripping = new Set([...strips.keys()].filter((i) => i < committed).map((i) => docs[i]!.n));
+    return { strip: [...new Set([...strips].filter(([i]) => i < committed).flatMap(([, ns]) => ns))], stripping };
   };
 }
 

@@ -13,7 +13,9 @@
  * record, so a store instance that has not seen a project yet loads it from the newest
  * checkpoint plus at most about CHECKPOINT_EVERY changes, never from the whole history.
  */
-import type { RecordKind } from './store.js';
+import type { GroupHistoryEntry } from '../domain/types.js';
+import { decodeHistory, encodeHistory } from './codec.js';
+import { storedBytes, type RecordKind, type RecordTypes } from './store.js';
 
 /** One committed change. The record's state after it is `data` (null: the record is deleted). */
 export interface ChangeDoc {
@@ -28,11 +30,18 @@ export interface ChangeDoc {
   deleted: boolean;
   /** JSON of the codec-encoded record (a JSON string: record maps may hold keys BSON refuses). */
   data: string | null;
-  /** JSON of the codec-encoded history entry written with this change, if any. */
-  history: string | null;
   /**
-   * Group changes: JSON of KeptRevision[], the group's history that the budget keeps after this
-   * change (oldest first). Absent on changes written before the history budget.
+   * JSON of the codec-encoded history entry written with this change, if any. When the entry
+   * holds the very record of this change (`groupInData`), its group is stored once, in `data`,
+   * and the entry's `group` is the string "data" (see changeHistory).
+   */
+  history: string | null;
+  /** The history entry's group is `data` (stored once). */
+  groupInData?: boolean;
+  /**
+   * Group changes: the group's history that the budget keeps after this change (oldest first),
+   * as encodeKept writes it (earlier changes: JSON of KeptRevision[]). Absent on changes written
+   * before the history budget.
    */
   kept?: string | null;
   /** Group changes: the changes whose history this one pruned (their payload is stripped after the commit). */
@@ -140,7 +149,7 @@ export class ProjectLog {
       hasHistory,
       data: doc.deleted || doc.pruned ? null : doc.data,
       pruned: doc.pruned === true,
-      kept: doc.kept ? (JSON.parse(doc.kept) as KeptRevision[]) : undefined,
+      kept: doc.kept ? decodeKept(doc.kept) : undefined,
       dropped: doc.dropped,
     });
     this.n = doc.n;
@@ -225,4 +234,70 @@ export class Coalesced<T> {
       });
     return this.queued;
   }
+}
+
+/** What a change's history entry says for its group when it is stored once, in `data`. */
+const GROUP_IN_DATA = 'data';
+
+/**
+ * A change's `history` and `groupInData`: a group write's entry usually holds the record it
+ * writes (the same object: the encryption layer seals it once for both), which is then not
+ * stored twice: half the bytes FerretDB stores, and scans on every look-up by _id.
+ */
+export function encodeChangeHistory(
+  kind: RecordKind,
+  record: RecordTypes[RecordKind] | null,
+  history: GroupHistoryEntry | undefined,
+): { history: string | null; groupInData?: true } {
+  if (!history) return { history: null };
+  if (kind !== 'group' || record === null || history.group !== record) return { history: JSON.stringify(encodeHistory(history)) };
+  return { history: JSON.stringify({ ...encodeHistory({ ...history, group: null }), group: GROUP_IN_DATA }), groupInData: true };
+}
+
+/** The history entry of a change that has one (not stripped). */
+export function changeHistory(doc: Pick<ChangeDoc, 'data' | 'history' | 'groupInData'>): GroupHistoryEntry {
+  const raw = JSON.parse(doc.history!) as Record<string, unknown>;
+  if (doc.groupInData) raw.group = JSON.parse(doc.data!);
+  return decodeHistory(raw);
+}
+
+/** Stored bytes of a change's history entry, its group counted as if stored with it (the budget's measure). */
+export function changeHistoryBytes(doc: Pick<ChangeDoc, 'data' | 'history' | 'groupInData'>): number {
+  return storedBytes(doc.history!) + (doc.groupInData ? storedBytes(doc.data!) : 0);
+}
+
+/** Marks the compact form of a kept history (see encodeKept); the earlier form is a JSON array. */
+const KEPT_V2 = 'k2:';
+
+/**
+ * A change's `kept`: every group change carries its group's whole kept history (up to
+ * LIMITS.historyRevisions entries), so its form is compact — each entry as the differences
+ * from the one before (revision, change number, bytes; base 36) and its content flag:
+ * `k2:1,8,0,1;1,8,-3,1;…`, about 8 characters an entry instead of JSON's ~19. On FerretDB,
+ * whose look-ups by _id read every document of a collection, it was the largest part of a
+ * change.
+ */
+export function encodeKept(list: readonly KeptRevision[]): string {
+  let [r0, n0, b0] = [0, 0, 0];
+  const rows = list.map(([r, n, b, c]) => {
+    const row = `${(r - r0).toString(36)},${(n - n0).toString(36)},${(b - b0).toString(36)},${c}`;
+    [r0, n0, b0] = [r, n, b];
+    return row;
+  });
+  return KEPT_V2 + rows.join(';');
+}
+
+/** A change's `kept`, in either form. */
+export function decodeKept(text: string): KeptRevision[] {
+  if (!text.startsWith(KEPT_V2)) return JSON.parse(text) as KeptRevision[];
+  const body = text.slice(KEPT_V2.length);
+  if (!body) return [];
+  let [r, n, b] = [0, 0, 0];
+  return body.split(';').map((row) => {
+    const [dr, dn, db, c] = row.split(',');
+    r += parseInt(dr!, 36);
+    n += parseInt(dn!, 36);
+    b += parseInt(db!, 36);
+    return [r, n, b, c === '1' ? 1 : 0] as KeptRevision;
+  });
 }

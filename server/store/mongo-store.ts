@@ -37,7 +37,7 @@ import type { Addon, GroupHistoryEntry, Project, ProjectSnapshot, SecretGroup, W
 import { Batcher } from './batcher.js';
 import { decodeRecord, sameKeys, SCHEMA_VERSION, withExecutionKeys } from './codec.js';
 import { GroupCommit } from './mongo-commit.js';
-import { guard, ignoreDuplicate, unorderedInsertErrors } from './mongo-errors.js';
+import { guard, ignoreDuplicate, unorderedInsertErrors, unwrapBulk } from './mongo-errors.js';
 import { changeCollectionPrefix, type CheckpointDoc, type KeptRevision } from './mongo-log.js';
 import { ProjectLogs, type ProjectDoc } from './mongo-sync.js';
 import {
@@ -88,6 +88,15 @@ interface MetaDoc {
   schemaVersion: number;
 }
 
+/** An audit event as stored: ObjectIds in insertion order (`_id` descending is newest first). */
+function auditDoc(event: AuditEvent): AuditDoc;
+function auditDoc(event: AuditEvent | undefined): AuditDoc | undefined;
+function auditDoc(event: AuditEvent | undefined): AuditDoc | undefined {
+  if (!event) return undefined;
+  const { id: _id, ...rest } = event;
+  return { ...rest, _id: new ObjectId(), schemaVersion: SCHEMA_VERSION };
+}
+
 const SCHEMA_DOC = 'schema';
 const USER_META = 'user:';
 
@@ -120,7 +129,9 @@ export class MongoStore implements Store {
       // Only per-document errors leave the other records stored; anything else fails them all.
       return unorderedInsertErrors(e, docs.length);
     }
-  });
+    // One insert in flight: the records of concurrent calls that arrive meanwhile go together
+    // in the next (two in flight halved the batches and doubled the inserts of 8 writers).
+  }, 256, 1);
 
   constructor(uri: string, opts: MongoStoreOptions = {}) {
     const timeout = opts.serverSelectionTimeoutMs ?? 5000;
@@ -140,7 +151,13 @@ export class MongoStore implements Store {
     this.counters = this.db.collection('counters');
     const collections = { db: this.db, projects: this.projects, checkpoints: this.checkpoints };
     this.logs = new ProjectLogs(collections);
-    this.commits = new GroupCommit(collections, this.logs, opts.history ?? HISTORY_BUDGET);
+    this.commits = new GroupCommit(collections, this.logs, opts.history ?? HISTORY_BUDGET, async (docs) => {
+      try {
+        await this.audit.insertMany(docs as AuditDoc[], { ordered: false });
+      } catch (e) {
+        throw unwrapBulk(e);
+      }
+    });
   }
 
   get databaseName(): string {
@@ -258,12 +275,13 @@ export class MongoStore implements Store {
     });
   }
 
-  async createRecord<K extends RecordKind>(kind: K, record: RecordTypes[K], history?: GroupHistoryEntry): Promise<number> {
-    return guard(() => this.commits.commit('create', kind, record.project, record.name, record.revision - 1, record, history));
+  /** The audit record of a write goes in with its group commit (see GroupCommit.commit). */
+  async createRecord<K extends RecordKind>(kind: K, record: RecordTypes[K], history?: GroupHistoryEntry, audit?: AuditEvent): Promise<number> {
+    return guard(() => this.commits.commit('create', kind, record.project, record.name, record.revision - 1, record, history, auditDoc(audit)));
   }
 
-  async updateRecord<K extends RecordKind>(kind: K, record: RecordTypes[K], history?: GroupHistoryEntry): Promise<number> {
-    return guard(() => this.commits.commit('update', kind, record.project, record.name, record.revision - 1, record, history));
+  async updateRecord<K extends RecordKind>(kind: K, record: RecordTypes[K], history?: GroupHistoryEntry, audit?: AuditEvent): Promise<number> {
+    return guard(() => this.commits.commit('update', kind, record.project, record.name, record.revision - 1, record, history, auditDoc(audit)));
   }
 
   async deleteRecord(
@@ -272,8 +290,9 @@ export class MongoStore implements Store {
     name: string,
     expectedRevision: number,
     history?: GroupHistoryEntry,
+    audit?: AuditEvent,
   ): Promise<number> {
-    return guard(() => this.commits.commit('delete', kind, project, name, expectedRevision, null, history));
+    return guard(() => this.commits.commit('delete', kind, project, name, expectedRevision, null, history, auditDoc(audit)));
   }
 
   /**
@@ -386,9 +405,8 @@ export class MongoStore implements Store {
 
   async appendAudit(event: AuditEvent): Promise<void> {
     return guard(async () => {
-      const { id: _id, ...rest } = event;
       // Records of concurrent calls share one insertMany (see Batcher).
-      await this.auditWrites.add({ ...rest, _id: new ObjectId(), schemaVersion: SCHEMA_VERSION });
+      await this.auditWrites.add(auditDoc(event));
     });
   }
 

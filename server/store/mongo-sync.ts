@@ -7,11 +7,13 @@
 import type { Collection, Db } from 'mongodb';
 import { DomainError } from '../domain/errors.js';
 import type { GroupHistoryEntry } from '../domain/types.js';
-import { decodeHistory } from './codec.js';
 import {
   changeCollection,
+  changeHistory,
+  changeHistoryBytes,
   changeId,
   checkpointId,
+  decodeKept,
   pointerId,
   CHANGES_PER_COLLECTION,
   Coalesced,
@@ -20,7 +22,6 @@ import {
   type CheckpointDoc,
   type KeptRevision,
 } from './mongo-log.js';
-import { storedBytes } from './store.js';
 
 /** A project document: the project's current incarnation (its uid names its change log). */
 export interface ProjectDoc {
@@ -103,9 +104,11 @@ export class ProjectLogs {
     const out: GroupHistoryEntry[] = [];
     for (let i = 0; i < kept.length; i += LOOKUP_BATCH) {
       const docs = await Promise.all(
-        kept.slice(i, i + LOOKUP_BATCH).map(([, n]) => this.changesOf(uid, n).findOne({ _id: changeId(uid, n) }, { projection: { history: 1 } })),
+        kept
+          .slice(i, i + LOOKUP_BATCH)
+          .map(([, n]) => this.changesOf(uid, n).findOne({ _id: changeId(uid, n) }, { projection: { history: 1, groupInData: 1, data: 1 } })),
       );
-      for (const d of docs) if (d?.history) out.push(decodeHistory(JSON.parse(d.history)));
+      for (const d of docs) if (d?.history) out.push(changeHistory(d));
     }
     return out;
   }
@@ -122,7 +125,7 @@ export class ProjectLogs {
     if (head.kept) return head.kept;
     const doc = await this.changesOf(log.uid, head.n).findOne({ _id: changeId(log.uid, head.n) }, { projection: { kept: 1, pruned: 1 } });
     if (!doc || doc.pruned) return null;
-    head.kept = doc.kept ? (JSON.parse(doc.kept) as KeptRevision[]) : head.hasHistory ? await this.scanHistory(log, name) : [];
+    head.kept = doc.kept ? decodeKept(doc.kept) : head.hasHistory ? await this.scanHistory(log, name) : [];
     return head.kept;
   }
 
@@ -133,12 +136,12 @@ export class ProjectLogs {
   private async scanHistory(log: ProjectLog, name: string): Promise<KeptRevision[]> {
     const collections = Array.from({ length: Math.floor(log.n / CHANGES_PER_COLLECTION) + 1 }, (_, g) => this.changesOf(log.uid, g * CHANGES_PER_COLLECTION));
     const found = await Promise.all(
-      collections.map((c) => c.find({ kind: 'group', name, history: { $ne: null } }, { projection: { n: 1, history: 1 } }).toArray()),
+      collections.map((c) => c.find({ kind: 'group', name, history: { $ne: null } }, { projection: { n: 1, history: 1, groupInData: 1, data: 1 } }).toArray()),
     );
     return found
       .flat()
       .filter((d) => d.n <= log.n)
-      .map((d) => ({ n: d.n, bytes: storedBytes(d.history!), entry: decodeHistory(JSON.parse(d.history!)) }))
+      .map((d) => ({ n: d.n, bytes: changeHistoryBytes(d), entry: changeHistory(d) }))
       .sort((a, b) => a.entry.revision - b.entry.revision || a.n - b.n)
       .map((d): KeptRevision => [d.entry.revision, d.n, d.bytes, d.entry.group ? 1 : 0]);
   }

@@ -133,7 +133,8 @@ export class SqliteStore implements Store {
     return rows.map((r) => decodeRecord(kind, JSON.parse(r.data)));
   }
 
-  async createRecord<K extends RecordKind>(kind: K, record: RecordTypes[K], history?: GroupHistoryEntry): Promise<number> {
+  async createRecord<K extends RecordKind>(kind: K, record: RecordTypes[K], history?: GroupHistoryEntry, audit?: AuditEvent): Promise<number> {
+    if (audit) await this.appendAudit(audit);
     return this.db.transaction(() => {
       const version = this.bump(record.project);
       const r = this.db
@@ -147,7 +148,8 @@ export class SqliteStore implements Store {
     })();
   }
 
-  async updateRecord<K extends RecordKind>(kind: K, record: RecordTypes[K], history?: GroupHistoryEntry): Promise<number> {
+  async updateRecord<K extends RecordKind>(kind: K, record: RecordTypes[K], history?: GroupHistoryEntry, audit?: AuditEvent): Promise<number> {
+    if (audit) await this.appendAudit(audit);
     return this.db.transaction(() => {
       const expected = record.revision - 1;
       const r = this.db
@@ -168,7 +170,9 @@ export class SqliteStore implements Store {
     name: string,
     expectedRevision: number,
     history?: GroupHistoryEntry,
+    audit?: AuditEvent,
   ): Promise<number> {
+    if (audit) await this.appendAudit(audit);
     return this.db.transaction(() => {
       const r = this.db
         .prepare('DELETE FROM records WHERE project = ? AND kind = ? AND name = ? AND revision = ?')

@@ -158,11 +158,16 @@ export interface Store {
    * (what projectVersions() gives for the project right after it, when nothing else was written
    * since): a snapshot at version v that gets v + 1 back knows this write was the only change
    * and can patch itself without asking the change feed.
+   *
+   * `audit`: the write's audit record, stored before the write is tried (also when the write
+   * is then refused); when it cannot be stored the write does not happen and fails with that
+   * error. A store may store it together with other writes' records (MongoDB: one insert per
+   * group commit, not a round trip of its own).
    */
   /** record.revision must be 1. ALREADY_EXISTS when the name is taken; NOT_FOUND without the project. */
-  createRecord<K extends RecordKind>(kind: K, record: RecordTypes[K], history?: GroupHistoryEntry): Promise<number>;
+  createRecord<K extends RecordKind>(kind: K, record: RecordTypes[K], history?: GroupHistoryEntry, audit?: AuditEvent): Promise<number>;
   /** Writes record (revision = previous + 1) only if the stored revision is record.revision - 1. */
-  updateRecord<K extends RecordKind>(kind: K, record: RecordTypes[K], history?: GroupHistoryEntry): Promise<number>;
+  updateRecord<K extends RecordKind>(kind: K, record: RecordTypes[K], history?: GroupHistoryEntry, audit?: AuditEvent): Promise<number>;
   /** Deletes only if the stored revision equals expectedRevision. */
   deleteRecord(
     kind: RecordKind,
@@ -170,6 +175,7 @@ export interface Store {
     name: string,
     expectedRevision: number,
     history?: GroupHistoryEntry,
+    audit?: AuditEvent,
   ): Promise<number>;
 
   /**

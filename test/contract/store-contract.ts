@@ -411,6 +411,24 @@ export function storeContract(name: string, factory: StoreFactory): void {
       expect(all[0]!.keys).toEqual(['K4']);
     });
 
+    it('a record write stores the audit record it is given, also when the write is then refused', async () => {
+      const ev = (time: number, action: string) => ({ time, actor: 'alice', action, project: 'p', target: 'group p/g', keys: ['A'], outcome: 'ok' as const });
+      const g1 = group('g', { variables: { A: '1' } });
+      await store.createRecord('group', g1, history(g1, 'CreateGroup'), ev(1, 'CreateGroup'));
+      const g2 = { ...g1, revision: 2, variables: { A: '2' } };
+      await store.updateRecord('group', g2, history(g2, 'SetVariables'), ev(2, 'SetVariables'));
+      // Stale: refused, and its record is stored all the same (the attempt is audited).
+      expect(await codeOf(store.updateRecord('group', g2, history(g2, 'SetVariables'), ev(3, 'SetVariables')))).toBe('ABORTED');
+      await store.deleteRecord('group', 'p', 'g', 2, history({ ...g2, revision: 3 }, 'DeleteGroup', true), ev(4, 'DeleteGroup'));
+      expect((await store.listAudit({})).map((e) => [e.time, e.action])).toEqual([
+        [4, 'DeleteGroup'],
+        [3, 'SetVariables'],
+        [2, 'SetVariables'],
+        [1, 'CreateGroup'],
+      ]);
+      expect(await store.getRecord('group', 'p', 'g')).toBeNull();
+    });
+
     it('orders audit events by time even when stored late, and pages by (time, id) without skipping ties', async () => {
       const ev = (time: number, action: string) => ({ time, actor: 'alice', action, project: 'p', target: 't', keys: [], outcome: 'ok' as const });
       await store.appendAudit(ev(2_000, 'SetVariables'));

@@ -12,8 +12,10 @@ export interface WireCommand {
   collection: string;
   /** The filter of a find (or the q of an update/delete), if any. */
   filter?: Record<string, unknown>;
-  /** Documents the command carries (an insert's records). */
+  /** Documents the command carries (an insert's records, an update's or delete's statements). */
   documents?: number;
+  /** An insert's records. */
+  inserted?: Record<string, unknown>[];
   /** Time to the server's reply, once it came. */
   ms?: number;
 }
@@ -118,6 +120,7 @@ function parse(frame: Buffer): WireCommand | null {
   let off = 20; // header (16) + flagBits (4)
   let command: WireCommand | null = null;
   let sequenced = 0;
+  const inserted: Record<string, unknown>[] = [];
   while (off < frame.length) {
     const kind = frame[off]!;
     off += 1;
@@ -129,18 +132,24 @@ function parse(frame: Buffer): WireCommand | null {
       let filter = doc.filter as Record<string, unknown> | undefined;
       const updates = (doc.updates ?? doc.deletes) as { q?: Record<string, unknown> }[] | undefined;
       if (!filter && updates?.length === 1) filter = updates[0]!.q;
-      const inline = Array.isArray(doc.documents) ? doc.documents.length : 0;
+      const inline = Array.isArray(doc.documents) ? doc.documents.length : (updates?.length ?? 0);
+      if (Array.isArray(doc.documents)) inserted.push(...(doc.documents as Record<string, unknown>[]));
       command = { name, collection, ...(filter ? { filter } : {}), documents: inline };
     } else {
       // A document sequence: its size (including itself), an identifier, then documents.
       let at = frame.indexOf(0, off + 4) + 1;
       while (at < off + size) {
-        at += frame.readInt32LE(at);
+        const len = frame.readInt32LE(at);
+        inserted.push(BSON.deserialize(frame.subarray(at, at + len)) as Record<string, unknown>);
+        at += len;
         sequenced++;
       }
     }
     off += size;
   }
-  if (command) command.documents = (command.documents ?? 0) + sequenced;
+  if (command) {
+    command.documents = (command.documents ?? 0) + sequenced;
+    if (command.name === 'insert') command.inserted = inserted;
+  }
   return command;
 }

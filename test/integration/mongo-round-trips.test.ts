@@ -3,13 +3,18 @@
  * FerretDB records every command): a fixed, small number of commands, every query a point
  * look-up by _id (the only query FerretDB answers from an index) apart from the list of
  * projects, and the same commands after hundreds of earlier writes (plus one update by _id
- * once the history budget prunes) — so the write rate cannot depend on the project's history.
+ * per STRIP_BATCH writes once the history budget prunes) — so the write rate cannot depend on
+ * the project's history — and the audit records of the calls' answers written in batches.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { GroupType } from '../../gen/secretgroups/v1/resources.js';
 import { LIMITS } from '../../server/domain/limits.js';
+import { STRIP_BATCH } from '../../server/store/mongo-commit.js';
+import { VALUES_IN_ANSWER } from '../../server/service/value-reads.js';
 import { generateMasterKey, writeMasterKeyFile } from '../../server/security/master-key.js';
 import { api } from '../helpers/api.js';
 import { startTestServer, type TestServer } from '../helpers/in-process.js';
@@ -43,16 +48,20 @@ describeWithMongo('MongoDB round trips of one SetVariables', () => {
   /**
    * The commands of one SetVariables, checkpoint writes left out (one write in 100 adds two),
    * and so are token look-ups: authentication, at most one per token each TOKEN_CACHE_MS
-   * whatever the call, which a slow write on a loaded machine may or may not straddle.
+   * whatever the call, which a slow write on a loaded machine may or may not straddle; and so
+   * is a flush of the audit buffer that falls in the call (its read records are counted below).
    */
   async function oneWrite(n: number): Promise<string[]> {
     const a = api(t.admin);
     wire.reset();
     await a.setVars('p', 'g', { K: `v${n}` });
-    return wire.commands.filter((c) => c.collection !== 'checkpoints' && c.collection !== 'tokens').map(show);
+    return wire.commands.filter((c) => c.collection !== 'checkpoints' && c.collection !== 'tokens' && !flushOfReads(c)).map(show);
   }
 
-  it('is a fixed set of _id look-ups and two inserts, before and after 250 earlier writes (then with one strip)', async () => {
+  /** The audit buffer's flush of earlier calls' read records (every 500 ms), not this call's work. */
+  const flushOfReads = (c: WireCommand) => c.name === 'insert' && c.collection === 'audit' && (c.inserted ?? []).every((d) => d.detail === VALUES_IN_ANSWER);
+
+  it('is a fixed set of _id look-ups and two inserts, before and after 250 earlier writes', async () => {
     const a = api(t.admin);
     await a.createProject('p');
     await a.createWorkload({ project: 'p', name: 'w' });
@@ -67,10 +76,44 @@ describeWithMongo('MongoDB round trips of one SetVariables', () => {
     expect([...fresh].sort()).toEqual(['find projects {_id}', 'insert audit', 'insert changes']);
 
     for (let i = 0; i < 250; i++) await a.setVars('p', 'g', { K: `h${i}` });
-    // Past the history budget's 200 revisions each write also prunes the oldest kept one: one
-    // more command, an update by _id that strips its payload (docs/storage.md, "History budget").
+    // Past the history budget's 200 revisions each write prunes the oldest kept one; the pruned
+    // payloads are stripped in batches (docs/storage.md, "History budget"), so most writes cost
+    // the same three commands and one in STRIP_BATCH one update more.
     expect(LIMITS.historyRevisions).toBeLessThan(250);
-    expect([...(await oneWrite(2))].sort()).toEqual([...fresh, 'update changes {_id}'].sort());
+    const after: string[][] = [];
+    const statements: number[] = [];
+    for (let i = 0; i < STRIP_BATCH; i++) {
+      after.push(await oneWrite(2 + i));
+      statements.push(...wire.commands.filter((c) => c.name === 'update').map((c) => c.documents ?? 0));
+    }
+    const strips = after.filter((c) => c.includes('update changes'));
+    expect(strips).toHaveLength(1);
+    // One update command, one statement (an update by _id) per pruned change.
+    expect(statements).toEqual([STRIP_BATCH]);
+    for (const c of after) expect([...c].sort()).toEqual([...fresh, ...(c === strips[0] ? ['update changes'] : [])].sort());
+  }, 120_000);
+
+  it('pins the commands of sequential SetVariables, the audit of their answers included', async () => {
+    const a = api(t.admin);
+    await a.createGroup({ project: 'p', name: 's', type: GroupType.GROUP_TYPE_SECRET, variables: { K: 'v0' } });
+    await a.setVars('p', 's', { K: 'warm' });
+    await sleep(1_200); // the audit buffer of earlier calls is flushed (every 500 ms)
+    wire.reset();
+    const writes = 20;
+    for (let i = 0; i < writes; i++) await a.setVars('p', 's', { K: `s${i}` });
+    // Each answer shows the secret group's values, so each call also leaves a read record,
+    // buffered and written by the next flush: all of them together, not one insert each.
+    await sleep(1_200);
+    const commands = wire.commands.filter((c) => c.collection !== 'checkpoints' && c.collection !== 'tokens');
+    const audits = commands.filter((c) => c.name === 'insert' && c.collection === 'audit');
+    const audited = audits.reduce((n, c) => n + (c.documents ?? 0), 0);
+    process.stderr.write(`${writes} sequential SetVariables: ${commands.length} commands (${audits.length} audit inserts of ${audited} records)\n`);
+    expect(audited).toBe(2 * writes);
+    // Per write: audit record, change, project check; the read records of a flush in one more
+    // insert (flushes every 500 ms: a handful during these writes).
+    expect(audits.length).toBeLessThanOrEqual(writes + 6);
+    expect(commands.length).toBeLessThanOrEqual(3 * writes + 6);
+    for (const c of commands) expect(['insert audit', 'insert changes', 'find projects {_id}']).toContain(show(c));
   }, 120_000);
 
   it('commits concurrent writes of a project together: 16 SetVariables in fewer inserts, none lost', async () => {

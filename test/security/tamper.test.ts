@@ -186,6 +186,31 @@ describe('tampered and swapped ciphertexts', () => {
     await expectRefused(() => env.store.listGroupHistory('p', 'g'), /history of group p\/g revision 1 variables key B failed authentication/);
   });
 
+  it('a history entry sealed once with its record opens only as that revision of that group', async () => {
+    // The entry of revision 2 holds the values of the record written with it, sealed once.
+    const h2 = readHist('p', 'g', 2);
+    expect(h2.sealedAt).toBe('record');
+    expect(h2.group.variables).toEqual(readDoc('group', 'p', 'g').variables);
+    expect((await env.store.listGroupHistory('p', 'g')).map((e) => e.group!.variables)).toEqual([
+      { A: 'value-a', B: 'value-b' },
+      { A: 'value-a2', B: 'value-b2' },
+    ]);
+    // Without its mark, or with the mark on an older entry holding newer values, nothing opens.
+    const unmarked = { ...h2, sealedAt: undefined };
+    writeHist('p', 'g', 2, unmarked);
+    await expectRefused(() => env.store.getGroupRevision('p', 'g', 2), /history of group p\/g revision 2 variables key A failed authentication/);
+    writeHist('p', 'g', 2, h2);
+    const h1 = readHist('p', 'g', 1);
+    h1.group.variables.B = h2.group.variables.B;
+    writeHist('p', 'g', 1, h1);
+    await expectRefused(() => env.store.getGroupRevision('p', 'g', 1), /history of group p\/g revision 1 variables key B failed authentication/);
+    // Nor does the record's place accept another group's entry: g's values in h's record fail.
+    const h = readDoc('group', 'p', 'h');
+    h.variables.A = h2.group.variables.A;
+    writeDoc('group', 'p', 'h', h);
+    await expectRefused(() => env.store.getRecord('group', 'p', 'h'), /group p\/h variables key A failed authentication/);
+  });
+
   it('a ciphertext moved to another project names the foreign data key', async () => {
     const fromQ = readDoc('group', 'q', 'g');
     const g = readDoc('group', 'p', 'g');

@@ -18,6 +18,7 @@ describe('Batcher', () => {
     const { calls, write } = controlled();
     const b = new Batcher<number>(write, 256, 1);
     const first = b.add(1);
+    await Promise.resolve();
     expect(calls.map((c) => c.items)).toEqual([[1]]);
     const rest = [b.add(2), b.add(3), b.add(4)];
     await settle();
@@ -30,10 +31,21 @@ describe('Batcher', () => {
     await Promise.all(rest);
   });
 
+  it('sends the items added in one go in one call', async () => {
+    const { calls, write } = controlled();
+    const b = new Batcher<number>(write, 256, 1);
+    const all = [1, 2, 3].map((i) => b.add(i));
+    await Promise.resolve();
+    expect(calls.map((c) => c.items)).toEqual([[1, 2, 3]]);
+    calls[0]!.done();
+    await Promise.all(all);
+  });
+
   it('fails only the items the store refused, or the whole batch when the call fails', async () => {
     const { calls, write } = controlled();
     const b = new Batcher<number>(write, 256, 1);
     const blocker = b.add(0);
+    await Promise.resolve();
     const [x, y] = [b.add(1), b.add(2)];
     calls[0]!.done();
     await blocker;
@@ -42,6 +54,7 @@ describe('Batcher', () => {
     await expect(x).resolves.toBeUndefined();
     await expect(y).rejects.toThrow('refused');
     const z = b.add(3);
+    await Promise.resolve();
     calls[2]!.fail(new Error('down'));
     await expect(z).rejects.toThrow('down');
   });
@@ -50,6 +63,7 @@ describe('Batcher', () => {
     const { calls, write } = controlled();
     const b = new Batcher<number>(write, 256, 1);
     void b.add(1).catch(() => undefined); // never completes during this test
+    await Promise.resolve();
     const late = b.add(2);
     await new Promise((r) => setTimeout(r, 120));
     expect(calls.map((c) => c.items)).toEqual([[1], [2]]);
