@@ -18,8 +18,9 @@
 //   node-cache) or import() (yaml): they cost nothing unless used.
 // dist/cli/main.js and dist/agent/cli/main.js keep working; they are what the bundles are made of.
 import { build } from 'esbuild';
-import { spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { chmodSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http2';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { WRAP_HEAD, WRAP_TAIL } from './code-cache.mjs';
 
@@ -30,10 +31,32 @@ const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
 
 /** The bins: name, entry (tsc output), and the arguments of the build-time run that fills the cache. */
 const BINS = [
-  // `--version` registers every command (each command's options and actions are compiled).
+  // `--version` registers every command (each command's options and actions are compiled), so
+  // the cache serves every command alike.
   { name: 'sg', entry: 'cli/main.js', warm: ['--version'] },
-  { name: 'sg-agent', entry: 'agent/cli/main.js', warm: ['--version'] },
+  // The agent's one main path, `exec`, against a stand-in server (warmUpServer): connect, Watch,
+  // the first resolution, start the program, exit with its status.
+  { name: 'sg-agent', entry: 'agent/cli/main.js', warm: ['exec', '--project', 'warm-up', '--workload', 'warm-up', '--', process.execPath, '-e', '0'] },
 ];
+
+/**
+ * A stand-in gRPC server on loopback for the build-time runs: every call succeeds; Watch sends
+ * one WatchResponse carrying an empty resolution (field 1, zero length), a unary call one
+ * empty message. No token is checked: it serves only the build's own child process.
+ */
+function warmUpServer() {
+  const frame = (bytes) => Buffer.concat([Buffer.from([0, 0, 0, 0, bytes.length]), Buffer.from(bytes)]);
+  const server = createServer();
+  server.on('stream', (stream, headers) => {
+    stream.on('error', () => undefined);
+    stream.respond({ ':status': 200, 'content-type': 'application/grpc' }, { waitForTrailers: true });
+    stream.on('wantTrailers', () => stream.sendTrailers({ 'grpc-status': '0' }));
+    if (String(headers[':path']).endsWith('/Watch')) stream.write(frame([0x0a, 0x00]));
+    else stream.end(frame([]));
+  });
+  server.on('session', (session) => session.on('error', () => undefined));
+  return new Promise((resolveListen) => server.listen(0, '127.0.0.1', () => resolveListen(server)));
+}
 
 /** import() of dist/server/** stays a load at run time, rewritten relative to dist/bin. */
 const serverOutside = {
@@ -88,6 +111,7 @@ script.runInThisContext()(module.exports, createRequire(file), module, file, __d
 `;
 
 rmSync(out, { recursive: true, force: true });
+const server = await warmUpServer();
 await build({
   absWorkingDir: root,
   entryPoints: Object.fromEntries(BINS.map((b) => [`${b.name}.bundle`, join(dist, b.entry)])),
@@ -123,8 +147,18 @@ for (const bin of BINS) {
   const binFile = join(out, `${bin.name}.cjs`);
   writeFileSync(binFile, loader(bin.name));
   chmodSync(binFile, 0o755);
-  const made = spawnSync(process.execPath, [join(root, 'scripts/code-cache.mjs'), bundle, join(out, `${bin.name}.bundle.cache`), ...bin.warm], {
-    stdio: ['ignore', 'ignore', 'inherit'],
+  const made = await runChild(process.execPath, [join(root, 'scripts/code-cache.mjs'), bundle, join(out, `${bin.name}.bundle.cache`), ...bin.warm]);
+  if (made !== 0) throw new Error(`code cache of ${bin.name}: exit ${made}`);
+}
+server.close();
+
+/** Runs the build-time child with an environment of its own (the stand-in server, no TLS) and resolves its exit status. */
+function runChild(cmd, args) {
+  const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('SG_')));
+  Object.assign(env, { SG_ADDR: `127.0.0.1:${server.address().port}`, SG_TOKEN: 'build-time-warm-up', SG_LOG_LEVEL: 'warn' });
+  return new Promise((done, fail) => {
+    const child = spawn(cmd, args, { env, stdio: ['ignore', 'ignore', 'inherit'], timeout: 60_000 });
+    child.on('error', fail);
+    child.on('exit', (code, signal) => done(code ?? signal));
   });
-  if (made.status !== 0) throw new Error(`code cache of ${bin.name}: exit ${made.status}`);
 }
