@@ -2,6 +2,7 @@
 // output into dist/bin, each as three files:
 //   sg.cjs           the bin: a loader that runs the bundle with V8's code cache
 //   sg.bundle.cjs    the command and the packages it imports statically, minified, one script
+//                    (one function of CommonJS's parameters, which only the loader calls)
 //   sg.bundle.cache  the code V8 compiled for it at build time (scripts/code-cache.mjs)
 // Why: start-up is a product requirement (docs/performance.md, "Start-up (issue 22)"). One
 // script replaces ~35 module files with their resolution and package.json look-ups, tree-shaking
@@ -103,7 +104,8 @@ try {
 } catch {
   cachedData = undefined;
 }
-const script = new Script(${JSON.stringify(WRAP_HEAD)} + readFileSync(file, 'utf8') + ${JSON.stringify(WRAP_TAIL)}, {
+// The file is one function expression of CommonJS's parameters (scripts/code-cache.mjs).
+const script = new Script(readFileSync(file, 'utf8'), {
   filename: file,
   cachedData,
 });
@@ -143,7 +145,7 @@ for (const bin of BINS) {
   // The entry's "#!" line would sit inside the wrapper function: a syntax error there.
   const text = readFileSync(bundle, 'utf8').replace(/^#![^\n]*\n/, '');
   if (/\bimport\(/.test(text)) throw new Error(`${bin.name}: import() left in the bundle; a vm script cannot run it`);
-  writeFileSync(bundle, text);
+  writeFileSync(bundle, WRAP_HEAD + text + WRAP_TAIL);
   const binFile = join(out, `${bin.name}.cjs`);
   writeFileSync(binFile, loader(bin.name));
   chmodSync(binFile, 0o755);

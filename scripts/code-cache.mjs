@@ -1,5 +1,6 @@
-// The V8 code cache of a bundle in dist/bin (scripts/bundle-bins.mjs): how the bin loaders
-// wrap a bundle into one script, and, run as a program, the producer of its cache:
+// The V8 code cache of a bundle in dist/bin (scripts/bundle-bins.mjs): how a bundle is wrapped
+// into one script (the bundle file holds the wrapped text, so the loader reads it and hands it
+// to V8 without a copy), and, run as a program, the producer of its cache:
 //   node scripts/code-cache.mjs BUNDLE OUT [ARGS...]
 // runs BUNDLE with ARGS the way its loader does and, when the process exits, writes the code V8
 // compiled (the top level and every function the run called) to OUT. V8 accepts the cache only
@@ -16,7 +17,7 @@ export const WRAP_HEAD = '(function (exports, require, module, __filename, __dir
 export const WRAP_TAIL = '\n})';
 
 function produce(bundle, out, args) {
-  const script = new Script(WRAP_HEAD + readFileSync(bundle, 'utf8') + WRAP_TAIL, {
+  const script = new Script(readFileSync(bundle, 'utf8'), {
     filename: bundle,
   });
   process.argv = [process.argv[0], bundle, ...args];

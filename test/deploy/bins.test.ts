@@ -28,9 +28,10 @@ describe('package.json bins', () => {
     }
   });
 
-  it('each bundle is one minified script: no module of the package loaded beside it but the server, on demand', () => {
+  it('each bundle is one minified script, wrapped as the loader runs it: no module of the package loaded beside it but the server, on demand', () => {
     for (const name of Object.keys(bins)) {
       const text = readFileSync(join(ROOT, 'dist/bin', `${name}.bundle.cjs`), 'utf8');
+      expect(text.startsWith(WRAP_HEAD) && text.endsWith(WRAP_TAIL), name).toBe(true);
       const local = [...text.matchAll(/require\("(\.[^"]*)"\)/g)].map((m) => m[1]!);
       for (const path of local) expect(path, name).toMatch(/^\.\.\/server\//);
       if (name === 'sg-agent') expect(local).toEqual([]);
@@ -42,7 +43,7 @@ describe('package.json bins', () => {
   it('this Node accepts the shipped code cache of each bundle', () => {
     for (const name of Object.keys(bins)) {
       const file = join(ROOT, 'dist/bin', `${name}.bundle.cjs`);
-      const script = new Script(`${WRAP_HEAD}${readFileSync(file, 'utf8')}${WRAP_TAIL}`, {
+      const script = new Script(readFileSync(file, 'utf8'), {
         filename: file,
         cachedData: readFileSync(join(ROOT, 'dist/bin', `${name}.bundle.cache`)),
       });
