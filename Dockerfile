@@ -32,11 +32,11 @@ COPY cli ./cli
 COPY client ./client
 COPY agent ./agent
 COPY console ./console
-# The web console's bundler script (prepare builds dist/console with it).
-COPY scripts/build-console.mjs ./scripts/
+# The bundler scripts: the bins' bundles and their code cache (dist/bin), the web console.
+COPY scripts/bundle-bins.mjs scripts/code-cache.mjs scripts/build-console.mjs ./scripts/
 RUN npm ci --no-audit --no-fund \
  && npm prune --omit=dev --no-audit --no-fund \
- && test -f dist/cli/main.js && test -f dist/agent/cli/main.js && test -f dist/console/index.html
+ && test -f dist/bin/sg.cjs && test -f dist/bin/sg-agent.cjs && test -f dist/console/index.html
 
 # --- probe: grpc-health-probe, for exec probes that must speak TLS ------------------------
 FROM ${GO_IMAGE} AS probe
@@ -58,10 +58,10 @@ COPY --from=build /src/package.json ./package.json
 COPY --from=build /src/node_modules ./node_modules
 COPY --from=build /src/dist ./dist
 COPY --from=build /src/proto ./proto
-RUN chmod 0755 dist/cli/main.js dist/agent/cli/main.js \
- && ln -s /app/dist/cli/main.js /usr/local/bin/sg \
- && ln -s /app/dist/cli/main.js /usr/local/bin/secret-groups \
- && ln -s /app/dist/agent/cli/main.js /usr/local/bin/sg-agent
+RUN chmod 0755 dist/bin/sg.cjs dist/bin/sg-agent.cjs \
+ && ln -s /app/dist/bin/sg.cjs /usr/local/bin/sg \
+ && ln -s /app/dist/bin/sg.cjs /usr/local/bin/secret-groups \
+ && ln -s /app/dist/bin/sg-agent.cjs /usr/local/bin/sg-agent
 
 # --- agent: wrap the workload ------------------------------------------------------------------
 # Build the workload's image FROM this one (or copy /app and the two links into it) and give the

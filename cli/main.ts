@@ -6,5 +6,8 @@ import { run } from './program.js';
 // "one line on stderr" error contract; they concern our dependencies, not the user.
 process.noDeprecation = true;
 
-// exitCode rather than process.exit(): stdout is flushed before the process ends.
-process.exitCode = await run(process.argv.slice(2));
+// exitCode rather than process.exit(): stdout is flushed before the process ends. No top-level
+// await: the bundle that package.json's "bin" runs is a script (scripts/bundle-bins.mjs).
+void run(process.argv.slice(2)).then((code) => {
+  process.exitCode = code;
+});

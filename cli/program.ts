@@ -32,7 +32,11 @@ Errors: one line "sg: ..." on stderr, nothing on stdout. Exit status:
 See docs/cli.md for the full reference.
 `;
 
+/** Set by scripts/bundle-bins.mjs in the bundle that package.json's "bin" runs. */
+declare const SG_BUNDLE_VERSION: string | undefined;
+
 function packageVersion(): string {
+  if (typeof SG_BUNDLE_VERSION === 'string') return SG_BUNDLE_VERSION;
   // dist/cli or cli: the package root is a few levels up either way.
   let dir = import.meta.dirname;
   for (let i = 0; i < 5; i++) {

@@ -21,8 +21,8 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const SG = join(ROOT, 'dist/cli/main.js');
-const SG_AGENT = join(ROOT, 'dist/agent/cli/main.js');
+const SG = join(ROOT, 'dist/bin/sg.cjs');
+const SG_AGENT = join(ROOT, 'dist/bin/sg-agent.cjs');
 const MASK = '****';
 
 /**

@@ -13,7 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const SG = join(ROOT, 'dist/cli/main.js');
+const SG = join(ROOT, 'dist/bin/sg.cjs');
 const OUT = join(ROOT, 'docs/console');
 const data = mkdtempSync(join(tmpdir(), 'sg-screenshots-'));
 

@@ -2,10 +2,11 @@
  * In-memory resolutions (node-cache), keyed by identity. In the agent it is the one copy of the
  * merged set: the session writes every resolution here and every sink reads from here, with no
  * TTL (see MEMORY_TTL_SECONDS in session/open.ts). `resolve()` callers of the typed client can
- * read through it with a TTL; a `watch()` on the same client keeps the entry current.
+ * read through it with a TTL; a `watch()` on the same client keeps the entry current. Paths
+ * without a cache do not load this module (session/open.ts imports it when it makes one), so
+ * node-cache is a static import: the sg-agent bundle then carries it (scripts/bundle-bins.mjs).
  */
-import { createRequire } from 'node:module';
-import type NodeCacheType from 'node-cache';
+import NodeCache from 'node-cache';
 import type { ResolutionCache } from '../../client/index.js';
 import type { Identity, Resolution } from '../../client/wire.js';
 
@@ -21,11 +22,9 @@ export interface MemoryCacheOptions {
 }
 
 export class MemoryCache implements ResolutionCache {
-  private readonly cache: NodeCacheType;
+  private readonly cache: NodeCache;
 
   constructor(opts: MemoryCacheOptions = {}) {
-    // Loaded on first use so that paths without a cache do not pay for the module.
-    const NodeCache = createRequire(import.meta.url)('node-cache') as typeof NodeCacheType;
     // useClones: false — resolutions are treated as immutable, and cloning Buffers is wasted work.
     // checkperiod: 0 — expiry is checked on read, so no timer keeps the process alive.
     this.cache = new NodeCache({ stdTTL: opts.ttlSeconds ?? 0, useClones: false, checkperiod: 0 });

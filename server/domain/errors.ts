@@ -18,7 +18,22 @@ export const ERROR_CODES = [
 
 export type ErrorCode = (typeof ERROR_CODES)[number];
 
+/** Marks a DomainError, whichever copy of this module made it (see Symbol.hasInstance below). */
+const DOMAIN_ERROR = Symbol.for('secret-groups.DomainError');
+
 export class DomainError extends Error {
+  /**
+   * `instanceof DomainError` by mark rather than by prototype: the `sg` bundle
+   * (scripts/bundle-bins.mjs) carries its own copy of this module, while `sg serve`, `sg migrate`
+   * and `sg admin` throw from the server's. Subclasses keep the ordinary prototype check.
+   */
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    if (this !== DomainError) return Function.prototype[Symbol.hasInstance].call(this, value);
+    return typeof value === 'object' && value !== null && DOMAIN_ERROR in value;
+  }
+
+  readonly [DOMAIN_ERROR] = true;
+
   constructor(
     readonly code: ErrorCode,
     message: string,

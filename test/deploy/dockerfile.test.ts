@@ -216,9 +216,9 @@ describe('Dockerfile', () => {
     const webhookCmd = deployment.spec.template.spec.containers[0]!.command;
     // Both name programs the runtime stage links into /usr/local/bin (or tini, which it installs).
     expect(agentCmd[0]).toBe('sg-agent');
-    expect(dockerfile).toContain('ln -s /app/dist/agent/cli/main.js /usr/local/bin/sg-agent');
+    expect(dockerfile).toContain('ln -s /app/dist/bin/sg-agent.cjs /usr/local/bin/sg-agent');
     expect(webhookCmd.slice(0, 3)).toEqual(['/usr/bin/tini', '--', 'sg']);
-    expect(dockerfile).toContain('ln -s /app/dist/cli/main.js /usr/local/bin/sg');
+    expect(dockerfile).toContain('ln -s /app/dist/bin/sg.cjs /usr/local/bin/sg');
     expect(dockerfile).toMatch(/apt-get install[^\n]*\btini\b/);
     // The agent's own flags in the injected command exist.
     const help = await runNode(SG_AGENT, ['write', '--help']);

@@ -38,6 +38,10 @@ afterAll(async () => {
 it('installs from the packed tarball; the consumer imports secret-groups/client, type-checks and resolves', { timeout: 120_000 }, async () => {
   expect(tarball).toMatch(/secret-groups-\d+\.\d+\.\d+\.tgz$/);
   expect(packed).toEqual(expect.arrayContaining(['package.json', 'dist/client/index.js', 'dist/client/index.d.ts']));
+  // The bins are the bundles with their code cache (scripts/bundle-bins.mjs).
+  for (const name of ['sg', 'sg-agent']) {
+    expect(packed).toEqual(expect.arrayContaining([`dist/bin/${name}.cjs`, `dist/bin/${name}.bundle.cjs`, `dist/bin/${name}.bundle.cache`]));
+  }
 
   const sg = runner(server);
   await sg.ok(['project', 'create', 'shop']);
@@ -80,6 +84,25 @@ client.close();
   const run = spawnSync(process.execPath, ['main.mjs'], { cwd: consumer, encoding: 'utf8', timeout: 30_000, env: { ...process.env, SG_ADDR: server.addr, SG_TOKEN: token } });
   expect(run.status, run.stderr).toBe(0);
   expect(JSON.parse(run.stdout)).toEqual({ greeting: 'hello from the tarball', rpcError: 'function' });
+  // The installed bins run from the package's own directory, their packages found beside it.
+  const manifestBins = (JSON.parse(readFileSync(join(pkgDir, 'package.json'), 'utf8')) as { bin: Record<string, string> }).bin;
+  const version = spawnSync(process.execPath, [join(pkgDir, manifestBins.sg!), '--version'], { cwd: consumer, encoding: 'utf8' });
+  expect(version.stderr).toBe('');
+  expect(version.stdout).toMatch(/^\d+\.\d+\.\d+\n$/);
+  const list = spawnSync(process.execPath, [join(pkgDir, manifestBins.sg!), 'project', 'list', '--json'], {
+    cwd: consumer,
+    encoding: 'utf8',
+    env: { ...process.env, SG_ADDR: server.addr, SG_TOKEN: server.adminToken },
+  });
+  expect(list.status, list.stderr).toBe(0);
+  expect(JSON.parse(list.stdout)).toMatchObject({ projects: [{ name: 'shop' }] });
+  const agent = spawnSync(process.execPath, [join(pkgDir, manifestBins['sg-agent']!), 'exec', '--project', 'shop', '--workload', 'api', '--', process.execPath, '-e', 'process.stdout.write(process.env.GREETING)'], {
+    cwd: consumer,
+    encoding: 'utf8',
+    env: { ...process.env, SG_ADDR: server.addr, SG_TOKEN: token },
+  });
+  expect(agent.status, agent.stderr).toBe(0);
+  expect(agent.stdout).toBe('hello from the tarball');
   // Only the documented entry points are importable: the server's code is not.
   const deep = spawnSync(process.execPath, ['--input-type=module', '-e', "await import('secret-groups/dist/cli/main.js')"], { cwd: consumer, encoding: 'utf8' });
   expect(deep.stderr).toMatch(/ERR_PACKAGE_PATH_NOT_EXPORTED/);

@@ -8,8 +8,10 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
 export const ROOT = resolve(import.meta.dirname, '../..');
-export const SG = join(ROOT, 'dist/cli/main.js');
-export const SG_AGENT = join(ROOT, 'dist/agent/cli/main.js');
+/** What users run: package.json's "bin" entries (the bundles of scripts/bundle-bins.mjs). */
+const BIN = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { bin: Record<string, string> }).bin;
+export const SG = join(ROOT, BIN.sg!);
+export const SG_AGENT = join(ROOT, BIN['sg-agent']!);
 
 export interface ServerProcess {
   addr: string;

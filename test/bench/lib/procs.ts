@@ -7,8 +7,10 @@ import { pin, placement } from './util.js';
 
 /** The repository root (this file runs from dist/test/bench/lib). */
 export const ROOT = resolvePath(import.meta.dirname, '../../../..');
-export const SG = join(ROOT, 'dist/cli/main.js');
-export const SG_AGENT = join(ROOT, 'dist/agent/cli/main.js');
+/** The commands users run: package.json's "bin" entries. */
+const BIN = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { bin: Record<string, string> }).bin;
+export const SG = join(ROOT, BIN.sg!);
+export const SG_AGENT = join(ROOT, BIN['sg-agent']!);
 
 export interface SgServer {
   addr: string;
