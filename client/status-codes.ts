@@ -87,6 +87,15 @@ export function codeOfConnectName(name: string): number {
   return i < 0 ? Code.UNKNOWN : i;
 }
 
+/**
+ * The code an HTTP status stands for when an answer carries no Connect error body (a proxy's
+ * page): the first code of the table with that status, UNKNOWN for any other.
+ */
+export function codeOfHttpStatus(status: number): number {
+  const i = NAMES.findIndex((n) => n !== 'OK' && STATUS[n].http === status);
+  return i < 0 ? Code.UNKNOWN : i;
+}
+
 export function isTransientCode(code: number): boolean {
   const name = NAMES[code];
   return name !== undefined && STATUS[name].transient;
