@@ -24,8 +24,13 @@ export function useProjectVersion(project: string): number {
     const connect = async () => {
       abort = new AbortController();
       try {
-        // Every message, the first included, means "refetch what is shown".
-        await serverStream(ProjectServiceDefinition, 'watchProject', { project }, bump, abort.signal);
+        // The first message, and every one whose version moved, means "refetch what is shown";
+        // the same version again is the server's keep-alive.
+        let seen: number | undefined;
+        await serverStream(ProjectServiceDefinition, 'watchProject', { project }, ({ version }) => {
+          if (version !== seen) bump();
+          seen = version;
+        }, abort.signal);
       } catch {
         // aborted, refused or dropped
       }

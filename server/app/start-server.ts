@@ -150,6 +150,7 @@ export async function startServer(opts: ServerOptions, log: Logger = createLogge
           loopback: isLoopback(consoleAt.host),
           tls: tls ? { cert: opts.tlsCert!, key: opts.tlsKey!, clientCa: opts.tlsClientCa } : undefined,
           assetDir: opts.consoleAssetDir,
+          streamKeepAliveMs: opts.consoleStreamKeepAliveMs,
           log,
           handlers,
         });

@@ -107,6 +107,15 @@ function unaryImpl(method: DescMethod, grpcMethod: GrpcMethod, h: UnaryHandler<u
 /** Messages a stream may hold for a browser that reads slowly before write() answers false. */
 const HIGH_WATER = 4;
 
+/**
+ * Streams whose last message is sent again after STREAM_KEEPALIVE_MS without one, so a proxy
+ * does not cut an idle stream and a browser gone without closing is noticed by a failed write
+ * (the Connect protocol has no keep-alive message of its own). WatchProject's message is the
+ * project's version, which repeated means "no change"; Watch needs none: it sends heartbeats.
+ */
+const REPEAT_WHEN_IDLE = new Set(['WatchProject']);
+export const STREAM_KEEPALIVE_MS = 25_000;
+
 /** A server stream's messages as the async iterable the Connect library writes out. */
 class QueuedStream implements StreamOut<unknown> {
   private readonly items: { message: unknown; written?: () => void }[] = [];
@@ -117,8 +126,22 @@ class QueuedStream implements StreamOut<unknown> {
   private readonly drains: (() => void)[] = [];
   private readonly closes: (() => void)[] = [];
   private closed = false;
+  private last: unknown;
+  private wroteSinceTick = false;
+  private keepAlive: NodeJS.Timeout | undefined;
+
+  /** Sends the last message again after `ms` without one (see REPEAT_WHEN_IDLE). */
+  repeatWhenIdle(ms: number): void {
+    this.keepAlive = setInterval(() => {
+      if (!this.wroteSinceTick && this.last !== undefined && this.outcome === undefined && this.items.length === 0) this.write(this.last);
+      this.wroteSinceTick = false;
+    }, ms);
+    this.keepAlive.unref();
+  }
 
   write(message: unknown, written?: () => void): boolean {
+    this.last = message;
+    this.wroteSinceTick = true;
     this.items.push({ message, written });
     this.wake?.();
     if (this.items.length < HIGH_WATER) return true;
@@ -143,6 +166,7 @@ class QueuedStream implements StreamOut<unknown> {
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    clearInterval(this.keepAlive);
     if (this.outcome === undefined) this.outcome = null;
     this.wake?.();
     for (const fn of this.closes.splice(0)) fn();
@@ -172,7 +196,7 @@ class QueuedStream implements StreamOut<unknown> {
   }
 }
 
-function streamImpl(method: DescMethod, grpcMethod: GrpcMethod, h: ServerStreamHandler<unknown, unknown>) {
+function streamImpl(method: DescMethod, grpcMethod: GrpcMethod, h: ServerStreamHandler<unknown, unknown>, keepAliveMs: number) {
   return (input: Message, ctx: HandlerContext): AsyncIterable<Message> => {
     const caller = callerOf(ctx);
     const request = requestOf(method, grpcMethod, input);
@@ -180,6 +204,7 @@ function streamImpl(method: DescMethod, grpcMethod: GrpcMethod, h: ServerStreamH
     const unregister = caller.onSessionEnd(() => out.error(new StatusError(Code.UNAUTHENTICATED, 'the session ended: sign in again')));
     out.onClose(unregister);
     ctx.signal.addEventListener('abort', () => out.close(), { once: true });
+    if (REPEAT_WHEN_IDLE.has(method.name)) out.repeatWhenIdle(keepAliveMs);
     h.run(new ConsoleCall(caller), request, out);
     return out.messages((value) => answerOf(method, grpcMethod, value, false));
   };
@@ -190,7 +215,11 @@ function streamImpl(method: DescMethod, grpcMethod: GrpcMethod, h: ServerStreamH
  * ("/secretgroups.v1.ProjectService/ListProjects"). Client streaming is not offered (no such
  * RPC exists).
  */
-export function connectHandlers(handlers: ServiceHandlers, services: Record<keyof ServiceHandlers, DescService> = consoleServices()): Map<string, UniversalHandler> {
+export function connectHandlers(
+  handlers: ServiceHandlers,
+  services: Record<keyof ServiceHandlers, DescService> = consoleServices(),
+  keepAliveMs = STREAM_KEEPALIVE_MS,
+): Map<string, UniversalHandler> {
   const router = createConnectRouter({
     connect: true,
     grpc: false,
@@ -210,7 +239,7 @@ export function connectHandlers(handlers: ServiceHandlers, services: Record<keyo
       if (h.kind === 'unary' && method.methodKind === 'unary') {
         router.rpc(method, unaryImpl(method, grpcMethod, h, !VALUE_READS.has(method.name)) as never);
       } else if (h.kind === 'serverStream' && method.methodKind === 'server_streaming') {
-        router.rpc(method, streamImpl(method, grpcMethod, h) as never);
+        router.rpc(method, streamImpl(method, grpcMethod, h, keepAliveMs) as never);
       } else {
         throw new Error(`${method.parent.typeName}/${method.name}: the handler's kind does not match the method`);
       }

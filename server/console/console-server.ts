@@ -43,6 +43,8 @@ export interface ConsoleOptions {
   tls?: { cert: string; key: string; clientCa?: string };
   /** Directory of the built UI; default dist/console. */
   assetDir?: string;
+  /** See STREAM_KEEPALIVE_MS (connect-mount.ts). */
+  streamKeepAliveMs?: number;
   log: Logger;
   handlers: ServiceHandlers;
   sessions?: Sessions;
@@ -97,7 +99,7 @@ function envelopeFault(body: Buffer): string | null {
 
 export function createConsoleHandler(opts: Omit<ConsoleOptions, 'host' | 'port'>): http.RequestListener {
   const services = consoleServices();
-  const rpcs = connectHandlers(opts.handlers, services);
+  const rpcs = connectHandlers(opts.handlers, services, opts.streamKeepAliveMs);
   const sessions = opts.sessions ?? new Sessions();
   const assets = new StaticAssets(opts.assetDir ?? defaultAssetDir());
   const tls = Boolean(opts.tls);

@@ -325,6 +325,24 @@ describe('server streams in the Connect protocol (enveloped JSON)', () => {
     expect(JSON.stringify(next)).not.toContain('ANOTHER');
     abort.abort();
   });
+
+  it('an idle WatchProject stream repeats its last version as a keep-alive', async () => {
+    const own = await startTestServer({ consoleAddr: '127.0.0.1:0', consoleAssetDir: assets, consoleStreamKeepAliveMs: 100 });
+    try {
+      await api(own.admin).createProject('quiet');
+      const c = new ConsoleClient(own.server.consoleUrl!);
+      await c.signIn(own.adminToken);
+      const abort = new AbortController();
+      const it = envelopes(await openStream(c, 'ProjectService/WatchProject', { project: 'quiet' }, abort.signal));
+      const first = (await it.next()).value.message;
+      // Nothing changes: the same message comes again (and again), never an end.
+      expect((await it.next()).value).toEqual({ message: first });
+      expect((await it.next()).value).toEqual({ message: first });
+      abort.abort();
+    } finally {
+      await own.stop();
+    }
+  });
 });
 
 describe('brute force', () => {
