@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { readFileSync } from 'node:fs';
 import { createGrpcServer, DEFAULT_MAX_CONNECTION_IDLE_MS, serviceHandlers, SERVICE_NAMES } from '../api/server.js';
-import type { ConsoleServer } from '../console/console-server.js';
+import { startConsole, type ConsoleServer } from '../console/console-server.js';
 import { createLogger, type Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import { AuthThrottle } from '../security/auth-throttle.js';
@@ -145,9 +145,6 @@ export async function startServer(opts: ServerOptions, log: Logger = createLogge
     let consoleServer: ConsoleServer | undefined;
     if (consoleAt) {
       try {
-        // Loaded only when the console is served: the Connect library and the descriptors it
-        // is built from cost ~10 MB of memory a server without the console does not pay.
-        const { startConsole } = await import('../console/console-server.js');
         consoleServer = await startConsole({
           ...consoleAt,
           loopback: isLoopback(consoleAt.host),

@@ -8,9 +8,11 @@
  * both for the browser's sake: the caller is the console session's token and the browser's
  * address, and answers other than the keys_only reads carry records keys-only (redactRecords).
  */
-import { fromBinary, toBinary, type DescMethod, type DescService, type Message } from '@bufbuild/protobuf';
-import { ConnectError, createConnectRouter, createContextKey, type HandlerContext } from '@connectrpc/connect';
+import type * as http from 'node:http';
+import { fromBinary, toBinary, toJson, type DescMethod, type DescService, type JsonValue, type Message } from '@bufbuild/protobuf';
+import { ConnectError, createConnectRouter, createContextKey, createContextValues, type HandlerContext } from '@connectrpc/connect';
 import type { UniversalHandler } from '@connectrpc/connect/protocol';
+import { universalRequestFromNodeRequest, universalResponseToNodeResponse } from '@connectrpc/connect-node';
 import type * as grpc from '@grpc/grpc-js';
 import { Code } from '../../client/status-codes.js';
 import type { CallContext, Handler, ServerStreamHandler, StreamOut, UnaryHandler } from '../api/call.js';
@@ -266,4 +268,40 @@ export async function invokeEmpty(
   const request = grpcMethod.requestDeserialize(Buffer.alloc(0));
   const value = await new Promise<unknown>((resolve, reject) => h.run(new ConsoleCall(caller), request, (err, res) => (err ? reject(err) : resolve(res))));
   return [method, answerOf(method, grpcMethod, value, true)];
+}
+
+/** What the console's HTTP side uses of the mount (loaded at the first API request, see console-server.ts). */
+export interface Mount {
+  /** Whether `path` ("/secretgroups.v1.ProjectService/ListProjects") is an RPC. */
+  has(path: string): boolean;
+  /**
+   * Serves one RPC through the Connect library as `caller`: `json` is a unary call's body
+   * (already parsed, strictly), `body` a streaming call's enveloped bytes.
+   */
+  serve(req: http.IncomingMessage, res: http.ServerResponse, path: string, caller: ConsoleCaller, request: { json: JsonValue } | { body: Buffer }): Promise<void>;
+  /** A unary RPC without request fields as `caller`, answered as proto3 JSON; rejects with the StatusError. */
+  callJson(service: keyof ServiceHandlers, localName: string, caller: ConsoleCaller): Promise<JsonValue>;
+}
+
+export function createMount(handlers: ServiceHandlers, keepAliveMs = STREAM_KEEPALIVE_MS): Mount {
+  const services = consoleServices();
+  const rpcs = connectHandlers(handlers, services, keepAliveMs);
+  return {
+    has: (path) => rpcs.has(path),
+    async serve(req, res, path, caller, request) {
+      const handler = rpcs.get(path)!;
+      const universal = universalRequestFromNodeRequest(req, res, 'json' in request ? request.json : undefined, createContextValues().set(CALLER, caller));
+      if ('body' in request) {
+        const bytes = new Uint8Array(request.body.buffer, request.body.byteOffset, request.body.byteLength);
+        universal.body = (async function* () {
+          yield bytes;
+        })();
+      }
+      await universalResponseToNodeResponse(await handler(universal), res);
+    },
+    async callJson(service, localName, caller) {
+      const [method, answer] = await invokeEmpty(handlers, services, service, localName, caller);
+      return toJson(method.output, answer);
+    },
+  };
 }

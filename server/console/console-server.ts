@@ -9,9 +9,7 @@ import { readFileSync } from 'node:fs';
 import * as http from 'node:http';
 import * as https from 'node:https';
 import { isIPv6, type AddressInfo } from 'node:net';
-import { toJson, type JsonValue } from '@bufbuild/protobuf';
-import { createContextValues } from '@connectrpc/connect';
-import { universalRequestFromNodeRequest, universalResponseToNodeResponse } from '@connectrpc/connect-node';
+import type { JsonValue } from '@bufbuild/protobuf';
 import { Code, reasonOf } from '../../client/status-codes.js';
 import { LIMITS } from '../domain/limits.js';
 import type { Logger } from '../log.js';
@@ -19,8 +17,7 @@ import type { ServiceHandlers } from '../api/server.js';
 import { StatusError } from '../api/status.js';
 import { BadText, parseStrictJson } from '../api/strict-reader.js';
 import { peerHost } from '../security/auth-throttle.js';
-import { CALLER, connectHandlers, invokeEmpty, type ConsoleCaller } from './connect-mount.js';
-import { consoleServices } from './descriptors.js';
+import type { ConsoleCaller, Mount } from './connect-mount.js';
 import { Sessions } from './sessions.js';
 import { cookies, csrfRefusal, hostAllowed, originOf, securityHeaders, SESSION_HEADER } from './http-guard.js';
 import { defaultAssetDir, StaticAssets } from './static-assets.js';
@@ -98,8 +95,10 @@ function envelopeFault(body: Buffer): string | null {
 }
 
 export function createConsoleHandler(opts: Omit<ConsoleOptions, 'host' | 'port'>): http.RequestListener {
-  const services = consoleServices();
-  const rpcs = connectHandlers(opts.handlers, services, opts.streamKeepAliveMs);
+  // The Connect library and the descriptors load at the first API request: a server whose
+  // console is on but unused (the default) does not carry them (~8 MB).
+  let loading: Promise<Mount> | undefined;
+  const mount = () => (loading ??= import('./connect-mount.js').then((m) => m.createMount(opts.handlers, opts.streamKeepAliveMs)));
   const sessions = opts.sessions ?? new Sessions();
   const assets = new StaticAssets(opts.assetDir ?? defaultAssetDir());
   const tls = Boolean(opts.tls);
@@ -137,8 +136,7 @@ export function createConsoleHandler(opts: Omit<ConsoleOptions, 'host' | 'port'>
   /** A unary RPC without request fields, as proto3 JSON; throws HttpError for a refusal. */
   const callJson = async (service: keyof ServiceHandlers, method: string, caller: ConsoleCaller): Promise<JsonValue> => {
     try {
-      const [desc, answer] = await invokeEmpty(opts.handlers, services, service, method, caller);
-      return toJson(desc.output, answer);
+      return await (await mount()).callJson(service, method, caller);
     } catch (e) {
       if (e instanceof StatusError) throw new HttpError(reasonOf(e.code).http, e.code, e.details);
       throw e;
@@ -261,8 +259,8 @@ export function createConsoleHandler(opts: Omit<ConsoleOptions, 'host' | 'port'>
   /** An RPC: the guards and the session here, then the Connect library's handler of the method. */
   const handleRpc = async (req: http.IncomingMessage, res: http.ServerResponse, path: string) => {
     if (req.method !== 'POST') throw new HttpError(405, Code.UNIMPLEMENTED, 'RPCs are called with POST');
-    const handler = rpcs.get(path);
-    if (!handler) throw new HttpError(404, Code.UNIMPLEMENTED, `unknown RPC ${path.slice(1, 121)}`);
+    const rpcs = await mount();
+    if (!rpcs.has(path)) throw new HttpError(404, Code.UNIMPLEMENTED, `unknown RPC ${path.slice(1, 121)}`);
     const { id, token } = session(req);
     const body = await readBody(req);
     // Unary calls are one JSON object; streaming calls enveloped JSON (the content types the CSRF guard admits).
@@ -279,15 +277,10 @@ export function createConsoleHandler(opts: Omit<ConsoleOptions, 'host' | 'port'>
     } else {
       parsed = strictObject(body);
     }
-    const request = universalRequestFromNodeRequest(req, res, parsed, createContextValues().set(CALLER, callerOf(req, token, id)));
-    if (!streaming) request.body = parsed as JsonValue;
-    else request.body = (async function* () {
-      yield new Uint8Array(body.buffer, body.byteOffset, body.byteLength);
-    })();
     res.setHeader('Cache-Control', 'no-store');
     // Streams are answered as they come: no buffering proxy (nginx) may hold the messages back.
     if (streaming) res.setHeader('X-Accel-Buffering', 'no');
-    await universalResponseToNodeResponse(await handler(request), res);
+    await rpcs.serve(req, res, path, callerOf(req, token, id), parsed === undefined ? { body } : { json: parsed });
   };
 
   return (req, res) => {
