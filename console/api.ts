@@ -1,6 +1,6 @@
 /**
  * A small typed client of the Connect protocol (JSON) over the generated service definitions
- * (gen/web): a unary call is a POST of proto3 JSON to /rpc/<package.Service>/<Method> on the
+ * (console/gen.ts): a unary call is a POST of proto3 JSON to /rpc/<package.Service>/<Method> on the
  * console's origin, answered in proto3 JSON; a server stream (serverStream) posts one enveloped
  * message as application/connect+json and reads enveloped messages up to the end-of-stream
  * message. Request and response types come from the definitions, so pages are typed end to end
