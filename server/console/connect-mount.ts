@@ -113,7 +113,8 @@ const HIGH_WATER = 4;
  * Streams whose last message is sent again after STREAM_KEEPALIVE_MS without one, so a proxy
  * does not cut an idle stream and a browser gone without closing is noticed by a failed write
  * (the Connect protocol has no keep-alive message of its own). WatchProject's message is the
- * project's version, which repeated means "no change"; Watch needs none: it sends heartbeats.
+ * project's version, which repeated means "no change"; Watch needs none: it sends heartbeats
+ * (every 15 s unless the server is started otherwise).
  */
 const REPEAT_WHEN_IDLE = new Set(['WatchProject']);
 export const STREAM_KEEPALIVE_MS = 25_000;
@@ -169,6 +170,8 @@ class QueuedStream implements StreamOut<unknown> {
     if (this.closed) return;
     this.closed = true;
     clearInterval(this.keepAlive);
+    // Messages never to be sent: their writers (the hub's fan-out window) need not wait on them.
+    for (const item of this.items.splice(0)) item.written?.();
     if (this.outcome === undefined) this.outcome = null;
     this.wake?.();
     for (const fn of this.closes.splice(0)) fn();
