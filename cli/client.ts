@@ -5,7 +5,7 @@
  * (gen/light): loading grpc-js alone took longer than `node -e 0`, and an admin command is
  * one or two unary calls. Failures carry the address for the error line.
  */
-import { Code } from '../client/errors.js';
+import { Code } from '../client/status-codes.js';
 import { Http2Transport } from '../client/transport.js';
 import { CallFailed, CliError, EXIT, isServiceError } from './errors.js';
 

@@ -3,7 +3,7 @@
  * on. Messages come from the gRPC status details (the server never puts values in them) or
  * from local parsing, which names arguments and keys but never echoes a value.
  */
-import { Code as status, codeName } from '../client/errors.js';
+import { Code as status, codeName } from '../client/status-codes.js';
 import { DomainError } from '../server/domain/errors.js';
 import { CliError, EXIT } from '../client/exit-codes.js';
 

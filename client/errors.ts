@@ -1,34 +1,7 @@
-/**
- * gRPC status codes as the client reports them, and which of them are worth retrying.
- * Mirrors @grpc/grpc-js `status` without loading it.
- */
-export const Code = {
-  OK: 0,
-  CANCELLED: 1,
-  UNKNOWN: 2,
-  INVALID_ARGUMENT: 3,
-  DEADLINE_EXCEEDED: 4,
-  NOT_FOUND: 5,
-  ALREADY_EXISTS: 6,
-  PERMISSION_DENIED: 7,
-  RESOURCE_EXHAUSTED: 8,
-  FAILED_PRECONDITION: 9,
-  ABORTED: 10,
-  OUT_OF_RANGE: 11,
-  UNIMPLEMENTED: 12,
-  INTERNAL: 13,
-  UNAVAILABLE: 14,
-  DATA_LOSS: 15,
-  UNAUTHENTICATED: 16,
-} as const;
+/** A failed RPC as the client reports it. The codes and their reasons are client/status-codes.ts. */
+import { codeName, isTransientCode } from './status-codes.js';
 
-export type CodeName = keyof typeof Code;
-
-const names = Object.fromEntries(Object.entries(Code).map(([k, v]) => [v, k])) as Record<number, CodeName>;
-
-export function codeName(code: number): CodeName | `CODE_${number}` {
-  return names[code] ?? `CODE_${code}`;
-}
+export { Code, codeName, isTransientCode, type CodeName } from './status-codes.js';
 
 /** A failed RPC: the gRPC status code and the server's message (which never carries values). */
 export class RpcError extends Error {
@@ -44,16 +17,4 @@ export class RpcError extends Error {
   get transient(): boolean {
     return isTransientCode(this.code);
   }
-}
-
-export function isTransientCode(code: number): boolean {
-  return (
-    code === Code.UNAVAILABLE ||
-    code === Code.DEADLINE_EXCEEDED ||
-    code === Code.RESOURCE_EXHAUSTED ||
-    code === Code.ABORTED ||
-    code === Code.INTERNAL ||
-    code === Code.UNKNOWN ||
-    code === Code.CANCELLED
-  );
 }

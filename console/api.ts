@@ -1,9 +1,13 @@
 /**
- * A small typed client over the generated service definitions (gen/light): every call is a
- * POST of proto3 JSON to /rpc/<package.Service>/<Method> on the console's origin, answered in
- * proto3 JSON. Request and response types come from the definitions, so pages are typed end
- * to end from the protos.
+ * A small typed client of the Connect protocol (JSON) over the generated service definitions
+ * (console/gen.ts): a unary call is a POST of proto3 JSON to /rpc/<package.Service>/<Method> on the
+ * console's origin, answered in proto3 JSON; a server stream (serverStream) posts one enveloped
+ * message as application/connect+json and reads enveloped messages up to the end-of-stream
+ * message. Request and response types come from the definitions, so pages are typed end to end
+ * from the protos. (@connectrpc/connect-web needs @bufbuild/protobuf descriptors, which the
+ * console's ts-proto definitions are not; this is the protocol's few rules instead.)
  */
+import { codeName, codeOfConnectName, codeOfHttpStatus } from '../client/status-codes.js';
 
 interface Codec<T> {
   fromJSON(object: unknown): T;
@@ -96,60 +100,106 @@ export async function call<S extends ServiceDefinition, K extends keyof S['metho
 ): Promise<ResponseOf<S['methods'][K]>> {
   const m = service.methods[method]!;
   const body = JSON.stringify(m.requestType.toJSON(m.requestType.fromPartial(request as never)));
-  const res = await post(`/rpc/${service.fullName}/${m.name}`, body);
+  const res = await post(`/rpc/${service.fullName}/${m.name}`, body, 'POST', { 'Connect-Protocol-Version': '1' });
   return m.responseType.fromJSON(res) as ResponseOf<S['methods'][K]>;
 }
 
+/** The Connect protocol's envelope of one message: flags, big-endian length, the JSON. */
+function envelope(json: string): Uint8Array<ArrayBuffer> {
+  const data = new TextEncoder().encode(json);
+  const out = new Uint8Array(5 + data.byteLength);
+  new DataView(out.buffer).setUint32(1, data.byteLength);
+  out.set(data, 5);
+  return out;
+}
+
+/**
+ * A server stream: `onMessage` for each response message; resolves when the server ends the
+ * stream normally, throws ApiError when it ends it with an error or the connection drops
+ * (AbortError when `signal` aborts).
+ */
+export async function serverStream<S extends ServiceDefinition, K extends keyof S['methods'] & string>(
+  service: S,
+  method: K,
+  request: DeepPartial<RequestOf<S['methods'][K]>>,
+  onMessage: (message: ResponseOf<S['methods'][K]>) => void,
+  signal: AbortSignal,
+): Promise<void> {
+  const m = service.methods[method]!;
+  const res = await fetch(`/rpc/${service.fullName}/${m.name}`, {
+    method: 'POST',
+    credentials: 'same-origin',
+    headers: { ...consoleHeaders(), 'Content-Type': 'application/connect+json', 'Connect-Protocol-Version': '1' },
+    body: envelope(JSON.stringify(m.requestType.toJSON(m.requestType.fromPartial(request as never)))),
+    signal,
+  });
+  if (!res.ok || !res.body) throw await errorOf(res);
+  const reader = res.body.getReader();
+  const text = new TextDecoder();
+  let buf = new Uint8Array(0);
+  for (;;) {
+    while (buf.byteLength >= 5) {
+      const size = new DataView(buf.buffer, buf.byteOffset).getUint32(1);
+      if (buf.byteLength < 5 + size) break;
+      const flags = buf[0]!;
+      const json: unknown = JSON.parse(text.decode(buf.subarray(5, 5 + size)));
+      buf = buf.subarray(5 + size);
+      if (flags & 0x02) {
+        const error = (json as { error?: { code?: unknown; message?: unknown } }).error;
+        if (!error) return;
+        throw new ApiError(typeof error.code === 'string' ? codeName(codeOfConnectName(error.code)) : 'UNKNOWN', typeof error.message === 'string' ? error.message : '');
+      }
+      onMessage(m.responseType.fromJSON(json) as ResponseOf<S['methods'][K]>);
+    }
+    const { value, done } = await reader.read();
+    if (done) throw new ApiError('UNAVAILABLE', 'The stream ended before the server closed it.');
+    const next = new Uint8Array(buf.byteLength + value.byteLength);
+    next.set(buf);
+    next.set(value, buf.byteLength);
+    buf = next;
+  }
+}
+
 /** Sends JSON to the console with its header and the session cookie; throws ApiError. */
-export async function post(path: string, body: string | undefined, method = 'POST'): Promise<unknown> {
+export async function post(path: string, body: string | undefined, method = 'POST', headers: Record<string, string> = {}): Promise<unknown> {
   let res: Response;
   try {
     res = await fetch(path, {
       method,
       credentials: 'same-origin',
-      headers: consoleHeaders(),
+      headers: { ...consoleHeaders(), ...headers },
       body,
     });
   } catch {
     throw new ApiError('UNAVAILABLE', 'The console server cannot be reached.');
   }
+  if (!res.ok) throw await errorOf(res);
   const text = await res.text();
-  let json: unknown = {};
   try {
-    json = text ? JSON.parse(text) : {};
+    return text ? JSON.parse(text) : {};
   } catch {
-    json = {};
+    return {};
   }
-  if (!res.ok) {
-    const err = (json ?? {}) as { code?: unknown; message?: unknown; error?: unknown };
-    const code = typeof err.code === 'string' ? err.code.toUpperCase() : statusName(res.status);
-    const message = typeof err.message === 'string' ? err.message : typeof err.error === 'string' ? err.error : `${res.status} ${res.statusText}`;
-    if (code === 'UNAUTHENTICATED' || res.status === 401) {
-      setBinding(undefined);
-      onUnauthenticated(message);
-    }
-    throw new ApiError(code, message);
-  }
-  return json;
 }
 
-function statusName(status: number): string {
-  switch (status) {
-    case 400:
-      return 'INVALID_ARGUMENT';
-    case 401:
-      return 'UNAUTHENTICATED';
-    case 403:
-      return 'PERMISSION_DENIED';
-    case 404:
-      return 'NOT_FOUND';
-    case 409:
-      return 'ABORTED';
-    case 429:
-      return 'RESOURCE_EXHAUSTED';
-    default:
-      return 'UNKNOWN';
+/**
+ * A refused request's ApiError, from the Connect error body (`{"code", "message"}`) or, without
+ * one, the HTTP status. A refusal for want of a session signs the page out.
+ */
+async function errorOf(res: Response): Promise<ApiError> {
+  let err: { code?: unknown; message?: unknown } = {};
+  try {
+    err = ((await res.json()) ?? {}) as typeof err;
+  } catch {
+    // not JSON: a proxy's page
   }
+  const code = codeName(typeof err.code === 'string' ? codeOfConnectName(err.code) : codeOfHttpStatus(res.status));
+  const message = typeof err.message === 'string' ? err.message : `${res.status} ${res.statusText}`;
+  if (code === 'UNAUTHENTICATED' || res.status === 401) {
+    setBinding(undefined);
+    onUnauthenticated(message);
+  }
+  return new ApiError(code, message);
 }
 
 /** The message to show for any thrown value. */

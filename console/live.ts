@@ -6,9 +6,7 @@
 import { useEffect, useState } from 'preact/hooks';
 import { ProjectServiceDefinition } from './gen.js';
 import { POLL_MS } from './hooks.js';
-import { consoleHeaders } from './api.js';
-
-const WATCH = `/rpc/${ProjectServiceDefinition.fullName}/${ProjectServiceDefinition.methods.watchProject.name}`;
+import { serverStream } from './api.js';
 
 export function useProjectVersion(project: string): number {
   const [version, setVersion] = useState(0);
@@ -26,29 +24,15 @@ export function useProjectVersion(project: string): number {
     const connect = async () => {
       abort = new AbortController();
       try {
-        const res = await fetch(WATCH, {
-          method: 'POST',
-          credentials: 'same-origin',
-          headers: consoleHeaders(),
-          body: JSON.stringify({ project }),
-          signal: abort.signal,
-        });
-        if (!res.ok || !res.body) return retry();
-        const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
-        let buf = '';
-        for (;;) {
-          const { value, done } = await reader.read();
-          if (done) break;
-          buf += value;
-          let nl: number;
-          while ((nl = buf.indexOf('\n')) >= 0) {
-            const line = buf.slice(0, nl);
-            buf = buf.slice(nl + 1);
-            if (line.trim()) bump();
-          }
-        }
+        // The first message, and every one whose version moved, means "refetch what is shown";
+        // the same version again is the server's keep-alive.
+        let seen: number | undefined;
+        await serverStream(ProjectServiceDefinition, 'watchProject', { project }, ({ version }) => {
+          if (version !== seen) bump();
+          seen = version;
+        }, abort.signal);
       } catch {
-        // aborted or dropped
+        // aborted, refused or dropped
       }
       retry();
     };

@@ -1,16 +1,19 @@
 /**
- * The one wrapper every RPC handler goes through: request id, authentication (with
- * brute-force throttling per peer), error mapping, and a log line without any payload.
+ * The one wrapper every RPC handler goes through, whatever the protocol: request id,
+ * authentication (with brute-force throttling per peer), the malformed-request refusal, error
+ * mapping with bounded messages, audit of refusals, metrics, and a log line without any
+ * payload. `unary` and `serverStream` build protocol-independent handlers; grpc-adapter.ts
+ * mounts them on grpc-js, the web console's connect-mount.ts serves them to the browser.
  */
 import { randomBytes } from 'node:crypto';
-import * as grpc from '@grpc/grpc-js';
-import { DomainError } from '../domain/errors.js';
+import { Code, codeName } from '../../client/status-codes.js';
+import { DomainError, type ErrorCode } from '../domain/errors.js';
 import type { Logger } from '../log.js';
 import type { Authenticator } from '../security/authenticator.js';
 import { ReviewUnavailable } from '../security/k8s/review-errors.js';
-import { AuthThrottle, peerHost } from '../security/auth-throttle.js';
+import type { AuthThrottle } from '../security/auth-throttle.js';
 import type { Principal } from '../security/principal.js';
-import { toServiceError } from './status.js';
+import { StatusError, toStatus } from './status.js';
 
 export interface ApiContext {
   auth: Authenticator;
@@ -26,20 +29,68 @@ export interface ApiContext {
   authFailed?: () => void;
 }
 
-type AnyCall = grpc.ServerUnaryCall<unknown, unknown> | grpc.ServerWritableStream<unknown, unknown>;
+/** What a call carries besides its request, whatever the protocol that brought it. */
+export interface CallContext {
+  /** The authorization header as sent ("Bearer sg_…"), undefined when absent or forgotten. */
+  readonly authorization: string | undefined;
+  /** The caller's address as the brute-force throttle counts it (see peerHost). */
+  readonly peer: string;
+  /**
+   * Drops the call's request headers, the bearer token among them, once it is authenticated: a
+   * Watch stream would otherwise keep them for its whole life (~300 bytes per stream, 1.5 MB
+   * with 5,000 watchers).
+   */
+  forget(): void;
+}
 
-export async function authenticateCall(ctx: ApiContext, call: AnyCall, method: string): Promise<Principal> {
-  const peer = peerHost(call.getPeer());
+/** How a unary handler answers: a status, or null and the response. */
+export type Done<Res> = (err: StatusError | null, res?: Res) => void;
+
+export interface UnaryHandler<Req, Res> {
+  readonly kind: 'unary';
+  readonly method: string;
+  run(call: CallContext, req: Req, done: Done<Res>): void;
+  /**
+   * The synchronous hot path (see unaryFast): an answer from memory in the same turn, or
+   * undefined when run() must take the call. Takes the call's parts as they are, so an adapter
+   * builds no context object for it.
+   */
+  readonly fast?: (authorization: string | undefined, peer: string, req: Req) => Res | undefined;
+}
+
+/** What a protocol gives a server stream to write to. */
+export interface StreamOut<Res> {
+  /** One message; false when the transport's buffer is full (then onDrain's function runs). `written` runs once the transport took it. */
+  write(message: Res, written?: () => void): boolean;
+  onDrain(fn: () => void): void;
+  /** Ends the stream normally. */
+  end(): void;
+  /** Ends the stream with this status. */
+  error(status: StatusError): void;
+  /** `fn` runs when the call ends from the caller's side (cancelled, disconnected) or is closed. */
+  onClose(fn: () => void): void;
+}
+
+export interface ServerStreamHandler<Req, Res> {
+  readonly kind: 'serverStream';
+  readonly method: string;
+  run(call: CallContext, req: Req, out: StreamOut<Res>): void;
+}
+
+export type Handler = UnaryHandler<any, any> | ServerStreamHandler<any, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+
+export async function authenticateCall(ctx: ApiContext, call: CallContext, method: string): Promise<Principal> {
+  const peer = call.peer;
   const wait = ctx.throttle.lockedFor(peer);
   if (wait > 0) {
     ctx.unauthenticated?.(peer, method, 'refused: too many failed authentications from this address');
     throw new DomainError('RESOURCE_EXHAUSTED', `too many failed authentications from this address; retry in ${Math.ceil(wait / 1000)} s`);
   }
-  const header = call.metadata.get('authorization')[0];
+  const header = call.authorization;
   try {
     // A success does not clear the peer's failures: otherwise an attacker holding any valid
     // token (a low-privilege one will do) could interleave it with guesses and never be locked.
-    return await ctx.auth.authenticate(typeof header === 'string' ? header : undefined);
+    return await ctx.auth.authenticate(header);
   } catch (e) {
     // Only a presented-but-wrong token is a guess; a missing header is not brute force.
     if (e instanceof DomainError && e.code === 'UNAUTHENTICATED') {
@@ -53,15 +104,6 @@ export async function authenticateCall(ctx: ApiContext, call: AnyCall, method: s
     if (e instanceof ReviewUnavailable) ctx.unauthenticated?.(peer, method, e.message);
     throw e;
   }
-}
-
-/**
- * Drops a long-lived call's request metadata once it is authenticated: a Watch stream would
- * otherwise keep its headers, the bearer token among them, for its whole life (~300 bytes
- * per stream, 1.5 MB with 5,000 watchers).
- */
-export function forgetMetadata(call: AnyCall): void {
-  for (const key of Object.keys(call.metadata.getMap())) call.metadata.remove(key);
 }
 
 // A random per-process prefix and a counter: unique in the logs of a fleet, and no
@@ -90,101 +132,34 @@ export function requireWellFormed(request: unknown): void {
   }
 }
 
-/** Wraps a unary handler: `fn` gets the authenticated principal and the request. */
-export function unary<Req, Res>(
-  ctx: ApiContext,
-  method: string,
-  fn: (p: Principal, req: Req) => Promise<Res>,
-): grpc.handleUnaryCall<Req, Res> {
-  return (call, callback) => {
-    const requestId = newRequestId();
-    const started = process.hrtime.bigint();
-    let principal: Principal | undefined;
-    authenticateCall(ctx, call as AnyCall, method)
-      .then((p) => {
-        principal = p;
-        requireWellFormed(call.request);
-        return fn(p, call.request);
-      })
-      .then(
-        (res) => {
-          finish(ctx, method, requestId, started, grpc.status.OK);
-          callback(null, res);
-        },
-        (err: unknown) => {
-          const status = toServiceError(err, requestId);
-          if (principal && status.code === grpc.status.PERMISSION_DENIED) ctx.denied?.(principal, method, call.request);
-          finish(ctx, method, requestId, started, status.code!, err);
-          callback(status);
-        },
-      );
-  };
-}
-
-/** What a subscribing server stream's handler does with its call (see serverStream). */
-export interface StreamCall {
-  /** Whether the call has ended: cancelled or closed by the client, or ended here. */
-  readonly ended: boolean;
-  /** Ends the subscription: at once, or as soon as it is made. */
-  end(): void;
-  /** Fails the call: its status is logged (and audited when refused, see serverStream), the subscription ended, the status sent. */
-  fail(err: unknown): void;
-}
-
-/**
- * Wraps a server stream that subscribes (Watch, WatchProject): a request id, authentication
- * and the well-formed check, then `subscribe`, whose unsubscribe runs once the call has ended,
- * whichever comes first. With `auditRefused`, a refused call (PERMISSION_DENIED, or
- * RESOURCE_EXHAUSTED with its reason) is audited as unary calls are.
- */
-export function serverStream<Req, Res>(
-  ctx: ApiContext,
-  method: string,
-  subscribe: (p: Principal, call: grpc.ServerWritableStream<Req, Res>, stream: StreamCall) => Promise<() => void>,
-  opts: { auditRefused?: boolean } = {},
-): grpc.handleServerStreamingCall<Req, Res> {
-  return (call) => {
-    const requestId = newRequestId();
-    const started = process.hrtime.bigint();
-    let unsubscribe: (() => void) | undefined;
-    let principal: Principal | undefined;
-    let ended = false;
-    const stream: StreamCall = {
-      get ended() {
-        return ended;
-      },
-      end: () => {
-        ended = true;
-        unsubscribe?.();
-      },
-      fail: (err) => {
-        const status = toServiceError(err, requestId);
-        if (principal && opts.auditRefused) {
-          if (status.code === grpc.status.PERMISSION_DENIED) ctx.denied?.(principal, method, call.request);
-          if (status.code === grpc.status.RESOURCE_EXHAUSTED) ctx.denied?.(principal, method, call.request, status.details);
-        }
-        finish(ctx, method, requestId, started, status.code!, err);
-        stream.end();
-        call.emit('error', status);
-      },
-    };
-    call.on('cancelled', stream.end);
-    call.on('close', stream.end);
-    authenticateCall(ctx, call as AnyCall, method)
-      .then((p) => {
-        principal = p;
-        requireWellFormed(call.request);
-        forgetMetadata(call as AnyCall);
-        return subscribe(p, call, stream);
-      })
-      .then(
-        (unsub) => {
-          unsubscribe = unsub;
-          if (ended) unsub(); // ended while subscribing
-          else finish(ctx, method, requestId, started, grpc.status.OK);
-        },
-        stream.fail,
-      );
+/** A unary handler: `fn` gets the authenticated principal and the request. */
+export function unary<Req, Res>(ctx: ApiContext, method: string, fn: (p: Principal, req: Req) => Promise<Res>): UnaryHandler<Req, Res> {
+  return {
+    kind: 'unary',
+    method,
+    run(call, req, done) {
+      const requestId = newRequestId();
+      const started = process.hrtime.bigint();
+      let principal: Principal | undefined;
+      authenticateCall(ctx, call, method)
+        .then((p) => {
+          principal = p;
+          requireWellFormed(req);
+          return fn(p, req);
+        })
+        .then(
+          (res) => {
+            finish(ctx, method, requestId, started, Code.OK);
+            done(null, res);
+          },
+          (err: unknown) => {
+            const status = toStatus(err, requestId);
+            if (principal && status.code === Code.PERMISSION_DENIED) ctx.denied?.(principal, method, req);
+            finish(ctx, method, requestId, started, status.code, err);
+            done(status);
+          },
+        );
+    },
   };
 }
 
@@ -200,27 +175,23 @@ export function unaryFast<Req, Res>(
   method: string,
   fast: (p: Principal, req: Req) => Res | undefined,
   slow: (p: Principal, req: Req) => Promise<Res>,
-): grpc.handleUnaryCall<Req, Res> {
-  const ordinary = unary(ctx, method, slow);
-  return (call, callback) => {
-    const timed = ctx.observe !== undefined || ctx.log.isLevelEnabled('debug');
-    const started = timed ? process.hrtime.bigint() : 0n;
-    const header = call.metadata.get('authorization')[0];
-    const p = typeof header === 'string' ? ctx.auth.cached(header) : undefined;
-    if (p && !isMalformed(call.request) && ctx.throttle.lockedFor(peerHost(call.getPeer())) <= 0) {
+): UnaryHandler<Req, Res> {
+  return {
+    ...unary(ctx, method, slow),
+    fast(authorization, peer, req) {
+      const timed = ctx.observe !== undefined || ctx.log.isLevelEnabled('debug');
+      const started = timed ? process.hrtime.bigint() : 0n;
+      const p = authorization !== undefined ? ctx.auth.cached(authorization) : undefined;
+      if (!p || isMalformed(req) || ctx.throttle.lockedFor(peer) > 0) return undefined;
       let res: Res | undefined;
       try {
-        res = fast(p, call.request);
+        res = fast(p, req);
       } catch {
-        res = undefined; // the ordinary path raises it again, with its audit and log
+        return undefined; // the ordinary path raises it again, with its audit and log
       }
-      if (res !== undefined) {
-        if (timed) finish(ctx, method, newRequestId(), started, grpc.status.OK);
-        callback(null, res);
-        return;
-      }
-    }
-    ordinary(call, callback);
+      if (res !== undefined && timed) finish(ctx, method, newRequestId(), started, Code.OK);
+      return res;
+    },
   };
 }
 
@@ -228,15 +199,126 @@ function isMalformed(request: unknown): boolean {
   return request === MALFORMED_REQUEST || request === BAD_TEXT_REQUEST.utf8 || request === BAD_TEXT_REQUEST.nul;
 }
 
-export function finish(ctx: ApiContext, method: string, requestId: string, started: bigint, code: grpc.status, err?: unknown): void {
+/** What a subscribing server stream's handler does with its call (see serverStream). */
+export interface StreamCall<Res> {
+  /** Whether the call has ended: cancelled or closed by the client, or ended here. */
+  readonly ended: boolean;
+  /** One message; after the end nothing is sent (and `written` runs at once). */
+  write(message: Res, written?: () => void): boolean;
+  onDrain(fn: () => void): void;
+  /** Ends the call normally: the subscription (at once, or as soon as it is made), then the stream. */
+  end(): void;
+  /** Fails the call: its status is logged (and audited when refused, see serverStream), the subscription ended, the status sent. */
+  fail(err: unknown): void;
+  /** Ends the subscription and sends this status, without a log line of its own (the stream guard's verdict on a running stream). */
+  close(code: ErrorCode, message: string): void;
+}
+
+type Subscribe<Req, Res> = (p: Principal, req: Req, stream: StreamCall<Res>) => Promise<() => void>;
+
+/** One subscribing call; a class, so 5,000 Watch streams share its methods instead of holding closures each. */
+class Subscription<Req, Res> implements StreamCall<Res> {
+  ended = false;
+  principal: Principal | undefined;
+  unsubscribe: (() => void) | undefined;
+  readonly requestId = newRequestId();
+  readonly started = process.hrtime.bigint();
+
+  constructor(
+    private readonly ctx: ApiContext,
+    private readonly method: string,
+    private readonly req: Req,
+    private readonly out: StreamOut<Res>,
+    private readonly auditRefused: boolean,
+  ) {}
+
+  /** Ends the subscription (at once, or as soon as it is made); the stream is left as it is. */
+  stop = (): void => {
+    this.ended = true;
+    this.unsubscribe?.();
+  };
+
+  write(message: Res, written?: () => void): boolean {
+    if (this.ended) {
+      written?.();
+      return true;
+    }
+    return this.out.write(message, written);
+  }
+
+  onDrain(fn: () => void): void {
+    this.out.onDrain(fn);
+  }
+
+  end(): void {
+    this.stop();
+    this.out.end();
+  }
+
+  fail = (err: unknown): void => {
+    const status = toStatus(err, this.requestId);
+    if (this.principal && this.auditRefused) {
+      if (status.code === Code.PERMISSION_DENIED) this.ctx.denied?.(this.principal, this.method, this.req);
+      if (status.code === Code.RESOURCE_EXHAUSTED) this.ctx.denied?.(this.principal, this.method, this.req, status.details);
+    }
+    finish(this.ctx, this.method, this.requestId, this.started, status.code, err);
+    this.stop();
+    this.out.error(status);
+  };
+
+  close(code: ErrorCode, message: string): void {
+    this.stop();
+    this.out.error(new StatusError(Code[code], message));
+  }
+
+  subscribed(unsub: () => void): void {
+    this.unsubscribe = unsub;
+    if (this.ended) unsub(); // ended while subscribing
+    else finish(this.ctx, this.method, this.requestId, this.started, Code.OK);
+  }
+}
+
+/**
+ * A server stream that subscribes (Watch, WatchProject): a request id, authentication and the
+ * well-formed check, the call's credentials dropped, then `subscribe`, whose unsubscribe runs
+ * once the call has ended, whichever comes first. With `auditRefused`, a refused call
+ * (PERMISSION_DENIED, or RESOURCE_EXHAUSTED with its reason) is audited as unary calls are.
+ */
+export function serverStream<Req, Res>(
+  ctx: ApiContext,
+  method: string,
+  subscribe: Subscribe<Req, Res>,
+  opts: { auditRefused?: boolean } = {},
+): ServerStreamHandler<Req, Res> {
+  const auditRefused = Boolean(opts.auditRefused);
+  return {
+    kind: 'serverStream',
+    method,
+    run(call, req, out) {
+      const s = new Subscription(ctx, method, req, out, auditRefused);
+      out.onClose(s.stop);
+      authenticateCall(ctx, call, method)
+        .then((p) => {
+          s.principal = p;
+          requireWellFormed(req);
+          call.forget();
+          return subscribe(p, req, s);
+        })
+        .then((unsub) => s.subscribed(unsub), s.fail);
+    },
+  };
+}
+
+export function finish(ctx: ApiContext, method: string, requestId: string, started: bigint, code: number, err?: unknown): void {
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-  ctx.observe?.(method, grpc.status[code] ?? String(code), seconds);
-  if (code === grpc.status.OK) {
-    if (ctx.log.isLevelEnabled('debug')) ctx.log.debug({ method, requestId, code: grpc.status[code], ms: seconds * 1000 }, 'rpc');
+  const name = codeName(code);
+  ctx.observe?.(method, name, seconds);
+  if (code === Code.OK) {
+    if (ctx.log.isLevelEnabled('debug')) ctx.log.debug({ method, requestId, code: name, ms: seconds * 1000 }, 'rpc');
     return;
   }
   const internal = !(err instanceof DomainError);
   // Domain messages hold names and keys only; other errors are logged by class and code.
   const detail = err instanceof DomainError ? err.message : err instanceof Error ? `${err.name}: ${(err as { code?: string }).code ?? ''}` : 'unknown';
-  ctx.log[internal ? 'error' : 'info']({ method, requestId, code: grpc.status[code], ms: seconds * 1000, detail }, 'rpc failed');
+  ctx.log[internal ? 'error' : 'info']({ method, requestId, code: name, ms: seconds * 1000, detail }, 'rpc failed');
 }

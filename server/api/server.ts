@@ -12,7 +12,8 @@ import type { AccessService } from '../service/access.js';
 import type { GroupsService } from '../service/groups.js';
 import type { ProjectsService } from '../service/projects.js';
 import type { ResolverService } from '../service/resolver.js';
-import { BAD_TEXT_REQUEST, MALFORMED_REQUEST, type ApiContext } from './call.js';
+import { BAD_TEXT_REQUEST, MALFORMED_REQUEST, type ApiContext, type Handler } from './call.js';
+import { grpcImplementation } from './grpc-adapter.js';
 import { BadText, StrictReader } from './strict-reader.js';
 import { accessHandlers } from './handlers/access-handlers.js';
 import { groupHandlers } from './handlers/group-handlers.js';
@@ -86,7 +87,19 @@ function passthroughSerializers<T extends grpc.ServiceDefinition>(def: T, method
   return out;
 }
 
-/** The handler of every RPC, built once: grpc-js and the web console's transcoder share them. */
+/**
+ * The grpc-js method definitions of the four services as served: tolerant request decoding,
+ * and Resolve/Watch answers that may be bytes encoded once. The web console's mount decodes
+ * and encodes with these very functions, so a handler sees what a gRPC call gives it.
+ */
+export const SERVICE_DEFINITIONS = {
+  projects: tolerantDeserializers(ProjectServiceService),
+  groups: tolerantDeserializers(SecretGroupServiceService),
+  resolver: tolerantDeserializers(passthroughSerializers(ResolverServiceService, ['resolve', 'watch'])),
+  access: tolerantDeserializers(AccessServiceService),
+};
+
+/** The handler of every RPC, built once and protocol-independent: grpc-js and the web console mount the same ones. */
 export function serviceHandlers(ctx: ApiContext, services: Services) {
   return {
     projects: { ...projectHandlers(ctx, services.projects), ...projectWatchHandlers(ctx, services) },
@@ -123,10 +136,9 @@ export function createGrpcServer(
     // closures on every Watch stream and work on every Resolve.
     'grpc.enable_channelz': 0,
   });
-  server.addService(tolerantDeserializers(ProjectServiceService), handlers.projects);
-  server.addService(tolerantDeserializers(SecretGroupServiceService), handlers.groups);
-  server.addService(tolerantDeserializers(passthroughSerializers(ResolverServiceService, ['resolve', 'watch'])), handlers.resolver);
-  server.addService(tolerantDeserializers(AccessServiceService), handlers.access);
+  for (const key of ['projects', 'groups', 'resolver', 'access'] as const) {
+    server.addService(SERVICE_DEFINITIONS[key], grpcImplementation(handlers[key] as Record<string, Handler>));
+  }
 
   const health = new Health(Object.fromEntries(['', ...SERVICE_NAMES].map((s) => [s, 'NOT_SERVING' as const])));
   health.addToServer(server);

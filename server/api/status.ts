@@ -1,19 +1,22 @@
-/** The one mapping from DomainError codes (and store failures) to gRPC status. */
-import * as grpc from '@grpc/grpc-js';
-import { DomainError, type ErrorCode } from '../domain/errors.js';
+/**
+ * What a failed call answers, whatever the protocol: a DomainError's code (the codes and their
+ * reasons are client/status-codes.ts, the project's one table), a store failure as UNAVAILABLE,
+ * anything else as INTERNAL with a generic message.
+ */
+import { Code } from '../../client/status-codes.js';
+import { DomainError } from '../domain/errors.js';
 
-export const GRPC_CODES: Record<ErrorCode, grpc.status> = {
-  INVALID_ARGUMENT: grpc.status.INVALID_ARGUMENT,
-  NOT_FOUND: grpc.status.NOT_FOUND,
-  ALREADY_EXISTS: grpc.status.ALREADY_EXISTS,
-  ABORTED: grpc.status.ABORTED,
-  FAILED_PRECONDITION: grpc.status.FAILED_PRECONDITION,
-  PERMISSION_DENIED: grpc.status.PERMISSION_DENIED,
-  UNAUTHENTICATED: grpc.status.UNAUTHENTICATED,
-  RESOURCE_EXHAUSTED: grpc.status.RESOURCE_EXHAUSTED,
-  UNAVAILABLE: grpc.status.UNAVAILABLE,
-  INTERNAL: grpc.status.INTERNAL,
-};
+/**
+ * A call's failure as sent: a status code and a message safe to show (never a value). Not an
+ * Error (no stack is captured): grpc-js takes it as a call's status as it is, and the console's
+ * mount turns it into the Connect library's error.
+ */
+export class StatusError {
+  constructor(
+    readonly code: number,
+    readonly details: string,
+  ) {}
+}
 
 /** Errors from a store that did not answer (network, server selection, a locked database). */
 export function isUnavailable(e: unknown): boolean {
@@ -38,10 +41,11 @@ export const MAX_STATUS_MESSAGE = 1024;
  * A status safe to send: DomainError messages are written to never hold values; any other
  * error is reduced to a generic message (the details go to the log, by request id).
  */
-export function toServiceError(e: unknown, requestId: string): Partial<grpc.StatusObject> {
-  if (e instanceof DomainError) return { code: GRPC_CODES[e.code], details: boundMessage(e.message) };
-  if (isUnavailable(e)) return { code: grpc.status.UNAVAILABLE, details: `store unavailable; retry later (request ${requestId})` };
-  return { code: grpc.status.INTERNAL, details: `internal error (request ${requestId})` };
+export function toStatus(e: unknown, requestId: string): StatusError {
+  if (e instanceof StatusError) return e;
+  if (e instanceof DomainError) return new StatusError(Code[e.code], boundMessage(e.message));
+  if (isUnavailable(e)) return new StatusError(Code.UNAVAILABLE, `store unavailable; retry later (request ${requestId})`);
+  return new StatusError(Code.INTERNAL, `internal error (request ${requestId})`);
 }
 
 export function boundMessage(message: string): string {

@@ -36,6 +36,8 @@ export interface ServerOptions {
   consoleAddrIsDefault?: boolean;
   /** Directory of the built console UI (default dist/console). */
   consoleAssetDir?: string;
+  /** Silence after which the console repeats an idle stream's last message (default 25 s; tests shorten it). */
+  consoleStreamKeepAliveMs?: number;
   /** Open Watch streams one token may hold on this replica (default 100). */
   maxStreamsPerToken?: number;
   /** A connection without any call for this long is closed (default 5 minutes). */

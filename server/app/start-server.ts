@@ -115,7 +115,7 @@ export async function startServer(opts: ServerOptions, log: Logger = createLogge
       projectWatch: new ProjectWatch(deps, guard),
     };
     const apiContext = { auth, throttle: new AuthThrottle(), log, ...auditedRefusals(audit), observe: metrics?.rpc, authFailed: metrics?.authFailure };
-    // Built once: grpc-js and the console's transcoder run the same handlers.
+    // Built once, protocol-independent: grpc-js and the console's Connect mount run the same handlers.
     const handlers = serviceHandlers(apiContext, services);
     const { server, health } = createGrpcServer(apiContext, services, handlers, {
       maxConnectionIdleMs: opts.maxConnectionIdleMs ?? DEFAULT_MAX_CONNECTION_IDLE_MS,
@@ -150,6 +150,7 @@ export async function startServer(opts: ServerOptions, log: Logger = createLogge
           loopback: isLoopback(consoleAt.host),
           tls: tls ? { cert: opts.tlsCert!, key: opts.tlsKey!, clientCa: opts.tlsClientCa } : undefined,
           assetDir: opts.consoleAssetDir,
+          streamKeepAliveMs: opts.consoleStreamKeepAliveMs,
           log,
           handlers,
         });

@@ -1,21 +1,23 @@
 /**
- * The web console's HTTP(S) server: the built UI, the session endpoints and the API
- * (`POST /rpc/secretgroups.v1.<Service>/<Method>`, proto3 JSON in and out; server streams as
- * newline-delimited JSON). Every RPC runs the gRPC handler itself (see rpc-routes.ts and
- * synthetic-call.ts). See API-NOTES.md for the contract the UI relies on.
+ * The web console's HTTP(S) server: the built UI, the session endpoints, and the API under
+ * `/rpc/` — the Connect protocol (JSON), served by the Connect library from the same handlers
+ * grpc-js runs (connect-mount.ts), behind the console's guards: Host check, CSRF, the session
+ * and its binding, the request body cap and strict text. See API-NOTES.md for the contract the
+ * UI relies on.
  */
 import { readFileSync } from 'node:fs';
 import * as http from 'node:http';
 import * as https from 'node:https';
-import type { AddressInfo } from 'node:net';
-import { status as S } from '@grpc/grpc-js';
+import { isIPv6, type AddressInfo } from 'node:net';
+import type { JsonValue } from '@bufbuild/protobuf';
+import { Code, reasonOf } from '../../client/status-codes.js';
 import { LIMITS } from '../domain/limits.js';
 import type { Logger } from '../log.js';
 import type { ServiceHandlers } from '../api/server.js';
+import { StatusError } from '../api/status.js';
 import { BadText, parseStrictJson } from '../api/strict-reader.js';
-import { buildRoutes, requestFromJson, responseToJson, ResponseTooLarge, type Route } from './rpc-routes.js';
-import { rpcError } from './rpc-status.js';
-import { invokeUnary, SyntheticStream, type Caller } from './synthetic-call.js';
+import { peerHost } from '../security/auth-throttle.js';
+import type { ConsoleCaller, Mount } from './connect-mount.js';
 import { Sessions } from './sessions.js';
 import { cookies, csrfRefusal, hostAllowed, originOf, securityHeaders, SESSION_HEADER } from './http-guard.js';
 import { defaultAssetDir, StaticAssets } from './static-assets.js';
@@ -28,8 +30,8 @@ export const SESSION_COOKIE = 'sg_session';
 export const TLS_SESSION_COOKIE = `__Host-${SESSION_COOKIE}`;
 /** The start of the 401 message when the browser sends a session this page did not sign in to. */
 export const SESSION_CHANGED = 'session changed';
-/** Interval of the blank keep-alive lines on NDJSON streams. */
-export const STREAM_KEEPALIVE_MS = 25_000;
+/** The Connect protocol's content type of streaming calls (enveloped JSON messages). */
+export const CONNECT_STREAM_JSON = 'application/connect+json';
 
 export interface ConsoleOptions {
   host: string;
@@ -38,6 +40,8 @@ export interface ConsoleOptions {
   tls?: { cert: string; key: string; clientCa?: string };
   /** Directory of the built UI; default dist/console. */
   assetDir?: string;
+  /** See STREAM_KEEPALIVE_MS (connect-mount.ts). */
+  streamKeepAliveMs?: number;
   log: Logger;
   handlers: ServiceHandlers;
   sessions?: Sessions;
@@ -60,11 +64,41 @@ class HttpError extends Error {
   }
 }
 
-const WHOAMI = 'secretgroups.v1.AccessService/WhoAmI';
-const LIST_ROLES = 'secretgroups.v1.AccessService/ListRoles';
+/** grpc-js's peer format, read back by peerHost: the console's callers are counted as gRPC's are. */
+const peerOf = (address: string) => peerHost(isIPv6(address) ? `ipv6:[${address}]:0` : `ipv4:${address}:0`);
+
+const contentType = (req: http.IncomingMessage) => (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+
+/** The Connect protocol's end of a stream: flags 0x02 and the JSON of its error, if any. */
+export function endStreamEnvelope(error?: { code: string; message: string }): Buffer {
+  const json = Buffer.from(JSON.stringify(error ? { error } : {}));
+  const head = Buffer.alloc(5);
+  head[0] = 0x02;
+  head.writeUInt32BE(json.byteLength, 1);
+  return Buffer.concat([head, json]);
+}
+
+/**
+ * The same text rule as gRPC requests (parseStrictJson) for the JSON of every enveloped message
+ * of a streaming request; null when the envelopes are well formed and clean.
+ */
+function envelopeFault(body: Buffer): string | null {
+  for (let at = 0; at < body.byteLength; ) {
+    if (body.byteLength - at < 5) return 'truncated message envelope';
+    const flags = body[at]!;
+    const size = body.readUInt32BE(at + 1);
+    if (flags !== 0 || body.byteLength - at - 5 < size) return 'malformed or compressed message envelope';
+    parseStrictJson(body.subarray(at + 5, at + 5 + size));
+    at += 5 + size;
+  }
+  return null;
+}
 
 export function createConsoleHandler(opts: Omit<ConsoleOptions, 'host' | 'port'>): http.RequestListener {
-  const routes = buildRoutes(opts.handlers);
+  // The Connect library and the descriptors load at the first API request: a server whose
+  // console is on but unused (the default) does not carry them (~8 MB).
+  let loading: Promise<Mount> | undefined;
+  const mount = () => (loading ??= import('./connect-mount.js').then((m) => m.createMount(opts.handlers, opts.streamKeepAliveMs)));
   const sessions = opts.sessions ?? new Sessions();
   const assets = new StaticAssets(opts.assetDir ?? defaultAssetDir());
   const tls = Boolean(opts.tls);
@@ -75,37 +109,45 @@ export function createConsoleHandler(opts: Omit<ConsoleOptions, 'host' | 'port'>
     res.writeHead(status, { 'Content-Type': 'application/json', 'Cache-Control': 'no-store', 'Content-Length': Buffer.byteLength(text), ...headers });
     res.end(text);
   };
-  /** `http` overrides the status the code maps to (405, 413). */
-  const sendError = (res: http.ServerResponse, code: number, message: string, http?: number) => {
-    const e = rpcError(code, message);
-    sendJson(res, http ?? e.http, e.body);
+  /**
+   * A refusal in the Connect protocol's shape: `{"code", "message"}` with the code's HTTP status
+   * (`http` overrides it: 405, 413); a streaming request gets it as its end-of-stream message.
+   */
+  const sendError = (req: http.IncomingMessage, res: http.ServerResponse, code: number, message: string, httpStatus?: number) => {
+    const error = { code: reasonOf(code).connect, message };
+    if (contentType(req) === CONNECT_STREAM_JSON && req.url?.startsWith('/rpc/') && httpStatus === undefined) {
+      const body = endStreamEnvelope(error);
+      res.writeHead(200, { 'Content-Type': CONNECT_STREAM_JSON, 'Cache-Control': 'no-store', 'Content-Length': body.byteLength });
+      return void res.end(body);
+    }
+    sendJson(res, httpStatus ?? reasonOf(code).http, error);
   };
 
-  const callerOf = (req: http.IncomingMessage, token: string): Caller => ({ token, address: req.socket.remoteAddress ?? 'unknown' });
+  const callerOf = (req: http.IncomingMessage, token: string, sessionId?: string): ConsoleCaller => ({
+    authorization: `Bearer ${token}`,
+    peer: peerOf(req.socket.remoteAddress ?? 'unknown'),
+    // A revoked or expired token ends the session too.
+    settled: (code) => {
+      if (code === Code.UNAUTHENTICATED && sessionId) sessions.delete(sessionId);
+    },
+    onSessionEnd: (fn) => (sessionId ? sessions.onEnd(sessionId, fn) : () => undefined),
+  });
 
-  /** Runs a unary RPC as `caller`; throws HttpError for a refusal. */
-  const unaryJson = async (route: Route, body: unknown, caller: Caller): Promise<unknown> => {
-    let request: unknown;
+  /** A unary RPC without request fields, as proto3 JSON; throws HttpError for a refusal. */
+  const callJson = async (service: keyof ServiceHandlers, method: string, caller: ConsoleCaller): Promise<JsonValue> => {
     try {
-      request = requestFromJson(route, body);
-    } catch {
-      throw new HttpError(400, S.INVALID_ARGUMENT, `request is not a valid ${route.name} request message`);
-    }
-    const out = await invokeUnary(route.handler, request, caller);
-    if (!out.ok) throw new HttpError(rpcError(out.code, '').http, out.code, out.message);
-    try {
-      return responseToJson(route, out.value);
+      return await (await mount()).callJson(service, method, caller);
     } catch (e) {
-      if (e instanceof ResponseTooLarge) throw new HttpError(rpcError(S.RESOURCE_EXHAUSTED, '').http, S.RESOURCE_EXHAUSTED, e.message);
+      if (e instanceof StatusError) throw new HttpError(reasonOf(e.code).http, e.code, e.details);
       throw e;
     }
   };
 
-  const readJson = (req: http.IncomingMessage): Promise<unknown> =>
+  const readBody = (req: http.IncomingMessage): Promise<Buffer> =>
     new Promise((resolve, reject) => {
       const declared = Number(req.headers['content-length'] ?? 0);
       if (declared > LIMITS.requestBytes) {
-        reject(new HttpError(413, S.RESOURCE_EXHAUSTED, `request body exceeds ${LIMITS.requestBytes} bytes`));
+        reject(new HttpError(413, Code.RESOURCE_EXHAUSTED, `request body exceeds ${LIMITS.requestBytes} bytes`));
         return;
       }
       const chunks: Buffer[] = [];
@@ -113,24 +155,26 @@ export function createConsoleHandler(opts: Omit<ConsoleOptions, 'host' | 'port'>
       req.on('data', (c: Buffer) => {
         size += c.byteLength;
         if (size > LIMITS.requestBytes) {
-          reject(new HttpError(413, S.RESOURCE_EXHAUSTED, `request body exceeds ${LIMITS.requestBytes} bytes`));
+          reject(new HttpError(413, Code.RESOURCE_EXHAUSTED, `request body exceeds ${LIMITS.requestBytes} bytes`));
           req.destroy();
           return;
         }
         chunks.push(c);
       });
       req.on('error', reject);
-      req.on('end', () => {
-        try {
-          // Strict: invalid UTF-8, NUL or a lone surrogate is refused, as gRPC requests are.
-          const v = parseStrictJson(Buffer.concat(chunks));
-          if (v === null || typeof v !== 'object' || Array.isArray(v)) throw new Error('not an object');
-          resolve(v);
-        } catch (e) {
-          reject(new HttpError(400, S.INVALID_ARGUMENT, e instanceof BadText ? `request body: ${e.message}` : 'request body must be a JSON object'));
-        }
-      });
+      req.on('end', () => resolve(Buffer.concat(chunks)));
     });
+
+  /** A JSON object body, strictly decoded: invalid UTF-8, NUL or a lone surrogate is refused, as gRPC requests are. */
+  const strictObject = (body: Buffer): JsonValue => {
+    try {
+      const v = parseStrictJson(body);
+      if (v === null || typeof v !== 'object' || Array.isArray(v)) throw new Error('not an object');
+      return v as JsonValue;
+    } catch (e) {
+      throw new HttpError(400, Code.INVALID_ARGUMENT, e instanceof BadText ? `request body: ${e.message}` : 'request body must be a JSON object');
+    }
+  };
 
   const sessionCookie = (value: string, maxAge?: number) =>
     `${cookieName}=${value}; HttpOnly; SameSite=Strict; Path=/${tls ? '; Secure' : ''}${maxAge !== undefined ? `; Max-Age=${maxAge}` : ''}`;
@@ -152,23 +196,23 @@ export function createConsoleHandler(opts: Omit<ConsoleOptions, 'host' | 'port'>
     const id = boundSession(req);
     const token = sessions.token(id);
     if (id && token) return { id, token };
-    if (req.headers[SESSION_HEADER] === undefined) throw new HttpError(401, S.UNAUTHENTICATED, 'not signed in on this page: sign in with a token');
+    if (req.headers[SESSION_HEADER] === undefined) throw new HttpError(401, Code.UNAUTHENTICATED, 'not signed in on this page: sign in with a token');
     if (cookies(req, cookieName).some((other) => sessions.binding(other) !== undefined)) {
       throw new HttpError(
         401,
-        S.UNAUTHENTICATED,
+        Code.UNAUTHENTICATED,
         `${SESSION_CHANGED}: the browser sent a session this page did not sign in to (a sign-in in another tab, or a cookie set by another site on this host); sign in again`,
       );
     }
-    throw new HttpError(401, S.UNAUTHENTICATED, 'not signed in (or the session ended): sign in with a token');
+    throw new HttpError(401, Code.UNAUTHENTICATED, 'not signed in (or the session ended): sign in with a token');
   };
 
   /** Who the token is: WhoAmI, plus its role's rights (absent for workload tokens). */
-  const whoAmI = async (caller: Caller) => {
-    const who = (await unaryJson(routes.get(WHOAMI)!, {}, caller)) as { token?: { role?: string; expiresAtMs?: string | number; workload?: unknown } };
+  const whoAmI = async (caller: ConsoleCaller) => {
+    const who = (await callJson('access', 'whoAmI', caller)) as { token?: { role?: string; expiresAtMs?: string | number; workload?: unknown } };
     // Workload tokens may not list roles (and have none worth showing).
     if (!who.token || who.token.workload) return { token: who.token ?? null, role: null };
-    const roles = (await unaryJson(routes.get(LIST_ROLES)!, {}, caller)) as { roles?: { name: string }[] };
+    const roles = (await callJson('access', 'listRoles', caller)) as { roles?: { name: string }[] };
     return { token: who.token, role: roles.roles?.find((r) => r.name === who.token?.role) ?? null };
   };
 
@@ -178,7 +222,7 @@ export function createConsoleHandler(opts: Omit<ConsoleOptions, 'host' | 'port'>
       try {
         return sendJson(res, 200, await whoAmI(callerOf(req, token)));
       } catch (e) {
-        if (e instanceof HttpError && e.code === S.UNAUTHENTICATED) sessions.delete(id);
+        if (e instanceof HttpError && e.code === Code.UNAUTHENTICATED) sessions.delete(id);
         throw e;
       }
     }
@@ -189,16 +233,16 @@ export function createConsoleHandler(opts: Omit<ConsoleOptions, 'host' | 'port'>
       return res.end();
     }
     if (req.method === 'POST') {
-      const body = (await readJson(req)) as { token?: unknown };
+      const body = strictObject(await readBody(req)) as { token?: unknown };
       const token = typeof body.token === 'string' ? body.token.trim() : '';
-      if (!token) throw new HttpError(400, S.INVALID_ARGUMENT, 'token is required');
-      if (token.length > 4096 || /[\r\n]/.test(token)) throw new HttpError(401, S.UNAUTHENTICATED, 'that token is not valid');
+      if (!token) throw new HttpError(400, Code.INVALID_ARGUMENT, 'token is required');
+      if (token.length > 4096 || /[\r\n]/.test(token)) throw new HttpError(401, Code.UNAUTHENTICATED, 'that token is not valid');
       let who: Awaited<ReturnType<typeof whoAmI>>;
       try {
         who = await whoAmI(callerOf(req, token));
       } catch (e) {
-        if (e instanceof HttpError && e.code === S.UNAUTHENTICATED) {
-          throw new HttpError(401, S.UNAUTHENTICATED, `sign-in refused: ${e.message}`);
+        if (e instanceof HttpError && e.code === Code.UNAUTHENTICATED) {
+          throw new HttpError(401, Code.UNAUTHENTICATED, `sign-in refused: ${e.message}`);
         }
         throw e;
       }
@@ -209,79 +253,34 @@ export function createConsoleHandler(opts: Omit<ConsoleOptions, 'host' | 'port'>
       // The binding goes to this page only (it keeps it in its tab), never into a cookie.
       return sendJson(res, 200, { ...who, binding: sessions.binding(sid) }, { 'Set-Cookie': sessionCookie(sid) });
     }
-    throw new HttpError(405, S.UNIMPLEMENTED, 'use GET, POST or DELETE on /session');
+    throw new HttpError(405, Code.UNIMPLEMENTED, 'use GET, POST or DELETE on /session');
   };
 
-  const handleRpc = async (req: http.IncomingMessage, res: http.ServerResponse, name: string) => {
-    if (req.method !== 'POST') throw new HttpError(405, S.UNIMPLEMENTED, 'RPCs are called with POST');
-    const route = routes.get(name);
-    if (!route) throw new HttpError(404, S.UNIMPLEMENTED, `unknown RPC ${name.slice(0, 120)}`);
+  /** An RPC: the guards and the session here, then the Connect library's handler of the method. */
+  const handleRpc = async (req: http.IncomingMessage, res: http.ServerResponse, path: string) => {
+    if (req.method !== 'POST') throw new HttpError(405, Code.UNIMPLEMENTED, 'RPCs are called with POST');
+    const rpcs = await mount();
+    if (!rpcs.has(path)) throw new HttpError(404, Code.UNIMPLEMENTED, `unknown RPC ${path.slice(1, 121)}`);
     const { id, token } = session(req);
-    const body = await readJson(req);
-    const caller = callerOf(req, token);
-    if (!route.serverStreaming) {
+    const body = await readBody(req);
+    // Unary calls are one JSON object; streaming calls enveloped JSON (the content types the CSRF guard admits).
+    const streaming = contentType(req) === CONNECT_STREAM_JSON;
+    let parsed: JsonValue | undefined;
+    if (streaming) {
+      let fault: string | null;
       try {
-        return sendJson(res, 200, await unaryJson(route, body, caller));
+        fault = envelopeFault(body);
       } catch (e) {
-        // A revoked or expired token ends the session too.
-        if (e instanceof HttpError && e.code === S.UNAUTHENTICATED) sessions.delete(id);
-        throw e;
+        fault = e instanceof BadText ? `request body: ${e.message}` : 'request message must be a JSON object';
       }
+      if (fault) throw new HttpError(400, Code.INVALID_ARGUMENT, fault);
+    } else {
+      parsed = strictObject(body);
     }
-    return stream(route, body, caller, res, id);
-  };
-
-  /** A server stream as newline-delimited JSON: {"result": …} per message, {"error": …} last on failure. */
-  const stream = (route: Route, body: unknown, caller: Caller, res: http.ServerResponse, sessionId: string) => {
-    let request: unknown;
-    try {
-      request = requestFromJson(route, body);
-    } catch {
-      throw new HttpError(400, S.INVALID_ARGUMENT, `request is not a valid ${route.name} request message`);
-    }
-    let started = false;
-    const start = () => {
-      if (started) return;
-      started = true;
-      res.writeHead(200, { 'Content-Type': 'application/x-ndjson', 'Cache-Control': 'no-store', 'X-Accel-Buffering': 'no' });
-    };
-    const call = new SyntheticStream(request, caller, {
-      message: (value) => {
-        let json: unknown;
-        try {
-          json = responseToJson(route, value);
-        } catch (e) {
-          if (!(e instanceof ResponseTooLarge)) throw e;
-          // As gRPC ends a stream whose message exceeds the limit.
-          queueMicrotask(() => call.abort(S.RESOURCE_EXHAUSTED, e.message));
-          return false;
-        }
-        start();
-        return res.write(`${JSON.stringify({ result: json })}\n`);
-      },
-      error: (code, message) => {
-        if (!started) return sendError(res, code, message);
-        res.end(`${JSON.stringify({ error: rpcError(code, message).body })}\n`);
-      },
-      end: () => {
-        start();
-        res.end();
-      },
-    });
-    res.on('drain', () => call.emit('drain'));
-    const unregister = sessions.onEnd(sessionId, () => call.abort(S.UNAUTHENTICATED, 'the session ended: sign in again'));
-    // A blank line now and then keeps proxies from timing the stream out and lets a write
-    // fail (and the subscription end) when the browser vanished without closing.
-    const keepAlive = setInterval(() => {
-      if (started && !res.writableEnded) res.write('\n');
-    }, STREAM_KEEPALIVE_MS);
-    keepAlive.unref();
-    res.on('close', () => {
-      clearInterval(keepAlive);
-      unregister();
-      call.cancel();
-    });
-    (route.handler as (c: unknown) => void)(call);
+    res.setHeader('Cache-Control', 'no-store');
+    // Streams are answered as they come: no buffering proxy (nginx) may hold the messages back.
+    if (streaming) res.setHeader('X-Accel-Buffering', 'no');
+    await rpcs.serve(req, res, path, callerOf(req, token, id), parsed === undefined ? { body } : { json: parsed });
   };
 
   return (req, res) => {
@@ -297,7 +296,7 @@ export function createConsoleHandler(opts: Omit<ConsoleOptions, 'host' | 'port'>
     const refusal = csrfRefusal(req, originOf(req, tls));
     if (refusal) {
       req.resume();
-      return sendError(res, S.PERMISSION_DENIED, refusal);
+      return sendError(req, res, Code.PERMISSION_DENIED, refusal);
     }
     if (!api) {
       if (req.method !== 'GET' && req.method !== 'HEAD') {
@@ -307,13 +306,13 @@ export function createConsoleHandler(opts: Omit<ConsoleOptions, 'host' | 'port'>
       }
       return assets.serve(path, res, req.method === 'HEAD');
     }
-    const work = path === '/session' ? handleSession(req, res) : handleRpc(req, res, path.slice('/rpc/'.length));
+    const work = path === '/session' ? handleSession(req, res) : handleRpc(req, res, path.slice('/rpc'.length));
     work.catch((e: unknown) => {
       req.resume();
       if (res.headersSent) return void res.end();
-      if (e instanceof HttpError) return sendError(res, e.code, e.message, e.http);
+      if (e instanceof HttpError) return sendError(req, res, e.code, e.message, e.http === reasonOf(e.code).http ? undefined : e.http);
       opts.log.error({ path, err: e instanceof Error ? e.name : 'unknown' }, 'console request failed');
-      sendError(res, S.INTERNAL, 'internal error');
+      sendError(req, res, Code.INTERNAL, 'internal error');
     });
   };
 }

@@ -1,6 +1,7 @@
 /**
  * Request checks of the console that do not depend on a route: CSRF (every state-changing
- * request must be a same-origin fetch with a JSON body and the console's header), the Host
+ * request must be a same-origin fetch with a JSON body — plain, or the Connect protocol's
+ * enveloped JSON of streaming calls — and the console's header), the Host
  * header (a loopback console answers only loopback names, which defeats DNS rebinding), and
  * the response headers every answer carries.
  */
@@ -32,7 +33,9 @@ const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 export function csrfRefusal(req: IncomingMessage, origin: string): string | null {
   if (SAFE_METHODS.has(req.method ?? 'GET')) return null;
   const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
-  if (type !== 'application/json') return 'state-changing requests must send Content-Type: application/json';
+  if (type !== 'application/json' && type !== 'application/connect+json') {
+    return 'state-changing requests must send Content-Type: application/json (or application/connect+json for a stream)';
+  }
   if (req.headers[CONSOLE_HEADER] !== '1') return `state-changing requests must send the header ${CONSOLE_HEADER}: 1`;
   const from = req.headers.origin;
   if (from !== undefined && from !== origin) return 'cross-origin request refused';

@@ -1,22 +1,11 @@
 /**
- * One error type for the whole server, with a closed set of codes. The API layer maps each
- * code to a gRPC status in one place (server/api/status.ts). Messages name fields and keys,
+ * One error type for the whole server, with a closed set of codes: those the project's one
+ * status table (client/status-codes.ts) marks as a domain code. Messages name fields and keys,
  * never values.
  */
-export const ERROR_CODES = [
-  'INVALID_ARGUMENT',
-  'NOT_FOUND',
-  'ALREADY_EXISTS',
-  'ABORTED',
-  'FAILED_PRECONDITION',
-  'PERMISSION_DENIED',
-  'UNAUTHENTICATED',
-  'RESOURCE_EXHAUSTED',
-  'UNAVAILABLE',
-  'INTERNAL',
-] as const;
+import type { ErrorCode } from '../../client/status-codes.js';
 
-export type ErrorCode = (typeof ERROR_CODES)[number];
+export { ERROR_CODES, type ErrorCode } from '../../client/status-codes.js';
 
 /** Marks a DomainError, whichever copy of this module made it (see Symbol.hasInstance below). */
 const DOMAIN_ERROR = Symbol.for('secret-groups.DomainError');

@@ -17,7 +17,7 @@ import { createLogger } from '../../server/log.js';
 import { api } from '../helpers/api.js';
 import { call, startTestServer, type TestServer } from '../helpers/in-process.js';
 import { dumpStore } from '../helpers/store-dump.js';
-import { ConsoleClient, rawGet } from './http.js';
+import { ConsoleClient, envelopes, openStream, rawGet } from './http.js';
 
 let t: TestServer;
 let assets: string;
@@ -216,7 +216,7 @@ describe('values reach the browser only through audited reads', () => {
     expect(set.body).not.toContain('fresh-secret');
     expect(set.body).not.toContain('s3cret');
     const file = await c.rpc('SecretGroupService/AddFile', { project: 'p', name: 'db', file: { path: '/etc/k.pem', content: Buffer.from('file-secret').toString('base64') } });
-    expect(file.json.group.files[0]).toEqual({ path: '/etc/k.pem', mode: 0o600, size: 11 });
+    expect(file.json.group.files[0]).toEqual({ path: '/etc/k.pem', mode: 0o600, size: '11' }); // int64 as a string (proto3 JSON)
     expect(file.body).not.toContain(Buffer.from('file-secret').toString('base64'));
     const w = await c.rpc('ProjectService/UpdateWorkload', { project: 'p', name: 'api', setRuntimeVariables: { OWN: 'own-secret' } });
     expect(w.json.workload.valuesRedacted).toBe(true);
@@ -266,29 +266,8 @@ describe('errors', () => {
   });
 });
 
-describe('server streams as newline-delimited JSON', () => {
-  async function* lines(res: Response): AsyncGenerator<any> { // eslint-disable-line @typescript-eslint/no-explicit-any
-    const reader = res.body!.getReader();
-    let buf = '';
-    for (;;) {
-      const { value, done } = await reader.read();
-      if (done) return;
-      buf += Buffer.from(value).toString('utf8');
-      let i: number;
-      while ((i = buf.indexOf('\n')) >= 0) {
-        const line = buf.slice(0, i);
-        buf = buf.slice(i + 1);
-        if (line.trim()) yield JSON.parse(line); // blank lines are keep-alives
-      }
-    }
-  }
-  const open = async (c: ConsoleClient, method: string, body: unknown, signal: AbortSignal) =>
-    fetch(new URL(`/rpc/secretgroups.v1.${method}`, url), {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', 'x-sg-console': '1', 'x-sg-session': c.binding, cookie: c.cookie },
-      body: JSON.stringify(body),
-      signal,
-    });
+describe('server streams in the Connect protocol (enveloped JSON)', () => {
+  const open = (c: ConsoleClient, method: string, body: unknown, signal: AbortSignal) => openStream(c, method, body, signal);
 
   it('Watch sends the resolution, then each change; aborting the fetch ends the subscription', async () => {
     const c = new ConsoleClient(url);
@@ -296,14 +275,14 @@ describe('server streams as newline-delimited JSON', () => {
     const abort = new AbortController();
     const res = await open(c, 'ResolverService/Watch', { project: 'p', workload: 'api', scope: 'SCOPE_RUNTIME' }, abort.signal);
     expect(res.status).toBe(200);
-    expect(res.headers.get('content-type')).toBe('application/x-ndjson');
-    const it = lines(res);
+    expect(res.headers.get('content-type')).toBe('application/connect+json');
+    const it = envelopes(res);
     const first = (await it.next()).value;
-    expect(first.result.resolution.variables.PASSWORD).toBe('s3cret');
+    expect(first.message.resolution.variables.PASSWORD).toBe('s3cret');
     expect(t.server.watchers()).toBe(1);
     await api(t.admin).setVars('p', 'db', { STREAMED: 'yes' });
     const second = (await it.next()).value;
-    expect(second.result.resolution.variables.STREAMED).toBe('yes');
+    expect(second.message.resolution.variables.STREAMED).toBe('yes');
     abort.abort();
     await expect.poll(() => t.server.watchers()).toBe(0);
   });
@@ -312,22 +291,25 @@ describe('server streams as newline-delimited JSON', () => {
     const c = new ConsoleClient(url);
     await c.signIn(t.adminToken);
     const res = await open(c, 'ResolverService/Watch', { project: 'p', workload: 'api' }, AbortSignal.timeout(10_000));
-    const it = lines(res);
-    expect((await it.next()).value.result).toBeDefined();
+    const it = envelopes(res);
+    expect((await it.next()).value.message).toBeDefined();
     expect(t.server.watchers()).toBe(1);
     expect((await c.send('DELETE', '/session')).status).toBe(204);
-    expect((await it.next()).value).toEqual({ error: { code: 'unauthenticated', message: 'the session ended: sign in again' } });
+    expect((await it.next()).value).toEqual({ end: { error: { code: 'unauthenticated', message: 'the session ended: sign in again' } } });
     expect((await it.next()).done).toBe(true);
     await expect.poll(() => t.server.watchers()).toBe(0);
   });
 
-  it('a stream refused before its first message is a plain error answer', async () => {
+  it('a stream refused before its first message ends with the error, as Connect streams do', async () => {
     const viewer = await api(t.admin).createToken({ name: 'stream-viewer', role: 'viewer' });
     const c = new ConsoleClient(url);
     await c.signIn(viewer.token);
     const res = await open(c, 'ResolverService/Watch', { project: 'p', workload: 'api' }, AbortSignal.timeout(5000));
-    expect(res.status).toBe(403);
-    expect(((await res.json()) as { code: string }).code).toBe('permission_denied');
+    expect(res.status).toBe(200);
+    const all = [];
+    for await (const e of envelopes(res)) all.push(e);
+    expect(all).toHaveLength(1);
+    expect(all[0]!.end.error.code).toBe('permission_denied');
   });
 
   it('WatchProject announces changes made through gRPC', async () => {
@@ -335,13 +317,31 @@ describe('server streams as newline-delimited JSON', () => {
     await c.signIn(t.adminToken);
     const abort = new AbortController();
     const res = await open(c, 'ProjectService/WatchProject', { project: 'p' }, abort.signal);
-    const it = lines(res);
-    const first = Number((await it.next()).value.result.version);
+    const it = envelopes(res);
+    const first = Number((await it.next()).value.message.version);
     await api(t.admin).setVars('p', 'db', { ANOTHER: '1' });
     const next = (await it.next()).value;
-    expect(Number(next.result.version)).toBeGreaterThan(first);
+    expect(Number(next.message.version)).toBeGreaterThan(first);
     expect(JSON.stringify(next)).not.toContain('ANOTHER');
     abort.abort();
+  });
+
+  it('an idle WatchProject stream repeats its last version as a keep-alive', async () => {
+    const own = await startTestServer({ consoleAddr: '127.0.0.1:0', consoleAssetDir: assets, consoleStreamKeepAliveMs: 100 });
+    try {
+      await api(own.admin).createProject('quiet');
+      const c = new ConsoleClient(own.server.consoleUrl!);
+      await c.signIn(own.adminToken);
+      const abort = new AbortController();
+      const it = envelopes(await openStream(c, 'ProjectService/WatchProject', { project: 'quiet' }, abort.signal));
+      const first = (await it.next()).value.message;
+      // Nothing changes: the same message comes again (and again), never an end.
+      expect((await it.next()).value).toEqual({ message: first });
+      expect((await it.next()).value).toEqual({ message: first });
+      abort.abort();
+    } finally {
+      await own.stop();
+    }
   });
 });
 

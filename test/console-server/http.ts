@@ -71,3 +71,42 @@ export function rawGet(base: string, path: string, host: string): Promise<number
     req.end();
   });
 }
+
+/** The Connect protocol's envelope of one streaming request message (flags 0, JSON). */
+export function envelope(message: unknown): Buffer {
+  const json = Buffer.from(JSON.stringify(message));
+  const head = Buffer.alloc(5);
+  head.writeUInt32BE(json.byteLength, 1);
+  return Buffer.concat([head, json]);
+}
+
+/** Opens a server stream as the page does: POST application/connect+json, one enveloped request. */
+export function openStream(c: ConsoleClient, method: string, body: unknown, signal: AbortSignal, headers: Record<string, string> = {}): Promise<Response> {
+  return fetch(new URL(`/rpc/secretgroups.v1.${method}`, c.base), {
+    method: 'POST',
+    headers: { 'content-type': 'application/connect+json', 'x-sg-console': '1', 'x-sg-session': c.binding, cookie: c.cookie, ...headers },
+    body: envelope(body),
+    signal,
+  });
+}
+
+/**
+ * A stream's messages: `{ message }` for each data envelope, then `{ end }` with the end-stream
+ * message (`{}` or `{ error: { code, message } }`).
+ */
+export async function* envelopes(res: Response): AsyncGenerator<{ message?: any; end?: any }> { // eslint-disable-line @typescript-eslint/no-explicit-any
+  const reader = res.body!.getReader();
+  let buf = Buffer.alloc(0);
+  for (;;) {
+    while (buf.byteLength >= 5 && buf.byteLength >= 5 + buf.readUInt32BE(1)) {
+      const size = buf.readUInt32BE(1);
+      const json = JSON.parse(buf.subarray(5, 5 + size).toString('utf8'));
+      const flags = buf[0]!;
+      buf = buf.subarray(5 + size);
+      yield flags & 0x02 ? { end: json } : { message: json };
+    }
+    const { value, done } = await reader.read();
+    if (done) return;
+    buf = Buffer.concat([buf, Buffer.from(value)]);
+  }
+}

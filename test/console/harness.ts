@@ -71,8 +71,8 @@ export function recordResponses(page: Page): { bodies: { url: string; body: stri
   const pending: Promise<void>[] = [];
   const bodies: { url: string; body: string }[] = [];
   const on = (res: Response) => {
-    // Streams (WatchProject) stay open; their lines name nothing and hold no value.
-    if ((res.headers()['content-type'] ?? '').includes('ndjson')) return;
+    // Streams (WatchProject, application/connect+json) stay open; their messages name nothing and hold no value.
+    if ((res.headers()['content-type'] ?? '').includes('connect+json')) return;
     pending.push(
       res.text().then(
         (body) => void bodies.push({ url: res.url(), body }),

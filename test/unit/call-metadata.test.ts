@@ -1,6 +1,6 @@
 import * as grpc from '@grpc/grpc-js';
 import { expect, it } from 'vitest';
-import { forgetMetadata } from '../../server/api/call.js';
+import { forgetMetadata } from '../../server/api/grpc-adapter.js';
 
 it('a long-lived call forgets its request metadata, the bearer token among it', () => {
   const metadata = new grpc.Metadata();

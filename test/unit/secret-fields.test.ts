@@ -24,7 +24,7 @@ import type { Principal } from '../../server/security/principal.js';
 import { viewAddon, viewGroup, viewWorkload } from '../../server/service/redact.js';
 import { recordValueReads } from '../../server/service/value-reads.js';
 import type { Deps } from '../../server/service/deps.js';
-import { redactRecords } from '../../server/console/rpc-routes.js';
+import { redactRecords } from '../../server/console/connect-mount.js';
 import { sealedSqlite } from '../security/helpers.js';
 
 const VALUE = 'hunter2-the-secret';
@@ -142,7 +142,7 @@ describe('every path hides each field of the table', () => {
 });
 
 describe('no path names a secret field itself', () => {
-  const paths = ['server/service/redact.ts', 'server/service/value-reads.ts', 'server/store/sealed-store.ts', 'server/log.ts', 'server/console/rpc-routes.ts'];
+  const paths = ['server/service/redact.ts', 'server/service/value-reads.ts', 'server/store/sealed-store.ts', 'server/log.ts', 'server/console/connect-mount.ts'];
   const fields = [...new Set(Object.values(SECRET_FIELDS).flatMap((t) => Object.keys(t)))];
   for (const path of paths) {
     it(path, () => {

@@ -3,9 +3,10 @@ import type { AccessServiceServer } from '../../../gen/secretgroups/v1/access_se
 import type { AccessService } from '../../service/access.js';
 import { denied } from '../../domain/errors.js';
 import { unary, type ApiContext } from '../call.js';
+import type { HandlersOf } from '../grpc-adapter.js';
 import { auditToPb, bindingToPb, roleFromPb, roleToPb, tokenToPb } from '../mappers.js';
 
-export function accessHandlers(ctx: ApiContext, svc: AccessService): AccessServiceServer {
+export function accessHandlers(ctx: ApiContext, svc: AccessService): HandlersOf<AccessServiceServer> {
   return {
     createToken: unary(ctx, 'CreateToken', async (p, req) => {
       const { secret, token } = await svc.create(p, {

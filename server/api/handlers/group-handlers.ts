@@ -5,6 +5,7 @@ import type { GroupChange } from '../../domain/group-changes.js';
 import { ImportFormat, type PreviewChangeRequest, type SecretGroupServiceServer } from '../../../gen/secretgroups/v1/secret_group_service.js';
 import type { GroupsService, MutationResult } from '../../service/groups.js';
 import { unary, type ApiContext } from '../call.js';
+import type { HandlersOf } from '../grpc-adapter.js';
 import { fileFromPb, groupScopeFromPb, groupToPb, restrictionsFromPb, scopeToPb, typeFromPb, typeToPb } from '../mappers.js';
 import { viewAs } from '../../security/keys-only.js';
 
@@ -71,7 +72,7 @@ const out = (g: MutationResult | null) => ({
 });
 
 /** The RPCs of the console's read-only views live in insight-handlers.ts. */
-type CoreGroupRpcs = Omit<SecretGroupServiceServer, 'listGroupDependents' | 'diffGroupRevisions' | 'revealValue'>;
+type CoreGroupRpcs = Omit<HandlersOf<SecretGroupServiceServer>, 'listGroupDependents' | 'diffGroupRevisions' | 'revealValue'>;
 
 export function groupHandlers(ctx: ApiContext, svc: GroupsService): CoreGroupRpcs {
   const mutation = <K extends keyof PreviewChangeRequest>(method: string, field: K) =>

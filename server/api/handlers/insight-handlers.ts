@@ -11,6 +11,7 @@ import type { GroupInsights } from '../../service/group-insights.js';
 import type { ProjectWatch } from '../../service/project-watch.js';
 import type { RevealKind as DomainRevealKind, RevealService } from '../../service/reveal.js';
 import { serverStream, unary, type ApiContext } from '../call.js';
+import type { HandlersOf } from '../grpc-adapter.js';
 import { resolveScopeFromPb, scopeToPb } from '../mappers.js';
 
 const REVEAL_KINDS = new Map<RevealKind, DomainRevealKind>([
@@ -37,7 +38,7 @@ export interface InsightServices {
 export function groupInsightHandlers(
   ctx: ApiContext,
   svc: InsightServices,
-): Pick<SecretGroupServiceServer, 'listGroupDependents' | 'diffGroupRevisions' | 'revealValue'> {
+): Pick<HandlersOf<SecretGroupServiceServer>, 'listGroupDependents' | 'diffGroupRevisions' | 'revealValue'> {
   return {
     listGroupDependents: unary(ctx, 'ListGroupDependents', async (p, req) => ({
       dependents: (await svc.insights.dependents(p, req.project, req.name, scopesOf(req.scope))).map((d) => ({ ...d, scope: scopeToPb(d.scope) })),
@@ -56,17 +57,14 @@ export function groupInsightHandlers(
   };
 }
 
-export function projectWatchHandlers(ctx: ApiContext, svc: InsightServices): Pick<ProjectServiceServer, 'watchProject'> {
+export function projectWatchHandlers(ctx: ApiContext, svc: InsightServices): Pick<HandlersOf<ProjectServiceServer>, 'watchProject'> {
   return {
-    watchProject: serverStream(ctx, 'WatchProject', (p, call, stream) =>
-      svc.projectWatch.watch(p, call.request.project, {
+    watchProject: serverStream(ctx, 'WatchProject', (p, req, stream) =>
+      svc.projectWatch.watch(p, req.project, {
         change: (version, deleted) => {
           if (stream.ended) return;
-          call.write({ version, deleted } as WatchProjectResponse);
-          if (deleted) {
-            stream.end();
-            call.end();
-          }
+          stream.write({ version, deleted } as WatchProjectResponse);
+          if (deleted) stream.end();
         },
         // A revoked or expired token, or lost rights: ended by the stream guard within 1 s.
         fail: (code, message) => {

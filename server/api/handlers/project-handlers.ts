@@ -2,11 +2,12 @@
 import type { ProjectServiceServer } from '../../../gen/secretgroups/v1/project_service.js';
 import type { ProjectsService } from '../../service/projects.js';
 import { unary, type ApiContext } from '../call.js';
+import type { HandlersOf } from '../grpc-adapter.js';
 import { viewAs } from '../../security/keys-only.js';
 import { addonToPb, bindingToPb, kindFromPb, projectToPb, workloadToPb } from '../mappers.js';
 
 /** WatchProject lives in insight-handlers.ts. */
-export function projectHandlers(ctx: ApiContext, svc: ProjectsService): Omit<ProjectServiceServer, 'watchProject'> {
+export function projectHandlers(ctx: ApiContext, svc: ProjectsService): Omit<HandlersOf<ProjectServiceServer>, 'watchProject'> {
   return {
     createProject: unary(ctx, 'CreateProject', async (p, req) => ({ project: projectToPb(await svc.createProject(p, req.name)) })),
     getProject: unary(ctx, 'GetProject', async (p, req) => ({ project: projectToPb(await svc.getProject(p, req.name)) })),

@@ -13,8 +13,8 @@ import type { ResolverService } from '../../service/resolver.js';
 import type { ResolutionEncoder, ResolutionKeys } from '../../watch/snapshots.js';
 import type { WatchEncoder } from '../../watch/hub.js';
 import { serverStream, unary, unaryFast, type ApiContext } from '../call.js';
+import type { HandlersOf } from '../grpc-adapter.js';
 import { conflictToPb, provenanceToPb, resolutionToPb, resolveScopeFromPb } from '../mappers.js';
-import { GRPC_CODES } from '../status.js';
 
 /**
  * ResolveResponse and WatchResponse both carry the Resolution as field 1, so one encoding
@@ -31,7 +31,7 @@ export const watchEncoder: WatchEncoder = {
   heartbeat: (timeMs) => WatchResponse.encode({ heartbeat: { timeMs } }).finish(),
 };
 
-export function resolverHandlers(ctx: ApiContext, svc: ResolverService): ResolverServiceServer {
+export function resolverHandlers(ctx: ApiContext, svc: ResolverService): HandlersOf<ResolverServiceServer> {
   return {
     // Pre-encoded once per snapshot and identity: the serializer passes the bytes through.
     resolve: unaryFast(
@@ -58,23 +58,13 @@ export function resolverHandlers(ctx: ApiContext, svc: ResolverService): Resolve
     watch: serverStream(
       ctx,
       'Watch',
-      (p, call, stream) =>
-        svc.watch(p, call.request.project, call.request.workload, resolveScopeFromPb(call.request.scope), call.request.etag, call.request.tags, {
-          // Pre-encoded, passed through. Nothing after the end: a subscriber whose transport
-          // was full may still hold a resolution for the moment it drains.
-          write: (bytes, written) => {
-            if (stream.ended) {
-              written?.();
-              return true;
-            }
-            // The callback runs once grpc-js has handed the frame to HTTP/2 (the hub's fan-out window).
-            return call.write(bytes as unknown as WatchResponse, written && (() => written()));
-          },
-          onDrain: (fn) => call.once('drain', fn),
-          fail: (code, message) => {
-            stream.end();
-            call.emit('error', { code: GRPC_CODES[code], details: message });
-          },
+      (p, req, stream) =>
+        svc.watch(p, req.project, req.workload, resolveScopeFromPb(req.scope), req.etag, req.tags, {
+          // Pre-encoded, passed through. Nothing after the end (StreamCall.write): a subscriber
+          // whose transport was full may still hold a resolution for the moment it drains.
+          write: (bytes, written) => stream.write(bytes as unknown as WatchResponse, written),
+          onDrain: (fn) => stream.onDrain(fn),
+          fail: (code, message) => stream.close(code, message),
         }),
       { auditRefused: true },
     ),
