@@ -98,6 +98,7 @@ export function resolveWorkload(
 ): Resolution {
   const withProvenance = opts.provenance ?? true;
   const eligible = prepared.filter((p) => isEligible(p.group, workload, scope));
+  if (!withProvenance) return merged(project, workload, scope, eligible, opts.etag !== false);
 
   const variables: Vars = {};
   const varSources = new Map<string, Source[]>();
@@ -180,13 +181,91 @@ export function resolveWorkload(
   };
 }
 
+/**
+ * The resolution without provenance (what Resolve and Watch cache): the same variables, files,
+ * conflicts and groups as the provenance path above, without a source list per key. It runs
+ * for every watched identity on every change of its project, so it allocates per key only
+ * what it returns.
+ */
+function merged(project: string, workload: Workload, scope: ResolveScope, eligible: readonly PreparedGroup[], withEtag: boolean): Resolution {
+  const variables: Vars = {};
+  /** key -> the group that set it first (the winner); for keys set again at its priority, every tied group. */
+  const winners = new Map<string, SecretGroup>();
+  const tiedKeys = new Map<string, string[]>();
+  const fileWinners = new Map<string, { file: ResolvedFile; group: SecretGroup }>();
+  const tiedFiles = new Map<string, string[]>();
+  for (const p of eligible) {
+    const g = p.group;
+    const values = p.values;
+    for (const key of Object.keys(values)) {
+      const winner = winners.get(key);
+      if (!winner) {
+        winners.set(key, g);
+        variables[key] = values[key]!;
+      } else if (winner.priority === g.priority) tie(tiedKeys, key, winner.name, g.name);
+    }
+    for (const file of g.files) {
+      const winner = fileWinners.get(file.path);
+      if (!winner) fileWinners.set(file.path, { file: { path: file.path, content: file.content, mode: file.mode }, group: g });
+      else if (winner.group.priority === g.priority) tie(tiedFiles, file.path, winner.group.name, g.name);
+    }
+  }
+  const own = scope === 'runtime' ? workload.runtimeVariables : workload.buildArguments;
+  for (const key of Object.keys(own)) variables[key] = own[key]!;
+
+  const conflicts: Conflict[] = [];
+  const contributing = new Set<string>();
+  const sortedVars: Vars = {};
+  for (const key of Object.keys(variables).sort()) {
+    sortedVars[key] = variables[key]!;
+    if (Object.hasOwn(own, key)) continue;
+    const winner = winners.get(key)!;
+    contributing.add(winner.name);
+    const tied = tiedKeys.get(key);
+    if (tied) conflicts.push({ key, priority: winner.priority, groups: tied, winner: winner.name });
+  }
+  const paths = [...fileWinners.keys()].sort();
+  const files: ResolvedFile[] = [];
+  for (const path of paths) {
+    const { file, group } = fileWinners.get(path)!;
+    files.push(file);
+    contributing.add(group.name);
+    const tied = tiedFiles.get(path);
+    if (tied) conflicts.push({ key: path, priority: group.priority, groups: tied, winner: group.name });
+  }
+  return {
+    project,
+    workload: workload.name,
+    scope,
+    variables: sortedVars,
+    files,
+    etag: withEtag ? etagOf(sortedVars, files) : '',
+    provenance: [],
+    fileProvenance: [],
+    conflicts,
+    contributingGroups: [...contributing].sort(),
+    eligibleGroups: eligible.map((p) => p.group.name).sort(),
+  };
+}
+
+/** Records `name` as tied with `winner` on `key` (the winner first, then in merge order). */
+function tie(ties: Map<string, string[]>, key: string, winner: string, name: string): void {
+  const list = ties.get(key);
+  if (list) list.push(name);
+  else ties.set(key, [winner, name]);
+}
+
 /** Hash of the canonical content (sorted keys, files by path): equal content, equal etag. */
 export function etagOf(variables: Vars, files: readonly ResolvedFile[]): string {
   const h = createHash('sha256');
+  // The variables as one string, hashed in one call: the same bytes as one call per piece (the
+  // digest is unchanged), without a crossing into the hash's native code per key and value.
+  let text = '';
   for (const key of Object.keys(variables).sort()) {
-    h.update(`v${key.length}:${key}${Buffer.byteLength(variables[key]!)}:`);
-    h.update(variables[key]!);
+    const value = variables[key]!;
+    text += `v${key.length}:${key}${Buffer.byteLength(value)}:${value}`;
   }
+  h.update(text);
   for (const f of [...files].sort((a, b) => (a.path < b.path ? -1 : 1))) {
     h.update(`f${Buffer.byteLength(f.path)}:${f.path}${f.mode}:${f.content.byteLength}:`);
     h.update(f.content);

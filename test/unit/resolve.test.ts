@@ -1,6 +1,7 @@
 /**
  * Every resolution rule of docs/architecture.md ("Resolution rules"), one case per rule; each case name states the rule.
  */
+import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { applyGroupChange } from '../../server/domain/group-changes.js';
 import { DomainError } from '../../server/domain/errors.js';
@@ -560,6 +561,21 @@ describe('resolve: cross-group templates, rotation, etag and errors', () => {
   it('etag depends on content only: two workloads with equal resolutions share it', () => {
     const snap = snapshot({ workloads: [workload('api'), workload('web')], groups: [group('g', { variables: { K: 'v' } })] });
     expect(resolve(snap, 'api', 'runtime').etag).toBe(resolve(snap, 'web', 'runtime').etag);
+  });
+
+  it('etag keeps its value across releases (agents hold etags): the hash of each key and value piece in turn', () => {
+    const variables: Vars = { B: 'zwei €', A: '1', E: '', 'K_\u00e9': 'x'.repeat(70_000) };
+    const files = [file('/z', 'bytes\0'), file('/a', 'é', 0o644)];
+    const h = createHash('sha256');
+    for (const key of Object.keys(variables).sort()) {
+      h.update(`v${key.length}:${key}${Buffer.byteLength(variables[key]!)}:`);
+      h.update(variables[key]!);
+    }
+    for (const f of [...files].sort((a, b) => (a.path < b.path ? -1 : 1))) {
+      h.update(`f${Buffer.byteLength(f.path)}:${f.path}${f.mode}:${f.content.byteLength}:`);
+      h.update(f.content);
+    }
+    expect(etagOf(variables, files)).toBe(h.digest('base64url').slice(0, 27));
   });
 
   const base: { variables: Vars; files: SecretFile[] } = { variables: { K: 'v', L: 'w' }, files: [file('/f', 'content', 0o600)] };
