@@ -103,6 +103,7 @@ class Subscriber {
 
 /** One resolution on its way to an identity's subscribers. */
 interface Delivery {
+  change: Change;
   identity: Identity;
   bytes: Uint8Array;
   etag: string;
@@ -112,12 +113,27 @@ interface Delivery {
   started: bigint;
 }
 
+/**
+ * A change of one project on its way to its watchers. Its identities are resolved one at a time
+ * as the pump reaches them, each just before its own subscribers are written: the writer's
+ * answer and the first deliveries do not wait for every identity's resolution, and a newer
+ * change of the project takes over the identities this one has not reached yet.
+ */
+interface Change {
+  project: string;
+  state: ProjectState;
+  /** The project's identities when it changed (later ones subscribed to this state or a newer one). */
+  identities: Identity[];
+  next: number;
+  started: bigint;
+}
+
 interface Identity {
   project: string;
   workload: string;
   scope: ResolveScope;
   subscribers: Set<Subscriber>;
-  /** The etag last sent to this identity's subscribers. */
+  /** The etag last sent to all of this identity's subscribers; null when they may differ. */
   etag: string | null;
 }
 
@@ -126,8 +142,12 @@ export class WatchHub {
   private readonly projects = new Map<string, Map<string, Identity>>();
   private heartbeat: NodeJS.Timeout | undefined;
   private count = 0;
-  /** Fan-outs waiting to be written, oldest first (see pump). */
-  private readonly deliveries: Delivery[] = [];
+  /** Project changes waiting to be resolved and written, oldest first (see pump). */
+  private readonly changes: Change[] = [];
+  /** The newest change of each project with one on its way: older ones stop where they are. */
+  private readonly newest = new Map<string, Change>();
+  /** The identity being written. */
+  private delivery: Delivery | undefined;
   /** Fan-out writes of the current window generation not yet handed on. */
   private inFlight = 0;
   /** Bumped when a stalled window is given up: completions of older writes are then ignored. */
@@ -168,17 +188,16 @@ export class WatchHub {
     if (!identities) this.projects.set(project, (identities = new Map()));
     const key = `${workload}\0${scope}`;
     let identity = identities.get(key);
-    if (!identity) identities.set(key, (identity = { project, workload, scope, subscribers: new Set(), etag: null }));
+    // A new identity's one subscriber holds this resolution. An existing identity's etag is left
+    // alone, even when null (a delivery cut short): the next change then writes to everyone.
+    if (!identity) identities.set(key, (identity = { project, workload, scope, subscribers: new Set(), etag: resolution.etag }));
     const sub = new Subscriber(identity, sink);
     identity.subscribers.add(sub);
     this.count++;
     if (etag && etag === resolution.etag) {
       sub.etag = etag;
       sub.sendEvent(this.encoder.unchanged(etag), false);
-    } else {
-      identity.etag ??= resolution.etag;
-      sub.sendResolution(resolution.bytes, resolution.etag);
-    }
+    } else sub.sendResolution(resolution.bytes, resolution.etag);
     let done = false;
     return () => {
       if (done) return;
@@ -219,13 +238,37 @@ export class WatchHub {
 
   private projectChanged(project: string, state: ProjectState | null): void {
     const identities = this.projects.get(project);
-    if (!identities) return;
-    const started = process.hrtime.bigint();
-    for (const identity of [...identities.values()]) {
-      if (!state) {
+    if (!state) {
+      this.newest.delete(project);
+      for (const identity of identities?.values() ?? []) {
         for (const sub of identity.subscribers) sub.sink.fail('NOT_FOUND', `project ${project} was deleted`);
+      }
+      return;
+    }
+    if (!identities) return;
+    const change: Change = { project, state, identities: [...identities.values()], next: 0, started: process.hrtime.bigint() };
+    this.newest.set(project, change);
+    this.changes.push(change);
+    if (!this.pumpScheduled) this.pump();
+  }
+
+  /**
+   * The next identity of the oldest change whose resolution differs from what its subscribers
+   * were last sent, resolved now; undefined when no change is left. `spend` counts each
+   * resolution against the pump's budget.
+   */
+  private nextDelivery(spend: () => boolean): Delivery | undefined {
+    while (this.changes.length) {
+      const change = this.changes[0]!;
+      const { project, state } = change;
+      if (this.newest.get(project) !== change || change.next >= change.identities.length) {
+        this.changes.shift();
+        if (this.newest.get(project) === change) this.newest.delete(project);
         continue;
       }
+      if (!spend()) return undefined;
+      const identity = change.identities[change.next++]!;
+      if (identity.subscribers.size === 0) continue;
       let resolution: CachedResolution;
       try {
         resolution = state.resolution(identity.workload, identity.scope);
@@ -238,38 +281,40 @@ export class WatchHub {
       }
       if (identity.etag === resolution.etag) continue; // unchanged: never re-sent
       identity.etag = resolution.etag;
-      this.deliver(identity, resolution.bytes, resolution.etag, started);
+      return { change, identity, bytes: resolution.bytes, etag: resolution.etag, subscribers: [...identity.subscribers], next: 0, started: change.started };
     }
-  }
-
-  /** Queues one encoded resolution for an identity's subscribers and starts writing it. */
-  private deliver(identity: Identity, bytes: Uint8Array, etag: string, started: bigint): void {
-    if (identity.subscribers.size === 0) return;
-    this.deliveries.push({ identity, bytes, etag, subscribers: [...identity.subscribers], next: 0, started });
-    if (!this.pumpScheduled) this.pump();
+    return undefined;
   }
 
   /**
-   * Writes queued fan-outs in order: at most FANOUT_CHUNK subscribers per turn of the event
-   * loop, and at most FANOUT_WINDOW writes not yet handed on by their transports.
+   * Resolves and writes queued changes in order: at most FANOUT_CHUNK resolutions and writes per
+   * turn of the event loop, and at most FANOUT_WINDOW writes not yet handed on by their
+   * transports.
    */
   private pump(): void {
     this.pumpScheduled = false;
     let budget = FANOUT_CHUNK;
-    while (this.deliveries.length) {
-      const d = this.deliveries[0]!;
-      // A newer change took over this identity: it delivers to everyone, this one stops.
-      if (d.identity.etag !== d.etag || d.next >= d.subscribers.length) {
-        this.deliveries.shift();
-        if (d.identity.etag === d.etag) this.onPush?.(Number(process.hrtime.bigint() - d.started) / 1e9);
+    const spend = () => budget-- > 0;
+    for (;;) {
+      const d = this.delivery ?? (this.delivery = this.nextDelivery(spend));
+      if (!d) {
+        if (budget < 0) this.again();
+        return;
+      }
+      if (this.newest.get(d.change.project) !== d.change) {
+        // A newer change took over: it resolves this identity again and writes to every
+        // subscriber that was not sent its result, which may equal this one's for some.
+        d.identity.etag = null;
+        this.delivery = undefined;
+        continue;
+      }
+      if (d.next >= d.subscribers.length) {
+        this.delivery = undefined;
+        this.onPush?.(Number(process.hrtime.bigint() - d.started) / 1e9);
         continue;
       }
       if (this.inFlight >= FANOUT_WINDOW) return this.waitForWindow();
-      if (budget-- === 0) {
-        this.pumpScheduled = true;
-        setImmediate(() => this.pump());
-        return;
-      }
+      if (!spend()) return this.again();
       const sub = d.subscribers[d.next++]!;
       if (!d.identity.subscribers.has(sub)) continue;
       const generation = this.generation;
@@ -284,6 +329,12 @@ export class WatchHub {
       if (sub.sendResolution(d.bytes, d.etag, written)) this.inFlight++;
       else counted = false;
     }
+  }
+
+  /** The budget of this turn is spent: go on in the next one. */
+  private again(): void {
+    this.pumpScheduled = true;
+    setImmediate(() => this.pump());
   }
 
   private waitForWindow(): void {
