@@ -149,6 +149,50 @@ describe('WatchHub', () => {
     expect(sinks.filter((s) => s.texts().includes('resolution:2')).length).toBeLessThan(1200);
   });
 
+  it('a change overtaken midway by one that leaves the identity as it was still reaches every subscriber, once', async () => {
+    await store.createRecord('group', group('h', { restrictions: { restricted: true, workloads: ['other'], tags: [] }, variables: { B: '1' } }));
+    await snapshots.refresh('p');
+    const sinks = Array.from({ length: 1200 }, () => new FakeSink());
+    const state = await snapshots.get('p');
+    for (const sink of sinks) hub.subscribe(state, 'api', 'runtime', '', sink);
+    await setA('2'); // written to the first subscribers only
+    expect(sinks.filter((k) => k.texts().includes('resolution:2')).length).toBeLessThan(1200);
+    // A change that does not reach `api`: its resolution stays what the first ones were sent.
+    await store.updateRecord('group', group('h', { revision: 2, restrictions: { restricted: true, workloads: ['other'], tags: [] }, variables: { B: '2' } }));
+    await snapshots.refresh('p');
+    for (let waited = 0; waited < 2_000 && !sinks.every((k) => k.texts().at(-1) === 'resolution:2'); waited += 10) {
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    for (const sink of sinks) expect(sink.texts()).toEqual(['resolution:1', 'resolution:2']);
+  });
+
+  it("resolves a change's identities as it writes them: the change is published before most are resolved", async () => {
+    const names = Array.from({ length: 700 }, (_, i) => `w${i}`);
+    for (const name of names) await store.createRecord('workload', workload(name));
+    let resolved = 0;
+    const counted = new Snapshots(store, encodeResolution, (hit) => void (hit || resolved++));
+    const own = new WatchHub(counted, encoder, 0);
+    const state = await counted.get('p');
+    const sinks = names.map((name) => {
+      const sink = new FakeSink();
+      own.subscribe(state, name, 'runtime', '', sink);
+      return sink;
+    });
+    const got = () => sinks.filter((k) => k.texts().includes('resolution:2')).length;
+    resolved = 0;
+    revision++;
+    await store.updateRecord('group', group('g', { revision, variables: { A: '2' } }));
+    await counted.refresh('p');
+    expect(got()).toBeGreaterThan(0);
+    expect(resolved).toBeLessThan(700);
+    for (let i = 0; i < 200 && got() < 700; i++) {
+      for (const k of sinks) k.complete();
+      await new Promise((r) => setImmediate(r));
+    }
+    for (const sink of sinks) expect(sink.texts()).toEqual(['resolution:1', 'resolution:2']);
+    expect(resolved).toBe(700);
+  });
+
   it('keeps at most a window of fan-out writes in flight, and goes on as transports hand them on', async () => {
     const sinks = Array.from({ length: 1000 }, () => new FakeSink());
     const state = await snapshots.get('p');
