@@ -3,7 +3,7 @@
  * (docs/architecture.md, "Resolution rules").
  * Pure: the same snapshot always gives the same result, whatever order groups were created in.
  */
-import { createHash } from 'node:crypto';
+import { createHash, hash } from 'node:crypto';
 import { addonValues } from './addon-links.js';
 import { DomainError, notFound, precondition } from './errors.js';
 import { LIMITS } from './limits.js';
@@ -15,6 +15,7 @@ import type {
   ResolveScope,
   ResolvedFile,
   Resolution,
+  SecretFile,
   SecretGroup,
   Source,
   Vars,
@@ -184,62 +185,69 @@ export function resolveWorkload(
 /**
  * The resolution without provenance (what Resolve and Watch cache): the same variables, files,
  * conflicts and groups as the provenance path above, without a source list per key. It runs
- * for every watched identity on every change of its project, so it allocates per key only
- * what it returns.
+ * for every watched identity on every change of its project, so it allocates little beyond
+ * what it returns (the young generation's collections are most of a large fan-out's cost).
  */
 function merged(project: string, workload: Workload, scope: ResolveScope, eligible: readonly PreparedGroup[], withEtag: boolean): Resolution {
-  const variables: Vars = {};
   /** key -> the group that set it first (the winner); for keys set again at its priority, every tied group. */
-  const winners = new Map<string, SecretGroup>();
-  const tiedKeys = new Map<string, string[]>();
-  const fileWinners = new Map<string, { file: ResolvedFile; group: SecretGroup }>();
-  const tiedFiles = new Map<string, string[]>();
+  const winners = new Map<string, PreparedGroup>();
+  let tiedKeys: Map<string, string[]> | undefined;
+  let fileWinners: Map<string, { file: SecretFile; group: SecretGroup }> | undefined;
+  let tiedFiles: Map<string, string[]> | undefined;
   for (const p of eligible) {
     const g = p.group;
     const values = p.values;
     for (const key of Object.keys(values)) {
       const winner = winners.get(key);
-      if (!winner) {
-        winners.set(key, g);
-        variables[key] = values[key]!;
-      } else if (winner.priority === g.priority) tie(tiedKeys, key, winner.name, g.name);
+      if (!winner) winners.set(key, p);
+      else if (winner.group.priority === g.priority) tiedKeys = tie(tiedKeys, key, winner.group.name, g.name);
     }
     for (const file of g.files) {
-      const winner = fileWinners.get(file.path);
-      if (!winner) fileWinners.set(file.path, { file: { path: file.path, content: file.content, mode: file.mode }, group: g });
-      else if (winner.group.priority === g.priority) tie(tiedFiles, file.path, winner.group.name, g.name);
+      const winner = (fileWinners ??= new Map()).get(file.path);
+      if (!winner) fileWinners.set(file.path, { file, group: g });
+      else if (winner.group.priority === g.priority) tiedFiles = tie(tiedFiles, file.path, winner.group.name, g.name);
     }
   }
   const own = scope === 'runtime' ? workload.runtimeVariables : workload.buildArguments;
-  for (const key of Object.keys(own)) variables[key] = own[key]!;
+  const keys = [...winners.keys()];
+  for (const key of Object.keys(own)) if (!winners.has(key)) keys.push(key);
+  keys.sort();
 
   const conflicts: Conflict[] = [];
   const contributing = new Set<string>();
-  const sortedVars: Vars = {};
-  for (const key of Object.keys(variables).sort()) {
-    sortedVars[key] = variables[key]!;
-    if (Object.hasOwn(own, key)) continue;
-    const winner = winners.get(key)!;
-    contributing.add(winner.name);
-    const tied = tiedKeys.get(key);
-    if (tied) conflicts.push({ key, priority: winner.priority, groups: tied, winner: winner.name });
+  const variables: Vars = {};
+  // The etag's text of the variables (see etagOf), built in the same pass.
+  let text = '';
+  for (const key of keys) {
+    let value: string;
+    if (Object.hasOwn(own, key)) value = own[key]!;
+    else {
+      const winner = winners.get(key)!;
+      value = winner.values[key]!;
+      contributing.add(winner.group.name);
+      const tied = tiedKeys?.get(key);
+      if (tied) conflicts.push({ key, priority: winner.group.priority, groups: tied, winner: winner.group.name });
+    }
+    variables[key] = value;
+    if (withEtag) text += `v${key.length}:${key}${Buffer.byteLength(value)}:${value}`;
   }
-  const paths = [...fileWinners.keys()].sort();
   const files: ResolvedFile[] = [];
-  for (const path of paths) {
-    const { file, group } = fileWinners.get(path)!;
-    files.push(file);
-    contributing.add(group.name);
-    const tied = tiedFiles.get(path);
-    if (tied) conflicts.push({ key: path, priority: group.priority, groups: tied, winner: group.name });
+  if (fileWinners) {
+    for (const path of [...fileWinners.keys()].sort()) {
+      const { file, group } = fileWinners.get(path)!;
+      files.push({ path: file.path, content: file.content, mode: file.mode });
+      contributing.add(group.name);
+      const tied = tiedFiles?.get(path);
+      if (tied) conflicts.push({ key: path, priority: group.priority, groups: tied, winner: group.name });
+    }
   }
   return {
     project,
     workload: workload.name,
     scope,
-    variables: sortedVars,
+    variables,
     files,
-    etag: withEtag ? etagOf(sortedVars, files) : '',
+    etag: withEtag ? etagFrom(text, files) : '',
     provenance: [],
     fileProvenance: [],
     conflicts,
@@ -249,22 +257,32 @@ function merged(project: string, workload: Workload, scope: ResolveScope, eligib
 }
 
 /** Records `name` as tied with `winner` on `key` (the winner first, then in merge order). */
-function tie(ties: Map<string, string[]>, key: string, winner: string, name: string): void {
-  const list = ties.get(key);
+function tie(ties: Map<string, string[]> | undefined, key: string, winner: string, name: string): Map<string, string[]> {
+  const map = ties ?? new Map<string, string[]>();
+  const list = map.get(key);
   if (list) list.push(name);
-  else ties.set(key, [winner, name]);
+  else map.set(key, [winner, name]);
+  return map;
 }
 
 /** Hash of the canonical content (sorted keys, files by path): equal content, equal etag. */
 export function etagOf(variables: Vars, files: readonly ResolvedFile[]): string {
-  const h = createHash('sha256');
-  // The variables as one string, hashed in one call: the same bytes as one call per piece (the
-  // digest is unchanged), without a crossing into the hash's native code per key and value.
   let text = '';
   for (const key of Object.keys(variables).sort()) {
     const value = variables[key]!;
     text += `v${key.length}:${key}${Buffer.byteLength(value)}:${value}`;
   }
+  return etagFrom(text, files);
+}
+
+/**
+ * The etag of the variables' text (`v<key length>:<key><value bytes>:<value>` per key, in key
+ * order) and the files. The digest is that of hashing each piece in turn, as earlier releases
+ * did (agents hold etags across upgrades); without files, a one-shot hash of the text.
+ */
+function etagFrom(text: string, files: readonly ResolvedFile[]): string {
+  if (files.length === 0) return hash('sha256', text, 'base64url').slice(0, 27);
+  const h = createHash('sha256');
   h.update(text);
   for (const f of [...files].sort((a, b) => (a.path < b.path ? -1 : 1))) {
     h.update(`f${Buffer.byteLength(f.path)}:${f.path}${f.mode}:${f.content.byteLength}:`);

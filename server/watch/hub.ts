@@ -83,6 +83,13 @@ class Subscriber {
     return true;
   }
 
+  /** A heartbeat: dropped while blocked (the stream is not idle then). Returns whether it was written. */
+  sendHeartbeat(bytes: Uint8Array, written: () => void): boolean {
+    if (this.blocked) return false;
+    this.write(bytes, written);
+    return true;
+  }
+
   private write(bytes: Uint8Array, written?: () => void): void {
     if (!this.sink.write(bytes, written)) {
       this.blocked = true;
@@ -148,6 +155,11 @@ export class WatchHub {
   private readonly newest = new Map<string, Change>();
   /** The identity being written. */
   private delivery: Delivery | undefined;
+  /**
+   * The latest heartbeat, written to its subscribers when no change is on its way: with
+   * thousands of streams a heartbeat is thousands of writes, and it is not urgent.
+   */
+  private beats: { bytes: Uint8Array; subscribers: Subscriber[]; next: number } | undefined;
   /** Fan-out writes of the current window generation not yet handed on. */
   private inFlight = 0;
   /** Bumped when a stalled window is given up: completions of older writes are then ignored. */
@@ -234,6 +246,7 @@ export class WatchHub {
     }
     this.projects.clear();
     this.count = 0;
+    this.beats = undefined;
   }
 
   private projectChanged(project: string, state: ProjectState | null): void {
@@ -298,8 +311,8 @@ export class WatchHub {
     for (;;) {
       const d = this.delivery ?? (this.delivery = this.nextDelivery(spend));
       if (!d) {
-        if (budget < 0) this.again();
-        return;
+        if (budget < 0) return this.again();
+        return this.pumpBeats(spend);
       }
       if (this.newest.get(d.change.project) !== d.change) {
         // A newer change took over: it resolves this identity again and writes to every
@@ -316,19 +329,35 @@ export class WatchHub {
       if (this.inFlight >= FANOUT_WINDOW) return this.waitForWindow();
       if (!spend()) return this.again();
       const sub = d.subscribers[d.next++]!;
-      if (!d.identity.subscribers.has(sub)) continue;
-      const generation = this.generation;
-      let counted = true;
-      const written = () => {
-        if (!counted || generation !== this.generation) return;
-        counted = false;
-        this.inFlight--;
-        // Half the window free: go on (writes complete in bursts as the socket drains).
-        if (this.waitingForWindow && this.inFlight <= FANOUT_WINDOW / 2) this.resume();
-      };
-      if (sub.sendResolution(d.bytes, d.etag, written)) this.inFlight++;
-      else counted = false;
+      if (d.identity.subscribers.has(sub)) this.write(sub, d.bytes, d.etag);
     }
+  }
+
+  /** Heartbeats, within the same budget and window as changes, after them. */
+  private pumpBeats(spend: () => boolean): void {
+    const b = this.beats;
+    while (b && b.next < b.subscribers.length) {
+      if (this.inFlight >= FANOUT_WINDOW) return this.waitForWindow();
+      if (!spend()) return this.again();
+      const sub = b.subscribers[b.next++]!;
+      if (sub.identity.subscribers.has(sub)) this.write(sub, b.bytes, null);
+    }
+    this.beats = undefined;
+  }
+
+  /** One write counted in the window: a resolution (with its etag) or a heartbeat (null). */
+  private write(sub: Subscriber, bytes: Uint8Array, etag: string | null): void {
+    const generation = this.generation;
+    let counted = true;
+    const written = () => {
+      if (!counted || generation !== this.generation) return;
+      counted = false;
+      this.inFlight--;
+      // Half the window free: go on (writes complete in bursts as the socket drains).
+      if (this.waitingForWindow && this.inFlight <= FANOUT_WINDOW / 2) this.resume();
+    };
+    if (etag === null ? sub.sendHeartbeat(bytes, written) : sub.sendResolution(bytes, etag, written)) this.inFlight++;
+    else counted = false;
   }
 
   /** The budget of this turn is spent: go on in the next one. */
@@ -355,12 +384,14 @@ export class WatchHub {
     setImmediate(() => this.pump());
   }
 
-  private beat(): void {
-    const bytes = this.encoder.heartbeat(Date.now());
+  /** Queues a heartbeat for every subscriber (replacing one not finished yet) and starts writing it. */
+  beat(): void {
+    const subscribers: Subscriber[] = [];
     for (const identities of this.projects.values()) {
-      for (const identity of identities.values()) {
-        for (const sub of identity.subscribers) sub.sendEvent(bytes, true);
-      }
+      for (const identity of identities.values()) for (const sub of identity.subscribers) subscribers.push(sub);
     }
+    if (subscribers.length === 0) return;
+    this.beats = { bytes: this.encoder.heartbeat(Date.now()), subscribers, next: 0 };
+    if (!this.pumpScheduled) this.pump();
   }
 }

@@ -193,6 +193,27 @@ describe('WatchHub', () => {
     expect(resolved).toBe(700);
   });
 
+  it('heartbeats go to every subscriber that is not blocked, within the window, after any change on its way', async () => {
+    const sinks = Array.from({ length: 1200 }, () => new FakeSink());
+    const state = await snapshots.get('p');
+    for (const sink of sinks) hub.subscribe(state, 'api', 'runtime', '', sink);
+    sinks[1199]!.full = true;
+    await setA('2'); // blocks the last sink on its write of this change
+    for (const k of sinks) k.complete();
+    hub.beat();
+    const beaten = () => sinks.filter((k) => k.texts().includes('heartbeat')).length;
+    expect(beaten()).toBeLessThanOrEqual(256); // the window
+    await setA('3'); // written before the heartbeats still waiting
+    for (let i = 0; i < 400 && sinks.slice(0, 1199).some((k) => !k.texts().includes('heartbeat') || !k.texts().includes('resolution:3')); i++) {
+      for (const k of sinks) k.complete();
+      await new Promise((r) => setImmediate(r));
+    }
+    for (const sink of sinks.slice(0, 1199)) expect(sink.texts().filter((t) => t === 'heartbeat')).toHaveLength(1);
+    expect(sinks[1199]!.texts()).not.toContain('heartbeat');
+    const late = sinks.filter((k) => k.texts().indexOf('resolution:3') < k.texts().indexOf('heartbeat'));
+    expect(late.length).toBeGreaterThan(500);
+  });
+
   it('keeps at most a window of fan-out writes in flight, and goes on as transports hand them on', async () => {
     const sinks = Array.from({ length: 1000 }, () => new FakeSink());
     const state = await snapshots.get('p');
