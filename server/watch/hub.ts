@@ -164,6 +164,12 @@ export class WatchHub {
   private inFlight = 0;
   /** Bumped when a stalled window is given up: completions of older writes are then ignored. */
   private generation = 0;
+  /**
+   * The completion of a write of the current window generation (a transport calls it once per
+   * write it was given). One function per generation, not a closure per write: completions of
+   * an older generation's writes are ignored.
+   */
+  private written = this.completion();
   /** The pump is scheduled (next turn) or waiting for the window. */
   private pumpScheduled = false;
   private waitingForWindow: NodeJS.Timeout | undefined;
@@ -347,17 +353,18 @@ export class WatchHub {
 
   /** One write counted in the window: a resolution (with its etag) or a heartbeat (null). */
   private write(sub: Subscriber, bytes: Uint8Array, etag: string | null): void {
+    const written = this.written;
+    if (etag === null ? sub.sendHeartbeat(bytes, written) : sub.sendResolution(bytes, etag, written)) this.inFlight++;
+  }
+
+  private completion(): () => void {
     const generation = this.generation;
-    let counted = true;
-    const written = () => {
-      if (!counted || generation !== this.generation) return;
-      counted = false;
+    return () => {
+      if (generation !== this.generation) return;
       this.inFlight--;
       // Half the window free: go on (writes complete in bursts as the socket drains).
       if (this.waitingForWindow && this.inFlight <= FANOUT_WINDOW / 2) this.resume();
     };
-    if (etag === null ? sub.sendHeartbeat(bytes, written) : sub.sendResolution(bytes, etag, written)) this.inFlight++;
-    else counted = false;
   }
 
   /** The budget of this turn is spent: go on in the next one. */
@@ -371,6 +378,7 @@ export class WatchHub {
     this.waitingForWindow = setTimeout(() => {
       // Completions stopped coming (calls ended, readers stalled): start a new window.
       this.generation++;
+      this.written = this.completion();
       this.inFlight = 0;
       this.resume();
     }, FANOUT_STALL_MS);
