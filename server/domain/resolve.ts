@@ -216,8 +216,8 @@ function merged(project: string, workload: Workload, scope: ResolveScope, eligib
   const conflicts: Conflict[] = [];
   const contributing = new Set<string>();
   const variables: Vars = {};
-  // The etag's text of the variables (see etagOf), built in the same pass.
-  let text = '';
+  // The etag's text of the variables (see etagOf), written in the same pass.
+  const text = withEtag ? new EtagText() : undefined;
   for (const key of keys) {
     let value: string;
     if (Object.hasOwn(own, key)) value = own[key]!;
@@ -229,7 +229,7 @@ function merged(project: string, workload: Workload, scope: ResolveScope, eligib
       if (tied) conflicts.push({ key, priority: winner.group.priority, groups: tied, winner: winner.group.name });
     }
     variables[key] = value;
-    if (withEtag) text += `v${key.length}:${key}${Buffer.byteLength(value)}:${value}`;
+    text?.add(key, value);
   }
   const files: ResolvedFile[] = [];
   if (fileWinners) {
@@ -247,7 +247,7 @@ function merged(project: string, workload: Workload, scope: ResolveScope, eligib
     scope,
     variables,
     files,
-    etag: withEtag ? etagFrom(text, files) : '',
+    etag: text ? etagFrom(text.bytes(), files) : '',
     provenance: [],
     fileProvenance: [],
     conflicts,
@@ -267,20 +267,17 @@ function tie(ties: Map<string, string[]> | undefined, key: string, winner: strin
 
 /** Hash of the canonical content (sorted keys, files by path): equal content, equal etag. */
 export function etagOf(variables: Vars, files: readonly ResolvedFile[]): string {
-  let text = '';
-  for (const key of Object.keys(variables).sort()) {
-    const value = variables[key]!;
-    text += `v${key.length}:${key}${Buffer.byteLength(value)}:${value}`;
-  }
-  return etagFrom(text, files);
+  const text = new EtagText();
+  for (const key of Object.keys(variables).sort()) text.add(key, variables[key]!);
+  return etagFrom(text.bytes(), files);
 }
 
 /**
- * The etag of the variables' text (`v<key length>:<key><value bytes>:<value>` per key, in key
- * order) and the files. The digest is that of hashing each piece in turn, as earlier releases
- * did (agents hold etags across upgrades); without files, a one-shot hash of the text.
+ * The etag of the variables' text and the files. The digest is that of hashing each piece in
+ * turn, as earlier releases did (agents hold etags across upgrades); without files, one
+ * one-shot hash of the text.
  */
-function etagFrom(text: string, files: readonly ResolvedFile[]): string {
+function etagFrom(text: Uint8Array, files: readonly ResolvedFile[]): string {
   if (files.length === 0) return hash('sha256', text, 'base64url').slice(0, 27);
   const h = createHash('sha256');
   h.update(text);
@@ -289,4 +286,50 @@ function etagFrom(text: string, files: readonly ResolvedFile[]): string {
     h.update(f.content);
   }
   return h.digest('base64url').slice(0, 27);
+}
+
+/** Grown as needed, never shrunk: one etag's text at a time (written and hashed synchronously). */
+let scratch = Buffer.allocUnsafeSlow(64 * 1024);
+
+/**
+ * The variables' part of the etag's text, `v<key length>:<key><value bytes>:<value>` per key in
+ * key order, written as UTF-8 into a buffer shared by every resolution: building it as a string
+ * made several intermediate strings per key, a third of a resolution's allocations.
+ */
+class EtagText {
+  private length = 0;
+
+  add(key: string, value: string): void {
+    const valueBytes = Buffer.byteLength(value);
+    // 'v', two numbers of at most 16 digits, two ':', the key (at most 3 bytes per UTF-16 unit).
+    this.reserve(40 + key.length * 3 + valueBytes);
+    const b = scratch;
+    b[this.length++] = 0x76; // v
+    this.digits(key.length);
+    b[this.length++] = 0x3a; // :
+    this.length += b.write(key, this.length, 'utf8');
+    this.digits(valueBytes);
+    b[this.length++] = 0x3a;
+    this.length += b.write(value, this.length, 'utf8');
+  }
+
+  /** The text so far: a view of the shared buffer, valid until the next EtagText writes. */
+  bytes(): Uint8Array {
+    return scratch.subarray(0, this.length);
+  }
+
+  /** A non-negative integer in decimal, written from its last digit back. */
+  private digits(n: number): void {
+    let count = 1;
+    for (let rest = n; rest >= 10; rest = Math.floor(rest / 10)) count++;
+    this.length += count;
+    for (let at = this.length - 1, rest = n; at >= this.length - count; at--, rest = Math.floor(rest / 10)) scratch[at] = 0x30 + (rest % 10);
+  }
+
+  private reserve(bytes: number): void {
+    if (this.length + bytes <= scratch.length) return;
+    const grown = Buffer.allocUnsafeSlow(Math.max(scratch.length * 2, this.length + bytes));
+    scratch.copy(grown, 0, 0, this.length);
+    scratch = grown;
+  }
 }
