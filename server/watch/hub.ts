@@ -252,6 +252,9 @@ export class WatchHub {
     }
     this.projects.clear();
     this.count = 0;
+    this.changes.length = 0;
+    this.newest.clear();
+    this.delivery = undefined;
     this.beats = undefined;
   }
 

@@ -250,6 +250,21 @@ describe('WatchHub', () => {
     }
   });
 
+  it('closeAll ends every stream and drops the fan-out on its way', async () => {
+    const sinks = Array.from({ length: 1200 }, () => new FakeSink());
+    const state = await snapshots.get('p');
+    for (const sink of sinks) hub.subscribe(state, 'api', 'runtime', '', sink);
+    await setA('2');
+    hub.closeAll('shutting down');
+    const writes = sinks.reduce((n, k) => n + k.written.length, 0);
+    for (let i = 0; i < 10; i++) {
+      for (const k of sinks) k.complete();
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    expect(sinks.reduce((n, k) => n + k.written.length, 0)).toBe(writes);
+    for (const sink of sinks) expect(sink.failed).toBe('UNAVAILABLE: shutting down');
+  });
+
   it('restart reaches only runtime subscribers of the named workloads and counts them', async () => {
     const api = new FakeSink();
     const other = new FakeSink();
