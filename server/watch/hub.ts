@@ -229,10 +229,15 @@ export class WatchHub {
     };
   }
 
-  /** Sends a restart event to every subscriber of the given workloads; returns how many got it. */
+  /**
+   * Sends a restart event to every subscriber of the given workloads, after what a change of the
+   * project on its way has still to write (a restart acts on the values it brings); returns how
+   * many got it.
+   */
   restart(project: string, workloads: ReadonlySet<string>, group: string, requestedBy: string): number {
     const identities = this.projects.get(project);
     if (!identities) return 0;
+    this.flush(project);
     const bytes = this.encoder.restart(group, requestedBy, Date.now());
     let delivered = 0;
     for (const identity of identities.values()) {
@@ -282,30 +287,56 @@ export class WatchHub {
   private nextDelivery(spend: () => boolean): Delivery | undefined {
     while (this.changes.length) {
       const change = this.changes[0]!;
-      const { project, state } = change;
-      if (this.newest.get(project) !== change || change.next >= change.identities.length) {
+      if (this.newest.get(change.project) !== change || change.next >= change.identities.length) {
         this.changes.shift();
-        if (this.newest.get(project) === change) this.newest.delete(project);
+        if (this.newest.get(change.project) === change) this.newest.delete(change.project);
         continue;
       }
       if (!spend()) return undefined;
-      const identity = change.identities[change.next++]!;
-      if (identity.subscribers.size === 0) continue;
-      let resolution: CachedResolution;
-      try {
-        resolution = state.resolution(identity.workload, identity.scope);
-      } catch (e) {
-        // A group that cannot be expanded (stored before the size rules) fails only the
-        // workloads it reaches: their streams stay open on the last resolution they received.
-        if (e instanceof DomainError && e.code === 'FAILED_PRECONDITION') continue;
-        for (const sub of identity.subscribers) sub.sink.fail('NOT_FOUND', `workload ${project}/${identity.workload} was deleted`);
-        continue;
-      }
-      if (identity.etag === resolution.etag) continue; // unchanged: never re-sent
-      identity.etag = resolution.etag;
-      return { change, identity, bytes: resolution.bytes, etag: resolution.etag, subscribers: [...identity.subscribers], next: 0, started: change.started };
+      const delivery = this.resolveNext(change);
+      if (delivery) return delivery;
     }
     return undefined;
+  }
+
+  /** Resolves the change's next identity: its delivery, or undefined when there is nothing to send. */
+  private resolveNext(change: Change): Delivery | undefined {
+    const identity = change.identities[change.next++]!;
+    if (identity.subscribers.size === 0) return undefined;
+    let resolution: CachedResolution;
+    try {
+      resolution = change.state.resolution(identity.workload, identity.scope);
+    } catch (e) {
+      // A group that cannot be expanded (stored before the size rules) fails only the
+      // workloads it reaches: their streams stay open on the last resolution they received.
+      if (e instanceof DomainError && e.code === 'FAILED_PRECONDITION') return undefined;
+      for (const sub of identity.subscribers) sub.sink.fail('NOT_FOUND', `workload ${change.project}/${identity.workload} was deleted`);
+      return undefined;
+    }
+    if (identity.etag === resolution.etag) return undefined; // unchanged: never re-sent
+    identity.etag = resolution.etag;
+    return { change, identity, bytes: resolution.bytes, etag: resolution.etag, subscribers: [...identity.subscribers], next: 0, started: change.started };
+  }
+
+  /**
+   * Writes now, in this turn and outside the budget and window, what the project's newest change
+   * has not written yet: events sent next (a restart) then follow the resolution they are about.
+   */
+  private flush(project: string): void {
+    const change = this.newest.get(project);
+    if (!change) return;
+    const finish = (d: Delivery) => {
+      while (d.next < d.subscribers.length) {
+        const sub = d.subscribers[d.next++]!;
+        if (d.identity.subscribers.has(sub)) sub.sendResolution(d.bytes, d.etag);
+      }
+    };
+    // The current delivery is left in place, finished: the pump records it and goes on.
+    if (this.delivery?.change === change) finish(this.delivery);
+    while (change.next < change.identities.length) {
+      const d = this.resolveNext(change);
+      if (d) finish(d);
+    }
   }
 
   /**

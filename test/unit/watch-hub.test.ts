@@ -250,6 +250,27 @@ describe('WatchHub', () => {
     }
   });
 
+  it('a restart sent while a change is on its way follows that change on every stream', async () => {
+    const names = Array.from({ length: 700 }, (_, i) => `w${i}`);
+    for (const name of names) await store.createRecord('workload', workload(name));
+    await snapshots.refresh('p');
+    const state = await snapshots.get('p');
+    const sinks = names.map((name) => {
+      const sink = new FakeSink();
+      hub.subscribe(state, name, 'runtime', '', sink);
+      return sink;
+    });
+    await setA('2'); // the first chunk only
+    expect(sinks.filter((k) => k.texts().includes('resolution:2')).length).toBeLessThan(700);
+    expect(hub.restart('p', new Set(names), 'g', 'op')).toBe(700);
+    for (const sink of sinks) expect(sink.texts()).toEqual(['resolution:1', 'resolution:2', 'restart']);
+    for (let i = 0; i < 20; i++) {
+      for (const k of sinks) k.complete();
+      await new Promise((r) => setImmediate(r));
+    }
+    for (const sink of sinks) expect(sink.texts()).toEqual(['resolution:1', 'resolution:2', 'restart']);
+  });
+
   it('closeAll ends every stream and drops the fan-out on its way', async () => {
     const sinks = Array.from({ length: 1200 }, () => new FakeSink());
     const state = await snapshots.get('p');
