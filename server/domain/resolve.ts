@@ -3,7 +3,7 @@
  * (docs/architecture.md, "Resolution rules").
  * Pure: the same snapshot always gives the same result, whatever order groups were created in.
  */
-import { createHash } from 'node:crypto';
+import { createHash, hash } from 'node:crypto';
 import { addonValues } from './addon-links.js';
 import { DomainError, notFound, precondition } from './errors.js';
 import { LIMITS } from './limits.js';
@@ -15,6 +15,7 @@ import type {
   ResolveScope,
   ResolvedFile,
   Resolution,
+  SecretFile,
   SecretGroup,
   Source,
   Vars,
@@ -98,6 +99,7 @@ export function resolveWorkload(
 ): Resolution {
   const withProvenance = opts.provenance ?? true;
   const eligible = prepared.filter((p) => isEligible(p.group, workload, scope));
+  if (!withProvenance) return merged(project, workload, scope, eligible, opts.etag !== false);
 
   const variables: Vars = {};
   const varSources = new Map<string, Source[]>();
@@ -180,16 +182,154 @@ export function resolveWorkload(
   };
 }
 
+/**
+ * The resolution without provenance (what Resolve and Watch cache): the same variables, files,
+ * conflicts and groups as the provenance path above, without a source list per key. It runs
+ * for every watched identity on every change of its project, so it allocates little beyond
+ * what it returns (the young generation's collections are most of a large fan-out's cost).
+ */
+function merged(project: string, workload: Workload, scope: ResolveScope, eligible: readonly PreparedGroup[], withEtag: boolean): Resolution {
+  /** key -> the group that set it first (the winner); for keys set again at its priority, every tied group. */
+  const winners = new Map<string, PreparedGroup>();
+  let tiedKeys: Map<string, string[]> | undefined;
+  let fileWinners: Map<string, { file: SecretFile; group: SecretGroup }> | undefined;
+  let tiedFiles: Map<string, string[]> | undefined;
+  for (const p of eligible) {
+    const g = p.group;
+    const values = p.values;
+    for (const key of Object.keys(values)) {
+      const winner = winners.get(key);
+      if (!winner) winners.set(key, p);
+      else if (winner.group.priority === g.priority) tiedKeys = tie(tiedKeys, key, winner.group.name, g.name);
+    }
+    for (const file of g.files) {
+      const winner = (fileWinners ??= new Map()).get(file.path);
+      if (!winner) fileWinners.set(file.path, { file, group: g });
+      else if (winner.group.priority === g.priority) tiedFiles = tie(tiedFiles, file.path, winner.group.name, g.name);
+    }
+  }
+  const own = scope === 'runtime' ? workload.runtimeVariables : workload.buildArguments;
+  const keys = [...winners.keys()];
+  for (const key of Object.keys(own)) if (!winners.has(key)) keys.push(key);
+  keys.sort();
+
+  const conflicts: Conflict[] = [];
+  const contributing = new Set<string>();
+  const variables: Vars = {};
+  // The etag's text of the variables (see etagOf), written in the same pass.
+  const text = withEtag ? new EtagText() : undefined;
+  for (const key of keys) {
+    let value: string;
+    if (Object.hasOwn(own, key)) value = own[key]!;
+    else {
+      const winner = winners.get(key)!;
+      value = winner.values[key]!;
+      contributing.add(winner.group.name);
+      const tied = tiedKeys?.get(key);
+      if (tied) conflicts.push({ key, priority: winner.group.priority, groups: tied, winner: winner.group.name });
+    }
+    variables[key] = value;
+    text?.add(key, value);
+  }
+  const files: ResolvedFile[] = [];
+  if (fileWinners) {
+    for (const path of [...fileWinners.keys()].sort()) {
+      const { file, group } = fileWinners.get(path)!;
+      files.push({ path: file.path, content: file.content, mode: file.mode });
+      contributing.add(group.name);
+      const tied = tiedFiles?.get(path);
+      if (tied) conflicts.push({ key: path, priority: group.priority, groups: tied, winner: group.name });
+    }
+  }
+  return {
+    project,
+    workload: workload.name,
+    scope,
+    variables,
+    files,
+    etag: text ? etagFrom(text.bytes(), files) : '',
+    provenance: [],
+    fileProvenance: [],
+    conflicts,
+    contributingGroups: [...contributing].sort(),
+    eligibleGroups: eligible.map((p) => p.group.name).sort(),
+  };
+}
+
+/** Records `name` as tied with `winner` on `key` (the winner first, then in merge order). */
+function tie(ties: Map<string, string[]> | undefined, key: string, winner: string, name: string): Map<string, string[]> {
+  const map = ties ?? new Map<string, string[]>();
+  const list = map.get(key);
+  if (list) list.push(name);
+  else map.set(key, [winner, name]);
+  return map;
+}
+
 /** Hash of the canonical content (sorted keys, files by path): equal content, equal etag. */
 export function etagOf(variables: Vars, files: readonly ResolvedFile[]): string {
+  const text = new EtagText();
+  for (const key of Object.keys(variables).sort()) text.add(key, variables[key]!);
+  return etagFrom(text.bytes(), files);
+}
+
+/**
+ * The etag of the variables' text and the files. The digest is that of hashing each piece in
+ * turn, as earlier releases did (agents hold etags across upgrades); without files, one
+ * one-shot hash of the text.
+ */
+function etagFrom(text: Uint8Array, files: readonly ResolvedFile[]): string {
+  if (files.length === 0) return hash('sha256', text, 'base64url').slice(0, 27);
   const h = createHash('sha256');
-  for (const key of Object.keys(variables).sort()) {
-    h.update(`v${key.length}:${key}${Buffer.byteLength(variables[key]!)}:`);
-    h.update(variables[key]!);
-  }
+  h.update(text);
   for (const f of [...files].sort((a, b) => (a.path < b.path ? -1 : 1))) {
     h.update(`f${Buffer.byteLength(f.path)}:${f.path}${f.mode}:${f.content.byteLength}:`);
     h.update(f.content);
   }
   return h.digest('base64url').slice(0, 27);
+}
+
+/** Grown as needed, never shrunk: one etag's text at a time (written and hashed synchronously). */
+let scratch = Buffer.allocUnsafeSlow(64 * 1024);
+
+/**
+ * The variables' part of the etag's text, `v<key length>:<key><value bytes>:<value>` per key in
+ * key order, written as UTF-8 into a buffer shared by every resolution: building it as a string
+ * made several intermediate strings per key, a third of a resolution's allocations.
+ */
+class EtagText {
+  private length = 0;
+
+  add(key: string, value: string): void {
+    const valueBytes = Buffer.byteLength(value);
+    // 'v', two numbers of at most 16 digits, two ':', the key (at most 3 bytes per UTF-16 unit).
+    this.reserve(40 + key.length * 3 + valueBytes);
+    const b = scratch;
+    b[this.length++] = 0x76; // v
+    this.digits(key.length);
+    b[this.length++] = 0x3a; // :
+    this.length += b.write(key, this.length, 'utf8');
+    this.digits(valueBytes);
+    b[this.length++] = 0x3a;
+    this.length += b.write(value, this.length, 'utf8');
+  }
+
+  /** The text so far: a view of the shared buffer, valid until the next EtagText writes. */
+  bytes(): Uint8Array {
+    return scratch.subarray(0, this.length);
+  }
+
+  /** A non-negative integer in decimal, written from its last digit back. */
+  private digits(n: number): void {
+    let count = 1;
+    for (let rest = n; rest >= 10; rest = Math.floor(rest / 10)) count++;
+    this.length += count;
+    for (let at = this.length - 1, rest = n; at >= this.length - count; at--, rest = Math.floor(rest / 10)) scratch[at] = 0x30 + (rest % 10);
+  }
+
+  private reserve(bytes: number): void {
+    if (this.length + bytes <= scratch.length) return;
+    const grown = Buffer.allocUnsafeSlow(Math.max(scratch.length * 2, this.length + bytes));
+    scratch.copy(grown, 0, 0, this.length);
+    scratch = grown;
+  }
 }

@@ -83,6 +83,13 @@ class Subscriber {
     return true;
   }
 
+  /** A heartbeat: dropped while blocked (the stream is not idle then). Returns whether it was written. */
+  sendHeartbeat(bytes: Uint8Array, written: () => void): boolean {
+    if (this.blocked) return false;
+    this.write(bytes, written);
+    return true;
+  }
+
   private write(bytes: Uint8Array, written?: () => void): void {
     if (!this.sink.write(bytes, written)) {
       this.blocked = true;
@@ -103,6 +110,7 @@ class Subscriber {
 
 /** One resolution on its way to an identity's subscribers. */
 interface Delivery {
+  change: Change;
   identity: Identity;
   bytes: Uint8Array;
   etag: string;
@@ -112,12 +120,27 @@ interface Delivery {
   started: bigint;
 }
 
+/**
+ * A change of one project on its way to its watchers. Its identities are resolved one at a time
+ * as the pump reaches them, each just before its own subscribers are written: the writer's
+ * answer and the first deliveries do not wait for every identity's resolution, and a newer
+ * change of the project takes over the identities this one has not reached yet.
+ */
+interface Change {
+  project: string;
+  state: ProjectState;
+  /** The project's identities when it changed (later ones subscribed to this state or a newer one). */
+  identities: Identity[];
+  next: number;
+  started: bigint;
+}
+
 interface Identity {
   project: string;
   workload: string;
   scope: ResolveScope;
   subscribers: Set<Subscriber>;
-  /** The etag last sent to this identity's subscribers. */
+  /** The etag last sent to all of this identity's subscribers; null when they may differ. */
   etag: string | null;
 }
 
@@ -126,12 +149,27 @@ export class WatchHub {
   private readonly projects = new Map<string, Map<string, Identity>>();
   private heartbeat: NodeJS.Timeout | undefined;
   private count = 0;
-  /** Fan-outs waiting to be written, oldest first (see pump). */
-  private readonly deliveries: Delivery[] = [];
+  /** Project changes waiting to be resolved and written, oldest first (see pump). */
+  private readonly changes: Change[] = [];
+  /** The newest change of each project with one on its way: older ones stop where they are. */
+  private readonly newest = new Map<string, Change>();
+  /** The identity being written. */
+  private delivery: Delivery | undefined;
+  /**
+   * The latest heartbeat, written to its subscribers when no change is on its way: with
+   * thousands of streams a heartbeat is thousands of writes, and it is not urgent.
+   */
+  private beats: { bytes: Uint8Array; subscribers: Subscriber[]; next: number } | undefined;
   /** Fan-out writes of the current window generation not yet handed on. */
   private inFlight = 0;
   /** Bumped when a stalled window is given up: completions of older writes are then ignored. */
   private generation = 0;
+  /**
+   * The completion of a write of the current window generation (a transport calls it once per
+   * write it was given). One function per generation, not a closure per write: completions of
+   * an older generation's writes are ignored.
+   */
+  private written = this.completion();
   /** The pump is scheduled (next turn) or waiting for the window. */
   private pumpScheduled = false;
   private waitingForWindow: NodeJS.Timeout | undefined;
@@ -168,17 +206,16 @@ export class WatchHub {
     if (!identities) this.projects.set(project, (identities = new Map()));
     const key = `${workload}\0${scope}`;
     let identity = identities.get(key);
-    if (!identity) identities.set(key, (identity = { project, workload, scope, subscribers: new Set(), etag: null }));
+    // A new identity's one subscriber holds this resolution. An existing identity's etag is left
+    // alone, even when null (a delivery cut short): the next change then writes to everyone.
+    if (!identity) identities.set(key, (identity = { project, workload, scope, subscribers: new Set(), etag: resolution.etag }));
     const sub = new Subscriber(identity, sink);
     identity.subscribers.add(sub);
     this.count++;
     if (etag && etag === resolution.etag) {
       sub.etag = etag;
       sub.sendEvent(this.encoder.unchanged(etag), false);
-    } else {
-      identity.etag ??= resolution.etag;
-      sub.sendResolution(resolution.bytes, resolution.etag);
-    }
+    } else sub.sendResolution(resolution.bytes, resolution.etag);
     let done = false;
     return () => {
       if (done) return;
@@ -192,10 +229,15 @@ export class WatchHub {
     };
   }
 
-  /** Sends a restart event to every subscriber of the given workloads; returns how many got it. */
+  /**
+   * Sends a restart event to every subscriber of the given workloads, after what a change of the
+   * project on its way has still to write (a restart acts on the values it brings); returns how
+   * many got it.
+   */
   restart(project: string, workloads: ReadonlySet<string>, group: string, requestedBy: string): number {
     const identities = this.projects.get(project);
     if (!identities) return 0;
+    this.flush(project);
     const bytes = this.encoder.restart(group, requestedBy, Date.now());
     let delivered = 0;
     for (const identity of identities.values()) {
@@ -215,75 +257,154 @@ export class WatchHub {
     }
     this.projects.clear();
     this.count = 0;
+    this.changes.length = 0;
+    this.newest.clear();
+    this.delivery = undefined;
+    this.beats = undefined;
   }
 
   private projectChanged(project: string, state: ProjectState | null): void {
     const identities = this.projects.get(project);
-    if (!identities) return;
-    const started = process.hrtime.bigint();
-    for (const identity of [...identities.values()]) {
-      if (!state) {
+    if (!state) {
+      this.newest.delete(project);
+      for (const identity of identities?.values() ?? []) {
         for (const sub of identity.subscribers) sub.sink.fail('NOT_FOUND', `project ${project} was deleted`);
-        continue;
       }
-      let resolution: CachedResolution;
-      try {
-        resolution = state.resolution(identity.workload, identity.scope);
-      } catch (e) {
-        // A group that cannot be expanded (stored before the size rules) fails only the
-        // workloads it reaches: their streams stay open on the last resolution they received.
-        if (e instanceof DomainError && e.code === 'FAILED_PRECONDITION') continue;
-        for (const sub of identity.subscribers) sub.sink.fail('NOT_FOUND', `workload ${project}/${identity.workload} was deleted`);
-        continue;
-      }
-      if (identity.etag === resolution.etag) continue; // unchanged: never re-sent
-      identity.etag = resolution.etag;
-      this.deliver(identity, resolution.bytes, resolution.etag, started);
+      return;
     }
-  }
-
-  /** Queues one encoded resolution for an identity's subscribers and starts writing it. */
-  private deliver(identity: Identity, bytes: Uint8Array, etag: string, started: bigint): void {
-    if (identity.subscribers.size === 0) return;
-    this.deliveries.push({ identity, bytes, etag, subscribers: [...identity.subscribers], next: 0, started });
+    if (!identities) return;
+    const change: Change = { project, state, identities: [...identities.values()], next: 0, started: process.hrtime.bigint() };
+    this.newest.set(project, change);
+    this.changes.push(change);
     if (!this.pumpScheduled) this.pump();
   }
 
   /**
-   * Writes queued fan-outs in order: at most FANOUT_CHUNK subscribers per turn of the event
-   * loop, and at most FANOUT_WINDOW writes not yet handed on by their transports.
+   * The next identity of the oldest change whose resolution differs from what its subscribers
+   * were last sent, resolved now; undefined when no change is left. `spend` counts each
+   * resolution against the pump's budget.
+   */
+  private nextDelivery(spend: () => boolean): Delivery | undefined {
+    while (this.changes.length) {
+      const change = this.changes[0]!;
+      if (this.newest.get(change.project) !== change || change.next >= change.identities.length) {
+        this.changes.shift();
+        if (this.newest.get(change.project) === change) this.newest.delete(change.project);
+        continue;
+      }
+      if (!spend()) return undefined;
+      const delivery = this.resolveNext(change);
+      if (delivery) return delivery;
+    }
+    return undefined;
+  }
+
+  /** Resolves the change's next identity: its delivery, or undefined when there is nothing to send. */
+  private resolveNext(change: Change): Delivery | undefined {
+    const identity = change.identities[change.next++]!;
+    if (identity.subscribers.size === 0) return undefined;
+    let resolution: CachedResolution;
+    try {
+      resolution = change.state.resolution(identity.workload, identity.scope);
+    } catch (e) {
+      // A group that cannot be expanded (stored before the size rules) fails only the
+      // workloads it reaches: their streams stay open on the last resolution they received.
+      if (e instanceof DomainError && e.code === 'FAILED_PRECONDITION') return undefined;
+      for (const sub of identity.subscribers) sub.sink.fail('NOT_FOUND', `workload ${change.project}/${identity.workload} was deleted`);
+      return undefined;
+    }
+    if (identity.etag === resolution.etag) return undefined; // unchanged: never re-sent
+    identity.etag = resolution.etag;
+    return { change, identity, bytes: resolution.bytes, etag: resolution.etag, subscribers: [...identity.subscribers], next: 0, started: change.started };
+  }
+
+  /**
+   * Writes now, in this turn and outside the budget and window, what the project's newest change
+   * has not written yet: events sent next (a restart) then follow the resolution they are about.
+   */
+  private flush(project: string): void {
+    const change = this.newest.get(project);
+    if (!change) return;
+    const finish = (d: Delivery) => {
+      while (d.next < d.subscribers.length) {
+        const sub = d.subscribers[d.next++]!;
+        if (d.identity.subscribers.has(sub)) sub.sendResolution(d.bytes, d.etag);
+      }
+    };
+    // The current delivery is left in place, finished: the pump records it and goes on.
+    if (this.delivery?.change === change) finish(this.delivery);
+    while (change.next < change.identities.length) {
+      const d = this.resolveNext(change);
+      if (d) finish(d);
+    }
+  }
+
+  /**
+   * Resolves and writes queued changes in order: at most FANOUT_CHUNK resolutions and writes per
+   * turn of the event loop, and at most FANOUT_WINDOW writes not yet handed on by their
+   * transports.
    */
   private pump(): void {
     this.pumpScheduled = false;
     let budget = FANOUT_CHUNK;
-    while (this.deliveries.length) {
-      const d = this.deliveries[0]!;
-      // A newer change took over this identity: it delivers to everyone, this one stops.
-      if (d.identity.etag !== d.etag || d.next >= d.subscribers.length) {
-        this.deliveries.shift();
-        if (d.identity.etag === d.etag) this.onPush?.(Number(process.hrtime.bigint() - d.started) / 1e9);
+    const spend = () => budget-- > 0;
+    for (;;) {
+      const d = this.delivery ?? (this.delivery = this.nextDelivery(spend));
+      if (!d) {
+        if (budget < 0) return this.again();
+        return this.pumpBeats(spend);
+      }
+      if (this.newest.get(d.change.project) !== d.change) {
+        // A newer change took over: it resolves this identity again and writes to every
+        // subscriber that was not sent its result, which may equal this one's for some.
+        d.identity.etag = null;
+        this.delivery = undefined;
+        continue;
+      }
+      if (d.next >= d.subscribers.length) {
+        this.delivery = undefined;
+        this.onPush?.(Number(process.hrtime.bigint() - d.started) / 1e9);
         continue;
       }
       if (this.inFlight >= FANOUT_WINDOW) return this.waitForWindow();
-      if (budget-- === 0) {
-        this.pumpScheduled = true;
-        setImmediate(() => this.pump());
-        return;
-      }
+      if (!spend()) return this.again();
       const sub = d.subscribers[d.next++]!;
-      if (!d.identity.subscribers.has(sub)) continue;
-      const generation = this.generation;
-      let counted = true;
-      const written = () => {
-        if (!counted || generation !== this.generation) return;
-        counted = false;
-        this.inFlight--;
-        // Half the window free: go on (writes complete in bursts as the socket drains).
-        if (this.waitingForWindow && this.inFlight <= FANOUT_WINDOW / 2) this.resume();
-      };
-      if (sub.sendResolution(d.bytes, d.etag, written)) this.inFlight++;
-      else counted = false;
+      if (d.identity.subscribers.has(sub)) this.write(sub, d.bytes, d.etag);
     }
+  }
+
+  /** Heartbeats, within the same budget and window as changes, after them. */
+  private pumpBeats(spend: () => boolean): void {
+    const b = this.beats;
+    while (b && b.next < b.subscribers.length) {
+      if (this.inFlight >= FANOUT_WINDOW) return this.waitForWindow();
+      if (!spend()) return this.again();
+      const sub = b.subscribers[b.next++]!;
+      if (sub.identity.subscribers.has(sub)) this.write(sub, b.bytes, null);
+    }
+    this.beats = undefined;
+  }
+
+  /** One write counted in the window: a resolution (with its etag) or a heartbeat (null). */
+  private write(sub: Subscriber, bytes: Uint8Array, etag: string | null): void {
+    const written = this.written;
+    if (etag === null ? sub.sendHeartbeat(bytes, written) : sub.sendResolution(bytes, etag, written)) this.inFlight++;
+  }
+
+  private completion(): () => void {
+    const generation = this.generation;
+    return () => {
+      if (generation !== this.generation) return;
+      this.inFlight--;
+      // Half the window free: go on (writes complete in bursts as the socket drains).
+      if (this.waitingForWindow && this.inFlight <= FANOUT_WINDOW / 2) this.resume();
+    };
+  }
+
+  /** The budget of this turn is spent: go on in the next one. */
+  private again(): void {
+    this.pumpScheduled = true;
+    setImmediate(() => this.pump());
   }
 
   private waitForWindow(): void {
@@ -291,6 +412,7 @@ export class WatchHub {
     this.waitingForWindow = setTimeout(() => {
       // Completions stopped coming (calls ended, readers stalled): start a new window.
       this.generation++;
+      this.written = this.completion();
       this.inFlight = 0;
       this.resume();
     }, FANOUT_STALL_MS);
@@ -304,12 +426,14 @@ export class WatchHub {
     setImmediate(() => this.pump());
   }
 
-  private beat(): void {
-    const bytes = this.encoder.heartbeat(Date.now());
+  /** Queues a heartbeat for every subscriber (replacing one not finished yet) and starts writing it. */
+  beat(): void {
+    const subscribers: Subscriber[] = [];
     for (const identities of this.projects.values()) {
-      for (const identity of identities.values()) {
-        for (const sub of identity.subscribers) sub.sendEvent(bytes, true);
-      }
+      for (const identity of identities.values()) for (const sub of identity.subscribers) subscribers.push(sub);
     }
+    if (subscribers.length === 0) return;
+    this.beats = { bytes: this.encoder.heartbeat(Date.now()), subscribers, next: 0 };
+    if (!this.pumpScheduled) this.pump();
   }
 }

@@ -9,7 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { checkGroup } from '../../server/domain/group-changes.js';
 import { diffResolutions } from '../../server/domain/preview.js';
 import { previewGroupChanges } from '../../server/domain/preview-groups.js';
-import { resolve } from '../../server/domain/resolve.js';
+import { prepareGroups, resolve, resolveWorkload } from '../../server/domain/resolve.js';
 import type { Addon, ProjectSnapshot, Resolution, ResolveScope, SecretGroup, Vars, Workload } from '../../server/domain/types.js';
 import { validateRestrictions } from '../../server/domain/validation.js';
 import { addon, group, snapshot, workload } from '../helpers/fixtures.js';
@@ -242,6 +242,22 @@ describe('resolution properties', () => {
       { numRuns: RUNS },
     );
     expect(exercised).toBeGreaterThan(RUNS);
+  });
+
+  it('without provenance (what Resolve and Watch cache) equals the full resolution less its provenance', () => {
+    fc.assert(
+      fc.property(projectArb, (p) => {
+        const snap = snapshot(p);
+        const prepared = prepareGroups(snap);
+        everyResolution(snap, (w, scope, r) => {
+          const lean = resolveWorkload(snap.project.name, w, scope, prepared, { provenance: false });
+          expect(JSON.stringify(lean)).toBe(JSON.stringify({ ...r, provenance: [], fileProvenance: [] }));
+          const unhashed = resolveWorkload(snap.project.name, w, scope, prepared, { provenance: false, etag: false });
+          expect(JSON.stringify(unhashed)).toBe(JSON.stringify({ ...lean, etag: '' }));
+        });
+      }),
+      { numRuns: RUNS },
+    );
   });
 
   it('equals a naive model of the resolution rules (eligibility, per-group expansion, merge, override, conflicts)', () => {

@@ -1,10 +1,11 @@
 /**
  * Every resolution rule of docs/architecture.md ("Resolution rules"), one case per rule; each case name states the rule.
  */
+import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { applyGroupChange } from '../../server/domain/group-changes.js';
 import { DomainError } from '../../server/domain/errors.js';
-import { etagOf, isEligible, mergeOrder, prepareGroups, resolve } from '../../server/domain/resolve.js';
+import { etagOf, isEligible, mergeOrder, prepareGroups, resolve, resolveWorkload } from '../../server/domain/resolve.js';
 import type { ProjectSnapshot, Resolution, ResolveScope, SecretFile, Vars } from '../../server/domain/types.js';
 import { addon, group, snapshot, workload } from '../helpers/fixtures.js';
 
@@ -560,6 +561,29 @@ describe('resolve: cross-group templates, rotation, etag and errors', () => {
   it('etag depends on content only: two workloads with equal resolutions share it', () => {
     const snap = snapshot({ workloads: [workload('api'), workload('web')], groups: [group('g', { variables: { K: 'v' } })] });
     expect(resolve(snap, 'api', 'runtime').etag).toBe(resolve(snap, 'web', 'runtime').etag);
+  });
+
+  it('etag keeps its value across releases (agents hold etags): the hash of each key and value piece in turn', () => {
+    const variables: Vars = { B: 'zwei €', A: '1', E: '', 'K_\u00e9': 'x'.repeat(70_000) };
+    const piecewise = (files: SecretFile[]) => {
+      const h = createHash('sha256');
+      for (const key of Object.keys(variables).sort()) {
+        h.update(`v${key.length}:${key}${Buffer.byteLength(variables[key]!)}:`);
+        h.update(variables[key]!);
+      }
+      for (const f of [...files].sort((a, b) => (a.path < b.path ? -1 : 1))) {
+        h.update(`f${Buffer.byteLength(f.path)}:${f.path}${f.mode}:${f.content.byteLength}:`);
+        h.update(f.content);
+      }
+      return h.digest('base64url').slice(0, 27);
+    };
+    const files = [file('/z', 'bytes\0'), file('/a', 'é', 0o644)];
+    expect(etagOf(variables, files)).toBe(piecewise(files));
+    expect(etagOf(variables, [])).toBe(piecewise([]));
+    const snap = snapshot({ workloads: [workload('api', { runtimeVariables: variables })], groups: [group('g', { variables: { Z: 'z' }, files })] });
+    const r = resolve(snap, 'api', 'runtime');
+    expect(r.etag).toBe(etagOf(r.variables, r.files));
+    expect(resolveWorkload('p', snap.workloads.get('api')!, 'runtime', prepareGroups(snap), { provenance: false }).etag).toBe(r.etag);
   });
 
   const base: { variables: Vars; files: SecretFile[] } = { variables: { K: 'v', L: 'w' }, files: [file('/f', 'content', 0o600)] };

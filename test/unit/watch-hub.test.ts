@@ -149,6 +149,71 @@ describe('WatchHub', () => {
     expect(sinks.filter((s) => s.texts().includes('resolution:2')).length).toBeLessThan(1200);
   });
 
+  it('a change overtaken midway by one that leaves the identity as it was still reaches every subscriber, once', async () => {
+    await store.createRecord('group', group('h', { restrictions: { restricted: true, workloads: ['other'], tags: [] }, variables: { B: '1' } }));
+    await snapshots.refresh('p');
+    const sinks = Array.from({ length: 1200 }, () => new FakeSink());
+    const state = await snapshots.get('p');
+    for (const sink of sinks) hub.subscribe(state, 'api', 'runtime', '', sink);
+    await setA('2'); // written to the first subscribers only
+    expect(sinks.filter((k) => k.texts().includes('resolution:2')).length).toBeLessThan(1200);
+    // A change that does not reach `api`: its resolution stays what the first ones were sent.
+    await store.updateRecord('group', group('h', { revision: 2, restrictions: { restricted: true, workloads: ['other'], tags: [] }, variables: { B: '2' } }));
+    await snapshots.refresh('p');
+    for (let waited = 0; waited < 2_000 && !sinks.every((k) => k.texts().at(-1) === 'resolution:2'); waited += 10) {
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    for (const sink of sinks) expect(sink.texts()).toEqual(['resolution:1', 'resolution:2']);
+  });
+
+  it("resolves a change's identities as it writes them: the change is published before most are resolved", async () => {
+    const names = Array.from({ length: 700 }, (_, i) => `w${i}`);
+    for (const name of names) await store.createRecord('workload', workload(name));
+    let resolved = 0;
+    const counted = new Snapshots(store, encodeResolution, (hit) => void (hit || resolved++));
+    const own = new WatchHub(counted, encoder, 0);
+    const state = await counted.get('p');
+    const sinks = names.map((name) => {
+      const sink = new FakeSink();
+      own.subscribe(state, name, 'runtime', '', sink);
+      return sink;
+    });
+    const got = () => sinks.filter((k) => k.texts().includes('resolution:2')).length;
+    resolved = 0;
+    revision++;
+    await store.updateRecord('group', group('g', { revision, variables: { A: '2' } }));
+    await counted.refresh('p');
+    expect(got()).toBeGreaterThan(0);
+    expect(resolved).toBeLessThan(700);
+    for (let i = 0; i < 200 && got() < 700; i++) {
+      for (const k of sinks) k.complete();
+      await new Promise((r) => setImmediate(r));
+    }
+    for (const sink of sinks) expect(sink.texts()).toEqual(['resolution:1', 'resolution:2']);
+    expect(resolved).toBe(700);
+  });
+
+  it('heartbeats go to every subscriber that is not blocked, within the window, after any change on its way', async () => {
+    const sinks = Array.from({ length: 1200 }, () => new FakeSink());
+    const state = await snapshots.get('p');
+    for (const sink of sinks) hub.subscribe(state, 'api', 'runtime', '', sink);
+    sinks[1199]!.full = true;
+    await setA('2'); // blocks the last sink on its write of this change
+    for (const k of sinks) k.complete();
+    hub.beat();
+    const beaten = () => sinks.filter((k) => k.texts().includes('heartbeat')).length;
+    expect(beaten()).toBeLessThanOrEqual(256); // the window
+    await setA('3'); // written before the heartbeats still waiting
+    for (let i = 0; i < 400 && sinks.slice(0, 1199).some((k) => !k.texts().includes('heartbeat') || !k.texts().includes('resolution:3')); i++) {
+      for (const k of sinks) k.complete();
+      await new Promise((r) => setImmediate(r));
+    }
+    for (const sink of sinks.slice(0, 1199)) expect(sink.texts().filter((t) => t === 'heartbeat')).toHaveLength(1);
+    expect(sinks[1199]!.texts()).not.toContain('heartbeat');
+    const late = sinks.filter((k) => k.texts().indexOf('resolution:3') < k.texts().indexOf('heartbeat'));
+    expect(late.length).toBeGreaterThan(500);
+  });
+
   it('keeps at most a window of fan-out writes in flight, and goes on as transports hand them on', async () => {
     const sinks = Array.from({ length: 1000 }, () => new FakeSink());
     const state = await snapshots.get('p');
@@ -183,6 +248,42 @@ describe('WatchHub', () => {
       expect(Date.now() - started).toBeLessThan(2_000);
       await new Promise((r) => setTimeout(r, 5));
     }
+  });
+
+  it('a restart sent while a change is on its way follows that change on every stream', async () => {
+    const names = Array.from({ length: 700 }, (_, i) => `w${i}`);
+    for (const name of names) await store.createRecord('workload', workload(name));
+    await snapshots.refresh('p');
+    const state = await snapshots.get('p');
+    const sinks = names.map((name) => {
+      const sink = new FakeSink();
+      hub.subscribe(state, name, 'runtime', '', sink);
+      return sink;
+    });
+    await setA('2'); // the first chunk only
+    expect(sinks.filter((k) => k.texts().includes('resolution:2')).length).toBeLessThan(700);
+    expect(hub.restart('p', new Set(names), 'g', 'op')).toBe(700);
+    for (const sink of sinks) expect(sink.texts()).toEqual(['resolution:1', 'resolution:2', 'restart']);
+    for (let i = 0; i < 20; i++) {
+      for (const k of sinks) k.complete();
+      await new Promise((r) => setImmediate(r));
+    }
+    for (const sink of sinks) expect(sink.texts()).toEqual(['resolution:1', 'resolution:2', 'restart']);
+  });
+
+  it('closeAll ends every stream and drops the fan-out on its way', async () => {
+    const sinks = Array.from({ length: 1200 }, () => new FakeSink());
+    const state = await snapshots.get('p');
+    for (const sink of sinks) hub.subscribe(state, 'api', 'runtime', '', sink);
+    await setA('2');
+    hub.closeAll('shutting down');
+    const writes = sinks.reduce((n, k) => n + k.written.length, 0);
+    for (let i = 0; i < 10; i++) {
+      for (const k of sinks) k.complete();
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    expect(sinks.reduce((n, k) => n + k.written.length, 0)).toBe(writes);
+    for (const sink of sinks) expect(sink.failed).toBe('UNAVAILABLE: shutting down');
   });
 
   it('restart reaches only runtime subscribers of the named workloads and counts them', async () => {
