@@ -284,14 +284,7 @@ export class MongoStore implements Store {
     return guard(() => this.commits.commit('update', kind, record.project, record.name, record.revision - 1, record, history, auditDoc(audit)));
   }
 
-  async deleteRecord(
-    kind: RecordKind,
-    project: string,
-    name: string,
-    expectedRevision: number,
-    history?: GroupHistoryEntry,
-    audit?: AuditEvent,
-  ): Promise<number> {
+  async deleteRecord(kind: RecordKind, project: string, name: string, expectedRevision: number, history?: GroupHistoryEntry, audit?: AuditEvent): Promise<number> {
     return guard(() => this.commits.commit('delete', kind, project, name, expectedRevision, null, history, auditDoc(audit)));
   }
 
@@ -471,13 +464,7 @@ export class MongoStore implements Store {
   }
 
   /** See GroupCommit.importRecord. */
-  async importRecord<K extends RecordKind>(
-    kind: K,
-    project: string,
-    name: string,
-    record: RecordTypes[K] | null,
-    history: GroupHistoryEntry[],
-  ): Promise<void> {
+  async importRecord<K extends RecordKind>(kind: K, project: string, name: string, record: RecordTypes[K] | null, history: GroupHistoryEntry[]): Promise<void> {
     return guard(() => this.commits.importRecord(kind, project, name, record, history));
   }
 

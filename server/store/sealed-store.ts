@@ -128,14 +128,7 @@ export class SealedStore implements Store {
     return this.inner.updateRecord(kind, r, h, audit);
   }
 
-  async deleteRecord(
-    kind: RecordKind,
-    project: string,
-    name: string,
-    expectedRevision: number,
-    history?: GroupHistoryEntry,
-    audit?: AuditEvent,
-  ): Promise<number> {
+  async deleteRecord(kind: RecordKind, project: string, name: string, expectedRevision: number, history?: GroupHistoryEntry, audit?: AuditEvent): Promise<number> {
     const h = history ? await this.transformHistory(history, 'seal') : undefined;
     return this.inner.deleteRecord(kind, project, name, expectedRevision, h, audit);
   }
@@ -240,13 +233,7 @@ export class SealedStore implements Store {
   }
 
   /** Seals like a write, each value bound to its own revision. (`sg migrate` copies below this layer.) */
-  async importRecord<K extends RecordKind>(
-    kind: K,
-    project: string,
-    name: string,
-    record: RecordTypes[K] | null,
-    history: GroupHistoryEntry[],
-  ): Promise<void> {
+  async importRecord<K extends RecordKind>(kind: K, project: string, name: string, record: RecordTypes[K] | null, history: GroupHistoryEntry[]): Promise<void> {
     const r = record ? await this.transformRecord(kind, record, 'seal') : null;
     const h = await Promise.all(history.map((e) => this.transformHistory(e, 'seal')));
     return this.inner.importRecord(kind, project, name, r, h);

@@ -164,14 +164,7 @@ export class SqliteStore implements Store {
     })();
   }
 
-  async deleteRecord(
-    kind: RecordKind,
-    project: string,
-    name: string,
-    expectedRevision: number,
-    history?: GroupHistoryEntry,
-    audit?: AuditEvent,
-  ): Promise<number> {
+  async deleteRecord(kind: RecordKind, project: string, name: string, expectedRevision: number, history?: GroupHistoryEntry, audit?: AuditEvent): Promise<number> {
     if (audit) await this.appendAudit(audit);
     return this.db.transaction(() => {
       const r = this.db
@@ -340,13 +333,7 @@ export class SqliteStore implements Store {
     return rows.map((r) => r.name);
   }
 
-  async importRecord<K extends RecordKind>(
-    kind: K,
-    project: string,
-    name: string,
-    record: RecordTypes[K] | null,
-    history: GroupHistoryEntry[],
-  ): Promise<void> {
+  async importRecord<K extends RecordKind>(kind: K, project: string, name: string, record: RecordTypes[K] | null, history: GroupHistoryEntry[]): Promise<void> {
     const entries = checkImport(kind, project, name, record, history);
     this.db.transaction(() => {
       this.bump(project);

@@ -169,14 +169,7 @@ export interface Store {
   /** Writes record (revision = previous + 1) only if the stored revision is record.revision - 1. */
   updateRecord<K extends RecordKind>(kind: K, record: RecordTypes[K], history?: GroupHistoryEntry, audit?: AuditEvent): Promise<number>;
   /** Deletes only if the stored revision equals expectedRevision. */
-  deleteRecord(
-    kind: RecordKind,
-    project: string,
-    name: string,
-    expectedRevision: number,
-    history?: GroupHistoryEntry,
-    audit?: AuditEvent,
-  ): Promise<number>;
+  deleteRecord(kind: RecordKind, project: string, name: string, expectedRevision: number, history?: GroupHistoryEntry, audit?: AuditEvent): Promise<number>;
 
   /**
    * The kept revisions of a group (including after its deletion), oldest first: all of them, or
@@ -243,13 +236,7 @@ export interface Store {
    * that record or its history may exist yet (ALREADY_EXISTS); NOT_FOUND without the project.
    * Later writes continue from the imported revision and history like from any other.
    */
-  importRecord<K extends RecordKind>(
-    kind: K,
-    project: string,
-    name: string,
-    record: RecordTypes[K] | null,
-    history: GroupHistoryEntry[],
-  ): Promise<void>;
+  importRecord<K extends RecordKind>(kind: K, project: string, name: string, record: RecordTypes[K] | null, history: GroupHistoryEntry[]): Promise<void>;
 }
 
 /**
