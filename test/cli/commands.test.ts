@@ -30,7 +30,7 @@ describe('sg group preview: exactly one change', () => {
     [{ delete: true }, 'delete'],
     [{ addFile: '/etc/x', from: 'f' }, 'add-file'],
     [{ removeFile: '/etc/x' }, 'remove-file'],
-    [{ link: 'db', key: ['host=H'] }, 'link'],
+    [{ link: 'db', addonKey: ['host=H'] }, 'link'],
     [{ unlink: 'db' }, 'unlink'],
     [{ rollback: '3' }, 'rollback'],
   ])('%j is a %s change', (o, k) => expect(kind(o)).toBe(k));

@@ -29,7 +29,7 @@ async function refused(body: string | Buffer, reason: RegExp) {
   const res = await fetch(new URL(SET, t.server.consoleUrl!), {
     method: 'POST',
     headers: { 'content-type': 'application/json', 'x-sg-console': '1', 'x-sg-session': c.binding, cookie: c.cookie },
-    body: body,
+    body: typeof body === 'string' ? body : new Uint8Array(body),
   });
   const text = await res.text();
   expect(res.status, text).toBe(400);

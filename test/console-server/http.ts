@@ -73,11 +73,11 @@ export function rawGet(base: string, path: string, host: string): Promise<number
 }
 
 /** The Connect protocol's envelope of one streaming request message (flags 0, JSON). */
-export function envelope(message: unknown): Buffer {
+export function envelope(message: unknown): Uint8Array<ArrayBuffer> {
   const json = Buffer.from(JSON.stringify(message));
   const head = Buffer.alloc(5);
   head.writeUInt32BE(json.byteLength, 1);
-  return Buffer.concat([head, json]);
+  return new Uint8Array(Buffer.concat([head, json]));
 }
 
 /** Opens a server stream as the page does: POST application/connect+json, one enveloped request. */

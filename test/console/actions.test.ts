@@ -1,3 +1,4 @@
+/// <reference lib="dom" />
 /**
  * What a console-only user can finish in the browser (real Chromium, real `sg serve`): restore
  * a deleted group, rename one, edit a workload with review then save, rotate and delete an

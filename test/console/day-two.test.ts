@@ -1,3 +1,5 @@
+/// <reference lib="dom" />
+/// <reference lib="dom.iterable" />
 /**
  * Day-two console views in a real Chromium: tokens with their status and scope and a
  * least-privilege default role; the audit log newest first, paged and filtered; every page at

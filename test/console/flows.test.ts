@@ -1,3 +1,4 @@
+/// <reference lib="dom" />
 /**
  * The console's main flows in a real Chromium against the real `sg serve`: sign-in, the seed's
  * priority example built entirely in the browser and checked with `sg resolve`, refused saves,

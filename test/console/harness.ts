@@ -1,3 +1,5 @@
+/// <reference lib="dom" />
+/// <reference lib="dom.iterable" />
 /**
  * Browser tests of the web console: the real `sg serve` (with its console on an ephemeral
  * loopback port) driven by Debian's Chromium through playwright-core — no browser download.

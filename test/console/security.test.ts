@@ -1,3 +1,4 @@
+/// <reference lib="dom" />
 /**
  * The console's security properties, checked in a real Chromium: a keys-only role (the seed's
  * config editor) never receives a secret value — not in the DOM, not in any response body —

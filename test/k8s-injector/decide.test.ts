@@ -53,7 +53,7 @@ const agentOf = (p: Pod) => p.spec!.initContainers!.find((c) => c.name === AGENT
 
 describe('k8s injector decision', () => {
   it('leaves pods without the label, or with another value, and non-pod or non-create requests unchanged', () => {
-    for (const labels of [{}, { 'secret-groups.io/inject': 'false' }, { 'secret-groups.io/inject': 'yes' }]) {
+    for (const labels of [{}, { 'secret-groups.io/inject': 'false' }, { 'secret-groups.io/inject': 'yes' }] as Record<string, string>[]) {
       const d = decide(request(pod({ labels })), settings);
       expect(d).toMatchObject({ allowed: true });
       expect(d.allowed && d.patch).toBeFalsy();

@@ -140,7 +140,7 @@ describe('k8s injector over HTTPS', () => {
         const s = connect({ host, port: Number(port), rejectUnauthorized: false }, () => {
           const cn = s.getPeerCertificate().issuer.CN;
           s.end();
-          resolve(cn);
+          resolve(String(cn));
         });
         s.on('error', reject);
       });

@@ -76,10 +76,10 @@ const INVALID_UTF8: [string, number[]][] = [
 const svc = (s: string, m: string) => `/secretgroups.v1.${s}/${m}`;
 /** Every kind of text field, each with the placeholder "ZZ" where the bad bytes go. */
 const FIELDS: [string, string, Uint8Array][] = [
-  ['a variable value', svc('SecretGroupService', 'SetVariables'), SetVariablesRequest.encode({ project: 'p', name: 'g', variables: { B: 'xZZx' }, expectedRevision: 0 }).finish()],
-  ['a variable key', svc('SecretGroupService', 'SetVariables'), SetVariablesRequest.encode({ project: 'p', name: 'g', variables: { KZZ: 'v' }, expectedRevision: 0 }).finish()],
-  ['import text', svc('SecretGroupService', 'ImportVariables'), ImportVariablesRequest.encode({ project: 'p', name: 'g', format: ImportFormat.IMPORT_FORMAT_DOTENV, content: 'C=ZZ\n', replace: false, expectedRevision: 0 }).finish()],
-  ['a description', svc('SecretGroupService', 'UpdateGroupSettings'), UpdateGroupSettingsRequest.encode({ project: 'p', name: 'g', expectedRevision: 0, description: 'dZZ' }).finish()],
+  ['a variable value', svc('SecretGroupService', 'SetVariables'), SetVariablesRequest.encode(SetVariablesRequest.fromPartial({ project: 'p', name: 'g', variables: { B: 'xZZx' }, expectedRevision: 0 })).finish()],
+  ['a variable key', svc('SecretGroupService', 'SetVariables'), SetVariablesRequest.encode(SetVariablesRequest.fromPartial({ project: 'p', name: 'g', variables: { KZZ: 'v' }, expectedRevision: 0 })).finish()],
+  ['import text', svc('SecretGroupService', 'ImportVariables'), ImportVariablesRequest.encode(ImportVariablesRequest.fromPartial({ project: 'p', name: 'g', format: ImportFormat.IMPORT_FORMAT_DOTENV, content: 'C=ZZ\n', replace: false, expectedRevision: 0 })).finish()],
+  ['a description', svc('SecretGroupService', 'UpdateGroupSettings'), UpdateGroupSettingsRequest.encode(UpdateGroupSettingsRequest.fromPartial({ project: 'p', name: 'g', expectedRevision: 0, description: 'dZZ' })).finish()],
   ['a file path', svc('SecretGroupService', 'AddFile'), AddFileRequest.encode({ project: 'p', name: 'g', expectedRevision: 0, file: { path: '/etc/ZZ', content: Buffer.from('x'), mode: 0o600, size: 0 } }).finish()],
   ['a workload variable', svc('ProjectService', 'CreateWorkload'), CreateWorkloadRequest.encode(CreateWorkloadRequest.fromPartial({ project: 'p', name: 'w2', runtimeVariables: { R: 'ZZ' } })).finish()],
   ['a build argument', svc('ProjectService', 'UpdateWorkload'), UpdateWorkloadRequest.encode(UpdateWorkloadRequest.fromPartial({ project: 'p', name: 'api', setBuildArguments: { B: 'ZZ' } })).finish()],
@@ -149,9 +149,9 @@ describe('error messages echo a bounded piece of input and never a value', () =>
   };
   /** Every route the report found echoing input, and more, each with a 200 KB input. */
   const routes: [string, string, () => Uint8Array, string][] = [
-    ['claimed tags in Resolve', svc('ResolverService', 'Resolve'), () => ResolveRequest.encode({ project: 'p', workload: 'api', scope: 1, tags: [huge], etag: '' }).finish(), 'INVALID_ARGUMENT'],
-    ['many claimed tags in Resolve', svc('ResolverService', 'Resolve'), () => ResolveRequest.encode({ project: 'p', workload: 'api', scope: 1, tags: Array.from({ length: 5000 }, (_, i) => `tag-${i}`), etag: '' }).finish(), 'RESOURCE_EXHAUSTED'],
-    ['unregistered claimed tags in Resolve', svc('ResolverService', 'Resolve'), () => ResolveRequest.encode({ project: 'p', workload: 'api', scope: 1, tags: Array.from({ length: 64 }, (_, i) => `t${i}-${'x'.repeat(55)}`), etag: '' }).finish(), 'PERMISSION_DENIED'],
+    ['claimed tags in Resolve', svc('ResolverService', 'Resolve'), () => ResolveRequest.encode(ResolveRequest.fromPartial({ project: 'p', workload: 'api', scope: 1, tags: [huge] })).finish(), 'INVALID_ARGUMENT'],
+    ['many claimed tags in Resolve', svc('ResolverService', 'Resolve'), () => ResolveRequest.encode(ResolveRequest.fromPartial({ project: 'p', workload: 'api', scope: 1, tags: Array.from({ length: 5000 }, (_, i) => `tag-${i}`) })).finish(), 'RESOURCE_EXHAUSTED'],
+    ['unregistered claimed tags in Resolve', svc('ResolverService', 'Resolve'), () => ResolveRequest.encode(ResolveRequest.fromPartial({ project: 'p', workload: 'api', scope: 1, tags: Array.from({ length: 64 }, (_, i) => `t${i}-${'x'.repeat(55)}`) })).finish(), 'PERMISSION_DENIED'],
     ['DeleteRole', svc('AccessService', 'DeleteRole'), () => DeleteRoleRequest.encode({ name: huge }).finish(), 'INVALID_ARGUMENT'],
     ['CreateRole', svc('AccessService', 'CreateRole'), () => CreateRoleRequest.encode({ role: { name: huge, description: '', secret: AccessLevel.ACCESS_LEVEL_READ, config: AccessLevel.ACCESS_LEVEL_READ, projectAdmin: false, tokenAdmin: false, resolve: false, builtin: false } }).finish(), 'INVALID_ARGUMENT'],
     ['CreateToken with an unknown role', svc('AccessService', 'CreateToken'), () => CreateTokenRequest.encode(CreateTokenRequest.fromPartial({ name: 'x', role: huge })).finish(), 'INVALID_ARGUMENT'],
@@ -160,10 +160,10 @@ describe('error messages echo a bounded piece of input and never a value', () =>
     ['RevealValue of a missing key', svc('SecretGroupService', 'RevealValue'), () => RevealValueRequest.encode(RevealValueRequest.fromPartial({ project: 'p', kind: RevealKind.REVEAL_KIND_GROUP_FILE, name: 'g', key: `/${huge}`.slice(0, 1000) })).finish(), 'NOT_FOUND'],
     ['unsetting many missing addon details', svc('ProjectService', 'UpdateAddon'), () => UpdateAddonRequest.encode(UpdateAddonRequest.fromPartial({ project: 'p', name: 'db', merge: true, unsetDetails: Array.from({ length: 1000 }, (_, i) => `d${i}_${'x'.repeat(120)}`) })).finish(), 'NOT_FOUND'],
     ['restricting to many unknown workloads', svc('SecretGroupService', 'UpdateGroupSettings'), () => UpdateGroupSettingsRequest.encode(UpdateGroupSettingsRequest.fromPartial({ project: 'p', name: 'g', restrictions: { restricted: true, workloads: Array.from({ length: 1000 }, (_, i) => `w${i}-${'x'.repeat(55)}`), tags: [] } })).finish(), 'INVALID_ARGUMENT'],
-    ['a bad key', svc('SecretGroupService', 'SetVariables'), () => SetVariablesRequest.encode({ project: 'p', name: 'g', variables: { [`-${huge}`]: 'v' }, expectedRevision: 0 }).finish(), 'INVALID_ARGUMENT'],
+    ['a bad key', svc('SecretGroupService', 'SetVariables'), () => SetVariablesRequest.encode(SetVariablesRequest.fromPartial({ project: 'p', name: 'g', variables: { [`-${huge}`]: 'v' }, expectedRevision: 0 })).finish(), 'INVALID_ARGUMENT'],
     ['a bad file path', svc('SecretGroupService', 'AddFile'), () => AddFileRequest.encode({ project: 'p', name: 'g', expectedRevision: 0, file: { path: `rel/${huge}`, content: Buffer.from('x'), mode: 0, size: 0 } }).finish(), 'INVALID_ARGUMENT'],
-    ['many undefined template references', svc('SecretGroupService', 'SetVariables'), () => SetVariablesRequest.encode({ project: 'p', name: 'g', variables: Object.fromEntries(Array.from({ length: 900 }, (_, i) => [`K${i}_${'k'.repeat(200)}`, '${MISSING}'])), expectedRevision: 0 }).finish(), 'INVALID_ARGUMENT'],
-    ['a long template cycle', svc('SecretGroupService', 'SetVariables'), () => SetVariablesRequest.encode({ project: 'p', name: 'g', variables: Object.fromEntries(Array.from({ length: 900 }, (_, i) => [`K${i}_${'k'.repeat(200)}`, `\${K${(i + 1) % 900}_${'k'.repeat(200)}}`])), expectedRevision: 0 }).finish(), 'INVALID_ARGUMENT'],
+    ['many undefined template references', svc('SecretGroupService', 'SetVariables'), () => SetVariablesRequest.encode(SetVariablesRequest.fromPartial({ project: 'p', name: 'g', variables: Object.fromEntries(Array.from({ length: 900 }, (_, i) => [`K${i}_${'k'.repeat(200)}`, '${MISSING}'])), expectedRevision: 0 })).finish(), 'INVALID_ARGUMENT'],
+    ['a long template cycle', svc('SecretGroupService', 'SetVariables'), () => SetVariablesRequest.encode(SetVariablesRequest.fromPartial({ project: 'p', name: 'g', variables: Object.fromEntries(Array.from({ length: 900 }, (_, i) => [`K${i}_${'k'.repeat(200)}`, `\${K${(i + 1) % 900}_${'k'.repeat(200)}}`])), expectedRevision: 0 })).finish(), 'INVALID_ARGUMENT'],
   ];
 
   it.each(routes)('%s: the real code, and a message of at most %#', async (_name, path, encode, code) => {

@@ -13,7 +13,6 @@ import { ProjectServiceService } from '../../gen/secretgroups/v1/project_service
 import {
   AddFileRequest,
   CreateGroupRequest,
-  ImportFormat,
   ImportVariablesRequest,
   SecretGroupServiceService,
   SetVariablesRequest,
@@ -267,7 +266,7 @@ describe('through the real server', () => {
         .record({ project: name, name, description: fc.string({ maxLength: 20 }), type: num, scope: num, priority: num, variables: vars, restrictions: fc.record({ restricted: fc.boolean(), workloads: fc.array(name, { maxLength: 2 }), tags: fc.array(fc.string({ maxLength: 8 }), { maxLength: 2 }) }) })
         .map((r) => ['createGroup', CreateGroupRequest.fromPartial(r)] as const),
       fc
-        .record({ project: name, name, file: fc.record({ path: pathish, content: fc.uint8Array({ maxLength: 64 }), mode: fc.nat(), size: fc.integer() }) })
+        .record({ project: name, name, file: fc.record({ path: pathish, content: fc.uint8Array({ maxLength: 64 }).map((a) => Buffer.from(a)), mode: fc.nat(), size: fc.integer() }) })
         .map((r) => ['addFile', AddFileRequest.fromPartial(r)] as const),
       fc
         .record({ project: name, name, format: num, content: fc.oneof(dotenvText, jsonText), replace: fc.boolean() })
