@@ -180,9 +180,7 @@ export class GroupCommit {
 
   /**
    * Strips the payload of pruned changes (idempotent: an unconditional $set by _id): one update
-   * command with one statement per change collection, its _ids matched with $in. One statement,
-   * not one per change: FerretDB (SQLite) reads the whole change collection for each statement,
-   * so a batch of 8 statements cost 8 scans where this costs one.
+   * command per change collection, each statement a look-up by _id.
    */
   private async strip(uid: string, ns: readonly number[]): Promise<void> {
     const byCollection = new Map<number, number[]>();
@@ -193,7 +191,10 @@ export class GroupCommit {
     const $set = { data: null, history: null, kept: null, pruned: true };
     await Promise.all(
       [...byCollection.values()].map((group) =>
-        this.logs.changesOf(uid, group[0]!).updateMany({ _id: { $in: group.map((n) => changeId(uid, n)) } }, { $set }),
+        this.logs.changesOf(uid, group[0]!).bulkWrite(
+          group.map((n) => ({ updateOne: { filter: { _id: changeId(uid, n) }, update: { $set } } })),
+          { ordered: false },
+        ),
       ),
     );
   }
