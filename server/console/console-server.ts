@@ -259,9 +259,10 @@ export function createConsoleHandler(opts: Omit<ConsoleOptions, 'host' | 'port'>
   /** An RPC: the guards and the session here, then the Connect library's handler of the method. */
   const handleRpc = async (req: http.IncomingMessage, res: http.ServerResponse, path: string) => {
     if (req.method !== 'POST') throw new HttpError(405, Code.UNIMPLEMENTED, 'RPCs are called with POST');
+    // The session first: a request without one does not load the Connect stack (see mount).
+    const { id, token } = session(req);
     const rpcs = await mount();
     if (!rpcs.has(path)) throw new HttpError(404, Code.UNIMPLEMENTED, `unknown RPC ${path.slice(1, 121)}`);
-    const { id, token } = session(req);
     const body = await readBody(req);
     // Unary calls are one JSON object; streaming calls enveloped JSON (the content types the CSRF guard admits).
     const streaming = contentType(req) === CONNECT_STREAM_JSON;
