@@ -37,8 +37,9 @@ class GrpcCall implements CallContext {
 class GrpcStreamOut implements StreamOut<unknown> {
   constructor(private readonly call: grpc.ServerWritableStream<unknown, unknown>) {}
   write(message: unknown, written?: () => void): boolean {
-    // The callback runs once grpc-js has handed the frame to HTTP/2 (the hub's fan-out window).
-    return this.call.write(message, written && (() => written()));
+    // The callback runs once grpc-js has handed the frame to HTTP/2 (the hub's fan-out window);
+    // passed as it is: the hub shares one per window, so no closure per write here either.
+    return this.call.write(message, written);
   }
   onDrain(fn: () => void): void {
     this.call.once('drain', fn);
