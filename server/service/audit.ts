@@ -122,20 +122,16 @@ export class Audit {
  * Runs a store write after recording it. If the record cannot be written the write never
  * happens; if the write then fails, a follow-up record with outcome "error" says so.
  */
-export async function auditedWrite<T>(
+export function auditedWrite<T>(
   audit: Audit,
   event: Omit<AuditEvent, 'time' | 'outcome'>,
   now: () => number,
   write: () => Promise<T>,
 ): Promise<T> {
-  await audit.record({ ...event, time: now(), outcome: 'ok' });
-  try {
-    return await write();
-  } catch (e) {
-    const code = (e as { code?: unknown }).code;
-    audit.recordRead({ ...event, time: now(), outcome: 'error', detail: typeof code === 'string' ? code : 'failed' });
-    throw e;
-  }
+  return auditedStoreWrite(audit, event, now, async (record) => {
+    await audit.record(record);
+    return write();
+  });
 }
 
 /**
