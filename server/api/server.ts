@@ -13,6 +13,7 @@ import type { GroupsService } from '../service/groups.js';
 import type { ProjectsService } from '../service/projects.js';
 import type { ResolverService } from '../service/resolver.js';
 import { BAD_TEXT_REQUEST, MALFORMED_REQUEST, type ApiContext, type Handler } from './call.js';
+import { installFramedPassthrough } from './framed-bytes.js';
 import { grpcImplementation } from './grpc-adapter.js';
 import { BadText, StrictReader } from './strict-reader.js';
 import { accessHandlers } from './handlers/access-handlers.js';
@@ -122,6 +123,7 @@ export function createGrpcServer(
   handlers: ServiceHandlers = serviceHandlers(ctx, services),
   opts: { maxConnectionIdleMs?: number } = {},
 ): { server: grpc.Server; health: Health } {
+  installFramedPassthrough();
   const server = new grpc.Server({
     'grpc.max_connection_idle_ms': opts.maxConnectionIdleMs ?? DEFAULT_MAX_CONNECTION_IDLE_MS,
     'grpc.max_receive_message_length': LIMITS.requestBytes,
