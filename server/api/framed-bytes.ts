@@ -12,6 +12,7 @@
  * itself) and grpc-js copies them as before: nothing depends on the hook but speed.
  */
 import * as interceptors from '@grpc/grpc-js/build/src/server-interceptors.js';
+import { BinaryWriter } from '@bufbuild/protobuf/wire';
 
 /** The message bytes (a view of `frame` after its 5-byte prefix). */
 export class FramedBytes extends Uint8Array {
@@ -21,15 +22,28 @@ export class FramedBytes extends Uint8Array {
 
 const PREFIX = 5;
 
+const PLACEHOLDER = new Uint8Array(PREFIX);
+
+function keep(frame: Buffer): FramedBytes {
+  const length = frame.byteLength - PREFIX;
+  frame[0] = 0; // not compressed
+  frame.writeUInt32BE(length, 1);
+  const bytes = new FramedBytes(frame.buffer as ArrayBuffer, frame.byteOffset + PREFIX, length);
+  bytes.frame = frame;
+  return bytes;
+}
+
 /** A copy of `message` with its gRPC prefix in front; the result is the message's bytes. */
 export function framed(message: Uint8Array): FramedBytes {
   const frame = Buffer.allocUnsafe(PREFIX + message.byteLength);
-  frame[0] = 0; // not compressed
-  frame.writeUInt32BE(message.byteLength, 1);
   frame.set(message, PREFIX);
-  const bytes = new FramedBytes(frame.buffer, frame.byteOffset + PREFIX, message.byteLength);
-  bytes.frame = frame;
-  return bytes;
+  return keep(frame);
+}
+
+/** A message encoded (`encode` writes it) after room for the prefix: no copy of its bytes. */
+export function encodeFramed(encode: (writer: BinaryWriter) => BinaryWriter): FramedBytes {
+  const out = encode(new BinaryWriter().raw(PLACEHOLDER)).finish();
+  return keep(Buffer.from(out.buffer, out.byteOffset, out.byteLength));
 }
 
 type Serialize = (this: { handler: { serialize(value: unknown): Buffer } }, value: unknown) => Buffer;

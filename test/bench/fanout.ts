@@ -17,7 +17,7 @@ import { api } from './lib/api.js';
 import { ensureEtcd, startEtcd } from './lib/etcd.js';
 import { startSg } from './lib/procs.js';
 import { seedFanoutProject } from './lib/seed.js';
-import { inWindow, percentile, rssMb, round, sleep, wallMs } from './lib/util.js';
+import { cpuMs, inWindow, percentile, rssMb, round, sleep, wallMs } from './lib/util.js';
 import type { ClientCommand, ClientEvent } from './watch-client.js';
 
 export interface FanoutResult {
@@ -177,10 +177,14 @@ export async function benchFanout(quick: boolean, log: (s: string) => void, watc
     await sleep(2000);
     rssConnected = rssMb(server.pid);
     const p = pool;
+    const cpu0 = cpuMs(server.pid);
     sgLat = await inWindow('fanout', () => measure(p, rounds, async (seq) => void (await a.setVars(fx.project, fx.group, { SEQ: seq })), log, 'sg'));
+    // Server CPU (user + system) per update, the warm-up included: steadier than wall time on a busy machine.
+    const sgCpu = (cpuMs(server.pid) - cpu0) / (rounds + 1);
+    log(`  sg server CPU per update: ${sgCpu.toFixed(0)} ms`);
     await sleep(1000);
     rssAfter = rssMb(server.pid);
-    details.sg = { ...summarise(sgLat), workloads: fx.workloads.length, watchersPerWorkload: perWorkload, connected, errors: pool.errors };
+    details.sg = { ...summarise(sgLat), serverCpuMsPerUpdate: round(sgCpu, 1), workloads: fx.workloads.length, watchersPerWorkload: perWorkload, connected, errors: pool.errors };
     details.memory = {
       rssMbBeforeWatchers: round(rssBase, 1),
       rssMbConnected: round(rssConnected, 1),
@@ -213,9 +217,13 @@ export async function benchFanout(quick: boolean, log: (s: string) => void, watc
       log(`  etcd ${etcd.version}: ${watchers} watchers on one key created in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
       await sleep(2000);
       const connected = rssMb(etcd.pid);
+      const cpu0 = cpuMs(etcd.pid);
       etcdLat = await measure(epool, rounds, async (seq) => void (await writer.put(key).value(seq)), log, 'etcd');
+      const etcdCpu = (cpuMs(etcd.pid) - cpu0) / (rounds + 1);
+      log(`  etcd server CPU per update: ${etcdCpu.toFixed(0)} ms`);
       details.etcd = {
         ...summarise(etcdLat),
+        serverCpuMsPerUpdate: round(etcdCpu, 1),
         version: etcd.version,
         pinned: etcd.pinned,
         clientsPerProcess: 10,

@@ -6,7 +6,7 @@
 import * as grpc from '@grpc/grpc-js';
 import { BaseServerInterceptingCall } from '@grpc/grpc-js/build/src/server-interceptors.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FramedBytes, framed, installFramedPassthrough } from '../../server/api/framed-bytes.js';
+import { encodeFramed, FramedBytes, framed, installFramedPassthrough } from '../../server/api/framed-bytes.js';
 
 const message = Uint8Array.from({ length: 3000 }, (_, i) => (i * 7) % 251);
 
@@ -80,4 +80,14 @@ describe('over a real grpc-js server and client', () => {
     // The kept frame is never written into: the next answer still carries the same bytes.
     expect(shared.frame.subarray(5)).toEqual(Buffer.from(message));
   });
+});
+
+it('encodes a message after room for the prefix, with the same bytes as a plain encoding', async () => {
+  const { ResolveResponse } = await import('../../gen/secretgroups/v1/resolver_service.js');
+  const msg = ResolveResponse.fromPartial({ resolution: { project: 'p', workload: 'w', etag: 'e', variables: { A: '1', B: 'two' } } });
+  const bytes = encodeFramed((w) => ResolveResponse.encode(msg, w));
+  const plain = ResolveResponse.encode(msg).finish();
+  expect(Buffer.from(bytes)).toEqual(Buffer.from(plain));
+  expect(bytes.frame).toEqual(framed(plain).frame);
+  expect(bytes.buffer).toBe(bytes.frame.buffer);
 });

@@ -13,7 +13,7 @@ import type { ResolverService } from '../../service/resolver.js';
 import type { ResolutionEncoder, ResolutionKeys } from '../../watch/snapshots.js';
 import type { WatchEncoder } from '../../watch/hub.js';
 import { serverStream, unary, unaryFast, type ApiContext } from '../call.js';
-import { framed } from '../framed-bytes.js';
+import { encodeFramed } from '../framed-bytes.js';
 import type { HandlersOf } from '../grpc-adapter.js';
 import { conflictToPb, provenanceToPb, resolutionToPb, resolveScopeFromPb } from '../mappers.js';
 
@@ -21,7 +21,7 @@ import { conflictToPb, provenanceToPb, resolutionToPb, resolveScopeFromPb } from
  * ResolveResponse and WatchResponse both carry the Resolution as field 1, so one encoding
  * serves both (a test checks they stay byte-identical).
  */
-export const encodeResolution: ResolutionEncoder = (r) => framed(ResolveResponse.encode({ resolution: resolutionToPb(r) }).finish());
+export const encodeResolution: ResolutionEncoder = (r) => encodeFramed((w) => ResolveResponse.encode({ resolution: resolutionToPb(r) }, w));
 
 /** The keys of an encodeResolution result, in the order they were encoded. */
 export const resolutionKeys: ResolutionKeys = (bytes) => Object.keys(ResolveResponse.decode(bytes).resolution?.variables ?? {});
