@@ -18,6 +18,7 @@ import type {
 } from '../gen/light/secretgroups/v1/resources.js';
 import { GroupType } from '../gen/light/secretgroups/v1/resources.js';
 import type { GroupRevision, PreviewChangeResponse, RestartDependentsResponse } from '../gen/light/secretgroups/v1/secret_group_service.js';
+import { describeRevision } from '../client/history-wording.js';
 import { formatMode, GROUP_TYPE_NAMES, KIND_NAMES, SCOPE_NAMES } from './args.js';
 import { fields, humanTime, isoTime, list, shownValue, sortedEntries, table, MASK } from './output.js';
 
@@ -251,16 +252,21 @@ export function historyJson(revisions: GroupRevision[]) {
     time: isoTime(r.timeMs),
     actor: r.actor,
     action: r.action,
+    change: describeRevision(r),
     changedKeys: [...r.changedKeys],
     deleted: r.deleted,
+    renamedFrom: r.renamedFrom || null,
+    renamedTo: r.renamedTo || null,
+    rolledBackTo: r.rolledBackTo || null,
     group: r.group ? groupJson(r.group) : null,
   }));
 }
 
+/** Each revision in words, as the console's History tab says it (the RPC name is in --json's action). */
 export function historyTable(revisions: GroupRevision[]): string {
   return table(
-    ['REVISION', 'TIME', 'ACTOR', 'ACTION', 'CHANGED KEYS'],
-    revisions.map((r) => [r.revision, humanTime(r.timeMs), r.actor || '-', r.deleted ? `${r.action} (deleted)` : r.action, list(r.changedKeys)]),
+    ['REVISION', 'TIME', 'ACTOR', 'CHANGE'],
+    revisions.map((r) => [r.revision, humanTime(r.timeMs), r.actor || '-', describeRevision(r)]),
   );
 }
 

@@ -3,8 +3,9 @@ import { useState } from 'preact/hooks';
 import { call } from '../api.js';
 import { ProjectServiceDefinition, SecretGroupServiceDefinition } from '../gen.js';
 import { useAction, useLive } from '../hooks.js';
-import { ErrorBox, Field, TableHead } from '../ui.js';
+import { Confirm, ErrorBox, Field, TableHead } from '../ui.js';
 import type { GroupTabProps } from './group-tab.js';
+import { PreviewOf, UndoByRollback } from './preview.js';
 
 /** The alias a linked key gets by default (as the server computes it). */
 export const defaultAlias = (addon: string, key: string) => `${addon}_${key}`.toUpperCase().replace(/[^A-Z0-9_]/g, '_');
@@ -13,6 +14,7 @@ export function AddonsTab({ project, group, writable, version, onSaved }: GroupT
   const addons = useLive(async () => (await call(ProjectServiceDefinition, 'listAddons', { project, keysOnly: true })).addons, [project, version], false);
   const [busy, error, run] = useAction();
   const [addon, setAddon] = useState('');
+  const [unlinking, setUnlinking] = useState<string | undefined>(undefined);
   const [picked, setPicked] = useState<Record<string, { on: boolean; alias: string }>>({});
   const chosen = addons.data?.find((a) => a.name === addon);
   return (
@@ -39,10 +41,7 @@ export function AddonsTab({ project, group, writable, version, onSaved }: GroupT
                     class="link"
                     aria-label={`Unlink ${l.addon}`}
                     disabled={busy}
-                    onClick={async () => {
-                      const res = await run(() => call(SecretGroupServiceDefinition, 'unlinkAddon', { project, name: group.name, expectedRevision: group.revision, addon: l.addon }));
-                      if (res) onSaved(res.group);
-                    }}
+                    onClick={() => setUnlinking(l.addon)}
                   >
                     Unlink
                   </button>
@@ -59,6 +58,25 @@ export function AddonsTab({ project, group, writable, version, onSaved }: GroupT
           ) : null}
         </tbody>
       </table>
+      {unlinking ? (
+        <Confirm
+          danger
+          confirmLabel={`Unlink ${unlinking}`}
+          busy={busy}
+          onCancel={() => setUnlinking(undefined)}
+          onConfirm={async () => {
+            const res = await run(() => call(SecretGroupServiceDefinition, 'unlinkAddon', { project, name: group.name, expectedRevision: group.revision, addon: unlinking }));
+            setUnlinking(undefined);
+            if (res) onSaved(res.group);
+          }}
+        >
+          <p>
+            Unlink the addon <strong>{unlinking}</strong> from {group.name}? The workloads it reaches lose the variables it brings (or take a lower-priority group's):
+          </p>
+          <PreviewOf change={{ unlinkAddon: { project, name: group.name, expectedRevision: group.revision, addon: unlinking } }} />
+          <UndoByRollback project={project} group={group.name} revision={group.revision} />
+        </Confirm>
+      ) : null}
       {writable ? (
         <form
           class="inline"

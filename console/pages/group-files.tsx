@@ -7,6 +7,7 @@ import { octal } from '../format.js';
 import { useAction } from '../hooks.js';
 import { Confirm, ErrorBox, Field, TableHead } from '../ui.js';
 import type { GroupTabProps } from './group-tab.js';
+import { PreviewOf, UndoByRollback } from './preview.js';
 
 export function FilesTab({ project, group, me, writable, onSaved }: GroupTabProps) {
   const [removing, setRemoving] = useState<string | undefined>(undefined);
@@ -58,7 +59,11 @@ export function FilesTab({ project, group, me, writable, onSaved }: GroupTabProp
             if (res) onSaved(res.group);
           }}
         >
-          Remove <code>{removing}</code> from {group.name}?
+          <p>
+            Remove <code>{removing}</code> from {group.name}? The workloads it reaches lose the file (or fall back to a lower-priority group's):
+          </p>
+          <PreviewOf change={{ removeFile: { project, name: group.name, expectedRevision: group.revision, path: removing } }} />
+          <UndoByRollback project={project} group={group.name} revision={group.revision} />
         </Confirm>
       ) : null}
       {writable ? (

@@ -9,7 +9,8 @@ import { time } from '../format.js';
 import { useAction, useLive } from '../hooks.js';
 import { Confirm, ErrorBox, Field, Loading, TableHead } from '../ui.js';
 import type { GroupTabProps } from './group-tab.js';
-import { describeRevision } from './history-wording.js';
+import { describeRevision } from '../../client/history-wording.js';
+import { PreviewOf, UndoByRollback } from './preview.js';
 
 export function HistoryTab({ project, group, writable, onSaved }: GroupTabProps) {
   const history = useLive(
@@ -104,6 +105,9 @@ export function HistoryTab({ project, group, writable, onSaved }: GroupTabProps)
             Write a new revision of <strong>{group.name}</strong> whose content equals revision {rollback}? Changes since then:
           </p>
           <DiffView project={project} group={group} from={group.revision} to={rollback} />
+          <p>What the workloads it reaches see change:</p>
+          <PreviewOf change={{ rollbackGroup: { project, name: group.name, expectedRevision: group.revision, toRevision: rollback } }} />
+          <UndoByRollback project={project} group={group.name} revision={group.revision} />
         </Confirm>
       ) : null}
       <ErrorBox error={error} />

@@ -355,6 +355,8 @@ function ImportPanel({ project, group, onSaved }: { project: string; group: Secr
   const [preview, setPreview] = useState<WorkloadChange[] | undefined>(undefined);
   const [busy, error, run, clearError] = useAction();
   const req = { project, name: group.name, expectedRevision: group.revision, format, content, replace, literal };
+  // Where the two defaults differ in effect, say which one applies (counted lines, never their text).
+  const templated = content.split('\n').filter((l) => l.includes('${')).length;
   return (
     <form
       class="import"
@@ -396,6 +398,17 @@ function ImportPanel({ project, group, onSaved }: { project: string; group: Secr
         <input type="checkbox" checked={literal} onChange={(e) => (setLiteral(e.currentTarget.checked), setPreview(undefined))} /> Store values exactly as written
         (off: {'${KEY}'} refers to another variable of the group)
       </label>
+      <p class="muted small">
+        The CLI's <code>sg group import</code> defaults the other way: templates, unless <code>--literal</code>.
+      </p>
+      {templated > 0 ? (
+        <Notice>
+          {templated} {templated === 1 ? 'line holds' : 'lines hold'} <code>{'${'}</code>:{' '}
+          {literal
+            ? 'stored exactly as written, not as templates (as sg group import --literal would).'
+            : 'read as ${KEY} templates of this group (as sg group import would); a password holding ${ is refused or changed: tick the box above to keep it as written.'}
+        </Notice>
+      ) : null}
       <div class="actions">
         <button type="submit" disabled={busy || !content}>
           Preview import

@@ -2,7 +2,9 @@
 import { call, type DeepPartial } from '../api.js';
 import { SecretGroupServiceDefinition, type PreviewChangeRequest, type WorkloadChange } from '../gen.js';
 import { scopeName } from '../format.js';
-import { TableHead } from '../ui.js';
+import { useLive } from '../hooks.js';
+import { href } from '../router.js';
+import { ErrorBox, Loading, TableHead } from '../ui.js';
 
 /** Previews several changes (each against the current state) and merges them per workload and scope. */
 export async function previewAll(changes: DeepPartial<PreviewChangeRequest>[]): Promise<WorkloadChange[]> {
@@ -41,5 +43,21 @@ export function PreviewList({ changes }: { changes: WorkloadChange[] }) {
         ))}
       </tbody>
     </table>
+  );
+}
+
+/** What a pending destructive change (remove a file, unlink an addon, roll back) does to the workloads, asked of the server when its confirmation opens. */
+export function PreviewOf({ change }: { change: DeepPartial<PreviewChangeRequest> }) {
+  const res = useLive(async () => (await call(SecretGroupServiceDefinition, 'previewChange', change)).changes, [JSON.stringify(change)], false);
+  if (!res.data) return res.error ? <ErrorBox error={res.error} /> : <Loading what="the workloads it affects" />;
+  return <PreviewList changes={res.data} />;
+}
+
+/** How a change written as a new revision is undone: the history keeps the revision before it. */
+export function UndoByRollback({ project, group, revision }: { project: string; group: string; revision: number }) {
+  return (
+    <p class="undo">
+      The history keeps revision {revision}: to undo, roll back to it on the <a href={href.group(project, group, 'history')}>History</a> tab.
+    </p>
   );
 }

@@ -16,7 +16,7 @@ let sg: Runner;
 let dir: string;
 
 type Group = { name: string; revision: number; variables: Record<string, string | null>; files: { path: string; mode: string }[]; unchanged?: boolean };
-type History = { revisions: { revision: number; action: string; deleted?: boolean }[] };
+type History = { revisions: { revision: number; action: string; change: string; deleted?: boolean; renamedFrom: string | null; renamedTo: string | null; rolledBackTo: number | null }[] };
 const vars = async (w = 'api') => (await sg.json<{ variables: Record<string, string> }>(['resolve', 'shop', w])).variables;
 
 beforeAll(async () => {
@@ -117,6 +117,15 @@ describe('undelete and rename', () => {
     expect(await sg.fails(['group', 'get', 'shop', 'old'])).toBe('NOT_FOUND: group shop/old not found');
     const h = await sg.json<History>(['group', 'history', 'shop', 'new']);
     expect(h.revisions.map((r) => r.action)).toEqual(['CreateGroup', 'SetVariables', 'RenameGroup']);
+    // In words, naming the old name under the new one and the new name under the old one.
+    expect(h.revisions.map((r) => r.change)).toEqual(['Created: R', 'Set variables: R', 'Renamed from old']);
+    expect(h.revisions[2]).toMatchObject({ renamedFrom: 'old', renamedTo: null, rolledBackTo: null });
+    expect(await sg.ok(['group', 'history', 'shop', 'new'])).toMatch(/^3\s+\S+\s+\S+\s+Renamed from old$/m);
+    expect(await sg.ok(['group', 'history', 'shop', 'old'])).toMatch(/^3\s+\S+\s+\S+\s+Renamed to new$/m);
+    await sg.ok(['group', 'rollback', 'shop', 'new', '1']);
+    expect(await sg.ok(['group', 'history', 'shop', 'new'])).toMatch(/^4\s+\S+\s+\S+\s+Rolled back to revision 1: R$/m);
+    expect((await sg.json<History>(['group', 'history', 'shop', 'new'])).revisions[3]).toMatchObject({ action: 'RollbackGroup', rolledBackTo: 1 });
+    await sg.ok(['group', 'rollback', 'shop', 'new', '3']);
     expect(await vars()).toMatchObject({ R: '2' });
     expect(await sg.fails(['group', 'rename', 'shop', 'new', 'same'])).toBe('ALREADY_EXISTS: group shop/same already exists');
     expect(await sg.fails(['group', 'rename', 'shop', 'new', 'old'])).toMatch(/^ALREADY_EXISTS: history of a deleted group shop\/old/);

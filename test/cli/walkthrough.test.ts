@@ -198,7 +198,7 @@ describe('groups', () => {
     const hist = await sg.json<{ revisions: Array<{ revision: number; action: string; changedKeys: string[] }> }>(['group', 'history', 'shop', 'b']);
     expect(hist.revisions[0]).toMatchObject({ revision: 1, action: 'CreateGroup' });
     expect(hist.revisions[1]).toMatchObject({ revision: 2, action: 'SetVariables', changedKeys: ['KEY_1', 'KEY_2', 'KEY_3'] });
-    expect(await sg.ok(['group', 'history', 'shop', 'b'])).toMatch(/^2\s+\S+\s+\S+\s+SetVariables\s+KEY_1, KEY_2, KEY_3$/m);
+    expect(await sg.ok(['group', 'history', 'shop', 'b'])).toMatch(/^2\s+\S+\s+\S+\s+Set variables: KEY_1, KEY_2, KEY_3$/m);
 
     const stale = await sg.fails(['group', 'set', 'shop', 'b', 'X=1', '--expected-revision', String(before.revision - 1)], { exitCode: EXIT.server });
     expect(stale).toMatch(/^ABORTED: /);

@@ -198,6 +198,47 @@ describe('addons', () => {
   });
 });
 
+describe('changes written as a revision', () => {
+  it('removing a file, unlinking an addon and rolling back name the workloads they change, and how to undo', async () => {
+    await cli.ok(['addon', 'create', 'shop', 'mq', '--type', 'redis', '--detail', 'url=redis://mq']);
+    await cli.ok(['group', 'create', 'shop', 'wired', '--workload', 'worker', '--var', 'W=1']);
+    await cli.ok(['group', 'file', 'add', 'shop', 'wired', '/etc/wired.conf', '--from', '-'], { input: 'x' });
+    await cli.ok(['group', 'link', 'shop', 'wired', 'mq']); // revision 3
+    type Resolved = { variables: Record<string, string>; files: { path: string }[] };
+    const worker = () => cli.json<Resolved>(['resolve', 'shop', 'worker']);
+
+    await page.goto(`${cs.url}/#/p/shop/g/wired/files`);
+    await page.getByRole('button', { name: 'Remove /etc/wired.conf' }).click();
+    const remove = page.getByRole('alertdialog', { name: 'Remove file' });
+    const removePreview = remove.getByRole('table', { name: 'Change preview' });
+    await expect.poll(() => removePreview.textContent()).toMatch(/worker.*\/etc\/wired\.conf/);
+    expect(await removePreview.textContent()).not.toMatch(/api/); // restricted to worker
+    expect(await remove.textContent()).toMatch(/The history keeps revision 3: to undo, roll back to it on the History tab/);
+    await remove.getByRole('button', { name: 'Remove file' }).click();
+    await expect.poll(async () => (await worker()).files.map((f) => f.path)).not.toContain('/etc/wired.conf');
+
+    await page.getByRole('link', { name: /^Addons/ }).click();
+    await page.getByRole('button', { name: 'Unlink mq' }).click();
+    const unlink = page.getByRole('alertdialog', { name: 'Unlink mq' });
+    await expect.poll(() => unlink.getByRole('table', { name: 'Change preview' }).textContent()).toMatch(/worker.*MQ_URL/);
+    expect(await unlink.textContent()).toMatch(/The history keeps revision 4/);
+    await unlink.getByRole('button', { name: 'Unlink mq' }).click();
+    await expect.poll(async () => (await worker()).variables.MQ_URL).toBeUndefined();
+
+    // The undo the confirmations point to; its own confirmation names what comes back, where.
+    await page.getByRole('link', { name: 'History' }).click();
+    await page.getByRole('button', { name: 'Roll back to revision 3' }).click();
+    const back = page.getByRole('alertdialog', { name: 'Roll back to revision 3' });
+    const backPreview = back.getByRole('table', { name: 'Change preview' });
+    await expect.poll(() => backPreview.textContent()).toMatch(/MQ_URL/);
+    expect(await backPreview.textContent()).toMatch(/\/etc\/wired\.conf/);
+    expect(await back.textContent()).toMatch(/The history keeps revision 5/);
+    await back.getByRole('button', { name: 'Roll back to revision 3' }).click();
+    await expect.poll(async () => (await worker()).variables.MQ_URL).toBe('redis://mq');
+    expect((await worker()).files.map((f) => f.path)).toContain('/etc/wired.conf');
+  });
+});
+
 describe('projects', () => {
   it('deletes a project only once its name is typed, after naming everything it removes', async () => {
     await cli.ok(['project', 'create', 'doomed']);

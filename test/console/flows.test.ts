@@ -189,7 +189,13 @@ describe('editing a group', () => {
     await page.getByRole('button', { name: 'Import .env / JSON' }).click();
     const form = page.getByRole('form', { name: 'Import variables' });
     expect(await form.getByLabel(/Store values exactly as written/).isChecked()).toBe(true);
+    // The CLI's default is the other one: the form says so, and what it does with a ${.
+    expect(await form.textContent()).toMatch(/sg group import defaults the other way: templates, unless --literal/);
     await form.getByLabel('Or paste the content').fill("PASTED_PW='p${ss'\n");
+    await expect.poll(() => form.getByRole('status').textContent()).toMatch(/^1 line holds \$\{: stored exactly as written, not as templates/);
+    await form.getByLabel(/Store values exactly as written/).uncheck();
+    await expect.poll(() => form.getByRole('status').textContent()).toMatch(/read as \$\{KEY\} templates of this group \(as sg group import would\)/);
+    await form.getByLabel(/Store values exactly as written/).check();
     await form.getByRole('button', { name: 'Preview import' }).click();
     await form.getByRole('button', { name: 'Import', exact: true }).click();
     await expect.poll(async () => (await cli.json<{ variables: Record<string, string> }>(['resolve', 'shop', 'api'])).variables.PASTED_PW).toBe('p${ss');

@@ -1,9 +1,15 @@
-/** A revision in words ("Set variables: A, B") instead of the RPC that made it. Keys only. */
-import type { GroupRevision } from '../gen.js';
+/**
+ * A revision in words ("Set variables: A, B", "Renamed from old") instead of the RPC that made
+ * it, for `sg group history` and the console's History tab alike. Keys only. It lives in
+ * client/, the room both may import, and imports nothing but a type.
+ */
+import type { GroupRevision } from '../gen/light/secretgroups/v1/secret_group_service.js';
 
-const keys = (r: GroupRevision) => (r.changedKeys.length ? `: ${r.changedKeys.join(', ')}` : '');
+type Revision = Pick<GroupRevision, 'action' | 'changedKeys' | 'deleted' | 'renamedFrom' | 'renamedTo' | 'rolledBackTo'>;
 
-export function describeRevision(r: GroupRevision): string {
+const keys = (r: Revision) => (r.changedKeys.length ? `: ${r.changedKeys.join(', ')}` : '');
+
+export function describeRevision(r: Revision): string {
   if (r.deleted) return r.renamedTo ? `Renamed to ${r.renamedTo}` : 'Deleted';
   switch (r.action) {
     case 'CreateGroup':
