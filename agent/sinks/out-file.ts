@@ -59,8 +59,10 @@ export class OutFileSink implements Sink {
 
   async apply(res: Resolution): Promise<boolean> {
     const { path, format, log } = this.opts;
-    const changed = await atomicWrite(path, this.render(res).text, { mode: 0o600 });
-    if (changed) log.info('file written', { path, format, variableCount: Object.keys(res.variables).length });
+    const { text, unwritable } = this.render(res);
+    const changed = await atomicWrite(path, text, { mode: 0o600 });
+    // The variables in the file: those left out are named by validate().
+    if (changed) log.info('file written', { path, format, variableCount: Object.keys(res.variables).length - unwritable.length });
     else log.debug('file unchanged', { path });
     return changed;
   }

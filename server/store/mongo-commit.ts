@@ -24,7 +24,7 @@ import {
   type KeptRevision,
 } from './mongo-log.js';
 import { ProjectLogs, STALE_RETRIES, stillChanging, type LogCollections } from './mongo-sync.js';
-import { checkImport, historyKept, storedBytes, type HistoryBudget, type RecordKind, type RecordTypes } from './store.js';
+import { checkImport, historyCost, historyKept, historyKind, storedBytes, type HistoryBudget, type RecordKind, type RecordTypes } from './store.js';
 
 export type Mode = 'create' | 'update' | 'delete';
 
@@ -234,7 +234,7 @@ export class GroupCommit {
     // The budget applies to an imported history as to one written entry by entry.
     const sizes = all.map((h) => storedBytes(JSON.stringify(encodeHistory(h))));
     const keep = historyKept(
-      all.map((h, i) => ({ bytes: sizes[i]!, content: h.group !== null })).reverse(),
+      all.map((h, i) => historyCost(sizes[i]!, historyKind(h))).reverse(),
       this.budget,
     );
     const entries = all.slice(all.length - keep);
@@ -261,7 +261,7 @@ export class GroupCommit {
         const kept: KeptRevision[] = [];
         docs.forEach((d, i) => {
           const h = entries[i];
-          if (h) kept.push([h.revision, d.n, entrySizes[i]!, h.group ? 1 : 0]);
+          if (h) kept.push([h.revision, d.n, entrySizes[i]!, historyKind(h)]);
           d.kept = encodeKept(kept);
           d.dropped = [];
         });
@@ -371,9 +371,9 @@ function budgetGroup(
       const revision = entry.revision;
       bytes = changeHistoryBytes(d);
       const replaced = list.filter((k) => k[0] === revision);
-      const newestFirst = [...list.filter((k) => k[0] !== revision), [revision, d.n, bytes, entry.group ? 1 : 0] as KeptRevision]
+      const newestFirst = [...list.filter((k) => k[0] !== revision), [revision, d.n, bytes, historyKind(entry)] as KeptRevision]
         .sort((a, b) => b[0] - a[0] || b[1] - a[1]);
-      const keep = historyKept(newestFirst.map(([, , b, content]) => ({ bytes: b, content: content === 1 })), budget);
+      const keep = historyKept(newestFirst.map(([, , b, kind]) => historyCost(b, kind)), budget);
       list = newestFirst.slice(0, keep).reverse();
       owed.push(...replaced.map((k) => k[1]), ...newestFirst.slice(keep).map((k) => k[1]));
     }

@@ -15,7 +15,7 @@
  */
 import type { GroupHistoryEntry } from '../domain/types.js';
 import { decodeHistory, encodeHistory } from './codec.js';
-import { storedBytes, type RecordKind, type RecordTypes } from './store.js';
+import { storedBytes, type HistoryKind, type RecordKind, type RecordTypes } from './store.js';
 
 /** One committed change. The record's state after it is `data` (null: the record is deleted). */
 export interface ChangeDoc {
@@ -85,8 +85,8 @@ export interface Head {
   dropped?: number[];
 }
 
-/** One revision the history budget keeps: its number, the change holding it, its stored bytes, 1 when it has content. */
-export type KeptRevision = [revision: number, n: number, bytes: number, content: 0 | 1];
+/** One revision the history budget keeps: its number, the change holding it, its stored bytes, its HistoryKind (1 content, 2 renamed away). */
+export type KeptRevision = [revision: number, n: number, bytes: number, kind: HistoryKind];
 
 type ManifestEntry = [kind: RecordKind, name: string, n: number, revision: number, deleted: boolean, hasHistory: boolean];
 
@@ -298,6 +298,6 @@ export function decodeKept(text: string): KeptRevision[] {
     r += parseInt(dr!, 36);
     n += parseInt(dn!, 36);
     b += parseInt(db!, 36);
-    return [r, n, b, c === '1' ? 1 : 0] as KeptRevision;
+    return [r, n, b, c === '1' ? 1 : c === '2' ? 2 : 0] as KeptRevision;
   });
 }

@@ -7,6 +7,7 @@
 import type { Collection, Db } from 'mongodb';
 import { DomainError } from '../domain/errors.js';
 import type { GroupHistoryEntry } from '../domain/types.js';
+import { historyKind } from './store.js';
 import {
   changeCollection,
   changeHistory,
@@ -143,7 +144,7 @@ export class ProjectLogs {
       .filter((d) => d.n <= log.n)
       .map((d) => ({ n: d.n, bytes: changeHistoryBytes(d), entry: changeHistory(d) }))
       .sort((a, b) => a.entry.revision - b.entry.revision || a.n - b.n)
-      .map((d): KeptRevision => [d.entry.revision, d.n, d.bytes, d.entry.group ? 1 : 0]);
+      .map((d): KeptRevision => [d.entry.revision, d.n, d.bytes, historyKind(d.entry)]);
   }
 
   /** synced(), and past any pruned head: a reader never sees a state mid-way through catching up. */

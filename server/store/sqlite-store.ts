@@ -11,7 +11,9 @@ import { decodeHistory, decodeRecord, encodeHistory, encodeRecord, sameKeys, SCH
 import {
   checkImport,
   HISTORY_BUDGET,
+  historyCost,
   historyKept,
+  historyKind,
   pageCut,
   storedBytes,
   type HistoryBudget,
@@ -363,7 +365,7 @@ export class SqliteStore implements Store {
     const data = JSON.stringify(encodeHistory(entry));
     this.db
       .prepare('INSERT OR REPLACE INTO group_history (project, name, revision, data, bytes, content) VALUES (?, ?, ?, ?, ?, ?)')
-      .run(entry.project, entry.name, entry.revision, data, storedBytes(data), entry.group ? 1 : 0);
+      .run(entry.project, entry.name, entry.revision, data, storedBytes(data), historyKind(entry));
     if (prune) this.pruneHistory(entry.project, entry.name);
   }
 
@@ -376,7 +378,7 @@ export class SqliteStore implements Store {
       .prepare('SELECT revision, bytes, content FROM group_history WHERE project = ? AND name = ? ORDER BY revision DESC')
       .all(project, name) as { revision: number; bytes: number; content: number }[];
     const keep = historyKept(
-      rows.map((r) => ({ bytes: r.bytes, content: r.content === 1 })),
+      rows.map((r) => historyCost(r.bytes, r.content)),
       this.history,
     );
     if (keep < rows.length) {

@@ -82,7 +82,24 @@ export interface HistoryCost {
   bytes: number;
   /** The entry holds the group (false: it recorded a deletion). */
   content: boolean;
+  /**
+   * The entry is a RenameGroup's deletion of the old name: the history before it moved to the
+   * new name with the group, so the old name keeps nothing older (a rename moves the history;
+   * copying it would let a chain of renames store the budget again per name).
+   */
+  moved?: boolean;
 }
+
+/** How a store records an entry's HistoryCost flags in one small integer: 0 deletion, 1 content, 2 moved away by a rename. */
+export type HistoryKind = 0 | 1 | 2;
+
+export function historyKind(entry: Pick<GroupHistoryEntry, 'group' | 'renamedTo'>): HistoryKind {
+  if (entry.group) return 1;
+  return entry.renamedTo ? 2 : 0;
+}
+
+/** The HistoryCost of an entry of `bytes` stored bytes recorded with `kind`. */
+export const historyCost = (bytes: number, kind: number): HistoryCost => ({ bytes, content: kind === 1, moved: kind === 2 });
 
 export interface HistoryBudget {
   bytes: number;
@@ -95,9 +112,13 @@ export const HISTORY_BUDGET: HistoryBudget = { bytes: LIMITS.historyBytes, revis
  * How many of a group's history entries, given newest first, the budget keeps: the newest
  * ones while they fit its bytes and count, and never fewer than reach the newest entry and
  * the newest entry with content (RestoreGroup of a deleted group brings that one back).
- * What is kept is always the newest ones: older entries go first.
+ * What is kept is always the newest ones: older entries go first. Entries older than the
+ * newest rename away from the name (HistoryCost.moved) are never kept.
  */
-export function historyKept(newestFirst: readonly HistoryCost[], budget: HistoryBudget): number {
+export function historyKept(all: readonly HistoryCost[], budget: HistoryBudget): number {
+  // Nothing older than the newest rename away from this name: that history lives on under the new name.
+  const moved = all.findIndex((c) => c.moved);
+  const newestFirst = moved < 0 ? all : all.slice(0, moved + 1);
   let keep = 0;
   let bytes = 0;
   for (const c of newestFirst) {

@@ -125,12 +125,15 @@ describe('a value one format cannot carry', () => {
 
   it('a one-shot write writes the rest and exits 3; --format shell carries the value', async () => {
     const d = fresh();
-    const r = await runNode(SG_AGENT, ['write', '--format', 'dotenv', '--out', join(d, 'app.env')], tokenEnv());
+    const r = await runNode(SG_AGENT, ['write', '--format', 'dotenv', '--out', join(d, 'app.env')], { ...tokenEnv(), SG_LOG_LEVEL: 'info' });
     expect(r.code).toBe(3);
     expect(warnings(r.stderr)).toHaveLength(1);
     expect(r.stderr).toMatch(/cannot carry GREETING/);
     expect(r.stderr).not.toContain(AWKWARD);
     expect(dotenv.parse(readFileSync(join(d, 'app.env'), 'utf8'))).toEqual({ API_KEY: 'v1-secret' });
+    // The log counts the variables in the file, not the ones left out.
+    const written = r.stderr.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as { msg: string; variableCount?: number }).find((l) => l.msg === 'file written');
+    expect(written?.variableCount).toBe(1);
 
     const s = await runNode(SG_AGENT, ['write', '--format', 'shell', '--out', join(d, 'app.sh')], tokenEnv());
     expect(s.code, s.stderr).toBe(0);

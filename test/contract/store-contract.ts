@@ -619,6 +619,18 @@ export function storeContract(name: string, factory: StoreFactory): void {
       expect((await s.listGroupHistory('p', 'g')).map((h) => h.revision)).toEqual([5]);
     });
 
+    it("a rename's deletion keeps nothing older under the old name (the history moved with the group); a later group of that name starts after it", async () => {
+      const s = await open({ bytes: 1 << 30, revisions: 1000 });
+      await writeMany(s, 5, 1000);
+      await s.deleteRecord('group', 'p', 'g', 5, { ...history(group('g', { revision: 6 }), 'RenameGroup', true), renamedTo: 'h' });
+      expect((await s.listGroupHistory('p', 'g')).map((h) => [h.revision, h.renamedTo])).toEqual([[6, 'h']]);
+      expect(await s.groupHistoryBounds('p', 'g')).toEqual({ first: 6, last: 6 });
+      expect(await s.getGroupRevision('p', 'g', 5)).toBeNull();
+      const again = group('g', { revision: 7, variables: { B: '1' } });
+      await s.createRecord('group', again, history(again, 'CreateGroup'));
+      expect((await s.listGroupHistory('p', 'g')).map((h) => h.revision)).toEqual([6, 7]);
+    });
+
     it('pages the history newest first, within the page count and bytes, oldest first within a page', async () => {
       const s = await open({ bytes: 1 << 30, revisions: 1000 });
       await writeMany(s, 10, 10_000);

@@ -22,6 +22,7 @@ import { call, codeOf, startTestServer, type TestServer } from '../helpers/in-pr
 import { retypeGroupRaw } from '../helpers/raw-store.js';
 import { dumpStore } from '../helpers/store-dump.js';
 import { MATRIX, ROLES, renderMatrix, type Cell, type MatrixRow, type RoleName, type RowType } from './authz-matrix.js';
+import { rpcsAnsweringValues } from './value-fields.js';
 
 const SECRET_CANARY = 'SECRETCANARY-7f3a91';
 const CONFIG_CANARY = 'CONFIGCANARY-9b2c44';
@@ -366,6 +367,12 @@ describe('authorization matrix', () => {
       return !reads.some((e) => READ_RPCS.has(rpc) || e.detail === VALUES_IN_ANSWER);
     });
     expect(unaudited.map((c) => `${c.rpc} as ${c.role}`), 'answers with secret values and no read record').toEqual([]);
+  });
+
+  it('the RPCs checked for read records are every RPC whose answer type can hold a value (read from the service definitions)', () => {
+    // VALUE_ANSWERS is checked above against what the cells carried; this checks it against the
+    // protos, so a new RPC answering with a group, workload, addon or value cannot be left out.
+    expect(rpcsAnsweringValues()).toEqual(VALUE_ANSWERS);
   });
 
   it('covers every RPC of the four services, each built-in role, and both group types where the type matters', () => {

@@ -102,6 +102,33 @@ describe('finding 1: build and runtime families a config-editor may not set', ()
   });
 });
 
+describe('found while verifying round 3: families the review did not name', () => {
+  // docs/agent.md documents `sg-agent exec --scope build -- docker build --secret id=NPM_TOKEN,env=NPM_TOKEN …`:
+  // a DOCKER_HOST of the config-editor's sends that build, secret included, to the setter's daemon.
+  it('DOCKER_HOST=tcp://attacker:2375 in a build-scope config group is refused; an editor may set it', async () => {
+    await denied(() => ce.setVars('shop', 'build', { DOCKER_HOST: 'tcp://attacker.example:2375' }), /changing DOCKER_HOST \(container and cluster clients\) needs write on secret groups/);
+    await denied(() => ce.createGroup({ project: 'shop', name: 'sneaky-docker', type: CONFIG, scope: Scope.SCOPE_BUILD, variables: { BUILDKIT_HOST: 'tcp://attacker.example:1234' } }), /BUILDKIT_HOST/);
+    expect((await vars(admin.resolve('shop', 'api', Scope.SCOPE_BUILD))).DOCKER_HOST).toBeUndefined();
+    expect(await codeOf(editor.setVars('shop', 'build', { DOCKER_HOST: 'unix:///run/docker.sock' }))).toBe('OK');
+    expect(await codeOf(editor.unsetVars('shop', 'build', ['DOCKER_HOST']))).toBe('OK');
+  });
+
+  it.each([
+    // node-sass downloads a native binding from here during `npm ci` and loads it.
+    ['SASS_BINARY_SITE', 'binary downloads'],
+    ['PRISMA_ENGINES_MIRROR', 'binary downloads'],
+    // sg, sg-agent and createClient() send their token to SG_ADDR and trust SG_CA.
+    ['SG_ADDR', 'secret-groups clients'],
+    ['SG_CA', 'secret-groups clients'],
+    ['GODEBUG', 'proxy and TLS'],
+    ['GIT_TRACE_CURL', 'helper commands'],
+    ['PERL_MM_OPT', 'build tools'],
+    ['CONDA_CHANNELS', 'package sources'],
+  ])('a config-editor setting %s is refused (%s)', async (key, family) => {
+    await denied(() => ce.setVars('shop', 'build', { [key]: 'x' }), new RegExp(`changing ${key} \\(${family}\\) needs write on secret groups`));
+  });
+});
+
 describe("finding 1: a project's own execution-controlling keys", () => {
   it('an admin adds MY_PLUGIN_PATH and ACME_*; a config-editor is then refused, an editor is not', async () => {
     await admin.createGroup({ project: 'shop', name: 'app', type: CONFIG, variables: { LOG_LEVEL: 'info' } });

@@ -162,3 +162,30 @@ describe('DiffGroupRevisions and ListGroupHistory read only what they answer', (
     expect(seen).toEqual(storedHistory('big').revisions);
   });
 });
+
+describe('renames move the history, they do not copy it', () => {
+  it("a config-editor's chain of renames of a group at its budget stores one budget, not one per name", async () => {
+    // A config group near 1 MiB whose history fills the budget (few bytes sent per write), then
+    // renamed again and again by a config-editor: each rename used to copy the whole kept history
+    // to the new name and keep it under the old one too (20 renames: 16 MB stored became 336 MB).
+    const ce = t.as((await admin.createToken({ name: 'ce', role: 'config-editor', projects: ['p'] })).token);
+    await api(ce).createGroup({ project: 'p', name: 'hop0', type: GroupType.GROUP_TYPE_CONFIG, variables: big });
+    for (let i = 0; i < 12; i++) await api(ce).setVars('p', 'hop0', { TINY: `w${i}` });
+    const names = Array.from({ length: 11 }, (_, i) => `hop${i}`);
+    const total = () => names.reduce((n, name) => n + storedHistory(name).bytes, 0);
+    const before = total();
+    expect(before).toBeGreaterThan(LIMITS.historyBytes / 2);
+    for (let i = 0; i < 10; i++) {
+      await call(ce.groups, 'renameGroup', { project: 'p', name: `hop${i}`, newName: `hop${i + 1}`, expectedRevision: 0 });
+    }
+    // The history lives under the last name; each old name keeps only its rename (no content).
+    expect(total()).toBeLessThan(before + 10 * 4096);
+    expect(storedHistory('hop10').bytes).toBeLessThanOrEqual(LIMITS.historyBytes + 2 * 1024 * 1024);
+    const left = await history(t.admin, { name: 'hop3' });
+    expect(left.revisions.map((r) => [r.action, r.renamedTo, r.group === undefined])).toEqual([['RenameGroup', 'hop4', true]]);
+    // A name left behind is not a deleted group to restore (that would copy the group back).
+    expect(await failure(call(t.admin.groups, 'restoreGroup', RestoreGroupRequest.fromPartial({ project: 'p', name: 'hop3' })))).toMatchObject({ code: 'NOT_FOUND' });
+    const moved = await history(t.admin, { name: 'hop10', pageSize: 100 });
+    expect(moved.revisions.at(-1)).toMatchObject({ action: 'RenameGroup', renamedFrom: 'hop9' });
+  }, 240_000);
+});

@@ -77,6 +77,28 @@ describe('a dead workload token reads nothing through RevealValue', () => {
     const fresh = t.as((await admin.createToken({ workload: { project: 'r3', workload: 'api' } })).token);
     expect((await reveal(fresh, groupPb.RevealKind.REVEAL_KIND_RESOLVED_VARIABLE, 'STRIPE_KEY')).value).toBe(SECRET);
   });
+
+  it('a live workload token reveals only what its own Resolve answers: every other kind, workload and scope is refused', async () => {
+    await admin.createWorkload({ project: 'r3', name: 'peer', runtimeVariables: { PEER_OWN: SECRET } });
+    const wl = t.as((await admin.createToken({ workload: { project: 'r3', workload: 'api' } })).token);
+    const ask = (kind: groupPb.RevealKind, name: string, key: string, scope = Scope.SCOPE_RUNTIME) =>
+      failure(call(wl.groups, 'revealValue', groupPb.RevealValueRequest.fromPartial({ project: 'r3', kind, name, key, scope })));
+    const K = groupPb.RevealKind;
+    for (const [kind, name, key, scope] of [
+      [K.REVEAL_KIND_GROUP_VARIABLE, 'vault', 'STRIPE_KEY', Scope.SCOPE_RUNTIME],
+      [K.REVEAL_KIND_GROUP_FILE, 'vault', '/etc/r3/key.pem', Scope.SCOPE_RUNTIME],
+      [K.REVEAL_KIND_ADDON_DETAIL, 'db', 'password', Scope.SCOPE_RUNTIME],
+      [K.REVEAL_KIND_WORKLOAD_RUNTIME_VARIABLE, 'api', 'OWN', Scope.SCOPE_RUNTIME],
+      [K.REVEAL_KIND_WORKLOAD_BUILD_ARGUMENT, 'api', 'OWN', Scope.SCOPE_RUNTIME],
+      [K.REVEAL_KIND_RESOLVED_VARIABLE, 'peer', 'PEER_OWN', Scope.SCOPE_RUNTIME],
+      [K.REVEAL_KIND_RESOLVED_VARIABLE, 'api', 'STRIPE_KEY', Scope.SCOPE_BUILD],
+    ] as const) {
+      const out = await ask(kind, name, key, scope);
+      expect(out.code, `${K[kind]} ${name} ${key}: ${out.message}`).toBe('PERMISSION_DENIED');
+      for (const v of [SECRET, FILE, DB_PASSWORD]) expect(out.message).not.toContain(v);
+    }
+    expect((await reveal(wl, K.REVEAL_KIND_RESOLVED_VARIABLE, 'OWN')).value).toBe(SECRET);
+  });
 });
 
 describe('a write that answers with values is recorded as a read of them', () => {
