@@ -195,6 +195,8 @@ describeWithKube('Kubernetes service-account identity (real API server)', () => 
     expect(w.error!.details).toMatch(/binding of Kubernetes service account shop\/api was removed/);
     expect(await refusal(['resolve', 'shop', 'api'], api)).toMatch(/shop\/api is no longer bound to a workload \(unbound\)/);
     expect((await sg.json<{ serviceAccounts: unknown[] }>(['workload', 'get', 'shop', 'api'])).serviceAccounts).toEqual([]);
+    const unbound = await sg.json<{ events: { action: string; target: string; outcome: string }[] }>(['audit', '--action', 'UnbindServiceAccount']);
+    expect(unbound.events.map((e) => [e.outcome, e.target])).toContainEqual(['ok', expect.stringMatching(/^workload shop\/api: service account shop\/api \(binding [0-9a-f]+\)$/)]);
     expect(await sg.fails(['workload', 'unbind', 'shop', 'api', '--k8s-service-account', 'shop/api'])).toMatch(/binding of Kubernetes service account shop\/api to workload shop\/api not found/);
     // Free again: it may be bound to another workload.
     await sg.ok(['workload', 'bind', 'shop', 'reports', '--k8s-service-account', 'shop/api']);
