@@ -104,7 +104,7 @@ describeWithKube('Kubernetes service-account identity (real API server)', () => 
     await until(async () => (await sg.json<{ events: { actor: string }[] }>(['audit', '--actor', 'workload:shop/api(k8s:shop/api)'])).events.length > 0, 'an audit record of the service account', 15_000);
   });
 
-  it('refuses an unbound service account and another audience, with a reason and an audit record', async () => {
+  it('refuses an unbound service account, another audience and an expired token, with a reason and an audit record', async () => {
     const idle = await tokenFor('idle');
     expect(await refusal(['resolve', 'shop', 'api'], idle)).toMatch(/Kubernetes service account shop\/idle is not bound to a workload; an administrator binds it with: sg workload bind PROJECT WORKLOAD --k8s-service-account shop\/idle/);
     const other = await tokenFor('api', 'other');
@@ -112,10 +112,20 @@ describeWithKube('Kubernetes service-account identity (real API server)', () => 
     expect(why).toMatch(/the Kubernetes token is not for audience "secret-groups"/);
     // No token text in the refusal.
     expect(why).not.toContain(other.split('.')[1]!.slice(0, 24));
+    // An expired token (its exp passed; the API server mints none shorter than 10 min, so a real
+    // token's claims are set back an hour) is refused before any review, saying so.
+    const [head, body, sig] = (await tokenFor('api')).split('.');
+    const claims = JSON.parse(Buffer.from(body!, 'base64url').toString()) as { exp: number };
+    const expired = [head, Buffer.from(JSON.stringify({ ...claims, exp: Math.floor(Date.now() / 1000) - 3600 })).toString('base64url'), sig].join('.');
+    expect(await refusal(['resolve', 'shop', 'api'], expired)).toMatch(/the Kubernetes service-account token has expired/);
     await until(
       async () => {
         const events = (await sg.json<{ events: { detail: string; outcome: string }[] }>(['audit', '--action', 'Resolve'])).events;
-        return events.some((e) => e.outcome === 'denied' && /shop\/idle is not bound/.test(e.detail)) && events.some((e) => /not for audience/.test(e.detail));
+        return (
+          events.some((e) => e.outcome === 'denied' && /shop\/idle is not bound/.test(e.detail)) &&
+          events.some((e) => /not for audience/.test(e.detail)) &&
+          events.some((e) => /token has expired/.test(e.detail))
+        );
       },
       'audit records of the refusals',
       15_000,
