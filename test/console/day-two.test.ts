@@ -3,7 +3,8 @@
 /**
  * Day-two console views in a real Chromium: tokens with their status and scope and a
  * least-privilege default role; the audit log newest first, paged and filtered; every page at
- * 390 px wide without horizontal scrolling; the icon; a visible keyboard focus.
+ * 390 px wide without horizontal scrolling; the icon; a visible keyboard focus; the Kubernetes
+ * service accounts bound to a workload.
  */
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -235,6 +236,29 @@ describe('keyboard focus', () => {
       expect(o.width, tag).toBeGreaterThanOrEqual(2);
       expect(o.color, tag).not.toBe(o.bg); // not drawn in the colour of what is behind it
     }
+  });
+});
+
+describe('Kubernetes service accounts', () => {
+  it('the workload page lists the service accounts bound to it, with scopes and who bound them', async () => {
+    await cli.ok(['workload', 'create', 'shop', 'ci']);
+    await cli.ok(['workload', 'bind', 'shop', 'api', '--k8s-service-account', 'shop/api']);
+    await cli.ok(['workload', 'bind', 'shop', 'ci', '--k8s-service-account', 'ci/builder', '--build']);
+    await page.goto(`${cs.url}/#/p/shop/w/api`);
+    const table = page.getByRole('table', { name: 'Kubernetes service accounts' });
+    await expect.poll(() => table.locator('tr[data-service-account]').count()).toBe(1);
+    const cells = await table.locator('tr[data-service-account="shop/api"] td').allTextContents();
+    expect(cells[0]).toBe('shop/api');
+    expect(cells[1]).toBe('runtime');
+    expect(cells[3]).toMatch(/admin/);
+    await page.goto(`${cs.url}/#/p/shop/w/ci`);
+    await expect.poll(() => page.locator('tr[data-service-account="ci/builder"] td').nth(1).textContent()).toBe('runtime, build');
+    // Unbound: gone from the page (it shows how to bind one instead).
+    await cli.ok(['workload', 'unbind', 'shop', 'ci', '--k8s-service-account', 'ci/builder']);
+    await page.reload();
+    const section = page.locator('h2', { hasText: 'Kubernetes service accounts' }).locator('..');
+    await expect.poll(() => section.textContent()).toMatch(/sg workload bind shop ci --k8s-service-account NAMESPACE\/NAME.*None\./s);
+    expect(await page.locator('tr[data-service-account]').count()).toBe(0);
   });
 });
 

@@ -4,6 +4,9 @@
  *
  *   <!-- test: run -->            run verbatim, in a fresh bash, in the docs sandbox
  *   <!-- test: skip: REASON -->   not run, for the reason given (needs Docker, a remote server…)
+ *   <!-- test: kube -->           run verbatim against a real Kubernetes API server, with the
+ *                                 page's `run` blocks, by test/kubernetes/docs.test.ts (not by
+ *                                 the docs test, which has no control plane)
  *
  * A plain ``` block that directly follows a `run` block is the expected stdout of the block's
  * last command.
@@ -14,13 +17,14 @@ export interface DocBlock {
   line: number;
   lang: string;
   text: string;
-  marker: { run: true } | { run: false; reason: string } | null;
+  marker: { run: true } | { run: false; reason: string; kube?: true } | null;
   /** The expected stdout of the last command, when a plain block follows. */
   expected?: string;
 }
 
 const FENCE = /^(\s*)```(\S*)\s*$/;
-const MARKER = /^\s*<!--\s*test:\s*(run|skip:\s*(.+?))\s*-->\s*$/;
+const MARKER = /^\s*<!--\s*test:\s*(run|kube|skip:\s*(.+?))\s*-->\s*$/;
+const KUBE_REASON = 'runs against a Kubernetes API server, in test/kubernetes/docs.test.ts';
 export const SHELL = new Set(['sh', 'bash', 'shell']);
 
 export function extractBlocks(markdown: string, file: string): DocBlock[] {
@@ -39,7 +43,7 @@ export function extractBlocks(markdown: string, file: string): DocBlock[] {
       line: i + 1,
       lang: open[2]!,
       text: `${body.join('\n')}\n`,
-      marker: m ? (m[1] === 'run' ? { run: true } : { run: false, reason: m[2]! }) : null,
+      marker: m ? (m[1] === 'run' ? { run: true } : m[1] === 'kube' ? { run: false, reason: KUBE_REASON, kube: true } : { run: false, reason: m[2]! }) : null,
       end: j,
     });
     i = j;
@@ -47,7 +51,7 @@ export function extractBlocks(markdown: string, file: string): DocBlock[] {
   for (let k = 0; k + 1 < blocks.length; k++) {
     const b = blocks[k]!;
     const next = blocks[k + 1]!;
-    if (b.marker?.run && next.lang === '' && next.line === b.end + 2) b.expected = next.text;
+    if ((b.marker?.run || (b.marker && 'kube' in b.marker)) && next.lang === '' && next.line === b.end + 2) b.expected = next.text;
   }
   return blocks.map(({ end: _end, ...b }) => b);
 }

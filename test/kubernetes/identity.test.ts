@@ -5,7 +5,7 @@
  * agent authenticates with `--k8s-token-file`. The server's own credential is the control
  * plane's administrator token (system:masters may create TokenReviews).
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
@@ -47,7 +47,7 @@ describeWithKube('Kubernetes service-account identity (real API server)', () => 
   beforeAll(async () => {
     kube = await startControlPlane();
     await kube.createNamespace('shop');
-    for (const sa of ['api', 'builder', 'idle', 'doomed']) await kube.kubectl(['-n', 'shop', 'create', 'serviceaccount', sa]);
+    for (const sa of ['api', 'builder', 'idle', 'doomed', 'web']) await kube.kubectl(['-n', 'shop', 'create', 'serviceaccount', sa]);
     server = await startServerProcess({ args: ['--k8s-api', kube.url, '--k8s-ca', kube.caFile, '--k8s-token-file', kube.adminTokenFile] });
     sg = runner(server);
     dir = mkdtempSync(join(tmpdir(), 'sg-k8s-identity-'));
@@ -55,6 +55,7 @@ describeWithKube('Kubernetes service-account identity (real API server)', () => 
     await sg.ok(['workload', 'create', 'shop', 'api', '--var', 'GREETING=hello from shop', '--build-arg', 'VERSION=1.2.3']);
     await sg.ok(['workload', 'create', 'shop', 'ci', '--build-arg', 'VERSION=2.0.0']);
     await sg.ok(['workload', 'create', 'shop', 'reports']);
+    await sg.ok(['workload', 'create', 'shop', 'web', '--var', 'GREETING=web one']);
   }, 240_000);
 
   afterAll(async () => {
@@ -103,7 +104,7 @@ describeWithKube('Kubernetes service-account identity (real API server)', () => 
     await until(async () => (await sg.json<{ events: { actor: string }[] }>(['audit', '--actor', 'workload:shop/api(k8s:shop/api)'])).events.length > 0, 'an audit record of the service account', 15_000);
   });
 
-  it('refuses an unbound service account and another audience, with a reason and an audit record', async () => {
+  it('refuses an unbound service account, another audience and an expired token, with a reason and an audit record', async () => {
     const idle = await tokenFor('idle');
     expect(await refusal(['resolve', 'shop', 'api'], idle)).toMatch(/Kubernetes service account shop\/idle is not bound to a workload; an administrator binds it with: sg workload bind PROJECT WORKLOAD --k8s-service-account shop\/idle/);
     const other = await tokenFor('api', 'other');
@@ -111,10 +112,20 @@ describeWithKube('Kubernetes service-account identity (real API server)', () => 
     expect(why).toMatch(/the Kubernetes token is not for audience "secret-groups"/);
     // No token text in the refusal.
     expect(why).not.toContain(other.split('.')[1]!.slice(0, 24));
+    // An expired token (its exp passed; the API server mints none shorter than 10 min, so a real
+    // token's claims are set back an hour) is refused before any review, saying so.
+    const [head, body, sig] = (await tokenFor('api')).split('.');
+    const claims = JSON.parse(Buffer.from(body!, 'base64url').toString()) as { exp: number };
+    const expired = [head, Buffer.from(JSON.stringify({ ...claims, exp: Math.floor(Date.now() / 1000) - 3600 })).toString('base64url'), sig].join('.');
+    expect(await refusal(['resolve', 'shop', 'api'], expired)).toMatch(/the Kubernetes service-account token has expired/);
     await until(
       async () => {
         const events = (await sg.json<{ events: { detail: string; outcome: string }[] }>(['audit', '--action', 'Resolve'])).events;
-        return events.some((e) => e.outcome === 'denied' && /shop\/idle is not bound/.test(e.detail)) && events.some((e) => /not for audience/.test(e.detail));
+        return (
+          events.some((e) => e.outcome === 'denied' && /shop\/idle is not bound/.test(e.detail)) &&
+          events.some((e) => /not for audience/.test(e.detail)) &&
+          events.some((e) => /token has expired/.test(e.detail))
+        );
       },
       'audit records of the refusals',
       15_000,
@@ -147,7 +158,42 @@ describeWithKube('Kubernetes service-account identity (real API server)', () => 
     expect(w.error!.details).toMatch(/Kubernetes did not authenticate the token/);
     expect(Date.now() - deleted).toBeLessThan(REVIEW_PERIOD_MS + 5_000);
     expect(await refusal(['resolve', 'shop', 'reports'], doomed)).toMatch(/Kubernetes did not authenticate the token/);
+    // Both the ended stream and the refused call are in the audit log.
+    await until(
+      async () => {
+        const events = (await sg.json<{ events: { action: string; detail: string; outcome: string }[] }>(['audit', '--limit', '200'])).events;
+        const refused = events.filter((e) => e.outcome !== 'ok' && /Kubernetes did not authenticate the token/.test(e.detail));
+        return refused.some((e) => e.action === 'Watch') && refused.some((e) => e.action === 'Resolve');
+      },
+      'audit records of the deleted service account\'s ended Watch and refused Resolve',
+      15_000,
+    );
   }, 40_000);
+
+  it('the agent re-reads its token file: when the old token is refused it goes on with the one the kubelet wrote since', async () => {
+    await sg.ok(['workload', 'bind', 'shop', 'web', '--k8s-service-account', 'shop/web']);
+    // Tokens bound to an object, as the kubelet's are to the pod: deleting the object ends that token only.
+    for (const s of ['web-first', 'web-second']) await kube.kubectl(['-n', 'shop', 'create', 'secret', 'generic', s, '--from-literal=x=y']);
+    const boundToken = async (secret: string) =>
+      (await kube.kubectl(['-n', 'shop', 'create', 'token', 'web', '--audience', 'secret-groups', '--bound-object-kind', 'Secret', '--bound-object-name', secret])).trim();
+    const file = join(dir, 'web-token');
+    const out = join(dir, 'web.json');
+    writeFileSync(file, `${await boundToken('web-first')}\n`);
+    const agent = startAgent(['write', '--addr', server.addr, '--project', 'shop', '--workload', 'web', '--k8s-token-file', file, '--out', out, '--format', 'json', '--watch', '--log-level', 'info'], { SG_TOKEN: '' });
+    const greeting = () => (existsSync(out) ? (JSON.parse(readFileSync(out, 'utf8')) as { GREETING?: string }).GREETING : undefined);
+    await until(() => greeting() === 'web one', 'the first write', 15_000);
+    // The kubelet's rotation: a new token in the file (replaced atomically), then the old one dies.
+    writeFileSync(`${file}.new`, `${await boundToken('web-second')}\n`);
+    renameSync(`${file}.new`, file);
+    await kube.kubectl(['-n', 'shop', 'delete', 'secret', 'web-first']);
+    await until(() => /reconnecting with the rotated one/.test(agent.stderr()), 'the agent to reconnect with the new token', REVIEW_PERIOD_MS + 10_000);
+    await sg.ok(['workload', 'update', 'shop', 'web', '--var', 'GREETING=web two']);
+    await until(() => greeting() === 'web two', 'a change written after the rotation', 15_000);
+    expect(agent.proc.exitCode, agent.output()).toBeNull();
+    agent.proc.kill('SIGTERM');
+    await agent.exited;
+    expect(agent.output()).not.toMatch(/exit|refused the token/i);
+  }, 60_000);
 
   it('unbinding refuses the service account at once and ends its open Watch', async () => {
     const api = await tokenFor('api');
@@ -159,6 +205,8 @@ describeWithKube('Kubernetes service-account identity (real API server)', () => 
     expect(w.error!.details).toMatch(/binding of Kubernetes service account shop\/api was removed/);
     expect(await refusal(['resolve', 'shop', 'api'], api)).toMatch(/shop\/api is no longer bound to a workload \(unbound\)/);
     expect((await sg.json<{ serviceAccounts: unknown[] }>(['workload', 'get', 'shop', 'api'])).serviceAccounts).toEqual([]);
+    const unbound = await sg.json<{ events: { action: string; target: string; outcome: string }[] }>(['audit', '--action', 'UnbindServiceAccount']);
+    expect(unbound.events.map((e) => [e.outcome, e.target])).toContainEqual(['ok', expect.stringMatching(/^workload shop\/api: service account shop\/api \(binding [0-9a-f]+\)$/)]);
     expect(await sg.fails(['workload', 'unbind', 'shop', 'api', '--k8s-service-account', 'shop/api'])).toMatch(/binding of Kubernetes service account shop\/api to workload shop\/api not found/);
     // Free again: it may be bound to another workload.
     await sg.ok(['workload', 'bind', 'shop', 'reports', '--k8s-service-account', 'shop/api']);

@@ -88,6 +88,15 @@ describeWithKube('the injector through a real API server', () => {
     expect(app.args).toEqual(['node', '-e', PRINT_ENV]);
   });
 
+  it('admits an injected pod again unchanged (a re-admission adds nothing)', async () => {
+    const first = await get('api-1');
+    const again: Pod = { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'api-1-again', namespace: 'shop', labels: first.metadata!.labels, annotations: first.metadata!.annotations }, spec: first.spec };
+    await create(JSON.stringify(again));
+    const second = await get('api-1-again');
+    expect(second.spec).toEqual(first.spec);
+    expect(second.spec!.initContainers!.filter((c) => c.name === 'secret-groups-agent')).toHaveLength(1);
+  });
+
   it('leaves an unlabelled pod as it was', async () => {
     await create(podYaml('plain', { app: 'plain' }, { [APP.project]: 'shop', [APP.workload]: 'api' }));
     const pod = await get('plain');
