@@ -17,7 +17,7 @@ import { api } from './lib/api.js';
 import { ensureEtcd, startEtcd } from './lib/etcd.js';
 import { startSg } from './lib/procs.js';
 import { seedFanoutProject } from './lib/seed.js';
-import { cpuMs, inWindow, percentile, rssMb, round, sleep, wallMs } from './lib/util.js';
+import { cpuSplitMs, inWindow, percentile, rssMb, round, sleep, wallMs } from './lib/util.js';
 import type { ClientCommand, ClientEvent } from './watch-client.js';
 
 export interface FanoutResult {
@@ -92,6 +92,15 @@ export class WatcherPool {
   close(): void {
     for (const p of this.procs) p.kill('SIGKILL');
   }
+}
+
+/** CPU of all the pool's watcher processes, summed. */
+function clientCpu(pool: WatcherPool): { user: number; system: number } {
+  return pool.pids.map(cpuSplitMs).reduce((a, b) => ({ user: a.user + b.user, system: a.system + b.system }), { user: 0, system: 0 });
+}
+
+function perUpdate(before: { user: number; system: number }, after: { user: number; system: number }, updates: number) {
+  return { user: Math.round((after.user - before.user) / updates), system: Math.round((after.system - before.system) / updates) };
 }
 
 export interface Latencies {
@@ -177,14 +186,16 @@ export async function benchFanout(quick: boolean, log: (s: string) => void, watc
     await sleep(2000);
     rssConnected = rssMb(server.pid);
     const p = pool;
-    const cpu0 = cpuMs(server.pid);
+    const cpu0 = cpuSplitMs(server.pid);
+    const clients0 = clientCpu(pool);
     sgLat = await inWindow('fanout', () => measure(p, rounds, async (seq) => void (await a.setVars(fx.project, fx.group, { SEQ: seq })), log, 'sg'));
-    // Server CPU (user + system) per update, the warm-up included: steadier than wall time on a busy machine.
-    const sgCpu = (cpuMs(server.pid) - cpu0) / (rounds + 1);
-    log(`  sg server CPU per update: ${sgCpu.toFixed(0)} ms`);
+    // Server CPU per update (all its threads), the warm-up included: steadier than wall time on a busy machine.
+    const sgCpu = perUpdate(cpu0, cpuSplitMs(server.pid), rounds + 1);
+    const sgClients = perUpdate(clients0, clientCpu(pool), rounds + 1);
+    log(`  sg server CPU per update: ${sgCpu.user + sgCpu.system} ms (user ${sgCpu.user}, system ${sgCpu.system}); watcher processes ${sgClients.user + sgClients.system} ms`);
     await sleep(1000);
     rssAfter = rssMb(server.pid);
-    details.sg = { ...summarise(sgLat), serverCpuMsPerUpdate: round(sgCpu, 1), workloads: fx.workloads.length, watchersPerWorkload: perWorkload, connected, errors: pool.errors };
+    details.sg = { ...summarise(sgLat), serverCpuMsPerUpdate: sgCpu, watcherCpuMsPerUpdate: sgClients, workloads: fx.workloads.length, watchersPerWorkload: perWorkload, connected, errors: pool.errors };
     details.memory = {
       rssMbBeforeWatchers: round(rssBase, 1),
       rssMbConnected: round(rssConnected, 1),
@@ -217,13 +228,15 @@ export async function benchFanout(quick: boolean, log: (s: string) => void, watc
       log(`  etcd ${etcd.version}: ${watchers} watchers on one key created in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
       await sleep(2000);
       const connected = rssMb(etcd.pid);
-      const cpu0 = cpuMs(etcd.pid);
+      const cpu0 = cpuSplitMs(etcd.pid);
+      const clients0 = clientCpu(epool);
       etcdLat = await measure(epool, rounds, async (seq) => void (await writer.put(key).value(seq)), log, 'etcd');
-      const etcdCpu = (cpuMs(etcd.pid) - cpu0) / (rounds + 1);
-      log(`  etcd server CPU per update: ${etcdCpu.toFixed(0)} ms`);
+      const etcdCpu = perUpdate(cpu0, cpuSplitMs(etcd.pid), rounds + 1);
+      const etcdClients = perUpdate(clients0, clientCpu(epool), rounds + 1);
+      log(`  etcd server CPU per update: ${etcdCpu.user + etcdCpu.system} ms (user ${etcdCpu.user}, system ${etcdCpu.system}); watcher processes ${etcdClients.user + etcdClients.system} ms`);
       details.etcd = {
         ...summarise(etcdLat),
-        serverCpuMsPerUpdate: round(etcdCpu, 1),
+        serverCpuMsPerUpdate: etcdCpu, watcherCpuMsPerUpdate: etcdClients,
         version: etcd.version,
         pinned: etcd.pinned,
         clientsPerProcess: 10,

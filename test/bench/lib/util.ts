@@ -29,10 +29,16 @@ export function rssMb(pid: number): number {
 
 /** CPU time (user + system, ms) a process has used so far (/proc/PID/stat, clock ticks of 10 ms). */
 export function cpuMs(pid: number): number {
+  const { user, system } = cpuSplitMs(pid);
+  return user + system;
+}
+
+/** A process's user and system CPU time so far, in ms. */
+export function cpuSplitMs(pid: number): { user: number; system: number } {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   // Fields after the command name (which may hold spaces) start after the last ')'.
   const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(f[11]) + Number(f[12])) * 10; // utime, stime (fields 14 and 15)
+  return { user: Number(f[11]) * 10, system: Number(f[12]) * 10 }; // utime, stime (fields 14 and 15)
 }
 
 /** CPUs this machine has, as taskset lists. */
