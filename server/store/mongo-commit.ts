@@ -116,8 +116,11 @@ export class GroupCommit {
       else this.waiting.delete(project);
       const started = performance.now();
       await this.commitGroup(project, group);
-      if (group.length > 1) this.lastGroup.set(project, { size: group.length, ms: performance.now() - started });
-      else this.lastGroup.delete(project);
+      if (group.length < 2) this.lastGroup.delete(project);
+      else {
+        if (this.lastGroup.size >= 10_000 && !this.lastGroup.has(project)) this.lastGroup.clear(); // bounded: deleted projects leave theirs
+        this.lastGroup.set(project, { size: group.length, ms: performance.now() - started });
+      }
     });
   }
 
