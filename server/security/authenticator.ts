@@ -26,7 +26,11 @@ export const STORE_RETRY_MS = 2_000;
 const unauthenticated = (message: string) => new DomainError('UNAUTHENTICATED', message);
 
 export class Authenticator {
-  private readonly cache = new Map<string, { token: TokenRecord | null; until: number; seen: number }>();
+  private readonly cache = new Map<string, CachedToken>();
+  /** Token look-ups on their way to the store, by hash (see lookup). */
+  private readonly pending = new Map<string, Promise<TokenRecord | null>>();
+  /** Moves on every invalidate: look-ups that started before it neither serve later calls nor fill the cache. */
+  private generation = 0;
   private storeDownUntil = 0;
   /**
    * The hot path: the same header seen within TOKEN_CACHE_MS maps straight to its Principal,
@@ -66,6 +70,7 @@ export class Authenticator {
     if (!secret) throw unauthenticated('malformed authorization metadata: expected "Bearer <token>"');
     if (this.k8s && !secret.startsWith('sg_') && looksLikeJwt(secret)) return this.authenticateK8s(authorization, secret, this.k8s);
     const hash = hashToken(secret);
+    const generation = this.generation;
     const token = await this.lookup(hash);
     if (!token) throw unauthenticated('unknown token');
     if (token.revoked) throw unauthenticated('token has been revoked');
@@ -73,6 +78,7 @@ export class Authenticator {
     const role = await this.roles(token.role);
     if (!role) throw unauthenticated(`token's role ${token.role} no longer exists`);
     const principal = new Principal(token, role);
+    if (generation !== this.generation) return principal; // read before a revocation here: not kept
     if (this.principals.size > 10_000) this.principals.clear(); // bounded
     this.principals.set(authorization, { principal, until: now + TOKEN_CACHE_MS });
     return principal;
@@ -130,15 +136,31 @@ export class Authenticator {
 
   /** Forget cached lookups (after this replica revokes a token). */
   invalidate(): void {
+    this.generation++;
+    this.pending.clear();
     this.cache.clear();
     this.principals.clear();
     this.accounts.clear();
   }
 
-  private async lookup(hash: string): Promise<TokenRecord | null> {
+  private lookup(hash: string): Promise<TokenRecord | null> {
     const hit = this.cache.get(hash);
     const now = this.now();
-    if (hit && hit.until > now) return hit.token;
+    if (hit && hit.until > now) return Promise.resolve(hit.token);
+    // Calls that find the entry expired while a look-up of it is on its way share that one:
+    // concurrent requests of one client, once per TOKEN_CACHE_MS, were one store read each.
+    let pending = this.pending.get(hash);
+    if (!pending) {
+      const generation = this.generation;
+      pending = this.fetch(hash, hit, now, generation).finally(() => {
+        if (this.pending.get(hash) === pending) this.pending.delete(hash);
+      });
+      this.pending.set(hash, pending);
+    }
+    return pending;
+  }
+
+  private async fetch(hash: string, hit: CachedToken | undefined, now: number, generation: number): Promise<TokenRecord | null> {
     const graced = hit?.token && now - hit.seen < OUTAGE_GRACE_MS ? hit.token : null;
     if (now < this.storeDownUntil) {
       if (graced) return graced;
@@ -152,8 +174,16 @@ export class Authenticator {
       if (graced) return graced;
       throw e;
     }
+    // Not cached when this replica revoked a token meanwhile: the answer may predate it.
+    if (generation !== this.generation) return token;
     if (this.cache.size > 10_000) this.cache.clear(); // bounded: unknown tokens are cached too
     this.cache.set(hash, { token, until: now + TOKEN_CACHE_MS, seen: now });
     return token;
   }
+}
+
+interface CachedToken {
+  token: TokenRecord | null;
+  until: number;
+  seen: number;
 }

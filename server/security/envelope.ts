@@ -133,11 +133,16 @@ function freshNonce(): Buffer {
 }
 
 function encrypt(key: SecretKey, plaintext: Uint8Array, aad: Buffer): Buffer {
+  return encryptWith(bytesOf(key), plaintext, aad);
+}
+
+function encryptWith(key: Buffer, plaintext: Uint8Array, aad: Buffer): Buffer {
   const nonce = freshNonce();
-  const cipher = createCipheriv('aes-256-gcm', bytesOf(key), nonce, { authTagLength: TAG_BYTES });
+  const cipher = createCipheriv('aes-256-gcm', key, nonce, { authTagLength: TAG_BYTES });
   cipher.setAAD(aad);
-  const ct = Buffer.concat([cipher.update(plaintext), cipher.final()]);
-  return Buffer.concat([nonce, ct, cipher.getAuthTag()]);
+  const ct = cipher.update(plaintext);
+  const rest = cipher.final(); // GCM is a stream mode: empty, but it completes the tag
+  return Buffer.concat([nonce, ct, rest, cipher.getAuthTag()]);
 }
 
 /** Returns null when authentication fails (wrong key, wrong associated data, or tampering). */
@@ -177,6 +182,23 @@ const STRICT_BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
 
 export function sealString(key: SecretKey, value: string, b: Binding): string {
   return `${PREFIX}${key.id}:${encrypt(key, Buffer.from(value, 'utf8'), aadOf(b)).toString('base64')}`;
+}
+
+/**
+ * sealString for every value of a map, all at one place but their keys (a group write seals
+ * every value of the group): the key bytes, the value prefix and the associated data up to
+ * the variable key are worked out once. The bytes are sealString's, value by value.
+ */
+export function sealStrings(key: SecretKey, values: Readonly<Record<string, string>>, place: Omit<Binding, 'key'>): Record<string, string> {
+  const bytes = bytesOf(key);
+  const head = `${PREFIX}${key.id}:`;
+  // aadOf's JSON without its last element: `[…,"field",` — the key's JSON and `]` follow.
+  const aadHead = JSON.stringify([SEAL_VERSION, place.project, place.record, place.name, place.revision ?? null, place.field]).slice(0, -1) + ',';
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(values)) {
+    out[k] = head + encryptWith(bytes, Buffer.from(v, 'utf8'), Buffer.from(`${aadHead}${JSON.stringify(k)}]`)).toString('base64');
+  }
+  return out;
 }
 
 export function openString(key: SecretKey, sealed: string, b: Binding): string {

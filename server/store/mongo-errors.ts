@@ -32,6 +32,18 @@ export async function ignoreDuplicate(write: Promise<unknown>): Promise<boolean>
   }
 }
 
+/** The server's codes for dropping an index that does not exist: NamespaceNotFound (no collection), IndexNotFound. */
+const NO_SUCH_INDEX = new Set([26, 27]);
+
+/** Resolves once the index is gone: dropped now, or there was none. */
+export async function ignoreIndexNotFound(drop: Promise<unknown>): Promise<void> {
+  try {
+    await drop;
+  } catch (e) {
+    if (!(e instanceof MongoServerError && typeof e.code === 'number' && NO_SUCH_INDEX.has(e.code))) throw e;
+  }
+}
+
 /**
  * The driver wraps a failure that is not about one document (no server, a lost connection)
  * in a MongoBulkWriteError without write errors; the original is its errorResponse.

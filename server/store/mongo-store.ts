@@ -37,7 +37,7 @@ import type { Addon, GroupHistoryEntry, Project, ProjectSnapshot, SecretGroup, W
 import { Batcher } from './batcher.js';
 import { decodeRecord, sameKeys, SCHEMA_VERSION, withExecutionKeys } from './codec.js';
 import { GroupCommit } from './mongo-commit.js';
-import { guard, ignoreDuplicate, unorderedInsertErrors, unwrapBulk } from './mongo-errors.js';
+import { guard, ignoreDuplicate, ignoreIndexNotFound, unorderedInsertErrors, unwrapBulk } from './mongo-errors.js';
 import { changeCollectionPrefix, type CheckpointDoc, type KeptRevision } from './mongo-log.js';
 import { ProjectLogs, type ProjectDoc } from './mongo-sync.js';
 import {
@@ -96,6 +96,13 @@ function auditDoc(event: AuditEvent | undefined): AuditDoc | undefined {
   const { id: _id, ...rest } = event;
   return { ...rest, _id: new ObjectId(), schemaVersion: SCHEMA_VERSION };
 }
+
+/** listAudit's indexes: its filters (project, actor) and its order (time, then insertion). */
+const AUDIT_INDEXES = [
+  { key: { project: 1, time: -1 }, name: 'audit_project_time' },
+  { key: { actor: 1, time: -1 }, name: 'audit_actor_time' },
+  { key: { time: -1, _id: -1 }, name: 'audit_time_id' },
+] as const;
 
 const SCHEMA_DOC = 'schema';
 const USER_META = 'user:';
@@ -173,10 +180,8 @@ export class MongoStore implements Store {
       await this.tokens.createIndex({ hash: 1 }, { name: 'token_hash', unique: true });
       await this.tokens.createIndex({ oid: 1 }, { name: 'token_order' });
       await this.tokens.createIndex({ k8sServiceAccount: 1 }, { name: 'token_k8s_service_account' });
-      await this.audit.createIndex({ project: 1, time: -1 }, { name: 'audit_project_time' });
-      await this.audit.createIndex({ actor: 1, time: -1 }, { name: 'audit_actor_time' });
-      // listAudit's order (time, then insertion); the two above serve its filters.
-      await this.audit.createIndex({ time: -1, _id: -1 }, { name: 'audit_time_id' });
+      if (await this.indexesServeQueries()) for (const i of AUDIT_INDEXES) await this.audit.createIndex(i.key, { name: i.name });
+      else for (const i of AUDIT_INDEXES) await ignoreIndexNotFound(this.audit.dropIndex(i.name));
       const schema = await this.meta.findOne({ _id: SCHEMA_DOC });
       if (!schema) {
         await ignoreDuplicate(this.meta.insertOne({ _id: SCHEMA_DOC, value: String(SCHEMA_VERSION), schemaVersion: SCHEMA_VERSION }));
@@ -466,6 +471,17 @@ export class MongoStore implements Store {
   /** See GroupCommit.importRecord. */
   async importRecord<K extends RecordKind>(kind: K, project: string, name: string, record: RecordTypes[K] | null, history: GroupHistoryEntry[]): Promise<void> {
     return guard(() => this.commits.importRecord(kind, project, name, record, history));
+  }
+
+  /**
+   * Whether the server can use a secondary index for listAudit at all. FerretDB 1.x (SQLite
+   * handler) says in its explain that it passes neither the filter nor the sort down — it reads
+   * the whole collection, whatever the indexes — so there the audit indexes only cost every
+   * insert (two records per write) and are not kept. MongoDB's explain has no such fields.
+   */
+  private async indexesServeQueries(): Promise<boolean> {
+    const plan = await this.audit.find({ project: '' }).sort({ time: -1, _id: -1 }).limit(1).explain();
+    return !(plan.filterPushdown === false && plan.sortPushdown === false);
   }
 
   /**

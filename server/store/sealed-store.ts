@@ -24,7 +24,7 @@ import {
   openString,
   parseWrappedDataKey,
   sealBytes,
-  sealString,
+  sealStrings,
   type SecretKey,
   unwrapDataKey,
   wrapDataKey,
@@ -465,11 +465,8 @@ function applyRecord<K extends RecordKind>(
 }
 
 function applyVars(vars: Vars, key: SecretKey, at: Place, field: string, mode: Transform, memo?: Memo): Vars {
+  if (mode === 'seal') return sealStrings(key, vars, { ...at, field });
   const out: Vars = {};
-  if (mode === 'seal') {
-    for (const [k, v] of Object.entries(vars)) out[k] = sealString(key, v, { ...at, field, key: k });
-    return out;
-  }
   // The memo key names the place and the ciphertext unambiguously (JSON of a fixed tuple).
   const place = memo ? JSON.stringify([at.project, at.record, at.name, at.revision ?? null, field]) : '';
   for (const [k, v] of Object.entries(vars)) {

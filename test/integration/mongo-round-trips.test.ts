@@ -147,4 +147,29 @@ describeWithMongo('MongoDB round trips of one SetVariables', () => {
       expect(g.group!.variables).toEqual({ K: '0', A: name, B: name });
     }
   }, 120_000);
+
+  it('lets 8 writers that write again once answered share group commits: a group waits for the writers of the one before', async () => {
+    const a = api(t.admin);
+    await a.createProject('lp');
+    const groups = Array.from({ length: 8 }, (_, i) => `l${i}`);
+    for (const name of groups) await a.createGroup({ project: 'lp', name, variables: { K: '0' } });
+    // Replies held 5 ms, a database's commit time: without the wait, the writers split into
+    // two cohorts that alternate (one committing while the other is on its way back).
+    wire.delayReplies(5);
+    const loop = async (name: string, from: number) => {
+      for (let i = from; i < from + 12; i++) await a.setVars('lp', name, { K: `${i}` });
+    };
+    await Promise.all(groups.map((name) => loop(name, 0))); // the groups' sizes settle
+    wire.reset();
+    await Promise.all(groups.map((name) => loop(name, 12)));
+    wire.delayReplies(0);
+    const changes = wire.commands.filter((c) => c.name === 'insert' && c.collection.startsWith('changes_'));
+    const committed = changes.reduce((n, c) => n + (c.documents ?? 0), 0);
+    process.stderr.write(`8 writers, 12 SetVariables each: ${changes.length} change inserts (${(committed / changes.length).toFixed(1)} changes each)\n`);
+    expect(committed).toBe(8 * 12);
+    // Two alternating cohorts of 4 commit ~4 changes each; one cohort of 8, up to 8 (a loaded
+    // machine may get a writer back after the wait is over).
+    expect(committed / changes.length).toBeGreaterThanOrEqual(5);
+    for (const name of groups) expect((await a.getGroup('lp', name)).group!.variables).toEqual({ K: '23' });
+  }, 120_000);
 });

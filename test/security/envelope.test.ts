@@ -8,6 +8,7 @@ import {
   openString,
   sealBytes,
   sealString,
+  sealStrings,
   unwrapDataKey,
   wrapDataKey,
 } from '../../server/security/envelope.js';
@@ -73,6 +74,23 @@ describe('envelope', () => {
       expect(e.code).toBe('INTERNAL');
       expect(e.message).toMatch(/failed authentication \(tampered or swapped\)$/);
     }
+  });
+
+  it('sealStrings seals each value of a map as sealString does at its key, and binds it there', () => {
+    const k = newDataKey();
+    const { key: _k, ...place } = { ...at, revision: 7 };
+    const values = { K: 'v1', 'a"b\\c': 'v2', 'ü 🙂': '', '\u2028]': 'x'.repeat(1000) };
+    const sealed = sealStrings(k, values, place);
+    expect(Object.keys(sealed)).toEqual(Object.keys(values));
+    for (const [name, v] of Object.entries(values)) {
+      expect(sealed[name]).toMatch(new RegExp(`^sg1:${k.id}:[A-Za-z0-9+/=]+$`));
+      expect(openString(k, sealed[name]!, { ...place, key: name })).toBe(v);
+      // The same bytes sealString's associated data names: a value moved to another key, field or revision fails.
+      for (const b of [{ ...place, key: 'other' }, { ...place, key: name, field: 'buildArguments' }, { ...place, key: name, revision: 8 }]) {
+        expect(thrown(() => openString(k, sealed[name]!, b)).message).toMatch(/failed authentication/);
+      }
+    }
+    expect(openString(k, sealString(k, 'v1', { ...place, key: 'K' }), { ...place, key: 'K' })).toBe('v1');
   });
 
   it('names the foreign data key when a value comes from another project', () => {
