@@ -11,7 +11,7 @@ import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFile
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { extractBlocks, lastCommandOnly, SHELL, type DocBlock } from '../helpers/doc-blocks.js';
+import { expectBlockRuns, extractBlocks, SHELL, type DocBlock } from '../helpers/doc-blocks.js';
 import { ROOT, startServerProcess, type ServerProcess } from '../helpers/server-process.js';
 
 const DOCS = ['README.md', ...readdirSync(join(ROOT, 'docs')).filter((f) => f.endsWith('.md')).sort().map((f) => `docs/${f}`)];
@@ -66,9 +66,6 @@ describe('documented shell blocks', () => {
 
   const runnable = blocks.filter((b) => b.marker?.run);
   it.each(runnable.map((b) => [`${b.file}:${b.line}`, b] as const))('%s runs as written', (_where, b) => {
-    const script = b.expected === undefined ? b.text : lastCommandOnly(b.text);
-    const r = spawnSync('bash', ['-e', '-o', 'pipefail', '-c', script], { cwd: sandbox, env, encoding: 'utf8', timeout: 60_000 });
-    expect(r.status, `${b.file}:${b.line}\n${b.text}\nstdout: ${r.stdout}\nstderr: ${r.stderr}`).toBe(0);
-    if (b.expected !== undefined) expect(r.stdout).toBe(b.expected);
+    expectBlockRuns(b, sandbox, env);
   }, 90_000);
 });

@@ -11,6 +11,9 @@
  * A plain ``` block that directly follows a `run` block is the expected stdout of the block's
  * last command.
  */
+import { spawnSync } from 'node:child_process';
+import { expect } from 'vitest';
+
 export interface DocBlock {
   file: string;
   /** 1-based line of the opening fence. */
@@ -67,4 +70,15 @@ export function lastCommandOnly(text: string): string {
   const before = lines.slice(0, start).join('\n');
   const last = lines.slice(start).join('\n');
   return before.trim() ? `{\n${before}\n} >/dev/null\n${last}\n` : `${last}\n`;
+}
+
+/**
+ * Runs a block verbatim in a fresh `bash -e -o pipefail` (the last command's stdout checked
+ * against the expected output when the page gives one); fails with the block and its output.
+ */
+export function expectBlockRuns(b: DocBlock, cwd: string, env: NodeJS.ProcessEnv): void {
+  const script = b.expected === undefined ? b.text : lastCommandOnly(b.text);
+  const r = spawnSync('bash', ['-e', '-o', 'pipefail', '-c', script], { cwd, env, encoding: 'utf8', timeout: 60_000 });
+  expect(r.status, `${b.file}:${b.line}\n${b.text}\nstdout: ${r.stdout}\nstderr: ${r.stderr}`).toBe(0);
+  if (b.expected !== undefined) expect(r.stdout).toBe(b.expected);
 }

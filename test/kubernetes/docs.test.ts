@@ -8,13 +8,12 @@
  * server is given a token of that account as its --k8s-token-file, as in-cluster it would be.
  * What needs a kubelet (rollout status, pods running) is marked skip in the page.
  */
-import { spawnSync } from 'node:child_process';
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { runner, type Runner } from '../cli/harness.js';
-import { extractBlocks, lastCommandOnly, SHELL } from '../helpers/doc-blocks.js';
+import { expectBlockRuns, extractBlocks, SHELL } from '../helpers/doc-blocks.js';
 import { describeWithKube, findKube, makeServingCert, startControlPlane, type ControlPlane } from '../helpers/kube-control-plane.js';
 import { ROOT, SG, startServerProcess, type ServerProcess } from '../helpers/server-process.js';
 
@@ -70,10 +69,7 @@ describeWithKube('docs/kubernetes.md against a real API server', () => {
   });
 
   it.each(blocks.map((b) => [`${b.file}:${b.line}`, b] as const))('%s runs as written', (_where, b) => {
-    const script = b.expected === undefined ? b.text : lastCommandOnly(b.text);
-    const r = spawnSync('bash', ['-e', '-o', 'pipefail', '-c', script], { cwd: sandbox, env, encoding: 'utf8', timeout: 60_000 });
-    expect(r.status, `${b.file}:${b.line}\n${b.text}\nstdout: ${r.stdout}\nstderr: ${r.stderr}`).toBe(0);
-    if (b.expected !== undefined) expect(r.stdout).toBe(b.expected);
+    expectBlockRuns(b, sandbox, env);
   }, 90_000);
 
   it('left the cluster as the page says: the server without placeholder Secrets, the webhook registered fail-closed', async () => {
