@@ -102,8 +102,19 @@ export interface Binding {
 
 /** JSON of a fixed tuple: unambiguous whatever characters names and paths contain. */
 function aadOf(b: Binding): Buffer {
-  return Buffer.from(JSON.stringify([SEAL_VERSION, b.project, b.record, b.name, b.revision ?? null, b.field, b.key]));
+  return Buffer.from(aadHead(b) + aadTail(b.key));
 }
+
+/**
+ * The associated data's JSON (`[version, project, record, name, revision, field, key]`) up to
+ * the key, so that sealStrings works it out once per place: `[…,"field",`.
+ */
+function aadHead(place: Omit<Binding, 'key'>): string {
+  return `${JSON.stringify([SEAL_VERSION, place.project, place.record, place.name, place.revision ?? null, place.field]).slice(0, -1)},`;
+}
+
+/** The rest after aadHead: the key's JSON and the closing bracket. */
+const aadTail = (key: string) => `${JSON.stringify(key)}]`;
 
 /** Human description for errors: names and keys only, never values. */
 export function describeBinding(b: Binding): string {
@@ -192,11 +203,10 @@ export function sealString(key: SecretKey, value: string, b: Binding): string {
 export function sealStrings(key: SecretKey, values: Readonly<Record<string, string>>, place: Omit<Binding, 'key'>): Record<string, string> {
   const bytes = bytesOf(key);
   const head = `${PREFIX}${key.id}:`;
-  // aadOf's JSON without its last element: `[…,"field",` — the key's JSON and `]` follow.
-  const aadHead = JSON.stringify([SEAL_VERSION, place.project, place.record, place.name, place.revision ?? null, place.field]).slice(0, -1) + ',';
+  const aad = aadHead(place);
   const out: Record<string, string> = {};
   for (const [k, v] of Object.entries(values)) {
-    out[k] = head + encryptWith(bytes, Buffer.from(v, 'utf8'), Buffer.from(`${aadHead}${JSON.stringify(k)}]`)).toString('base64');
+    out[k] = head + encryptWith(bytes, Buffer.from(v, 'utf8'), Buffer.from(aad + aadTail(k))).toString('base64');
   }
   return out;
 }
