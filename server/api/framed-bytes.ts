@@ -33,13 +33,6 @@ function keep(frame: Buffer): FramedBytes {
   return bytes;
 }
 
-/** A copy of `message` with its gRPC prefix in front; the result is the message's bytes. */
-export function framed(message: Uint8Array): FramedBytes {
-  const frame = Buffer.allocUnsafe(PREFIX + message.byteLength);
-  frame.set(message, PREFIX);
-  return keep(frame);
-}
-
 /** A message encoded (`encode` writes it) after room for the prefix: no copy of its bytes. */
 export function encodeFramed(encode: (writer: BinaryWriter) => BinaryWriter): FramedBytes {
   const out = encode(new BinaryWriter().raw(PLACEHOLDER)).finish();
