@@ -14,6 +14,7 @@ import type { ProjectsService } from '../service/projects.js';
 import type { ResolverService } from '../service/resolver.js';
 import { BAD_TEXT_REQUEST, MALFORMED_REQUEST, type ApiContext, type Handler } from './call.js';
 import { installFramedPassthrough } from './framed-bytes.js';
+import { serveStreamsOnHttp2, type StreamRoute } from './h2-streams.js';
 import { grpcImplementation } from './grpc-adapter.js';
 import { BadText, StrictReader } from './strict-reader.js';
 import { accessHandlers } from './handlers/access-handlers.js';
@@ -122,7 +123,7 @@ export function createGrpcServer(
   services: Services,
   handlers: ServiceHandlers = serviceHandlers(ctx, services),
   opts: { maxConnectionIdleMs?: number } = {},
-): { server: grpc.Server; health: Health } {
+): { server: grpc.Server; health: Health; streamsOnHttp2: boolean } {
   installFramedPassthrough();
   const server = new grpc.Server({
     'grpc.max_connection_idle_ms': opts.maxConnectionIdleMs ?? DEFAULT_MAX_CONNECTION_IDLE_MS,
@@ -141,9 +142,26 @@ export function createGrpcServer(
   for (const key of ['projects', 'groups', 'resolver', 'access'] as const) {
     server.addService(SERVICE_DEFINITIONS[key], grpcImplementation(handlers[key] as Record<string, Handler>));
   }
+  // Watch and WatchProject on node:http2 directly (h2-streams.ts); grpc-js serves them when the hook is missing.
+  const streamsOnHttp2 = serveStreamsOnHttp2(server, streamRoutes(handlers), { maxRequestBytes: LIMITS.requestBytes, maxResponseBytes: LIMITS.responseBytes });
 
   const health = new Health(Object.fromEntries(['', ...SERVICE_NAMES].map((s) => [s, 'NOT_SERVING' as const])));
   health.addToServer(server);
   addLazyReflection(server, PROTO_DIR);
-  return { server, health };
+  return { server, health, streamsOnHttp2 };
+}
+
+/** Our server-streaming methods by gRPC path, as h2-streams.ts serves them. */
+export function streamRoutes(handlers: ServiceHandlers): Map<string, StreamRoute> {
+  const routes = new Map<string, StreamRoute>();
+  for (const key of ['projects', 'groups', 'resolver', 'access'] as const) {
+    const definition = SERVICE_DEFINITIONS[key] as grpc.ServiceDefinition;
+    const implementation = handlers[key] as Record<string, Handler>;
+    for (const [name, method] of Object.entries(definition)) {
+      const handler = implementation[name];
+      if (!method.responseStream || method.requestStream || handler?.kind !== 'serverStream') continue;
+      routes.set(method.path, { handler, decode: method.requestDeserialize, encode: method.responseSerialize });
+    }
+  }
+  return routes;
 }

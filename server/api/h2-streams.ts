@@ -1,0 +1,236 @@
+/**
+ * The server-streaming RPCs of our services (Watch, WatchProject) served on node:http2 directly,
+ * under grpc-js's own listener: the same protocol-independent handlers (call.ts), the same
+ * request decoding and response encoding (SERVICE_DEFINITIONS), the gRPC wire format without
+ * grpc-js's per-call machinery.
+ *
+ * Why: a Watch stream lives for hours and thousands are open at once. Through grpc-js each one
+ * held ~11 kB (its call, interceptor chain, two Writable streams, metadata, decoder) against
+ * ~7 kB for the HTTP/2 stream alone, and each message went through two Writables and a copy
+ * before reaching HTTP/2 (docs/performance.md, "Watch streams on node:http2").
+ *
+ * The hook is grpc-js's Server._streamHandler (1.14; not public API), replaced on our server
+ * instance only, before it binds: a request for one of these methods in the plain form — gRPC
+ * content type, identity encoding, no deadline, no interceptors, channelz off — is taken here;
+ * everything else (other methods, compressed requests, deadlines, unsupported content types)
+ * goes to grpc-js as before. Without the hook (another grpc-js), every call goes to grpc-js.
+ */
+import type * as grpc from '@grpc/grpc-js';
+import type { Http2Stream, IncomingHttpHeaders, ServerHttp2Stream } from 'node:http2';
+import { Code } from '../../client/status-codes.js';
+import { peerHost } from '../security/auth-throttle.js';
+import type { CallContext, ServerStreamHandler, StreamOut } from './call.js';
+import { FramedBytes } from './framed-bytes.js';
+import { StatusError } from './status.js';
+
+/** One method served here: its handler and the service definition's (de)serializers. */
+export interface StreamRoute {
+  handler: ServerStreamHandler<unknown, unknown>;
+  decode(bytes: Buffer): unknown;
+  encode(value: unknown): Buffer;
+}
+
+export interface StreamLimits {
+  /** The largest request message accepted (grpc.max_receive_message_length). */
+  maxRequestBytes: number;
+  /** The largest response message sent (grpc.max_send_message_length). */
+  maxResponseBytes: number;
+}
+
+type StreamHandlerFn = (this: ServerInternals, extraInterceptors: unknown[], stream: ServerHttp2Stream, headers: IncomingHttpHeaders) => void;
+interface ServerInternals {
+  _streamHandler?: StreamHandlerFn;
+  onStreamOpened?: (stream: Http2Stream) => void;
+  interceptors?: unknown[];
+  channelzEnabled?: boolean;
+}
+
+const PREFIX = 5;
+const noop = () => undefined;
+
+/** The response headers grpc-js sends (server-interceptors.js), so clients see no difference. */
+const RESPONSE_HEADERS = {
+  ':status': 200,
+  'content-type': 'application/grpc+proto',
+  'grpc-accept-encoding': 'identity,deflate,gzip',
+  'grpc-encoding': 'identity',
+};
+
+/** Whether the request is in the form served here; anything else is left to grpc-js. */
+function plain(headers: IncomingHttpHeaders): boolean {
+  const type = headers['content-type'];
+  const encoding = headers['grpc-encoding'];
+  return (
+    typeof type === 'string' &&
+    type.startsWith('application/grpc') &&
+    (encoding === undefined || encoding === 'identity') &&
+    headers['grpc-timeout'] === undefined
+  );
+}
+
+/**
+ * Serves `routes` (by gRPC path) on `server`'s HTTP/2 streams. Call before the server binds
+ * (grpc-js takes its stream listener when it binds). Returns whether the hook is in place.
+ */
+export function serveStreamsOnHttp2(server: grpc.Server, routes: ReadonlyMap<string, StreamRoute>, limits: StreamLimits): boolean {
+  const s = server as unknown as ServerInternals;
+  const original = s._streamHandler;
+  // With channelz on, grpc-js listens with its _channelzHandler (per-call trackers): left as it is.
+  if (typeof original !== 'function' || typeof s.onStreamOpened !== 'function' || s.channelzEnabled !== false) return false;
+  s._streamHandler = function (extraInterceptors, stream, headers) {
+    const route = routes.get(headers[':path'] as string);
+    if (!route || !plain(headers) || extraInterceptors.length > 0 || (this.interceptors?.length ?? 0) > 0) {
+      original.call(this, extraInterceptors, stream, headers);
+      return;
+    }
+    // As grpc-js does: an error is followed by 'close', which ends the call.
+    stream.once('error', noop);
+    // The connection is not idle while this call is open (grpc.max_connection_idle_ms).
+    this.onStreamOpened!(stream);
+    const auth = headers.authorization;
+    new H2StreamCall(stream, route, limits, typeof auth === 'string' ? auth : undefined).start();
+  };
+  return true;
+}
+
+/** grpc-js's form of a status message in a trailer. */
+const statusMessage = (details: string) => encodeURI(details);
+
+/** One server-streaming call on its HTTP/2 stream: the handler's CallContext and StreamOut. */
+class H2StreamCall implements CallContext, StreamOut<unknown> {
+  private headersSent = false;
+  private finished = false;
+  private request: Buffer | undefined;
+  private pending: Buffer[] = [];
+  private pendingBytes = 0;
+
+  constructor(
+    private readonly stream: ServerHttp2Stream,
+    private readonly route: StreamRoute,
+    private readonly limits: StreamLimits,
+    private auth: string | undefined,
+  ) {}
+
+  get authorization(): string | undefined {
+    return this.auth;
+  }
+
+  get peer(): string {
+    const socket = this.stream.session?.socket;
+    const address = socket?.remoteAddress ?? 'unknown';
+    return peerHost(socket?.remotePort ? `${address}:${socket.remotePort}` : address);
+  }
+
+  forget(): void {
+    this.auth = undefined;
+  }
+
+  start(): void {
+    this.stream.on('data', this.onData);
+    this.stream.once('end', this.onEnd);
+  }
+
+  /** Collects the request message; a second one is refused as grpc-js refuses it. */
+  private readonly onData = (chunk: Buffer): void => {
+    if (this.finished) return;
+    if (this.request !== undefined) {
+      this.fail(Code.UNIMPLEMENTED, `Received a second request message for server streaming method ${this.route.handler.method}`);
+      return;
+    }
+    this.pending.push(chunk);
+    this.pendingBytes += chunk.length;
+    if (this.pendingBytes < PREFIX) return;
+    const head = this.pending.length === 1 ? this.pending[0]! : Buffer.concat(this.pending);
+    this.pending = [head];
+    const length = head.readUInt32BE(1);
+    if (head[0] !== 0) {
+      this.fail(Code.INTERNAL, 'Compressed message without a grpc-encoding');
+      return;
+    }
+    if (length > this.limits.maxRequestBytes) {
+      this.fail(Code.RESOURCE_EXHAUSTED, `Received message larger than max (${length} vs. ${this.limits.maxRequestBytes})`);
+      return;
+    }
+    if (this.pendingBytes < PREFIX + length) return;
+    if (this.pendingBytes > PREFIX + length) {
+      this.fail(Code.UNIMPLEMENTED, `Received a second request message for server streaming method ${this.route.handler.method}`);
+      return;
+    }
+    this.request = head.subarray(PREFIX, PREFIX + length);
+    this.pending = [];
+    this.route.handler.run(this, this.route.decode(this.request), this);
+  };
+
+  private readonly onEnd = (): void => {
+    if (this.request === undefined && !this.finished) this.fail(Code.UNIMPLEMENTED, `No message received for server streaming method ${this.route.handler.method}`);
+  };
+
+  write(message: unknown, written?: () => void): boolean {
+    const stream = this.stream;
+    if (this.finished || stream.destroyed || stream.closed) {
+      written?.();
+      return true;
+    }
+    let frame: Buffer;
+    if (message instanceof FramedBytes) frame = message.frame;
+    else {
+      const bytes = this.route.encode(message);
+      frame = Buffer.allocUnsafe(PREFIX + bytes.length);
+      frame[0] = 0;
+      frame.writeUInt32BE(bytes.length, 1);
+      bytes.copy(frame, PREFIX);
+    }
+    if (frame.length - PREFIX > this.limits.maxResponseBytes) {
+      written?.();
+      this.fail(Code.RESOURCE_EXHAUSTED, `Sent message larger than max (${frame.length} vs. ${this.limits.maxResponseBytes})`);
+      return true;
+    }
+    this.sendHeaders();
+    // `written` takes no argument; an error also closes the stream, and 'close' ends the call.
+    return stream.write(frame, written);
+  }
+
+  onDrain(fn: () => void): void {
+    this.stream.once('drain', fn);
+  }
+
+  end(): void {
+    this.finish(Code.OK, '');
+  }
+
+  error(status: StatusError): void {
+    this.finish(status.code, status.details);
+  }
+
+  onClose(fn: () => void): void {
+    this.stream.once('close', fn);
+  }
+
+  private fail(code: number, details: string): void {
+    this.finish(code, details);
+  }
+
+  private sendHeaders(): void {
+    if (this.headersSent) return;
+    this.headersSent = true;
+    this.stream.respond(RESPONSE_HEADERS, { waitForTrailers: true });
+  }
+
+  /** The call's status: in trailers after the messages, or alone (a trailers-only response). */
+  private finish(code: number, details: string): void {
+    if (this.finished) return;
+    this.finished = true;
+    const stream = this.stream;
+    this.stream.off('data', this.onData);
+    stream.resume(); // the rest of the request, if any, is read and dropped
+    if (stream.destroyed || stream.closed) return;
+    const trailers = { 'grpc-status': String(code), 'grpc-message': statusMessage(details) };
+    if (this.headersSent) {
+      stream.once('wantTrailers', () => stream.sendTrailers(trailers));
+      stream.end();
+    } else {
+      this.headersSent = true;
+      stream.respond({ ':status': 200, 'content-type': 'application/grpc+proto', ...trailers }, { endStream: true });
+    }
+  }
+}

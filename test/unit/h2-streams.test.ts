@@ -1,0 +1,184 @@
+/**
+ * Server streams on node:http2 (server/api/h2-streams.ts): a real grpc-js server with the hook
+ * and a real grpc-js client. The plain form of a call is served by the route's handler, not by
+ * the grpc-js implementation registered for the same path; compressed requests and deadlines
+ * go to grpc-js; messages, statuses, limits, cancellation and the caller's credentials behave
+ * as gRPC says.
+ */
+import * as grpc from '@grpc/grpc-js';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { Code } from '../../client/status-codes.js';
+import type { ApiContext, CallContext, ServerStreamHandler, StreamOut } from '../../server/api/call.js';
+import { encodeFramed } from '../../server/api/framed-bytes.js';
+import { serveStreamsOnHttp2, type StreamRoute } from '../../server/api/h2-streams.js';
+import { createGrpcServer, serviceHandlers, streamRoutes, type Services } from '../../server/api/server.js';
+import { StatusError } from '../../server/api/status.js';
+
+const PATH = '/t.T/Many';
+const bytes = (b: Buffer) => b;
+const definition: grpc.ServiceDefinition = {
+  many: { path: PATH, requestStream: false, responseStream: true, requestSerialize: bytes, requestDeserialize: bytes, responseSerialize: (v: unknown) => Buffer.from(String(v)), responseDeserialize: bytes },
+};
+
+/** What the route's handler saw of its last call, and how it answers (by the request's text). */
+let seen: { authorization?: string; peer?: string; request?: string; closed: boolean; afterForget?: string } = { closed: false };
+let open: StreamOut<unknown> | undefined;
+const handler: ServerStreamHandler<unknown, unknown> = {
+  kind: 'serverStream',
+  method: 'Many',
+  run(call: CallContext, req: unknown, out: StreamOut<unknown>) {
+    const request = (req as Buffer).toString();
+    seen = { authorization: call.authorization, peer: call.peer, request, closed: false };
+    call.forget();
+    seen.afterForget = call.authorization;
+    out.onClose(() => (seen.closed = true));
+    open = out;
+    if (request === 'two') {
+      out.write('one');
+      out.write(encodeFramed((w) => w.raw(Buffer.from('framed'))), () => undefined);
+      out.end();
+    } else if (request === 'refuse') out.error(new StatusError(Code.PERMISSION_DENIED, 'no: naïve'));
+    else if (request === 'refuse-later') {
+      out.write('first');
+      out.error(new StatusError(Code.NOT_FOUND, 'gone'));
+    } else if (request === 'huge') out.write('x'.repeat(2000));
+    // 'hold': stays open until the client cancels
+  },
+};
+const route: StreamRoute = { handler, decode: (b) => b, encode: (v) => Buffer.from(String(v)) };
+
+// Channelz off, as the server runs (with it on, grpc-js listens through another handler: left alone).
+const server = new grpc.Server({ 'grpc.enable_channelz': 0 });
+let client: grpc.Client;
+let hooked = false;
+
+beforeAll(async () => {
+  server.addService(definition, {
+    // What grpc-js itself serves for the same path: only calls the hook leaves to it get here.
+    many: (call: grpc.ServerWritableStream<Buffer, unknown>) => {
+      call.write(`grpc-js:${call.request.toString()}`);
+      call.end();
+    },
+  });
+  hooked = serveStreamsOnHttp2(server, new Map([[PATH, route]]), { maxRequestBytes: 1000, maxResponseBytes: 1000 });
+  const port = await new Promise<number>((res, rej) => server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (e, p) => (e ? rej(e) : res(p))));
+  client = new grpc.Client(`127.0.0.1:${port}`, grpc.credentials.createInsecure(), { 'grpc.max_receive_message_length': 64 * 1024 });
+});
+afterAll(() => {
+  client.close();
+  server.forceShutdown();
+});
+afterEach(() => {
+  open = undefined;
+});
+
+function call(request: string | Buffer, opts: { metadata?: grpc.Metadata; options?: grpc.CallOptions } = {}) {
+  const messages: string[] = [];
+  const stream = client.makeServerStreamRequest(PATH, bytes, bytes, Buffer.from(request), opts.metadata ?? new grpc.Metadata(), opts.options ?? {});
+  const done = new Promise<{ messages: string[]; status: grpc.StatusObject }>((resolve) => {
+    stream.on('data', (b: Buffer) => messages.push(b.toString()));
+    stream.on('error', () => undefined);
+    stream.on('status', (status: grpc.StatusObject) => resolve({ messages, status }));
+  });
+  return { stream, done };
+}
+
+describe('served on node:http2', () => {
+  it('is in place on this grpc-js, and not on a server with channelz on', () => {
+    expect(hooked).toBe(true);
+    const withChannelz = new grpc.Server();
+    expect(serveStreamsOnHttp2(withChannelz, new Map([[PATH, route]]), { maxRequestBytes: 1000, maxResponseBytes: 1000 })).toBe(false);
+  });
+
+  it('runs the route, sends its messages (framed bytes as they are) and an OK status', async () => {
+    const md = new grpc.Metadata();
+    md.set('authorization', 'Bearer sg_test');
+    const { messages, status } = await call('two', { metadata: md }).done;
+    expect(messages).toEqual(['one', 'framed']);
+    expect(status.code).toBe(grpc.status.OK);
+    expect(seen).toMatchObject({ authorization: 'Bearer sg_test', peer: '127.0.0.1', request: 'two', afterForget: undefined });
+  });
+
+  it('sends a refusal before any message as a trailers-only response, its message as sent', async () => {
+    const { messages, status } = await call('refuse').done;
+    expect(messages).toEqual([]);
+    expect(status.code).toBe(grpc.status.PERMISSION_DENIED);
+    expect(status.details).toBe('no: naïve');
+  });
+
+  it('sends a failure after messages in the trailers', async () => {
+    const { messages, status } = await call('refuse-later').done;
+    expect(messages).toEqual(['first']);
+    expect(status).toMatchObject({ code: grpc.status.NOT_FOUND, details: 'gone' });
+  });
+
+  it('refuses a request over the limit and a response over the limit with RESOURCE_EXHAUSTED', async () => {
+    const big = await call('a'.repeat(1001)).done;
+    expect(big.status.code).toBe(grpc.status.RESOURCE_EXHAUSTED);
+    expect(big.status.details).toMatch(/Received message larger than max \(1001 vs\. 1000\)/);
+    const huge = await call('huge').done;
+    expect(huge.messages).toEqual([]);
+    expect(huge.status.code).toBe(grpc.status.RESOURCE_EXHAUSTED);
+  });
+
+  it("runs the handler's close function when the client cancels; later writes are dropped", async () => {
+    const { stream, done } = call('hold');
+    await expect.poll(() => open).toBeDefined();
+    stream.cancel();
+    const { status } = await done;
+    expect(status.code).toBe(grpc.status.CANCELLED);
+    await expect.poll(() => seen.closed).toBe(true);
+    let written = false;
+    expect(open!.write('late', () => (written = true))).toBe(true);
+    expect(written).toBe(true);
+  });
+});
+
+it("the server's Watch and WatchProject are served so", () => {
+  const handlers = serviceHandlers({} as ApiContext, {} as Services);
+  expect([...streamRoutes(handlers).keys()].sort()).toEqual(['/secretgroups.v1.ProjectService/WatchProject', '/secretgroups.v1.ResolverService/Watch']);
+  const { server: s, streamsOnHttp2 } = createGrpcServer({} as ApiContext, {} as Services, handlers);
+  expect(streamsOnHttp2).toBe(true);
+  s.forceShutdown();
+});
+
+describe('left to grpc-js', () => {
+  it('a call with a deadline', async () => {
+    const { messages, status } = await call('two', { options: { deadline: Date.now() + 10_000 } }).done;
+    expect(messages).toEqual(['grpc-js:two']);
+    expect(status.code).toBe(grpc.status.OK);
+  });
+
+  it('a compressed request', async () => {
+    const gz = new grpc.Client(client.getChannel().getTarget().replace(/^dns:/, ''), grpc.credentials.createInsecure(), { 'grpc.default_compression_algorithm': 2 });
+    try {
+      const messages: string[] = [];
+      const status = await new Promise<grpc.StatusObject>((resolve) => {
+        const s = gz.makeServerStreamRequest(PATH, bytes, bytes, Buffer.from('two'), new grpc.Metadata(), {});
+        s.on('data', (b: Buffer) => messages.push(b.toString()));
+        s.on('error', () => undefined);
+        s.on('status', resolve);
+      });
+      expect(status.code).toBe(grpc.status.OK);
+      expect(messages).toEqual(['grpc-js:two']);
+    } finally {
+      gz.close();
+    }
+  });
+
+  it('another content type (grpc-js answers 415 as before)', async () => {
+    const http2 = await import('node:http2');
+    const session = http2.connect(`http://${client.getChannel().getTarget().replace(/^dns:/, '')}`);
+    try {
+      const status = await new Promise<number>((resolve, reject) => {
+        const req = session.request({ ':method': 'POST', ':path': PATH, 'content-type': 'text/plain' });
+        req.on('response', (h) => resolve(Number(h[':status'])));
+        req.on('error', reject);
+        req.end('x');
+      });
+      expect(status).toBe(415);
+    } finally {
+      session.close();
+    }
+  });
+});
