@@ -84,7 +84,7 @@ export function serveStreamsOnHttp2(server: grpc.Server, routes: ReadonlyMap<str
       return;
     }
     // As grpc-js does: an error is followed by 'close', which ends the call.
-    stream.once('error', noop);
+    stream.on('error', noop);
     // The connection is not idle while this call is open (grpc.max_connection_idle_ms).
     this.onStreamOpened!(stream);
     const auth = headers.authorization;
@@ -96,16 +96,28 @@ export function serveStreamsOnHttp2(server: grpc.Server, routes: ReadonlyMap<str
 /** grpc-js's form of a status message in a trailer. */
 const statusMessage = (details: string) => encodeURI(details);
 
+/** The call of a stream, for the listeners below (shared by every stream: no closures per call). */
+const CALL = Symbol('secret-groups.h2-call');
+type CallStream = ServerHttp2Stream & { [CALL]?: H2StreamCall };
+
+function onData(this: CallStream, chunk: Buffer): void {
+  this[CALL]?.data(chunk);
+}
+
+function onEnd(this: CallStream): void {
+  this[CALL]?.ended();
+}
+
 /** One server-streaming call on its HTTP/2 stream: the handler's CallContext and StreamOut. */
 class H2StreamCall implements CallContext, StreamOut<unknown> {
   private headersSent = false;
   private finished = false;
-  private request: Buffer | undefined;
-  private pending: Buffer[] = [];
+  private received = false;
+  private pending: Buffer[] | undefined = [];
   private pendingBytes = 0;
 
   constructor(
-    private readonly stream: ServerHttp2Stream,
+    private readonly stream: CallStream,
     private readonly route: StreamRoute,
     private readonly limits: StreamLimits,
     private auth: string | undefined,
@@ -126,15 +138,16 @@ class H2StreamCall implements CallContext, StreamOut<unknown> {
   }
 
   start(): void {
-    this.stream.on('data', this.onData);
-    this.stream.once('end', this.onEnd);
+    this.stream[CALL] = this;
+    this.stream.on('data', onData);
+    this.stream.once('end', onEnd);
   }
 
   /** Collects the request message; a second one is refused as grpc-js refuses it. */
-  private readonly onData = (chunk: Buffer): void => {
-    if (this.finished) return;
-    if (this.request !== undefined) {
-      this.fail(Code.UNIMPLEMENTED, `Received a second request message for server streaming method ${this.route.handler.method}`);
+  data(chunk: Buffer): void {
+    if (this.finished || chunk.length === 0) return;
+    if (this.received || !this.pending) {
+      this.finish(Code.UNIMPLEMENTED, `Received a second request message for server streaming method ${this.route.handler.method}`);
       return;
     }
     this.pending.push(chunk);
@@ -144,26 +157,27 @@ class H2StreamCall implements CallContext, StreamOut<unknown> {
     this.pending = [head];
     const length = head.readUInt32BE(1);
     if (head[0] !== 0) {
-      this.fail(Code.INTERNAL, 'Compressed message without a grpc-encoding');
+      this.finish(Code.INTERNAL, 'Compressed message without a grpc-encoding');
       return;
     }
     if (length > this.limits.maxRequestBytes) {
-      this.fail(Code.RESOURCE_EXHAUSTED, `Received message larger than max (${length} vs. ${this.limits.maxRequestBytes})`);
+      this.finish(Code.RESOURCE_EXHAUSTED, `Received message larger than max (${length} vs. ${this.limits.maxRequestBytes})`);
       return;
     }
     if (this.pendingBytes < PREFIX + length) return;
     if (this.pendingBytes > PREFIX + length) {
-      this.fail(Code.UNIMPLEMENTED, `Received a second request message for server streaming method ${this.route.handler.method}`);
+      this.finish(Code.UNIMPLEMENTED, `Received a second request message for server streaming method ${this.route.handler.method}`);
       return;
     }
-    this.request = head.subarray(PREFIX, PREFIX + length);
-    this.pending = [];
-    this.route.handler.run(this, this.route.decode(this.request), this);
-  };
+    // The request is decoded (strings copied) and not kept: a slice would pin the read buffer.
+    this.received = true;
+    this.pending = undefined;
+    this.route.handler.run(this, this.route.decode(head.subarray(PREFIX, PREFIX + length)), this);
+  }
 
-  private readonly onEnd = (): void => {
-    if (this.request === undefined && !this.finished) this.fail(Code.UNIMPLEMENTED, `No message received for server streaming method ${this.route.handler.method}`);
-  };
+  ended(): void {
+    if (!this.received && !this.finished) this.finish(Code.UNIMPLEMENTED, `No message received for server streaming method ${this.route.handler.method}`);
+  }
 
   write(message: unknown, written?: () => void): boolean {
     const stream = this.stream;
@@ -182,7 +196,7 @@ class H2StreamCall implements CallContext, StreamOut<unknown> {
     }
     if (frame.length - PREFIX > this.limits.maxResponseBytes) {
       written?.();
-      this.fail(Code.RESOURCE_EXHAUSTED, `Sent message larger than max (${frame.length} vs. ${this.limits.maxResponseBytes})`);
+      this.finish(Code.RESOURCE_EXHAUSTED, `Sent message larger than max (${frame.length} vs. ${this.limits.maxResponseBytes})`);
       return true;
     }
     this.sendHeaders();
@@ -203,11 +217,8 @@ class H2StreamCall implements CallContext, StreamOut<unknown> {
   }
 
   onClose(fn: () => void): void {
-    this.stream.once('close', fn);
-  }
-
-  private fail(code: number, details: string): void {
-    this.finish(code, details);
+    // 'close' is emitted once: `on` saves the wrapper `once` would add per stream.
+    this.stream.on('close', fn);
   }
 
   private sendHeaders(): void {
@@ -221,7 +232,7 @@ class H2StreamCall implements CallContext, StreamOut<unknown> {
     if (this.finished) return;
     this.finished = true;
     const stream = this.stream;
-    this.stream.off('data', this.onData);
+    stream.off('data', onData);
     stream.resume(); // the rest of the request, if any, is read and dropped
     if (stream.destroyed || stream.closed) return;
     const trailers = { 'grpc-status': String(code), 'grpc-message': statusMessage(details) };
