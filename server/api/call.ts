@@ -255,7 +255,7 @@ class Subscription<Req, Res> implements StreamCall<Res> {
     this.out.end();
   }
 
-  fail = (err: unknown): void => {
+  fail(err: unknown): void {
     const status = toStatus(err, this.requestId);
     if (this.principal && this.auditRefused) {
       if (status.code === Code.PERMISSION_DENIED) this.ctx.denied?.(this.principal, this.method, this.req);
@@ -264,7 +264,7 @@ class Subscription<Req, Res> implements StreamCall<Res> {
     finish(this.ctx, this.method, this.requestId, this.started, status.code, err);
     this.stop();
     this.out.error(status);
-  };
+  }
 
   close(code: ErrorCode, message: string): void {
     this.stop();
@@ -304,7 +304,10 @@ export function serverStream<Req, Res>(
           call.forget();
           return subscribe(p, req, s);
         })
-        .then((unsub) => s.subscribed(unsub), s.fail);
+        .then(
+          (unsub) => s.subscribed(unsub),
+          (e: unknown) => s.fail(e),
+        );
     },
   };
 }

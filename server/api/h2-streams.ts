@@ -140,7 +140,7 @@ class H2StreamCall implements CallContext, StreamOut<unknown> {
   start(): void {
     this.stream[CALL] = this;
     this.stream.on('data', onData);
-    this.stream.once('end', onEnd);
+    this.stream.on('end', onEnd); // emitted once: no wrapper as `once` would add
   }
 
   /** Collects the request message; a second one is refused as grpc-js refuses it. */

@@ -118,6 +118,14 @@ export type ServiceHandlers = ReturnType<typeof serviceHandlers>;
  */
 export const DEFAULT_MAX_CONNECTION_IDLE_MS = 5 * 60_000;
 
+/**
+ * The largest Watch or WatchProject request taken on node:http2. The largest valid one is ~5 kB
+ * (names, an etag, 64 claimed tags); the 8 MiB of LIMITS.requestBytes is for imports. A request
+ * is read before its caller is authenticated, so this bounds what an unauthenticated stream can
+ * make the server hold: 64 KiB rather than 8 MiB, times the 10,000 streams a connection may open.
+ */
+export const STREAM_REQUEST_BYTES = 64 * 1024;
+
 export function createGrpcServer(
   ctx: ApiContext,
   services: Services,
@@ -143,7 +151,7 @@ export function createGrpcServer(
     server.addService(SERVICE_DEFINITIONS[key], grpcImplementation(handlers[key] as Record<string, Handler>));
   }
   // Watch and WatchProject on node:http2 directly (h2-streams.ts); grpc-js serves them when the hook is missing.
-  const streamsOnHttp2 = serveStreamsOnHttp2(server, streamRoutes(handlers), { maxRequestBytes: LIMITS.requestBytes, maxResponseBytes: LIMITS.responseBytes });
+  const streamsOnHttp2 = serveStreamsOnHttp2(server, streamRoutes(handlers), { maxRequestBytes: STREAM_REQUEST_BYTES, maxResponseBytes: LIMITS.responseBytes });
 
   const health = new Health(Object.fromEntries(['', ...SERVICE_NAMES].map((s) => [s, 'NOT_SERVING' as const])));
   health.addToServer(server);

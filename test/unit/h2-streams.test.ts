@@ -182,3 +182,44 @@ describe('left to grpc-js', () => {
     }
   });
 });
+
+describe('on the real server', () => {
+  it('refuses an unauthenticated Watch as before, and one over STREAM_REQUEST_BYTES before reading it whole', async () => {
+    const { startTestServer, call: unaryCall } = await import('../helpers/in-process.js');
+    const { STREAM_REQUEST_BYTES } = await import('../../server/api/server.js');
+    const { WatchRequest } = await import('../../gen/secretgroups/v1/resolver_service.js');
+    const t = await startTestServer();
+    const raw = new grpc.Client(t.server.addr, grpc.credentials.createInsecure());
+    const watch = (req: Buffer, token?: string) =>
+      new Promise<grpc.StatusObject>((resolve) => {
+        const md = new grpc.Metadata();
+        if (token) md.set('authorization', `Bearer ${token}`);
+        const s = raw.makeServerStreamRequest('/secretgroups.v1.ResolverService/Watch', bytes, bytes, req, md, {});
+        s.on('data', () => undefined);
+        s.on('error', () => undefined);
+        s.on('status', resolve);
+      });
+    try {
+      const valid = Buffer.from(WatchRequest.encode({ project: 'p', workload: 'w', scope: 1, etag: '', tags: [] }).finish());
+      expect((await watch(valid)).code).toBe(grpc.status.UNAUTHENTICATED);
+      expect((await watch(valid, t.adminToken)).code).toBe(grpc.status.NOT_FOUND);
+      const { CreateProjectRequest, CreateWorkloadRequest } = await import('../../gen/secretgroups/v1/project_service.js');
+      await unaryCall(t.admin.projects, 'createProject', CreateProjectRequest.fromPartial({ name: 'p' }));
+      await unaryCall(t.admin.projects, 'createWorkload', CreateWorkloadRequest.fromPartial({ project: 'p', name: 'w' }));
+      // Too many claimed tags is the domain's refusal (a valid size), not the size limit's.
+      const tags = Array.from({ length: 65 }, (_, i) => `t${i}`.padEnd(63, 'x'));
+      const many = Buffer.from(WatchRequest.encode({ project: 'p', workload: 'w', scope: 1, etag: '', tags }).finish());
+      expect(many.length).toBeLessThan(STREAM_REQUEST_BYTES);
+      const tooMany = await watch(many, t.adminToken);
+      expect(tooMany.details).toMatch(/tags/);
+      expect(tooMany.details).not.toMatch(/larger than max/);
+      const huge = Buffer.from(WatchRequest.encode({ project: 'p'.repeat(STREAM_REQUEST_BYTES), workload: 'w', scope: 1, etag: '', tags: [] }).finish());
+      const status = await watch(huge, t.adminToken);
+      expect(status.code).toBe(grpc.status.RESOURCE_EXHAUSTED);
+      expect(status.details).toMatch(/larger than max/);
+    } finally {
+      raw.close();
+      await t.stop();
+    }
+  });
+});

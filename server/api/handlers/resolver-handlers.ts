@@ -11,8 +11,8 @@ import {
 } from '../../../gen/secretgroups/v1/resolver_service.js';
 import type { ResolverService } from '../../service/resolver.js';
 import type { ResolutionEncoder, ResolutionKeys } from '../../watch/snapshots.js';
-import type { WatchEncoder } from '../../watch/hub.js';
-import { serverStream, unary, unaryFast, type ApiContext } from '../call.js';
+import type { WatchEncoder, WatchSink } from '../../watch/hub.js';
+import { serverStream, unary, unaryFast, type ApiContext, type StreamCall } from '../call.js';
 import { encodeFramed } from '../framed-bytes.js';
 import type { HandlersOf } from '../grpc-adapter.js';
 import { conflictToPb, provenanceToPb, resolutionToPb, resolveScopeFromPb } from '../mappers.js';
@@ -31,6 +31,25 @@ export const watchEncoder: WatchEncoder = {
   restart: (group, requestedBy, timeMs) => WatchResponse.encode({ restart: { group, requestedBy, timeMs } }).finish(),
   heartbeat: (timeMs) => WatchResponse.encode({ heartbeat: { timeMs } }).finish(),
 };
+
+/**
+ * What the hub writes a Watch's messages to: the call itself. Pre-encoded bytes are passed
+ * through; nothing is sent after the end (StreamCall.write): a subscriber whose transport was
+ * full may still hold a resolution for the moment it drains. A class: one small object per
+ * stream rather than three closures and their context (thousands of streams stay open).
+ */
+class WatchStreamSink implements WatchSink {
+  constructor(private readonly stream: StreamCall<WatchResponse>) {}
+  write(bytes: Uint8Array, written?: () => void): boolean {
+    return this.stream.write(bytes as unknown as WatchResponse, written);
+  }
+  onDrain(fn: () => void): void {
+    this.stream.onDrain(fn);
+  }
+  fail(code: Parameters<WatchSink['fail']>[0], message: string): void {
+    this.stream.close(code, message);
+  }
+}
 
 export function resolverHandlers(ctx: ApiContext, svc: ResolverService): HandlersOf<ResolverServiceServer> {
   return {
@@ -60,13 +79,7 @@ export function resolverHandlers(ctx: ApiContext, svc: ResolverService): Handler
       ctx,
       'Watch',
       (p, req, stream) =>
-        svc.watch(p, req.project, req.workload, resolveScopeFromPb(req.scope), req.etag, req.tags, {
-          // Pre-encoded, passed through. Nothing after the end (StreamCall.write): a subscriber
-          // whose transport was full may still hold a resolution for the moment it drains.
-          write: (bytes, written) => stream.write(bytes as unknown as WatchResponse, written),
-          onDrain: (fn) => stream.onDrain(fn),
-          fail: (code, message) => stream.close(code, message),
-        }),
+        svc.watch(p, req.project, req.workload, resolveScopeFromPb(req.scope), req.etag, req.tags, new WatchStreamSink(stream)),
       { auditRefused: true },
     ),
   };
