@@ -142,6 +142,73 @@ it("the server's Watch and WatchProject are served so", () => {
   s.forceShutdown();
 });
 
+describe('requests that are not one message', () => {
+  /** The gRPC status a raw HTTP/2 request gets (from trailers or a trailers-only answer). */
+  async function rawStatus(body: Buffer | undefined): Promise<{ status: string | undefined; message: string | undefined }> {
+    const http2 = await import('node:http2');
+    const session = http2.connect(`http://${client.getChannel().getTarget().replace(/^dns:/, '')}`);
+    try {
+      return await new Promise((resolve, reject) => {
+        const req = session.request({ ':method': 'POST', ':path': PATH, 'content-type': 'application/grpc', te: 'trailers' }, { endStream: body === undefined });
+        let headers: Record<string, unknown> = {};
+        req.on('response', (h) => (headers = h));
+        req.on('trailers', (t) => (headers = { ...headers, ...t }));
+        req.on('data', () => undefined);
+        req.on('end', () => resolve({ status: headers['grpc-status'] as string | undefined, message: headers['grpc-message'] === undefined ? undefined : decodeURIComponent(String(headers['grpc-message'])) }));
+        req.on('error', reject);
+        if (body !== undefined) req.end(body);
+      });
+    } finally {
+      session.close();
+    }
+  }
+  const frame = (text: string) => {
+    const b = Buffer.from(text);
+    const f = Buffer.alloc(5 + b.length);
+    f.writeUInt32BE(b.length, 1);
+    b.copy(f, 5);
+    return f;
+  };
+
+  it('none: UNIMPLEMENTED, as grpc-js answers', async () => {
+    expect(await rawStatus(undefined)).toMatchObject({ status: String(grpc.status.UNIMPLEMENTED), message: expect.stringMatching(/No message received/) });
+  });
+
+  it('two: UNIMPLEMENTED, and the handler never runs', async () => {
+    seen = { closed: false };
+    expect(await rawStatus(Buffer.concat([frame('two'), frame('two')]))).toMatchObject({ status: String(grpc.status.UNIMPLEMENTED), message: expect.stringMatching(/second request message/) });
+    expect(seen.request).toBeUndefined();
+  });
+
+  it('a message flagged compressed without a grpc-encoding: INTERNAL', async () => {
+    const f = frame('two');
+    f[0] = 1;
+    expect((await rawStatus(f)).status).toBe(String(grpc.status.INTERNAL));
+  });
+
+  it('one, split over several DATA frames: served', async () => {
+    const http2 = await import('node:http2');
+    const session = http2.connect(`http://${client.getChannel().getTarget().replace(/^dns:/, '')}`);
+    try {
+      const got = await new Promise<string>((resolve, reject) => {
+        const req = session.request({ ':method': 'POST', ':path': PATH, 'content-type': 'application/grpc', te: 'trailers' });
+        const chunks: Buffer[] = [];
+        req.on('data', (c: Buffer) => chunks.push(c));
+        req.on('end', () => resolve(Buffer.concat(chunks).toString('latin1')));
+        req.on('error', reject);
+        const f = frame('two');
+        req.write(f.subarray(0, 2));
+        setTimeout(() => req.write(f.subarray(2, 6)), 20);
+        setTimeout(() => req.end(f.subarray(6)), 40);
+      });
+      expect(got).toContain('one');
+      expect(got).toContain('framed');
+    } finally {
+      session.close();
+    }
+  });
+});
+
 describe('left to grpc-js', () => {
   it('a call with a deadline', async () => {
     const { messages, status } = await call('two', { options: { deadline: Date.now() + 10_000 } }).done;
