@@ -31,9 +31,9 @@ export interface StreamRoute {
 }
 
 export interface StreamLimits {
-  /** The largest request message accepted (grpc.max_receive_message_length). */
+  /** The largest request message accepted: read before authentication (server.ts: STREAM_REQUEST_BYTES). */
   maxRequestBytes: number;
-  /** The largest response message sent (grpc.max_send_message_length). */
+  /** The largest response message sent (as grpc.max_send_message_length). */
   maxResponseBytes: number;
 }
 
