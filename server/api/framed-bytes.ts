@@ -20,17 +20,32 @@ export class FramedBytes extends Uint8Array {
   frame!: Buffer;
 }
 
-const PREFIX = 5;
+/** gRPC's message prefix: a compressed flag and a 4-byte big-endian length. */
+export const PREFIX = 5;
 
 const PLACEHOLDER = new Uint8Array(PREFIX);
 
-function keep(frame: Buffer): FramedBytes {
+/** Writes the prefix of the message that fills the rest of `frame`. */
+function prefix(frame: Buffer): number {
   const length = frame.byteLength - PREFIX;
   frame[0] = 0; // not compressed
   frame.writeUInt32BE(length, 1);
+  return length;
+}
+
+function keep(frame: Buffer): FramedBytes {
+  const length = prefix(frame);
   const bytes = new FramedBytes(frame.buffer as ArrayBuffer, frame.byteOffset + PREFIX, length);
   bytes.frame = frame;
   return bytes;
+}
+
+/** `bytes` with the prefix in front, as a new buffer: for messages encoded once and sent once. */
+export function frameOf(bytes: Uint8Array): Buffer {
+  const frame = Buffer.allocUnsafe(PREFIX + bytes.byteLength);
+  frame.set(bytes, PREFIX);
+  prefix(frame);
+  return frame;
 }
 
 /** A message encoded (`encode` writes it) after room for the prefix: no copy of its bytes. */

@@ -20,7 +20,7 @@ import type { Http2Stream, IncomingHttpHeaders, ServerHttp2Stream } from 'node:h
 import { Code } from '../../client/status-codes.js';
 import { peerHost } from '../security/auth-throttle.js';
 import type { CallContext, ServerStreamHandler, StreamOut } from './call.js';
-import { FramedBytes } from './framed-bytes.js';
+import { FramedBytes, frameOf, PREFIX } from './framed-bytes.js';
 import { StatusError } from './status.js';
 
 /** One method served here: its handler and the service definition's (de)serializers. */
@@ -45,7 +45,6 @@ interface ServerInternals {
   channelzEnabled?: boolean;
 }
 
-const PREFIX = 5;
 const noop = () => undefined;
 
 /** The response headers grpc-js sends (server-interceptors.js), so clients see no difference. */
@@ -185,15 +184,7 @@ class H2StreamCall implements CallContext, StreamOut<unknown> {
       written?.();
       return true;
     }
-    let frame: Buffer;
-    if (message instanceof FramedBytes) frame = message.frame;
-    else {
-      const bytes = this.route.encode(message);
-      frame = Buffer.allocUnsafe(PREFIX + bytes.length);
-      frame[0] = 0;
-      frame.writeUInt32BE(bytes.length, 1);
-      bytes.copy(frame, PREFIX);
-    }
+    const frame = message instanceof FramedBytes ? message.frame : frameOf(this.route.encode(message));
     if (frame.length - PREFIX > this.limits.maxResponseBytes) {
       written?.();
       this.finish(Code.RESOURCE_EXHAUSTED, `Sent message larger than max (${frame.length} vs. ${this.limits.maxResponseBytes})`);

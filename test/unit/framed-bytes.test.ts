@@ -6,7 +6,7 @@
 import * as grpc from '@grpc/grpc-js';
 import { BaseServerInterceptingCall } from '@grpc/grpc-js/build/src/server-interceptors.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { encodeFramed, FramedBytes, installFramedPassthrough } from '../../server/api/framed-bytes.js';
+import { encodeFramed, FramedBytes, frameOf, installFramedPassthrough } from '../../server/api/framed-bytes.js';
 
 /** `message` as the kept frame of an encoding that wrote exactly its bytes. */
 const framed = (message: Uint8Array) => encodeFramed((w) => w.raw(message));
@@ -23,6 +23,11 @@ it('keeps the message after a 5-byte gRPC prefix (uncompressed, big-endian lengt
   expect(bytes.buffer).toBe(bytes.frame.buffer);
   expect(bytes.byteOffset).toBe(bytes.frame.byteOffset + 5);
   expect(framed(new Uint8Array(0)).frame).toEqual(Buffer.from([0, 0, 0, 0, 0]));
+});
+
+it('frames bytes sent once in a new buffer with the same prefix (frameOf)', () => {
+  expect(frameOf(message)).toEqual(framed(message).frame);
+  expect(frameOf(new Uint8Array(0))).toEqual(Buffer.from([0, 0, 0, 0, 0]));
 });
 
 it("hands grpc-js the kept frame itself, and leaves every other answer to grpc-js's own framing", () => {
