@@ -26,10 +26,11 @@ export const encodeResolution: ResolutionEncoder = (r) => encodeFramed((w) => Re
 /** The keys of an encodeResolution result, in the order they were encoded. */
 export const resolutionKeys: ResolutionKeys = (bytes) => Object.keys(ResolveResponse.decode(bytes).resolution?.variables ?? {});
 
+/** Framed once too: a heartbeat or a restart goes to every subscriber as the same bytes. */
 export const watchEncoder: WatchEncoder = {
-  unchanged: (etag) => WatchResponse.encode({ unchanged: { etag } }).finish(),
-  restart: (group, requestedBy, timeMs) => WatchResponse.encode({ restart: { group, requestedBy, timeMs } }).finish(),
-  heartbeat: (timeMs) => WatchResponse.encode({ heartbeat: { timeMs } }).finish(),
+  unchanged: (etag) => encodeFramed((w) => WatchResponse.encode({ unchanged: { etag } }, w)),
+  restart: (group, requestedBy, timeMs) => encodeFramed((w) => WatchResponse.encode({ restart: { group, requestedBy, timeMs } }, w)),
+  heartbeat: (timeMs) => encodeFramed((w) => WatchResponse.encode({ heartbeat: { timeMs } }, w)),
 };
 
 /**
