@@ -13,6 +13,7 @@ import {
   changeHistoryBytes,
   changeId,
   checkpointId,
+  closingChange,
   encodeChangeHistory,
   crossesCheckpoint,
   encodeKept,
@@ -52,6 +53,8 @@ const MAX_GROUP = 64;
  */
 const LINGER_MAX_MS = 3;
 const LINGER_SHARE = 0.5;
+/** Attempts of close against writers of other instances that keep taking the next number. */
+const CLOSE_RETRIES = 50;
 /** Changes per insertMany when importing a long history. */
 const IMPORT_BATCH = 500;
 
@@ -160,6 +163,12 @@ export class GroupCommit {
       let current = false;
       let stale = 0;
       while (writes.length) {
+        if (log?.closed) {
+          // The project was deleted (its log closed): the writes go to its current incarnation, if any.
+          const next = await this.logs.loadLog(project);
+          log = next?.closed ? null : next;
+          current = true;
+        }
         if (!log) throw notFound(`project ${project}`);
         const { accepted, refused } = checkGroup(log, project, writes);
         if (refused.length && !current) {
@@ -183,18 +192,10 @@ export class GroupCommit {
           current = true;
           continue;
         }
-        // The project check runs beside the insert: if the project is gone (or is a new
-        // incarnation), the changes went to a dead uid that nobody reads, and nothing committed.
-        const [{ inserted, error }, p] = await Promise.all([
-          this.insertChanges(log.uid, docs),
-          this.c.projects.findOne({ _id: project }, { projection: { uid: 1 } }),
-        ]);
-        if (p?.uid !== log.uid) {
-          this.logs.forget(project);
-          log = await this.logs.loadLog(project);
-          current = true;
-          continue;
-        }
+        // No look-up of the project beside the insert: a deletion closes the log first
+        // (close), and the insert of n + 1 succeeds only if n, and so the closing change
+        // too, was seen. A duplicate brings the closing change in, and the loop above.
+        const { inserted, error } = await this.insertChanges(log.uid, docs);
         const before = log.n;
         for (const d of docs.slice(0, inserted)) log.apply(d);
         if (inserted) await this.checkpointAfter(log, before).catch(() => undefined);
@@ -224,6 +225,30 @@ export class GroupCommit {
     } catch (e) {
       for (const w of writes) w.reject(e);
     }
+  }
+
+  /**
+   * Closes the log of incarnation `uid` of the project (DeleteProject, before the project
+   * document goes): appends the closing change, after which no writer can commit, since each
+   * claims n + 1 only after it has seen change n. Queued behind this instance's commits of the
+   * project. True when this call closed it; false when it was closed already, or the project
+   * is gone or is another incarnation.
+   */
+  close(project: string, uid: string): Promise<boolean> {
+    return this.logs.exclusive(project, async () => {
+      const log = await this.logs.loadLog(project);
+      if (!log || log.uid !== uid) return false;
+      for (let attempt = 0; !log.closed; attempt++) {
+        const doc = closingChange(uid, project, log.n + 1, SCHEMA_VERSION);
+        const { inserted, error } = await this.insertChanges(uid, [doc]);
+        if (error) throw error;
+        if (inserted) return log.apply(doc);
+        // Another instance committed that number first: read it, and try the next one.
+        if (attempt >= CLOSE_RETRIES) throw stillChanging(project);
+        await this.logs.advance(log);
+      }
+      return false;
+    });
   }
 
   /**

@@ -52,6 +52,11 @@ export interface ChangeDoc {
    * never needed by a reader that is up to date (a later change of the record exists).
    */
   pruned?: boolean;
+  /**
+   * The log's last change: DeleteProject closed it (see closingChange). Nothing commits after
+   * it, because a writer claims n + 1 only after it has seen change n.
+   */
+  closes?: true;
   time: number;
   schemaVersion: number;
 }
@@ -106,6 +111,15 @@ export const changeCollection = (uid: string, n: number) => `${changeCollectionP
 export const changeCollectionPrefix = (uid: string) => `changes_${uid}_`;
 
 export const changeId = (uid: string, n: number) => JSON.stringify([uid, n]);
+
+/**
+ * The change that closes a log (DeleteProject, before the project document goes). Its kind
+ * and empty name are what an earlier version of the store, which knows no `closes`, would
+ * record harmlessly: a deleted workload with no name, listed nowhere.
+ */
+export function closingChange(uid: string, project: string, n: number, schemaVersion: number): ChangeDoc {
+  return { _id: changeId(uid, n), uid, project, n, kind: 'workload', name: '', revision: 0, deleted: true, data: null, history: null, closes: true, time: Date.now(), schemaVersion };
+}
 export const checkpointId = (uid: string, n: number) => JSON.stringify([uid, 'checkpoint', n]);
 export const pointerId = (uid: string) => JSON.stringify([uid, 'checkpoint']);
 
@@ -132,12 +146,20 @@ export class ProjectLog {
   /** Project.executionKeys as the project document last read had them (not part of the change log). */
   executionKeys: string[] | undefined;
 
+  /** The closing change was applied: the project was deleted and this log takes no more changes. */
+  closed = false;
+
   /**
    * Applies change n + 1; anything else is ignored (already applied by a concurrent reader,
    * or not next). Returns whether it was applied.
    */
   apply(doc: ChangeDoc): boolean {
     if (doc.uid !== this.uid || doc.n !== this.n + 1) return false;
+    if (doc.closes) {
+      this.closed = true;
+      this.n = doc.n;
+      return true;
+    }
     const key = headKey(doc.kind, doc.name);
     const hasHistory = Boolean(doc.history) || (this.heads.get(key)?.hasHistory ?? false);
     this.setHead(key, {

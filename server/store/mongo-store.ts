@@ -63,6 +63,24 @@ export interface MongoStoreOptions {
   serverSelectionTimeoutMs?: number;
   /** The per-group history budget (default: LIMITS). */
   history?: HistoryBudget;
+  /** How long a deleted project's change log stays before it is dropped (default DELETED_LOG_GRACE_MS; 0: at once). */
+  deletedLogGraceMs?: number;
+}
+
+/**
+ * How long the change collections of a deleted project stay before they are dropped. The
+ * closing change in them is what stops a replica that has not noticed the deletion yet (it
+ * forgets the project at its next poll of the change feed, within a second) from committing
+ * to the project: dropped at once, an insert would create the collection again and succeed.
+ */
+export const DELETED_LOG_GRACE_MS = 10 * 60_000;
+
+/** A deleted project's log, waiting for its grace to end (`deleted_logs`). */
+interface DeletedLogDoc {
+  _id: string;
+  project: string;
+  deletedAt: number;
+  schemaVersion: number;
 }
 
 interface TokenDoc extends TokenRecord {
@@ -124,6 +142,9 @@ export class MongoStore implements Store {
   private readonly audit: Collection<AuditDoc>;
   private readonly meta: Collection<MetaDoc>;
   private readonly counters: Collection<CounterDoc>;
+  private readonly deletedLogs: Collection<DeletedLogDoc>;
+  private readonly grace: number;
+  private sweeps: NodeJS.Timeout | undefined;
   /** The projects this instance has read, kept up to date (the reading side). */
   private readonly logs: ProjectLogs;
   /** The writing side. */
@@ -156,6 +177,8 @@ export class MongoStore implements Store {
     this.audit = this.db.collection('audit');
     this.meta = this.db.collection('meta');
     this.counters = this.db.collection('counters');
+    this.deletedLogs = this.db.collection('deleted_logs');
+    this.grace = opts.deletedLogGraceMs ?? DELETED_LOG_GRACE_MS;
     const collections = { db: this.db, projects: this.projects, checkpoints: this.checkpoints };
     this.logs = new ProjectLogs(collections);
     this.commits = new GroupCommit(collections, this.logs, opts.history ?? HISTORY_BUDGET, async (docs) => {
@@ -190,11 +213,36 @@ export class MongoStore implements Store {
           `the MongoDB store was written by a newer version (schema ${schema.schemaVersion}, this server knows ${SCHEMA_VERSION}); upgrade the server`,
         );
       }
+      // Logs whose grace ended while no instance ran, then every half grace (at most 5 min).
+      const sweep = () => void this.sweepDeletedLogs().catch(() => undefined);
+      sweep();
+      this.sweeps = setInterval(sweep, Math.min(5 * 60_000, Math.max(1_000, this.grace / 2)));
+      this.sweeps.unref();
     });
   }
 
   async close(): Promise<void> {
+    clearInterval(this.sweeps);
     await this.client.close();
+  }
+
+  /**
+   * Drops the change collections and checkpoints of projects deleted more than the grace
+   * ago; returns how many logs it dropped. Idempotent: replicas may sweep at the same time.
+   */
+  async sweepDeletedLogs(now = Date.now()): Promise<number> {
+    return guard(async () => {
+      const due = await this.deletedLogs.find({ deletedAt: { $lte: now - this.grace } }).toArray();
+      if (!due.length) return 0;
+      const names = (await this.db.listCollections({}, { nameOnly: true }).toArray()).map((c) => c.name);
+      for (const d of due) {
+        const prefix = changeCollectionPrefix(d._id);
+        for (const c of names) if (c.startsWith(prefix)) await this.db.dropCollection(c).catch(() => undefined);
+        await this.checkpoints.deleteMany({ uid: d._id });
+        await this.deletedLogs.deleteOne({ _id: d._id });
+      }
+      return due.length;
+    });
   }
 
   /** Drops the whole database (tests and `sg migrate` rollback only). */
@@ -251,16 +299,18 @@ export class MongoStore implements Store {
     return guard(async () => {
       const p = await this.projects.findOne({ _id: name });
       if (!p) throw notFound(`project ${name}`);
-      // Removing the project document is the commit: its uid dies with it, so whatever the
-      // clean-up below leaves behind (crash, racing writer) is unreachable.
+      // First the closing change: from then on no writer, on any replica, can commit to this
+      // incarnation (writers do not look the project up on each commit). Then the project
+      // document, which readers and the change feed go by: its uid dies with it, so whatever
+      // is left behind is unreachable. A deletion interrupted between the two leaves a closed
+      // project that reads as empty and takes no write; deleting it again finishes it.
+      const closed = await this.commits.close(name, p.uid);
       const r = await this.projects.deleteOne({ _id: name, uid: p.uid });
-      if (r.deletedCount === 0) throw notFound(`project ${name}`);
+      if (r.deletedCount === 0 && !closed) throw notFound(`project ${name}`);
       this.logs.forget(name);
-      const prefix = changeCollectionPrefix(p.uid);
-      for (const c of await this.db.listCollections({}, { nameOnly: true }).toArray()) {
-        if (c.name.startsWith(prefix)) await this.db.dropCollection(c.name).catch(() => undefined);
-      }
-      await this.checkpoints.deleteMany({ uid: p.uid });
+      // The log itself goes after a grace (DELETED_LOG_GRACE_MS).
+      await ignoreDuplicate(this.deletedLogs.insertOne({ _id: p.uid, project: name, deletedAt: Date.now(), schemaVersion: SCHEMA_VERSION }));
+      if (this.grace === 0) await this.sweepDeletedLogs();
     });
   }
 

@@ -160,7 +160,8 @@ export class ProjectLogs {
   /**
    * The project's state, brought up to date: the cached one after a look-up of what follows
    * it (and of the project, whose uid must not have changed), else loaded. Null without the
-   * project.
+   * project, and for a closed log (a deletion under way, or one interrupted before the
+   * project document went: DeleteProject again finishes it).
    */
   async synced(project: string): Promise<ProjectLog | null> {
     const cached = this.logs.get(project);
@@ -168,10 +169,11 @@ export class ProjectLogs {
       if (await this.shared(cached).refresh.run()) return cached;
       if (this.logs.get(project) === cached) this.forget(project);
     }
-    return this.exclusive(project, () => this.loadLog(project));
+    const log = await this.exclusive(project, () => this.loadLog(project));
+    return log?.closed ? null : log;
   }
 
-  /** The state of the project's current incarnation, loaded if needed and up to date. */
+  /** The state of the project's current incarnation, loaded if needed and up to date (possibly closed). */
   async loadLog(project: string): Promise<ProjectLog | null> {
     const p = await this.c.projects.findOne({ _id: project });
     if (!p) {
@@ -246,7 +248,7 @@ export class ProjectLogs {
       const advance = new Coalesced(() => this.advanceNow(log));
       const refresh = new Coalesced(async () => {
         const [p] = await Promise.all([this.c.projects.findOne({ _id: log.project }, { projection: { uid: 1, executionKeys: 1 } }), advance.run()]);
-        if (p?.uid !== log.uid) return false;
+        if (p?.uid !== log.uid || log.closed) return false;
         log.executionKeys = p.executionKeys;
         return true;
       });

@@ -5,13 +5,13 @@
 import { MongoClient } from 'mongodb';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { DomainError } from '../../server/domain/errors.js';
-import { MongoStore } from '../../server/store/mongo-store.js';
+import { DELETED_LOG_GRACE_MS, MongoStore } from '../../server/store/mongo-store.js';
 import type { Store } from '../../server/store/store.js';
 import { group, workload } from '../helpers/fixtures.js';
 import { encodeHistory, encodeRecord, SCHEMA_VERSION } from '../../server/store/codec.js';
 import { describeWithMongo, startMongo, uniqueDbName, type MongoServer } from '../helpers/mongodb.js';
 import { startWireCounter } from '../helpers/mongo-wire.js';
-import { changeCollection } from '../../server/store/mongo-log.js';
+import { changeCollection, closingChange } from '../../server/store/mongo-log.js';
 import { STRIP_BATCH } from '../../server/store/mongo-commit.js';
 import { storeContract } from './store-contract.js';
 
@@ -283,6 +283,76 @@ describeWithMongo('MongoDB store', () => {
       await Promise.all(stores.map((s) => s.close()));
     }
   }, 60_000);
+
+  it('a deletion closes the log: a replica that has not noticed it commits nothing after it, and the log goes after its grace', async () => {
+    const dbName = uniqueDbName();
+    const a = new MongoStore(server.uri, { dbName });
+    const b = new MongoStore(server.uri, { dbName });
+    const raw = new MongoClient(server.uri);
+    const codeOf = (p: Promise<unknown>) => p.then(() => 'OK', (e: unknown) => (e instanceof DomainError ? e.code : String(e)));
+    try {
+      await Promise.all([a.init(), b.init()]);
+      const db = raw.db(dbName);
+      const uidOf = async () => (await db.collection<{ _id: string; uid: string }>('projects').findOne({ _id: 'p' }))?.uid;
+      const logOf = async (uid: string) => (await db.listCollections({}, { nameOnly: true }).toArray()).map((c) => c.name).filter((n) => n.startsWith(`changes_${uid}_`));
+
+      await a.createProject({ name: 'p', createdAt: 1 });
+      await a.createRecord('workload', workload('w'));
+      // b holds the project's state, as a replica that has written to it does.
+      await b.updateRecord('workload', workload('w', { revision: 2 }));
+      const uid = (await uidOf())!;
+      await a.deleteProject('p');
+      // b is told by nothing (no poll runs here): its write finds the closing change in its place.
+      expect(await codeOf(b.updateRecord('workload', workload('w', { revision: 3 })))).toBe('NOT_FOUND');
+      expect(await codeOf(b.createRecord('workload', workload('x')))).toBe('NOT_FOUND');
+      const last = await db.collection<{ _id: string }>(changeCollection(uid, 3)).findOne({ _id: JSON.stringify([uid, 3]) });
+      expect(last).toMatchObject({ n: 3, closes: true, data: null });
+      expect(await db.collection<{ _id: string }>(changeCollection(uid, 4)).countDocuments({ _id: JSON.stringify([uid, 4]) })).toBe(0);
+
+      // Recreated under the same name: b's next write goes to the new incarnation.
+      await a.createProject({ name: 'p', createdAt: 2 });
+      await b.createRecord('workload', workload('w'));
+      expect((await a.getRecord('workload', 'p', 'w'))!.revision).toBe(1);
+      expect(await uidOf()).not.toBe(uid);
+
+      // The closed log stays through the grace (its closing change is what stopped b), then any sweep drops it.
+      expect(await a.sweepDeletedLogs()).toBe(0);
+      expect(await logOf(uid)).not.toEqual([]);
+      expect(await b.sweepDeletedLogs(Date.now() + DELETED_LOG_GRACE_MS)).toBe(1);
+      expect(await logOf(uid)).toEqual([]);
+      expect(await db.collection('checkpoints').countDocuments({ uid })).toBe(0);
+      expect(await db.collection('deleted_logs').countDocuments({})).toBe(0);
+    } finally {
+      await a.dropDatabase();
+      await Promise.all([a.close(), b.close(), raw.close()]);
+    }
+  });
+
+  it('a deletion interrupted after closing the log leaves a project that takes no write; deleting it again finishes it', async () => {
+    const dbName = uniqueDbName();
+    const store = new MongoStore(server.uri, { dbName, deletedLogGraceMs: 0 });
+    const raw = new MongoClient(server.uri);
+    const codeOf = (p: Promise<unknown>) => p.then(() => 'OK', (e: unknown) => (e instanceof DomainError ? e.code : String(e)));
+    try {
+      await store.init();
+      await store.createProject({ name: 'p', createdAt: 1 });
+      await store.createRecord('workload', workload('w'));
+      const db = raw.db(dbName);
+      const { uid } = (await db.collection<{ _id: string; uid: string }>('projects').findOne({ _id: 'p' }))!;
+      // What a deleter that stopped after its first step leaves: the closing change, the project document.
+      await db.collection(changeCollection(uid, 2)).insertOne(closingChange(uid, 'p', 2, SCHEMA_VERSION) as never);
+      expect(await codeOf(store.updateRecord('workload', workload('w', { revision: 2 })))).toBe('NOT_FOUND');
+      expect(await store.getRecord('workload', 'p', 'w')).toBeNull();
+      await store.deleteProject('p');
+      expect(await store.getProject('p')).toBeNull();
+      expect(await codeOf(store.deleteProject('p'))).toBe('NOT_FOUND');
+      // No grace configured: the log went with it.
+      expect((await db.listCollections({}, { nameOnly: true }).toArray()).filter((c) => c.name.startsWith(`changes_${uid}_`))).toEqual([]);
+    } finally {
+      await store.dropDatabase();
+      await Promise.all([store.close(), raw.close()]);
+    }
+  });
 
   it('answers UNAVAILABLE while the server is down and recovers when it returns', async (ctx) => {
     if (!server.controllable) ctx.skip();
