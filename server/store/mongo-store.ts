@@ -22,6 +22,8 @@
  *   collection. Writes, reads of records and the change feed use `_id` look-ups only.
  * - Each project incarnation has a random uid; changes of a deleted project (or stragglers
  *   racing its deletion) can never surface in a project recreated under the same name.
+ *   Deleting a project first closes its log with a last change, so a commit needs no look-up
+ *   of the project: a writer that missed the deletion finds its number taken.
  *
  * The store is four files: this facade (projects, records, tokens, audit, meta), the reading
  * side (`mongo-sync.ts`: replay of the log, checkpoints, the change feed), the writing side
