@@ -5,12 +5,14 @@
  * go to grpc-js; messages, statuses, limits, cancellation and the caller's credentials behave
  * as gRPC says.
  */
+import * as http2 from 'node:http2';
+import type { AddressInfo } from 'node:net';
 import * as grpc from '@grpc/grpc-js';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { Code } from '../../client/status-codes.js';
 import type { ApiContext, CallContext, ServerStreamHandler, StreamOut } from '../../server/api/call.js';
 import { encodeFramed } from '../../server/api/framed-bytes.js';
-import { serveStreamsOnHttp2, type StreamRoute } from '../../server/api/h2-streams.js';
+import { serveStreamsOnHttp2, shareSentHeaders, type StreamRoute } from '../../server/api/h2-streams.js';
 import { createGrpcServer, serviceHandlers, streamRoutes, type Services } from '../../server/api/server.js';
 import { StatusError } from '../../server/api/status.js';
 
@@ -142,10 +144,40 @@ it("the server's Watch and WatchProject are served so", () => {
   s.forceShutdown();
 });
 
+describe("Node's copy of the response headers", () => {
+  it('is one shared, frozen object for every stream once sent', async () => {
+    const server = http2.createServer();
+    const seen: http2.ServerHttp2Stream[] = [];
+    server.on('stream', (stream) => {
+      stream.respond({ ':status': 200, 'content-type': 'application/grpc+proto' }, { waitForTrailers: true });
+      shareSentHeaders(stream);
+      seen.push(stream);
+      stream.end();
+      stream.once('wantTrailers', () => stream.sendTrailers({ 'grpc-status': '0' }));
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const client = http2.connect(`http://127.0.0.1:${(server.address() as AddressInfo).port}`);
+    try {
+      for (let i = 0; i < 2; i++) {
+        const req = client.request({ ':path': '/x', 'content-type': 'application/grpc' });
+        req.end();
+        req.resume();
+        await new Promise((r) => req.on('close', r));
+      }
+      expect(seen).toHaveLength(2);
+      expect(seen[0]!.sentHeaders).toBe(seen[1]!.sentHeaders);
+      expect(Object.isFrozen(seen[0]!.sentHeaders)).toBe(true);
+      expect(seen[0]!.sentHeaders).toMatchObject({ ':status': 200, 'content-type': 'application/grpc+proto' });
+    } finally {
+      client.close();
+      await new Promise((r) => server.close(r));
+    }
+  });
+});
+
 describe('requests that are not one message', () => {
   /** The gRPC status a raw HTTP/2 request gets (from trailers or a trailers-only answer). */
   async function rawStatus(body: Buffer | undefined): Promise<{ status: string | undefined; message: string | undefined }> {
-    const http2 = await import('node:http2');
     const session = http2.connect(`http://${client.getChannel().getTarget().replace(/^dns:/, '')}`);
     try {
       return await new Promise((resolve, reject) => {
@@ -187,7 +219,6 @@ describe('requests that are not one message', () => {
   });
 
   it('one, split over several DATA frames: served', async () => {
-    const http2 = await import('node:http2');
     const session = http2.connect(`http://${client.getChannel().getTarget().replace(/^dns:/, '')}`);
     try {
       const got = await new Promise<string>((resolve, reject) => {
@@ -234,7 +265,6 @@ describe('left to grpc-js', () => {
   });
 
   it('another content type (grpc-js answers 415 as before)', async () => {
-    const http2 = await import('node:http2');
     const session = http2.connect(`http://${client.getChannel().getTarget().replace(/^dns:/, '')}`);
     try {
       const status = await new Promise<number>((resolve, reject) => {
