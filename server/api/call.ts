@@ -214,20 +214,23 @@ export interface StreamCall<Res> {
   close(code: ErrorCode, message: string): void;
 }
 
-type Subscribe<Req, Res> = (p: Principal, req: Req, stream: StreamCall<Res>) => Promise<() => void>;
+/** What ends a subscription: a function, or an object with close() (no closure per stream). */
+export type Unsubscribe = (() => void) | { close(): void };
+type Subscribe<Req, Res> = (p: Principal, req: Req, stream: StreamCall<Res>) => Promise<Unsubscribe>;
 
 /** One subscribing call; a class, so 5,000 Watch streams share its methods instead of holding closures each. */
 class Subscription<Req, Res> implements StreamCall<Res> {
   ended = false;
   principal: Principal | undefined;
-  unsubscribe: (() => void) | undefined;
+  unsubscribe: Unsubscribe | undefined;
   readonly requestId = newRequestId();
   readonly started = process.hrtime.bigint();
 
   constructor(
     private readonly ctx: ApiContext,
     private readonly method: string,
-    private readonly req: Req,
+    /** For the audit of a refusal; dropped once subscribed (a stream may live for hours). */
+    private req: Req | undefined,
     private readonly out: StreamOut<Res>,
     private readonly auditRefused: boolean,
   ) {}
@@ -235,7 +238,9 @@ class Subscription<Req, Res> implements StreamCall<Res> {
   /** Ends the subscription (at once, or as soon as it is made); the stream is left as it is. */
   stop = (): void => {
     this.ended = true;
-    this.unsubscribe?.();
+    const u = this.unsubscribe;
+    if (typeof u === 'function') u();
+    else u?.close();
   };
 
   write(message: Res, written?: () => void): boolean {
@@ -271,9 +276,10 @@ class Subscription<Req, Res> implements StreamCall<Res> {
     this.out.error(new StatusError(Code[code], message));
   }
 
-  subscribed(unsub: () => void): void {
+  subscribed(unsub: Unsubscribe): void {
     this.unsubscribe = unsub;
-    if (this.ended) unsub(); // ended while subscribing
+    this.req = undefined;
+    if (this.ended) this.stop(); // ended while subscribing
     else finish(this.ctx, this.method, this.requestId, this.started, Code.OK);
   }
 }

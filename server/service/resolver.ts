@@ -5,8 +5,8 @@ import { validateName, validateTag } from '../domain/validation.js';
 import type { ResolveScope, Resolution } from '../domain/types.js';
 import { DomainError } from '../domain/errors.js';
 import type { Principal } from '../security/principal.js';
-import type { StreamGuard } from '../security/stream-guard.js';
-import type { WatchSink } from '../watch/hub.js';
+import type { CutCode, GuardedStream, StreamGuard } from '../security/stream-guard.js';
+import type { Subscriber, WatchHub, WatchSink } from '../watch/hub.js';
 import type { Deps } from './deps.js';
 import type { CachedResolution, ProjectState, ResolutionKeys } from '../watch/snapshots.js';
 
@@ -83,22 +83,19 @@ export class ResolverService {
     return { resolution: state.explain(workload, scope), showEtag: p.mayResolve(project, workload, scope) };
   }
 
-  /** Subscribes; returns the unsubscribe function. */
-  async watch(p: Principal, project: string, workload: string, scope: ResolveScope, etag: string, claimedTags: readonly string[], sink: WatchSink): Promise<() => void> {
+  /** Subscribes; returns what ends the subscription. */
+  async watch(p: Principal, project: string, workload: string, scope: ResolveScope, etag: string, claimedTags: readonly string[], sink: WatchSink): Promise<WatchStream> {
     const { state, resolution } = await this.prepare(p, project, workload, scope, claimedTags);
-    const release = this.guard.admit(p, { project, workload, scope, end: (code, message) => sink.fail(code, message) });
+    const stream = new WatchStream(project, workload, scope, sink, this.d.hub);
+    stream.release = this.guard.admit(p, stream);
     this.auditRead(p, 'Watch', resolution);
-    let unsubscribe: () => void;
     try {
-      unsubscribe = this.d.hub.subscribe(state, workload, scope, etag, sink);
+      stream.subscriber = this.d.hub.join(state, workload, scope, etag, sink);
     } catch (e) {
-      release();
+      stream.close();
       throw e;
     }
-    return () => {
-      release();
-      unsubscribe();
-    };
+    return stream;
   }
 
   /** A workload token whose project is gone is a dead token, not a missing project. */
@@ -127,5 +124,35 @@ export class ResolverService {
       keys: keysOf(bytes),
       outcome: 'ok',
     }));
+  }
+}
+
+/**
+ * One Watch stream as the guard and the hub know it, in one object: thousands are open at
+ * once, and the closures it replaces (what the guard may end, the unsubscribe) cost a context
+ * each.
+ */
+export class WatchStream implements GuardedStream {
+  /** The guard's release (set once admitted). */
+  release: (() => void) | undefined;
+  subscriber: Subscriber | undefined;
+
+  constructor(
+    readonly project: string,
+    readonly workload: string,
+    readonly scope: ResolveScope,
+    private readonly sink: WatchSink,
+    private readonly hub: Pick<WatchHub, 'leave'>,
+  ) {}
+
+  /** The guard ends the stream (revoked, or no longer allowed). */
+  end(code: CutCode, message: string): void {
+    this.sink.fail(code, message);
+  }
+
+  /** The call ended: the stream leaves the guard and the hub (idempotent). */
+  close(): void {
+    this.release?.();
+    if (this.subscriber) this.hub.leave(this.subscriber);
   }
 }

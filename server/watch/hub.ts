@@ -48,12 +48,15 @@ const FANOUT_WINDOW = 256;
  */
 const FANOUT_STALL_MS = 20;
 
-class Subscriber {
+export class Subscriber {
   etag = '';
   blocked = false;
+  /** Gone from its identity (WatchHub.leave). */
+  left = false;
   /** Latest resolution not yet written (latest wins). */
   pendingResolution: { bytes: Uint8Array; etag: string } | null = null;
-  queued: Uint8Array[] = [];
+  /** Events held while blocked; allocated when first needed (most streams never block). */
+  queued: Uint8Array[] | null = null;
 
   constructor(
     readonly identity: Identity,
@@ -75,6 +78,7 @@ class Subscriber {
   sendEvent(bytes: Uint8Array, droppable: boolean): boolean {
     if (this.blocked) {
       if (droppable) return false;
+      this.queued ??= [];
       if (this.queued.length >= MAX_QUEUED_EVENTS) this.queued.shift();
       this.queued.push(bytes);
       return true;
@@ -99,7 +103,7 @@ class Subscriber {
 
   private drain(): void {
     this.blocked = false;
-    while (this.queued.length && !this.blocked) this.write(this.queued.shift()!);
+    while (this.queued?.length && !this.blocked) this.write(this.queued.shift()!);
     const p = this.pendingResolution;
     if (p && !this.blocked) {
       this.pendingResolution = null;
@@ -197,6 +201,15 @@ export class WatchHub {
    * `unchanged` when the etag it already holds is current. Returns the unsubscribe function.
    */
   subscribe(state: ProjectState, workload: string, scope: ResolveScope, etag: string, sink: WatchSink): () => void {
+    const sub = this.join(state, workload, scope, etag, sink);
+    return () => this.leave(sub);
+  }
+
+  /**
+   * subscribe() without the function: the caller keeps the subscriber and hands it to leave().
+   * Watch streams are open by the thousand and each closure costs a context (~130 bytes).
+   */
+  join(state: ProjectState, workload: string, scope: ResolveScope, etag: string, sink: WatchSink): Subscriber {
     const project = state.snapshot.project.name;
     // The newest state, not the one the caller looked up before an await: a change published in
     // between would otherwise never reach this subscriber (it was not registered yet).
@@ -216,17 +229,22 @@ export class WatchHub {
       sub.etag = etag;
       sub.sendEvent(this.encoder.unchanged(etag), false);
     } else sub.sendResolution(resolution.bytes, resolution.etag);
-    let done = false;
-    return () => {
-      if (done) return;
-      done = true;
-      identity.subscribers.delete(sub);
-      this.count--;
-      if (identity.subscribers.size === 0) {
-        identities.delete(key);
-        if (identities.size === 0) this.projects.delete(project);
-      }
-    };
+    return sub;
+  }
+
+  /** Ends a subscription made by join (once; later calls do nothing). */
+  leave(sub: Subscriber): void {
+    if (sub.left) return;
+    sub.left = true;
+    const identity = sub.identity;
+    identity.subscribers.delete(sub);
+    this.count--;
+    if (identity.subscribers.size > 0) return;
+    const identities = this.projects.get(identity.project);
+    const key = `${identity.workload}\0${identity.scope}`;
+    if (identities?.get(key) !== identity) return;
+    identities.delete(key);
+    if (identities.size === 0) this.projects.delete(identity.project);
   }
 
   /**
