@@ -218,6 +218,7 @@ export class MongoStore implements Store {
       // Logs whose grace ended while no instance ran, then every half grace (at most 5 min).
       const sweep = () => void this.sweepDeletedLogs().catch(() => undefined);
       sweep();
+      clearInterval(this.sweeps); // init may run again (it is idempotent)
       this.sweeps = setInterval(sweep, Math.min(5 * 60_000, Math.max(1_000, this.grace / 2)));
       this.sweeps.unref();
     });
