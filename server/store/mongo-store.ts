@@ -306,7 +306,8 @@ export class MongoStore implements Store {
       // incarnation (writers do not look the project up on each commit). Then the project
       // document, which readers and the change feed go by: its uid dies with it, so whatever
       // is left behind is unreachable. A deletion interrupted between the two leaves a closed
-      // project that reads as empty and takes no write; deleting it again finishes it.
+      // project that answers NOT_FOUND for its records and takes no write; deleting it again
+      // finishes it.
       const closed = await this.commits.close(name, p.uid);
       const r = await this.projects.deleteOne({ _id: name, uid: p.uid });
       if (r.deletedCount === 0 && !closed) throw notFound(`project ${name}`);

@@ -328,6 +328,45 @@ describeWithMongo('MongoDB store', () => {
     }
   });
 
+  it('writes racing a deletion from another replica: each committed before the closing change, or NOT_FOUND', async () => {
+    const dbName = uniqueDbName();
+    const a = new MongoStore(server.uri, { dbName });
+    const b = new MongoStore(server.uri, { dbName });
+    const raw = new MongoClient(server.uri);
+    try {
+      await Promise.all([a.init(), b.init()]);
+      await a.createProject({ name: 'p', createdAt: 1 });
+      await b.createRecord('workload', workload('first'));
+      const uid = (await raw.db(dbName).collection<{ _id: string; uid: string }>('projects').findOne({ _id: 'p' }))!.uid;
+      const writes = Array.from({ length: 40 }, (_, i) =>
+        b.createRecord('workload', workload(`w${i}`)).then(
+          (version) => ({ n: version - 1 }),
+          (e: unknown) => ({ code: e instanceof DomainError ? e.code : String(e) }),
+        ),
+      );
+      await a.deleteProject('p');
+      const results = await Promise.all(writes);
+      // The closing change is the log's last; every committed write is a change before it.
+      const changes = raw.db(dbName);
+      let closing = 0;
+      for (let n = 1; n < 200 && !closing; n++) {
+        const d = await changes.collection<{ _id: string; closes?: boolean }>(changeCollection(uid, n)).findOne({ _id: JSON.stringify([uid, n]) });
+        if (!d) break;
+        if (d.closes) closing = n;
+      }
+      expect(closing).toBeGreaterThan(1);
+      expect(await changes.collection<{ _id: string }>(changeCollection(uid, closing + 1)).countDocuments({ _id: JSON.stringify([uid, closing + 1]) })).toBe(0);
+      for (const r of results) {
+        if ('n' in r) expect(r.n).toBeLessThan(closing);
+        else expect(r.code).toBe('NOT_FOUND');
+      }
+      expect(results.filter((r) => 'n' in r)).toHaveLength(closing - 2);
+    } finally {
+      await a.dropDatabase();
+      await Promise.all([a.close(), b.close(), raw.close()]);
+    }
+  });
+
   it('a deletion interrupted after closing the log leaves a project that takes no write; deleting it again finishes it', async () => {
     const dbName = uniqueDbName();
     const store = new MongoStore(server.uri, { dbName, deletedLogGraceMs: 0 });
