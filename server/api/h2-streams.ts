@@ -127,8 +127,17 @@ class H2StreamCall implements CallContext, StreamOut<unknown> {
   private headersSent = false;
   private finished = false;
   private received = false;
-  private pending: Buffer[] | undefined = [];
-  private pendingBytes = 0;
+  /** Chunks that came before the request's prefix was complete (a few bytes). */
+  private head: Buffer[] = [];
+  private headBytes = 0;
+  /**
+   * The request, prefix included, allocated once its length is known and filled chunk by chunk:
+   * a request may come in DATA frames of a byte each, before authentication, and neither
+   * joining on every chunk (quadratic copying) nor holding every chunk (an object per byte)
+   * is bounded by the request's size.
+   */
+  private message: Buffer | undefined;
+  private filled = 0;
 
   constructor(
     private readonly stream: CallStream,
@@ -160,33 +169,33 @@ class H2StreamCall implements CallContext, StreamOut<unknown> {
   /** Collects the request message; a second one is refused as grpc-js refuses it. */
   data(chunk: Buffer): void {
     if (this.finished || chunk.length === 0) return;
-    if (this.received || !this.pending) {
-      this.finish(Code.UNIMPLEMENTED, `Received a second request message for server streaming method ${this.route.handler.method}`);
-      return;
+    if (this.received) return this.secondMessage();
+    if (!this.message) {
+      this.head.push(chunk);
+      this.headBytes += chunk.length;
+      if (this.headBytes < PREFIX) return;
+      chunk = this.head.length === 1 ? chunk : Buffer.concat(this.head, this.headBytes);
+      this.head.length = 0;
+      const length = chunk.readUInt32BE(1);
+      if (chunk[0] !== 0) return this.finish(Code.INTERNAL, 'Compressed message without a grpc-encoding');
+      if (length > this.limits.maxRequestBytes) {
+        return this.finish(Code.RESOURCE_EXHAUSTED, `Received message larger than max (${length} vs. ${this.limits.maxRequestBytes})`);
+      }
+      this.message = Buffer.allocUnsafe(PREFIX + length);
     }
-    this.pending.push(chunk);
-    this.pendingBytes += chunk.length;
-    if (this.pendingBytes < PREFIX) return;
-    const head = this.pending.length === 1 ? this.pending[0]! : Buffer.concat(this.pending);
-    this.pending = [head];
-    const length = head.readUInt32BE(1);
-    if (head[0] !== 0) {
-      this.finish(Code.INTERNAL, 'Compressed message without a grpc-encoding');
-      return;
-    }
-    if (length > this.limits.maxRequestBytes) {
-      this.finish(Code.RESOURCE_EXHAUSTED, `Received message larger than max (${length} vs. ${this.limits.maxRequestBytes})`);
-      return;
-    }
-    if (this.pendingBytes < PREFIX + length) return;
-    if (this.pendingBytes > PREFIX + length) {
-      this.finish(Code.UNIMPLEMENTED, `Received a second request message for server streaming method ${this.route.handler.method}`);
-      return;
-    }
-    // The request is decoded (strings copied) and not kept: a slice would pin the read buffer.
+    const message = this.message;
+    if (this.filled + chunk.length > message.length) return this.secondMessage();
+    chunk.copy(message, this.filled);
+    this.filled += chunk.length;
+    if (this.filled < message.length) return;
+    // The request is decoded (strings copied) and not kept.
     this.received = true;
-    this.pending = undefined;
-    this.route.handler.run(this, this.route.decode(head.subarray(PREFIX, PREFIX + length)), this);
+    this.message = undefined;
+    this.route.handler.run(this, this.route.decode(message.subarray(PREFIX)), this);
+  }
+
+  private secondMessage(): void {
+    this.finish(Code.UNIMPLEMENTED, `Received a second request message for server streaming method ${this.route.handler.method}`);
   }
 
   ended(): void {
