@@ -232,19 +232,24 @@ export class MongoStore implements Store {
   /**
    * Drops the change collections and checkpoints of projects deleted more than the grace
    * ago; returns how many logs it dropped. Idempotent: replicas may sweep at the same time.
+   * A record whose project document still stands (an interrupted deletion) is kept.
    */
   async sweepDeletedLogs(now = Date.now()): Promise<number> {
     return guard(async () => {
       const due = await this.deletedLogs.find({ deletedAt: { $lte: now - this.grace } }).toArray();
       if (!due.length) return 0;
+      let dropped = 0;
       const names = (await this.db.listCollections({}, { nameOnly: true }).toArray()).map((c) => c.name);
       for (const d of due) {
+        // A deletion that did not get as far as the project document: not a dead log (yet).
+        if (await this.projects.findOne({ _id: d.project, uid: d._id }, { projection: { _id: 1 } })) continue;
         const prefix = changeCollectionPrefix(d._id);
         for (const c of names) if (c.startsWith(prefix)) await this.db.dropCollection(c).catch(() => undefined);
         await this.checkpoints.deleteMany({ uid: d._id });
         await this.deletedLogs.deleteOne({ _id: d._id });
+        dropped++;
       }
-      return due.length;
+      return dropped;
     });
   }
 
@@ -308,12 +313,16 @@ export class MongoStore implements Store {
       // is left behind is unreachable. A deletion interrupted between the two leaves a closed
       // project that answers NOT_FOUND for its records and takes no write; deleting it again
       // finishes it.
+      // The log itself goes after a grace (DELETED_LOG_GRACE_MS). Recorded before anything is
+      // changed, so that a deletion interrupted at any point leaves its log to a sweep (which
+      // leaves it alone while the project document stands).
+      await ignoreDuplicate(this.deletedLogs.insertOne({ _id: p.uid, project: name, deletedAt: Date.now(), schemaVersion: SCHEMA_VERSION }));
       const closed = await this.commits.close(name, p.uid);
       const r = await this.projects.deleteOne({ _id: name, uid: p.uid });
       if (r.deletedCount === 0 && !closed) throw notFound(`project ${name}`);
       this.logs.forget(name);
-      // The log itself goes after a grace (DELETED_LOG_GRACE_MS).
-      await ignoreDuplicate(this.deletedLogs.insertOne({ _id: p.uid, project: name, deletedAt: Date.now(), schemaVersion: SCHEMA_VERSION }));
+      // The grace counts from the deletion, not from an earlier attempt that left the record.
+      await this.deletedLogs.updateOne({ _id: p.uid }, { $set: { deletedAt: Date.now() } });
       if (this.grace === 0) await this.sweepDeletedLogs();
     });
   }

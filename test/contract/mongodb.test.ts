@@ -380,13 +380,18 @@ describeWithMongo('MongoDB store', () => {
       const { uid } = (await db.collection<{ _id: string; uid: string }>('projects').findOne({ _id: 'p' }))!;
       // What a deleter that stopped after its first step leaves: the closing change, the project document.
       await db.collection(changeCollection(uid, 2)).insertOne(closingChange(uid, 'p', 2, SCHEMA_VERSION) as never);
+      // ...and its record for the sweep, written first: no sweep drops a log whose project document stands.
+      await db.collection<{ _id: string; project: string; deletedAt: number; schemaVersion: number }>('deleted_logs').insertOne({ _id: uid, project: 'p', deletedAt: 0, schemaVersion: SCHEMA_VERSION });
+      expect(await store.sweepDeletedLogs()).toBe(0);
+      expect(await db.collection('deleted_logs').countDocuments({})).toBe(1);
       expect(await codeOf(store.updateRecord('workload', workload('w', { revision: 2 })))).toBe('NOT_FOUND');
       expect(await store.getRecord('workload', 'p', 'w')).toBeNull();
       await store.deleteProject('p');
       expect(await store.getProject('p')).toBeNull();
       expect(await codeOf(store.deleteProject('p'))).toBe('NOT_FOUND');
-      // No grace configured: the log went with it.
+      // No grace configured: the log went with it, and its record.
       expect((await db.listCollections({}, { nameOnly: true }).toArray()).filter((c) => c.name.startsWith(`changes_${uid}_`))).toEqual([]);
+      expect(await db.collection('deleted_logs').countDocuments({})).toBe(0);
     } finally {
       await store.dropDatabase();
       await Promise.all([store.close(), raw.close()]);
