@@ -51,8 +51,6 @@ const FANOUT_STALL_MS = 20;
 export class Subscriber {
   etag = '';
   blocked = false;
-  /** Gone from its identity (WatchHub.leave). */
-  left = false;
   /** Latest resolution not yet written (latest wins). */
   pendingResolution: { bytes: Uint8Array; etag: string } | null = null;
   /** Events held while blocked; allocated when first needed (most streams never block). */
@@ -198,16 +196,9 @@ export class WatchHub {
 
   /**
    * Registers a subscriber and sends its first message: the current resolution, or
-   * `unchanged` when the etag it already holds is current. Returns the unsubscribe function.
-   */
-  subscribe(state: ProjectState, workload: string, scope: ResolveScope, etag: string, sink: WatchSink): () => void {
-    const sub = this.join(state, workload, scope, etag, sink);
-    return () => this.leave(sub);
-  }
-
-  /**
-   * subscribe() without the function: the caller keeps the subscriber and hands it to leave().
-   * Watch streams are open by the thousand and each closure costs a context (~130 bytes).
+   * `unchanged` when the etag it already holds is current. Returns the subscriber, which the
+   * caller hands to leave() (an object, not an unsubscribe closure: Watch streams are open by
+   * the thousand and each closure costs a context, ~130 bytes).
    */
   join(state: ProjectState, workload: string, scope: ResolveScope, etag: string, sink: WatchSink): Subscriber {
     const project = state.snapshot.project.name;
@@ -234,10 +225,8 @@ export class WatchHub {
 
   /** Ends a subscription made by join (once; later calls do nothing). */
   leave(sub: Subscriber): void {
-    if (sub.left) return;
-    sub.left = true;
     const identity = sub.identity;
-    identity.subscribers.delete(sub);
+    if (!identity.subscribers.delete(sub)) return;
     this.count--;
     if (identity.subscribers.size > 0) return;
     const identities = this.projects.get(identity.project);

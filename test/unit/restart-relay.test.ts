@@ -50,7 +50,7 @@ beforeEach(async () => {
   const hub = new WatchHub(snapshots, encoder, 0);
   relay = new RestartRelay(store, snapshots, hub);
   sink = new Sink();
-  hub.subscribe(await snapshots.get('p'), 'api', 'runtime', '', sink);
+  hub.join(await snapshots.get('p'), 'api', 'runtime', '', sink);
 });
 
 /** What another replica does for RestartDependents: record, then signal. */

@@ -71,7 +71,7 @@ beforeEach(async () => {
 describe('WatchHub', () => {
   it('sends the current resolution first and then only real changes', async () => {
     const sink = new FakeSink();
-    hub.subscribe(await snapshots.get('p'), 'api', 'runtime', '', sink);
+    hub.join(await snapshots.get('p'), 'api', 'runtime', '', sink);
     await setA('2');
     await setA('2'); // same content: no message
     await setA('3');
@@ -82,7 +82,7 @@ describe('WatchHub', () => {
     const stale = await snapshots.get('p');
     await setA('2'); // published while the subscriber was not registered yet
     const sink = new FakeSink();
-    hub.subscribe(stale, 'api', 'runtime', '', sink);
+    hub.join(stale, 'api', 'runtime', '', sink);
     expect(sink.texts()).toEqual(['resolution:2']);
   });
 
@@ -90,14 +90,14 @@ describe('WatchHub', () => {
     const state = await snapshots.get('p');
     const etag = state.resolution('api', 'runtime').etag;
     const sink = new FakeSink();
-    hub.subscribe(state, 'api', 'runtime', etag, sink);
+    hub.join(state, 'api', 'runtime', etag, sink);
     expect(sink.texts()).toEqual([`unchanged`]);
   });
 
   it('encodes a change once and writes the same bytes to every subscriber of the identity', async () => {
     const sinks = Array.from({ length: 5 }, () => new FakeSink());
     const state = await snapshots.get('p');
-    for (const s of sinks) hub.subscribe(state, 'api', 'runtime', '', s);
+    for (const s of sinks) hub.join(state, 'api', 'runtime', '', s);
     await setA('2');
     const last = sinks.map((s) => s.written.at(-1));
     expect(new Set(last).size).toBe(1);
@@ -107,8 +107,8 @@ describe('WatchHub', () => {
     const slow = new FakeSink();
     const fast = new FakeSink();
     const state = await snapshots.get('p');
-    hub.subscribe(state, 'api', 'runtime', '', slow);
-    hub.subscribe(state, 'api', 'runtime', '', fast);
+    hub.join(state, 'api', 'runtime', '', slow);
+    hub.join(state, 'api', 'runtime', '', fast);
     slow.full = true;
     await setA('2'); // written, then the transport reports full
     for (let i = 3; i <= 50; i++) await setA(String(i));
@@ -120,7 +120,7 @@ describe('WatchHub', () => {
 
   it('queues restart events for a blocked subscriber, at most 16, and never loses the newest', async () => {
     const sink = new FakeSink();
-    hub.subscribe(await snapshots.get('p'), 'api', 'runtime', '', sink);
+    hub.join(await snapshots.get('p'), 'api', 'runtime', '', sink);
     sink.full = true;
     await setA('2'); // written; the transport now reports full
     for (let i = 0; i < 40; i++) hub.restart('p', new Set(['api']), `g${i}`, 'test');
@@ -134,7 +134,7 @@ describe('WatchHub', () => {
   it('fans out in chunks; a newer change overtakes an older one without anyone going backwards', async () => {
     const sinks = Array.from({ length: 1200 }, () => new FakeSink());
     const state = await snapshots.get('p');
-    for (const sink of sinks) hub.subscribe(state, 'api', 'runtime', '', sink);
+    for (const sink of sinks) hub.join(state, 'api', 'runtime', '', sink);
     await setA('2'); // the first chunk now, the rest on later turns
     await setA('3'); // arrives before the v2 fan-out finished
     // Nobody reports completions here: each full window goes on after its stall timeout.
@@ -154,7 +154,7 @@ describe('WatchHub', () => {
     await snapshots.refresh('p');
     const sinks = Array.from({ length: 1200 }, () => new FakeSink());
     const state = await snapshots.get('p');
-    for (const sink of sinks) hub.subscribe(state, 'api', 'runtime', '', sink);
+    for (const sink of sinks) hub.join(state, 'api', 'runtime', '', sink);
     await setA('2'); // written to the first subscribers only
     expect(sinks.filter((k) => k.texts().includes('resolution:2')).length).toBeLessThan(1200);
     // A change that does not reach `api`: its resolution stays what the first ones were sent.
@@ -175,7 +175,7 @@ describe('WatchHub', () => {
     const state = await counted.get('p');
     const sinks = names.map((name) => {
       const sink = new FakeSink();
-      own.subscribe(state, name, 'runtime', '', sink);
+      own.join(state, name, 'runtime', '', sink);
       return sink;
     });
     const got = () => sinks.filter((k) => k.texts().includes('resolution:2')).length;
@@ -196,7 +196,7 @@ describe('WatchHub', () => {
   it('heartbeats go to every subscriber that is not blocked, within the window, after any change on its way', async () => {
     const sinks = Array.from({ length: 1200 }, () => new FakeSink());
     const state = await snapshots.get('p');
-    for (const sink of sinks) hub.subscribe(state, 'api', 'runtime', '', sink);
+    for (const sink of sinks) hub.join(state, 'api', 'runtime', '', sink);
     sinks[1199]!.full = true;
     await setA('2'); // blocks the last sink on its write of this change
     for (const k of sinks) k.complete();
@@ -217,7 +217,7 @@ describe('WatchHub', () => {
   it('keeps at most a window of fan-out writes in flight, and goes on as transports hand them on', async () => {
     const sinks = Array.from({ length: 1000 }, () => new FakeSink());
     const state = await snapshots.get('p');
-    for (const sink of sinks) hub.subscribe(state, 'api', 'runtime', '', sink);
+    for (const sink of sinks) hub.join(state, 'api', 'runtime', '', sink);
     const got = () => sinks.filter((k) => k.texts().includes('resolution:2')).length;
     await setA('2');
     await new Promise((r) => setImmediate(r));
@@ -241,7 +241,7 @@ describe('WatchHub', () => {
   it('a window whose writes never complete (calls that ended) goes on after a moment', async () => {
     const sinks = Array.from({ length: 600 }, () => new FakeSink());
     const state = await snapshots.get('p');
-    for (const sink of sinks) hub.subscribe(state, 'api', 'runtime', '', sink);
+    for (const sink of sinks) hub.join(state, 'api', 'runtime', '', sink);
     const started = Date.now();
     await setA('2');
     while (!sinks.every((k) => k.texts().includes('resolution:2'))) {
@@ -257,7 +257,7 @@ describe('WatchHub', () => {
     const state = await snapshots.get('p');
     const sinks = names.map((name) => {
       const sink = new FakeSink();
-      hub.subscribe(state, name, 'runtime', '', sink);
+      hub.join(state, name, 'runtime', '', sink);
       return sink;
     });
     await setA('2'); // the first chunk only
@@ -274,7 +274,7 @@ describe('WatchHub', () => {
   it('closeAll ends every stream and drops the fan-out on its way', async () => {
     const sinks = Array.from({ length: 1200 }, () => new FakeSink());
     const state = await snapshots.get('p');
-    for (const sink of sinks) hub.subscribe(state, 'api', 'runtime', '', sink);
+    for (const sink of sinks) hub.join(state, 'api', 'runtime', '', sink);
     await setA('2');
     hub.closeAll('shutting down');
     const writes = sinks.reduce((n, k) => n + k.written.length, 0);
@@ -291,9 +291,9 @@ describe('WatchHub', () => {
     const other = new FakeSink();
     const build = new FakeSink();
     const state = await snapshots.get('p');
-    hub.subscribe(state, 'api', 'runtime', '', api);
-    hub.subscribe(state, 'other', 'runtime', '', other);
-    hub.subscribe(state, 'api', 'build', '', build);
+    hub.join(state, 'api', 'runtime', '', api);
+    hub.join(state, 'other', 'runtime', '', other);
+    hub.join(state, 'api', 'build', '', build);
     expect(hub.restart('p', new Set(['api']), 'g', 'test')).toBe(1);
     expect(api.texts().at(-1)).toBe('restart');
     expect(other.texts()).toEqual(['resolution:1']);
@@ -302,13 +302,13 @@ describe('WatchHub', () => {
 
   it('unsubscribing removes the subscriber; a deleted workload ends its streams with NOT_FOUND', async () => {
     const sink = new FakeSink();
-    const unsubscribe = hub.subscribe(await snapshots.get('p'), 'api', 'runtime', '', sink);
+    const sub = hub.join(await snapshots.get('p'), 'api', 'runtime', '', sink);
     expect(hub.subscriberCount).toBe(1);
-    unsubscribe();
-    unsubscribe();
+    hub.leave(sub);
+    hub.leave(sub); // a second leave changes nothing
     expect(hub.subscriberCount).toBe(0);
     const other = new FakeSink();
-    hub.subscribe(await snapshots.get('p'), 'other', 'runtime', '', other);
+    hub.join(await snapshots.get('p'), 'other', 'runtime', '', other);
     await store.deleteRecord('workload', 'p', 'other', 1);
     await snapshots.refresh('p');
     expect(other.failed).toMatch(/^NOT_FOUND: workload p\/other was deleted/);
@@ -335,8 +335,8 @@ describe('WatchHub with a group over the expansion limit (stored by an older ver
     const api = new FakeSink();
     const other = new FakeSink();
     const state = await snapshots.get('p');
-    hub.subscribe(state, 'api', 'runtime', '', api);
-    hub.subscribe(state, 'other', 'runtime', '', other);
+    hub.join(state, 'api', 'runtime', '', api);
+    hub.join(state, 'other', 'runtime', '', other);
     const bomb: Record<string, string> = { A0: 'x'.repeat(60 * 1024) };
     for (let i = 1; i <= 14; i++) bomb[`A${i}`] = `\${A${i - 1}}\${A${i - 1}}`;
     const bad = group('bad', { restrictions: { restricted: true, workloads: ['other'], tags: [] }, variables: bomb });
