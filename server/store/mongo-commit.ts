@@ -239,7 +239,7 @@ export class GroupCommit {
       const log = await this.logs.loadLog(project);
       if (!log || log.uid !== uid) return false;
       for (let attempt = 0; !log.closed; attempt++) {
-        const doc = closingChange(uid, project, log.n + 1, SCHEMA_VERSION);
+        const doc = closingChange(uid, project, log.n + 1);
         const { inserted, error } = await this.insertChanges(uid, [doc]);
         if (error) throw error;
         if (inserted) return log.apply(doc);

@@ -14,7 +14,7 @@
  * checkpoint plus at most about CHECKPOINT_EVERY changes, never from the whole history.
  */
 import type { GroupHistoryEntry } from '../domain/types.js';
-import { decodeHistory, encodeHistory } from './codec.js';
+import { decodeHistory, encodeHistory, SCHEMA_VERSION } from './codec.js';
 import { storedBytes, type HistoryKind, type RecordKind, type RecordTypes } from './store.js';
 
 /** One committed change. The record's state after it is `data` (null: the record is deleted). */
@@ -117,8 +117,8 @@ export const changeId = (uid: string, n: number) => JSON.stringify([uid, n]);
  * and empty name are what an earlier version of the store, which knows no `closes`, would
  * record harmlessly: a deleted workload with no name, listed nowhere.
  */
-export function closingChange(uid: string, project: string, n: number, schemaVersion: number): ChangeDoc {
-  return { _id: changeId(uid, n), uid, project, n, kind: 'workload', name: '', revision: 0, deleted: true, data: null, history: null, closes: true, time: Date.now(), schemaVersion };
+export function closingChange(uid: string, project: string, n: number): ChangeDoc {
+  return { _id: changeId(uid, n), uid, project, n, kind: 'workload', name: '', revision: 0, deleted: true, data: null, history: null, closes: true, time: Date.now(), schemaVersion: SCHEMA_VERSION };
 }
 export const checkpointId = (uid: string, n: number) => JSON.stringify([uid, 'checkpoint', n]);
 export const pointerId = (uid: string) => JSON.stringify([uid, 'checkpoint']);

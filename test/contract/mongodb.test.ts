@@ -379,7 +379,7 @@ describeWithMongo('MongoDB store', () => {
       const db = raw.db(dbName);
       const { uid } = (await db.collection<{ _id: string; uid: string }>('projects').findOne({ _id: 'p' }))!;
       // What a deleter that stopped after its first step leaves: the closing change, the project document.
-      await db.collection(changeCollection(uid, 2)).insertOne(closingChange(uid, 'p', 2, SCHEMA_VERSION) as never);
+      await db.collection(changeCollection(uid, 2)).insertOne(closingChange(uid, 'p', 2) as never);
       // ...and its record for the sweep, written first: no sweep drops a log whose project document stands.
       await db.collection<{ _id: string; project: string; deletedAt: number; schemaVersion: number }>('deleted_logs').insertOne({ _id: uid, project: 'p', deletedAt: 0, schemaVersion: SCHEMA_VERSION });
       expect(await store.sweepDeletedLogs()).toBe(0);
