@@ -1,6 +1,6 @@
 /**
  * The MongoDB store's writing side: group commit of the writes waiting for one project, the
- * history budget applied per group change, stripping what it pruned, checkpoints, and the
+ * history budget applied per group change, checkpoints (after which the log is reclaimed), and the
  * import of a record with its history. The insert of change n is the commit (`mongo-store.ts`;
  * docs/storage.md, "Change log").
  */
@@ -72,6 +72,8 @@ export class GroupCommit {
     private readonly budget: HistoryBudget,
     /** Inserts audit records (all or nothing, as far as the caller knows). */
     private readonly recordAudit: (docs: Document[]) => Promise<void>,
+    /** Called after a commit wrote a checkpoint: starts reclaiming the log behind it (Reclaimer.start). */
+    private readonly reclaim: (log: ProjectLog) => void = () => undefined,
   ) {}
 
   /**
@@ -159,6 +161,9 @@ export class GroupCommit {
       const records = writes.flatMap((w) => (w.audit ? [w.audit] : []));
       if (records.length) await this.recordAudit(records);
       let log = this.logs.cached(project) ?? (await this.logs.loadLog(project));
+      // A state not confirmed lately is brought up to date before anything is claimed from it:
+      // the number after it may lie in a reclaimed collection (mongo-reclaim.ts).
+      if (log && !this.logs.fresh(log)) await this.logs.advance(log);
       // A cached state may be behind: it may only refuse once it is up to date.
       let current = false;
       let stale = 0;
@@ -184,8 +189,7 @@ export class GroupCommit {
         const groups = [...new Set(writes.filter((w) => w.kind === 'group').map((w) => w.name))];
         await Promise.all(groups.map((g) => this.logs.keptOf(l, g)));
         const docs = writes.map((w, i) => changeDoc(l, l.n + 1 + i, w.kind, project, w.name, w.record ? w.record.revision : w.expected, w.record, w.history));
-        const strip = budgetGroup(l, docs, writes, this.budget);
-        if (!strip) {
+        if (!budgetGroup(l, docs, writes, this.budget)) {
           // A head without its kept history (pruned: this state is behind; or replaced meanwhile).
           if (++stale > STALE_RETRIES) throw stillChanging(project);
           await this.logs.advance(l);
@@ -195,25 +199,15 @@ export class GroupCommit {
         // No look-up of the project beside the insert: a deletion closes the log first
         // (close), and the insert of n + 1 succeeds only if n, and so the closing change
         // too, was seen. A duplicate brings the closing change in, and the loop above.
+        const sent = performance.now();
         const { inserted, error } = await this.insertChanges(log.uid, docs);
         const before = log.n;
         for (const d of docs.slice(0, inserted)) log.apply(d);
-        if (inserted) await this.checkpointAfter(log, before).catch(() => undefined);
-        // Committed: strip what the committed changes pruned, in batches (STRIP_BATCH). A failed
-        // strip leaves a payload nobody reads (it is not in the kept history) until the group's
-        // next write strips it again; after a strip that succeeded, this instance's next write
-        // need not repeat it.
-        const { strip: ns, stripping } = strip(inserted);
-        const stripped = await this.strip(log.uid, ns).then(
-          () => true,
-          () => false,
-        );
-        if (stripped) {
-          for (const d of docs.slice(0, inserted)) {
-            const head = d.kind === 'group' ? log.head('group', d.name) : undefined;
-            if (head?.n === d.n && stripping.has(d.n)) head.dropped = [];
-          }
-        }
+        // The last insert succeeded: no change after it existed then (see ProjectLog.confirmedAt).
+        if (inserted === docs.length && !error) log.confirmedAt = Math.max(log.confirmedAt, sent);
+        // What the committed changes pruned keeps its payload until its change collection is
+        // reclaimed, after a checkpoint (mongo-reclaim.ts): no per-change strip on this path.
+        if (inserted && (await this.checkpointAfter(log, before).catch(() => false))) this.reclaim(log);
         writes.slice(0, inserted).forEach((w, i) => w.resolve(1 + docs[i]!.n));
         writes = writes.slice(inserted);
         if (error) throw error;
@@ -249,27 +243,6 @@ export class GroupCommit {
       }
       return false;
     });
-  }
-
-  /**
-   * Strips the payload of pruned changes (idempotent: an unconditional $set by _id): one update
-   * command per change collection, each statement a look-up by _id.
-   */
-  private async strip(uid: string, ns: readonly number[]): Promise<void> {
-    const byCollection = new Map<number, number[]>();
-    for (const n of ns) {
-      const g = Math.floor(n / CHANGES_PER_COLLECTION);
-      byCollection.set(g, [...(byCollection.get(g) ?? []), n]);
-    }
-    const $set = { data: null, history: null, kept: null, pruned: true };
-    await Promise.all(
-      [...byCollection.values()].map((group) =>
-        this.logs.changesOf(uid, group[0]!).bulkWrite(
-          group.map((n) => ({ updateOne: { filter: { _id: changeId(uid, n) }, update: { $set } } })),
-          { ordered: false },
-        ),
-      ),
-    );
   }
 
   /**
@@ -336,7 +309,6 @@ export class GroupCommit {
           const h = entries[i];
           if (h) kept.push([h.revision, d.n, entrySizes[i]!, historyKind(h)]);
           d.kept = encodeKept(kept);
-          d.dropped = [];
         });
       }
       for (let i = 0; i < docs.length; ) {
@@ -362,17 +334,18 @@ export class GroupCommit {
 
   /**
    * After committing changes from + 1 … log.n: when that passed a checkpoint boundary, writes
-   * a checkpoint of the state after log.n and moves the pointer to it. A duplicate means
+   * a checkpoint of the state after log.n and moves the pointer to it (true). A duplicate means
    * another instance wrote the same state. The pointer is updated without a condition, so on
    * FerretDB it may lag behind; it never points at a missing checkpoint.
    */
-  private async checkpointAfter(log: ProjectLog, from: number): Promise<void> {
-    if (!crossesCheckpoint(from, log.n)) return;
+  private async checkpointAfter(log: ProjectLog, from: number): Promise<boolean> {
+    if (!crossesCheckpoint(from, log.n)) return false;
     const { uid, n } = log;
     await ignoreDuplicate(this.c.checkpoints.insertOne({ _id: checkpointId(uid, n), uid, n, heads: log.manifest(), schemaVersion: SCHEMA_VERSION }));
     await ignoreDuplicate(
       this.c.checkpoints.updateOne({ _id: pointerId(uid) }, { $max: { n }, $set: { uid, schemaVersion: SCHEMA_VERSION } }, { upsert: true }),
     );
+    return true;
   }
 }
 
@@ -403,65 +376,32 @@ function changeDoc(
 }
 
 /**
- * Pruned payloads are stripped in batches: a group's change lists in `dropped` the pruned
- * changes not stripped yet (those of the changes before it, plus its own), and strips them all
- * in one update command once there are STRIP_BATCH of them, or about STRIP_BYTES (estimated
- * from the group's current entry: revisions of one group are of similar size). Stripping at
- * every write cost one more command per write once a group reached its budget.
+ * Sets each group change's kept history: the budget applied to the group's kept history before
+ * it plus its own entry. The revisions it leaves out are pruned: no longer listed by anyone,
+ * their payload reclaimed later with their change collection (mongo-reclaim.ts). False when a
+ * group's head has no kept history known (this state is behind: advance and plan again).
  */
-export const STRIP_BATCH = 8;
-const STRIP_BYTES = 256 * 1024;
-
-/**
- * Sets each group change's kept history (the budget applied to the group's kept history
- * before it plus its own entry) and what it drops. Returns, for a number of changes
- * committed, the changes whose payload to strip now (see STRIP_BATCH), and which of the
- * committed changes strip (their heads owe nothing once the strip succeeded).
- */
-function budgetGroup(
-  log: ProjectLog,
-  docs: ChangeDoc[],
-  writes: readonly { history: GroupHistoryEntry | undefined }[],
-  budget: HistoryBudget,
-): ((committed: number) => { strip: number[]; stripping: Set<number> }) | null {
+function budgetGroup(log: ProjectLog, docs: ChangeDoc[], writes: readonly { history: GroupHistoryEntry | undefined }[], budget: HistoryBudget): boolean {
   const kept = new Map<string, KeptRevision[]>();
-  // Per group: pruned changes whose payload is not stripped yet (the head's, then these docs').
-  const pending = new Map<string, number[]>();
-  const strips = new Map<number, number[]>();
   for (const [i, d] of docs.entries()) {
     if (d.kind !== 'group') continue;
     if (!kept.has(d.name)) {
       const head = log.head('group', d.name);
-      if (head && (head.pruned || !head.kept)) return null;
+      if (head && (head.pruned || !head.kept)) return false;
       kept.set(d.name, head?.kept ?? []);
-      pending.set(d.name, [...(head?.dropped ?? [])]);
     }
     let list = kept.get(d.name)!;
-    const owed = pending.get(d.name)!;
     const entry = writes[i]!.history;
-    let bytes = 0;
     if (d.history && entry) {
       const revision = entry.revision;
-      bytes = changeHistoryBytes(d);
-      const replaced = list.filter((k) => k[0] === revision);
-      const newestFirst = [...list.filter((k) => k[0] !== revision), [revision, d.n, bytes, historyKind(entry)] as KeptRevision]
+      const newestFirst = [...list.filter((k) => k[0] !== revision), [revision, d.n, changeHistoryBytes(d), historyKind(entry)] as KeptRevision]
         .sort((a, b) => b[0] - a[0] || b[1] - a[1]);
-      const keep = historyKept(newestFirst.map(([, , b, kind]) => historyCost(b, kind)), budget);
-      list = newestFirst.slice(0, keep).reverse();
-      owed.push(...replaced.map((k) => k[1]), ...newestFirst.slice(keep).map((k) => k[1]));
+      list = newestFirst.slice(0, historyKept(newestFirst.map(([, , b, kind]) => historyCost(b, kind)), budget)).reverse();
     }
     kept.set(d.name, list);
     d.kept = encodeKept(list);
-    d.dropped = [...owed];
-    if (owed.length >= STRIP_BATCH || (owed.length > 0 && owed.length * bytes >= STRIP_BYTES)) {
-      strips.set(i, d.dropped);
-      owed.length = 0;
-    }
   }
-  return (committed) => {
-    const stripping = new Set([...strips.keys()].filter((i) => i < committed).map((i) => docs[i]!.n));
-    return { strip: [...new Set([...strips].filter(([i]) => i < committed).flatMap(([, ns]) => ns))], stripping };
-  };
+  return true;
 }
 
 /**

@@ -91,6 +91,12 @@ const UNAVAILABLE_CODES = new Set([
   13436, // NotPrimaryOrSecondary
 ]);
 
+/**
+ * Socket errors the driver may let through as they are when the server goes away mid-write
+ * (seen: "This socket has been ended by the other party", EPIPE, while FerretDB stopped).
+ */
+const SOCKET_CODES = new Set(['EPIPE', 'ECONNRESET', 'ECONNREFUSED', 'ETIMEDOUT']);
+
 /** Connection-level failures become UNAVAILABLE; the message names no host, URI or value. */
 export function toDomainError(error: unknown): unknown {
   const e = unwrapBulk(error);
@@ -100,6 +106,7 @@ export function toDomainError(error: unknown): unknown {
     e instanceof MongoNetworkError ||
     e instanceof MongoNotConnectedError ||
     e instanceof MongoTopologyClosedError ||
+    (e instanceof Error && SOCKET_CODES.has(String((e as NodeJS.ErrnoException).code))) ||
     (e instanceof MongoServerError && typeof e.code === 'number' && UNAVAILABLE_CODES.has(e.code));
   if (unavailable) {
     return new DomainError('UNAVAILABLE', `the MongoDB store is unavailable (${(e as Error).name}); retry later`);

@@ -44,12 +44,13 @@ export interface ChangeDoc {
    * before the history budget.
    */
   kept?: string | null;
-  /** Group changes: the changes whose history this one pruned (their payload is stripped after the commit). */
+  /** Written by earlier versions, which stripped pruned changes after each commit: the ones this change owed. Ignored. */
   dropped?: number[];
   /**
-   * Set when the payload (data, history, kept) was stripped because a later change of the same
-   * group pruned this one from its history: the record's state here is no longer readable, and
-   * never needed by a reader that is up to date (a later change of the record exists).
+   * Set when the payload (data, history, kept) was stripped because no reader needs it any
+   * more: a later change of the same record superseded it, and it is not in its group's kept
+   * history (mongo-reclaim.ts). The record's state here is no longer readable, and never
+   * needed by a reader that is up to date.
    */
   pruned?: boolean;
   /**
@@ -86,8 +87,6 @@ export interface Head {
   pruned?: boolean;
   /** Groups: the kept history after this change; undefined until loaded. */
   kept?: KeptRevision[];
-  /** Groups: the changes this change pruned (stripped again by the next write, should a strip have failed). */
-  dropped?: number[];
 }
 
 /** One revision the history budget keeps: its number, the change holding it, its stored bytes, its HistoryKind (1 content, 2 renamed away). */
@@ -102,9 +101,10 @@ export const CHECKPOINT_EVERY = 100;
  * FerretDB 1.x (SQLite handler) answers even a look-up by _id by reading the whole table (its
  * query's expression does not match the one its _id index is built on), so the look-ups of a
  * write — "is there a change n + 1?" — must hit a table that stays small however long the
- * history grows. Each number still has exactly one place, and documents are never deleted (a
- * pruned change only loses its payload, see ChangeDoc.pruned), so a number once taken can
- * never be taken again.
+ * history grows. Each number has exactly one place. Documents are never deleted one by one (a
+ * change only loses its payload, see ChangeDoc.pruned); a whole collection is dropped once no
+ * reader can need any of its changes and no writer can still claim a number in it
+ * (mongo-reclaim.ts), so a number once taken is never taken again.
  */
 export const CHANGES_PER_COLLECTION = 128;
 export const changeCollection = (uid: string, n: number) => `${changeCollectionPrefix(uid)}${Math.floor(n / CHANGES_PER_COLLECTION)}`;
@@ -150,6 +150,15 @@ export class ProjectLog {
   closed = false;
 
   /**
+   * When (performance.now()) this state was last known to be the end of the log: a look-up
+   * found no change n + 1, or this instance's insert of change n succeeded (n + 1 cannot have
+   * existed then, since a writer claims it only after it has seen n). A state not confirmed
+   * for a while is brought up to date from the newest checkpoint first, never change by
+   * change: the changes it would read may have been reclaimed (see mongo-reclaim.ts).
+   */
+  confirmedAt = -Infinity;
+
+  /**
    * Applies change n + 1; anything else is ignored (already applied by a concurrent reader,
    * or not next). Returns whether it was applied.
    */
@@ -172,7 +181,6 @@ export class ProjectLog {
       data: doc.deleted || doc.pruned ? null : doc.data,
       pruned: doc.pruned === true,
       kept: doc.kept ? decodeKept(doc.kept) : undefined,
-      dropped: doc.dropped,
     });
     this.n = doc.n;
     return true;
@@ -186,6 +194,11 @@ export class ProjectLog {
 
   head(kind: RecordKind, name: string): Head | undefined {
     return this.heads.get(headKey(kind, name));
+  }
+
+  /** Every head, deleted records' included. */
+  allHeads(): Head[] {
+    return [...this.heads.values()];
   }
 
   /** Live records, of one kind or all, ordered by name. */

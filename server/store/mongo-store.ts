@@ -41,6 +41,7 @@ import { decodeRecord, sameKeys, SCHEMA_VERSION, withExecutionKeys } from './cod
 import { GroupCommit } from './mongo-commit.js';
 import { guard, ignoreDuplicate, ignoreIndexNotFound, unorderedInsertErrors, unwrapBulk } from './mongo-errors.js';
 import { changeCollectionPrefix, type CheckpointDoc, type KeptRevision } from './mongo-log.js';
+import { FRESH_MS, RECLAIM_GRACE_MS, Reclaimer, type ReclaimResult } from './mongo-reclaim.js';
 import { ProjectLogs, type ProjectDoc } from './mongo-sync.js';
 import {
   HISTORY_BUDGET,
@@ -67,6 +68,10 @@ export interface MongoStoreOptions {
   history?: HistoryBudget;
   /** How long a deleted project's change log stays before it is dropped (default DELETED_LOG_GRACE_MS; 0: at once). */
   deletedLogGraceMs?: number;
+  /** How old a change collection's last change must be before it is reclaimed (default RECLAIM_GRACE_MS). */
+  reclaimGraceMs?: number;
+  /** How long a project's state may go unconfirmed and still be advanced change by change (default FRESH_MS; below the reclaim grace). */
+  freshMs?: number;
 }
 
 /**
@@ -151,6 +156,8 @@ export class MongoStore implements Store {
   private readonly logs: ProjectLogs;
   /** The writing side. */
   private readonly commits: GroupCommit;
+  /** Drops or strips what the change logs hold that no reader needs (mongo-reclaim.ts). */
+  private readonly reclaimer: Reclaimer;
   private readonly auditWrites = new Batcher<AuditDoc>(async (docs) => {
     try {
       await this.audit.insertMany(docs, { ordered: false });
@@ -182,14 +189,24 @@ export class MongoStore implements Store {
     this.deletedLogs = this.db.collection('deleted_logs');
     this.grace = opts.deletedLogGraceMs ?? DELETED_LOG_GRACE_MS;
     const collections = { db: this.db, projects: this.projects, checkpoints: this.checkpoints };
-    this.logs = new ProjectLogs(collections);
-    this.commits = new GroupCommit(collections, this.logs, opts.history ?? HISTORY_BUDGET, async (docs) => {
-      try {
-        await this.audit.insertMany(docs as AuditDoc[], { ordered: false });
-      } catch (e) {
-        throw unwrapBulk(e);
-      }
-    });
+    const reclaimGrace = opts.reclaimGraceMs ?? RECLAIM_GRACE_MS;
+    const fresh = opts.freshMs ?? Math.min(FRESH_MS, reclaimGrace / 2);
+    if (!(fresh < reclaimGrace)) throw new RangeError(`freshMs (${fresh}) must be below reclaimGraceMs (${reclaimGrace})`);
+    this.logs = new ProjectLogs(collections, fresh);
+    this.reclaimer = new Reclaimer(collections, this.logs, reclaimGrace);
+    this.commits = new GroupCommit(
+      collections,
+      this.logs,
+      opts.history ?? HISTORY_BUDGET,
+      async (docs) => {
+        try {
+          await this.audit.insertMany(docs as AuditDoc[], { ordered: false });
+        } catch (e) {
+          throw unwrapBulk(e);
+        }
+      },
+      (log) => this.reclaimer.start(log),
+    );
   }
 
   get databaseName(): string {
@@ -215,8 +232,13 @@ export class MongoStore implements Store {
           `the MongoDB store was written by a newer version (schema ${schema.schemaVersion}, this server knows ${SCHEMA_VERSION}); upgrade the server`,
         );
       }
-      // Logs whose grace ended while no instance ran, then every half grace (at most 5 min).
-      const sweep = () => void this.sweepDeletedLogs().catch(() => undefined);
+      // Logs whose grace ended while no instance ran, then every half grace (at most 5 min);
+      // with them, what the logs of the projects held hold for nobody (a log reclaims itself
+      // after each checkpoint, too: this is for projects no longer written).
+      const sweep = () => {
+        void this.sweepDeletedLogs().catch(() => undefined);
+        void this.reclaimLogs().catch(() => undefined);
+      };
       sweep();
       clearInterval(this.sweeps); // init may run again (it is idempotent)
       this.sweeps = setInterval(sweep, Math.min(5 * 60_000, Math.max(1_000, this.grace / 2)));
@@ -250,6 +272,23 @@ export class MongoStore implements Store {
         dropped++;
       }
       return dropped;
+    });
+  }
+
+  /**
+   * One reclaiming pass over the log of every project this instance holds (brought up to
+   * date first); what they did, summed. Safe beside writers and other instances' passes.
+   */
+  async reclaimLogs(now = Date.now()): Promise<ReclaimResult> {
+    return guard(async () => {
+      const sum: ReclaimResult = { dropped: 0, stripped: 0 };
+      for (const log of this.logs.held()) {
+        await this.logs.advance(log);
+        const r = await this.reclaimer.reclaim(log, now);
+        sum.dropped += r.dropped;
+        sum.stripped += r.stripped;
+      }
+      return sum;
     });
   }
 

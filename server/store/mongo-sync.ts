@@ -55,8 +55,8 @@ export function changesOf(db: Db, uid: string, n: number): Collection<ChangeDoc>
 export class ProjectLogs {
   /** State of the projects this instance has read (current incarnation only). */
   private readonly logs = new Map<string, ProjectLog>();
-  /** Last change numbers of projects read only through the change feed. */
-  private readonly tips = new Map<string, { uid: string; n: number }>();
+  /** Last change numbers of projects read only through the change feed (confirmedAt as ProjectLog's). */
+  private readonly tips = new Map<string, { uid: string; n: number; confirmedAt: number }>();
   /** Per project state: look-ups that concurrent callers share (see Coalesced). */
   private readonly sharing = new WeakMap<ProjectLog, { advance: Coalesced<void>; refresh: Coalesced<boolean> }>();
   /** The change feed, shared by concurrent callers. */
@@ -64,7 +64,26 @@ export class ProjectLogs {
   /** Per project: the tail of its queue of commits and loads. */
   private readonly queues = new Map<string, Promise<void>>();
 
-  constructor(private readonly c: LogCollections) {}
+  constructor(
+    private readonly c: LogCollections,
+    /**
+     * How long a state stays usable without being confirmed (ProjectLog.confirmedAt) before it
+     * is brought up to date from the newest checkpoint instead of change by change. Below the
+     * reclaim grace (mongo-reclaim.ts), so a state that is fresh never reaches for a change
+     * in a reclaimed collection.
+     */
+    private readonly freshMs: number,
+  ) {}
+
+  /** Whether a state was confirmed lately enough to be advanced change by change (see freshMs). */
+  fresh(log: ProjectLog): boolean {
+    return performance.now() - log.confirmedAt <= this.freshMs;
+  }
+
+  /** Every state held (reclaiming goes through them). */
+  held(): ProjectLog[] {
+    return [...this.logs.values()];
+  }
 
   /** The state held of a project, as it is (not brought up to date). */
   cached(project: string): ProjectLog | undefined {
@@ -199,16 +218,18 @@ export class ProjectLogs {
   private async restore(p: ProjectDoc): Promise<ProjectLog> {
     const log = new ProjectLog(p._id, p.uid, p.createdAt, 0);
     log.executionKeys = p.executionKeys;
-    await this.jumpToCheckpoint(log, 0);
-    await this.advance(log);
+    await this.advance(log); // never confirmed: starts at the checkpoint
     return log;
   }
 
   /**
    * Moves a state more than `minGap` changes behind the newest checkpoint to that checkpoint,
    * reading only the records that changed in between (their last change, by _id) instead of
-   * every change. Does nothing when the pointer, the checkpoint or a change cannot be read
-   * (a lagging pointer, a deletion racing this): the caller then reads change by change.
+   * every change. Does nothing when the pointer or the checkpoint cannot be read (none yet, a
+   * deletion racing this): the caller then reads change by change — no change was reclaimed
+   * then, since reclaiming needs a checkpoint past it. A listed head that is gone was reclaimed
+   * after a later change of its record superseded it (mongo-reclaim.ts), and one stripped was
+   * pruned: either way that later change comes after the checkpoint, and advancing reaches it.
    */
   private async jumpToCheckpoint(log: ProjectLog, minGap: number): Promise<void> {
     const pointer = await this.c.checkpoints.findOne({ _id: pointerId(log.uid) });
@@ -222,11 +243,10 @@ export class ProjectLogs {
       const docs = await Promise.all(
         heads.map((h) => this.changesOf(log.uid, h.n).findOne({ _id: changeId(log.uid, h.n) }, { projection: { data: 1, pruned: 1 } })),
       );
-      if (docs.some((d) => !d)) return;
-      // A pruned head has a later change of its record after the checkpoint: advancing reaches it.
       heads.forEach((h, k) => {
-        h.pruned = docs[k]!.pruned === true;
-        h.data = h.pruned ? null : docs[k]!.data;
+        const d = docs[k];
+        h.pruned = !d || d.pruned === true;
+        h.data = h.pruned ? null : d!.data;
       });
     }
     log.jump(checkpoint.n, newer);
@@ -258,7 +278,9 @@ export class ProjectLogs {
   }
 
   private async advanceNow(log: ProjectLog): Promise<void> {
-    await this.probe(
+    // Not known to be near the end lately: the changes after it may have been reclaimed.
+    if (!this.fresh(log)) await this.jumpToCheckpoint(log, 0);
+    const confirmed = await this.probe(
       log.uid,
       () => log.n,
       undefined,
@@ -269,6 +291,7 @@ export class ProjectLogs {
       // is well ahead, so catching up costs the records that changed, not every change.
       () => this.jumpToCheckpoint(log, LOOKUP_BATCH),
     );
+    log.confirmedAt = Math.max(log.confirmedAt, confirmed);
   }
 
   /**
@@ -283,13 +306,14 @@ export class ProjectLogs {
       return log.n;
     }
     let tip = this.tips.get(project);
-    if (tip?.uid !== uid) {
+    if (tip?.uid !== uid || performance.now() - tip.confirmedAt > this.freshMs) {
+      // New, or not confirmed lately (see advanceNow): from the newest checkpoint.
       const pointer = await this.c.checkpoints.findOne({ _id: pointerId(uid) });
-      tip = { uid, n: pointer?.n ?? 0 };
+      tip = { uid, n: Math.max(tip?.uid === uid ? tip.n : 0, pointer?.n ?? 0), confirmedAt: -Infinity };
       this.tips.set(project, tip);
     }
     const t = tip;
-    await this.probe(
+    t.confirmedAt = await this.probe(
       uid,
       () => t.n,
       { _id: 1 },
@@ -297,7 +321,7 @@ export class ProjectLogs {
         t.n = Math.max(t.n, from - 1 + found.length);
       },
       async () => {
-        // Far behind: every change up to a checkpoint exists, so skip to the newest one.
+        // Far behind: skip to the newest checkpoint (numbers only: the changes before it are taken).
         const pointer = await this.c.checkpoints.findOne({ _id: pointerId(uid) });
         t.n = Math.max(t.n, pointer?.n ?? 0);
       },
@@ -309,7 +333,8 @@ export class ProjectLogs {
    * Looks up the changes after `last()` by _id, in batches that double (1, 2, 4, … LOOKUP_BATCH)
    * while every change of a batch exists, handing `found` the run of changes that follow
    * without a gap (and the number of the first one looked up), and calling `farBehind` after each full batch of the largest size. Numbers
-   * have no gaps, so the first missing one is the end of the log.
+   * have no gaps, so the first missing one is the end of the log. Returns when the look-up
+   * that found the end was sent (performance.now()): the state was the end of the log then.
    */
   private async probe(
     uid: string,
@@ -317,15 +342,16 @@ export class ProjectLogs {
     projection: Record<string, 1> | undefined,
     found: (docs: ChangeDoc[], from: number) => void,
     farBehind: () => Promise<void>,
-  ): Promise<void> {
+  ): Promise<number> {
     for (let batch = 1; ; batch = Math.min(batch * 2, LOOKUP_BATCH)) {
       const from = last() + 1;
+      const sent = performance.now();
       const docs = await Promise.all(
         Array.from({ length: batch }, (_, i) => this.changesOf(uid, from + i).findOne({ _id: changeId(uid, from + i) }, projection && { projection })),
       );
       const end = docs.indexOf(null);
       found((end < 0 ? docs : docs.slice(0, end)) as ChangeDoc[], from);
-      if (end >= 0) return;
+      if (end >= 0) return sent;
       if (batch === LOOKUP_BATCH) await farBehind();
     }
   }

@@ -3,16 +3,17 @@
  * behaviour only this store has: a down server is UNAVAILABLE and recovers on its own.
  */
 import { MongoClient } from 'mongodb';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { DomainError } from '../../server/domain/errors.js';
 import { DELETED_LOG_GRACE_MS, MongoStore } from '../../server/store/mongo-store.js';
+import { RECLAIM_GRACE_MS } from '../../server/store/mongo-reclaim.js';
 import type { Store } from '../../server/store/store.js';
 import { group, workload } from '../helpers/fixtures.js';
 import { encodeHistory, encodeRecord, SCHEMA_VERSION } from '../../server/store/codec.js';
 import { describeWithMongo, startMongo, uniqueDbName, type MongoServer } from '../helpers/mongodb.js';
 import { startWireCounter } from '../helpers/mongo-wire.js';
 import { changeCollection, closingChange } from '../../server/store/mongo-log.js';
-import { STRIP_BATCH } from '../../server/store/mongo-commit.js';
 import { storeContract } from './store-contract.js';
 
 describeWithMongo('MongoDB store', () => {
@@ -125,57 +126,97 @@ describeWithMongo('MongoDB store', () => {
     }
   });
 
-  it('pruned revisions lose their payload in the log; replicas behind, and new ones from a checkpoint, read through them', async () => {
+  it('pruned revisions keep their payload until their change collection is reclaimed: dropped, or stripped while it holds a change still needed', async () => {
     const dbName = uniqueDbName();
     const history = { bytes: 1 << 30, revisions: 3 };
-    const writer = new MongoStore(server.uri, { dbName, history });
-    const behind = new MongoStore(server.uri, { dbName, history });
+    // freshMs 50: a replica idle for longer is brought up to date from the newest checkpoint.
+    const writer = new MongoStore(server.uri, { dbName, history, freshMs: 50 });
+    const behind = new MongoStore(server.uri, { dbName, history, freshMs: 50 });
+    const stale = new MongoStore(server.uri, { dbName, history, freshMs: 50 });
     const raw = new MongoClient(server.uri);
-    const opened = [writer, behind];
+    const opened = [writer, behind, stale];
+    // Every collection counts as old enough: the grace is what the test stands in for.
+    const later = () => Date.now() + 2 * RECLAIM_GRACE_MS;
     try {
-      await writer.init();
-      await behind.init();
+      for (const s of opened) await s.init();
       await writer.createProject({ name: 'p', createdAt: 1 });
       await writer.createRecord('workload', workload('w'));
       const entry = (g: ReturnType<typeof group>) => ({ project: 'p', name: 'g', revision: g.revision, time: 1, actor: 't', action: 'Set', changedKeys: ['A'], group: g });
-      const g1 = group('g', { variables: { A: '1' } });
-      await writer.createRecord('group', g1, entry(g1));
-      expect((await behind.getRecord('group', 'p', 'g'))!.revision).toBe(1);
-      // 150 revisions: past the checkpoint at change 100, every one but the newest 3 pruned.
-      for (let r = 2; r <= 150; r++) {
-        const g = group('g', { revision: r, variables: { A: String(r).padEnd(500, 'x') } });
-        await writer.updateRecord('group', g, entry(g));
-      }
+      const value = (r: number) => String(r).padEnd(500, 'x');
+      const write = async (s: MongoStore, r: number) => {
+        const g = group('g', { revision: r, variables: { A: value(r) } });
+        await (r === 1 ? s.createRecord('group', g, entry(g)) : s.updateRecord('group', g, entry(g)));
+      };
+      // Changes 1 (w) and 2…301 (g, revisions 1…300): collections 0 (0–127), 1 (128–255) and 2.
+      // Two replicas read at revision 130 (change 131, in collection 1), then idle.
+      for (let r = 1; r <= 130; r++) await write(writer, r);
+      expect((await behind.getRecord('group', 'p', 'g'))!.revision).toBe(130);
+      expect((await stale.getRecord('group', 'p', 'g'))!.revision).toBe(130);
+      for (let r = 131; r <= 300; r++) await write(writer, r);
       const db = raw.db(dbName);
       const { uid } = (await db.collection<{ _id: string; uid: string }>('projects').findOne({ _id: 'p' }))!;
-      const docs = (
-        await Promise.all([0, 1].map((c) => db.collection<{ name: string; data: string | null; history: string | null; pruned?: boolean }>(changeCollection(uid, c * 128)).find({ name: 'g' }).toArray()))
-      ).flat();
-      expect(docs).toHaveLength(150);
-      // 147 pruned, stripped in batches of STRIP_BATCH: the last few wait for the next batch.
-      const waiting = 147 % STRIP_BATCH;
-      expect(docs.filter((d) => d.history !== null)).toHaveLength(3 + waiting);
-      expect(docs.filter((d) => d.pruned && d.data === null && d.history === null)).toHaveLength(147 - waiting);
+      type Doc = { n: number; name: string; data: string | null; history: string | null; pruned?: boolean };
+      const collections = async () => (await db.listCollections({}, { nameOnly: true }).toArray()).map((c) => c.name).filter((n) => n.startsWith(`changes_${uid}_`)).sort();
+      const docsOf = (g: number) => db.collection<Doc>(changeCollection(uid, g * 128)).find({}).sort({ n: 1 }).toArray();
+      // Committing pruned 297 revisions and stripped none of them.
+      expect((await Promise.all([0, 1, 2].map(docsOf))).flat().filter((d) => d.pruned)).toEqual([]);
 
-      // A replica that last read at revision 1 applies pruned changes on its way: it never answers from them.
-      expect((await behind.getRecord('group', 'p', 'g'))!.variables.A).toBe('150'.padEnd(500, 'x'));
-      expect((await behind.listGroupHistory('p', 'g')).map((h) => h.revision)).toEqual([148, 149, 150]);
-      // A new instance starts at the checkpoint, whose head of g is a pruned change.
+      // Too young: nothing happens.
+      expect(await writer.reclaimLogs()).toEqual({ dropped: 0, stripped: 0 });
+      // Old enough, and at or before the checkpoint at 300: collection 1 held only pruned
+      // revisions, so it goes; collection 0 holds w's head (change 1), so its pruned revisions
+      // are stripped instead; collection 2 (up to 301) is not full.
+      expect(await writer.reclaimLogs(later())).toEqual({ dropped: 1, stripped: 126 });
+      expect(await collections()).toEqual([changeCollection(uid, 0), changeCollection(uid, 256)].sort());
+      const c0 = await docsOf(0);
+      expect(c0.map((d) => [d.name, Boolean(d.pruned), d.data === null])).toEqual([['w', false, false], ...Array.from({ length: 126 }, () => ['g', true, true])]);
+      // A second pass finds nothing more to do.
+      expect(await writer.reclaimLogs(later())).toEqual({ dropped: 0, stripped: 0 });
+
+      // A replica that last read at revision 130, idle since: it does not read on change by
+      // change (change 132 is gone with collection 1: it would take that for the end of the
+      // log) but starts again at the checkpoint.
+      await sleep(100);
+      expect((await behind.getRecord('group', 'p', 'g'))!.variables.A).toBe(value(300));
+      expect((await behind.listGroupHistory('p', 'g')).map((h) => h.revision)).toEqual([298, 299, 300]);
+      // A writer in the same position commits after the newest change, not as change 132 into
+      // the dropped collection (its insert would create the collection again, and succeed): a
+      // creation, which its old state would not refuse, as well as an update.
+      await stale.createRecord('workload', workload('x'));
+      await write(stale, 301);
+      expect(await collections()).toEqual([changeCollection(uid, 0), changeCollection(uid, 256)].sort());
+      expect((await writer.getRecord('group', 'p', 'g'))!.revision).toBe(301);
+      expect((await writer.getRecord('workload', 'p', 'x'))!.revision).toBe(1);
+      // A new instance starts at the checkpoint, and reads and writes on.
       const fresh = new MongoStore(server.uri, { dbName, history });
       opened.push(fresh);
       await fresh.init();
       expect(await fresh.loadProject('p')).toEqual(await writer.loadProject('p'));
       expect(await fresh.getGroupRevision('p', 'g', 100)).toBeNull();
-      expect((await fresh.getGroupRevision('p', 'g', 149))!.group!.variables.A).toBe('149'.padEnd(500, 'x'));
-      // It writes on from there, still within the budget.
-      const g151 = group('g', { revision: 151, variables: { A: '151' } });
-      await fresh.updateRecord('group', g151, entry(g151));
-      expect((await writer.listGroupHistory('p', 'g')).map((h) => h.revision)).toEqual([149, 150, 151]);
+      expect((await fresh.getRecord('workload', 'p', 'x'))!.revision).toBe(1);
+      expect((await fresh.getGroupRevision('p', 'g', 300))!.group!.variables.A).toBe(value(300));
+      await write(fresh, 302);
+      expect((await writer.listGroupHistory('p', 'g')).map((h) => h.revision)).toEqual([300, 301, 302]);
+
+      // Once w moves on (its head now change 305, in collection 2, as x's, 302) and a checkpoint
+      // (400) no longer lists its first change, collection 0 needs nothing and goes too (a pass
+      // that a commit starts may be the one that sees it), and collection 2 is stripped but
+      // those two heads.
+      await writer.updateRecord('workload', { ...workload('w'), revision: 2 });
+      for (let r = 303; r <= 400; r++) await write(writer, r);
+      await writer.reclaimLogs(later());
+      expect(await collections()).toEqual([changeCollection(uid, 256), changeCollection(uid, 384)].sort());
+      expect((await docsOf(2)).filter((d) => !d.pruned).map((d) => [d.n, d.name])).toEqual([[302, 'x'], [305, 'w']]);
+      const last = new MongoStore(server.uri, { dbName, history });
+      opened.push(last);
+      await last.init();
+      expect(await last.loadProject('p')).toEqual(await writer.loadProject('p'));
+      expect((await last.getRecord('workload', 'p', 'w'))!.revision).toBe(2);
     } finally {
       await writer.dropDatabase();
       await Promise.all([...opened.map((s) => s.close()), raw.close()]);
     }
-  });
+  }, 120_000);
 
   it('a new instance loads a project from its newest checkpoint; a lagging or broken pointer only costs time', async () => {
     const dbName = uniqueDbName();
