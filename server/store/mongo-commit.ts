@@ -24,6 +24,7 @@ import {
   type Head,
   type KeptRevision,
 } from './mongo-log.js';
+import type { Owed, Reclaimer } from './mongo-reclaim.js';
 import { ProjectLogs, STALE_RETRIES, stillChanging, type LogCollections } from './mongo-sync.js';
 import { checkImport, historyCost, historyKept, historyKind, storedBytes, type HistoryBudget, type RecordKind, type RecordTypes } from './store.js';
 
@@ -72,8 +73,10 @@ export class GroupCommit {
     private readonly budget: HistoryBudget,
     /** Inserts audit records (all or nothing, as far as the caller knows). */
     private readonly recordAudit: (docs: Document[]) => Promise<void>,
-    /** Called after a commit wrote a checkpoint: starts reclaiming the log behind it (Reclaimer.start). */
-    private readonly reclaim: (log: ProjectLog) => void = () => undefined,
+    /** Reclaims the log behind a checkpoint that a commit wrote (mongo-reclaim.ts). */
+    private readonly reclaimer?: Reclaimer,
+    /** What commits pruned and still store, stripped past its bound (mongo-reclaim.ts). */
+    private readonly owed?: Owed,
   ) {}
 
   /**
@@ -189,7 +192,8 @@ export class GroupCommit {
         const groups = [...new Set(writes.filter((w) => w.kind === 'group').map((w) => w.name))];
         await Promise.all(groups.map((g) => this.logs.keptOf(l, g)));
         const docs = writes.map((w, i) => changeDoc(l, l.n + 1 + i, w.kind, project, w.name, w.record ? w.record.revision : w.expected, w.record, w.history));
-        if (!budgetGroup(l, docs, writes, this.budget)) {
+        const pruned = budgetGroup(l, docs, writes, this.budget);
+        if (!pruned) {
           // A head without its kept history (pruned: this state is behind; or replaced meanwhile).
           if (++stale > STALE_RETRIES) throw stillChanging(project);
           await this.logs.advance(l);
@@ -207,8 +211,10 @@ export class GroupCommit {
         if (inserted === docs.length && !error) log.confirmedAt = Math.max(log.confirmedAt, sent);
         // What the committed changes pruned keeps its payload until its change collection is
         // reclaimed, after a checkpoint (mongo-reclaim.ts): no per-change strip on this path.
-        if (inserted && (await this.checkpointAfter(log, before).catch(() => false))) this.reclaim(log);
+        if (inserted && (await this.checkpointAfter(log, before).catch(() => false))) this.reclaimer?.start(log);
         writes.slice(0, inserted).forEach((w, i) => w.resolve(1 + docs[i]!.n));
+        // Not owed when the strip fails: kept in the list, the next commit that adds to it tries again.
+        await this.owed?.add(log.uid, pruned.slice(0, inserted).flat()).catch(() => undefined);
         writes = writes.slice(inserted);
         if (error) throw error;
         if (writes.length) {
@@ -378,16 +384,23 @@ function changeDoc(
 /**
  * Sets each group change's kept history: the budget applied to the group's kept history before
  * it plus its own entry. The revisions it leaves out are pruned: no longer listed by anyone,
- * their payload reclaimed later with their change collection (mongo-reclaim.ts). False when a
- * group's head has no kept history known (this state is behind: advance and plan again).
+ * their payload reclaimed later with their change collection (mongo-reclaim.ts). Returns, per
+ * doc, what it pruned (change number, stored bytes); null when a group's head has no kept
+ * history known (this state is behind: advance and plan again).
  */
-function budgetGroup(log: ProjectLog, docs: ChangeDoc[], writes: readonly { history: GroupHistoryEntry | undefined }[], budget: HistoryBudget): boolean {
+function budgetGroup(
+  log: ProjectLog,
+  docs: ChangeDoc[],
+  writes: readonly { history: GroupHistoryEntry | undefined }[],
+  budget: HistoryBudget,
+): [n: number, bytes: number][][] | null {
   const kept = new Map<string, KeptRevision[]>();
+  const pruned = docs.map((): [number, number][] => []);
   for (const [i, d] of docs.entries()) {
     if (d.kind !== 'group') continue;
     if (!kept.has(d.name)) {
       const head = log.head('group', d.name);
-      if (head && (head.pruned || !head.kept)) return false;
+      if (head && (head.pruned || !head.kept)) return null;
       kept.set(d.name, head?.kept ?? []);
     }
     let list = kept.get(d.name)!;
@@ -396,12 +409,14 @@ function budgetGroup(log: ProjectLog, docs: ChangeDoc[], writes: readonly { hist
       const revision = entry.revision;
       const newestFirst = [...list.filter((k) => k[0] !== revision), [revision, d.n, changeHistoryBytes(d), historyKind(entry)] as KeptRevision]
         .sort((a, b) => b[0] - a[0] || b[1] - a[1]);
-      list = newestFirst.slice(0, historyKept(newestFirst.map(([, , b, kind]) => historyCost(b, kind)), budget)).reverse();
+      const keep = historyKept(newestFirst.map(([, , b, kind]) => historyCost(b, kind)), budget);
+      for (const [, n, bytes] of [...list.filter((k) => k[0] === revision), ...newestFirst.slice(keep)]) pruned[i]!.push([n, bytes]);
+      list = newestFirst.slice(0, keep).reverse();
     }
     kept.set(d.name, list);
     d.kept = encodeKept(list);
   }
-  return true;
+  return pruned;
 }
 
 /**

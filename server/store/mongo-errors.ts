@@ -59,6 +59,12 @@ export function writeErrorsOf(e: MongoBulkWriteError): { index: number; code: nu
   return (Array.isArray(w) ? w : w ? [w] : []) as { index: number; code: number }[];
 }
 
+/** Whether a bulk write failed only because some of its documents were there already. */
+export function onlyDuplicates(e: unknown): boolean {
+  const errors = e instanceof MongoBulkWriteError ? writeErrorsOf(e) : [];
+  return errors.length > 0 && errors.every((w) => w.code === DUPLICATE_KEY);
+}
+
 /**
  * For an ordered bulk insert that failed: how many documents went in before the first refused
  * one, and whether that one was refused as a duplicate. Null for a failure that is not about

@@ -54,6 +54,12 @@ export interface ChangeDoc {
    */
   pruned?: boolean;
   /**
+   * Written in place of the change when its collection was reclaimed (mongo-reclaim.ts): its
+   * tombstone (`pruned`, its kind and name kept), or, with an empty name, a filler for a
+   * number whose change was lost, which readers skip.
+   */
+  reclaimed?: true;
+  /**
    * The log's last change: DeleteProject closed it (see closingChange). Nothing commits after
    * it, because a writer claims n + 1 only after it has seen change n.
    */
@@ -167,6 +173,10 @@ export class ProjectLog {
     if (doc.closes) {
       this.closed = true;
       this.n = doc.n;
+      return true;
+    }
+    if (doc.reclaimed && doc.name === '') {
+      this.n = doc.n; // a filler (see ChangeDoc.reclaimed): no record has an empty name
       return true;
     }
     const key = headKey(doc.kind, doc.name);

@@ -1,69 +1,76 @@
 /**
  * Reclaiming a project's change log: the payload of changes that no reader needs any more —
- * superseded by a later change of their record and not in their group's kept history — goes
- * with its whole change collection, dropped, instead of by an update of each document. On
- * FerretDB 1.x an update by _id reads the whole collection (mongo-log.ts,
- * CHANGES_PER_COLLECTION) and cost more FerretDB time than the rest of a write together
- * (docs/performance.md, "MongoDB writes"); a drop costs one command per 128 changes.
+ * superseded by a later change of their record and not in their group's kept history — is
+ * removed collection by collection, not document by document. On FerretDB 1.x every update or
+ * delete by _id reads the whole collection (mongo-log.ts, CHANGES_PER_COLLECTION): stripping
+ * each pruned change at commit, as earlier versions did, cost more FerretDB time than the rest
+ * of a write together (docs/performance.md, "MongoDB writes").
  *
- * A collection is dropped only when all of these hold, which is what makes it safe without
- * transactions (docs/storage.md, "Reclaiming the log"):
- * - every number in it is taken and at or before the newest checkpoint the pass read, so a
- *   new instance, which starts at a checkpoint at least as new, never reads it;
- * - none of its changes is a head of the reclaiming state or listed by that checkpoint, or in
- *   the kept history of a group: changes leave those and never come back;
- * - its last change is older than the grace: every state that is fresh (confirmed within
- *   FRESH_MS, mongo-sync.ts) is past it, and a state that is not is brought up to date from
- *   the newest checkpoint, never change by change — so no reader reaches for a change in it,
- *   and no writer claims a number in it (the insert would create the collection again).
- * A collection that holds a change still needed is kept, and its other changes are stripped
- * instead (their payload set to null and `pruned` set, as earlier versions did after each
- * commit); the ones still needed are followed in memory and stripped, or the collection
- * dropped, once they are not.
+ * A change collection is reclaimed once every number in it is taken, at or before the newest
+ * checkpoint (which new instances start from), and its last change is older than the grace.
+ * Reclaiming reads the collection once, removes the changes no reader needs (the whole
+ * collection is dropped when it holds none that is needed) and inserts in their place their
+ * tombstones: the same change stripped of its payload and marked `pruned`, exactly what a
+ * strip leaves, so earlier versions and readers catching up read them as they read a strip.
+ * A number is never free for long: only between the removal and the insert of its tombstone.
+ * Needed are: every head of the reclaiming state (deleted records' too), every change in a
+ * group's kept history, every head the checkpoint lists. Changes leave that set and never
+ * come back, so a state that is up to date decides for every state behind it.
+ *
+ * The grace covers the gap between removal and tombstone: every state that is fresh (confirmed
+ * within FRESH_MS, mongo-sync.ts) is past the collection, and a state that is not is brought
+ * up to date from the newest checkpoint, not change by change — so no reader meets the gap,
+ * and no writer claims a number in it. Until a collection is reclaimed its pruned changes keep
+ * their payload; GroupCommit bounds those bytes (OWED_BYTES) by stripping, as before, past it.
+ * Docs: docs/storage.md, "Reclaiming the log".
  */
 import type { Collection } from 'mongodb';
+import { onlyDuplicates } from './mongo-errors.js';
 import { changeId, checkpointId, pointerId, CHANGES_PER_COLLECTION, type ChangeDoc, type CheckpointDoc, type ProjectLog } from './mongo-log.js';
 import type { LogCollections, ProjectLogs } from './mongo-sync.js';
+import { LIMITS } from '../domain/limits.js';
+import { SCHEMA_VERSION } from './codec.js';
 
 /** How old a collection's last change must be before the collection is reclaimed. */
-export const RECLAIM_GRACE_MS = 5 * 60_000;
+export const RECLAIM_GRACE_MS = 30_000;
 /**
  * How long a state may go unconfirmed and still be advanced change by change (ProjectLogs).
- * The margin to the grace covers clocks that disagree between instances and a process paused
- * between its check and its read or insert.
+ * Servers confirm the states they hold at every poll of the change feed (250 ms). The margin
+ * to the grace covers clocks that disagree between instances and a process paused between its
+ * check and its read or insert.
  */
-export const FRESH_MS = 30_000;
-
-/**
- * Statements per strip command. FerretDB v1.24.2 did not answer one update command of 126
- * statements within 15 s (32: 50 ms, 64: 65 ms).
- */
-const STRIP_CHUNK = 32;
+export const FRESH_MS = 5_000;
 
 /** The pointer as reclaiming extends it: collections before `swept` have been reclaimed. */
 type PointerDoc = CheckpointDoc & { swept?: number };
 
-/** What one pass did: collections dropped, changes stripped. */
+/** What a change's tombstone keeps of it (all but the payload). */
+type Bare = Pick<ChangeDoc, '_id' | 'uid' | 'project' | 'n' | 'kind' | 'name' | 'revision' | 'deleted' | 'pruned' | 'reclaimed'>;
+const BARE = { _id: 1, uid: 1, project: 1, n: 1, kind: 1, name: 1, revision: 1, deleted: 1, pruned: 1, reclaimed: 1 } as const;
+
+/** What one pass did: collections reclaimed whole (dropped), changes reclaimed in all. */
 export interface ReclaimResult {
-  dropped: number;
-  stripped: number;
+  collections: number;
+  changes: number;
 }
 
 export class Reclaimer {
   /** Per log (uid), the pass under way: one at a time per log in this instance. */
   private readonly running = new Map<string, Promise<unknown>>();
   /**
-   * Per log, the collections kept because they held changes still needed, with those changes'
-   * numbers as of the last pass. A new instance finds them again with one query each.
+   * Per log, the collections reclaimed while they held changes still needed, with those
+   * changes' numbers as of the last pass. A new instance finds them again with one query each.
    */
   private readonly pinned = new Map<string, Map<number, Set<number>>>();
-  /** Per log, the time of the last change of the first collection a pass found too young (it never changes). */
+  /** Per log, the first collection a pass found too young, and the time of its last change (it never changes). */
   private readonly young = new Map<string, { g: number; time: number }>();
 
   constructor(
     private readonly c: LogCollections,
     private readonly logs: ProjectLogs,
     private readonly graceMs: number,
+    /** Told which numbers a pass reclaimed (GroupCommit no longer owes their strip). */
+    private readonly reclaimed: (uid: string, first: number, last: number) => void = () => undefined,
   ) {}
 
   /** Starts a pass over the log unless one runs; its failure only leaves work to the next. */
@@ -83,51 +90,41 @@ export class Reclaimer {
   }
 
   private async pass(log: ProjectLog, now: number): Promise<ReclaimResult> {
-    const done: ReclaimResult = { dropped: 0, stripped: 0 };
+    const done: ReclaimResult = { collections: 0, changes: 0 };
     if (log.closed) return done; // a deleted project's log is dropped whole, after its own grace
     const pointer = (await this.c.checkpoints.findOne({ _id: pointerId(log.uid) })) as PointerDoc | null;
     if (!pointer) return done;
     const checkpoint = await this.c.checkpoints.findOne({ _id: checkpointId(log.uid, pointer.n) });
     const needed = checkpoint && (await this.needed(log, checkpoint));
+    const swept = pointer.swept ?? 0;
     // Behind what an earlier pass reclaimed (another instance's): what it kept is unknown here.
-    if (!needed || (pointer.swept ?? 0) * CHANGES_PER_COLLECTION > needed.n + 1) return done;
-    const pinned = await this.pinnedOf(log.uid, pointer.swept ?? 0, needed.numbers, done);
-    // Collections kept earlier: strip what is no longer needed, drop those that need nothing.
+    if (!needed || swept * CHANGES_PER_COLLECTION > needed.n + 1) return done;
+    const pinned = await this.pinnedOf(log, swept, needed.numbers, done);
+    // Collections reclaimed earlier around changes then needed: reclaim those no longer needed.
     for (const [g, was] of pinned) {
-      const still = new Set([...was].filter((n) => needed.numbers.has(n)));
-      if (still.size === was.size) continue;
-      if (still.size === 0) {
-        await this.collection(log.uid, g).drop();
-        pinned.delete(g);
-        done.dropped++;
-      } else {
-        done.stripped += await this.strip(log.uid, g, [...was].filter((n) => !still.has(n)));
-        pinned.set(g, still);
-      }
+      const gone = [...was].filter((n) => !needed.numbers.has(n));
+      if (!gone.length) continue;
+      await this.reclaimIn(log, g, needed.numbers, done);
+      const still = [...was].filter((n) => needed.numbers.has(n));
+      if (still.length) pinned.set(g, new Set(still));
+      else pinned.delete(g);
     }
     const bound = Math.min(pointer.n, needed.n);
-    for (let g = pointer.swept ?? 0; (g + 1) * CHANGES_PER_COLLECTION - 1 <= bound; g++) {
-      const first = g * CHANGES_PER_COLLECTION;
-      const last = first + CHANGES_PER_COLLECTION - 1;
+    for (let g = swept; (g + 1) * CHANGES_PER_COLLECTION - 1 <= bound; g++) {
+      const last = (g + 1) * CHANGES_PER_COLLECTION - 1;
       const known = this.young.get(log.uid);
       if (known?.g === g && known.time > now - this.graceMs) break; // no look-up until it is old enough
-      const end = await this.collection(log.uid, g).findOne({ _id: changeId(log.uid, last) }, { projection: { time: 1 } });
-      if (end && end.time > now - this.graceMs) {
+      const end = await this.collection(log.uid, g).findOne({ _id: changeId(log.uid, last) }, { projection: { time: 1, reclaimed: 1 } });
+      if (end && !end.reclaimed && end.time > now - this.graceMs) {
         if (this.young.size >= 10_000 && !this.young.has(log.uid)) this.young.clear(); // bounded, as pinned
         this.young.set(log.uid, { g, time: end.time });
         break;
       }
-      // Without its last change the collection was reclaimed already (by another instance).
-      if (end) {
-        const keep = new Set([...needed.numbers].filter((n) => n >= first && n <= last));
-        if (keep.size === 0) {
-          await this.collection(log.uid, g).drop();
-          done.dropped++;
-        } else {
-          const unneeded = await this.unstripped(log.uid, g, keep);
-          done.stripped += await this.strip(log.uid, g, unneeded);
-          pinned.set(g, keep);
-        }
+      // Its last change a tombstone: reclaimed already, by another instance whose pass did not
+      // get as far as the pointer.
+      if (!end?.reclaimed) {
+        const keep = await this.reclaimIn(log, g, needed.numbers, done);
+        if (keep.size) pinned.set(g, keep);
       }
       await this.c.checkpoints.updateOne({ _id: pointerId(log.uid) }, { $max: { swept: g + 1 } });
     }
@@ -135,9 +132,40 @@ export class Reclaimer {
   }
 
   /**
-   * The numbers of the changes a reader may still need — every head (deleted records' too),
-   * every change in a group's kept history, every head the checkpoint lists — and the state's
-   * n they hold for. Null while the state is mid-way (a head pruned: it must advance first).
+   * Reclaims what collection g holds that is not needed: drops the collection when it holds
+   * nothing needed, else deletes those changes (one command), then inserts their tombstones.
+   * Returns the numbers in g still needed.
+   */
+  private async reclaimIn(log: ProjectLog, g: number, needed: ReadonlySet<number>, done: ReclaimResult): Promise<Set<number>> {
+    const coll = this.collection(log.uid, g);
+    const first = g * CHANGES_PER_COLLECTION;
+    const keep = new Set([...needed].filter((n) => n >= first && n < first + CHANGES_PER_COLLECTION));
+    const docs = await coll.find({}, { projection: BARE }).toArray();
+    const gone = docs.filter((d) => !d.reclaimed && !keep.has(d.n));
+    // Numbers left without their tombstone by a pass interrupted between removal and insert
+    // (every number here is taken): filled, so that the log has no gap.
+    const present = new Set(docs.map((d) => d.n));
+    const missing = Array.from({ length: CHANGES_PER_COLLECTION }, (_, i) => first + i).filter((n) => n > 0 && !present.has(n)); // numbers start at 1
+    if (!gone.length && !missing.length) return keep;
+    let rewrite: Bare[] = gone;
+    if (keep.size === 0) {
+      // Nothing needed: the whole collection goes, earlier tombstones rewritten from what they kept.
+      await coll.drop();
+      rewrite = docs;
+      done.collections++;
+    } else if (gone.length) {
+      await coll.deleteMany({ _id: { $in: gone.map((d) => d._id) } });
+    }
+    const again = (d: Bare) => (d.reclaimed && d.name === '' ? filler(log, d.n) : tombstone(d));
+    await insertTombstones(coll, [...rewrite.map(again), ...missing.map((n) => filler(log, n))]);
+    done.changes += gone.length;
+    this.reclaimed(log.uid, first, first + CHANGES_PER_COLLECTION - 1);
+    return keep;
+  }
+
+  /**
+   * The numbers of the changes a reader may still need, and the state's n they hold for. Null
+   * while the state is mid-way (a head pruned: it must advance first).
    */
   private async needed(log: ProjectLog, checkpoint: CheckpointDoc): Promise<{ numbers: Set<number>; n: number } | null> {
     const groups = log.allHeads().filter((h) => h.kind === 'group');
@@ -156,50 +184,143 @@ export class Reclaimer {
   }
 
   /**
-   * The collections before `swept` kept for changes still needed, as this instance knows
-   * them; on its first pass over the log, found again (one query per collection; a dropped
-   * one answers nothing) and their unneeded changes stripped.
+   * The collections before `swept` reclaimed around changes still needed, as this instance
+   * knows them; on its first pass over the log, found again (one query per collection), and
+   * what they hold that is no longer needed reclaimed.
    */
-  private async pinnedOf(uid: string, swept: number, needed: ReadonlySet<number>, done: ReclaimResult): Promise<Map<number, Set<number>>> {
-    let pinned = this.pinned.get(uid);
+  private async pinnedOf(log: ProjectLog, swept: number, needed: ReadonlySet<number>, done: ReclaimResult): Promise<Map<number, Set<number>>> {
+    let pinned = this.pinned.get(log.uid);
     if (pinned) return pinned;
     pinned = new Map();
     for (let g = 0; g < swept; g++) {
-      const docs = await this.collection(uid, g).find({ pruned: { $ne: true } }, { projection: { n: 1 } }).toArray();
-      if (!docs.length) continue;
-      const keep = new Set(docs.map((d) => d.n).filter((n) => needed.has(n)));
-      done.stripped += await this.strip(uid, g, docs.map((d) => d.n).filter((n) => !keep.has(n)));
+      const keep = await this.reclaimIn(log, g, needed, done);
       if (keep.size) pinned.set(g, keep);
     }
     if (this.pinned.size >= 10_000) this.pinned.clear(); // bounded: deleted projects leave theirs
-    this.pinned.set(uid, pinned);
+    this.pinned.set(log.uid, pinned);
     return pinned;
-  }
-
-  /** The changes of collection g not stripped yet and not in `keep`. */
-  private async unstripped(uid: string, g: number, keep: ReadonlySet<number>): Promise<number[]> {
-    const docs = await this.collection(uid, g).find({ pruned: { $ne: true } }, { projection: { n: 1 } }).toArray();
-    return docs.map((d) => d.n).filter((n) => !keep.has(n));
-  }
-
-  /**
-   * Strips changes of collection g (idempotent: an unconditional $set by _id), STRIP_CHUNK
-   * statements per command. Returns how many.
-   */
-  private async strip(uid: string, g: number, ns: readonly number[]): Promise<number> {
-    const $set = { data: null, history: null, kept: null, pruned: true };
-    for (let i = 0; i < ns.length; i += STRIP_CHUNK) {
-      await this.collection(uid, g).bulkWrite(
-        ns.slice(i, i + STRIP_CHUNK).map((n) => ({ updateOne: { filter: { _id: changeId(uid, n) }, update: { $set } } })),
-        { ordered: false },
-      );
-    }
-    return ns.length;
   }
 
   private collection(uid: string, g: number): Collection<ChangeDoc> {
     return this.logs.changesOf(uid, g * CHANGES_PER_COLLECTION);
   }
+}
+
+/**
+ * The most bytes of pruned history, per project and store instance, that wait for their
+ * collection's reclaiming with their payload: past it, the commit that goes over strips them
+ * all at once, as earlier versions stripped after each commit. Four groups' history budgets.
+ */
+export const OWED_BYTES = 4 * LIMITS.historyBytes;
+/** Statements per strip command (FerretDB v1.24.2 did not answer one of 126 within 15 s; 32 took 50 ms). */
+const STRIP_CHUNK = 32;
+
+/**
+ * Pruned changes whose payload is still stored, per log, as this instance pruned them: bounded
+ * by OWED_BYTES, forgiven as passes reclaim their collections.
+ */
+export class Owed {
+  private readonly owed = new Map<string, { bytes: number; changes: Map<number, number> }>();
+
+  constructor(
+    private readonly logs: ProjectLogs,
+    private readonly limit = OWED_BYTES,
+  ) {}
+
+  /** Records what a commit pruned (change number, stored bytes); strips them all once over the limit. */
+  async add(uid: string, pruned: readonly (readonly [n: number, bytes: number])[]): Promise<void> {
+    if (!pruned.length) return;
+    let o = this.owed.get(uid);
+    if (!o) {
+      if (this.owed.size >= 10_000) this.owed.clear(); // bounded: deleted projects leave theirs (their payload goes with the log)
+      this.owed.set(uid, (o = { bytes: 0, changes: new Map() }));
+    }
+    for (const [n, bytes] of pruned) {
+      if (o.changes.has(n)) continue;
+      o.changes.set(n, bytes);
+      o.bytes += bytes;
+    }
+    if (o.bytes <= this.limit) return;
+    await this.strip(uid, [...o.changes.keys()]);
+    this.owed.delete(uid);
+  }
+
+  /** A pass reclaimed first..last: nothing there is owed any more. */
+  forgive(uid: string, first: number, last: number): void {
+    const o = this.owed.get(uid);
+    if (!o) return;
+    for (const [n, bytes] of o.changes) {
+      if (n < first || n > last) continue;
+      o.changes.delete(n);
+      o.bytes -= bytes;
+    }
+  }
+
+  /** Bytes owed for a log (tests and docs). */
+  bytes(uid: string): number {
+    return this.owed.get(uid)?.bytes ?? 0;
+  }
+
+  /**
+   * Strips changes (idempotent: an unconditional $set by _id, what a tombstone holds too),
+   * per change collection, STRIP_CHUNK statements per command.
+   */
+  private async strip(uid: string, ns: readonly number[]): Promise<void> {
+    const byCollection = new Map<number, number[]>();
+    for (const n of ns) {
+      const g = Math.floor(n / CHANGES_PER_COLLECTION);
+      byCollection.set(g, [...(byCollection.get(g) ?? []), n]);
+    }
+    const $set = { data: null, history: null, kept: null, pruned: true };
+    for (const group of byCollection.values()) {
+      for (let i = 0; i < group.length; i += STRIP_CHUNK) {
+        await this.logs.changesOf(uid, group[0]!).bulkWrite(
+          group.slice(i, i + STRIP_CHUNK).map((n) => ({ updateOne: { filter: { _id: changeId(uid, n) }, update: { $set } } })),
+          { ordered: false },
+        );
+      }
+    }
+  }
+}
+
+/** Inserts tombstones; one already there (another instance's pass) is fine. */
+async function insertTombstones(coll: Collection<ChangeDoc>, docs: ChangeDoc[]): Promise<void> {
+  if (!docs.length) return;
+  try {
+    await coll.insertMany(docs, { ordered: false });
+  } catch (e) {
+    if (!onlyDuplicates(e)) throw e;
+  }
+}
+
+/**
+ * What fills a number whose change was lost (see reclaimIn): skipped by readers; earlier
+ * versions record it as a deleted workload with no name, listed nowhere (as closingChange).
+ */
+function filler(log: ProjectLog, n: number): ChangeDoc {
+  const at = { _id: changeId(log.uid, n), uid: log.uid, project: log.project, n };
+  return { ...at, kind: 'workload', name: '', revision: 0, deleted: true, data: null, history: null, reclaimed: true, time: Date.now(), schemaVersion: SCHEMA_VERSION };
+}
+
+/** A change's tombstone: what a strip leaves of it, marked reclaimed. */
+function tombstone(d: Bare): ChangeDoc {
+  return {
+    _id: d._id,
+    uid: d.uid,
+    project: d.project,
+    n: d.n,
+    kind: d.kind,
+    name: d.name,
+    revision: d.revision,
+    deleted: d.deleted,
+    data: null,
+    history: null,
+    kept: null,
+    pruned: true,
+    reclaimed: true,
+    time: Date.now(),
+    schemaVersion: SCHEMA_VERSION,
+  };
 }
 
 /** The change numbers of the heads a checkpoint lists. */

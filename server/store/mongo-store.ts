@@ -41,7 +41,7 @@ import { decodeRecord, sameKeys, SCHEMA_VERSION, withExecutionKeys } from './cod
 import { GroupCommit } from './mongo-commit.js';
 import { guard, ignoreDuplicate, ignoreIndexNotFound, unorderedInsertErrors, unwrapBulk } from './mongo-errors.js';
 import { changeCollectionPrefix, type CheckpointDoc, type KeptRevision } from './mongo-log.js';
-import { FRESH_MS, RECLAIM_GRACE_MS, Reclaimer, type ReclaimResult } from './mongo-reclaim.js';
+import { FRESH_MS, Owed, RECLAIM_GRACE_MS, Reclaimer, type ReclaimResult } from './mongo-reclaim.js';
 import { ProjectLogs, type ProjectDoc } from './mongo-sync.js';
 import {
   HISTORY_BUDGET,
@@ -72,6 +72,8 @@ export interface MongoStoreOptions {
   reclaimGraceMs?: number;
   /** How long a project's state may go unconfirmed and still be advanced change by change (default FRESH_MS; below the reclaim grace). */
   freshMs?: number;
+  /** Bytes of pruned history, per project, that may wait for reclaiming before commits strip them (default OWED_BYTES). */
+  owedBytes?: number;
 }
 
 /**
@@ -193,7 +195,8 @@ export class MongoStore implements Store {
     const fresh = opts.freshMs ?? Math.min(FRESH_MS, reclaimGrace / 2);
     if (!(fresh < reclaimGrace)) throw new RangeError(`freshMs (${fresh}) must be below reclaimGraceMs (${reclaimGrace})`);
     this.logs = new ProjectLogs(collections, fresh);
-    this.reclaimer = new Reclaimer(collections, this.logs, reclaimGrace);
+    const owed = new Owed(this.logs, opts.owedBytes);
+    this.reclaimer = new Reclaimer(collections, this.logs, reclaimGrace, (uid, first, last) => owed.forgive(uid, first, last));
     this.commits = new GroupCommit(
       collections,
       this.logs,
@@ -205,7 +208,8 @@ export class MongoStore implements Store {
           throw unwrapBulk(e);
         }
       },
-      (log) => this.reclaimer.start(log),
+      this.reclaimer,
+      owed,
     );
   }
 
@@ -281,12 +285,12 @@ export class MongoStore implements Store {
    */
   async reclaimLogs(now = Date.now()): Promise<ReclaimResult> {
     return guard(async () => {
-      const sum: ReclaimResult = { dropped: 0, stripped: 0 };
+      const sum: ReclaimResult = { collections: 0, changes: 0 };
       for (const log of this.logs.held()) {
         await this.logs.advance(log);
         const r = await this.reclaimer.reclaim(log, now);
-        sum.dropped += r.dropped;
-        sum.stripped += r.stripped;
+        sum.collections += r.collections;
+        sum.changes += r.changes;
       }
       return sum;
     });

@@ -4,7 +4,7 @@
  */
 import { MongoClient } from 'mongodb';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DomainError } from '../../server/domain/errors.js';
 import { DELETED_LOG_GRACE_MS, MongoStore } from '../../server/store/mongo-store.js';
 import { RECLAIM_GRACE_MS } from '../../server/store/mongo-reclaim.js';
@@ -126,97 +126,162 @@ describeWithMongo('MongoDB store', () => {
     }
   });
 
-  it('pruned revisions keep their payload until their change collection is reclaimed: dropped, or stripped while it holds a change still needed', async () => {
-    const dbName = uniqueDbName();
+  describe('reclaiming the change log', () => {
     const history = { bytes: 1 << 30, revisions: 3 };
-    // freshMs 50: a replica idle for longer is brought up to date from the newest checkpoint.
-    const writer = new MongoStore(server.uri, { dbName, history, freshMs: 50 });
-    const behind = new MongoStore(server.uri, { dbName, history, freshMs: 50 });
-    const stale = new MongoStore(server.uri, { dbName, history, freshMs: 50 });
-    const raw = new MongoClient(server.uri);
-    const opened = [writer, behind, stale];
-    // Every collection counts as old enough: the grace is what the test stands in for.
+    // Every collection counts as old enough: the grace is what these tests stand in for.
     const later = () => Date.now() + 2 * RECLAIM_GRACE_MS;
-    try {
-      for (const s of opened) await s.init();
-      await writer.createProject({ name: 'p', createdAt: 1 });
-      await writer.createRecord('workload', workload('w'));
-      const entry = (g: ReturnType<typeof group>) => ({ project: 'p', name: 'g', revision: g.revision, time: 1, actor: 't', action: 'Set', changedKeys: ['A'], group: g });
-      const value = (r: number) => String(r).padEnd(500, 'x');
-      const write = async (s: MongoStore, r: number) => {
-        const g = group('g', { revision: r, variables: { A: value(r) } });
-        await (r === 1 ? s.createRecord('group', g, entry(g)) : s.updateRecord('group', g, entry(g)));
-      };
-      // Changes 1 (w) and 2…301 (g, revisions 1…300): collections 0 (0–127), 1 (128–255) and 2.
-      // Two replicas read at revision 130 (change 131, in collection 1), then idle.
-      for (let r = 1; r <= 130; r++) await write(writer, r);
-      expect((await behind.getRecord('group', 'p', 'g'))!.revision).toBe(130);
-      expect((await stale.getRecord('group', 'p', 'g'))!.revision).toBe(130);
-      for (let r = 131; r <= 300; r++) await write(writer, r);
+    const value = (r: number) => String(r).padEnd(500, 'x');
+    const entry = (g: ReturnType<typeof group>) => ({ project: 'p', name: 'g', revision: g.revision, time: 1, actor: 't', action: 'Set', changedKeys: ['A'], group: g });
+    const write = async (s: MongoStore, r: number) => {
+      const g = group('g', { revision: r, variables: { A: value(r) } });
+      await (r === 1 ? s.createRecord('group', g, entry(g)) : s.updateRecord('group', g, entry(g)));
+    };
+    type Doc = { n: number; name: string; data: string | null; history: string | null; pruned?: boolean; reclaimed?: boolean };
+
+    /** A database with stores on it (freshMs 50: a state idle for longer restarts at the checkpoint). */
+    async function setup(names: string[], opts: { owedBytes?: number } = {}) {
+      const dbName = uniqueDbName();
+      const stores = names.map(() => new MongoStore(server.uri, { dbName, history, freshMs: 50, ...opts }));
+      const raw = new MongoClient(server.uri);
+      for (const s of stores) await s.init();
       const db = raw.db(dbName);
-      const { uid } = (await db.collection<{ _id: string; uid: string }>('projects').findOne({ _id: 'p' }))!;
-      type Doc = { n: number; name: string; data: string | null; history: string | null; pruned?: boolean };
-      const collections = async () => (await db.listCollections({}, { nameOnly: true }).toArray()).map((c) => c.name).filter((n) => n.startsWith(`changes_${uid}_`)).sort();
-      const docsOf = (g: number) => db.collection<Doc>(changeCollection(uid, g * 128)).find({}).sort({ n: 1 }).toArray();
-      // Committing pruned 297 revisions and stripped none of them.
-      expect((await Promise.all([0, 1, 2].map(docsOf))).flat().filter((d) => d.pruned)).toEqual([]);
-
-      // Too young: nothing happens.
-      expect(await writer.reclaimLogs()).toEqual({ dropped: 0, stripped: 0 });
-      // Old enough, and at or before the checkpoint at 300: collection 1 held only pruned
-      // revisions, so it goes; collection 0 holds w's head (change 1), so its pruned revisions
-      // are stripped instead; collection 2 (up to 301) is not full.
-      expect(await writer.reclaimLogs(later())).toEqual({ dropped: 1, stripped: 126 });
-      expect(await collections()).toEqual([changeCollection(uid, 0), changeCollection(uid, 256)].sort());
-      const c0 = await docsOf(0);
-      expect(c0.map((d) => [d.name, Boolean(d.pruned), d.data === null])).toEqual([['w', false, false], ...Array.from({ length: 126 }, () => ['g', true, true])]);
-      // A second pass finds nothing more to do.
-      expect(await writer.reclaimLogs(later())).toEqual({ dropped: 0, stripped: 0 });
-
-      // A replica that last read at revision 130, idle since: it does not read on change by
-      // change (change 132 is gone with collection 1: it would take that for the end of the
-      // log) but starts again at the checkpoint.
-      await sleep(100);
-      expect((await behind.getRecord('group', 'p', 'g'))!.variables.A).toBe(value(300));
-      expect((await behind.listGroupHistory('p', 'g')).map((h) => h.revision)).toEqual([298, 299, 300]);
-      // A writer in the same position commits after the newest change, not as change 132 into
-      // the dropped collection (its insert would create the collection again, and succeed): a
-      // creation, which its old state would not refuse, as well as an update.
-      await stale.createRecord('workload', workload('x'));
-      await write(stale, 301);
-      expect(await collections()).toEqual([changeCollection(uid, 0), changeCollection(uid, 256)].sort());
-      expect((await writer.getRecord('group', 'p', 'g'))!.revision).toBe(301);
-      expect((await writer.getRecord('workload', 'p', 'x'))!.revision).toBe(1);
-      // A new instance starts at the checkpoint, and reads and writes on.
-      const fresh = new MongoStore(server.uri, { dbName, history });
-      opened.push(fresh);
-      await fresh.init();
-      expect(await fresh.loadProject('p')).toEqual(await writer.loadProject('p'));
-      expect(await fresh.getGroupRevision('p', 'g', 100)).toBeNull();
-      expect((await fresh.getRecord('workload', 'p', 'x'))!.revision).toBe(1);
-      expect((await fresh.getGroupRevision('p', 'g', 300))!.group!.variables.A).toBe(value(300));
-      await write(fresh, 302);
-      expect((await writer.listGroupHistory('p', 'g')).map((h) => h.revision)).toEqual([300, 301, 302]);
-
-      // Once w moves on (its head now change 305, in collection 2, as x's, 302) and a checkpoint
-      // (400) no longer lists its first change, collection 0 needs nothing and goes too (a pass
-      // that a commit starts may be the one that sees it), and collection 2 is stripped but
-      // those two heads.
-      await writer.updateRecord('workload', { ...workload('w'), revision: 2 });
-      for (let r = 303; r <= 400; r++) await write(writer, r);
-      await writer.reclaimLogs(later());
-      expect(await collections()).toEqual([changeCollection(uid, 256), changeCollection(uid, 384)].sort());
-      expect((await docsOf(2)).filter((d) => !d.pruned).map((d) => [d.n, d.name])).toEqual([[302, 'x'], [305, 'w']]);
-      const last = new MongoStore(server.uri, { dbName, history });
-      opened.push(last);
-      await last.init();
-      expect(await last.loadProject('p')).toEqual(await writer.loadProject('p'));
-      expect((await last.getRecord('workload', 'p', 'w'))!.revision).toBe(2);
-    } finally {
-      await writer.dropDatabase();
-      await Promise.all([...opened.map((s) => s.close()), raw.close()]);
+      return {
+        stores,
+        db,
+        uid: async () => (await db.collection<{ _id: string; uid: string }>('projects').findOne({ _id: 'p' }))!.uid,
+        docsOf: async (g: number) => db.collection<Doc>(changeCollection(await (await db.collection<{ _id: string; uid: string }>('projects').findOne({ _id: 'p' }))!.uid, g * 128)).find({}).sort({ n: 1 }).toArray(),
+        async dispose() {
+          await stores[0]!.dropDatabase();
+          await Promise.all([...stores.map((s) => s.close()), raw.close()]);
+        },
+      };
     }
-  }, 120_000);
+
+    it('pruned revisions keep their payload until their change collection is reclaimed, then leave tombstones: stale replicas and new ones read and write through them', async () => {
+      const t = await setup(['writer', 'behind', 'stale']);
+      const [writer, behind, stale] = t.stores as [MongoStore, MongoStore, MongoStore];
+      const opened: MongoStore[] = [];
+      try {
+        await writer.createProject({ name: 'p', createdAt: 1 });
+        await writer.createRecord('workload', workload('w'));
+        // Changes 1 (w) and 2…301 (g, revisions 1…300): collections 0 (0–127), 1 (128–255) and 2.
+        // Two replicas read at revision 130 (change 131, in collection 1), then idle.
+        for (let r = 1; r <= 130; r++) await write(writer, r);
+        expect((await behind.getRecord('group', 'p', 'g'))!.revision).toBe(130);
+        expect((await stale.getRecord('group', 'p', 'g'))!.revision).toBe(130);
+        for (let r = 131; r <= 300; r++) await write(writer, r);
+        // Committing pruned 297 revisions and stripped none of them.
+        expect((await Promise.all([0, 1, 2].map(t.docsOf))).flat().filter((d) => d.pruned)).toEqual([]);
+
+        // Too young: nothing happens.
+        expect(await writer.reclaimLogs()).toEqual({ collections: 0, changes: 0 });
+        // Old enough, and at or before the checkpoint at 300: collection 1 held only pruned
+        // revisions and is replaced whole; collection 0 holds w's head (change 1), so only its
+        // pruned revisions are; collection 2 (up to 301) is not full.
+        expect(await writer.reclaimLogs(later())).toEqual({ collections: 1, changes: 126 + 128 });
+        const [c0, c1] = [await t.docsOf(0), await t.docsOf(1)];
+        expect(c0.map((d) => [d.n, d.name, Boolean(d.pruned), d.data === null])).toEqual([
+          [1, 'w', false, false],
+          ...Array.from({ length: 126 }, (_, i) => [2 + i, 'g', true, true]),
+        ]);
+        // Every number keeps a document: the tombstone, without payload.
+        expect(c1.map((d) => d.n)).toEqual(Array.from({ length: 128 }, (_, i) => 128 + i));
+        expect(c1.every((d) => d.name === 'g' && d.pruned && d.reclaimed && d.data === null && d.history === null)).toBe(true);
+        // A second pass finds nothing more to do.
+        expect(await writer.reclaimLogs(later())).toEqual({ collections: 0, changes: 0 });
+
+        await sleep(100);
+        expect((await behind.getRecord('group', 'p', 'g'))!.variables.A).toBe(value(300));
+        expect((await behind.listGroupHistory('p', 'g')).map((h) => h.revision)).toEqual([298, 299, 300]);
+        // A writer that last read at revision 130 commits after the newest change: a creation,
+        // which its old state would not refuse, as well as an update.
+        await stale.createRecord('workload', workload('x'));
+        await write(stale, 301);
+        expect((await writer.getRecord('group', 'p', 'g'))!.revision).toBe(301);
+        expect((await writer.getRecord('workload', 'p', 'x'))!.revision).toBe(1);
+        // A new instance starts at the checkpoint, and reads and writes on.
+        const fresh = new MongoStore(server.uri, { dbName: t.db.databaseName, history });
+        opened.push(fresh);
+        await fresh.init();
+        expect(await fresh.loadProject('p')).toEqual(await writer.loadProject('p'));
+        expect(await fresh.getGroupRevision('p', 'g', 100)).toBeNull();
+        expect((await fresh.getGroupRevision('p', 'g', 300))!.group!.variables.A).toBe(value(300));
+        await write(fresh, 302);
+        expect((await writer.listGroupHistory('p', 'g')).map((h) => h.revision)).toEqual([300, 301, 302]);
+
+        // Once w moves on (its head now change 305, in collection 2, as x's, 302) and a checkpoint
+        // (400) no longer lists its first change, collection 0 needs nothing and is replaced
+        // whole (a pass that a commit starts may be the one that sees it), and collection 2 but
+        // those two heads.
+        await writer.updateRecord('workload', { ...workload('w'), revision: 2 });
+        for (let r = 303; r <= 400; r++) await write(writer, r);
+        await writer.reclaimLogs(later());
+        expect((await t.docsOf(0)).every((d) => d.reclaimed && d.data === null)).toBe(true);
+        expect((await t.docsOf(2)).filter((d) => !d.pruned).map((d) => [d.n, d.name])).toEqual([[302, 'x'], [305, 'w']]);
+        const last = new MongoStore(server.uri, { dbName: t.db.databaseName, history });
+        opened.push(last);
+        await last.init();
+        expect(await last.loadProject('p')).toEqual(await writer.loadProject('p'));
+        expect((await last.getRecord('workload', 'p', 'w'))!.revision).toBe(2);
+      } finally {
+        await Promise.all(opened.map((s) => s.close()));
+        await t.dispose();
+      }
+    }, 120_000);
+
+    it('a pass stopped between removing a collection and writing its tombstones leaves a gap that no state crosses; the next pass fills it', async () => {
+      const t = await setup(['writer', 'behind', 'stale', 'steady']);
+      const [writer, behind, stale] = t.stores as [MongoStore, MongoStore, MongoStore];
+      // A replica whose state stays fresh (it is confirmed within its freshMs) reads change by change.
+      const steady = new MongoStore(server.uri, { dbName: t.db.databaseName, history, freshMs: 60_000, reclaimGraceMs: 120_000 });
+      try {
+        await steady.init();
+        await writer.createProject({ name: 'p', createdAt: 1 });
+        for (let r = 1; r <= 130; r++) await write(writer, r);
+        for (const s of [behind, stale, steady]) expect((await s.getRecord('group', 'p', 'g'))!.revision).toBe(130);
+        for (let r = 131; r <= 300; r++) await write(writer, r);
+        // The pass's removal of collection 1, without the insert that follows it.
+        const uid = await t.uid();
+        await t.db.collection(changeCollection(uid, 128)).drop();
+        await sleep(100);
+        // States idle since revision 130 do not meet the gap: they restart at the checkpoint.
+        expect((await behind.getRecord('group', 'p', 'g'))!.variables.A).toBe(value(300));
+        await stale.createRecord('workload', workload('x'));
+        expect((await t.db.listCollections({ name: changeCollection(uid, 128) }).toArray()).length).toBe(0);
+        expect((await writer.getRecord('workload', 'p', 'x'))!.revision).toBe(1);
+        // The next pass writes a filler for every number of the collection.
+        await writer.reclaimLogs(later());
+        const c1 = await t.docsOf(1);
+        expect(c1.map((d) => d.n)).toEqual(Array.from({ length: 128 }, (_, i) => 128 + i));
+        expect(c1.every((d) => d.reclaimed && d.name === '')).toBe(true);
+        // A state that reads on change by change skips the fillers.
+        expect((await steady.getRecord('group', 'p', 'g'))!.variables.A).toBe(value(300));
+        expect(await steady.loadProject('p')).toEqual(await writer.loadProject('p'));
+      } finally {
+        await steady.close();
+        await t.dispose();
+      }
+    }, 120_000);
+
+    it('what commits pruned and still store is bounded: past owedBytes the commit strips it', async () => {
+      // Each revision stores ~700 bytes; 20 kB owed is about 30 of them.
+      const t = await setup(['writer'], { owedBytes: 20_000 });
+      const [writer] = t.stores as [MongoStore];
+      try {
+        await writer.createProject({ name: 'p', createdAt: 1 });
+        for (let r = 1; r <= 100; r++) await write(writer, r);
+        const docs = await t.docsOf(0);
+        const stored = docs.filter((d) => d.history !== null);
+        // The budget's 3, and at most ~30 pruned ones waiting; the rest stripped, no pass having run.
+        expect(stored.length).toBeGreaterThanOrEqual(3);
+        expect(stored.length).toBeLessThan(40);
+        expect(docs.filter((d) => d.pruned && !d.reclaimed).length).toBe(100 - stored.length);
+        expect((await writer.listGroupHistory('p', 'g')).map((h) => h.revision)).toEqual([98, 99, 100]);
+      } finally {
+        await t.dispose();
+      }
+    }, 120_000);
+  });
 
   it('a new instance loads a project from its newest checkpoint; a lagging or broken pointer only costs time', async () => {
     const dbName = uniqueDbName();
