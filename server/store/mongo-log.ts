@@ -54,9 +54,9 @@ export interface ChangeDoc {
    */
   pruned?: boolean;
   /**
-   * Written in place of the change when its collection was reclaimed (mongo-reclaim.ts): its
-   * tombstone (`pruned`, its kind and name kept), or, with an empty name, a filler for a
-   * number whose change was lost, which readers skip.
+   * A tombstone, written in place of a change nobody needed when its collection was reclaimed
+   * (mongo-reclaim.ts): readers skip it. It reads as a deleted workload with an empty name
+   * (listed nowhere) to earlier versions, which know no `reclaimed`.
    */
   reclaimed?: true;
   /**
@@ -175,8 +175,8 @@ export class ProjectLog {
       this.n = doc.n;
       return true;
     }
-    if (doc.reclaimed && doc.name === '') {
-      this.n = doc.n; // a filler (see ChangeDoc.reclaimed): no record has an empty name
+    if (doc.reclaimed) {
+      this.n = doc.n; // a tombstone (see ChangeDoc.reclaimed)
       return true;
     }
     const key = headKey(doc.kind, doc.name);

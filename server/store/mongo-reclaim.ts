@@ -8,21 +8,22 @@
  *
  * A change collection is reclaimed once every number in it is taken, at or before the newest
  * checkpoint (which new instances start from), and its last change is older than the grace.
- * Reclaiming reads the collection once, removes the changes no reader needs (the whole
- * collection is dropped when it holds none that is needed) and inserts in their place their
- * tombstones: the same change stripped of its payload and marked `pruned`, exactly what a
- * strip leaves, so earlier versions and readers catching up read them as they read a strip.
- * A number is never free for long: only between the removal and the insert of its tombstone.
- * Needed are: every head of the reclaiming state (deleted records' too), every change in a
- * group's kept history, every head the checkpoint lists. Changes leave that set and never
- * come back, so a state that is up to date decides for every state behind it.
+ * The changes no reader needs are removed — the whole collection dropped when it holds none
+ * that is needed, else one delete — and a tombstone inserted for each of their numbers, which
+ * readers skip and which keeps the number taken. Needed are: every head of the reclaiming state
+ * (deleted records' too), every change in a group's kept history, every head the checkpoint
+ * lists. Changes leave that set and never come back, so a state that is up to date decides
+ * for every state behind it: whatever they meet instead of a reclaimed change was superseded
+ * by a change they read later, before they answer.
  *
- * The grace covers the gap between removal and tombstone: every state that is fresh (confirmed
- * within FRESH_MS, mongo-sync.ts) is past the collection, and a state that is not is brought
- * up to date from the newest checkpoint, not change by change — so no reader meets the gap,
- * and no writer claims a number in it. Until a collection is reclaimed its pruned changes keep
- * their payload; GroupCommit bounds those bytes (OWED_BYTES) by stripping, as before, past it.
- * Docs: docs/storage.md, "Reclaiming the log".
+ * The grace covers the moment between removal and tombstones, when a number is free: every
+ * state that is fresh (confirmed within FRESH_MS, mongo-sync.ts) is past the collection, and a
+ * state that is not is brought up to date from the newest checkpoint, not change by change — so
+ * no reader meets the gap, and no writer claims a number in it. A pass stopped in that moment
+ * leaves the gap to the next pass, which writes the tombstones. Until a collection is
+ * reclaimed its pruned changes keep their payload; Owed bounds those bytes by stripping them,
+ * as earlier versions did at each commit, past OWED_BYTES. Docs: docs/storage.md, "Reclaiming
+ * the log".
  */
 import type { Collection } from 'mongodb';
 import { onlyDuplicates } from './mongo-errors.js';
@@ -43,10 +44,6 @@ export const FRESH_MS = 5_000;
 
 /** The pointer as reclaiming extends it: collections before `swept` have been reclaimed. */
 type PointerDoc = CheckpointDoc & { swept?: number };
-
-/** What a change's tombstone keeps of it (all but the payload). */
-type Bare = Pick<ChangeDoc, '_id' | 'uid' | 'project' | 'n' | 'kind' | 'name' | 'revision' | 'deleted' | 'pruned' | 'reclaimed'>;
-const BARE = { _id: 1, uid: 1, project: 1, n: 1, kind: 1, name: 1, revision: 1, deleted: 1, pruned: 1, reclaimed: 1 } as const;
 
 /** What one pass did: collections reclaimed whole (dropped), changes reclaimed in all. */
 export interface ReclaimResult {
@@ -133,33 +130,26 @@ export class Reclaimer {
 
   /**
    * Reclaims what collection g holds that is not needed: drops the collection when it holds
-   * nothing needed, else deletes those changes (one command), then inserts their tombstones.
-   * Returns the numbers in g still needed.
+   * nothing needed, else deletes those changes (one command), then inserts a tombstone for
+   * each number removed. Returns the numbers in g still needed. Reads nothing: what is needed
+   * is known, and a number not needed is removed and tombstoned whatever it held (a tombstone
+   * of an earlier pass, too: the same document again).
    */
   private async reclaimIn(log: ProjectLog, g: number, needed: ReadonlySet<number>, done: ReclaimResult): Promise<Set<number>> {
     const coll = this.collection(log.uid, g);
-    const first = g * CHANGES_PER_COLLECTION;
-    const keep = new Set([...needed].filter((n) => n >= first && n < first + CHANGES_PER_COLLECTION));
-    const docs = await coll.find({}, { projection: BARE }).toArray();
-    const gone = docs.filter((d) => !d.reclaimed && !keep.has(d.n));
-    // Numbers left without their tombstone by a pass interrupted between removal and insert
-    // (every number here is taken): filled, so that the log has no gap.
-    const present = new Set(docs.map((d) => d.n));
-    const missing = Array.from({ length: CHANGES_PER_COLLECTION }, (_, i) => first + i).filter((n) => n > 0 && !present.has(n)); // numbers start at 1
-    if (!gone.length && !missing.length) return keep;
-    let rewrite: Bare[] = gone;
+    const first = Math.max(1, g * CHANGES_PER_COLLECTION); // numbers start at 1
+    const last = (g + 1) * CHANGES_PER_COLLECTION - 1;
+    const keep = new Set([...needed].filter((n) => n >= first && n <= last));
+    const gone = Array.from({ length: last - first + 1 }, (_, i) => first + i).filter((n) => !keep.has(n));
     if (keep.size === 0) {
-      // Nothing needed: the whole collection goes, earlier tombstones rewritten from what they kept.
       await coll.drop();
-      rewrite = docs;
       done.collections++;
-    } else if (gone.length) {
-      await coll.deleteMany({ _id: { $in: gone.map((d) => d._id) } });
+    } else {
+      await coll.deleteMany({ _id: { $in: gone.map((n) => changeId(log.uid, n)) } });
     }
-    const again = (d: Bare) => (d.reclaimed && d.name === '' ? filler(log, d.n) : tombstone(d));
-    await insertTombstones(coll, [...rewrite.map(again), ...missing.map((n) => filler(log, n))]);
+    await insertTombstones(coll, gone.map((n) => tombstone(log, n)));
     done.changes += gone.length;
-    this.reclaimed(log.uid, first, first + CHANGES_PER_COLLECTION - 1);
+    this.reclaimed(log.uid, first, last);
     return keep;
   }
 
@@ -185,17 +175,15 @@ export class Reclaimer {
 
   /**
    * The collections before `swept` reclaimed around changes still needed, as this instance
-   * knows them; on its first pass over the log, found again (one query per collection), and
-   * what they hold that is no longer needed reclaimed.
+   * knows them; on its first pass over the log, the ones that hold a change needed now (what
+   * else they hold is reclaimed again: it costs a command, and nothing is left behind).
    */
   private async pinnedOf(log: ProjectLog, swept: number, needed: ReadonlySet<number>, done: ReclaimResult): Promise<Map<number, Set<number>>> {
     let pinned = this.pinned.get(log.uid);
     if (pinned) return pinned;
     pinned = new Map();
-    for (let g = 0; g < swept; g++) {
-      const keep = await this.reclaimIn(log, g, needed, done);
-      if (keep.size) pinned.set(g, keep);
-    }
+    const holding = new Set([...needed].map((n) => Math.floor(n / CHANGES_PER_COLLECTION)).filter((g) => g < swept));
+    for (const g of [...holding].sort((x, y) => x - y)) pinned.set(g, await this.reclaimIn(log, g, needed, done));
     if (this.pinned.size >= 10_000) this.pinned.clear(); // bounded: deleted projects leave theirs
     this.pinned.set(log.uid, pinned);
     return pinned;
@@ -294,33 +282,13 @@ async function insertTombstones(coll: Collection<ChangeDoc>, docs: ChangeDoc[]):
 }
 
 /**
- * What fills a number whose change was lost (see reclaimIn): skipped by readers; earlier
- * versions record it as a deleted workload with no name, listed nowhere (as closingChange).
+ * What a reclaimed number holds instead of its change: no payload, no record — readers skip it
+ * (ProjectLog.apply); earlier versions record a deleted workload with no name, listed nowhere
+ * (as closingChange). A number stays taken, so a writer behind cannot claim it.
  */
-function filler(log: ProjectLog, n: number): ChangeDoc {
+function tombstone(log: ProjectLog, n: number): ChangeDoc {
   const at = { _id: changeId(log.uid, n), uid: log.uid, project: log.project, n };
   return { ...at, kind: 'workload', name: '', revision: 0, deleted: true, data: null, history: null, reclaimed: true, time: Date.now(), schemaVersion: SCHEMA_VERSION };
-}
-
-/** A change's tombstone: what a strip leaves of it, marked reclaimed. */
-function tombstone(d: Bare): ChangeDoc {
-  return {
-    _id: d._id,
-    uid: d.uid,
-    project: d.project,
-    n: d.n,
-    kind: d.kind,
-    name: d.name,
-    revision: d.revision,
-    deleted: d.deleted,
-    data: null,
-    history: null,
-    kept: null,
-    pruned: true,
-    reclaimed: true,
-    time: Date.now(),
-    schemaVersion: SCHEMA_VERSION,
-  };
 }
 
 /** The change numbers of the heads a checkpoint lists. */

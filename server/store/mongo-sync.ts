@@ -143,8 +143,8 @@ export class ProjectLogs {
     const head = log.head('group', name);
     if (!head || head.pruned) return head ? null : [];
     if (head.kept) return head.kept;
-    const doc = await this.changesOf(log.uid, head.n).findOne({ _id: changeId(log.uid, head.n) }, { projection: { kept: 1, pruned: 1 } });
-    if (!doc || doc.pruned) return null;
+    const doc = await this.changesOf(log.uid, head.n).findOne({ _id: changeId(log.uid, head.n) }, { projection: { kept: 1, pruned: 1, reclaimed: 1 } });
+    if (!doc || doc.pruned || doc.reclaimed) return null;
     head.kept = doc.kept ? decodeKept(doc.kept) : head.hasHistory ? await this.scanHistory(log, name) : [];
     return head.kept;
   }
@@ -227,9 +227,10 @@ export class ProjectLogs {
    * reading only the records that changed in between (their last change, by _id) instead of
    * every change. Does nothing when the pointer or the checkpoint cannot be read (none yet, a
    * deletion racing this): the caller then reads change by change — no change was reclaimed
-   * then, since reclaiming needs a checkpoint past it. A listed head that is gone was reclaimed
-   * after a later change of its record superseded it (mongo-reclaim.ts), and one stripped was
-   * pruned: either way that later change comes after the checkpoint, and advancing reaches it.
+   * then, since reclaiming needs a checkpoint past it. A listed head that is a tombstone (or
+   * missing: a reclaiming pass under way) was reclaimed after a later change of its record
+   * superseded it (mongo-reclaim.ts), and one stripped was pruned: either way that later
+   * change comes after the checkpoint, and advancing reaches it.
    */
   private async jumpToCheckpoint(log: ProjectLog, minGap: number): Promise<void> {
     const pointer = await this.c.checkpoints.findOne({ _id: pointerId(log.uid) });
@@ -241,11 +242,11 @@ export class ProjectLogs {
     for (let i = 0; i < live.length; i += LOOKUP_BATCH) {
       const heads = live.slice(i, i + LOOKUP_BATCH);
       const docs = await Promise.all(
-        heads.map((h) => this.changesOf(log.uid, h.n).findOne({ _id: changeId(log.uid, h.n) }, { projection: { data: 1, pruned: 1 } })),
+        heads.map((h) => this.changesOf(log.uid, h.n).findOne({ _id: changeId(log.uid, h.n) }, { projection: { data: 1, pruned: 1, reclaimed: 1 } })),
       );
       heads.forEach((h, k) => {
         const d = docs[k];
-        h.pruned = !d || d.pruned === true;
+        h.pruned = !d || d.pruned === true || d.reclaimed === true;
         h.data = h.pruned ? null : d!.data;
       });
     }
