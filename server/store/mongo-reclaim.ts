@@ -101,7 +101,7 @@ export class Reclaimer {
     for (const [g, was] of pinned) {
       const gone = [...was].filter((n) => !needed.numbers.has(n));
       if (!gone.length) continue;
-      await this.reclaimIn(log, g, needed.numbers, done);
+      await this.reclaimIn(log, g, needed.numbers, done, gone);
       const still = [...was].filter((n) => needed.numbers.has(n));
       if (still.length) pinned.set(g, new Set(still));
       else pinned.delete(g);
@@ -133,22 +133,25 @@ export class Reclaimer {
    * nothing needed, else deletes those changes (one command), then inserts a tombstone for
    * each number removed. Returns the numbers in g still needed. Reads nothing: what is needed
    * is known, and a number not needed is removed and tombstoned whatever it held (a tombstone
-   * of an earlier pass, too: the same document again).
+   * of an earlier pass, too: the same document again) — all of them, or with `only`, those
+   * (a collection reclaimed before, whose other numbers hold tombstones already).
    */
-  private async reclaimIn(log: ProjectLog, g: number, needed: ReadonlySet<number>, done: ReclaimResult): Promise<Set<number>> {
+  private async reclaimIn(log: ProjectLog, g: number, needed: ReadonlySet<number>, done: ReclaimResult, only?: readonly number[]): Promise<Set<number>> {
     const coll = this.collection(log.uid, g);
     const first = Math.max(1, g * CHANGES_PER_COLLECTION); // numbers start at 1
     const last = (g + 1) * CHANGES_PER_COLLECTION - 1;
     const keep = new Set([...needed].filter((n) => n >= first && n <= last));
-    const gone = Array.from({ length: last - first + 1 }, (_, i) => first + i).filter((n) => !keep.has(n));
+    const all = Array.from({ length: last - first + 1 }, (_, i) => first + i).filter((n) => !keep.has(n));
+    let gone = only ?? all;
     if (keep.size === 0) {
       await coll.drop();
+      gone = all;
       done.collections++;
     } else {
       await coll.deleteMany({ _id: { $in: gone.map((n) => changeId(log.uid, n)) } });
     }
     await insertTombstones(coll, gone.map((n) => tombstone(log, n)));
-    done.changes += gone.length;
+    done.changes += only ? only.length : gone.length;
     this.reclaimed(log.uid, first, last);
     return keep;
   }

@@ -25,10 +25,15 @@
  *   Deleting a project first closes its log with a last change, so a commit needs no look-up
  *   of the project: a writer that missed the deletion finds its number taken.
  *
- * The store is four files: this facade (projects, records, tokens, audit, meta), the reading
+ * - What no reader needs any more (changes superseded and pruned from the history) is
+ *   reclaimed a whole change collection at a time, after a checkpoint and a grace, leaving a
+ *   tombstone per number so that the log keeps no gap (`mongo-reclaim.ts`).
+ *
+ * The store is five files: this facade (projects, records, tokens, audit, meta), the reading
  * side (`mongo-sync.ts`: replay of the log, checkpoints, the change feed), the writing side
- * (`mongo-commit.ts`: group commit, history budget, import) and the reading of driver errors
- * (`mongo-errors.ts`); `mongo-log.ts` holds the documents and the in-memory state of a log.
+ * (`mongo-commit.ts`: group commit, history budget, import), reclaiming (`mongo-reclaim.ts`)
+ * and the reading of driver errors (`mongo-errors.ts`); `mongo-log.ts` holds the documents
+ * and the in-memory state of a log.
  *
  * docs/storage.md describes the collections, indexes and the reasoning in full.
  */
