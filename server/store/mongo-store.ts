@@ -29,28 +29,27 @@
  *   reclaimed a whole change collection at a time, after a checkpoint and a grace, leaving a
  *   tombstone per number so that the log keeps no gap (`mongo-reclaim.ts`).
  *
- * The store is five files: this facade (projects, records, tokens, audit, meta), the reading
- * side (`mongo-sync.ts`: replay of the log, checkpoints, the change feed), the writing side
- * (`mongo-commit.ts`: group commit, history budget, import), reclaiming (`mongo-reclaim.ts`)
- * and the reading of driver errors (`mongo-errors.ts`); `mongo-log.ts` holds the documents
- * and the in-memory state of a log.
+ * The store is six files: this facade (projects, records, tokens, meta), the reading side
+ * (`mongo-sync.ts`: replay of the log, checkpoints, the change feed), the writing side
+ * (`mongo-commit.ts`: group commit, history budget, import), reclaiming (`mongo-reclaim.ts`),
+ * the audit log (`mongo-audit.ts`) and the reading of driver errors (`mongo-errors.ts`);
+ * `mongo-log.ts` holds the documents and the in-memory state of a log.
  *
  * docs/storage.md describes the collections, indexes and the reasoning in full.
  */
 import { randomBytes, randomInt } from 'node:crypto';
 import { MongoClient, ObjectId, type Collection, type Db } from 'mongodb';
-import { alreadyExists, invalid, notFound, precondition } from '../domain/errors.js';
+import { alreadyExists, notFound, precondition } from '../domain/errors.js';
 import type { Addon, GroupHistoryEntry, Project, ProjectSnapshot, SecretGroup, Workload } from '../domain/types.js';
-import { Batcher } from './batcher.js';
 import { decodeRecord, sameKeys, SCHEMA_VERSION, withExecutionKeys } from './codec.js';
 import { GroupCommit } from './mongo-commit.js';
-import { guard, ignoreDuplicate, ignoreIndexNotFound, unorderedInsertErrors, unwrapBulk } from './mongo-errors.js';
+import { MongoAudit, auditDoc } from './mongo-audit.js';
+import { guard, ignoreDuplicate } from './mongo-errors.js';
 import { changeCollectionPrefix, type CheckpointDoc, type KeptRevision } from './mongo-log.js';
 import { FRESH_MS, Owed, RECLAIM_GRACE_MS, Reclaimer, type ReclaimResult } from './mongo-reclaim.js';
 import { ProjectLogs, type ProjectDoc } from './mongo-sync.js';
 import {
   HISTORY_BUDGET,
-  namedTokenActor,
   pageCut,
   type AuditEvent,
   type AuditFilter,
@@ -103,11 +102,6 @@ interface TokenDoc extends TokenRecord {
   schemaVersion: number;
 }
 
-interface AuditDoc extends Omit<AuditEvent, 'id'> {
-  _id: ObjectId;
-  schemaVersion: number;
-}
-
 /** A number that changes on every revocation (see Store.tokenChanges). */
 interface CounterDoc {
   _id: string;
@@ -119,22 +113,6 @@ interface MetaDoc {
   value: string;
   schemaVersion: number;
 }
-
-/** An audit event as stored: ObjectIds in insertion order (`_id` descending is newest first). */
-function auditDoc(event: AuditEvent): AuditDoc;
-function auditDoc(event: AuditEvent | undefined): AuditDoc | undefined;
-function auditDoc(event: AuditEvent | undefined): AuditDoc | undefined {
-  if (!event) return undefined;
-  const { id: _id, ...rest } = event;
-  return { ...rest, _id: new ObjectId(), schemaVersion: SCHEMA_VERSION };
-}
-
-/** listAudit's indexes: its filters (project, actor) and its order (time, then insertion). */
-const AUDIT_INDEXES = [
-  { key: { project: 1, time: -1 }, name: 'audit_project_time' },
-  { key: { actor: 1, time: -1 }, name: 'audit_actor_time' },
-  { key: { time: -1, _id: -1 }, name: 'audit_time_id' },
-] as const;
 
 const SCHEMA_DOC = 'schema';
 const USER_META = 'user:';
@@ -153,7 +131,8 @@ export class MongoStore implements Store {
   private readonly projects: Collection<ProjectDoc>;
   private readonly checkpoints: Collection<CheckpointDoc>;
   private readonly tokens: Collection<TokenDoc>;
-  private readonly audit: Collection<AuditDoc>;
+  /** The audit log (mongo-audit.ts). */
+  private readonly audit: MongoAudit;
   private readonly meta: Collection<MetaDoc>;
   private readonly counters: Collection<CounterDoc>;
   private readonly deletedLogs: Collection<DeletedLogDoc>;
@@ -165,18 +144,6 @@ export class MongoStore implements Store {
   private readonly commits: GroupCommit;
   /** Drops or strips what the change logs hold that no reader needs (mongo-reclaim.ts). */
   private readonly reclaimer: Reclaimer;
-  private readonly auditWrites = new Batcher<AuditDoc>(async (docs) => {
-    try {
-      await this.audit.insertMany(docs, { ordered: false });
-      return docs.map(() => null);
-    } catch (e) {
-      // Only per-document errors leave the other records stored; anything else fails them all.
-      return unorderedInsertErrors(e, docs.length);
-    }
-    // One insert in flight: the records of concurrent calls that arrive meanwhile go together
-    // in the next (two in flight halved the batches and doubled the inserts of 8 writers).
-  }, 256, 1);
-
   constructor(uri: string, opts: MongoStoreOptions = {}) {
     const timeout = opts.serverSelectionTimeoutMs ?? 5000;
     // Options given here override the URI's, so only fill in what the URI leaves unset.
@@ -190,7 +157,7 @@ export class MongoStore implements Store {
     this.projects = this.db.collection('projects');
     this.checkpoints = this.db.collection('checkpoints');
     this.tokens = this.db.collection('tokens');
-    this.audit = this.db.collection('audit');
+    this.audit = new MongoAudit(this.db.collection('audit'));
     this.meta = this.db.collection('meta');
     this.counters = this.db.collection('counters');
     this.deletedLogs = this.db.collection('deleted_logs');
@@ -206,13 +173,7 @@ export class MongoStore implements Store {
       collections,
       this.logs,
       opts.history ?? HISTORY_BUDGET,
-      async (docs) => {
-        try {
-          await this.audit.insertMany(docs as AuditDoc[], { ordered: false });
-        } catch (e) {
-          throw unwrapBulk(e);
-        }
-      },
+      (docs) => this.audit.insertCommitted(docs),
       this.reclaimer,
       owed,
     );
@@ -231,8 +192,7 @@ export class MongoStore implements Store {
       await this.tokens.createIndex({ hash: 1 }, { name: 'token_hash', unique: true });
       await this.tokens.createIndex({ oid: 1 }, { name: 'token_order' });
       await this.tokens.createIndex({ k8sServiceAccount: 1 }, { name: 'token_k8s_service_account' });
-      if (await this.indexesServeQueries()) for (const i of AUDIT_INDEXES) await this.audit.createIndex(i.key, { name: i.name });
-      else for (const i of AUDIT_INDEXES) await ignoreIndexNotFound(this.audit.dropIndex(i.name));
+      await this.audit.init();
       const schema = await this.meta.findOne({ _id: SCHEMA_DOC });
       if (!schema) {
         await ignoreDuplicate(this.meta.insertOne({ _id: SCHEMA_DOC, value: String(SCHEMA_VERSION), schemaVersion: SCHEMA_VERSION }));
@@ -513,39 +473,11 @@ export class MongoStore implements Store {
   }
 
   async appendAudit(event: AuditEvent): Promise<void> {
-    return guard(async () => {
-      // Records of concurrent calls share one insertMany (see Batcher).
-      await this.auditWrites.add(auditDoc(event));
-    });
+    return guard(() => this.audit.append(event));
   }
 
   async listAudit(filter: AuditFilter): Promise<AuditEvent[]> {
-    return guard(async () => {
-      const q: Record<string, unknown> = {};
-      if (filter.project) q.project = filter.project;
-      if (filter.actor) {
-        const named = namedTokenActor(filter.actor);
-        q.actor = named ? { $in: [filter.actor, new RegExp(`^${named}\\(`)] } : filter.actor;
-      }
-      if (filter.action) q.action = filter.action;
-      if (filter.since) q.time = { $gte: filter.since };
-      if (filter.before) {
-        const { time, id } = filter.before;
-        const older = { time: { $lt: time } };
-        if (id === undefined) q.$and = [older];
-        else {
-          if (!ObjectId.isValid(id) || !/^[0-9a-f]{24}$/.test(id)) throw invalid('malformed audit cursor');
-          q.$and = [{ $or: [older, { time, _id: { $lt: new ObjectId(id) } }] }];
-        }
-      }
-      // ObjectIds grow with insertion: they order events of the same millisecond.
-      const docs = await this.audit
-        .find(q)
-        .sort(filter.byInsertion ? { _id: -1 } : { time: -1, _id: -1 })
-        .limit(filter.limit ?? 100)
-        .toArray();
-      return docs.map(({ _id, schemaVersion: _v, ...e }) => ({ ...e, id: _id.toHexString() }));
-    });
+    return guard(() => this.audit.list(filter));
   }
 
   async getMeta(key: string): Promise<string | null> {
@@ -582,17 +514,6 @@ export class MongoStore implements Store {
   /** See GroupCommit.importRecord. */
   async importRecord<K extends RecordKind>(kind: K, project: string, name: string, record: RecordTypes[K] | null, history: GroupHistoryEntry[]): Promise<void> {
     return guard(() => this.commits.importRecord(kind, project, name, record, history));
-  }
-
-  /**
-   * Whether the server can use a secondary index for listAudit at all. FerretDB 1.x (SQLite
-   * handler) says in its explain that it passes neither the filter nor the sort down — it reads
-   * the whole collection, whatever the indexes — so there the audit indexes only cost every
-   * insert (two records per write) and are not kept. MongoDB's explain has no such fields.
-   */
-  private async indexesServeQueries(): Promise<boolean> {
-    const plan = await this.audit.find({ project: '' }).sort({ time: -1, _id: -1 }).limit(1).explain();
-    return !(plan.filterPushdown === false && plan.sortPushdown === false);
   }
 
   /**
