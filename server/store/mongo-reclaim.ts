@@ -142,16 +142,16 @@ export class Reclaimer {
     const last = (g + 1) * CHANGES_PER_COLLECTION - 1;
     const keep = new Set([...needed].filter((n) => n >= first && n <= last));
     const all = Array.from({ length: last - first + 1 }, (_, i) => first + i).filter((n) => !keep.has(n));
-    let gone = only ?? all;
+    // A dropped collection needs every tombstone again.
+    const gone = keep.size === 0 ? all : (only ?? all);
     if (keep.size === 0) {
       await coll.drop();
-      gone = all;
       done.collections++;
     } else {
       await coll.deleteMany({ _id: { $in: gone.map((n) => changeId(log.uid, n)) } });
     }
     await insertTombstones(coll, gone.map((n) => tombstone(log, n)));
-    done.changes += only ? only.length : gone.length;
+    done.changes += (only ?? gone).length;
     this.reclaimed(log.uid, first, last);
     return keep;
   }
@@ -200,8 +200,8 @@ export class Reclaimer {
 /**
  * The most bytes of pruned history, per project and store instance, that wait for their
  * collection's reclaiming with their payload: past it, the commit that goes over strips the
- * newest of them, as earlier versions stripped after each commit, until they fit again. Four
- * groups' history budgets.
+ * excess (see Owed.add), as earlier versions stripped after each commit. Four groups' history
+ * budgets.
  */
 export const OWED_BYTES = 4 * LIMITS.historyBytes;
 /** Statements per strip command (FerretDB v1.24.2 did not answer one of 126 within 15 s; 32 took 50 ms). */
