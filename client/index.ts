@@ -24,6 +24,7 @@ import {
   type ExplainResponse,
   type Identity,
   type Resolution,
+  type ResolutionDelta,
   type RestartEvent,
   type Scope,
   type WatchResponse,
@@ -84,6 +85,16 @@ export interface RetryInfo {
 export interface WatchOptions {
   /** Resume from this etag: the first event is `unchanged` if it is still current. */
   etag?: string;
+  /**
+   * The resolution the caller holds (a cached copy): resumes from its etag, like `etag`, and
+   * lets the first change after an `unchanged` come as a delta.
+   */
+  held?: Resolution;
+  /**
+   * Ask the server for deltas (default true): a change of variables comes as what changed, and
+   * is applied here to the resolution last received, so events still carry whole resolutions.
+   */
+  deltas?: boolean;
   /** Ends the iteration (without an error) when aborted. */
   signal?: AbortSignal;
   retry?: RetryPolicy;
@@ -122,6 +133,20 @@ class Inbox {
 
 function isEnd(m: WatchResponse | { error: RpcError | null }): m is { error: RpcError | null } {
   return 'error' in m;
+}
+
+/**
+ * `held` with a delta applied, or undefined when the delta is not from it. Keys stay sorted, as
+ * the server sends them, so a resolution reads the same however it arrived.
+ */
+export function applyDelta(held: Resolution, d: ResolutionDelta): Resolution | undefined {
+  if (d.baseEtag !== held.etag) return undefined;
+  const merged = new Map(Object.entries(held.variables));
+  for (const [k, v] of Object.entries(d.set)) merged.set(k, v);
+  for (const k of d.removed) merged.delete(k);
+  const variables: Record<string, string> = {};
+  for (const k of [...merged.keys()].sort()) variables[k] = merged.get(k)!;
+  return { ...held, variables, etag: d.etag };
 }
 
 function sleep(ms: number, signal?: AbortSignal): Promise<void> {
@@ -179,13 +204,19 @@ export class SecretGroupsClient {
     const firstTimeout = this.opts.firstMessageTimeoutMs ?? 10_000;
     const idleTimeout = this.opts.idleTimeoutMs ?? 60_000;
     const signal = opts.signal;
-    let etag = opts.etag ?? '';
+    let etag = opts.etag ?? opts.held?.etag ?? '';
+    /** The resolution whose etag is `etag`, when known: what a delta applies to. */
+    let held = opts.held?.etag === etag ? opts.held : undefined;
+    const deltas = opts.deltas ?? true;
     let attempt = 0;
     let connectedOnce = false;
 
     while (!signal?.aborted) {
       const inbox = new Inbox();
-      const call = this.transport.stream('Watch', encodeWatchRequest({ ...base, etag }), {
+      // Without the resolution it holds, the client asks for a whole one (an etag it cannot
+      // apply a delta to would only cost a reconnect later).
+      const resumeFrom = deltas && !held ? '' : etag;
+      const call = this.transport.stream('Watch', encodeWatchRequest({ ...base, etag: resumeFrom, deltas }), {
         onMessage: (m) => inbox.push(decodeWatchResponse(m)),
         onEnd: (err) => inbox.close(err),
       });
@@ -214,8 +245,22 @@ export class SecretGroupsClient {
             opts.onConnected?.({ reconnect: connectedOnce });
             connectedOnce = true;
           }
-          if (m.resolution) {
+          if (m.delta) {
+            const r = held && applyDelta(held, m.delta);
+            if (!r) {
+              // Never expected (the server sends a delta only from what this stream carried
+              // last): start again from a whole resolution.
+              held = undefined;
+              error = new RpcError(Code.UNAVAILABLE, 'the server sent a change to a resolution this client does not hold');
+              break;
+            }
+            held = r;
+            etag = r.etag;
+            this.opts.cache?.set(base, r);
+            yield { type: 'resolution', resolution: r };
+          } else if (m.resolution) {
             const r = m.resolution;
+            held = r;
             this.opts.cache?.set(base, r);
             if (r.etag !== etag || !etag) {
               etag = r.etag;

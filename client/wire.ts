@@ -8,9 +8,9 @@
  * codec against the generated one in both directions.
  */
 import type { Conflict, Provenance, Resolution, Scope, SecretFile, Source } from '../gen/secretgroups/v1/resources.js';
-import type { ExplainResponse, RestartEvent, WatchResponse } from '../gen/secretgroups/v1/resolver_service.js';
+import type { ExplainResponse, ResolutionDelta, RestartEvent, WatchResponse } from '../gen/secretgroups/v1/resolver_service.js';
 
-export type { Conflict, Provenance, Resolution, Scope, SecretFile, Source, ExplainResponse, RestartEvent, WatchResponse };
+export type { Conflict, Provenance, Resolution, ResolutionDelta, Scope, SecretFile, Source, ExplainResponse, RestartEvent, WatchResponse };
 
 /** Numeric values of `secretgroups.v1.Scope`, without loading the generated enum. */
 export const SCOPE_RUNTIME = 1 as Scope;
@@ -105,13 +105,14 @@ export function encodeExplainRequest(r: IdentityRequest): Uint8Array {
   return w.finish();
 }
 
-export function encodeWatchRequest(r: IdentityRequest & { etag?: string }): Uint8Array {
+export function encodeWatchRequest(r: IdentityRequest & { etag?: string; deltas?: boolean }): Uint8Array {
   const w = new Writer();
   w.string(1, r.project);
   w.string(2, r.workload);
   w.uint(3, r.scope);
   w.string(4, r.etag ?? '');
   for (const t of r.tags ?? []) w.string(5, t, true);
+  w.uint(6, r.deltas ? 1 : 0);
   return w.finish();
 }
 
@@ -259,23 +260,26 @@ function decodeProvenance(r: Reader): Provenance {
   return p;
 }
 
+/** One map<string, string> entry, added to `into`. */
+function decodeMapEntry(e: Reader, into: Record<string, string>): void {
+  let key = '';
+  let value = '';
+  e.fields((f, wt) => {
+    if (f === 1 && wt === 2) key = e.string();
+    else if (f === 2 && wt === 2) value = e.string();
+    else return true;
+  });
+  into[key] = value;
+}
+
 function decodeResolutionFrom(r: Reader): Resolution {
   const res: Resolution = { project: '', workload: '', scope: 0 as Scope, variables: {}, files: [], etag: '', conflicts: [] };
   r.fields((field, wt) => {
     if (field === 1 && wt === 2) res.project = r.string();
     else if (field === 2 && wt === 2) res.workload = r.string();
     else if (field === 3 && wt === 0) res.scope = r.varint() as Scope;
-    else if (field === 4 && wt === 2) {
-      const e = r.sub();
-      let key = '';
-      let value = '';
-      e.fields((f2, wt2) => {
-        if (f2 === 1 && wt2 === 2) key = e.string();
-        else if (f2 === 2 && wt2 === 2) value = e.string();
-        else return true;
-      });
-      res.variables[key] = value;
-    } else if (field === 5 && wt === 2) res.files.push(decodeSecretFile(r.sub()));
+    else if (field === 4 && wt === 2) decodeMapEntry(r.sub(), res.variables);
+    else if (field === 5 && wt === 2) res.files.push(decodeSecretFile(r.sub()));
     else if (field === 6 && wt === 2) res.etag = r.string();
     else if (field === 7 && wt === 2) res.conflicts.push(decodeConflict(r.sub()));
     else return true;
@@ -329,6 +333,16 @@ export function decodeWatchResponse(buf: Uint8Array): WatchResponse {
         else return true;
       });
       out.unchanged = u;
+    } else if (field === 5) {
+      const d: ResolutionDelta = { baseEtag: '', etag: '', set: {}, removed: [] };
+      m.fields((f, w) => {
+        if (f === 1 && w === 2) d.baseEtag = m.string();
+        else if (f === 2 && w === 2) d.etag = m.string();
+        else if (f === 3 && w === 2) decodeMapEntry(m.sub(), d.set);
+        else if (f === 4 && w === 2) d.removed.push(m.string());
+        else return true;
+      });
+      out.delta = d;
     }
   });
   return out;

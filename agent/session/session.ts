@@ -84,7 +84,7 @@ export class Session {
       log: deps.log,
       retry: () => {
         deps.credentials.reload();
-        this.pump(this.current.etag, this.boot!);
+        this.pump(this.current, this.boot!);
       },
       giveUp: (err) => {
         this.close();
@@ -141,7 +141,7 @@ export class Session {
         },
         cached: cachedRes,
       };
-      this.pump(cachedRes?.etag, this.boot);
+      this.pump(cachedRes, this.boot);
     });
     this.started = true;
     this.delivered = this.current;
@@ -167,11 +167,12 @@ export class Session {
     this.handlersSet.onResolution?.(res);
   }
 
-  private pump(etag: string | undefined, boot: Boot): void {
+  /** Watches from `held`, the resolution in hand (resumed from its etag; the base of the first delta). */
+  private pump(held: Resolution | undefined, boot: Boot): void {
     const { opts, deps } = this;
     const { log, client } = deps;
     const it = client.watch(opts.id, {
-      etag,
+      held,
       signal: this.abort.signal,
       onRetry: ({ attempt, delayMs, error }) => {
         boot.retry(error);
@@ -242,7 +243,7 @@ export class Session {
         // A refused Kubernetes token that the kubelet has replaced since: reconnect with the new one.
         if (isAuthFailure(e) && e.code === Code.UNAUTHENTICATED && !this.abort.signal.aborted && deps.credentials.rotated()) {
           log.info('the server refused the previous Kubernetes token; reconnecting with the rotated one');
-          this.pump(this.started ? this.current.etag : boot.cached?.etag, boot);
+          this.pump(this.started ? this.current : boot.cached, boot);
           return;
         }
         const err = e instanceof RpcError ? rpcFailure(e, opts.id) : (e as Error);

@@ -83,14 +83,14 @@ export class ResolverService {
     return { resolution: state.explain(workload, scope), showEtag: p.mayResolve(project, workload, scope) };
   }
 
-  /** Subscribes; returns what ends the subscription. */
-  async watch(p: Principal, project: string, workload: string, scope: ResolveScope, etag: string, claimedTags: readonly string[], sink: WatchSink): Promise<WatchStream> {
+  /** Subscribes; returns what ends the subscription. `deltas`: the caller applies ResolutionDelta messages. */
+  async watch(p: Principal, project: string, workload: string, scope: ResolveScope, etag: string, claimedTags: readonly string[], sink: WatchSink, deltas = false): Promise<WatchStream> {
     const { state, resolution } = await this.prepare(p, project, workload, scope, claimedTags);
     const stream = new WatchStream(project, workload, scope, sink, this.d.hub);
     stream.release = this.guard.admit(p, stream);
     this.auditRead(p, 'Watch', resolution);
     try {
-      stream.subscriber = this.d.hub.join(state, workload, scope, etag, sink);
+      stream.subscriber = this.d.hub.join(state, workload, scope, etag, sink, deltas);
     } catch (e) {
       stream.close();
       throw e;

@@ -1,9 +1,10 @@
 /**
  * Watch subscriptions and fan-out. Subscribers of one identity (project, workload, scope)
  * share one resolution: on a change it is computed and encoded once, and the same bytes are
- * written to every subscriber whose etag differs. A subscriber that stops reading never makes
- * memory grow: only the latest resolution waits for it (latest wins), plus a bounded queue of
- * restart events.
+ * written to every subscriber whose etag differs. Subscribers that asked for deltas and hold the
+ * identity's previous resolution get what changed instead, encoded once too (see Outgoing). A
+ * subscriber that stops reading never makes memory grow: only the latest resolution waits for
+ * it (latest wins), plus a bounded queue of restart events.
  */
 import { DomainError } from '../domain/errors.js';
 import type { ResolveScope } from '../domain/types.js';
@@ -24,6 +25,11 @@ export interface WatchSink {
 /** Encodes hub events into wire messages (supplied by the API layer); resolutions come encoded. */
 export interface WatchEncoder {
   unchanged(etag: string): Uint8Array;
+  /**
+   * The change from one encoded resolution of an identity to the next as a delta message, or
+   * null when a delta cannot say it (files or conflicts changed) or would not be smaller.
+   */
+  delta(from: CachedResolution, to: CachedResolution): Uint8Array | null;
   restart(group: string, requestedBy: string, timeMs: number): Uint8Array;
   heartbeat(timeMs: number): Uint8Array;
 }
@@ -48,28 +54,44 @@ const FANOUT_WINDOW = 256;
  */
 const FANOUT_STALL_MS = 20;
 
+/**
+ * A resolution on its way to subscribers: the whole message, and the delta from the identity's
+ * previous resolution (`base` is its etag) for subscribers that asked for deltas and hold it.
+ */
+export interface Outgoing {
+  bytes: Uint8Array;
+  etag: string;
+  delta: { base: string; bytes: Uint8Array } | null;
+}
+
 export class Subscriber {
   etag = '';
   blocked = false;
   /** Latest resolution not yet written (latest wins). */
-  pendingResolution: { bytes: Uint8Array; etag: string } | null = null;
+  pendingResolution: Outgoing | null = null;
   /** Events held while blocked; allocated when first needed (most streams never block). */
   queued: Uint8Array[] | null = null;
 
   constructor(
     readonly identity: Identity,
     readonly sink: WatchSink,
+    /** The caller applies deltas (WatchRequest.deltas). */
+    readonly deltas: boolean,
   ) {}
 
-  /** `written`: see WatchSink.write; not called when nothing was written now. Returns whether a write was made. */
-  sendResolution(bytes: Uint8Array, etag: string, written?: () => void): boolean {
-    if (etag === this.etag) return false;
+  /**
+   * `written`: see WatchSink.write; not called when nothing was written now. Returns whether a
+   * write was made. The delta only when what it applies to is what this stream carried last.
+   */
+  sendResolution(out: Outgoing, written?: () => void): boolean {
+    if (out.etag === this.etag) return false;
     if (this.blocked) {
-      this.pendingResolution = { bytes, etag };
+      this.pendingResolution = out;
       return false;
     }
-    this.etag = etag;
-    this.write(bytes, written);
+    const delta = this.deltas && out.delta?.base === this.etag ? out.delta : null;
+    this.etag = out.etag;
+    this.write(delta ? delta.bytes : out.bytes, written);
     return true;
   }
 
@@ -105,7 +127,7 @@ export class Subscriber {
     const p = this.pendingResolution;
     if (p && !this.blocked) {
       this.pendingResolution = null;
-      this.sendResolution(p.bytes, p.etag);
+      this.sendResolution(p);
     }
   }
 }
@@ -114,8 +136,7 @@ export class Subscriber {
 interface Delivery {
   change: Change;
   identity: Identity;
-  bytes: Uint8Array;
-  etag: string;
+  out: Outgoing;
   subscribers: Subscriber[];
   /** The next subscriber to write. */
   next: number;
@@ -144,6 +165,10 @@ interface Identity {
   subscribers: Set<Subscriber>;
   /** The etag last sent to all of this identity's subscribers; null when they may differ. */
   etag: string | null;
+  /** The resolution last resolved for its subscribers: what the next delta is from. */
+  last: CachedResolution;
+  /** How many of its subscribers asked for deltas (none: no delta is encoded). */
+  deltaSubscribers: number;
 }
 
 export class WatchHub {
@@ -200,7 +225,7 @@ export class WatchHub {
    * caller hands to leave() (an object, not an unsubscribe closure: Watch streams are open by
    * the thousand and each closure costs a context, ~130 bytes).
    */
-  join(state: ProjectState, workload: string, scope: ResolveScope, etag: string, sink: WatchSink): Subscriber {
+  join(state: ProjectState, workload: string, scope: ResolveScope, etag: string, sink: WatchSink, deltas = false): Subscriber {
     const project = state.snapshot.project.name;
     // The newest state, not the one the caller looked up before an await: a change published in
     // between would otherwise never reach this subscriber (it was not registered yet).
@@ -212,14 +237,15 @@ export class WatchHub {
     let identity = identities.get(key);
     // A new identity's one subscriber holds this resolution. An existing identity's etag is left
     // alone, even when null (a delivery cut short): the next change then writes to everyone.
-    if (!identity) identities.set(key, (identity = { project, workload, scope, subscribers: new Set(), etag: resolution.etag }));
-    const sub = new Subscriber(identity, sink);
+    if (!identity) identities.set(key, (identity = { project, workload, scope, subscribers: new Set(), etag: resolution.etag, last: resolution, deltaSubscribers: 0 }));
+    const sub = new Subscriber(identity, sink, deltas);
     identity.subscribers.add(sub);
+    if (deltas) identity.deltaSubscribers++;
     this.count++;
     if (etag && etag === resolution.etag) {
       sub.etag = etag;
       sub.sendEvent(this.encoder.unchanged(etag), false);
-    } else sub.sendResolution(resolution.bytes, resolution.etag);
+    } else sub.sendResolution({ bytes: resolution.bytes, etag: resolution.etag, delta: null });
     return sub;
   }
 
@@ -227,6 +253,7 @@ export class WatchHub {
   leave(sub: Subscriber): void {
     const identity = sub.identity;
     if (!identity.subscribers.delete(sub)) return;
+    if (sub.deltas) identity.deltaSubscribers--;
     this.count--;
     if (identity.subscribers.size > 0) return;
     const identities = this.projects.get(identity.project);
@@ -320,9 +347,14 @@ export class WatchHub {
       for (const sub of identity.subscribers) sub.sink.fail('NOT_FOUND', `workload ${change.project}/${identity.workload} was deleted`);
       return undefined;
     }
+    const last = identity.last;
+    // The current object even when unchanged: the previous snapshot's bytes are not kept alive.
+    identity.last = resolution;
     if (identity.etag === resolution.etag) return undefined; // unchanged: never re-sent
     identity.etag = resolution.etag;
-    return { change, identity, bytes: resolution.bytes, etag: resolution.etag, subscribers: [...identity.subscribers], next: 0, started: change.started };
+    const delta = identity.deltaSubscribers > 0 && last.etag !== resolution.etag ? this.encoder.delta(last, resolution) : null;
+    const out: Outgoing = { bytes: resolution.bytes, etag: resolution.etag, delta: delta && { base: last.etag, bytes: delta } };
+    return { change, identity, out, subscribers: [...identity.subscribers], next: 0, started: change.started };
   }
 
   /**
@@ -335,7 +367,7 @@ export class WatchHub {
     const finish = (d: Delivery) => {
       while (d.next < d.subscribers.length) {
         const sub = d.subscribers[d.next++]!;
-        if (d.identity.subscribers.has(sub)) sub.sendResolution(d.bytes, d.etag);
+        if (d.identity.subscribers.has(sub)) sub.sendResolution(d.out);
       }
     };
     // The current delivery is left in place, finished: the pump records it and goes on.
@@ -376,7 +408,7 @@ export class WatchHub {
       if (this.inFlight >= FANOUT_WINDOW) return this.waitForWindow();
       if (!spend()) return this.again();
       const sub = d.subscribers[d.next++]!;
-      if (d.identity.subscribers.has(sub)) this.write(sub, d.bytes, d.etag);
+      if (d.identity.subscribers.has(sub)) this.write(sub, d.out);
     }
   }
 
@@ -387,15 +419,15 @@ export class WatchHub {
       if (this.inFlight >= FANOUT_WINDOW) return this.waitForWindow();
       if (!spend()) return this.again();
       const sub = b.subscribers[b.next++]!;
-      if (sub.identity.subscribers.has(sub)) this.write(sub, b.bytes, null);
+      if (sub.identity.subscribers.has(sub)) this.write(sub, b.bytes);
     }
     this.beats = undefined;
   }
 
-  /** One write counted in the window: a resolution (with its etag) or a heartbeat (null). */
-  private write(sub: Subscriber, bytes: Uint8Array, etag: string | null): void {
+  /** One write counted in the window: a resolution or a heartbeat (bytes). */
+  private write(sub: Subscriber, what: Outgoing | Uint8Array): void {
     const written = this.written;
-    if (etag === null ? sub.sendHeartbeat(bytes, written) : sub.sendResolution(bytes, etag, written)) this.inFlight++;
+    if (what instanceof Uint8Array ? sub.sendHeartbeat(what, written) : sub.sendResolution(what, written)) this.inFlight++;
   }
 
   private completion(): () => void {

@@ -42,6 +42,14 @@ describe('hand-written wire codec agrees with the generated ts-proto codec', () 
           fc.record({ restart: fc.record({ group: name, requestedBy: name, timeMs: fc.nat(2 ** 45) }) }),
           fc.record({ heartbeat: fc.record({ timeMs: fc.nat(2 ** 45) }) }),
           fc.record({ unchanged: fc.record({ etag: name }) }),
+          fc.record({
+            delta: fc.record({
+              baseEtag: name,
+              etag: name,
+              set: fc.dictionary(fc.string({ minLength: 1, maxLength: 10 }), value, { maxKeys: 8 }),
+              removed: fc.array(fc.string({ minLength: 1, maxLength: 10 }), { maxLength: 4 }),
+            }),
+          }),
         ),
         (msg) => {
           const bytes = WatchResponse.encode(WatchResponse.fromPartial(msg)).finish();
@@ -69,8 +77,8 @@ describe('hand-written wire codec agrees with the generated ts-proto codec', () 
 
   it('encodes requests that the generated decoder reads back', () => {
     fc.assert(
-      fc.property(name, name, fc.constantFrom(0, 1, 2), name, fc.array(name, { maxLength: 3 }), (project, workload, scope, etag, tags) => {
-        expect(WatchRequest.decode(encodeWatchRequest({ project, workload, scope, etag, tags }))).toEqual({ project, workload, scope, etag, tags });
+      fc.property(name, name, fc.constantFrom(0, 1, 2), name, fc.array(name, { maxLength: 3 }), fc.boolean(), (project, workload, scope, etag, tags, deltas) => {
+        expect(WatchRequest.decode(encodeWatchRequest({ project, workload, scope, etag, tags, deltas }))).toEqual({ project, workload, scope, etag, tags, deltas });
         expect(ResolveRequest.decode(encodeResolveRequest({ project, workload, scope, tags }))).toEqual({ project, workload, scope, tags });
         expect(ExplainRequest.decode(encodeExplainRequest({ project, workload, scope }))).toEqual({ project, workload, scope });
       }),

@@ -33,7 +33,7 @@ it('exposes RPC counts and latency, watchers, push latency, cache, store latency
   await a.resolve('m', 'api');
   await a.resolve('m', 'api');
   await api(t.as('sg_wrong')).resolve('m', 'api').catch(() => undefined);
-  const stream = t.admin.resolver.watch({ project: 'm', workload: 'api', scope: 1, etag: '', tags: [] });
+  const stream = t.admin.resolver.watch({ project: 'm', workload: 'api', scope: 1, etag: '', tags: [], deltas: false });
   stream.on('error', () => undefined);
   let received = 0;
   stream.on('data', () => received++);

@@ -1,8 +1,9 @@
 /** Watch: snapshot first, a message only when the etag changes, restart events, resume, clean cancel. */
 import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { WatchRequest, type WatchResponse } from '../../gen/secretgroups/v1/resolver_service.js';
-import { Scope } from '../../gen/secretgroups/v1/resources.js';
+import { WatchRequest, type ResolutionDelta, type WatchResponse } from '../../gen/secretgroups/v1/resolver_service.js';
+import { Scope, type Resolution } from '../../gen/secretgroups/v1/resources.js';
+import { applyDelta, createClient } from '../../client/index.js';
 import type { Clients } from '../../client/connection.js';
 import { api } from '../helpers/api.js';
 import { startTestServer, type TestServer } from '../helpers/in-process.js';
@@ -80,6 +81,84 @@ describe('Watch', () => {
     expect(Object.keys(w.messages[1]!.resolution!.variables)).toContain('B');
     await w.until(() => w.heartbeats() > beats, 'a heartbeat');
     w.cancel();
+  });
+
+  it('a caller that asks for deltas gets what changed; applied in turn, each is the resolution Resolve gives', async () => {
+    // A workload of its own, with a group large enough that deltas are smaller than the whole.
+    await a.createWorkload({ project: 'p', name: 'dw' });
+    const bulk = Object.fromEntries(Array.from({ length: 20 }, (_, i) => [`BULK_${i}`, 'x'.repeat(30)]));
+    await a.createGroup({ project: 'p', name: 'bulk', variables: bulk, restrictions: { restricted: true, workloads: ['dw'], tags: [] } });
+    const w = watch(t.admin, { workload: 'dw', deltas: true });
+    const plain = watch(t.admin, { workload: 'dw' });
+    try {
+      await steps(w, plain);
+    } finally {
+      w.cancel();
+      plain.cancel();
+    }
+  });
+
+  async function steps(w: ReturnType<typeof watch>, plain: ReturnType<typeof watch>) {
+    await w.count(1);
+    await plain.count(1);
+    let held = w.messages[0]!.resolution!; // the first message is always whole
+    const step = async (change: () => Promise<unknown>, n: number, expected: Partial<ResolutionDelta> | 'whole') => {
+      await change();
+      await w.count(n);
+      await plain.count(n);
+      const m = w.messages[n - 1]!;
+      const now = (await a.resolve('p', 'dw')).resolution!;
+      if (expected === 'whole') {
+        expect(m.delta).toBeUndefined();
+        held = m.resolution!;
+      } else {
+        expect(m.resolution).toBeUndefined();
+        expect(m.delta).toMatchObject({ ...expected, baseEtag: held.etag, etag: now.etag });
+        held = applyDelta(held, m.delta!)!;
+      }
+      expect(held).toEqual(now);
+      expect(plain.messages[n - 1]!.resolution).toEqual(now); // callers that did not ask: whole, as before
+    };
+    await step(() => a.setVars('p', 'g', { A: 'changed' }), 2, { set: { A: 'changed' }, removed: [] });
+    await step(() => a.setVars('p', 'g', { NEW_KEY: 'n' }), 3, { set: { NEW_KEY: 'n' }, removed: [] });
+    await step(() => a.unsetVars('p', 'g', ['NEW_KEY']), 4, { set: {}, removed: ['NEW_KEY'] });
+    // A file changes: a delta says variables only, so this one comes whole.
+    await step(() => a.addFile({ project: 'p', name: 'g', file: { path: '/etc/app/ca.pem', content: Buffer.from('ca'), mode: 0o600 } }), 5, 'whole');
+    await step(() => a.setVars('p', 'bulk', { BULK_3: 'again' }), 6, { set: { BULK_3: 'again' } });
+  }
+
+  it("the typed client asks for deltas and hands out whole resolutions, the same as a client that does not", async () => {
+    await a.createWorkload({ project: 'p', name: 'tw' });
+    const bulk = Object.fromEntries(Array.from({ length: 20 }, (_, i) => [`TW_${i}`, 'y'.repeat(30)]));
+    await a.createGroup({ project: 'p', name: 'tw-bulk', variables: bulk, restrictions: { restricted: true, workloads: ['tw'], tags: [] } });
+    const raw = watch(t.admin, { workload: 'tw', deltas: true }); // what the wire carries
+    const withDeltas = createClient({ addr: t.server.addr, token: t.adminToken });
+    const without = createClient({ addr: t.server.addr, token: t.adminToken });
+    const abort = new AbortController();
+    const collect = async (c: typeof withDeltas, deltas: boolean, out: Resolution[]) => {
+      for await (const ev of c.watch({ project: 'p', workload: 'tw' }, { signal: abort.signal, deltas })) if (ev.type === 'resolution') out.push(ev.resolution);
+    };
+    const a1: Resolution[] = [];
+    const a2: Resolution[] = [];
+    const done = Promise.all([collect(withDeltas, true, a1), collect(without, false, a2)]);
+    const waitFor = async (n: number) => {
+      for (let i = 0; i < 200 && (a1.length < n || a2.length < n); i++) await new Promise((r) => setTimeout(r, 25));
+    };
+    await waitFor(1);
+    await a.setVars('p', 'tw-bulk', { TW_1: 'typed-1', T: 't' });
+    await waitFor(2);
+    await a.unsetVars('p', 'tw-bulk', ['T']);
+    await waitFor(3);
+    await raw.count(3);
+    abort.abort();
+    raw.cancel();
+    await done;
+    withDeltas.close();
+    without.close();
+    expect(raw.messages.slice(1).map((m) => (m.delta ? 'delta' : 'whole'))).toEqual(['delta', 'delta']);
+    expect(a1).toHaveLength(3);
+    expect(a1).toEqual(a2);
+    expect(a1[2]).toEqual((await a.resolve('p', 'tw')).resolution);
   });
 
   it('resumes from an etag: `unchanged` when it is still current', async () => {

@@ -317,7 +317,7 @@ describe('on the real server', () => {
         s.on('status', resolve);
       });
     try {
-      const valid = Buffer.from(WatchRequest.encode({ project: 'p', workload: 'w', scope: 1, etag: '', tags: [] }).finish());
+      const valid = Buffer.from(WatchRequest.encode({ project: 'p', workload: 'w', scope: 1, etag: '', tags: [], deltas: false }).finish());
       expect((await watch(valid)).code).toBe(grpc.status.UNAUTHENTICATED);
       expect((await watch(valid, t.adminToken)).code).toBe(grpc.status.NOT_FOUND);
       const { CreateProjectRequest, CreateWorkloadRequest } = await import('../../gen/secretgroups/v1/project_service.js');
@@ -325,12 +325,12 @@ describe('on the real server', () => {
       await unaryCall(t.admin.projects, 'createWorkload', CreateWorkloadRequest.fromPartial({ project: 'p', name: 'w' }));
       // Too many claimed tags is the domain's refusal (a valid size), not the size limit's.
       const tags = Array.from({ length: 65 }, (_, i) => `t${i}`.padEnd(63, 'x'));
-      const many = Buffer.from(WatchRequest.encode({ project: 'p', workload: 'w', scope: 1, etag: '', tags }).finish());
+      const many = Buffer.from(WatchRequest.encode({ project: 'p', workload: 'w', scope: 1, etag: '', tags, deltas: false }).finish());
       expect(many.length).toBeLessThan(STREAM_REQUEST_BYTES);
       const tooMany = await watch(many, t.adminToken);
       expect(tooMany.details).toMatch(/tags/);
       expect(tooMany.details).not.toMatch(/larger than max/);
-      const huge = Buffer.from(WatchRequest.encode({ project: 'p'.repeat(STREAM_REQUEST_BYTES), workload: 'w', scope: 1, etag: '', tags: [] }).finish());
+      const huge = Buffer.from(WatchRequest.encode({ project: 'p'.repeat(STREAM_REQUEST_BYTES), workload: 'w', scope: 1, etag: '', tags: [], deltas: false }).finish());
       const status = await watch(huge, t.adminToken);
       expect(status.code).toBe(grpc.status.RESOURCE_EXHAUSTED);
       expect(status.details).toMatch(/larger than max/);

@@ -16,6 +16,7 @@ const encoder: WatchEncoder = {
   unchanged: (etag) => Buffer.from(`unchanged:${etag}`),
   restart: (g) => Buffer.from(`restart:${g}`),
   heartbeat: () => Buffer.from('heartbeat'),
+  delta: () => null,
 };
 
 class Sink implements WatchSink {

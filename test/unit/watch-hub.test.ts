@@ -7,10 +7,18 @@ import { group, workload } from '../helpers/fixtures.js';
 
 /** Messages as readable tuples; resolutions carry their etag. */
 const encodeResolution: ResolutionEncoder = (r) => Buffer.from(`resolution:${r.variables.A ?? ''}:${r.etag}`);
+/** Deltas as `delta:<A after>:<etag before>><etag after>`, counted; none while `noDeltas`. */
+let deltasEncoded = 0;
+let noDeltas = false;
 const encoder: WatchEncoder = {
   unchanged: (etag) => Buffer.from(`unchanged:${etag}`),
   restart: (g) => Buffer.from(`restart:${g}`),
   heartbeat: () => Buffer.from('heartbeat'),
+  delta: (from, to) => {
+    if (noDeltas) return null;
+    deltasEncoded++;
+    return Buffer.from(`delta:${Buffer.from(to.bytes).toString().split(':')[1]}:${from.etag}>${to.etag}`);
+  },
 };
 
 class FakeSink implements WatchSink {
@@ -64,6 +72,8 @@ beforeEach(async () => {
   await store.createRecord('workload', workload('other'));
   await store.createRecord('group', group('g', { variables: { A: '1' } }));
   revision = 1;
+  deltasEncoded = 0;
+  noDeltas = false;
   snapshots = new Snapshots(store, encodeResolution);
   hub = new WatchHub(snapshots, encoder, 0);
 });
@@ -101,6 +111,60 @@ describe('WatchHub', () => {
     await setA('2');
     const last = sinks.map((s) => s.written.at(-1));
     expect(new Set(last).size).toBe(1);
+  });
+
+  it('a subscriber that asked for deltas gets what changed from the resolution it holds; the others the whole one', async () => {
+    const state = await snapshots.get('p');
+    const whole = new FakeSink();
+    const deltas = [new FakeSink(), new FakeSink()];
+    hub.join(state, 'api', 'runtime', '', whole);
+    for (const sink of deltas) hub.join(state, 'api', 'runtime', '', sink, true);
+    const etags = [state.resolution('api', 'runtime').etag];
+    await setA('2');
+    etags.push((await snapshots.get('p')).resolution('api', 'runtime').etag);
+    await setA('3');
+    etags.push((await snapshots.get('p')).resolution('api', 'runtime').etag);
+    expect(whole.texts()).toEqual(['resolution:1', 'resolution:2', 'resolution:3']);
+    for (const sink of deltas) {
+      // The first message is always whole; each delta is from the etag the stream carried last.
+      expect(sink.texts()).toEqual(['resolution:1', 'delta:2', 'delta:3']);
+      expect(Buffer.from(sink.written[1]!).toString()).toBe(`delta:2:${etags[0]}>${etags[1]}`);
+      expect(Buffer.from(sink.written[2]!).toString()).toBe(`delta:3:${etags[1]}>${etags[2]}`);
+    }
+    expect(deltasEncoded).toBe(2); // once per change, shared by the identity's subscribers
+  });
+
+  it('encodes no delta for an identity whose subscribers did not ask for one, and sends whole ones when none applies', async () => {
+    const state = await snapshots.get('p');
+    const plain = new FakeSink();
+    hub.join(state, 'api', 'runtime', '', plain);
+    await setA('2');
+    expect(deltasEncoded).toBe(0);
+    const sink = new FakeSink();
+    hub.join(state, 'other', 'runtime', '', sink, true);
+    noDeltas = true; // files or conflicts changed, or the delta would not be smaller
+    await setA('3');
+    expect(sink.texts()).toEqual(['resolution:2', 'resolution:3']);
+  });
+
+  it('a delta subscriber that missed changes while blocked gets the whole latest resolution when it drains', async () => {
+    const slow = new FakeSink();
+    const state = await snapshots.get('p');
+    hub.join(state, 'api', 'runtime', '', slow, true);
+    slow.full = true;
+    await setA('2'); // a delta, written; then the transport reports full
+    for (let i = 3; i <= 10; i++) await setA(String(i));
+    slow.unblock();
+    // The pending delta is from the etag of v9, not v2, which is what this stream holds.
+    expect(slow.texts()).toEqual(['resolution:1', 'delta:2', 'resolution:10']);
+  });
+
+  it('a delta subscriber that resumed from a current etag gets deltas from it', async () => {
+    const state = await snapshots.get('p');
+    const sink = new FakeSink();
+    hub.join(state, 'api', 'runtime', state.resolution('api', 'runtime').etag, sink, true);
+    await setA('2');
+    expect(sink.texts()).toEqual(['unchanged', 'delta:2']);
   });
 
   it('a subscriber that stops reading gets only the latest resolution when it drains, and never delays others', async () => {
@@ -147,6 +211,40 @@ describe('WatchHub', () => {
       expect(seen.indexOf('resolution:2')).toBeLessThanOrEqual(seen.indexOf('resolution:3'));
     }
     expect(sinks.filter((s) => s.texts().includes('resolution:2')).length).toBeLessThan(1200);
+  });
+
+  it('a newer change overtaking an older one midway sends each delta subscriber a delta only from what it holds', async () => {
+    const sinks = Array.from({ length: 1200 }, () => new FakeSink());
+    const state = await snapshots.get('p');
+    for (const sink of sinks) hub.join(state, 'api', 'runtime', '', sink, true);
+    await setA('2'); // the first chunk now, the rest on later turns
+    await setA('3');
+    const final = (await snapshots.get('p')).resolution('api', 'runtime').etag;
+    for (let waited = 0; waited < 2_000 && !sinks.every((k) => k.texts().at(-1)?.endsWith(':3')); waited += 10) {
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    let deltas = 0;
+    for (const sink of sinks) {
+      let held = '';
+      for (const text of sink.written.map((b) => Buffer.from(b).toString())) {
+        const [kind, , etags] = text.split(':');
+        if (kind === 'resolution') held = etags!;
+        else {
+          const [base, after] = etags!.split('>');
+          expect(base).toBe(held);
+          held = after!;
+          deltas++;
+        }
+      }
+      expect(held).toBe(final);
+    }
+    // Those reached by v2 got deltas throughout; the others hold v1, not v3's base (v2), and got it whole.
+    const reached = sinks.filter((k) => k.texts().includes('delta:2'));
+    expect(reached.length).toBeGreaterThan(0);
+    expect(reached.length).toBeLessThan(1200);
+    for (const sink of reached) expect(sink.texts()).toEqual(['resolution:1', 'delta:2', 'delta:3']);
+    for (const sink of sinks.filter((k) => !reached.includes(k))) expect(sink.texts()).toEqual(['resolution:1', 'resolution:3']);
+    expect(deltas).toBe(2 * reached.length);
   });
 
   it('a change overtaken midway by one that leaves the identity as it was still reaches every subscriber, once', async () => {

@@ -14,6 +14,7 @@ import type { ResolutionEncoder, ResolutionKeys } from '../../watch/snapshots.js
 import type { WatchEncoder, WatchSink } from '../../watch/hub.js';
 import { serverStream, unary, unaryFast, type ApiContext, type StreamCall } from '../call.js';
 import { encodeFramed } from '../framed-bytes.js';
+import { encodeDelta } from '../resolution-delta.js';
 import type { HandlersOf } from '../grpc-adapter.js';
 import { conflictToPb, provenanceToPb, resolutionToPb, resolveScopeFromPb } from '../mappers.js';
 
@@ -31,6 +32,7 @@ export const watchEncoder: WatchEncoder = {
   unchanged: (etag) => encodeFramed((w) => WatchResponse.encode({ unchanged: { etag } }, w)),
   restart: (group, requestedBy, timeMs) => encodeFramed((w) => WatchResponse.encode({ restart: { group, requestedBy, timeMs } }, w)),
   heartbeat: (timeMs) => encodeFramed((w) => WatchResponse.encode({ heartbeat: { timeMs } }, w)),
+  delta: encodeDelta,
 };
 
 /**
@@ -80,7 +82,7 @@ export function resolverHandlers(ctx: ApiContext, svc: ResolverService): Handler
       ctx,
       'Watch',
       (p, req, stream) =>
-        svc.watch(p, req.project, req.workload, resolveScopeFromPb(req.scope), req.etag, req.tags, new WatchStreamSink(stream)),
+        svc.watch(p, req.project, req.workload, resolveScopeFromPb(req.scope), req.etag, req.tags, new WatchStreamSink(stream), req.deltas),
       { auditRefused: true },
     ),
   };

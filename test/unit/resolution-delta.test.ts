@@ -1,0 +1,84 @@
+/** Watch deltas: the server's encoder (from encoded resolutions) and the client's apply agree. */
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { applyDelta } from '../../client/index.js';
+import { decodeResolveResponse, decodeWatchResponse } from '../../client/wire.js';
+import { ResolveResponse } from '../../gen/secretgroups/v1/resolver_service.js';
+import type { Resolution } from '../../gen/secretgroups/v1/resources.js';
+import { encodeFramed } from '../../server/api/framed-bytes.js';
+import { encodeDelta } from '../../server/api/resolution-delta.js';
+import type { CachedResolution } from '../../server/watch/snapshots.js';
+
+function cached(r: Resolution): CachedResolution {
+  return { project: r.project, workload: r.workload, scope: 'runtime', etag: r.etag, bytes: encodeFramed((w) => ResolveResponse.encode({ resolution: r }, w)) };
+}
+
+/** Variables sorted by key, as the server resolves them. */
+function sorted(vars: Record<string, string>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const k of Object.keys(vars).sort()) out[k] = vars[k]!;
+  return out;
+}
+
+const key = fc.stringMatching(/^[A-Z_][A-Z0-9_]{0,11}$/);
+const value = fc.string({ unit: 'grapheme', maxLength: 40 });
+const vars = fc.dictionary(key, value, { maxKeys: 40 }).map(sorted);
+const file = { path: '/etc/app/tls.pem', content: Buffer.from('certificate'), mode: 0o600, size: 11 };
+const conflict = { key: 'PORT', priority: 10, groups: ['a', 'b'], winner: 'a' };
+
+function resolution(variables: Record<string, string>, etag: string, extra: Partial<Resolution> = {}): Resolution {
+  return { project: 'shop', workload: 'api', scope: 1, variables, files: [], etag, conflicts: [], ...extra };
+}
+
+describe('Watch deltas', () => {
+  it('applied to the resolution it is from, a delta gives the next resolution exactly', () => {
+    fc.assert(
+      fc.property(vars, fc.array(fc.tuple(key, fc.option(value, { nil: undefined })), { maxLength: 6 }), (before, edits) => {
+        const after = { ...before };
+        for (const [k, v] of edits) {
+          if (v === undefined) delete after[k];
+          else after[k] = v;
+        }
+        const from = resolution(before, 'e1', { files: [file], conflicts: [conflict] });
+        const to = resolution(sorted(after), 'e2', { files: [file], conflicts: [conflict] });
+        const bytes = encodeDelta(cached(from), cached(to));
+        if (!bytes) {
+          // Only when a delta would not be smaller than the whole message.
+          expect(edits.length).toBeGreaterThan(0);
+          return;
+        }
+        const message = decodeWatchResponse(bytes);
+        expect(message.delta?.baseEtag).toBe('e1');
+        expect(message.delta?.etag).toBe('e2');
+        const applied = applyDelta(decodeResolveResponse(cached(from).bytes), message.delta!);
+        expect(applied).toEqual(decodeResolveResponse(cached(to).bytes));
+        expect(Object.keys(applied!.variables)).toEqual(Object.keys(to.variables));
+      }),
+    );
+  });
+
+  it('carries only what changed', () => {
+    const many = sorted(Object.fromEntries(Array.from({ length: 30 }, (_, i) => [`KEY_${i}`, 'v'.repeat(40)])));
+    const from = cached(resolution(many, 'e1'));
+    const to = cached(resolution(sorted({ ...many, KEY_3: 'changed', NEW: 'n' }), 'e2'));
+    const bytes = encodeDelta(from, to);
+    expect(decodeWatchResponse(bytes!).delta).toEqual({ baseEtag: 'e1', etag: 'e2', set: { KEY_3: 'changed', NEW: 'n' }, removed: [] });
+    expect(bytes!.byteLength).toBeLessThan(to.bytes.byteLength / 10);
+    const { KEY_0: _gone, ...rest } = many;
+    expect(decodeWatchResponse(encodeDelta(from, cached(resolution(rest, 'e3')))!).delta).toEqual({ baseEtag: 'e1', etag: 'e3', set: {}, removed: ['KEY_0'] });
+  });
+
+  it('is none when files or conflicts changed: those come whole', () => {
+    const v = sorted(Object.fromEntries(Array.from({ length: 30 }, (_, i) => [`KEY_${i}`, 'v'.repeat(40)])));
+    const base = cached(resolution(v, 'e1', { files: [file] }));
+    expect(encodeDelta(base, cached(resolution({ ...v, KEY_1: 'x' }, 'e2', { files: [{ ...file, content: Buffer.from('other') }] })))).toBeNull();
+    expect(encodeDelta(base, cached(resolution(v, 'e2', { files: [] })))).toBeNull();
+    expect(encodeDelta(base, cached(resolution(v, 'e2', { files: [file], conflicts: [conflict] })))).toBeNull();
+    expect(encodeDelta(base, cached(resolution({ ...v, KEY_1: 'x' }, 'e2', { files: [file] })))).not.toBeNull();
+  });
+
+  it('the client refuses a delta that is not from the resolution it holds', () => {
+    const held = resolution({ A: '1' }, 'e1');
+    expect(applyDelta(held, { baseEtag: 'e0', etag: 'e2', set: { A: '2' }, removed: [] })).toBeUndefined();
+  });
+});
