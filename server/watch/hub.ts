@@ -156,6 +156,11 @@ interface Change {
   identities: Identity[];
   next: number;
   started: bigint;
+  /**
+   * Deltas encoded for this change, by the etags they are from and to: equal etags mean equal
+   * content, so identities with the same content (a group reaching many workloads) share one.
+   */
+  deltas?: Map<string, Uint8Array | null>;
 }
 
 interface Identity {
@@ -352,9 +357,17 @@ export class WatchHub {
     identity.last = resolution;
     if (identity.etag === resolution.etag) return undefined; // unchanged: never re-sent
     identity.etag = resolution.etag;
-    const delta = identity.deltaSubscribers > 0 && last.etag !== resolution.etag ? this.encoder.delta(last, resolution) : null;
+    const delta = identity.deltaSubscribers > 0 && last.etag !== resolution.etag ? this.deltaOf(change, last, resolution) : null;
     const out: Outgoing = { bytes: resolution.bytes, etag: resolution.etag, delta: delta && { base: last.etag, bytes: delta } };
     return { change, identity, out, subscribers: [...identity.subscribers], next: 0, started: change.started };
+  }
+
+  private deltaOf(change: Change, from: CachedResolution, to: CachedResolution): Uint8Array | null {
+    const key = `${from.etag}>${to.etag}`;
+    const deltas = (change.deltas ??= new Map());
+    let delta = deltas.get(key);
+    if (delta === undefined) deltas.set(key, (delta = this.encoder.delta(from, to)));
+    return delta;
   }
 
   /**

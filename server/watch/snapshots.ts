@@ -5,8 +5,8 @@
  */
 import { EventEmitter } from 'node:events';
 import { notFound } from '../domain/errors.js';
-import { prepareGroups, resolveWorkload, type PreparedGroup } from '../domain/resolve.js';
-import type { ProjectSnapshot, Resolution, ResolveScope } from '../domain/types.js';
+import { isEligible, prepareGroups, resolveWorkload, type PreparedGroup } from '../domain/resolve.js';
+import type { ProjectSnapshot, Resolution, ResolveScope, Vars, Workload } from '../domain/types.js';
 import type { RecordTypes, Store } from '../store/store.js';
 
 /**
@@ -29,13 +29,26 @@ export interface CachedResolution {
 }
 
 /** Encodes a resolution as the response message both Resolve and Watch send (API layer). */
-export type ResolutionEncoder = (r: Resolution) => Uint8Array;
+export interface ResolutionEncoder {
+  (r: Resolution): Uint8Array;
+  /**
+   * The encoded resolution of another workload with the same content, from these bytes with
+   * only the workload's name replaced; undefined when it cannot (then `r` is encoded).
+   */
+  rename?: (bytes: Uint8Array, workload: string) => Uint8Array | undefined;
+}
 /** The variable keys of an encoded resolution (API layer; the inverse of ResolutionEncoder for keys). */
 export type ResolutionKeys = (bytes: Uint8Array) => string[];
 
 export class ProjectState {
   private prepared: PreparedGroup[] | undefined;
   private readonly resolutions = new Map<string, CachedResolution>();
+  /**
+   * The first resolution computed per class of identities with the same content: the same
+   * scope, the same groups reaching them, no variables of their own. The rest of a class get
+   * its bytes renamed (encoder.rename) instead of a merge and an encoding each.
+   */
+  private readonly twins = new Map<string, CachedResolution>();
 
   constructor(
     readonly snapshot: ProjectSnapshot,
@@ -50,14 +63,23 @@ export class ProjectState {
     const hit = this.resolutions.get(key);
     this.onLookup?.(hit !== undefined);
     if (hit) return hit;
-    const r = this.compute(workload, scope, false);
-    const cached: CachedResolution = {
-      project: r.project,
-      workload: r.workload,
-      scope,
-      etag: r.etag,
-      bytes: this.encode(r),
-    };
+    const w = this.workload(workload);
+    const prepared = (this.prepared ??= prepareGroups(this.snapshot));
+    const own = scope === 'runtime' ? w.runtimeVariables : w.buildArguments;
+    let classKey: string | undefined;
+    if (this.encode.rename && isEmpty(own)) {
+      classKey = scope;
+      for (const p of prepared) if (isEligible(p.group, w, scope)) classKey += `\0${p.group.name}`;
+    }
+    const twin = classKey === undefined ? undefined : this.twins.get(classKey);
+    const renamed = twin && this.encode.rename!(twin.bytes, workload);
+    let cached: CachedResolution;
+    if (twin && renamed) cached = { project: twin.project, workload, scope, etag: twin.etag, bytes: renamed };
+    else {
+      const r = resolveWorkload(this.snapshot.project.name, w, scope, prepared, { provenance: false });
+      cached = { project: r.project, workload: r.workload, scope, etag: r.etag, bytes: this.encode(r) };
+      if (classKey !== undefined) this.twins.set(classKey, cached);
+    }
     this.resolutions.set(key, cached);
     return cached;
   }
@@ -68,11 +90,21 @@ export class ProjectState {
   }
 
   private compute(workload: string, scope: ResolveScope, provenance: boolean): Resolution {
-    const w = this.snapshot.workloads.get(workload);
-    if (!w) throw notFound(`workload ${this.snapshot.project.name}/${workload}`);
+    const w = this.workload(workload);
     this.prepared ??= prepareGroups(this.snapshot);
     return resolveWorkload(this.snapshot.project.name, w, scope, this.prepared, { provenance });
   }
+
+  private workload(name: string): Workload {
+    const w = this.snapshot.workloads.get(name);
+    if (!w) throw notFound(`workload ${this.snapshot.project.name}/${name}`);
+    return w;
+  }
+}
+
+function isEmpty(vars: Vars): boolean {
+  for (const _ in vars) return false;
+  return true;
 }
 
 /** Which snapshot map holds each record kind. */

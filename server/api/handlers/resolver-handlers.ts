@@ -15,6 +15,8 @@ import type { WatchEncoder, WatchSink } from '../../watch/hub.js';
 import { serverStream, unary, unaryFast, type ApiContext, type StreamCall } from '../call.js';
 import { encodeFramed } from '../framed-bytes.js';
 import { encodeDelta } from '../resolution-delta.js';
+import { renameResolution } from '../resolution-rename.js';
+import type { Resolution } from '../../domain/types.js';
 import type { HandlersOf } from '../grpc-adapter.js';
 import { conflictToPb, provenanceToPb, resolutionToPb, resolveScopeFromPb } from '../mappers.js';
 
@@ -22,7 +24,9 @@ import { conflictToPb, provenanceToPb, resolutionToPb, resolveScopeFromPb } from
  * ResolveResponse and WatchResponse both carry the Resolution as field 1, so one encoding
  * serves both (a test checks they stay byte-identical).
  */
-export const encodeResolution: ResolutionEncoder = (r) => encodeFramed((w) => ResolveResponse.encode({ resolution: resolutionToPb(r) }, w));
+export const encodeResolution: ResolutionEncoder = Object.assign((r: Resolution) => encodeFramed((w) => ResolveResponse.encode({ resolution: resolutionToPb(r) }, w)), {
+  rename: renameResolution,
+});
 
 /** The keys of an encodeResolution result, in the order they were encoded. */
 export const resolutionKeys: ResolutionKeys = (bytes) => Object.keys(ResolveResponse.decode(bytes).resolution?.variables ?? {});
