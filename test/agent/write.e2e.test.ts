@@ -113,6 +113,8 @@ describe('sg-agent write', () => {
 
     await setVars(server, 'shop', 'common', { ADDED: 'new value' });
     await until(() => dotenv.parse(readFileSync(out, 'utf8')).ADDED === 'new value', 'rewrite on change');
+    // The change reached the agent as a delta (it asks for them); what it wrote is the whole set.
+    expect(dotenv.parse(readFileSync(out, 'utf8'))).toEqual({ ...VALUES, ADDED: 'new value' });
     const second = statSync(out);
     expect(second.ino).not.toBe(first.ino); // replaced by rename, never rewritten in place
     expect(second.mode & 0o777).toBe(0o600);

@@ -1,6 +1,7 @@
 /**
  * One watcher process of the fan-out benchmark (the parent runs several). Over IPC it is told
- * to open Watch streams on sg (raw grpc-js, several channels) or watchers on an etcd key (the
+ * to open Watch streams on sg (raw grpc-js, several channels; asking for deltas, as the agent
+ * does) or watchers on an etcd key (the
  * `etcd3` client, several client instances). It stamps every message on arrival with the
  * machine's wall clock (performance.timeOrigin + performance.now(), comparable across
  * processes) and decodes nothing until asked, so that decoding stays out of the measurement.
@@ -47,13 +48,20 @@ function openSg(cmd: Extract<ClientCommand, { op: 'sg' }>): void {
     let first = true;
     const md = new grpc.Metadata();
     md.set('authorization', `Bearer ${cmd.token}`);
-    const req = Buffer.from(WatchRequest.encode({ project: cmd.project, workload, scope: Scope.SCOPE_RUNTIME, etag: '', tags: [] }).finish());
+    // Deltas asked for, as the agent (the typed client) does.
+    const req = Buffer.from(WatchRequest.encode({ project: cmd.project, workload, scope: Scope.SCOPE_RUNTIME, etag: '', tags: [], deltas: true }).finish());
     const call = clients[i % clients.length]!.makeServerStreamRequest(
       '/secretgroups.v1.ResolverService/Watch',
       (b: Buffer) => b,
       (b: Buffer) => {
         const t = wallMs();
-        s.inbox.push({ t, seq: () => WatchResponse.decode(b).resolution?.variables.SEQ });
+        s.inbox.push({
+          t,
+          seq: () => {
+            const m = WatchResponse.decode(b);
+            return m.resolution?.variables.SEQ ?? m.delta?.set.SEQ;
+          },
+        });
         return b;
       },
       req,
