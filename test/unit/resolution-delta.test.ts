@@ -77,6 +77,15 @@ describe('Watch deltas', () => {
     expect(encodeDelta(base, cached(resolution({ ...v, KEY_1: 'x' }, 'e2', { files: [file] })))).not.toBeNull();
   });
 
+  it('is exact when the keys are not in sorted order (matched by key, not by position)', () => {
+    const pad = 'v'.repeat(40);
+    const from = resolution({ ZED: pad, ALPHA: pad, MID: '1', GONE: pad }, 'e1');
+    const to = resolution({ NEW: 'n', ZED: pad, MID: '2', ALPHA: pad }, 'e2');
+    const bytes = encodeDelta(cached(from), cached(to));
+    expect(decodeWatchResponse(bytes!).delta).toEqual({ baseEtag: 'e1', etag: 'e2', set: { NEW: 'n', MID: '2' }, removed: ['GONE'] });
+    expect(applyDelta(from, decodeWatchResponse(bytes!).delta!)!.variables).toEqual(to.variables);
+  });
+
   it('the client refuses a delta that is not from the resolution it holds', () => {
     const held = resolution({ A: '1' }, 'e1');
     expect(applyDelta(held, { baseEtag: 'e0', etag: 'e2', set: { A: '2' }, removed: [] })).toBeUndefined();
