@@ -5,6 +5,7 @@
  * snapshots do not keep. A delta says variables only: when files or conflicts differ, or the
  * delta would not be smaller than the whole message, there is none and the whole one is sent.
  */
+import { BinaryReader, WireType } from '@bufbuild/protobuf/wire';
 import { WatchResponse } from '../../gen/secretgroups/v1/resolver_service.js';
 import type { CachedResolution } from '../watch/snapshots.js';
 import { encodeFramed } from './framed-bytes.js';
@@ -14,7 +15,6 @@ const RESOLUTION = 1; // in ResolveResponse / WatchResponse
 const VARIABLES = 4;
 const FILES = 5;
 const CONFLICTS = 7;
-const LENGTH_DELIMITED = 2;
 
 /**
  * Where each part of an encoded resolution lies in its bytes. Offsets rather than decoded
@@ -31,90 +31,69 @@ interface Parts {
   rest: number[];
 }
 
-class Cursor {
-  constructor(
-    readonly b: Uint8Array,
-    public pos: number,
-    readonly end: number,
-  ) {}
-
-  varint(): number {
-    let result = 0;
-    let mul = 1;
-    for (let i = 0; i < 10; i++) {
-      if (this.pos >= this.end) throw new Error('truncated resolution');
-      const x = this.b[this.pos++]!;
-      result += (x & 0x7f) * mul;
-      if (x < 0x80) return result;
-      mul *= 0x80;
-    }
-    throw new Error('varint too long');
-  }
-
-  /** A length-delimited value: returns its start and moves past it. */
-  sub(): number {
-    const len = this.varint();
-    const start = this.pos;
-    this.pos += len;
-    if (this.pos > this.end) throw new Error('truncated resolution');
-    return start;
-  }
-
-  skip(wireType: number): void {
-    if (wireType === 0) this.varint();
-    else if (wireType === 1) this.pos += 8;
-    else if (wireType === LENGTH_DELIMITED) this.sub();
-    else if (wireType === 5) this.pos += 4;
-    else throw new Error(`unexpected wire type ${wireType}`);
-    if (this.pos > this.end) throw new Error('truncated resolution');
-  }
+/**
+ * A length-delimited value at the reader's position: returns [start, end) and moves past it
+ * (BinaryReader.bytes() would make a view of it; only the offsets are wanted).
+ */
+function sub(r: BinaryReader, end: number): [number, number] {
+  const len = r.uint32();
+  const start = r.pos;
+  r.pos += len;
+  if (r.pos > end) throw new Error('truncated resolution');
+  return [start, r.pos];
 }
 
+/** One reader over the whole message; nested messages are walked by position. */
 function parts(message: Uint8Array): Parts {
   const bytes = Buffer.from(message.buffer, message.byteOffset, message.byteLength);
   const out: Parts = { bytes, entry: [], key: [], value: [], rest: [] };
-  const top = new Cursor(bytes, 0, bytes.byteLength);
-  while (top.pos < top.end) {
-    const tag = top.varint();
-    if (tag !== RESOLUTION * 8 + LENGTH_DELIMITED) {
-      top.skip(tag & 7);
-      continue;
-    }
-    const start = top.sub();
-    const r = new Cursor(bytes, start, top.pos);
-    while (r.pos < r.end) {
-      const fieldStart = r.pos;
-      const t = r.varint();
-      const field = Math.floor(t / 8);
-      if (field === VARIABLES && (t & 7) === LENGTH_DELIMITED) {
-        const s = r.sub();
-        entry(out, new Cursor(bytes, s, r.pos));
-      } else {
-        r.skip(t & 7);
-        if (field === FILES || field === CONFLICTS) out.rest.push(fieldStart, r.pos);
-        // project, workload, scope, etag: the same identity, or said in the delta
-      }
+  const r = new BinaryReader(bytes);
+  while (r.pos < r.len) {
+    const [field, wt] = r.tag();
+    if (field !== RESOLUTION || wt !== WireType.LengthDelimited) r.skip(wt, field);
+    else {
+      const [start, end] = sub(r, r.len);
+      r.pos = start;
+      fields(r, out, end);
     }
   }
   return out;
 }
 
-/** One map entry: key = 1, value = 2 (either absent when empty). */
-function entry(out: Parts, e: Cursor): void {
-  const start = e.pos;
-  let key = [start, start];
-  let value = [start, start];
-  while (e.pos < e.end) {
-    const t = e.varint();
-    if (t === 10 || t === 18) {
-      const s = e.sub();
-      if (t === 10) key = [s, e.pos];
-      else value = [s, e.pos];
-    } else e.skip(t & 7);
+/** The Resolution's fields, up to `end`. */
+function fields(r: BinaryReader, out: Parts, end: number): void {
+  while (r.pos < end) {
+    const fieldStart = r.pos;
+    const [field, wt] = r.tag();
+    if (field === VARIABLES && wt === WireType.LengthDelimited) {
+      const [start, stop] = sub(r, end);
+      entry(r, out, start, stop);
+    } else {
+      r.skip(wt, field);
+      if (r.pos > end) throw new Error('truncated resolution');
+      if (field === FILES || field === CONFLICTS) out.rest.push(fieldStart, r.pos);
+      // project, workload, scope, etag: the same identity, or said in the delta
+    }
   }
-  out.entry.push(start, e.end);
-  out.key.push(key[0]!, key[1]!);
-  out.value.push(value[0]!, value[1]!);
+}
+
+/** One map entry: key = 1, value = 2 (either absent when empty). Leaves the reader at `end`. */
+function entry(r: BinaryReader, out: Parts, start: number, end: number): void {
+  let key: [number, number] = [start, start];
+  let value: [number, number] = [start, start];
+  r.pos = start;
+  while (r.pos < end) {
+    const [field, wt] = r.tag();
+    if ((field === 1 || field === 2) && wt === WireType.LengthDelimited) {
+      const range = sub(r, end);
+      if (field === 1) key = range;
+      else value = range;
+    } else r.skip(wt, field);
+  }
+  r.pos = end;
+  out.entry.push(start, end);
+  out.key.push(key[0], key[1]);
+  out.value.push(value[0], value[1]);
 }
 
 /** Compares byte ranges: <0, 0 or >0. A loop: the ranges are short, and Buffer#compare's argument checks cost more than the bytes. */

@@ -5,24 +5,12 @@
  * field replaced: one change of a group reaching hundreds of workloads is then one merge and
  * one encoding, not hundreds (see docs/architecture.md, "Fan-out").
  */
+import { BinaryReader } from '@bufbuild/protobuf/wire';
 import { keep, PREFIX } from './framed-bytes.js';
 
 const RESOLUTION_TAG = (1 << 3) | 2; // ResolveResponse.resolution, length-delimited
 const PROJECT_TAG = (1 << 3) | 2; // Resolution.project
 const WORKLOAD_TAG = (2 << 3) | 2; // Resolution.workload
-
-/** A varint at `pos`: [value, next position]; undefined when it runs past `end`. */
-function varint(b: Uint8Array, pos: number, end: number): [number, number] | undefined {
-  let result = 0;
-  let mul = 1;
-  for (let i = 0; i < 5 && pos < end; i++) {
-    const x = b[pos++]!;
-    result += (x & 0x7f) * mul;
-    if (x < 0x80) return [result, pos];
-    mul *= 0x80;
-  }
-  return undefined;
-}
 
 function varintLength(n: number): number {
   let len = 1;
@@ -43,28 +31,44 @@ function writeVarint(out: Buffer, pos: number, n: number): number {
 }
 
 /**
+ * Where the Resolution's fields start in `bytes`, and where its workload field starts and ends;
+ * undefined unless the message is a Resolution alone, its project (if any) first and its
+ * workload next.
+ */
+function fieldsAround(bytes: Uint8Array): { bodyStart: number; before: number; after: number } | undefined {
+  const r = new BinaryReader(bytes);
+  try {
+    if (r.uint32() !== RESOLUTION_TAG) return undefined;
+    const length = r.uint32();
+    const bodyStart = r.pos;
+    if (bodyStart + length !== r.len) return undefined;
+    let before = r.pos;
+    let tag = r.uint32();
+    if (tag === PROJECT_TAG) {
+      const projectLength = r.uint32(); // read before r.pos: `r.pos += r.uint32()` would add to the old position
+      r.pos += projectLength;
+      before = r.pos;
+      tag = r.uint32();
+    }
+    if (tag !== WORKLOAD_TAG) return undefined;
+    const workloadLength = r.uint32();
+    const after = r.pos + workloadLength;
+    return after <= r.len ? { bodyStart, before, after } : undefined;
+  } catch {
+    return undefined; // truncated
+  }
+}
+
+/**
  * The encoded resolution `bytes` (a ResolveResponse, as encodeResolution writes it: project,
  * then workload, first) for `workload` instead, framed like it; undefined when the bytes are not
  * laid out that way (the caller then encodes the resolution itself).
  */
 export function renameResolution(bytes: Uint8Array, workload: string): Uint8Array | undefined {
   const end = bytes.byteLength;
-  if (bytes[0] !== RESOLUTION_TAG) return undefined;
-  const outer = varint(bytes, 1, end);
-  if (!outer || outer[1] + outer[0] !== end) return undefined;
-  let pos = outer[1];
-  const bodyStart = pos;
-  if (bytes[pos] === PROJECT_TAG) {
-    const len = varint(bytes, pos + 1, end);
-    if (!len) return undefined;
-    pos = len[1] + len[0];
-  }
-  if (bytes[pos] !== WORKLOAD_TAG) return undefined;
-  const old = varint(bytes, pos + 1, end);
-  if (!old) return undefined;
-  const before = pos; // the workload field starts here
-  const after = old[1] + old[0];
-  if (after > end) return undefined;
+  const around = fieldsAround(bytes);
+  if (!around) return undefined;
+  const { bodyStart, before, after } = around;
 
   const name = Buffer.from(workload, 'utf8');
   const field = 1 + varintLength(name.byteLength) + name.byteLength;
