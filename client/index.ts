@@ -83,7 +83,11 @@ export interface RetryInfo {
 }
 
 export interface WatchOptions {
-  /** Resume from this etag: the first event is `unchanged` if it is still current. */
+  /**
+   * Resume from this etag: the first event is `unchanged` if it is still current. (Asking for
+   * deltas without `held`, the client fetches the whole resolution and compares the etag itself:
+   * it needs a resolution to apply later deltas to.)
+   */
   etag?: string;
   /**
    * The resolution the caller holds (a cached copy): resumes from its etag, like `etag`, and
