@@ -33,8 +33,7 @@ function prefix(frame: Buffer): number {
   return length;
 }
 
-/** `frame`'s message (written after room for the prefix) as FramedBytes, its prefix written. */
-export function keep(frame: Buffer): FramedBytes {
+function keep(frame: Buffer): FramedBytes {
   const length = prefix(frame);
   const bytes = new FramedBytes(frame.buffer as ArrayBuffer, frame.byteOffset + PREFIX, length);
   bytes.frame = frame;

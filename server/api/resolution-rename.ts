@@ -3,32 +3,14 @@
  * no variables of their own) differ in their encoded message only by the workload's name. The
  * snapshots encode such a resolution once and give the others a copy of its bytes with that
  * field replaced: one change of a group reaching hundreds of workloads is then one merge and
- * one encoding, not hundreds (see docs/architecture.md, "Fan-out").
+ * one encoding, not hundreds (docs/architecture.md, the snapshots row of the server's boxes).
  */
-import { BinaryReader } from '@bufbuild/protobuf/wire';
-import { keep, PREFIX } from './framed-bytes.js';
+import { BinaryReader, WireType } from '@bufbuild/protobuf/wire';
+import { encodeFramed } from './framed-bytes.js';
 
 const RESOLUTION_TAG = (1 << 3) | 2; // ResolveResponse.resolution, length-delimited
 const PROJECT_TAG = (1 << 3) | 2; // Resolution.project
 const WORKLOAD_TAG = (2 << 3) | 2; // Resolution.workload
-
-function varintLength(n: number): number {
-  let len = 1;
-  while (n >= 0x80) {
-    n = Math.floor(n / 0x80);
-    len++;
-  }
-  return len;
-}
-
-function writeVarint(out: Buffer, pos: number, n: number): number {
-  while (n >= 0x80) {
-    out[pos++] = (n % 0x80) | 0x80;
-    n = Math.floor(n / 0x80);
-  }
-  out[pos++] = n;
-  return pos;
-}
 
 /**
  * Where the Resolution's fields start in `bytes`, and where its workload field starts and ends;
@@ -65,25 +47,19 @@ function fieldsAround(bytes: Uint8Array): { bodyStart: number; before: number; a
  * laid out that way (the caller then encodes the resolution itself).
  */
 export function renameResolution(bytes: Uint8Array, workload: string): Uint8Array | undefined {
-  const end = bytes.byteLength;
   const around = fieldsAround(bytes);
   if (!around) return undefined;
   const { bodyStart, before, after } = around;
 
-  const name = Buffer.from(workload, 'utf8');
-  const field = 1 + varintLength(name.byteLength) + name.byteLength;
-  const body = before - bodyStart + field + (end - after);
-  const length = 1 + varintLength(body) + body;
-  const frame = Buffer.allocUnsafe(PREFIX + length);
-  let at = PREFIX;
-  frame[at++] = RESOLUTION_TAG;
-  at = writeVarint(frame, at, body);
-  frame.set(bytes.subarray(bodyStart, before), at);
-  at += before - bodyStart;
-  frame[at++] = WORKLOAD_TAG;
-  at = writeVarint(frame, at, name.byteLength);
-  frame.set(name, at);
-  at += name.byteLength;
-  frame.set(bytes.subarray(after), at);
-  return keep(frame);
+  // Framed like encodeResolution's output: the fields before the workload, the new one, the rest.
+  return encodeFramed((w) =>
+    w
+      .tag(1, WireType.LengthDelimited)
+      .fork()
+      .raw(bytes.subarray(bodyStart, before))
+      .tag(2, WireType.LengthDelimited)
+      .string(workload)
+      .raw(bytes.subarray(after))
+      .join(),
+  );
 }
