@@ -165,8 +165,16 @@ function sameRest(a: Parts, b: Parts): boolean {
 
 /** The delta from `from` to `to` (the same identity), framed for the wire; null when none applies. */
 export function encodeDelta(from: CachedResolution, to: CachedResolution): Uint8Array | null {
-  const a = parts(from.bytes);
-  const b = parts(to.bytes);
+  let a: Parts;
+  let b: Parts;
+  try {
+    a = parts(from.bytes);
+    b = parts(to.bytes);
+  } catch {
+    // Bytes this server encoded always read; if they ever did not, the whole message still
+    // goes out (a throw here would end the fan-out that called it).
+    return null;
+  }
   if (!sameRest(a, b)) return null;
   const { set, removed } = changes(a, b);
   const bytes = encodeFramed((w) => WatchResponse.encode({ delta: { baseEtag: from.etag, etag: to.etag, set, removed } }, w));

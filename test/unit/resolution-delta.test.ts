@@ -86,6 +86,13 @@ describe('Watch deltas', () => {
     expect(applyDelta(from, decodeWatchResponse(bytes!).delta!)!.variables).toEqual(to.variables);
   });
 
+  it('is none, not a throw, for bytes it cannot read (the whole message goes out)', () => {
+    const good = cached(resolution({ A: '1' }, 'e1'));
+    const truncated = { ...good, bytes: good.bytes.subarray(0, good.bytes.byteLength - 3) };
+    expect(encodeDelta(good, truncated)).toBeNull();
+    expect(encodeDelta(truncated, good)).toBeNull();
+  });
+
   it('the client refuses a delta that is not from the resolution it holds', () => {
     const held = resolution({ A: '1' }, 'e1');
     expect(applyDelta(held, { baseEtag: 'e0', etag: 'e2', set: { A: '2' }, removed: [] })).toBeUndefined();
