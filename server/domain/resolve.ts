@@ -288,6 +288,43 @@ function etagFrom(text: Uint8Array, files: readonly ResolvedFile[]): string {
   return h.digest('base64url').slice(0, 27);
 }
 
+/**
+ * The etag's text of variables in key order, and where each variable's part starts (then where
+ * the text ends): pieces of it go into other etags through VariablesEtag.text.
+ */
+export function variablesText(keys: readonly string[], values: readonly string[]): { text: Uint8Array; starts: number[] } {
+  const text = new EtagText();
+  const starts: number[] = [];
+  keys.forEach((key, i) => {
+    starts.push(text.size);
+    text.add(key, values[i]!);
+  });
+  starts.push(text.size);
+  return { text: Uint8Array.prototype.slice.call(text.bytes()), starts }; // a copy: the scratch is shared
+}
+
+/**
+ * The etag of variables without files, given in key order as variables or as pieces of
+ * variablesText: for callers that lay a workload's own variables over a resolution they hold as
+ * bytes (the API's overlay). Used synchronously, like every etag's text (one shared buffer).
+ */
+export class VariablesEtag {
+  private readonly text = new EtagText();
+
+  add(key: string, value: string): void {
+    this.text.add(key, value);
+  }
+
+  /** Variables' text as variablesText gave it. */
+  piece(text: Uint8Array): void {
+    this.text.raw(text);
+  }
+
+  etag(): string {
+    return etagFrom(this.text.bytes(), []);
+  }
+}
+
 /** Grown as needed, never shrunk: one etag's text at a time (written and hashed synchronously). */
 let scratch = Buffer.allocUnsafeSlow(64 * 1024);
 
@@ -311,6 +348,17 @@ class EtagText {
     this.digits(valueBytes);
     b[this.length++] = 0x3a;
     this.length += b.write(value, this.length, 'utf8');
+  }
+
+  /** Text another EtagText wrote (copied out of the shared buffer). */
+  raw(piece: Uint8Array): void {
+    this.reserve(piece.byteLength);
+    scratch.set(piece, this.length);
+    this.length += piece.byteLength;
+  }
+
+  get size(): number {
+    return this.length;
   }
 
   /** The text so far: a view of the shared buffer, valid until the next EtagText writes. */

@@ -36,6 +36,12 @@ export interface ResolutionEncoder {
    * only the workload's name replaced; undefined when it cannot (then `r` is encoded).
    */
   rename?: (bytes: Uint8Array, workload: string) => Uint8Array | undefined;
+  /**
+   * The encoded resolution of a workload with variables of its own, from these bytes (the
+   * resolution of a workload the same groups reach that has none) with its name and variables
+   * laid over them; undefined when it cannot (then the workload is resolved and encoded).
+   */
+  overlay?: (bytes: Uint8Array, workload: string, own: Vars) => { bytes: Uint8Array; etag: string } | undefined;
 }
 /** The variable keys of an encoded resolution (API layer; the inverse of ResolutionEncoder for keys). */
 export type ResolutionKeys = (bytes: Uint8Array) => string[];
@@ -44,11 +50,14 @@ export class ProjectState {
   private prepared: PreparedGroup[] | undefined;
   private readonly resolutions = new Map<string, CachedResolution>();
   /**
-   * The first resolution computed per class of identities with the same content: the same
-   * scope, the same groups reaching them, no variables of their own. The rest of a class get
-   * its bytes renamed (encoder.rename) instead of a merge and an encoding each.
+   * Per class of identities that the same groups reach in the same scope: the groups' part of
+   * their resolution (that of a member without variables of its own), merged and encoded once.
+   * Members without variables of their own get its bytes renamed (encoder.rename), the others
+   * their variables laid over it (encoder.overlay), instead of a merge and an encoding each.
    */
   private readonly twins = new Map<string, CachedResolution>();
+  /** Classes a member with variables of its own was resolved in. */
+  private readonly overlaid = new Set<string>();
 
   constructor(
     readonly snapshot: ProjectSnapshot,
@@ -66,22 +75,40 @@ export class ProjectState {
     const w = this.workload(workload);
     const prepared = (this.prepared ??= prepareGroups(this.snapshot));
     const own = scope === 'runtime' ? w.runtimeVariables : w.buildArguments;
+    const alone = isEmpty(own);
     let classKey: string | undefined;
-    if (this.encode.rename && isEmpty(own)) {
+    if (alone ? this.encode.rename : this.encode.overlay) {
       classKey = scope;
       for (const p of prepared) if (isEligible(p.group, w, scope)) classKey += `\0${p.group.name}`;
     }
-    const twin = classKey === undefined ? undefined : this.twins.get(classKey);
-    const renamed = twin && this.encode.rename!(twin.bytes, workload);
-    let cached: CachedResolution;
-    if (twin && renamed) cached = { project: twin.project, workload, scope, etag: twin.etag, bytes: renamed };
-    else {
-      const r = resolveWorkload(this.snapshot.project.name, w, scope, prepared, { provenance: false });
-      cached = { project: r.project, workload: r.workload, scope, etag: r.etag, bytes: this.encode(r) };
-      if (classKey !== undefined) this.twins.set(classKey, cached);
+    let cached: CachedResolution | undefined;
+    if (classKey !== undefined) {
+      let twin = this.twins.get(classKey);
+      if (alone) {
+        const renamed = twin && this.encode.rename!(twin.bytes, workload);
+        if (twin && renamed) cached = { project: twin.project, workload, scope, etag: twin.etag, bytes: renamed };
+      } else {
+        // From the class's second member on: its part is resolved as for a member without
+        // variables of its own (a class of one costs what it did without overlays).
+        if (!twin && this.overlaid.has(classKey)) {
+          this.twins.set(classKey, (twin = this.computeCached({ ...w, runtimeVariables: {}, buildArguments: {} }, scope, prepared)));
+        }
+        this.overlaid.add(classKey);
+        const laid = twin && this.encode.overlay!(twin.bytes, workload, own);
+        if (twin && laid) cached = { project: twin.project, workload, scope, etag: laid.etag, bytes: laid.bytes };
+      }
+    }
+    if (!cached) {
+      cached = this.computeCached(w, scope, prepared);
+      if (alone && classKey !== undefined) this.twins.set(classKey, cached);
     }
     this.resolutions.set(key, cached);
     return cached;
+  }
+
+  private computeCached(w: Workload, scope: ResolveScope, prepared: PreparedGroup[]): CachedResolution {
+    const r = resolveWorkload(this.snapshot.project.name, w, scope, prepared, { provenance: false });
+    return { project: r.project, workload: r.workload, scope, etag: r.etag, bytes: this.encode(r) };
   }
 
   /** With per-key provenance; not cached (Explain is rare, provenance is large). */

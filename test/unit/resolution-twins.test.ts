@@ -6,9 +6,11 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { encodeResolution } from '../../server/api/handlers/resolver-handlers.js';
+import { overlayResolution } from '../../server/api/resolution-overlay.js';
 import { renameResolution } from '../../server/api/resolution-rename.js';
+import { ProjectState } from '../../server/watch/snapshots.js';
 import { resolve } from '../../server/domain/resolve.js';
-import type { Resolution } from '../../server/domain/types.js';
+import type { ProjectSnapshot, Resolution, SecretGroup, Workload } from '../../server/domain/types.js';
 import { SqliteStore } from '../../server/store/sqlite-store.js';
 import { Snapshots } from '../../server/watch/snapshots.js';
 import { group, workload } from '../helpers/fixtures.js';
@@ -67,7 +69,7 @@ describe('resolutions shared by workloads with the same content', () => {
     await store.createRecord('group', group('named', { variables: { N: 'n' }, restrictions: { restricted: true, workloads: ['named'], tags: [] } }));
     await store.createRecord('group', group('build-only', { scope: 'build', variables: { BUILD: 'b' } }));
     let encodings = 0;
-    const counting = Object.assign((r: Resolution) => (encodings++, encodeResolution(r)), { rename: encodeResolution.rename });
+    const counting = Object.assign((r: Resolution) => (encodings++, encodeResolution(r)), { rename: encodeResolution.rename, overlay: encodeResolution.overlay });
     const snapshots = new Snapshots(store, counting);
     const state = await snapshots.get('p');
     for (const scope of ['runtime', 'build'] as const) {
@@ -78,7 +80,88 @@ describe('resolutions shared by workloads with the same content', () => {
         expect(bytesOf(cached.bytes)).toEqual(bytesOf(encodeResolution(own)));
       }
     }
-    // Runtime: {a1, a2}, {a3}, {b1, b2, build}, {own}, {named}; build: {a1, a2}, {a3}, {b1, b2, own}, {named}, {build}.
-    expect(encodings).toBe(5 + 5);
+    // One encoding per class, whether its members have variables of their own or not.
+    // Runtime: {a1, a2}, {a3}, {b1, b2, build, own}, {named}; build: {a1, a2}, {a3}, {b1, b2, own, build}, {named}.
+    expect(encodings).toBe(4 + 4);
+  });
+});
+
+describe('own variables laid over the groups\' part of a class', () => {
+  const key = fc.constantFrom('A', 'B', 'C', 'D', 'E', 'SERVICE_NAME', 'a', '_Z');
+  const vars = fc.dictionary(key, fc.string({ unit: 'grapheme', maxLength: 12 }), { maxKeys: 5 });
+  const tags = fc.subarray(['web', 'eu']);
+  const groupArb = fc.record({
+    priority: fc.constantFrom(0, 10),
+    scope: fc.constantFrom('runtime', 'build', 'both') as fc.Arbitrary<SecretGroup['scope']>,
+    tags,
+    workloads: fc.subarray(['w0', 'w1', 'w2', 'w3']),
+    variables: vars,
+    file: fc.boolean(),
+  });
+  const workloadArb = fc.record({ tags, runtimeVariables: vars, buildArguments: vars });
+
+  it('every cached resolution is exactly its own encoding, conflicts, files and tags included', () => {
+    fc.assert(
+      fc.property(fc.constantFrom('p', ''), fc.array(groupArb, { maxLength: 5 }), fc.array(workloadArb, { minLength: 4, maxLength: 4 }), (project, groups, members) => {
+        const workloads = members.map((m, i) => workload(`w${i}`, { project, ...m }));
+        const snapshot: ProjectSnapshot = {
+          project: { name: project, createdAt: 1 },
+          workloads: new Map(workloads.map((w) => [w.name, w])),
+          addons: new Map(),
+          groups: new Map(
+            groups.map((g, i) => {
+              const restricted = g.tags.length + g.workloads.length > 0;
+              const files = g.file ? [{ path: `/etc/f${i % 2}`, content: new Uint8Array([i]), mode: 0o600 }] : [];
+              return [`g${i}`, group(`g${i}`, { project, priority: g.priority, scope: g.scope, variables: g.variables, files, restrictions: { restricted, workloads: g.workloads, tags: g.tags } })];
+            }),
+          ),
+        };
+        const state = new ProjectState(snapshot, 1, encodeResolution);
+        for (const scope of ['runtime', 'build'] as const) {
+          for (const w of workloads) {
+            const cached = state.resolution(w.name, scope);
+            const own = resolve(snapshot, w.name, scope);
+            expect(cached.etag).toBe(own.etag);
+            expect(bytesOf(cached.bytes)).toEqual(bytesOf(encodeResolution(own)));
+          }
+        }
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('merges and encodes a class once more for its part, and a class of one not at all more', () => {
+    const workloads = ['s1', 's2', 's3'].map((n) => workload(n, { runtimeVariables: { SERVICE_NAME: n } }));
+    workloads.push(workload('alone', { runtimeVariables: { SERVICE_NAME: 'alone' }, tags: ['solo'] }));
+    const snapshot: ProjectSnapshot = {
+      project: { name: 'p', createdAt: 1 },
+      workloads: new Map(workloads.map((w) => [w.name, w])),
+      addons: new Map(),
+      groups: new Map([
+        ['base', group('base', { variables: { A: '1', SERVICE_NAME: 'group' } })],
+        ['solo', group('solo', { variables: { S: '1' }, restrictions: { restricted: true, workloads: [], tags: ['solo'] } })],
+      ]),
+    };
+    let encodings = 0;
+    const counting = Object.assign((r: Resolution) => (encodings++, encodeResolution(r)), { rename: encodeResolution.rename, overlay: encodeResolution.overlay });
+    const state = new ProjectState(snapshot, 1, counting);
+    for (const w of workloads) {
+      const cached = state.resolution(w.name, 'runtime');
+      expect(bytesOf(cached.bytes)).toEqual(bytesOf(encodeResolution(resolve(snapshot, w.name, 'runtime'))));
+    }
+    // s1 on its own; s2 the class's part, over which s2 and s3 are laid; alone on its own.
+    expect(encodings).toBe(3);
+  });
+
+  it('declines what it cannot keep exact: files, a tie the workload settles, keys out of order', () => {
+    const base = (over: Partial<Resolution>) => encodeResolution(resolution({ etag: 'x'.repeat(27), ...over }));
+    expect(overlayResolution(base({ variables: { A: '1' } }), 'w2', { B: '2' })).toBeDefined();
+    expect(overlayResolution(base({ files: [{ path: '/f', content: new Uint8Array([1]), mode: 0o600 }] }), 'w2', { B: '2' })).toBeUndefined();
+    const tie = base({ variables: { A: '1' }, conflicts: [{ key: 'A', priority: 0, groups: ['g1', 'g2'], winner: 'g1' }] });
+    expect(overlayResolution(tie, 'w2', { A: 'own' })).toBeUndefined();
+    expect(overlayResolution(tie, 'w2', { B: 'own' })).toBeDefined();
+    // Keys an object lists first whatever their order: the encoder's order is not key order.
+    expect(overlayResolution(base({ variables: { B: '1' } }), 'w2', { '1': 'x' })).toBeUndefined();
+    expect(overlayResolution(new Uint8Array([0x0a, 0x03, 0x0a, 0x01, 0x70]), 'w', {})).toBeUndefined(); // no workload field
   });
 });

@@ -15,6 +15,7 @@ import type { WatchEncoder, WatchSink } from '../../watch/hub.js';
 import { serverStream, unary, unaryFast, type ApiContext, type StreamCall } from '../call.js';
 import { encodeFramed } from '../framed-bytes.js';
 import { encodeDelta } from '../resolution-delta.js';
+import { overlayResolution } from '../resolution-overlay.js';
 import { renameResolution } from '../resolution-rename.js';
 import type { Resolution } from '../../domain/types.js';
 import type { HandlersOf } from '../grpc-adapter.js';
@@ -26,6 +27,7 @@ import { conflictToPb, provenanceToPb, resolutionToPb, resolveScopeFromPb } from
  */
 export const encodeResolution: ResolutionEncoder = Object.assign((r: Resolution) => encodeFramed((w) => ResolveResponse.encode({ resolution: resolutionToPb(r) }, w)), {
   rename: renameResolution,
+  overlay: overlayResolution,
 });
 
 /** The keys of an encodeResolution result, in the order they were encoded. */
