@@ -10,7 +10,7 @@ import { overlayResolution } from '../../server/api/resolution-overlay.js';
 import { renameResolution } from '../../server/api/resolution-rename.js';
 import { ProjectState } from '../../server/watch/snapshots.js';
 import { resolve } from '../../server/domain/resolve.js';
-import type { ProjectSnapshot, Resolution, SecretGroup, Workload } from '../../server/domain/types.js';
+import type { ProjectSnapshot, Resolution, SecretGroup } from '../../server/domain/types.js';
 import { SqliteStore } from '../../server/store/sqlite-store.js';
 import { Snapshots } from '../../server/watch/snapshots.js';
 import { group, workload } from '../helpers/fixtures.js';
