@@ -1,66 +1,52 @@
 /**
  * A workload's own variables override every group, so workloads that the same groups reach
- * differ only in their name and their own variables. The snapshots merge and encode the groups'
- * part once per such class (the resolution of a workload without variables of its own) and
- * lay each workload's own variables over those bytes here: the class's entries are copied as
- * they are, the workload's are encoded into their places in key order, and the etag is
- * computed over the result. One change of a group reaching hundreds of workloads, each with a
- * variable of its own (a service name, a port), is then one merge and one encoding per class,
- * not one per workload (docs/architecture.md, the snapshots row of the server's boxes).
+ * differ only in their name and their own variables. The snapshots merge and encode one member
+ * of such a class and make the others' resolutions from its bytes here: its own variables are
+ * dropped (none of them is a key the class's groups set, so what is left is the groups' part),
+ * the workload's are encoded into their places in key order, the rest is copied as it is, and
+ * the etag is computed over the result. One change of a group reaching hundreds of workloads,
+ * each with a variable of its own (a service name, a port), is then one merge and one encoding
+ * per class, not one per workload, and nothing more is kept than the member's own bytes
+ * (docs/architecture.md, the snapshots row of the server's boxes).
  */
 import { BinaryReader, WireType } from '@bufbuild/protobuf/wire';
 import { Conflict, Resolution_VariablesEntry } from '../../gen/secretgroups/v1/resources.js';
-import { VariablesEtag, variablesText } from '../domain/resolve.js';
+import { VariablesEtag } from '../domain/resolve.js';
 import type { Vars } from '../domain/types.js';
 import { encodeFramed, type FramedBytes } from './framed-bytes.js';
 
-/** A class's encoded resolution, split where a workload's name and variables go. */
-interface Base {
-  /** The project field (empty when the project is ''). */
-  project: Uint8Array;
-  /** The scope field (empty for the default scope). */
-  scope: Uint8Array;
-  /** Variable keys in the order encoded, which is key order (checked). */
-  keys: string[];
-  /** The variables' etag text (variablesText), and where each variable's part starts. */
-  text: Uint8Array;
-  textStarts: number[];
-  /** The bytes the offsets below are in. */
-  body: Uint8Array;
-  /**
-   * Where each variable's field (tag, length, entry) starts, and after the last one where it
-   * ends: the entries are one stretch of bytes, in key order.
-   */
-  entries: number[];
-  /** The conflict fields, the last of the message. */
-  conflicts: Uint8Array;
-  /** Keys of the conflicts: a workload that sets one settles the tie, and the list differs. */
-  conflictKeys: Set<string>;
-}
-
-const EMPTY = new Uint8Array(0);
 const LD = WireType.LengthDelimited;
 /** Tags (field << 3 | wire type) of Resolution's fields, as ts-proto writes them, in field order. */
 const TAG = { project: 10, workload: 18, scope: 24, variable: 34, file: 42, etag: 50, conflict: 58 } as const;
 /** An array index: a plain object lists such keys first, whatever their place in key order. */
 const INDEX_LIKE = /^(0|[1-9][0-9]*)$/;
-
-/** Parsed once per class's bytes (the bytes are replaced, not changed, when the class changes). */
-const bases = new WeakMap<Uint8Array, Base | null>();
+/** Keys that compare alike as strings and as bytes, and whose length in UTF-16 is their byte length. */
+const ASCII = /^[\x00-\x7f]*$/;
 
 /**
- * `bytes` (a ResolveResponse as encodeResolution writes it) split into a Base; null when it is
- * laid out otherwise, or holds what an overlay cannot keep exact: files (their content is part
- * of the etag) or keys out of key order.
+ * Where `bytes` (a ResolveResponse as encodeResolution writes it) holds what an overlay copies,
+ * and each variable's key and value: four offsets per variable in `at` (key start and end,
+ * value start and end), entries in key order (checked). Null when it is laid out otherwise, or
+ * holds what an overlay cannot keep exact: files (their content is part of the etag), keys out
+ * of key order, or keys that are not ASCII or are array indices.
  */
-function parse(bytes: Uint8Array): Base | null {
+interface Layout {
+  project: [number, number];
+  scope: [number, number];
+  /** Where the variables' fields start and where each ends (count + 1 offsets). */
+  entries: number[];
+  at: number[];
+  conflicts: number;
+  conflictKeys: string[];
+}
+
+function parse(bytes: Uint8Array): Layout | null {
   const r = new BinaryReader(bytes);
   try {
     if (r.uint32() !== ((1 << 3) | LD)) return null;
     const length = r.uint32();
     if (r.pos + length !== r.len) return null;
-    const base: Base = { project: EMPTY, scope: EMPTY, keys: [], text: EMPTY, textStarts: [], body: bytes, entries: [], conflicts: EMPTY, conflictKeys: new Set() };
-    const values: string[] = [];
+    const layout: Layout = { project: [0, 0], scope: [0, 0], entries: [], at: [], conflicts: r.len, conflictKeys: [] };
     let last = 0;
     let sawWorkload = false;
     let sawEtag = false;
@@ -72,82 +58,147 @@ function parse(bytes: Uint8Array): Base | null {
       last = tag;
       if (tag === TAG.project || tag === TAG.scope) {
         r.skip(tag === TAG.scope ? WireType.Varint : LD);
-        base[tag === TAG.scope ? 'scope' : 'project'] = bytes.subarray(start, r.pos);
-      } else if (tag === TAG.workload) {
+        layout[tag === TAG.scope ? 'scope' : 'project'] = [start, r.pos];
+      } else if (tag === TAG.workload || tag === TAG.etag) {
         r.skip(LD);
-        sawWorkload = true;
+        if (tag === TAG.workload) sawWorkload = true;
+        else sawEtag = true;
       } else if (tag === TAG.variable) {
-        const entryLength = r.uint32();
-        const { key, value } = Resolution_VariablesEntry.decode(r, entryLength);
-        const previous = base.keys[base.keys.length - 1];
-        if (INDEX_LIKE.test(key) || (previous !== undefined && previous >= key)) return null;
-        base.keys.push(key);
-        values.push(value);
-        if (base.entries.length === 0) base.entries.push(start);
-        base.entries.push(r.pos);
-      } else if (tag === TAG.etag) {
-        r.skip(LD);
-        sawEtag = true;
+        if (!entry(r, bytes, layout, start)) return null;
       } else if (tag === TAG.conflict) {
-        if (base.conflicts === EMPTY) base.conflicts = bytes.subarray(start);
-        base.conflictKeys.add(Conflict.decode(r, r.uint32()).key);
+        if (layout.conflicts === r.len) layout.conflicts = start;
+        layout.conflictKeys.push(Conflict.decode(r, r.uint32()).key);
       } else return null; // files, or a field this module does not know
     }
-    if (!sawWorkload || !sawEtag) return null;
-    ({ text: base.text, starts: base.textStarts } = variablesText(base.keys, values));
-    return base;
+    if (layout.entries.length) layout.entries.push(layout.entries.length ? lastEnd(layout) : 0);
+    return sawWorkload && sawEtag ? layout : null;
   } catch {
     return null; // truncated
   }
 }
 
-/**
- * Calls `fromBase` with each run of the base's entries [from, to) and `fromOwn` with each own
- * key, in key order; an own key replaces the base's.
- */
-function walk(base: Base, ownKeys: readonly string[], fromBase: (from: number, to: number) => void, fromOwn: (key: string) => void): void {
-  let i = 0;
-  for (const key of ownKeys) {
-    const from = i;
-    while (i < base.keys.length && base.keys[i]! < key) i++;
-    if (i > from) fromBase(from, i);
-    if (base.keys[i] === key) i++;
-    fromOwn(key);
+function lastEnd(layout: Layout): number {
+  return layout.at[layout.at.length - 1]!;
+}
+
+/** Reads one map entry (key, then value unless empty) after its tag; false when it cannot be kept exact. */
+function entry(r: BinaryReader, bytes: Uint8Array, layout: Layout, start: number): boolean {
+  const end = r.uint32() + r.pos;
+  if (r.uint32() !== 10) return false; // a key, always set
+  const keyLength = r.uint32();
+  const keyStart = r.pos;
+  const keyEnd = keyStart + keyLength;
+  let valueStart = keyEnd;
+  if (keyEnd < end) {
+    r.pos = keyEnd;
+    if (r.uint32() !== 18) return false;
+    const valueLength = r.uint32();
+    valueStart = r.pos;
+    if (valueStart + valueLength !== end) return false;
+  } else if (keyEnd !== end) return false;
+  for (let i = keyStart; i < keyEnd; i++) if (bytes[i]! >= 0x80) return false;
+  if (isIndexLike(bytes, keyStart, keyEnd)) return false;
+  const n = layout.at.length;
+  if (n && compareBytes(bytes, layout.at[n - 4]!, layout.at[n - 3]!, keyStart, keyEnd) >= 0) return false;
+  layout.entries.push(start);
+  layout.at.push(keyStart, keyEnd, valueStart, end);
+  r.pos = end;
+  return true;
+}
+
+function isIndexLike(b: Uint8Array, start: number, end: number): boolean {
+  for (let i = start; i < end; i++) if (b[i]! < 0x30 || b[i]! > 0x39) return false;
+  return end - start === 1 || b[start] !== 0x30;
+}
+
+function compareBytes(b: Uint8Array, s1: number, e1: number, s2: number, e2: number): number {
+  const n = Math.min(e1 - s1, e2 - s2);
+  for (let i = 0; i < n; i++) {
+    const d = b[s1 + i]! - b[s2 + i]!;
+    if (d) return d;
   }
-  if (i < base.keys.length) fromBase(i, base.keys.length);
+  return e1 - s1 - (e2 - s2);
+}
+
+/** An ASCII key against key bytes: negative, zero or positive, as string order has it. */
+function compareKey(key: string, b: Uint8Array, start: number, end: number): number {
+  const n = Math.min(key.length, end - start);
+  for (let i = 0; i < n; i++) {
+    const d = key.charCodeAt(i) - b[start + i]!;
+    if (d) return d;
+  }
+  return key.length - (end - start);
 }
 
 /**
- * The encoded resolution of `workload` with its own variables `own`, from `base`: the encoded
- * resolution of a workload the same groups reach that has none (framed like it). Undefined when
- * it cannot be exact (see parse; or the workload settles one of the base's conflicts): the
- * caller then resolves and encodes the workload itself.
+ * Calls `fromBase(i)` for each of the base's variables kept and `fromOwn(key)` for each own
+ * key, in key order: an own key replaces the base's, and the base's `drop` keys are left out.
  */
-export function overlayResolution(base: Uint8Array, workload: string, own: Vars): { bytes: FramedBytes; etag: string } | undefined {
-  let b = bases.get(base);
-  if (b === undefined) bases.set(base, (b = parse(base)));
-  if (!b) return undefined;
+function walk(bytes: Uint8Array, layout: Layout, drop: readonly string[], ownKeys: readonly string[], fromBase: (i: number) => void, fromOwn: (key: string) => void): void {
+  const count = layout.entries.length - 1;
+  let j = 0;
+  for (let i = 0; i < count; i++) {
+    const ks = layout.at[4 * i]!;
+    const ke = layout.at[4 * i + 1]!;
+    while (j < ownKeys.length && compareKey(ownKeys[j]!, bytes, ks, ke) < 0) fromOwn(ownKeys[j++]!);
+    if (j < ownKeys.length && compareKey(ownKeys[j]!, bytes, ks, ke) === 0) fromOwn(ownKeys[j++]!);
+    else if (!drop.some((key) => compareKey(key, bytes, ks, ke) === 0)) fromBase(i);
+  }
+  while (j < ownKeys.length) fromOwn(ownKeys[j++]!);
+}
+
+/**
+ * The encoded resolution of `workload` with its own variables `own`, made from `base`: the
+ * encoded resolution of another member of its class whose own variables have the keys `drop`
+ * (none of them set by the class's groups). Framed like it. Undefined when it cannot be exact
+ * (see parse; or the workload sets a key on which the class's groups tie, so that the conflict
+ * list differs): the caller then resolves and encodes the workload itself.
+ */
+export function overlayResolution(base: Uint8Array, drop: readonly string[], workload: string, own: Vars): { bytes: FramedBytes; etag: string } | undefined {
+  const layout = parse(base);
+  if (!layout) return undefined;
   const ownKeys = Object.keys(own).sort();
-  for (const key of ownKeys) if (INDEX_LIKE.test(key) || b.conflictKeys.has(key)) return undefined;
-  const parts = b;
+  for (const key of [...ownKeys, ...drop]) if (!ASCII.test(key) || INDEX_LIKE.test(key)) return undefined;
+  for (const key of ownKeys) if (layout.conflictKeys.includes(key)) return undefined;
+
   const text = new VariablesEtag();
   walk(
-    parts,
+    base,
+    layout,
+    drop,
     ownKeys,
-    (from, to) => text.piece(parts.text.subarray(parts.textStarts[from], parts.textStarts[to])),
+    (i) => text.addUtf8(base, layout.at[4 * i]!, layout.at[4 * i + 1]!, layout.at[4 * i + 2]!, layout.at[4 * i + 3]!),
     (key) => text.add(key, own[key]!),
   );
   const etag = text.etag();
   const bytes = encodeFramed((w) => {
-    w.tag(1, LD).fork().raw(parts.project).tag(2, LD).string(workload).raw(parts.scope);
+    w.tag(1, LD).fork().raw(base.subarray(...layout.project)).tag(2, LD).string(workload).raw(base.subarray(...layout.scope));
+    // A run of kept entries is one stretch of the base's bytes: copied at once.
+    let run = -1;
+    let runEnd = -1;
+    const flush = () => {
+      if (run >= 0) w.raw(base.subarray(run, runEnd));
+      run = -1;
+    };
     walk(
-      parts,
+      base,
+      layout,
+      drop,
       ownKeys,
-      // A run of entries is one stretch of the base's bytes: copied at once.
-      (from, to) => w.raw(parts.body.subarray(parts.entries[from]!, parts.entries[to]!)),
-      (key) => Resolution_VariablesEntry.encode({ key, value: own[key]! }, w.uint32(TAG.variable).fork()).join(),
+      (i) => {
+        if (run < 0 || runEnd !== layout.entries[i]) {
+          flush();
+          run = layout.entries[i]!;
+        }
+        runEnd = layout.entries[i + 1]!;
+      },
+      (key) => {
+        flush();
+        Resolution_VariablesEntry.encode({ key, value: own[key]! }, w.uint32(TAG.variable).fork()).join();
+      },
     );
-    return w.uint32(TAG.etag).string(etag).raw(parts.conflicts).join();
+    flush();
+    return w.uint32(TAG.etag).string(etag).raw(base.subarray(layout.conflicts)).join();
   });
   return { bytes, etag };
 }

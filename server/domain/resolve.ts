@@ -289,24 +289,9 @@ function etagFrom(text: Uint8Array, files: readonly ResolvedFile[]): string {
 }
 
 /**
- * The etag's text of variables in key order, and where each variable's part starts (then where
- * the text ends): pieces of it go into other etags through VariablesEtag.text.
- */
-export function variablesText(keys: readonly string[], values: readonly string[]): { text: Uint8Array; starts: number[] } {
-  const text = new EtagText();
-  const starts: number[] = [];
-  keys.forEach((key, i) => {
-    starts.push(text.size);
-    text.add(key, values[i]!);
-  });
-  starts.push(text.size);
-  return { text: Uint8Array.prototype.slice.call(text.bytes()), starts }; // a copy: the scratch is shared
-}
-
-/**
- * The etag of variables without files, given in key order as variables or as pieces of
- * variablesText: for callers that lay a workload's own variables over a resolution they hold as
- * bytes (the API's overlay). Used synchronously, like every etag's text (one shared buffer).
+ * The etag of variables without files, given in key order: for callers that make a workload's
+ * resolution from another one's bytes (the API's overlay). Used synchronously, like every
+ * etag's text (one shared buffer).
  */
 export class VariablesEtag {
   private readonly text = new EtagText();
@@ -315,9 +300,9 @@ export class VariablesEtag {
     this.text.add(key, value);
   }
 
-  /** Variables' text as variablesText gave it. */
-  piece(text: Uint8Array): void {
-    this.text.raw(text);
+  /** A variable as UTF-8 in `bytes`; its key ASCII (so that its length in UTF-16 is its byte length). */
+  addUtf8(bytes: Uint8Array, keyStart: number, keyEnd: number, valueStart: number, valueEnd: number): void {
+    this.text.addUtf8(bytes, keyStart, keyEnd, valueStart, valueEnd);
   }
 
   etag(): string {
@@ -350,15 +335,18 @@ class EtagText {
     this.length += b.write(value, this.length, 'utf8');
   }
 
-  /** Text another EtagText wrote (copied out of the shared buffer). */
-  raw(piece: Uint8Array): void {
-    this.reserve(piece.byteLength);
-    scratch.set(piece, this.length);
-    this.length += piece.byteLength;
-  }
-
-  get size(): number {
-    return this.length;
+  /** As add, from UTF-8 bytes; the key ASCII. */
+  addUtf8(bytes: Uint8Array, keyStart: number, keyEnd: number, valueStart: number, valueEnd: number): void {
+    this.reserve(40 + keyEnd - keyStart + valueEnd - valueStart);
+    const b = scratch;
+    b[this.length++] = 0x76; // v
+    this.digits(keyEnd - keyStart);
+    b[this.length++] = 0x3a; // :
+    // Byte loops: keys and values are short, and a subarray per copy cost more than the copy.
+    for (let i = keyStart; i < keyEnd; i++) b[this.length++] = bytes[i]!;
+    this.digits(valueEnd - valueStart);
+    b[this.length++] = 0x3a;
+    for (let i = valueStart; i < valueEnd; i++) b[this.length++] = bytes[i]!;
   }
 
   /** The text so far: a view of the shared buffer, valid until the next EtagText writes. */

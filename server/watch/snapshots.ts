@@ -37,11 +37,12 @@ export interface ResolutionEncoder {
    */
   rename?: (bytes: Uint8Array, workload: string) => Uint8Array | undefined;
   /**
-   * The encoded resolution of a workload with variables of its own, from these bytes (the
-   * resolution of a workload the same groups reach that has none) with its name and variables
-   * laid over them; undefined when it cannot (then the workload is resolved and encoded).
+   * The encoded resolution of a workload with variables `own`, from these bytes: the resolution
+   * of another workload the same groups reach, whose own variables have the keys `drop` (none
+   * of them set by those groups); undefined when it cannot (then the workload is resolved and
+   * encoded).
    */
-  overlay?: (bytes: Uint8Array, workload: string, own: Vars) => { bytes: Uint8Array; etag: string } | undefined;
+  overlay?: (bytes: Uint8Array, drop: readonly string[], workload: string, own: Vars) => { bytes: Uint8Array; etag: string } | undefined;
 }
 /** The variable keys of an encoded resolution (API layer; the inverse of ResolutionEncoder for keys). */
 export type ResolutionKeys = (bytes: Uint8Array) => string[];
@@ -50,14 +51,13 @@ export class ProjectState {
   private prepared: PreparedGroup[] | undefined;
   private readonly resolutions = new Map<string, CachedResolution>();
   /**
-   * Per class of identities that the same groups reach in the same scope: the groups' part of
-   * their resolution (that of a member without variables of its own), merged and encoded once.
-   * Members without variables of their own get its bytes renamed (encoder.rename), the others
-   * their variables laid over it (encoder.overlay), instead of a merge and an encoding each.
+   * Per class of identities (the same groups reach them in the same scope): the member the
+   * others' resolutions are made from, and the keys of its own variables, none of which the
+   * class's groups set. Members without variables of their own get its bytes renamed
+   * (encoder.rename) when it has none either, the others their variables laid over its bytes
+   * (encoder.overlay), instead of a merge and an encoding each. Nothing else is kept.
    */
-  private readonly twins = new Map<string, CachedResolution>();
-  /** Classes a member with variables of its own was resolved in. */
-  private readonly overlaid = new Set<string>();
+  private readonly classes = new Map<string, { cached: CachedResolution; ownKeys: string[] }>();
 
   constructor(
     readonly snapshot: ProjectSnapshot,
@@ -77,30 +77,33 @@ export class ProjectState {
     const own = scope === 'runtime' ? w.runtimeVariables : w.buildArguments;
     const alone = isEmpty(own);
     let classKey: string | undefined;
-    if (alone ? this.encode.rename : this.encode.overlay) {
+    const eligible: PreparedGroup[] = [];
+    if (this.encode.rename || this.encode.overlay) {
       classKey = scope;
-      for (const p of prepared) if (isEligible(p.group, w, scope)) classKey += `\0${p.group.name}`;
-    }
-    let cached: CachedResolution | undefined;
-    if (classKey !== undefined) {
-      let twin = this.twins.get(classKey);
-      if (alone) {
-        const renamed = twin && this.encode.rename!(twin.bytes, workload);
-        if (twin && renamed) cached = { project: twin.project, workload, scope, etag: twin.etag, bytes: renamed };
-      } else {
-        // From the class's second member on: its part is resolved as for a member without
-        // variables of its own (a class of one costs what it did without overlays).
-        if (!twin && this.overlaid.has(classKey)) {
-          this.twins.set(classKey, (twin = this.computeCached({ ...w, runtimeVariables: {}, buildArguments: {} }, scope, prepared)));
-        }
-        this.overlaid.add(classKey);
-        const laid = twin && this.encode.overlay!(twin.bytes, workload, own);
-        if (twin && laid) cached = { project: twin.project, workload, scope, etag: laid.etag, bytes: laid.bytes };
+      for (const p of prepared) {
+        if (!isEligible(p.group, w, scope)) continue;
+        classKey += `\0${p.group.name}`;
+        eligible.push(p);
       }
     }
-    if (!cached) {
-      cached = this.computeCached(w, scope, prepared);
-      if (alone && classKey !== undefined) this.twins.set(classKey, cached);
+    const member = classKey === undefined ? undefined : this.classes.get(classKey);
+    let cached: CachedResolution | undefined;
+    if (member) {
+      const from = member.cached;
+      if (alone && member.ownKeys.length === 0) {
+        const renamed = this.encode.rename?.(from.bytes, workload);
+        if (renamed) cached = { project: from.project, workload, scope, etag: from.etag, bytes: renamed };
+      } else {
+        const laid = this.encode.overlay?.(from.bytes, member.ownKeys, workload, own);
+        if (laid) cached = { project: from.project, workload, scope, etag: laid.etag, bytes: laid.bytes };
+      }
+    }
+    if (!cached) cached = this.computeCached(w, scope, prepared);
+    // The class's member: preferably one without variables of its own (renames are cheaper);
+    // else one whose own keys no group of the class sets, so that dropping them leaves the groups' part.
+    if (classKey !== undefined && (!member || (alone && member.ownKeys.length > 0))) {
+      const ownKeys = Object.keys(own);
+      if (ownKeys.every((key) => !eligible.some((p) => Object.hasOwn(p.values, key)))) this.classes.set(classKey, { cached, ownKeys });
     }
     this.resolutions.set(key, cached);
     return cached;

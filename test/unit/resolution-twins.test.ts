@@ -102,7 +102,7 @@ describe('own variables laid over the groups\' part of a class', () => {
 
   it('every cached resolution is exactly its own encoding, conflicts, files and tags included', () => {
     fc.assert(
-      fc.property(fc.constantFrom('p', ''), fc.array(groupArb, { maxLength: 5 }), fc.array(workloadArb, { minLength: 4, maxLength: 4 }), (project, groups, members) => {
+      fc.property(fc.constantFrom('p', ''), fc.array(groupArb, { maxLength: 5 }), fc.array(workloadArb, { minLength: 4, maxLength: 4 }), fc.shuffledSubarray([0, 1, 2, 3], { minLength: 4 }), (project, groups, members, order) => {
         const workloads = members.map((m, i) => workload(`w${i}`, { project, ...m }));
         const snapshot: ProjectSnapshot = {
           project: { name: project, createdAt: 1 },
@@ -118,7 +118,7 @@ describe('own variables laid over the groups\' part of a class', () => {
         };
         const state = new ProjectState(snapshot, 1, encodeResolution);
         for (const scope of ['runtime', 'build'] as const) {
-          for (const w of workloads) {
+          for (const w of order.map((i) => workloads[i]!)) {
             const cached = state.resolution(w.name, scope);
             const own = resolve(snapshot, w.name, scope);
             expect(cached.etag).toBe(own.etag);
@@ -130,38 +130,45 @@ describe('own variables laid over the groups\' part of a class', () => {
     );
   });
 
-  it('merges and encodes a class once more for its part, and a class of one not at all more', () => {
-    const workloads = ['s1', 's2', 's3'].map((n) => workload(n, { runtimeVariables: { SERVICE_NAME: n } }));
-    workloads.push(workload('alone', { runtimeVariables: { SERVICE_NAME: 'alone' }, tags: ['solo'] }));
-    const snapshot: ProjectSnapshot = {
-      project: { name: 'p', createdAt: 1 },
-      workloads: new Map(workloads.map((w) => [w.name, w])),
-      addons: new Map(),
-      groups: new Map([
-        ['base', group('base', { variables: { A: '1', SERVICE_NAME: 'group' } })],
-        ['solo', group('solo', { variables: { S: '1' }, restrictions: { restricted: true, workloads: [], tags: ['solo'] } })],
-      ]),
+  it('merges and encodes once per class, from a member whose own keys no group of the class sets', () => {
+    const make = (baseVars: Record<string, string>) => {
+      const workloads = ['s1', 's2', 's3'].map((n) => workload(n, { runtimeVariables: { SERVICE_NAME: n } }));
+      workloads.push(workload('alone', { runtimeVariables: { SERVICE_NAME: 'alone' }, tags: ['solo'] }), workload('plain'), workload('s4', { runtimeVariables: { SERVICE_NAME: 's4' } }));
+      const snapshot: ProjectSnapshot = {
+        project: { name: 'p', createdAt: 1 },
+        workloads: new Map(workloads.map((w) => [w.name, w])),
+        addons: new Map(),
+        groups: new Map([
+          ['base', group('base', { variables: baseVars })],
+          ['solo', group('solo', { variables: { S: '1' }, restrictions: { restricted: true, workloads: [], tags: ['solo'] } })],
+        ]),
+      };
+      let encodings = 0;
+      const counting = Object.assign((r: Resolution) => (encodings++, encodeResolution(r)), { rename: encodeResolution.rename, overlay: encodeResolution.overlay });
+      const state = new ProjectState(snapshot, 1, counting);
+      for (const w of workloads) {
+        const cached = state.resolution(w.name, 'runtime');
+        expect(bytesOf(cached.bytes)).toEqual(bytesOf(encodeResolution(resolve(snapshot, w.name, 'runtime'))));
+      }
+      return encodings;
     };
-    let encodings = 0;
-    const counting = Object.assign((r: Resolution) => (encodings++, encodeResolution(r)), { rename: encodeResolution.rename, overlay: encodeResolution.overlay });
-    const state = new ProjectState(snapshot, 1, counting);
-    for (const w of workloads) {
-      const cached = state.resolution(w.name, 'runtime');
-      expect(bytesOf(cached.bytes)).toEqual(bytesOf(encodeResolution(resolve(snapshot, w.name, 'runtime'))));
-    }
-    // s1 on its own; s2 the class's part, over which s2 and s3 are laid; alone on its own.
-    expect(encodings).toBe(3);
+    // s1 merged and encoded; s2, s3, plain (which then stands for the class) and s4 made from it; alone on its own.
+    expect(make({ A: '1' })).toBe(2);
+    // The groups set SERVICE_NAME too: dropping s1's would lose the groups' value, so each member
+    // with one is resolved until plain, without, stands for the class (s4 is made from it).
+    expect(make({ A: '1', SERVICE_NAME: 'group' })).toBe(5);
   });
 
   it('declines what it cannot keep exact: files, a tie the workload settles, keys out of order', () => {
     const base = (over: Partial<Resolution>) => encodeResolution(resolution({ etag: 'x'.repeat(27), ...over }));
-    expect(overlayResolution(base({ variables: { A: '1' } }), 'w2', { B: '2' })).toBeDefined();
-    expect(overlayResolution(base({ files: [{ path: '/f', content: new Uint8Array([1]), mode: 0o600 }] }), 'w2', { B: '2' })).toBeUndefined();
+    expect(overlayResolution(base({ variables: { A: '1' } }), [], 'w2', { B: '2' })).toBeDefined();
+    expect(overlayResolution(base({ files: [{ path: '/f', content: new Uint8Array([1]), mode: 0o600 }] }), [], 'w2', { B: '2' })).toBeUndefined();
     const tie = base({ variables: { A: '1' }, conflicts: [{ key: 'A', priority: 0, groups: ['g1', 'g2'], winner: 'g1' }] });
-    expect(overlayResolution(tie, 'w2', { A: 'own' })).toBeUndefined();
-    expect(overlayResolution(tie, 'w2', { B: 'own' })).toBeDefined();
+    expect(overlayResolution(tie, [], 'w2', { A: 'own' })).toBeUndefined();
+    expect(overlayResolution(tie, [], 'w2', { B: 'own' })).toBeDefined();
     // Keys an object lists first whatever their order: the encoder's order is not key order.
-    expect(overlayResolution(base({ variables: { B: '1' } }), 'w2', { '1': 'x' })).toBeUndefined();
-    expect(overlayResolution(new Uint8Array([0x0a, 0x03, 0x0a, 0x01, 0x70]), 'w', {})).toBeUndefined(); // no workload field
+    expect(overlayResolution(base({ variables: { B: '1' } }), [], 'w2', { '1': 'x' })).toBeUndefined();
+    expect(overlayResolution(base({ variables: { B: '1', 'É': '2' } }), [], 'w2', { A: 'x' })).toBeUndefined(); // not ASCII
+    expect(overlayResolution(new Uint8Array([0x0a, 0x03, 0x0a, 0x01, 0x70]), [], 'w', {})).toBeUndefined(); // no workload field
   });
 });
