@@ -70,7 +70,7 @@ function parse(bytes: Uint8Array): Layout | null {
         layout.conflictKeys.push(Conflict.decode(r, r.uint32()).key);
       } else return null; // files, or a field this module does not know
     }
-    if (layout.entries.length) layout.entries.push(layout.entries.length ? lastEnd(layout) : 0);
+    if (layout.entries.length) layout.entries.push(lastEnd(layout)); // where the last variable ends
     return sawWorkload && sawEtag ? layout : null;
   } catch {
     return null; // truncated
