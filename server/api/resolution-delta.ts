@@ -8,6 +8,7 @@
 import { BinaryReader, WireType } from '@bufbuild/protobuf/wire';
 import { WatchResponse } from '../../gen/secretgroups/v1/resolver_service.js';
 import type { CachedResolution } from '../watch/snapshots.js';
+import { compareRanges as compare } from './byte-ranges.js';
 import { encodeFramed } from './framed-bytes.js';
 
 /** Resolution fields (resources.proto) this reads. */
@@ -94,16 +95,6 @@ function entry(r: BinaryReader, out: Parts, start: number, end: number): void {
   out.entry.push(start, end);
   out.key.push(key[0], key[1]);
   out.value.push(value[0], value[1]);
-}
-
-/** Compares byte ranges: <0, 0 or >0. A loop: the ranges are short, and Buffer#compare's argument checks cost more than the bytes. */
-function compare(a: Buffer, as: number, ae: number, b: Buffer, bs: number, be: number): number {
-  const n = Math.min(ae - as, be - bs);
-  for (let k = 0; k < n; k++) {
-    const d = a[as + k]! - b[bs + k]!;
-    if (d !== 0) return d;
-  }
-  return ae - as - (be - bs);
 }
 
 function same(a: Parts, list: 'entry' | 'rest', i: number, b: Parts, j: number): boolean {

@@ -13,6 +13,7 @@ import { BinaryReader, WireType } from '@bufbuild/protobuf/wire';
 import { Conflict, Resolution_VariablesEntry } from '../../gen/secretgroups/v1/resources.js';
 import { VariablesEtag } from '../domain/resolve.js';
 import type { Vars } from '../domain/types.js';
+import { compareRanges } from './byte-ranges.js';
 import { encodeFramed, type FramedBytes } from './framed-bytes.js';
 
 const LD = WireType.LengthDelimited;
@@ -22,6 +23,11 @@ const TAG = { project: 10, workload: 18, scope: 24, variable: 34, file: 42, etag
 const INDEX_LIKE = /^(0|[1-9][0-9]*)$/;
 /** Keys that compare alike as strings and as bytes, and whose length in UTF-16 is their byte length. */
 const ASCII = /^[\x00-\x7f]*$/;
+/**
+ * Bases parse() refused (a class with files, say): every member of the class falls back, and
+ * none reads the bytes again. Weak: a base goes with the snapshot that holds it.
+ */
+const cannotLay = new WeakSet<Uint8Array>();
 
 /**
  * Where `bytes` (a ResolveResponse as encodeResolution writes it) holds what an overlay copies,
@@ -99,7 +105,7 @@ function entry(r: BinaryReader, bytes: Uint8Array, layout: Layout, start: number
   for (let i = keyStart; i < keyEnd; i++) if (bytes[i]! >= 0x80) return false;
   if (isIndexLike(bytes, keyStart, keyEnd)) return false;
   const n = layout.at.length;
-  if (n && compareBytes(bytes, layout.at[n - 4]!, layout.at[n - 3]!, keyStart, keyEnd) >= 0) return false;
+  if (n && compareRanges(bytes, layout.at[n - 4]!, layout.at[n - 3]!, bytes, keyStart, keyEnd) >= 0) return false;
   layout.entries.push(start);
   layout.at.push(keyStart, keyEnd, valueStart, end);
   r.pos = end;
@@ -109,15 +115,6 @@ function entry(r: BinaryReader, bytes: Uint8Array, layout: Layout, start: number
 function isIndexLike(b: Uint8Array, start: number, end: number): boolean {
   for (let i = start; i < end; i++) if (b[i]! < 0x30 || b[i]! > 0x39) return false;
   return end - start === 1 || b[start] !== 0x30;
-}
-
-function compareBytes(b: Uint8Array, s1: number, e1: number, s2: number, e2: number): number {
-  const n = Math.min(e1 - s1, e2 - s2);
-  for (let i = 0; i < n; i++) {
-    const d = b[s1 + i]! - b[s2 + i]!;
-    if (d) return d;
-  }
-  return e1 - s1 - (e2 - s2);
 }
 
 /** An ASCII key against key bytes: negative, zero or positive, as string order has it. */
@@ -155,11 +152,15 @@ function walk(bytes: Uint8Array, layout: Layout, drop: readonly string[], ownKey
  * list differs): the caller then resolves and encodes the workload itself.
  */
 export function overlayResolution(base: Uint8Array, drop: readonly string[], workload: string, own: Vars): { bytes: FramedBytes; etag: string } | undefined {
+  if (cannotLay.has(base)) return undefined;
   const layout = parse(base);
-  if (!layout) return undefined;
+  if (!layout) {
+    cannotLay.add(base); // the class's other members need not read it again
+    return undefined;
+  }
   const ownKeys = Object.keys(own).sort();
-  for (const key of [...ownKeys, ...drop]) if (!ASCII.test(key) || INDEX_LIKE.test(key)) return undefined;
-  for (const key of ownKeys) if (layout.conflictKeys.includes(key)) return undefined;
+  for (const key of ownKeys) if (!ASCII.test(key) || INDEX_LIKE.test(key) || layout.conflictKeys.includes(key)) return undefined;
+  for (const key of drop) if (!ASCII.test(key) || INDEX_LIKE.test(key)) return undefined;
 
   const text = new VariablesEtag();
   walk(

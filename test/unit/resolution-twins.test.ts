@@ -162,7 +162,9 @@ describe('own variables laid over the groups\' part of a class', () => {
   it('declines what it cannot keep exact: files, a tie the workload settles, keys out of order', () => {
     const base = (over: Partial<Resolution>) => encodeResolution(resolution({ etag: 'x'.repeat(27), ...over }));
     expect(overlayResolution(base({ variables: { A: '1' } }), [], 'w2', { B: '2' })).toBeDefined();
-    expect(overlayResolution(base({ files: [{ path: '/f', content: new Uint8Array([1]), mode: 0o600 }] }), [], 'w2', { B: '2' })).toBeUndefined();
+    const withFile = base({ files: [{ path: '/f', content: new Uint8Array([1]), mode: 0o600 }] });
+    expect(overlayResolution(withFile, [], 'w2', { B: '2' })).toBeUndefined();
+    expect(overlayResolution(withFile, [], 'w3', { B: '3' })).toBeUndefined(); // remembered, still declined
     const tie = base({ variables: { A: '1' }, conflicts: [{ key: 'A', priority: 0, groups: ['g1', 'g2'], winner: 'g1' }] });
     expect(overlayResolution(tie, [], 'w2', { A: 'own' })).toBeUndefined();
     expect(overlayResolution(tie, [], 'w2', { B: 'own' })).toBeDefined();
