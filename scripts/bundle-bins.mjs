@@ -94,7 +94,6 @@ const loader = (name) => `#!/usr/bin/env node
 // at build time (${name}.bundle.cache). V8 refuses a cache made by another V8 version or with
 // other flags, and the source is then compiled as usual.
 const { readFileSync } = require('node:fs');
-const { createRequire } = require('node:module');
 const { join } = require('node:path');
 const { Script } = require('node:vm');
 const file = join(__dirname, '${name}.bundle.cjs');
@@ -104,12 +103,13 @@ try {
 } catch {
   cachedData = undefined;
 }
-// The file is one function expression of CommonJS's parameters (scripts/code-cache.mjs).
+// The file is one function expression of CommonJS's parameters (scripts/code-cache.mjs). It
+// gets this loader's require: both files sit in one directory, so they resolve alike.
 const script = new Script(readFileSync(file, 'utf8'), {
   filename: file,
   cachedData,
 });
-script.runInThisContext()(module.exports, createRequire(file), module, file, __dirname);
+script.runInThisContext()(module.exports, require, module, file, __dirname);
 `;
 
 rmSync(out, { recursive: true, force: true });
@@ -124,10 +124,11 @@ await build({
   platform: 'node',
   target: 'node20',
   minify: true,
-  // The bundle runs as a script: import.meta is the bundle file's.
-  banner: { js: "var __sgBundleUrl=require('node:url').pathToFileURL(__filename).href;" },
+  // The bundle runs as a script: import.meta is the bundle file's. Its URL is made when first
+  // asked for (only on-demand package loads ask): a start does not pay for node:url.
+  banner: { js: "var __sgBundle={get url(){return this.u??=require('node:url').pathToFileURL(__filename).href}};" },
   define: {
-    'import.meta.url': '__sgBundleUrl',
+    'import.meta.url': '__sgBundle.url',
     'import.meta.dirname': '__dirname',
     // The version is known at build time: no walk up the tree for package.json at start.
     SG_BUNDLE_VERSION: JSON.stringify(pkg.version),
