@@ -1,8 +1,9 @@
 /**
  * Agent start-up: median wall time of `sg-agent exec --project P --workload W -- true`
- * (resolve over gRPC, then spawn and wait for `true`) against `node -e 0`, interleaved, both
- * spawned the same way from this process, 3 warm-up runs each not counted. A CPU profile of
- * one agent run (--cpu-prof) is summarised: self time by function and by package.
+ * (resolve over gRPC, then spawn and wait for `true`) against `node -e 0`, interleaved with the
+ * bare client of start-floor.cjs doing the same (the floor), all spawned the same way from this
+ * process, 3 warm-up runs each not counted. A CPU profile of one agent run (--cpu-prof) is
+ * summarised: self time by function and by package.
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
@@ -10,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect } from '../../client/connection.js';
 import { api } from './lib/api.js';
-import { SG_AGENT, startSg } from './lib/procs.js';
+import { ROOT, SG_AGENT, startSg } from './lib/procs.js';
 import { median, round } from './lib/util.js';
 
 /** Wall time of `node ARGS` from spawn to exit, stdout ignored. */
@@ -78,29 +79,47 @@ export function summariseProfile(path: string, top = 12, windows?: [number, numb
 }
 
 /**
- * Wall times of `node ARGS` and of `node -e 0`, spawned alike: one checked run, 3 warm-up
- * runs each not counted, then `runs` of each interleaved, alternating which goes first, so
- * that background load hits both alike.
+ * Wall times of `node ARGS` and of `node -e 0`, spawned alike (and of `node FLOOR`, the bare
+ * client of start-floor.cjs, when given): one checked run each, 3 warm-up runs each not
+ * counted, then `runs` of each interleaved, rotating which goes first, so that background load
+ * hits all alike.
  */
-export async function againstNode(args: string[], env: NodeJS.ProcessEnv, runs: number): Promise<{ subjectMs: number[]; nodeMs: number[] }> {
+export async function againstNode(args: string[], env: NodeJS.ProcessEnv, runs: number, floorArgs?: string[]): Promise<{ subjectMs: number[]; nodeMs: number[]; floorMs: number[] }> {
   const nodeArgs = ['-e', '0'];
-  const check = await timed(args, env);
-  if (check.code !== 0) throw new Error(`${args.slice(1).join(' ')} exited with ${check.code}: ${check.stderr.trim().slice(0, 500)}`);
-  for (let i = 0; i < 3; i++) {
-    await timed(args, env);
-    await timed(nodeArgs, env);
+  const commands = floorArgs ? [args, floorArgs, nodeArgs] : [args, nodeArgs];
+  for (const c of commands) {
+    const check = await timed(c, env);
+    if (check.code !== 0) throw new Error(`${c.slice(1).join(' ')} exited with ${check.code}: ${check.stderr.trim().slice(0, 500)}`);
   }
-  const subjectMs: number[] = [];
-  const nodeMs: number[] = [];
+  for (let i = 0; i < 3; i++) for (const c of commands) await timed(c, env);
+  const ms = commands.map(() => [] as number[]);
   for (let i = 0; i < runs; i++) {
-    const pair = i % 2 ? [nodeArgs, args] : [args, nodeArgs];
-    for (const a of pair) {
-      const r = await timed(a, env);
-      if (r.code !== 0) throw new Error(`${a.join(' ')} exited with ${r.code}: ${r.stderr.slice(0, 300)}`);
-      (a === args ? subjectMs : nodeMs).push(r.ms);
+    for (let k = 0; k < commands.length; k++) {
+      const at = (i + k) % commands.length;
+      const c = commands[at]!;
+      const r = await timed(c, env);
+      if (r.code !== 0) throw new Error(`${c.join(' ')} exited with ${r.code}: ${r.stderr.slice(0, 300)}`);
+      ms[at]!.push(r.ms);
     }
   }
-  return { subjectMs, nodeMs };
+  return { subjectMs: ms[0]!, nodeMs: ms[commands.length - 1]!, floorMs: floorArgs ? ms[1]! : [] };
+}
+
+/** The bare client that stands for what any Node gRPC client must do (test/bench/start-floor.cjs). */
+export const START_FLOOR = join(ROOT, 'test/bench/start-floor.cjs');
+
+/** Medians of a start-up comparison and the ratios the report shows. */
+export function startupFigures(subjectMs: number[], nodeMs: number[], floorMs: number[]) {
+  const medianMs = median(subjectMs);
+  const nodeMedianMs = median(nodeMs);
+  const floorMedianMs = median(floorMs);
+  return {
+    medianMs: round(medianMs, 1),
+    nodeMedianMs: round(nodeMedianMs, 1),
+    ratio: round(medianMs / nodeMedianMs, 2),
+    floorMedianMs: round(floorMedianMs, 1),
+    floorRatio: round(floorMedianMs / nodeMedianMs, 2),
+  };
 }
 
 export async function benchAgent(quick: boolean, log: (s: string) => void) {
@@ -119,22 +138,21 @@ export async function benchAgent(quick: boolean, log: (s: string) => void) {
     const env = { ...process.env, SG_ADDR: server.addr, SG_TOKEN: token, SG_LOG_LEVEL: 'warn' };
     const agentArgs = [SG_AGENT, 'exec', '--project', 'agent', '--workload', 'app', '--', 'true'];
     const nodeArgs = ['-e', '0'];
-    const { subjectMs: agentMs, nodeMs } = await againstNode(agentArgs, env, runs);
-    const medianMs = median(agentMs);
-    const nodeMedianMs = median(nodeMs);
-    log(`  sg-agent exec -- true: median ${medianMs.toFixed(1)} ms; node -e 0: median ${nodeMedianMs.toFixed(1)} ms (${runs} runs each)`);
+    const floorArgs = [START_FLOOR, 'exec', 'agent', 'app', '--', 'true'];
+    const { subjectMs: agentMs, nodeMs, floorMs } = await againstNode(agentArgs, env, runs, floorArgs);
+    const figures = startupFigures(agentMs, nodeMs, floorMs);
+    log(`  sg-agent exec -- true: median ${figures.medianMs} ms; bare node:http2 client: median ${figures.floorMedianMs} ms; node -e 0: median ${figures.nodeMedianMs} ms (${runs} runs each)`);
     // One profiled run of each, to show what start-up spends its time on.
     await timed(['--cpu-prof', '--cpu-prof-interval', '100', '--cpu-prof-dir', join(dir, 'agent'), ...agentArgs], env);
     await timed(['--cpu-prof', '--cpu-prof-interval', '100', '--cpu-prof-dir', join(dir, 'node'), ...nodeArgs], env);
     const profile = (sub: string) => summariseProfile(join(dir, sub, readdirSync(join(dir, sub)).find((f) => f.endsWith('.cpuprofile'))!));
     return {
-      medianMs: round(medianMs, 1),
-      nodeMedianMs: round(nodeMedianMs, 1),
-      ratio: round(medianMs / nodeMedianMs, 2),
+      ...figures,
       details: {
         runs,
         agentMs: { min: round(Math.min(...agentMs), 1), max: round(Math.max(...agentMs), 1) },
         nodeMs: { min: round(Math.min(...nodeMs), 1), max: round(Math.max(...nodeMs), 1) },
+        floorMs: { min: round(Math.min(...floorMs), 1), max: round(Math.max(...floorMs), 1) },
         agentProfile: profile('agent'),
         nodeProfile: profile('node'),
       },

@@ -54,9 +54,9 @@ async function main(): Promise<void> {
   const out: BenchResults = {
     resolve: { rps: nan, noopRps: nan, ratio: nan, p50Ms: nan, p99Ms: nan },
     fanout: { watchers: 5000, p50Ms: nan, p99Ms: nan, etcdP50Ms: null, etcdP99Ms: null },
-    agent: { medianMs: null, nodeMedianMs: null, ratio: null },
+    agent: { medianMs: null, nodeMedianMs: null, ratio: null, floorMedianMs: null, floorRatio: null },
     server: { rssMbConnected: nan, rssMbAfterUpdates: nan, rssMbAt5kWatchers: nan },
-    cli: { medianMs: null, nodeMedianMs: null, ratio: null },
+    cli: { medianMs: null, nodeMedianMs: null, ratio: null, floorMedianMs: null, floorRatio: null },
     writes: noWrites(),
     machine: { ...machineInfo(), mode: quick ? 'quick' : 'full' },
     date,
