@@ -1,13 +1,15 @@
 /**
- * The server-streaming RPCs of our services (Watch, WatchProject) served on node:http2 directly,
- * under grpc-js's own listener: the same protocol-independent handlers (call.ts), the same
- * request decoding and response encoding (SERVICE_DEFINITIONS), the gRPC wire format without
- * grpc-js's per-call machinery.
+ * The server-streaming RPCs of our services (Watch, WatchProject) and the unary ones with a hot
+ * path (Resolve) served on node:http2 directly, under grpc-js's own listener: the same
+ * protocol-independent handlers (call.ts), the same request decoding and response encoding
+ * (SERVICE_DEFINITIONS), the gRPC wire format without grpc-js's per-call machinery.
  *
  * Why: a Watch stream lives for hours and thousands are open at once. Through grpc-js each one
  * held ~11 kB (its call, interceptor chain, two Writable streams, metadata, decoder) against
  * ~7 kB for the HTTP/2 stream alone, and each message went through two Writables and a copy
- * before reaching HTTP/2 (docs/performance.md, "Watch streams on node:http2").
+ * before reaching HTTP/2 (docs/performance.md, "Watch streams on node:http2"). Resolve is the
+ * call every agent, build and service makes: through grpc-js that machinery cost more server
+ * CPU per call than answering it from memory (docs/performance.md, "Resolve on node:http2").
  *
  * The hook is grpc-js's Server._streamHandler (1.14; not public API), replaced on our server
  * instance only, before it binds: a request for one of these methods in the plain form — gRPC
@@ -16,16 +18,19 @@
  * goes to grpc-js as before. Without the hook (another grpc-js), every call goes to grpc-js.
  */
 import type * as grpc from '@grpc/grpc-js';
-import type { Http2Stream, IncomingHttpHeaders, ServerHttp2Stream } from 'node:http2';
+import type { Http2Session, Http2Stream, IncomingHttpHeaders, ServerHttp2Stream } from 'node:http2';
 import { Code } from '../../client/status-codes.js';
 import { peerHost } from '../security/auth-throttle.js';
-import type { CallContext, ServerStreamHandler, StreamOut } from './call.js';
+import type { CallContext, ServerStreamHandler, StreamOut, UnaryHandler } from './call.js';
 import { FramedBytes, frameOf, PREFIX } from './framed-bytes.js';
 import { StatusError } from './status.js';
 
-/** One method served here: its handler and the service definition's (de)serializers. */
+/**
+ * One method served here: its handler and the service definition's (de)serializers. A unary
+ * method is served here only with a hot path (UnaryHandler.fast: Resolve), the rest by grpc-js.
+ */
 export interface StreamRoute {
-  handler: ServerStreamHandler<unknown, unknown>;
+  handler: ServerStreamHandler<unknown, unknown> | UnaryHandler<unknown, unknown>;
   decode(bytes: Buffer): unknown;
   encode(value: unknown): Buffer;
 }
@@ -112,6 +117,9 @@ const statusMessage = (details: string) => encodeURI(details);
 
 /** The call of a stream, for the listeners below (shared by every stream: no closures per call). */
 const CALL = Symbol('secret-groups.h2-call');
+/** A connection's peer as the throttle counts it: worked out once per connection, not per call. */
+const PEER = Symbol('secret-groups.h2-peer');
+type PeerSession = Http2Session & { [PEER]?: string };
 type CallStream = ServerHttp2Stream & { [CALL]?: H2StreamCall };
 
 function onData(this: CallStream, chunk: Buffer): void {
@@ -138,6 +146,8 @@ class H2StreamCall implements CallContext, StreamOut<unknown> {
    */
   private message: Buffer | undefined;
   private filled = 0;
+  /** A unary call's decoded request, until the client half-closes. */
+  private request: unknown;
 
   constructor(
     private readonly stream: CallStream,
@@ -151,9 +161,13 @@ class H2StreamCall implements CallContext, StreamOut<unknown> {
   }
 
   get peer(): string {
-    const socket = this.stream.session?.socket;
+    const session = this.stream.session as PeerSession | undefined;
+    if (session?.[PEER] !== undefined) return session[PEER];
+    const socket = session?.socket;
     const address = socket?.remoteAddress ?? 'unknown';
-    return peerHost(socket?.remotePort ? `${address}:${socket.remotePort}` : address);
+    const peer = peerHost(socket?.remotePort ? `${address}:${socket.remotePort}` : address);
+    if (session && socket?.remoteAddress) session[PEER] = peer;
+    return peer;
   }
 
   forget(): void {
@@ -191,7 +205,11 @@ class H2StreamCall implements CallContext, StreamOut<unknown> {
     // The request is decoded (strings copied) and not kept.
     this.received = true;
     this.message = undefined;
-    this.route.handler.run(this, this.route.decode(message.subarray(PREFIX)), this);
+    const handler = this.route.handler;
+    const request = this.route.decode(message.subarray(PREFIX));
+    // A unary call is answered once the client has half-closed, as grpc-js does.
+    if (handler.kind === 'unary') this.request = request;
+    else handler.run(this, request, this);
   }
 
   private secondMessage(): void {
@@ -199,7 +217,32 @@ class H2StreamCall implements CallContext, StreamOut<unknown> {
   }
 
   ended(): void {
-    if (!this.received && !this.finished) this.finish(Code.UNIMPLEMENTED, `No message received for server streaming method ${this.route.handler.method}`);
+    if (this.finished) return;
+    if (!this.received) return this.finish(Code.UNIMPLEMENTED, `No message received for server streaming method ${this.route.handler.method}`);
+    const handler = this.route.handler;
+    if (handler.kind === 'unary') this.answer(handler, this.request);
+  }
+
+  /** A unary call: the hot path's answer in this turn, else the ordinary path's. */
+  private answer(handler: UnaryHandler<unknown, unknown>, request: unknown): void {
+    this.request = undefined;
+    const res = handler.fast?.(this.auth, this.peer, request);
+    if (res !== undefined) return this.reply(res);
+    handler.run(this, request, (err, r) => (err ? this.error(err) : this.reply(r)));
+  }
+
+  /** The one response message of a unary call, then its OK status (as grpc-js words it). */
+  private reply(message: unknown): void {
+    const stream = this.stream;
+    if (this.finished || stream.destroyed || stream.closed) return;
+    const frame = message instanceof FramedBytes ? message.frame : frameOf(this.route.encode(message));
+    if (frame.length - PREFIX > this.limits.maxResponseBytes) {
+      return this.finish(Code.RESOURCE_EXHAUSTED, `Sent message larger than max (${frame.length} vs. ${this.limits.maxResponseBytes})`);
+    }
+    this.headersSent = true;
+    stream.respond(RESPONSE_HEADERS, { waitForTrailers: true });
+    stream.write(frame);
+    this.finish(Code.OK, 'OK');
   }
 
   write(message: unknown, written?: () => void): boolean {
@@ -224,7 +267,7 @@ class H2StreamCall implements CallContext, StreamOut<unknown> {
   }
 
   end(): void {
-    this.finish(Code.OK, '');
+    this.finish(Code.OK, 'OK');
   }
 
   error(status: StatusError): void {

@@ -119,8 +119,8 @@ export type ServiceHandlers = ReturnType<typeof serviceHandlers>;
 export const DEFAULT_MAX_CONNECTION_IDLE_MS = 5 * 60_000;
 
 /**
- * The largest Watch or WatchProject request taken on node:http2. The largest valid one is ~5 kB
- * (names, an etag, 64 claimed tags); the 8 MiB of LIMITS.requestBytes is for imports. A request
+ * The largest Watch, WatchProject or Resolve request taken on node:http2. The largest valid one
+ * is ~5 kB (names, an etag, 64 claimed tags); the 8 MiB of LIMITS.requestBytes is for imports. A request
  * is read before its caller is authenticated, so this bounds what an unauthenticated stream can
  * make the server hold: 64 KiB rather than 8 MiB, times the 10,000 streams a connection may open.
  */
@@ -159,7 +159,10 @@ export function createGrpcServer(
   return { server, health, streamsOnHttp2 };
 }
 
-/** Our server-streaming methods by gRPC path, as h2-streams.ts serves them. */
+/**
+ * The methods h2-streams.ts serves, by gRPC path: our server-streaming methods, and the unary
+ * ones with a hot path (Resolve: the call every agent, build and service makes).
+ */
 export function streamRoutes(handlers: ServiceHandlers): Map<string, StreamRoute> {
   const routes = new Map<string, StreamRoute>();
   for (const key of ['projects', 'groups', 'resolver', 'access'] as const) {
@@ -167,7 +170,9 @@ export function streamRoutes(handlers: ServiceHandlers): Map<string, StreamRoute
     const implementation = handlers[key] as Record<string, Handler>;
     for (const [name, method] of Object.entries(definition)) {
       const handler = implementation[name];
-      if (!method.responseStream || method.requestStream || handler?.kind !== 'serverStream') continue;
+      if (method.requestStream || !handler) continue;
+      const served = method.responseStream ? handler.kind === 'serverStream' : handler.kind === 'unary' && handler.fast !== undefined;
+      if (!served) continue;
       routes.set(method.path, { handler, decode: method.requestDeserialize, encode: method.responseSerialize });
     }
   }

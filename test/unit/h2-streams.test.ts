@@ -1,25 +1,27 @@
 /**
- * Server streams on node:http2 (server/api/h2-streams.ts): a real grpc-js server with the hook
- * and a real grpc-js client. The plain form of a call is served by the route's handler, not by
- * the grpc-js implementation registered for the same path; compressed requests and deadlines
- * go to grpc-js; messages, statuses, limits, cancellation and the caller's credentials behave
- * as gRPC says.
+ * Server streams and unary hot paths on node:http2 (server/api/h2-streams.ts): a real grpc-js
+ * server with the hook and a real grpc-js client. The plain form of a call is served by the
+ * route's handler, not by the grpc-js implementation registered for the same path; compressed
+ * requests and deadlines go to grpc-js; messages, statuses, limits, cancellation and the
+ * caller's credentials behave as gRPC says.
  */
 import * as http2 from 'node:http2';
 import type { AddressInfo } from 'node:net';
 import * as grpc from '@grpc/grpc-js';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { Code } from '../../client/status-codes.js';
-import type { ApiContext, CallContext, ServerStreamHandler, StreamOut } from '../../server/api/call.js';
+import type { ApiContext, CallContext, Done, ServerStreamHandler, StreamOut, UnaryHandler } from '../../server/api/call.js';
 import { encodeFramed } from '../../server/api/framed-bytes.js';
 import { serveStreamsOnHttp2, shareSentHeaders, type StreamRoute } from '../../server/api/h2-streams.js';
 import { createGrpcServer, serviceHandlers, streamRoutes, type Services } from '../../server/api/server.js';
 import { StatusError } from '../../server/api/status.js';
 
 const PATH = '/t.T/Many';
+const ONE = '/t.T/One';
 const bytes = (b: Buffer) => b;
 const definition: grpc.ServiceDefinition = {
   many: { path: PATH, requestStream: false, responseStream: true, requestSerialize: bytes, requestDeserialize: bytes, responseSerialize: (v: unknown) => Buffer.from(String(v)), responseDeserialize: bytes },
+  one: { path: ONE, requestStream: false, responseStream: false, requestSerialize: bytes, requestDeserialize: bytes, responseSerialize: (v: unknown) => Buffer.from(String(v)), responseDeserialize: bytes },
 };
 
 /** What the route's handler saw of its last call, and how it answers (by the request's text). */
@@ -49,6 +51,28 @@ const handler: ServerStreamHandler<unknown, unknown> = {
 };
 const route: StreamRoute = { handler, decode: (b) => b, encode: (v) => Buffer.from(String(v)) };
 
+/** What the unary route's two paths saw; `fast` answers requests starting with "fast". */
+let unarySeen: { fast: string[]; slow: string[]; authorization?: string; peer?: string } = { fast: [], slow: [] };
+const unaryHandler: UnaryHandler<unknown, unknown> = {
+  kind: 'unary',
+  method: 'One',
+  fast(authorization, peer, req) {
+    const request = (req as Buffer).toString();
+    unarySeen.fast.push(request);
+    Object.assign(unarySeen, { authorization, peer });
+    if (request === 'fast-framed') return encodeFramed((w) => w.raw(Buffer.from('framed answer')));
+    return request.startsWith('fast') ? `fast:${request}` : undefined;
+  },
+  run(call: CallContext, req: unknown, done: Done<unknown>) {
+    const request = (req as Buffer).toString();
+    unarySeen.slow.push(request);
+    if (request === 'refuse') done(new StatusError(Code.PERMISSION_DENIED, 'no: naïve'));
+    else if (request === 'huge') done(null, 'x'.repeat(2000));
+    else setTimeout(() => done(null, `slow:${request}:${call.peer}`), 5);
+  },
+};
+const unaryRoute: StreamRoute = { handler: unaryHandler, decode: (b) => b, encode: (v) => Buffer.from(String(v)) };
+
 // Channelz off, as the server runs (with it on, grpc-js listens through another handler: left alone).
 const server = new grpc.Server({ 'grpc.enable_channelz': 0 });
 let client: grpc.Client;
@@ -61,8 +85,16 @@ beforeAll(async () => {
       call.write(`grpc-js:${call.request.toString()}`);
       call.end();
     },
+    one: (call: grpc.ServerUnaryCall<Buffer, unknown>, cb: grpc.sendUnaryData<unknown>) => cb(null, `grpc-js:${call.request.toString()}`),
   });
-  hooked = serveStreamsOnHttp2(server, new Map([[PATH, route]]), { maxRequestBytes: 1000, maxResponseBytes: 1000 });
+  hooked = serveStreamsOnHttp2(
+    server,
+    new Map([
+      [PATH, route],
+      [ONE, unaryRoute],
+    ]),
+    { maxRequestBytes: 1000, maxResponseBytes: 1000 },
+  );
   const port = await new Promise<number>((res, rej) => server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (e, p) => (e ? rej(e) : res(p))));
   client = new grpc.Client(`127.0.0.1:${port}`, grpc.credentials.createInsecure(), { 'grpc.max_receive_message_length': 64 * 1024 });
 });
@@ -83,6 +115,17 @@ function call(request: string | Buffer, opts: { metadata?: grpc.Metadata; option
     stream.on('status', (status: grpc.StatusObject) => resolve({ messages, status }));
   });
   return { stream, done };
+}
+
+/** One unary call through the grpc-js client: its answer (or none) and status. */
+function unary(request: string, opts: { metadata?: grpc.Metadata; options?: grpc.CallOptions } = {}): Promise<{ answer?: string; status: grpc.StatusObject }> {
+  return new Promise((resolve) => {
+    let answer: string | undefined;
+    const c = client.makeUnaryRequest(ONE, bytes, bytes, Buffer.from(request), opts.metadata ?? new grpc.Metadata(), opts.options ?? {}, (_err, res) => {
+      answer = res?.toString();
+    });
+    c.on('status', (status: grpc.StatusObject) => setImmediate(() => resolve({ answer, status })));
+  });
 }
 
 describe('served on node:http2', () => {
@@ -136,9 +179,67 @@ describe('served on node:http2', () => {
   });
 });
 
-it("the server's Watch and WatchProject are served so", () => {
+describe('a unary method with a hot path, served on node:http2', () => {
+  it("answers from the hot path in the call's turn, with the caller's credentials and peer, and OK as grpc-js words it", async () => {
+    unarySeen = { fast: [], slow: [] };
+    const md = new grpc.Metadata();
+    md.set('authorization', 'Bearer sg_test');
+    expect(await unary('fast-1', { metadata: md })).toMatchObject({ answer: 'fast:fast-1', status: { code: grpc.status.OK, details: 'OK' } });
+    expect(unarySeen).toMatchObject({ fast: ['fast-1'], slow: [], authorization: 'Bearer sg_test', peer: '127.0.0.1' });
+    expect((await unary('fast-framed')).answer).toBe('framed answer');
+  });
+
+  it('takes the ordinary path when the hot path cannot answer', async () => {
+    unarySeen = { fast: [], slow: [] };
+    expect(await unary('later')).toMatchObject({ answer: 'slow:later:127.0.0.1', status: { code: grpc.status.OK } });
+    expect(unarySeen).toMatchObject({ fast: ['later'], slow: ['later'] });
+  });
+
+  it('sends a refusal as a trailers-only response, its message as sent; a response over the limit: RESOURCE_EXHAUSTED', async () => {
+    expect(await unary('refuse')).toMatchObject({ answer: undefined, status: { code: grpc.status.PERMISSION_DENIED, details: 'no: naïve' } });
+    const huge = await unary('huge');
+    expect(huge.answer).toBeUndefined();
+    expect(huge.status.code).toBe(grpc.status.RESOURCE_EXHAUSTED);
+    const big = await unary('a'.repeat(1001));
+    expect(big.status).toMatchObject({ code: grpc.status.RESOURCE_EXHAUSTED, details: expect.stringMatching(/Received message larger than max \(1001 vs\. 1000\)/) });
+  });
+
+  it('answers only once the client has half-closed, as grpc-js does', async () => {
+    unarySeen = { fast: [], slow: [] };
+    const session = http2.connect(`http://${client.getChannel().getTarget().replace(/^dns:/, '')}`);
+    try {
+      const req = session.request({ ':method': 'POST', ':path': ONE, 'content-type': 'application/grpc', te: 'trailers' });
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      const body = Buffer.from('fast-2');
+      const f = Buffer.alloc(5 + body.length);
+      f.writeUInt32BE(body.length, 1);
+      body.copy(f, 5);
+      await new Promise<void>((r) => req.write(f, () => r()));
+      await new Promise((r) => setTimeout(r, 50));
+      expect(unarySeen.fast).toEqual([]);
+      const ended = new Promise((r) => req.on('end', r));
+      req.end();
+      await ended;
+      expect(unarySeen.fast).toEqual(['fast-2']);
+      expect(Buffer.concat(chunks).subarray(5).toString()).toBe('fast:fast-2');
+    } finally {
+      session.close();
+    }
+  });
+
+  it('leaves a call with a deadline to grpc-js', async () => {
+    expect((await unary('fast-3', { options: { deadline: Date.now() + 10_000 } })).answer).toBe('grpc-js:fast-3');
+  });
+});
+
+it("the server's Watch, WatchProject and Resolve are served so", () => {
   const handlers = serviceHandlers({} as ApiContext, {} as Services);
-  expect([...streamRoutes(handlers).keys()].sort()).toEqual(['/secretgroups.v1.ProjectService/WatchProject', '/secretgroups.v1.ResolverService/Watch']);
+  expect([...streamRoutes(handlers).keys()].sort()).toEqual([
+    '/secretgroups.v1.ProjectService/WatchProject',
+    '/secretgroups.v1.ResolverService/Resolve',
+    '/secretgroups.v1.ResolverService/Watch',
+  ]);
   const { server: s, streamsOnHttp2 } = createGrpcServer({} as ApiContext, {} as Services, handlers);
   expect(streamsOnHttp2).toBe(true);
   s.forceShutdown();
@@ -301,6 +402,51 @@ describe('left to grpc-js', () => {
 });
 
 describe('on the real server', () => {
+  it('answers Resolve on node:http2 with the bytes grpc-js sends (a deadline takes grpc-js), refusals alike', async () => {
+    const { startTestServer, call: unaryCall } = await import('../helpers/in-process.js');
+    const { ResolveRequest } = await import('../../gen/secretgroups/v1/resolver_service.js');
+    const { CreateProjectRequest, CreateWorkloadRequest } = await import('../../gen/secretgroups/v1/project_service.js');
+    const { CreateGroupRequest } = await import('../../gen/secretgroups/v1/secret_group_service.js');
+    const t = await startTestServer();
+    const raw = new grpc.Client(t.server.addr, grpc.credentials.createInsecure());
+    const resolve = (req: Buffer, token: string | undefined, deadline?: number) =>
+      new Promise<{ bytes?: Buffer; status: grpc.StatusObject }>((done) => {
+        const md = new grpc.Metadata();
+        if (token) md.set('authorization', `Bearer ${token}`);
+        let bytes: Buffer | undefined;
+        const c = raw.makeUnaryRequest('/secretgroups.v1.ResolverService/Resolve', (b: Buffer) => b, (b: Buffer) => b, req, md, deadline ? { deadline } : {}, (_e, res) => (bytes = res));
+        c.on('status', (status: grpc.StatusObject) => setImmediate(() => done({ bytes, status })));
+      });
+    try {
+      await unaryCall(t.admin.projects, 'createProject', CreateProjectRequest.fromPartial({ name: 'p' }));
+      await unaryCall(t.admin.projects, 'createWorkload', CreateWorkloadRequest.fromPartial({ project: 'p', name: 'w', runtimeVariables: { OWN: 'x' } }));
+      await unaryCall(t.admin.groups, 'createGroup', CreateGroupRequest.fromPartial({ project: 'p', name: 'g', variables: { A: '1', B: 'two' } }));
+      const req = Buffer.from(ResolveRequest.encode({ project: 'p', workload: 'w', scope: 1, tags: [] }).finish());
+      const viaH2 = await resolve(req, t.adminToken);
+      const viaGrpcJs = await resolve(req, t.adminToken, Date.now() + 10_000);
+      expect(viaH2.status).toMatchObject({ code: grpc.status.OK, details: 'OK' });
+      expect(viaGrpcJs.status).toMatchObject({ code: grpc.status.OK, details: 'OK' });
+      expect(viaH2.bytes!.length).toBeGreaterThan(0);
+      expect(viaH2.bytes!.equals(viaGrpcJs.bytes!)).toBe(true);
+      // Again from the cache (the hot path) and once more through grpc-js: still the same bytes.
+      expect((await resolve(req, t.adminToken)).bytes!.equals(viaGrpcJs.bytes!)).toBe(true);
+      for (const token of [undefined, 'sg_not-a-token']) {
+        const a = await resolve(req, token);
+        const b = await resolve(req, token, Date.now() + 10_000);
+        expect(a.status.code).toBe(grpc.status.UNAUTHENTICATED);
+        expect({ code: a.status.code, details: a.status.details.replace(/ \(request [0-9a-f]+\)/, '') }).toEqual({ code: b.status.code, details: b.status.details.replace(/ \(request [0-9a-f]+\)/, '') });
+      }
+      const missing = Buffer.from(ResolveRequest.encode({ project: 'p', workload: 'nope', scope: 1, tags: [] }).finish());
+      const [a, b] = [await resolve(missing, t.adminToken), await resolve(missing, t.adminToken, Date.now() + 10_000)];
+      expect(a.status.code).toBe(grpc.status.NOT_FOUND);
+      expect(a.status.details.replace(/ \(request [0-9a-f]+\)/, '')).toBe(b.status.details.replace(/ \(request [0-9a-f]+\)/, ''));
+      expect((await resolve(Buffer.from([0xff, 0xff]), t.adminToken)).status.code).toBe(grpc.status.INVALID_ARGUMENT);
+    } finally {
+      raw.close();
+      await t.stop();
+    }
+  });
+
   it('refuses an unauthenticated Watch as before, and one over STREAM_REQUEST_BYTES before reading it whole', async () => {
     const { startTestServer, call: unaryCall } = await import('../helpers/in-process.js');
     const { STREAM_REQUEST_BYTES } = await import('../../server/api/server.js');
