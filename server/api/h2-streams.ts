@@ -146,8 +146,6 @@ class H2StreamCall implements CallContext, StreamOut<unknown> {
    */
   private message: Buffer | undefined;
   private filled = 0;
-  /** A unary call's decoded request, until the client half-closes. */
-  private request: unknown;
 
   constructor(
     private readonly stream: CallStream,
@@ -207,8 +205,10 @@ class H2StreamCall implements CallContext, StreamOut<unknown> {
     this.message = undefined;
     const handler = this.route.handler;
     const request = this.route.decode(message.subarray(PREFIX));
-    // A unary call is answered once the client has half-closed, as grpc-js does.
-    if (handler.kind === 'unary') this.request = request;
+    // A unary call is answered as soon as its one message is in, not held until the client
+    // half-closes (as grpc-js holds it): nothing unauthenticated waits here. A client's second
+    // message then meets a finished call, and is read and dropped.
+    if (handler.kind === 'unary') this.answer(handler, request);
     else handler.run(this, request, this);
   }
 
@@ -217,15 +217,11 @@ class H2StreamCall implements CallContext, StreamOut<unknown> {
   }
 
   ended(): void {
-    if (this.finished) return;
-    if (!this.received) return this.finish(Code.UNIMPLEMENTED, `No message received for server streaming method ${this.route.handler.method}`);
-    const handler = this.route.handler;
-    if (handler.kind === 'unary') this.answer(handler, this.request);
+    if (!this.received && !this.finished) this.finish(Code.UNIMPLEMENTED, `No message received for server streaming method ${this.route.handler.method}`);
   }
 
   /** A unary call: the hot path's answer in this turn, else the ordinary path's. */
   private answer(handler: UnaryHandler<unknown, unknown>, request: unknown): void {
-    this.request = undefined;
     const res = handler.fast?.(this.auth, this.peer, request);
     if (res !== undefined) return this.reply(res);
     handler.run(this, request, (err, r) => (err ? this.error(err) : this.reply(r)));
