@@ -263,6 +263,7 @@ class H2StreamCall implements CallContext, StreamOut<unknown> {
   }
 
   end(): void {
+    // grpc-js ends a server stream with this status message too.
     this.finish(Code.OK, 'OK');
   }
 

@@ -140,7 +140,7 @@ describe('served on node:http2', () => {
     md.set('authorization', 'Bearer sg_test');
     const { messages, status } = await call('two', { metadata: md }).done;
     expect(messages).toEqual(['one', 'framed']);
-    expect(status.code).toBe(grpc.status.OK);
+    expect(status).toMatchObject({ code: grpc.status.OK, details: 'OK' });
     expect(seen).toMatchObject({ authorization: 'Bearer sg_test', peer: '127.0.0.1', request: 'two', afterForget: undefined });
   });
 
