@@ -117,6 +117,15 @@ function call(request: string | Buffer, opts: { metadata?: grpc.Metadata; option
   return { stream, done };
 }
 
+/** One uncompressed gRPC message with its 5-byte prefix, for requests written by hand. */
+function frame(text: string): Buffer {
+  const b = Buffer.from(text);
+  const f = Buffer.alloc(5 + b.length);
+  f.writeUInt32BE(b.length, 1);
+  b.copy(f, 5);
+  return f;
+}
+
 /** One unary call through the grpc-js client: its answer (or none) and status. */
 function unary(request: string, opts: { metadata?: grpc.Metadata; options?: grpc.CallOptions } = {}): Promise<{ answer?: string; status: grpc.StatusObject }> {
   return new Promise((resolve) => {
@@ -213,20 +222,13 @@ describe('a unary method with a hot path, served on node:http2', () => {
       let status: unknown;
       req.on('data', (c: Buffer) => chunks.push(c));
       req.on('trailers', (t) => (status = t['grpc-status']));
-      const frameOf = (text: string) => {
-        const body = Buffer.from(text);
-        const f = Buffer.alloc(5 + body.length);
-        f.writeUInt32BE(body.length, 1);
-        body.copy(f, 5);
-        return f;
-      };
-      req.write(frameOf('fast-2'));
+      req.write(frame('fast-2'));
       // Answered with the stream still open from the client's side.
       await vi.waitFor(() => expect(status).toBe('0'), { timeout: 5_000 });
       expect(unarySeen.fast).toEqual(['fast-2']);
       expect(Buffer.concat(chunks).subarray(5).toString()).toBe('fast:fast-2');
       const closed = new Promise((r) => req.on('close', r));
-      req.end(frameOf('fast-again'));
+      req.end(frame('fast-again'));
       await closed;
       expect(unarySeen.fast).toEqual(['fast-2']);
     } finally {
@@ -301,14 +303,6 @@ describe('requests that are not one message', () => {
       session.close();
     }
   }
-  const frame = (text: string) => {
-    const b = Buffer.from(text);
-    const f = Buffer.alloc(5 + b.length);
-    f.writeUInt32BE(b.length, 1);
-    b.copy(f, 5);
-    return f;
-  };
-
   it('none: UNIMPLEMENTED, as grpc-js answers', async () => {
     expect(await rawStatus(undefined)).toMatchObject({ status: String(grpc.status.UNIMPLEMENTED), message: expect.stringMatching(/No message received/) });
   });
