@@ -79,20 +79,19 @@ export function summariseProfile(path: string, top = 12, windows?: [number, numb
 }
 
 /**
- * Wall times of `node ARGS` and of `node -e 0`, spawned alike (and of `node FLOOR`, the bare
- * client of start-floor.cjs, when given): one checked run each, 3 warm-up runs each not
- * counted, then `runs` of each interleaved, rotating which goes first, so that background load
- * hits all alike.
+ * Wall times of `node ARGS`, of `node FLOOR` (the bare client of start-floor.cjs doing the same)
+ * and of `node -e 0`, spawned alike: one checked run each, 3 warm-up runs each not counted,
+ * then `runs` of each interleaved, rotating which goes first, so that background load hits all
+ * alike.
  */
-export async function againstNode(args: string[], env: NodeJS.ProcessEnv, runs: number, floorArgs?: string[]): Promise<{ subjectMs: number[]; nodeMs: number[]; floorMs: number[] }> {
-  const nodeArgs = ['-e', '0'];
-  const commands = floorArgs ? [args, floorArgs, nodeArgs] : [args, nodeArgs];
+export async function againstNode(args: string[], floorArgs: string[], env: NodeJS.ProcessEnv, runs: number): Promise<{ subjectMs: number[]; floorMs: number[]; nodeMs: number[] }> {
+  const commands = [args, floorArgs, ['-e', '0']];
   for (const c of commands) {
     const check = await timed(c, env);
     if (check.code !== 0) throw new Error(`${c.slice(1).join(' ')} exited with ${check.code}: ${check.stderr.trim().slice(0, 500)}`);
   }
   for (let i = 0; i < 3; i++) for (const c of commands) await timed(c, env);
-  const ms = commands.map(() => [] as number[]);
+  const ms: number[][] = [[], [], []];
   for (let i = 0; i < runs; i++) {
     for (let k = 0; k < commands.length; k++) {
       const at = (i + k) % commands.length;
@@ -102,7 +101,7 @@ export async function againstNode(args: string[], env: NodeJS.ProcessEnv, runs: 
       ms[at]!.push(r.ms);
     }
   }
-  return { subjectMs: ms[0]!, nodeMs: ms[commands.length - 1]!, floorMs: floorArgs ? ms[1]! : [] };
+  return { subjectMs: ms[0]!, floorMs: ms[1]!, nodeMs: ms[2]! };
 }
 
 /** The bare client that stands for what any Node gRPC client must do (test/bench/start-floor.cjs). */
@@ -139,7 +138,7 @@ export async function benchAgent(quick: boolean, log: (s: string) => void) {
     const agentArgs = [SG_AGENT, 'exec', '--project', 'agent', '--workload', 'app', '--', 'true'];
     const nodeArgs = ['-e', '0'];
     const floorArgs = [START_FLOOR, 'exec', 'agent', 'app', '--', 'true'];
-    const { subjectMs: agentMs, nodeMs, floorMs } = await againstNode(agentArgs, env, runs, floorArgs);
+    const { subjectMs: agentMs, nodeMs, floorMs } = await againstNode(agentArgs, floorArgs, env, runs);
     const figures = startupFigures(agentMs, nodeMs, floorMs);
     log(`  sg-agent exec -- true: median ${figures.medianMs} ms; bare node:http2 client: median ${figures.floorMedianMs} ms; node -e 0: median ${figures.nodeMedianMs} ms (${runs} runs each)`);
     // One profiled run of each, to show what start-up spends its time on.

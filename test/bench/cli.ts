@@ -23,7 +23,7 @@ export async function benchCli(quick: boolean, log: (s: string) => void) {
     for (let i = 0; i < 5; i++) await a.createProject(`cli-${i}`);
     const env = { ...process.env, SG_ADDR: server.addr, SG_TOKEN: server.adminToken };
     const cliArgs = [SG, 'project', 'list'];
-    const { subjectMs: cliMs, nodeMs, floorMs } = await againstNode(cliArgs, env, runs, [START_FLOOR, 'list']);
+    const { subjectMs: cliMs, nodeMs, floorMs } = await againstNode(cliArgs, [START_FLOOR, 'list'], env, runs);
     const figures = startupFigures(cliMs, nodeMs, floorMs);
     log(`  sg project list: median ${figures.medianMs} ms; bare node:http2 client: median ${figures.floorMedianMs} ms; node -e 0: median ${figures.nodeMedianMs} ms (${runs} runs each)`);
     await timed(['--cpu-prof', '--cpu-prof-interval', '100', '--cpu-prof-dir', join(dir, 'cli'), ...cliArgs], env);
