@@ -23,6 +23,7 @@ import { Code } from '../../client/status-codes.js';
 import { peerHost } from '../security/auth-throttle.js';
 import type { CallContext, ServerStreamHandler, StreamOut, UnaryHandler } from './call.js';
 import { FramedBytes, frameOf, PREFIX } from './framed-bytes.js';
+import { adoptSessionStreams } from './session-streams.js';
 import { StatusError } from './status.js';
 
 /**
@@ -97,6 +98,8 @@ export function serveStreamsOnHttp2(server: grpc.Server, routes: ReadonlyMap<str
   // With channelz on, grpc-js listens with its _channelzHandler (per-call trackers): left as it is.
   if (typeof original !== 'function' || typeof s.onStreamOpened !== 'function' || s.channelzEnabled !== false) return false;
   s._streamHandler = function (extraInterceptors, stream, headers) {
+    // Every stream of the session, ours or grpc-js's, is listed in Node's table: see session-streams.ts.
+    adoptSessionStreams(stream.session);
     const route = routes.get(headers[':path'] as string);
     if (!route || !plain(headers) || extraInterceptors.length > 0 || (this.interceptors?.length ?? 0) > 0) {
       original.call(this, extraInterceptors, stream, headers);
