@@ -1,4 +1,5 @@
 import type { KubeApiConfig } from '../security/k8s/kube-api.js';
+import type { MongoStoreOptions } from '../store/mongo-store.js';
 
 /** What `sg serve` (and tests, in process) pass to startServer. */
 export interface ServerOptions {
@@ -13,6 +14,8 @@ export interface ServerOptions {
   dataDir: string;
   /** mongodb://… to use MongoDB instead of the embedded store. */
   storeUri?: string;
+  /** Settings of the MongoDB store beyond its URI (tests; `sg serve` uses the defaults). */
+  mongoStore?: Pick<MongoStoreOptions, 'lingerMaxMs'>;
   /** Master key file (otherwise SG_MASTER_KEY, or DATA/master.key created for the embedded store). */
   masterKeyFile?: string;
   /** Allow plaintext on a non-loopback address. */

@@ -30,6 +30,7 @@ import { ProjectsService } from '../service/projects.js';
 import { ResolverService } from '../service/resolver.js';
 import { Snapshots } from '../watch/snapshots.js';
 import { SealedStore } from '../store/sealed-store.js';
+import type { MongoStoreOptions } from '../store/mongo-store.js';
 import { SqliteStore } from '../store/sqlite-store.js';
 import type { Store } from '../store/store.js';
 import { WatchHub } from '../watch/hub.js';
@@ -61,7 +62,7 @@ export async function startServer(opts: ServerOptions, log: Logger = createLogge
   // Every resource pushes its close as it is opened: a failed start closes what it opened.
   const stack = new CloseStack();
   return stack.guard(async () => {
-    const store = new SealedStore(await openStore(storeUri, opts.dataDir), master.key);
+    const store = new SealedStore(await openStore(storeUri, opts.dataDir, opts.mongoStore), master.key);
     stack.push(() => store.close());
     await store.init();
     await store.verifyMasterKey();
@@ -240,13 +241,13 @@ function drain(server: grpc.Server): Promise<void> {
 }
 
 /** The inner store for a URI: MongoDB for mongodb://…, else the embedded SQLite under dataDir. */
-export async function openStore(uri: string, dataDir: string): Promise<Store> {
+export async function openStore(uri: string, dataDir: string, mongo: Pick<MongoStoreOptions, 'lingerMaxMs'> = {}): Promise<Store> {
   if (!uri) return new SqliteStore(join(dataDir, 'sg.db'));
   if (/^mongodb(\+srv)?:\/\//.test(uri)) {
     // Loaded only when asked for: the embedded path never loads the MongoDB driver.
     const modulePath = '../store/mongo-store.js';
-    const { MongoStore } = (await import(modulePath)) as { MongoStore: new (uri: string) => Store };
-    return new MongoStore(uri);
+    const { MongoStore } = (await import(modulePath)) as { MongoStore: new (uri: string, opts: MongoStoreOptions) => Store };
+    return new MongoStore(uri, mongo);
   }
   throw new Error(`unsupported store URI (expected mongodb://…): ${uri.replace(/\/\/[^@/]*@/, '//***@')}`);
 }

@@ -77,6 +77,8 @@ export class GroupCommit {
     private readonly reclaimer?: Reclaimer,
     /** What commits pruned and still store, stripped past its bound (mongo-reclaim.ts). */
     private readonly owed?: Owed,
+    /** The longest a group waits for more writes (tests lengthen it: see MongoStoreOptions.lingerMaxMs). */
+    private readonly lingerMaxMs = LINGER_MAX_MS,
   ) {}
 
   /**
@@ -137,7 +139,7 @@ export class GroupCommit {
    * writers are concurrent): waits for the writes still on their way, so that more of them
    * share the group's commands — until as many more are waiting as the previous group held
    * (its writers, answered, tend to write again), and at most LINGER_SHARE of what the previous
-   * commit took or LINGER_MAX_MS; not at all when that is below the timers' 1 ms (a fast
+   * commit took or lingerMaxMs (LINGER_MAX_MS); not at all when that is below the timers' 1 ms (a fast
    * database). A lone writer never waits. PostgreSQL's commit_delay with commit_siblings, in
    * effect, ended early once the expected writes are in.
    */
@@ -146,7 +148,7 @@ export class GroupCommit {
     const queue = this.waiting.get(project);
     if (!last || !queue) return;
     const enough = Math.min(MAX_GROUP, queue.length + last.size);
-    const ms = Math.min(LINGER_MAX_MS, Math.floor(last.ms * LINGER_SHARE));
+    const ms = Math.min(this.lingerMaxMs, Math.floor(last.ms * LINGER_SHARE));
     if (ms < 1 || queue.length >= enough) return;
     await new Promise<void>((resolve) => {
       const done = () => {

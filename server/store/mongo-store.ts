@@ -78,6 +78,12 @@ export interface MongoStoreOptions {
   freshMs?: number;
   /** Bytes of pruned history, per project, that may wait for reclaiming before commits strip them (default OWED_BYTES). */
   owedBytes?: number;
+  /**
+   * The longest a group commit waits for the writers of the group before it (default
+   * LINGER_MAX_MS). Tests lengthen it so that a loaded machine's scheduling does not decide
+   * whether the wait is seen.
+   */
+  lingerMaxMs?: number;
 }
 
 /**
@@ -176,6 +182,7 @@ export class MongoStore implements Store {
       (docs) => this.audit.insertCommitted(docs),
       this.reclaimer,
       owed,
+      opts.lingerMaxMs,
     );
   }
 
