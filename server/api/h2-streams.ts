@@ -234,10 +234,9 @@ class H2StreamCall implements CallContext, StreamOut<unknown> {
   private reply(message: unknown): void {
     const stream = this.stream;
     if (this.finished || stream.destroyed || stream.closed) return;
-    const frame = message instanceof FramedBytes ? message.frame : frameOf(this.route.encode(message));
-    if (frame.length - PREFIX > this.limits.maxResponseBytes) {
-      return this.finish(Code.RESOURCE_EXHAUSTED, `Sent message larger than max (${frame.length} vs. ${this.limits.maxResponseBytes})`);
-    }
+    const frame = this.frame(message);
+    if (!frame) return;
+    // Not sendHeaders(): sharing Node's copy of the headers pays only on long-lived streams.
     this.headersSent = true;
     stream.respond(RESPONSE_HEADERS, { waitForTrailers: true });
     stream.write(frame);
@@ -250,15 +249,22 @@ class H2StreamCall implements CallContext, StreamOut<unknown> {
       written?.();
       return true;
     }
-    const frame = message instanceof FramedBytes ? message.frame : frameOf(this.route.encode(message));
-    if (frame.length - PREFIX > this.limits.maxResponseBytes) {
+    const frame = this.frame(message);
+    if (!frame) {
       written?.();
-      this.finish(Code.RESOURCE_EXHAUSTED, `Sent message larger than max (${frame.length} vs. ${this.limits.maxResponseBytes})`);
       return true;
     }
     this.sendHeaders();
     // `written` takes no argument; an error also closes the stream, and 'close' ends the call.
     return stream.write(frame, written);
+  }
+
+  /** The message as one gRPC frame (a kept frame as it is); over the response limit, the call ends with RESOURCE_EXHAUSTED and there is none. */
+  private frame(message: unknown): Buffer | undefined {
+    const frame = message instanceof FramedBytes ? message.frame : frameOf(this.route.encode(message));
+    if (frame.length - PREFIX <= this.limits.maxResponseBytes) return frame;
+    this.finish(Code.RESOURCE_EXHAUSTED, `Sent message larger than max (${frame.length} vs. ${this.limits.maxResponseBytes})`);
+    return undefined;
   }
 
   onDrain(fn: () => void): void {
