@@ -241,7 +241,7 @@ function drain(server: grpc.Server): Promise<void> {
 }
 
 /** The inner store for a URI: MongoDB for mongodb://…, else the embedded SQLite under dataDir. */
-export async function openStore(uri: string, dataDir: string, mongo: Pick<MongoStoreOptions, 'lingerMaxMs'> = {}): Promise<Store> {
+export async function openStore(uri: string, dataDir: string, mongo: ServerOptions['mongoStore'] = {}): Promise<Store> {
   if (!uri) return new SqliteStore(join(dataDir, 'sg.db'));
   if (/^mongodb(\+srv)?:\/\//.test(uri)) {
     // Loaded only when asked for: the embedded path never loads the MongoDB driver.
