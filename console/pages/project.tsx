@@ -145,6 +145,10 @@ function NewGroup({ project, me }: { project: string; me: Me }) {
   // The type this role may write comes first: a config editor creates config groups.
   const writes = (type: GroupType) => levelFor(me, type) === AccessLevel.ACCESS_LEVEL_WRITE;
   const defaultType = !writes(GroupType.GROUP_TYPE_SECRET) && writes(GroupType.GROUP_TYPE_CONFIG) ? GroupType.GROUP_TYPE_CONFIG : GroupType.GROUP_TYPE_SECRET;
+  // Held in state: a `value` prop alone is written back on every render (the page re-renders
+  // whenever the project changes), which reset a chosen type to secret and the priority to 0.
+  const [type, setType] = useState(defaultType);
+  const [priority, setPriority] = useState('0');
   // A role that may write neither type (a viewer) gets no form it could only be refused by.
   if (!writes(GroupType.GROUP_TYPE_SECRET) && !writes(GroupType.GROUP_TYPE_CONFIG)) return null;
   return (
@@ -167,7 +171,7 @@ function NewGroup({ project, me }: { project: string; me: Me }) {
         <input name="name" required />
       </Field>
       <Field label="Type">
-        <select name="type" value={defaultType}>
+        <select name="type" value={String(type)} onChange={(e) => setType(Number(e.currentTarget.value) as GroupType)}>
           <option value={GroupType.GROUP_TYPE_SECRET} disabled={!writes(GroupType.GROUP_TYPE_SECRET)}>
             secret
           </option>
@@ -184,7 +188,7 @@ function NewGroup({ project, me }: { project: string; me: Me }) {
         </select>
       </Field>
       <Field label="Priority">
-        <input name="priority" type="number" min={0} max={100} value="0" required />
+        <input name="priority" type="number" min={0} max={100} value={priority} required onInput={(e) => setPriority(e.currentTarget.value)} />
       </Field>
       <button type="submit" disabled={busy}>
         Create group

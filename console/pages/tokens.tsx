@@ -101,6 +101,9 @@ function CreateToken({ onCreated }: { onCreated: () => Promise<void> }) {
     [project],
     false,
   );
+  // In state, not a bare `value`: the list above refreshes every POLL_MS, and each render wrote
+  // a bare value back, turning a typed expiry into 0 (never) before Create was pressed.
+  const [ttl, setTtl] = useState('0');
   const [created, setCreated] = useState<string | undefined>(undefined);
   const [busy, error, run] = useAction();
   return (
@@ -205,7 +208,7 @@ function CreateToken({ onCreated }: { onCreated: () => Promise<void> }) {
         </>
       )}
       <Field label="Expires after (days, 0 = never)">
-        <input name="ttl" type="number" min={0} step="any" value="0" />
+        <input name="ttl" type="number" min={0} step="any" value={ttl} onInput={(e) => setTtl(e.currentTarget.value)} />
       </Field>
       <button type="submit" class="primary" disabled={busy}>
         Create token

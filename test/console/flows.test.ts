@@ -308,6 +308,44 @@ describe('live updates', () => {
   });
 });
 
+describe('forms keep what was typed while the page follows changes', () => {
+  // Each render used to write a bare `value` prop back: a chosen type became secret again, a
+  // typed priority or expiry 0, whenever the page refreshed before the form was sent.
+  it('the New group form keeps its type and priority when the project changes elsewhere', async () => {
+    await page.goto(`${cs.url}/#/p/shop`);
+    const form = page.getByRole('form', { name: 'New group' });
+    await form.getByLabel('Group name').fill('typed-first');
+    await form.getByLabel('Type').selectOption({ label: 'config' });
+    await form.getByLabel('Priority').fill('42');
+    await cli.ok(['group', 'create', 'shop', 'meanwhile', '--priority', '3']);
+    await expect.poll(() => page.locator('tr[data-group="meanwhile"]').count(), { timeout: 10_000 }).toBe(1);
+    expect(await form.getByLabel('Priority').inputValue()).toBe('42');
+    await form.getByRole('button', { name: 'Create group' }).click();
+    await page.waitForURL(/#\/p\/shop\/g\/typed-first$/);
+    const made = await cli.json<{ type: string; priority: number }>(['group', 'get', 'shop', 'typed-first']);
+    expect([made.type, made.priority]).toEqual(['config', 42]);
+  });
+
+  it('the token form keeps a typed expiry while the token list refreshes', async () => {
+    await page.goto(`${cs.url}/#/tokens`);
+    const form = page.getByRole('form', { name: 'Create a token' });
+    await form.getByLabel('Name').fill('expires-in-a-day');
+    await form.getByLabel('Role', { exact: true }).selectOption('viewer');
+    await form.getByRole('checkbox', { name: 'shop' }).check();
+    await form.getByLabel(/Expires after/).fill('1');
+    // The list polls; a token made elsewhere shows that it has rendered again.
+    await cli.ok(['token', 'create', '--role', 'viewer', '--project', 'shop', '--name', 'made-meanwhile']);
+    await expect.poll(() => page.locator('tr', { hasText: 'made-meanwhile' }).count(), { timeout: 10_000 }).toBe(1);
+    expect(await form.getByLabel(/Expires after/).inputValue()).toBe('1');
+    await form.getByRole('button', { name: 'Create token' }).click();
+    await expect.poll(() => form.getByLabel('New token').inputValue()).toMatch(/^sg_/);
+    await form.getByRole('button', { name: 'Done' }).click();
+    const { tokens } = await cli.json<{ tokens: { name: string; createdAt: string; expiresAt: string | null }[] }>(['token', 'list']);
+    const t = tokens.find((x) => x.name === 'expires-in-a-day')!;
+    expect(Date.parse(t.expiresAt ?? 'never') - Date.parse(t.createdAt)).toBe(86_400_000);
+  });
+});
+
 describe('admin pages', () => {
   it('creates a token shown once, which then signs in, and revokes it', async () => {
     await page.goto(`${cs.url}/#/tokens`);
