@@ -8,5 +8,8 @@ export default defineConfig({
     // Integration suites start real servers and processes; two cores, so keep it modest.
     maxWorkers: 2,
     minWorkers: 1,
+    // expect.poll waits for a page or a process to catch up; 1 s (the default) is shorter than a
+    // console page's load on a busy CI machine. A condition that never holds still fails.
+    expect: { poll: { timeout: 10_000 } },
   },
 });
