@@ -223,11 +223,36 @@ class H2StreamCall implements CallContext, StreamOut<unknown> {
     if (!this.received && !this.finished) this.finish(Code.UNIMPLEMENTED, `No message received for server streaming method ${this.route.handler.method}`);
   }
 
-  /** A unary call: the hot path's answer in this turn, else the ordinary path's. */
+  /** A unary call: the hot path's answer in this turn (written at its end), else the ordinary path's. */
   private answer(handler: UnaryHandler<unknown, unknown>, request: unknown): void {
     const res = handler.fast?.(this.auth, this.peer, request);
-    if (res !== undefined) return this.reply(res);
+    if (res !== undefined) return H2StreamCall.replyAtEndOfTurn(this, res);
     handler.run(this, request, (err, r) => (err ? this.error(err) : this.reply(r)));
+  }
+
+  /**
+   * Hot-path answers are written together once the turn's socket reads are done. Node sends a
+   * session's pending frames at the end of each read it processes, so an answer written inside
+   * the read that brought its request took a socket write of its own (1.15 writes per Resolve
+   * call in the bench, against 0.35 for grpc-js, which answers a few steps later); answers
+   * written together share them. The answer itself is already worked out: only its write waits.
+   */
+  private static readonly queued: { call: H2StreamCall; message: unknown }[] = [];
+
+  private static replyAtEndOfTurn(call: H2StreamCall, message: unknown): void {
+    const queued = H2StreamCall.queued;
+    if (queued.push({ call, message }) === 1) setImmediate(H2StreamCall.flush);
+  }
+
+  private static flush(this: void): void {
+    for (const { call, message } of H2StreamCall.queued.splice(0)) {
+      try {
+        call.reply(message);
+      } catch {
+        // grpc-js's words, without the encoder's message (it could quote a value); the rest still go.
+        call.finish(Code.INTERNAL, 'Error serializing response');
+      }
+    }
   }
 
   /** The one response message of a unary call, then its OK status (as grpc-js words it). */

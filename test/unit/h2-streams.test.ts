@@ -61,6 +61,8 @@ const unaryHandler: UnaryHandler<unknown, unknown> = {
     unarySeen.fast.push(request);
     Object.assign(unarySeen, { authorization, peer });
     if (request === 'fast-framed') return encodeFramed((w) => w.raw(Buffer.from('framed answer')));
+    // An answer its encoder throws on, with a message that must not reach the client.
+    if (request === 'fast-unencodable') return { toString: () => { throw new Error('value sk_live_123') } };
     return request.startsWith('fast') ? `fast:${request}` : undefined;
   },
   run(call: CallContext, req: unknown, done: Done<unknown>) {
@@ -196,6 +198,40 @@ describe('a unary method with a hot path, served on node:http2', () => {
     expect(await unary('fast-1', { metadata: md })).toMatchObject({ answer: 'fast:fast-1', status: { code: grpc.status.OK, details: 'OK' } });
     expect(unarySeen).toMatchObject({ fast: ['fast-1'], slow: [], authorization: 'Bearer sg_test', peer: '127.0.0.1' });
     expect((await unary('fast-framed')).answer).toBe('framed answer');
+  });
+
+  it("writes a turn's answers together at its end, each to its own call; one that cannot be encoded fails alone, its encoder's message kept back", async () => {
+    unarySeen = { fast: [], slow: [] };
+    const session = http2.connect(`http://${client.getChannel().getTarget().replace(/^dns:/, '')}`);
+    try {
+      // Requested in one tick: one write from this client, one read on the server, one turn.
+      const results = ['fast-a', 'fast-unencodable', 'fast-b', 'fast-cancelled'].map((text) => {
+        const req = session.request({ ':method': 'POST', ':path': ONE, 'content-type': 'application/grpc', te: 'trailers' });
+        const chunks: Buffer[] = [];
+        req.on('data', (c: Buffer) => chunks.push(c));
+        req.on('error', () => undefined);
+        const done = new Promise<{ answer: string; status?: string; message?: string }>((resolve) => {
+          let t: http2.IncomingHttpHeaders = {};
+          req.on('response', (h) => h['grpc-status'] !== undefined && (t = h));
+          req.on('trailers', (h) => (t = h));
+          req.on('close', () => resolve({ answer: Buffer.concat(chunks).subarray(5).toString(), status: t['grpc-status'] as string | undefined, message: t['grpc-message'] as string | undefined }));
+        });
+        req.end(frame(text));
+        // Cancelled in the same turn as its request: its answer is worked out, then not written.
+        if (text === 'fast-cancelled') req.close(http2.constants.NGHTTP2_CANCEL);
+        return done;
+      });
+      const [a, bad, b, cancelled] = await Promise.all(results);
+      expect(a).toEqual({ answer: 'fast:fast-a', status: '0', message: 'OK' });
+      expect(bad).toEqual({ answer: '', status: String(grpc.status.INTERNAL), message: encodeURI('Error serializing response') });
+      expect(b).toEqual({ answer: 'fast:fast-b', status: '0', message: 'OK' });
+      expect(cancelled).toEqual({ answer: '', status: undefined, message: undefined });
+      expect(unarySeen.fast.slice(0, 3)).toEqual(['fast-a', 'fast-unencodable', 'fast-b']);
+      // The server goes on answering.
+      expect((await unary('fast-after')).answer).toBe('fast:fast-after');
+    } finally {
+      session.close();
+    }
   });
 
   it('takes the ordinary path when the hot path cannot answer', async () => {
