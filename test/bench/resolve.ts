@@ -17,7 +17,7 @@ import { Scope } from '../../gen/secretgroups/v1/resources.js';
 import { api } from './lib/api.js';
 import { startListening, startSg } from './lib/procs.js';
 import { seedResolveProject } from './lib/seed.js';
-import { cpuMs, inWindow, median, percentile, placement, round, sleep } from './lib/util.js';
+import { cpuMs, inWindow, median, percentile, placement, round, sleep, writeCalls } from './lib/util.js';
 
 const RESOLVE = '/secretgroups.v1.ResolverService/Resolve';
 
@@ -171,6 +171,9 @@ export async function benchResolve(quick: boolean, log: (s: string) => void): Pr
     // tells whether a gap is the server's own work or waiting.
     const sgCpuUs: number[] = [];
     const noopCpuUs: number[] = [];
+    // Socket writes per call: how many answers share one write to the connection.
+    const sgWrites: number[] = [];
+    const noopWrites: number[] = [];
     let errors = 0;
     const noopPid = noop.proc.pid!;
     for (let r = 0; r < rounds; r++) {
@@ -179,11 +182,17 @@ export async function benchResolve(quick: boolean, log: (s: string) => void): Pr
       const loop = async (h: Harness) => {
         const pid = h === sg ? server.pid : noopPid;
         const cpu0 = cpuMs(pid);
+        const writes0 = writeCalls(pid);
         const own0 = process.cpuUsage();
         const res = await (h === sg ? inWindow('resolve', () => h.closedLoop(roundMs, inflight)) : h.closedLoop(roundMs, inflight));
         const calls = (res.rps * roundMs) / 1000;
         const own = process.cpuUsage(own0);
-        return { ...res, cpuUsPerCall: ((cpuMs(pid) - cpu0) * 1000) / Math.max(1, calls), clientUsPerCall: (own.user + own.system) / Math.max(1, calls) };
+        return {
+          ...res,
+          cpuUsPerCall: ((cpuMs(pid) - cpu0) * 1000) / Math.max(1, calls),
+          clientUsPerCall: (own.user + own.system) / Math.max(1, calls),
+          writesPerCall: (writeCalls(pid) - writes0) / Math.max(1, calls),
+        };
       };
       const a = await loop(first);
       await sleep(200);
@@ -195,7 +204,9 @@ export async function benchResolve(quick: boolean, log: (s: string) => void): Pr
       ratios.push(s.rps / n.rps);
       sgCpuUs.push(s.cpuUsPerCall);
       noopCpuUs.push(n.cpuUsPerCall);
-      log(`  round ${r + 1}/${rounds}: sg ${s.rps.toFixed(0)}/s, no-op ${n.rps.toFixed(0)}/s, ratio ${(s.rps / n.rps).toFixed(3)}; server CPU per call sg ${s.cpuUsPerCall.toFixed(0)} µs, no-op ${n.cpuUsPerCall.toFixed(0)} µs; client ${s.clientUsPerCall.toFixed(0)} / ${n.clientUsPerCall.toFixed(0)} µs`);
+      sgWrites.push(s.writesPerCall);
+      noopWrites.push(n.writesPerCall);
+      log(`  round ${r + 1}/${rounds}: sg ${s.rps.toFixed(0)}/s, no-op ${n.rps.toFixed(0)}/s, ratio ${(s.rps / n.rps).toFixed(3)}; server CPU per call sg ${s.cpuUsPerCall.toFixed(0)} µs, no-op ${n.cpuUsPerCall.toFixed(0)} µs; client ${s.clientUsPerCall.toFixed(0)} / ${n.clientUsPerCall.toFixed(0)} µs; server writes per call ${s.writesPerCall.toFixed(2)} / ${n.writesPerCall.toFixed(2)}`);
       await sleep(200);
     }
     const rps = median(sgRps);
@@ -222,6 +233,8 @@ export async function benchResolve(quick: boolean, log: (s: string) => void): Pr
           ratios: ratios.map((x) => round(x, 3)),
           sgCpuUsPerCall: sgCpuUs.map((x) => round(x, 0)),
           noopCpuUsPerCall: noopCpuUs.map((x) => round(x, 0)),
+          sgWritesPerCall: sgWrites.map((x) => round(x, 2)),
+          noopWritesPerCall: noopWrites.map((x) => round(x, 2)),
         },
         cpuPerCallRatio: round(median(noopCpuUs) / median(sgCpuUs), 3),
         ratioOfMedians: round(rps / nrps, 3),

@@ -33,6 +33,11 @@ export function cpuMs(pid: number): number {
   return user + system;
 }
 
+/** How many write system calls a process has made so far (`syscw` in /proc/PID/io). */
+export function writeCalls(pid: number): number {
+  return Number(/^syscw:\s*(\d+)/m.exec(readFileSync(`/proc/${pid}/io`, 'utf8'))?.[1] ?? NaN);
+}
+
 /** A process's user and system CPU time so far, in ms. */
 export function cpuSplitMs(pid: number): { user: number; system: number } {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
