@@ -48,6 +48,16 @@ async function reviewAndSave(p: Page) {
   await expect.poll(() => p.getByRole('region', { name: 'Review changes' }).count()).toBe(0);
 }
 
+/** The tokens page's form, filled for a viewer token of project shop named `name`. */
+async function viewerTokenForm(p: Page, name: string) {
+  await p.goto(`${cs.url}/#/tokens`);
+  const form = p.getByRole('form', { name: 'Create a token' });
+  await form.getByLabel('Name').fill(name);
+  await form.getByLabel('Role', { exact: true }).selectOption('viewer');
+  await form.getByRole('checkbox', { name: 'shop' }).check();
+  return form;
+}
+
 async function createGroup(p: Page, project: string, name: string, priority: number, type: 'secret' | 'config' = 'secret') {
   await p.goto(`${cs.url}/#/p/${project}`);
   const form = p.getByRole('form', { name: 'New group' });
@@ -327,11 +337,7 @@ describe('forms keep what was typed while the page follows changes', () => {
   });
 
   it('the token form keeps a typed expiry while the token list refreshes', async () => {
-    await page.goto(`${cs.url}/#/tokens`);
-    const form = page.getByRole('form', { name: 'Create a token' });
-    await form.getByLabel('Name').fill('expires-in-a-day');
-    await form.getByLabel('Role', { exact: true }).selectOption('viewer');
-    await form.getByRole('checkbox', { name: 'shop' }).check();
+    const form = await viewerTokenForm(page, 'expires-in-a-day');
     await form.getByLabel(/Expires after/).fill('1');
     // The list polls; a token made elsewhere shows that it has rendered again.
     await cli.ok(['token', 'create', '--role', 'viewer', '--project', 'shop', '--name', 'made-meanwhile']);
@@ -348,11 +354,7 @@ describe('forms keep what was typed while the page follows changes', () => {
 
 describe('admin pages', () => {
   it('creates a token shown once, which then signs in, and revokes it', async () => {
-    await page.goto(`${cs.url}/#/tokens`);
-    const form = page.getByRole('form', { name: 'Create a token' });
-    await form.getByLabel('Name').fill('ci-viewer');
-    await form.getByLabel('Role', { exact: true }).selectOption('viewer');
-    await form.getByRole('checkbox', { name: 'shop' }).check();
+    const form = await viewerTokenForm(page, 'ci-viewer');
     await form.getByRole('button', { name: 'Create token' }).click();
     const shown = form.getByLabel('New token');
     await expect.poll(() => shown.inputValue()).toMatch(/^sg_/);
