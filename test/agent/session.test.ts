@@ -84,7 +84,7 @@ describe('session', () => {
     const child = new ChildSink({ PATH: '/bin' }, true);
     s.handlers = { onResolution: (res) => void applyAll([recorder, child], res) };
     client.push({ type: 'resolution', resolution: resolution('e2', { A: '2' }) });
-    await vi.waitFor(() => expect(applied).toHaveLength(1));
+    await vi.waitFor(() => expect(applied).toHaveLength(1), { timeout: 10_000 });
     expect(applied[0]).toBe(memory.get(id));
     expect(applied[0]!.variables).toEqual({ A: '2' });
 
@@ -102,7 +102,7 @@ describe('session', () => {
     client.push({ type: 'resolution', resolution: resolution('e1', { A: '1' }) });
     await s.start();
     client.push({ type: 'resolution', resolution: resolution('e2', { A: '2' }) });
-    await vi.waitFor(() => expect(s.current.etag).toBe('e2'));
+    await vi.waitFor(() => expect(s.current.etag).toBe('e2'), { timeout: 10_000 });
     const seen: string[] = [];
     s.handlers = { onResolution: (res) => seen.push(res.etag) };
     expect(seen).toEqual(['e2']);
