@@ -245,14 +245,7 @@ class H2StreamCall implements CallContext, StreamOut<unknown> {
   }
 
   private static flush(this: void): void {
-    for (const { call, message } of H2StreamCall.queued.splice(0)) {
-      try {
-        call.reply(message);
-      } catch {
-        // grpc-js's words, without the encoder's message (it could quote a value); the rest still go.
-        call.finish(Code.INTERNAL, 'Error serializing response');
-      }
-    }
+    for (const { call, message } of H2StreamCall.queued.splice(0)) call.reply(message);
   }
 
   /** The one response message of a unary call, then its OK status (as grpc-js words it). */
@@ -284,9 +277,19 @@ class H2StreamCall implements CallContext, StreamOut<unknown> {
     return stream.write(frame, written);
   }
 
-  /** The message as one gRPC frame (a kept frame as it is); over the response limit, the call ends with RESOURCE_EXHAUSTED and there is none. */
+  /**
+   * The message as one gRPC frame (a kept frame as it is). When it cannot be encoded or is over
+   * the response limit, the call ends (INTERNAL, RESOURCE_EXHAUSTED) and there is none.
+   */
   private frame(message: unknown): Buffer | undefined {
-    const frame = message instanceof FramedBytes ? message.frame : frameOf(this.route.encode(message));
+    let frame: Buffer;
+    try {
+      frame = message instanceof FramedBytes ? message.frame : frameOf(this.route.encode(message));
+    } catch {
+      // grpc-js's words, without the encoder's message (it could quote a value).
+      this.finish(Code.INTERNAL, 'Error serializing response');
+      return undefined;
+    }
     if (frame.length - PREFIX <= this.limits.maxResponseBytes) return frame;
     this.finish(Code.RESOURCE_EXHAUSTED, `Sent message larger than max (${frame.length} vs. ${this.limits.maxResponseBytes})`);
     return undefined;

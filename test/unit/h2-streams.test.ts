@@ -24,6 +24,9 @@ const definition: grpc.ServiceDefinition = {
   one: { path: ONE, requestStream: false, responseStream: false, requestSerialize: bytes, requestDeserialize: bytes, responseSerialize: (v: unknown) => Buffer.from(String(v)), responseDeserialize: bytes },
 };
 
+/** A message its encoder throws on, with a message that must not reach the client. */
+const UNENCODABLE = { toString: (): string => { throw new Error('value sk_live_123') } };
+
 /** What the route's handler saw of its last call, and how it answers (by the request's text). */
 let seen: { authorization?: string; peer?: string; request?: string; closed: boolean; afterForget?: string } = { closed: false };
 let open: StreamOut<unknown> | undefined;
@@ -46,6 +49,11 @@ const handler: ServerStreamHandler<unknown, unknown> = {
       out.write('first');
       out.error(new StatusError(Code.NOT_FOUND, 'gone'));
     } else if (request === 'huge') out.write('x'.repeat(2000));
+    else if (request === 'unencodable') {
+      out.write('first');
+      out.write(UNENCODABLE);
+      out.write('never');
+    }
     // 'hold': stays open until the client cancels
   },
 };
@@ -53,16 +61,19 @@ const route: StreamRoute = { handler, decode: (b) => b, encode: (v) => Buffer.fr
 
 /** What the unary route's two paths saw; `fast` answers requests starting with "fast". */
 let unarySeen: { fast: string[]; slow: string[]; authorization?: string; peer?: string } = { fast: [], slow: [] };
+/** Set by a test: how many responses the server's streams have begun, read at each hot-path call. */
+let responsesBegun: (() => number) | undefined;
+const begunAtFast: number[] = [];
 const unaryHandler: UnaryHandler<unknown, unknown> = {
   kind: 'unary',
   method: 'One',
   fast(authorization, peer, req) {
     const request = (req as Buffer).toString();
     unarySeen.fast.push(request);
+    if (responsesBegun) begunAtFast.push(responsesBegun());
     Object.assign(unarySeen, { authorization, peer });
     if (request === 'fast-framed') return encodeFramed((w) => w.raw(Buffer.from('framed answer')));
-    // An answer its encoder throws on, with a message that must not reach the client.
-    if (request === 'fast-unencodable') return { toString: () => { throw new Error('value sk_live_123') } };
+    if (request === 'fast-unencodable') return UNENCODABLE;
     return request.startsWith('fast') ? `fast:${request}` : undefined;
   },
   run(call: CallContext, req: unknown, done: Done<unknown>) {
@@ -117,6 +128,26 @@ function call(request: string | Buffer, opts: { metadata?: grpc.Metadata; option
     stream.on('status', (status: grpc.StatusObject) => resolve({ messages, status }));
   });
   return { stream, done };
+}
+
+/** Node's ServerHttp2Stream.prototype (not exported), from a stream of a throwaway server. */
+async function serverStreamPrototype(): Promise<http2.ServerHttp2Stream> {
+  const h2 = http2.createServer();
+  const proto = new Promise<http2.ServerHttp2Stream>((ok) =>
+    h2.on('stream', (stream) => {
+      ok(Object.getPrototypeOf(stream) as http2.ServerHttp2Stream);
+      stream.respond({ ':status': 200 }, { endStream: true });
+    }),
+  );
+  await new Promise<void>((ok) => h2.listen(0, '127.0.0.1', ok));
+  const session = http2.connect(`http://127.0.0.1:${(h2.address() as AddressInfo).port}`);
+  session.request({ ':path': '/' }).end();
+  try {
+    return await proto;
+  } finally {
+    session.close();
+    h2.close();
+  }
 }
 
 /** One uncompressed gRPC message with its 5-byte prefix, for requests written by hand. */
@@ -177,6 +208,12 @@ describe('served on node:http2', () => {
     expect(huge.status.code).toBe(grpc.status.RESOURCE_EXHAUSTED);
   });
 
+  it("ends the call with INTERNAL at a message that cannot be encoded, its encoder's message kept back", async () => {
+    const { messages, status } = await call('unencodable').done;
+    expect(messages).toEqual(['first']);
+    expect(status).toMatchObject({ code: grpc.status.INTERNAL, details: 'Error serializing response' });
+  });
+
   it("runs the handler's close function when the client cancels; later writes are dropped", async () => {
     const { stream, done } = call('hold');
     await expect.poll(() => open).toBeDefined();
@@ -200,8 +237,11 @@ describe('a unary method with a hot path, served on node:http2', () => {
     expect((await unary('fast-framed')).answer).toBe('framed answer');
   });
 
-  it("writes a turn's answers together at its end, each to its own call; one that cannot be encoded fails alone, its encoder's message kept back", async () => {
+  it("writes a turn's answers at its end, after every hot-path call of the turn, each to its own call; one that cannot be encoded fails alone", async () => {
     unarySeen = { fast: [], slow: [] };
+    begunAtFast.length = 0;
+    const respond = vi.spyOn(await serverStreamPrototype(), 'respond');
+    responsesBegun = () => respond.mock.calls.length;
     const session = http2.connect(`http://${client.getChannel().getTarget().replace(/^dns:/, '')}`);
     try {
       // Requested in one tick: one write from this client, one read on the server, one turn.
@@ -227,9 +267,14 @@ describe('a unary method with a hot path, served on node:http2', () => {
       expect(b).toEqual({ answer: 'fast:fast-b', status: '0', message: 'OK' });
       expect(cancelled).toEqual({ answer: '', status: undefined, message: undefined });
       expect(unarySeen.fast.slice(0, 3)).toEqual(['fast-a', 'fast-unencodable', 'fast-b']);
+      // No answer had begun when the turn's last hot-path call ran: none was written inside the read.
+      expect(begunAtFast).toHaveLength(4);
+      expect(new Set(begunAtFast).size).toBe(1);
       // The server goes on answering.
       expect((await unary('fast-after')).answer).toBe('fast:fast-after');
     } finally {
+      responsesBegun = undefined;
+      respond.mockRestore();
       session.close();
     }
   });
