@@ -7,9 +7,8 @@
  * moves the current one there — the young-generation collections, which take the old
  * generation as live, reach every later table through those links, and every stream still
  * listed in one: each call's stream is copied to the old generation and only the next full
- * collection frees it. Measured under Resolve load: 2.0 kB promoted per call and a full
- * collection every 1–2 s, against ~0.5 kB per call with this table (docs/performance.md,
- * "Node's stream table").
+ * collection frees it. Measured under Resolve load: 2.0 kB promoted per call, against
+ * 0.7–0.8 kB with this table (docs/performance.md, "Node's stream table").
  *
  * StreamTable is a drop-in for that Map with no links between its generations: an object
  * keyed by stream id, whose storage V8 replaces without keeping the old one reachable from
