@@ -5,7 +5,7 @@
  * sends by allocating a new buffer and copying the serialized bytes into it; for such bytes the
  * server sends the kept frame instead. One update to 5,000 watchers of ~11 kB resolutions was
  * 5,000 allocations and ~55 MB copied, and the external memory they counted drove V8's
- * collections (see docs/architecture.md, "Fan-out").
+ * collections (docs/architecture.md, "Components": the watch hub).
  *
  * The hook is grpc-js's BaseServerInterceptingCall.serializeMessage (1.14; not public API).
  * When it is missing, FramedBytes are ordinary bytes (they are a Uint8Array of the message
@@ -48,9 +48,23 @@ export function frameOf(bytes: Uint8Array): Buffer {
   return frame;
 }
 
+/**
+ * The writer of the last message framed, kept with its buffer for the next one. A new writer
+ * starts at 128 bytes and doubles: a 1.4 kB resolution took five buffers and four copies
+ * before the one kept, for every identity in every fan-out (docs/architecture.md, "Components": the watch hub).
+ * Taken out while in use, so a nested or failed encoding never shares a half-written writer;
+ * not kept after a message over KEPT_WRITER_BYTES (its buffer, up to twice that, would stay).
+ */
+let spareWriter: BinaryWriter | undefined;
+export const KEPT_WRITER_BYTES = 256 * 1024;
+
 /** A message encoded (`encode` writes it) after room for the prefix: no copy of its bytes. */
 export function encodeFramed(encode: (writer: BinaryWriter) => BinaryWriter): FramedBytes {
-  const out = encode(new BinaryWriter().raw(PLACEHOLDER)).finish();
+  const writer = spareWriter ?? new BinaryWriter();
+  spareWriter = undefined;
+  // finish() copies the message out and resets the writer's position, keeping its buffer.
+  const out = encode(writer.raw(PLACEHOLDER)).finish();
+  if (out.byteLength <= KEPT_WRITER_BYTES) spareWriter = writer;
   return keep(Buffer.from(out.buffer, out.byteOffset, out.byteLength));
 }
 

@@ -6,7 +6,7 @@
 import * as grpc from '@grpc/grpc-js';
 import { BaseServerInterceptingCall } from '@grpc/grpc-js/build/src/server-interceptors.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { encodeFramed, FramedBytes, frameOf, installFramedPassthrough } from '../../server/api/framed-bytes.js';
+import { encodeFramed, FramedBytes, frameOf, installFramedPassthrough, KEPT_WRITER_BYTES } from '../../server/api/framed-bytes.js';
 
 /** `message` as the kept frame of an encoding that wrote exactly its bytes. */
 const framed = (message: Uint8Array) => encodeFramed((w) => w.raw(message));
@@ -99,4 +99,42 @@ it('encodes a message after room for the prefix, with the same bytes as a plain 
   expect([...bytes.frame.subarray(0, 5)]).toEqual([0, 0, 0, 0, plain.byteLength]);
   expect(bytes.frame.subarray(5)).toEqual(Buffer.from(plain));
   expect(bytes.buffer).toBe(bytes.frame.buffer);
+});
+
+describe('one writer kept between messages', () => {
+  it('leaves every frame it made as it was while later messages are written', () => {
+    const first = framed(message);
+    const copy = Buffer.from(first.frame);
+    const second = framed(Uint8Array.from({ length: 3000 }, () => 0xee));
+    framed(Uint8Array.from({ length: 10 }, () => 0x11));
+    expect(first.frame).toEqual(copy);
+    expect(first.buffer).not.toBe(second.buffer);
+    expect(second.frame.subarray(5).every((b) => b === 0xee)).toBe(true);
+  });
+
+  it('starts the next message clean after an encoding that threw half-way', () => {
+    expect(() =>
+      encodeFramed((w) => {
+        w.uint32(10).fork().raw(message);
+        throw new Error('encoder failed');
+      }),
+    ).toThrow('encoder failed');
+    expect([...framed(Uint8Array.of(1, 2, 3)).frame]).toEqual([0, 0, 0, 0, 3, 1, 2, 3]);
+  });
+
+  it('gives an encoding nested inside another a writer of its own', () => {
+    const outer = encodeFramed((w) => {
+      w.uint32(10).fork().raw(Uint8Array.of(7, 7));
+      const inner = framed(Uint8Array.of(9, 9, 9));
+      return w.raw(inner).join();
+    });
+    expect([...outer]).toEqual([10, 5, 7, 7, 9, 9, 9]);
+    expect([...framed(Uint8Array.of(4)).frame]).toEqual([0, 0, 0, 0, 1, 4]);
+  });
+
+  it('encodes a message larger than the kept size, and the next small one, exactly', () => {
+    const big = new Uint8Array(KEPT_WRITER_BYTES + 1).map((_, i) => i % 256);
+    expect(Buffer.from(framed(big))).toEqual(Buffer.from(big));
+    expect([...framed(Uint8Array.of(5, 6)).frame]).toEqual([0, 0, 0, 0, 2, 5, 6]);
+  });
 });
