@@ -5,11 +5,12 @@
  * snapshots do not keep. A delta says variables only: when files or conflicts differ, or the
  * delta would not be smaller than the whole message, there is none and the whole one is sent.
  */
-import { BinaryReader, WireType } from '@bufbuild/protobuf/wire';
+import { BinaryReader } from '@bufbuild/protobuf/wire';
 import { WatchResponse } from '../../gen/secretgroups/v1/resolver_service.js';
 import type { CachedResolution } from '../watch/snapshots.js';
 import { compareRanges as compare } from './byte-ranges.js';
 import { encodeFramed } from './framed-bytes.js';
+import { OffsetList } from './offset-list.js';
 
 /** Resolution fields (resources.proto) this reads. */
 const RESOLUTION = 1; // in ResolveResponse / WatchResponse
@@ -25,35 +26,69 @@ const CONFLICTS = 7;
 interface Parts {
   bytes: Buffer;
   /** Per variable: its map entry, its key and its value, as [start, end) offsets. */
-  entry: number[];
-  key: number[];
-  value: number[];
+  entry: OffsetList;
+  key: OffsetList;
+  value: OffsetList;
   /** The encoded files and conflicts fields, in order: equal when these are equal. */
-  rest: number[];
+  rest: OffsetList;
 }
 
-/**
- * A length-delimited value at the reader's position: returns [start, end) and moves past it
- * (BinaryReader.bytes() would make a view of it; only the offsets are wanted).
+const EMPTY = Buffer.alloc(0);
+const newParts = (): Parts => ({ bytes: EMPTY, entry: new OffsetList(), key: new OffsetList(), value: new OffsetList(), rest: new OffsetList() });
+/** The two resolutions a delta is read from (encodeDelta reads them, then lets go of the bytes). */
+const FROM = newParts();
+const TO = newParts();
+
+/*
+ * The readers below allocate nothing per field: BinaryReader.tag() returns a [field, type] pair
+ * and skip() a view of what it skipped, and a pair per tag, range and entry was ~250 small
+ * objects per resolution read, two resolutions per identity and hundreds of identities per
+ * update. The offsets go into lists kept between reads (offset-list.ts).
  */
-function sub(r: BinaryReader, end: number): [number, number] {
+
+/** Wire types of the fields read (protobuf encoding). */
+const VARINT = 0;
+const BIT64 = 1;
+const LD = 2;
+const BIT32 = 5;
+
+/**
+ * Moves past a length-delimited value at the reader's position and returns where it starts
+ * (it ends at the reader's new position).
+ */
+function sub(r: BinaryReader, end: number): number {
   const len = r.uint32();
   const start = r.pos;
   r.pos += len;
   if (r.pos > end) throw new Error('truncated resolution');
-  return [start, r.pos];
+  return start;
 }
 
-/** One reader over the whole message; nested messages are walked by position. */
-function parts(message: Uint8Array): Parts {
+/** Moves past a field of wire type `wt` (groups, which our messages never hold, throw). */
+function skip(r: BinaryReader, wt: number, end: number): void {
+  if (wt === VARINT) r.uint32(); // reads the whole varint, up to 10 bytes
+  else if (wt === LD) sub(r, end);
+  else if (wt === BIT64) r.pos += 8;
+  else if (wt === BIT32) r.pos += 4;
+  else throw new Error(`unexpected wire type ${wt}`);
+  if (r.pos > end) throw new Error('truncated resolution');
+}
+
+/** One reader over the whole message, into `out`; nested messages are walked by position. */
+function parts(message: Uint8Array, out: Parts): Parts {
   const bytes = Buffer.from(message.buffer, message.byteOffset, message.byteLength);
-  const out: Parts = { bytes, entry: [], key: [], value: [], rest: [] };
+  out.bytes = bytes;
+  out.entry.clear();
+  out.key.clear();
+  out.value.clear();
+  out.rest.clear();
   const r = new BinaryReader(bytes);
   while (r.pos < r.len) {
-    const [field, wt] = r.tag();
-    if (field !== RESOLUTION || wt !== WireType.LengthDelimited) r.skip(wt, field);
+    const tag = r.uint32();
+    if (tag >>> 3 !== RESOLUTION || (tag & 7) !== LD) skip(r, tag & 7, r.len);
     else {
-      const [start, end] = sub(r, r.len);
+      const start = sub(r, r.len);
+      const end = r.pos;
       r.pos = start;
       fields(r, out, end);
     }
@@ -65,14 +100,17 @@ function parts(message: Uint8Array): Parts {
 function fields(r: BinaryReader, out: Parts, end: number): void {
   while (r.pos < end) {
     const fieldStart = r.pos;
-    const [field, wt] = r.tag();
-    if (field === VARIABLES && wt === WireType.LengthDelimited) {
-      const [start, stop] = sub(r, end);
-      entry(r, out, start, stop);
+    const tag = r.uint32();
+    const field = tag >>> 3;
+    if (field === VARIABLES && (tag & 7) === LD) {
+      const start = sub(r, end);
+      entry(r, out, start, r.pos);
     } else {
-      r.skip(wt, field);
-      if (r.pos > end) throw new Error('truncated resolution');
-      if (field === FILES || field === CONFLICTS) out.rest.push(fieldStart, r.pos);
+      skip(r, tag & 7, end);
+      if (field === FILES || field === CONFLICTS) {
+        out.rest.push(fieldStart);
+        out.rest.push(r.pos);
+      }
       // project, workload, scope, etag: the same identity, or said in the delta
     }
   }
@@ -80,36 +118,52 @@ function fields(r: BinaryReader, out: Parts, end: number): void {
 
 /** One map entry: key = 1, value = 2 (either absent when empty). Leaves the reader at `end`. */
 function entry(r: BinaryReader, out: Parts, start: number, end: number): void {
-  let key: [number, number] = [start, start];
-  let value: [number, number] = [start, start];
+  let keyStart = start;
+  let keyEnd = start;
+  let valueStart = start;
+  let valueEnd = start;
   r.pos = start;
   while (r.pos < end) {
-    const [field, wt] = r.tag();
-    if ((field === 1 || field === 2) && wt === WireType.LengthDelimited) {
-      const range = sub(r, end);
-      if (field === 1) key = range;
-      else value = range;
-    } else r.skip(wt, field);
+    const tag = r.uint32();
+    const field = tag >>> 3;
+    if ((field === 1 || field === 2) && (tag & 7) === LD) {
+      const from = sub(r, end);
+      if (field === 1) {
+        keyStart = from;
+        keyEnd = r.pos;
+      } else {
+        valueStart = from;
+        valueEnd = r.pos;
+      }
+    } else skip(r, tag & 7, end);
   }
   r.pos = end;
-  out.entry.push(start, end);
-  out.key.push(key[0], key[1]);
-  out.value.push(value[0], value[1]);
+  out.entry.push(start);
+  out.entry.push(end);
+  out.key.push(keyStart);
+  out.key.push(keyEnd);
+  out.value.push(valueStart);
+  out.value.push(valueEnd);
 }
 
 function same(a: Parts, list: 'entry' | 'rest', i: number, b: Parts, j: number): boolean {
   const x = a[list];
   const y = b[list];
-  return x[i + 1]! - x[i]! === y[j + 1]! - y[j]! && compare(a.bytes, x[i]!, x[i + 1]!, b.bytes, y[j]!, y[j + 1]!) === 0;
+  const xs = x.get(i);
+  const xe = x.get(i + 1);
+  const ys = y.get(j);
+  const ye = y.get(j + 1);
+  return xe - xs === ye - ys && compare(a.bytes, xs, xe, b.bytes, ys, ye) === 0;
 }
 
 /** Keys in strictly ascending byte order, as the resolver sorts them (the walk below relies on it). */
 function sortedKeys(p: Parts): boolean {
-  for (let i = 2; i < p.key.length; i += 2) if (compare(p.bytes, p.key[i - 2]!, p.key[i - 1]!, p.bytes, p.key[i]!, p.key[i + 1]!) >= 0) return false;
+  const k = p.key;
+  for (let i = 2; i < k.length; i += 2) if (compare(p.bytes, k.get(i - 2), k.get(i - 1), p.bytes, k.get(i), k.get(i + 1)) >= 0) return false;
   return true;
 }
 
-const text = (p: Parts, list: 'key' | 'value', i: number) => p.bytes.toString('utf8', p[list][i], p[list][i + 1]);
+const text = (p: Parts, list: 'key' | 'value', i: number) => p.bytes.toString('utf8', p[list].get(i), p[list].get(i + 1));
 
 /** What changed from a to b: by a merge of the sorted entries, or by keys when they are not sorted. */
 function changes(a: Parts, b: Parts): { set: Record<string, string>; removed: string[] } {
@@ -122,7 +176,7 @@ function changes(a: Parts, b: Parts): { set: Record<string, string>; removed: st
       const k = text(b, 'key', j);
       const i = before.get(k);
       before.delete(k);
-      if (i === undefined || compare(a.bytes, a.value[i]!, a.value[i + 1]!, b.bytes, b.value[j]!, b.value[j + 1]!) !== 0) set[k] = text(b, 'value', j);
+      if (i === undefined || compare(a.bytes, a.value.get(i), a.value.get(i + 1), b.bytes, b.value.get(j), b.value.get(j + 1)) !== 0) set[k] = text(b, 'value', j);
     }
     removed.push(...before.keys());
     return { set, removed };
@@ -135,7 +189,7 @@ function changes(a: Parts, b: Parts): { set: Record<string, string>; removed: st
       j += 2;
       continue;
     }
-    const order = i >= a.entry.length ? 1 : j >= b.entry.length ? -1 : compare(a.bytes, a.key[i]!, a.key[i + 1]!, b.bytes, b.key[j]!, b.key[j + 1]!);
+    const order = i >= a.entry.length ? 1 : j >= b.entry.length ? -1 : compare(a.bytes, a.key.get(i), a.key.get(i + 1), b.bytes, b.key.get(j), b.key.get(j + 1));
     if (order < 0) {
       removed.push(text(a, 'key', i));
       i += 2;
@@ -156,18 +210,21 @@ function sameRest(a: Parts, b: Parts): boolean {
 
 /** The delta from `from` to `to` (the same identity), framed for the wire; null when none applies. */
 export function encodeDelta(from: CachedResolution, to: CachedResolution): Uint8Array | null {
-  let a: Parts;
-  let b: Parts;
+  let set: Record<string, string>;
+  let removed: string[];
   try {
-    a = parts(from.bytes);
-    b = parts(to.bytes);
+    const a = parts(from.bytes, FROM);
+    const b = parts(to.bytes, TO);
+    if (!sameRest(a, b)) return null;
+    ({ set, removed } = changes(a, b));
   } catch {
     // Bytes this server encoded always read; if they ever did not, the whole message still
     // goes out (a throw here would end the fan-out that called it).
     return null;
+  } finally {
+    // The kept lists must not hold the resolutions' bytes past this call.
+    FROM.bytes = TO.bytes = EMPTY;
   }
-  if (!sameRest(a, b)) return null;
-  const { set, removed } = changes(a, b);
   const bytes = encodeFramed((w) => WatchResponse.encode({ delta: { baseEtag: from.etag, etag: to.etag, set, removed } }, w));
   return bytes.byteLength < to.bytes.byteLength ? bytes : null;
 }

@@ -93,6 +93,20 @@ describe('Watch deltas', () => {
     expect(encodeDelta(truncated, good)).toBeNull();
   });
 
+  it('reads past fields it does not know, of every wire type, and sends the whole message for a group', () => {
+    const v = sorted(Object.fromEntries(Array.from({ length: 30 }, (_, i) => [`KEY_${i}`, 'v'.repeat(40)])));
+    // Unknown fields after the resolution: a varint, a 64-bit and a 32-bit value, or a group (wire type 3).
+    const withUnknown = (r: Resolution, group = false): CachedResolution => {
+      const w = ResolveResponse.encode({ resolution: r }).uint32((9 << 3) | 0).uint32(300).uint32((10 << 3) | 1).fixed64(1n).uint32((11 << 3) | 5).fixed32(7);
+      if (group) w.uint32((12 << 3) | 3).uint32((12 << 3) | 4);
+      return { ...cached(r), bytes: w.finish() };
+    };
+    const from = withUnknown(resolution(v, 'e1'));
+    const bytes = encodeDelta(from, withUnknown(resolution({ ...v, KEY_2: 'x' }, 'e2')));
+    expect(decodeWatchResponse(bytes!).delta).toEqual({ baseEtag: 'e1', etag: 'e2', set: { KEY_2: 'x' }, removed: [] });
+    expect(encodeDelta(from, withUnknown(resolution({ ...v, KEY_2: 'x' }, 'e2'), true))).toBeNull();
+  });
+
   it('the client refuses a delta that is not from the resolution it holds', () => {
     const held = resolution({ A: '1' }, 'e1');
     expect(applyDelta(held, { baseEtag: 'e0', etag: 'e2', set: { A: '2' }, removed: [] })).toBeUndefined();
