@@ -15,6 +15,7 @@ import { VariablesEtag } from '../domain/resolve.js';
 import type { Vars } from '../domain/types.js';
 import { compareRanges } from './byte-ranges.js';
 import { encodeFramed, type FramedBytes } from './framed-bytes.js';
+import { OffsetList } from './offset-list.js';
 
 const LD = WireType.LengthDelimited;
 /** Tags (field << 3 | wire type) of Resolution's fields, as ts-proto writes them, in field order. */
@@ -40,10 +41,27 @@ interface Layout {
   project: [number, number];
   scope: [number, number];
   /** Where the variables' fields start and where each ends (count + 1 offsets). */
-  entries: number[];
-  at: number[];
+  entries: OffsetList;
+  at: OffsetList;
   conflicts: number;
   conflictKeys: string[];
+}
+
+/**
+ * The offsets of the layout parse() returns, kept from one overlay to the next (offset-list.ts):
+ * a layout is used only by the overlay that parsed it, synchronously.
+ */
+const ENTRIES = new OffsetList();
+const AT = new OffsetList();
+
+/** Moves past a varint or a length-delimited value (BinaryReader.skip() also makes a view of it). */
+function skip(r: BinaryReader, varint: boolean): void {
+  if (varint) r.uint32(); // the whole varint, up to 10 bytes
+  else {
+    const length = r.uint32(); // read before r.pos: `r.pos += r.uint32()` would add to the old position
+    r.pos += length;
+  }
+  if (r.pos > r.len) throw new Error('truncated resolution');
 }
 
 function parse(bytes: Uint8Array): Layout | null {
@@ -52,7 +70,9 @@ function parse(bytes: Uint8Array): Layout | null {
     if (r.uint32() !== ((1 << 3) | LD)) return null;
     const length = r.uint32();
     if (r.pos + length !== r.len) return null;
-    const layout: Layout = { project: [0, 0], scope: [0, 0], entries: [], at: [], conflicts: r.len, conflictKeys: [] };
+    ENTRIES.clear();
+    AT.clear();
+    const layout: Layout = { project: [0, 0], scope: [0, 0], entries: ENTRIES, at: AT, conflicts: r.len, conflictKeys: [] };
     let last = 0;
     let sawWorkload = false;
     let sawEtag = false;
@@ -63,10 +83,10 @@ function parse(bytes: Uint8Array): Layout | null {
       if (tag < last || (tag === last && tag !== TAG.variable && tag !== TAG.conflict)) return null;
       last = tag;
       if (tag === TAG.project || tag === TAG.scope) {
-        r.skip(tag === TAG.scope ? WireType.Varint : LD);
+        skip(r, tag === TAG.scope);
         layout[tag === TAG.scope ? 'scope' : 'project'] = [start, r.pos];
       } else if (tag === TAG.workload || tag === TAG.etag) {
-        r.skip(LD);
+        skip(r, false);
         if (tag === TAG.workload) sawWorkload = true;
         else sawEtag = true;
       } else if (tag === TAG.variable) {
@@ -84,7 +104,7 @@ function parse(bytes: Uint8Array): Layout | null {
 }
 
 function lastEnd(layout: Layout): number {
-  return layout.at[layout.at.length - 1]!;
+  return layout.at.last();
 }
 
 /** Reads one map entry (key, then value unless empty) after its tag; false when it cannot be kept exact. */
@@ -105,9 +125,12 @@ function entry(r: BinaryReader, bytes: Uint8Array, layout: Layout, start: number
   for (let i = keyStart; i < keyEnd; i++) if (bytes[i]! >= 0x80) return false;
   if (isIndexLike(bytes, keyStart, keyEnd)) return false;
   const n = layout.at.length;
-  if (n && compareRanges(bytes, layout.at[n - 4]!, layout.at[n - 3]!, bytes, keyStart, keyEnd) >= 0) return false;
+  if (n && compareRanges(bytes, layout.at.get(n - 4), layout.at.get(n - 3), bytes, keyStart, keyEnd) >= 0) return false;
   layout.entries.push(start);
-  layout.at.push(keyStart, keyEnd, valueStart, end);
+  layout.at.push(keyStart);
+  layout.at.push(keyEnd);
+  layout.at.push(valueStart);
+  layout.at.push(end);
   r.pos = end;
   return true;
 }
@@ -127,6 +150,12 @@ function compareKey(key: string, b: Uint8Array, start: number, end: number): num
   return key.length - (end - start);
 }
 
+/** Whether the key bytes are one of `keys` (a loop: a closure per variable was most of an overlay's garbage). */
+function isOneOf(keys: readonly string[], b: Uint8Array, start: number, end: number): boolean {
+  for (let i = 0; i < keys.length; i++) if (compareKey(keys[i]!, b, start, end) === 0) return true;
+  return false;
+}
+
 /**
  * Calls `fromBase(i)` for each of the base's variables kept and `fromOwn(key)` for each own
  * key, in key order: an own key replaces the base's, and the base's `drop` keys are left out.
@@ -135,11 +164,11 @@ function walk(bytes: Uint8Array, layout: Layout, drop: readonly string[], ownKey
   const count = layout.entries.length - 1;
   let j = 0;
   for (let i = 0; i < count; i++) {
-    const ks = layout.at[4 * i]!;
-    const ke = layout.at[4 * i + 1]!;
+    const ks = layout.at.get(4 * i);
+    const ke = layout.at.get(4 * i + 1);
     while (j < ownKeys.length && compareKey(ownKeys[j]!, bytes, ks, ke) < 0) fromOwn(ownKeys[j++]!);
     if (j < ownKeys.length && compareKey(ownKeys[j]!, bytes, ks, ke) === 0) fromOwn(ownKeys[j++]!);
-    else if (!drop.some((key) => compareKey(key, bytes, ks, ke) === 0)) fromBase(i);
+    else if (!isOneOf(drop, bytes, ks, ke)) fromBase(i);
   }
   while (j < ownKeys.length) fromOwn(ownKeys[j++]!);
 }
@@ -168,7 +197,7 @@ export function overlayResolution(base: Uint8Array, drop: readonly string[], wor
     layout,
     drop,
     ownKeys,
-    (i) => text.addUtf8(base, layout.at[4 * i]!, layout.at[4 * i + 1]!, layout.at[4 * i + 2]!, layout.at[4 * i + 3]!),
+    (i) => text.addUtf8(base, layout.at.get(4 * i), layout.at.get(4 * i + 1), layout.at.get(4 * i + 2), layout.at.get(4 * i + 3)),
     (key) => text.add(key, own[key]!),
   );
   const etag = text.etag();
@@ -187,11 +216,11 @@ export function overlayResolution(base: Uint8Array, drop: readonly string[], wor
       drop,
       ownKeys,
       (i) => {
-        if (run < 0 || runEnd !== layout.entries[i]) {
+        if (run < 0 || runEnd !== layout.entries.get(i)) {
           flush();
-          run = layout.entries[i]!;
+          run = layout.entries.get(i);
         }
-        runEnd = layout.entries[i + 1]!;
+        runEnd = layout.entries.get(i + 1);
       },
       (key) => {
         flush();
