@@ -115,9 +115,9 @@ export function startupFigures(subjectMs: number[], nodeMs: number[], floorMs: n
   return {
     medianMs: round(medianMs, 1),
     nodeMedianMs: round(nodeMedianMs, 1),
-    ratio: round(medianMs / nodeMedianMs, 2),
+    ratio: round(medianMs / nodeMedianMs, 3),
     floorMedianMs: round(floorMedianMs, 1),
-    floorRatio: round(floorMedianMs / nodeMedianMs, 2),
+    floorRatio: round(floorMedianMs / nodeMedianMs, 3),
   };
 }
 

@@ -34,6 +34,12 @@ const startupBaseline = (s: StartupResult) =>
 
 const yes = (ok: boolean | null) => (ok === null ? 'n/a' : ok ? 'yes' : '**no**');
 
+/**
+ * Whether a start-up bar holds, from the medians rather than the ratio as printed: rounded to two
+ * places, 1.403 read as 1.40 and passed a bar of 1.4.
+ */
+const startupHolds = (s: StartupResult, bar: number) => (s.medianMs === null || s.nodeMedianMs === null ? null : s.medianMs <= bar * s.nodeMedianMs);
+
 /** A Markdown table (the README's benchmark section carries it). */
 export function summaryTable(r: BenchResults, bytesPerWatcher: number | null): string {
   const f = r.fanout;
@@ -48,7 +54,7 @@ export function summaryTable(r: BenchResults, bytesPerWatcher: number | null): s
       r.agent.medianMs === null ? 'agent unavailable' : `${r.agent.medianMs} ms`,
       startupBaseline(r.agent),
       'ratio ≤ 1.4',
-      yes(r.agent.ratio === null ? null : r.agent.ratio <= 1.4),
+      yes(startupHolds(r.agent, 1.4)),
     ],
     [
       'Server RSS with 5,000 watchers (connected / after updates)',
@@ -62,7 +68,7 @@ export function summaryTable(r: BenchResults, bytesPerWatcher: number | null): s
       r.cli.medianMs === null ? 'cli unavailable' : `${r.cli.medianMs} ms`,
       startupBaseline(r.cli),
       'ratio ≤ 1.5',
-      yes(r.cli.ratio === null ? null : r.cli.ratio <= 1.5),
+      yes(startupHolds(r.cli, 1.5)),
     ],
     ['Writes (SetVariables, 8 writers), SQLite', `${r.writes.sqlitePerSec}/s`, '', '', ''],
     [
@@ -70,7 +76,7 @@ export function summaryTable(r: BenchResults, bytesPerWatcher: number | null): s
       r.writes.mongoPerSec === null ? 'MongoDB unavailable' : `${r.writes.mongoFreshPerSec}/s fresh; ${r.writes.mongoAfter10kPerSec}/s after 10,000 earlier writes`,
       r.writes.mongoDriverPerSec === null ? '' : `driver \`updateOne\`, 8 in flight, same server: ${r.writes.mongoDriverPerSec}/s; ratio ${r.writes.mongoRatio}`,
       'ratio ≥ 0.5; after 10k ≥ 0.8 × fresh',
-      yes(r.writes.mongoRatio === null || r.writes.mongoAfter10kPerSec === null ? null : r.writes.mongoRatio >= 0.5 && r.writes.mongoAfter10kPerSec >= 0.8 * r.writes.mongoFreshPerSec!),
+      yes(r.writes.mongoRatio === null || r.writes.mongoAfter10kPerSec === null ? null : r.writes.mongoFreshPerSec! >= 0.5 * r.writes.mongoDriverPerSec! && r.writes.mongoAfter10kPerSec >= 0.8 * r.writes.mongoFreshPerSec!),
     ],
   ];
   const lines = rows.map((row) => `| ${row.join(' | ')} |`);
