@@ -8,7 +8,7 @@
 import { BinaryReader } from '@bufbuild/protobuf/wire';
 import { WatchResponse } from '../../gen/secretgroups/v1/resolver_service.js';
 import type { CachedResolution } from '../watch/snapshots.js';
-import { compareRanges as compare } from './byte-ranges.js';
+import { compareRanges as compare, LD, skipDelimited, skipField } from './byte-ranges.js';
 import { encodeFramed } from './framed-bytes.js';
 import { OffsetList } from './offset-list.js';
 
@@ -39,42 +39,11 @@ const newParts = (): Parts => ({ bytes: EMPTY, entry: new OffsetList(), key: new
 const FROM = newParts();
 const TO = newParts();
 
-/*
- * The readers below allocate nothing per field: BinaryReader.tag() returns a [field, type] pair
- * and skip() a view of what it skipped, and a pair per tag, range and entry was ~250 small
- * objects per resolution read, two resolutions per identity and hundreds of identities per
- * update. The offsets go into lists kept between reads (offset-list.ts).
- */
-
-/** Wire types of the fields read (protobuf encoding). */
-const VARINT = 0;
-const BIT64 = 1;
-const LD = 2;
-const BIT32 = 5;
-
 /**
- * Moves past a length-delimited value at the reader's position and returns where it starts
- * (it ends at the reader's new position).
+ * One reader over the whole message, into `out`; nested messages are walked by position.
+ * Nothing is allocated per field (byte-ranges.ts), and the offsets go into lists kept between
+ * reads (offset-list.ts): ~250 small objects per resolution read, before.
  */
-function sub(r: BinaryReader, end: number): number {
-  const len = r.uint32();
-  const start = r.pos;
-  r.pos += len;
-  if (r.pos > end) throw new Error('truncated resolution');
-  return start;
-}
-
-/** Moves past a field of wire type `wt` (groups, which our messages never hold, throw). */
-function skip(r: BinaryReader, wt: number, end: number): void {
-  if (wt === VARINT) r.uint32(); // reads the whole varint, up to 10 bytes
-  else if (wt === LD) sub(r, end);
-  else if (wt === BIT64) r.pos += 8;
-  else if (wt === BIT32) r.pos += 4;
-  else throw new Error(`unexpected wire type ${wt}`);
-  if (r.pos > end) throw new Error('truncated resolution');
-}
-
-/** One reader over the whole message, into `out`; nested messages are walked by position. */
 function parts(message: Uint8Array, out: Parts): Parts {
   const bytes = Buffer.from(message.buffer, message.byteOffset, message.byteLength);
   out.bytes = bytes;
@@ -85,9 +54,9 @@ function parts(message: Uint8Array, out: Parts): Parts {
   const r = new BinaryReader(bytes);
   while (r.pos < r.len) {
     const tag = r.uint32();
-    if (tag >>> 3 !== RESOLUTION || (tag & 7) !== LD) skip(r, tag & 7, r.len);
+    if (tag >>> 3 !== RESOLUTION || (tag & 7) !== LD) skipField(r, tag & 7, r.len);
     else {
-      const start = sub(r, r.len);
+      const start = skipDelimited(r, r.len);
       const end = r.pos;
       r.pos = start;
       fields(r, out, end);
@@ -103,10 +72,10 @@ function fields(r: BinaryReader, out: Parts, end: number): void {
     const tag = r.uint32();
     const field = tag >>> 3;
     if (field === VARIABLES && (tag & 7) === LD) {
-      const start = sub(r, end);
+      const start = skipDelimited(r, end);
       entry(r, out, start, r.pos);
     } else {
-      skip(r, tag & 7, end);
+      skipField(r, tag & 7, end);
       if (field === FILES || field === CONFLICTS) {
         out.rest.push(fieldStart);
         out.rest.push(r.pos);
@@ -127,7 +96,7 @@ function entry(r: BinaryReader, out: Parts, start: number, end: number): void {
     const tag = r.uint32();
     const field = tag >>> 3;
     if ((field === 1 || field === 2) && (tag & 7) === LD) {
-      const from = sub(r, end);
+      const from = skipDelimited(r, end);
       if (field === 1) {
         keyStart = from;
         keyEnd = r.pos;
@@ -135,7 +104,7 @@ function entry(r: BinaryReader, out: Parts, start: number, end: number): void {
         valueStart = from;
         valueEnd = r.pos;
       }
-    } else skip(r, tag & 7, end);
+    } else skipField(r, tag & 7, end);
   }
   r.pos = end;
   out.entry.push(start);

@@ -9,15 +9,14 @@
  * per class, not one per workload, and nothing more is kept than the member's own bytes
  * (docs/architecture.md, the snapshots row of the server's boxes).
  */
-import { BinaryReader, WireType } from '@bufbuild/protobuf/wire';
+import { BinaryReader } from '@bufbuild/protobuf/wire';
 import { Conflict, Resolution_VariablesEntry } from '../../gen/secretgroups/v1/resources.js';
 import { VariablesEtag } from '../domain/resolve.js';
 import type { Vars } from '../domain/types.js';
-import { compareRanges } from './byte-ranges.js';
+import { compareRanges, LD, skipField } from './byte-ranges.js';
 import { encodeFramed, type FramedBytes } from './framed-bytes.js';
 import { OffsetList } from './offset-list.js';
 
-const LD = WireType.LengthDelimited;
 /** Tags (field << 3 | wire type) of Resolution's fields, as ts-proto writes them, in field order. */
 const TAG = { project: 10, workload: 18, scope: 24, variable: 34, file: 42, etag: 50, conflict: 58 } as const;
 /** An array index: a plain object lists such keys first, whatever their place in key order. */
@@ -54,16 +53,6 @@ interface Layout {
 const ENTRIES = new OffsetList();
 const AT = new OffsetList();
 
-/** Moves past a varint or a length-delimited value (BinaryReader.skip() also makes a view of it). */
-function skip(r: BinaryReader, varint: boolean): void {
-  if (varint) r.uint32(); // the whole varint, up to 10 bytes
-  else {
-    const length = r.uint32(); // read before r.pos: `r.pos += r.uint32()` would add to the old position
-    r.pos += length;
-  }
-  if (r.pos > r.len) throw new Error('truncated resolution');
-}
-
 function parse(bytes: Uint8Array): Layout | null {
   const r = new BinaryReader(bytes);
   try {
@@ -83,10 +72,10 @@ function parse(bytes: Uint8Array): Layout | null {
       if (tag < last || (tag === last && tag !== TAG.variable && tag !== TAG.conflict)) return null;
       last = tag;
       if (tag === TAG.project || tag === TAG.scope) {
-        skip(r, tag === TAG.scope);
+        skipField(r, tag & 7, r.len);
         layout[tag === TAG.scope ? 'scope' : 'project'] = [start, r.pos];
       } else if (tag === TAG.workload || tag === TAG.etag) {
-        skip(r, false);
+        skipField(r, tag & 7, r.len);
         if (tag === TAG.workload) sawWorkload = true;
         else sawEtag = true;
       } else if (tag === TAG.variable) {
