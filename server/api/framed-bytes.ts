@@ -51,7 +51,8 @@ export function frameOf(bytes: Uint8Array): Buffer {
 /**
  * The writer of the last message framed, kept with its buffer for the next one. A new writer
  * starts at 128 bytes and doubles: a 1.4 kB resolution took five buffers and four copies
- * before the one kept, for every identity in every fan-out (docs/architecture.md, "Components": the watch hub).
+ * before the one kept, for every identity in every fan-out (docs/architecture.md,
+ * "Components": the watch hub).
  * Taken out while in use, so a nested or failed encoding never shares a half-written writer;
  * not kept after a message over KEPT_WRITER_BYTES (its buffer, up to twice that, would stay).
  */
