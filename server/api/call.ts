@@ -67,8 +67,16 @@ export interface StreamOut<Res> {
   end(): void;
   /** Ends the stream with this status. */
   error(status: StatusError): void;
-  /** `fn` runs when the call ends from the caller's side (cancelled, disconnected) or is closed. */
-  onClose(fn: () => void): void;
+  /**
+   * `sub.stop()` runs when the call ends from the caller's side (cancelled, disconnected) or is
+   * closed. An object rather than a function: a Watch stream then holds no closure for it.
+   */
+  onClose(sub: Stoppable): void;
+}
+
+/** What StreamOut.onClose stops. */
+export interface Stoppable {
+  stop(): void;
 }
 
 export interface ServerStreamHandler<Req, Res> {
@@ -219,12 +227,13 @@ export type Unsubscribe = (() => void) | { close(): void };
 type Subscribe<Req, Res> = (p: Principal, req: Req, stream: StreamCall<Res>) => Promise<Unsubscribe>;
 
 /** One subscribing call; a class, so 5,000 Watch streams share its methods instead of holding closures each. */
-class Subscription<Req, Res> implements StreamCall<Res> {
+class Subscription<Req, Res> implements StreamCall<Res>, Stoppable {
   ended = false;
   principal: Principal | undefined;
   unsubscribe: Unsubscribe | undefined;
-  readonly requestId = newRequestId();
   readonly started = process.hrtime.bigint();
+  /** Made when first needed (a failure, a debug log): most streams never need one. */
+  private id: string | undefined;
 
   constructor(
     private readonly ctx: ApiContext,
@@ -235,13 +244,17 @@ class Subscription<Req, Res> implements StreamCall<Res> {
     private readonly auditRefused: boolean,
   ) {}
 
+  get requestId(): string {
+    return (this.id ??= newRequestId());
+  }
+
   /** Ends the subscription (at once, or as soon as it is made); the stream is left as it is. */
-  stop = (): void => {
+  stop(): void {
     this.ended = true;
     const u = this.unsubscribe;
     if (typeof u === 'function') u();
     else u?.close();
-  };
+  }
 
   write(message: Res, written?: () => void): boolean {
     if (this.ended) {
@@ -280,7 +293,7 @@ class Subscription<Req, Res> implements StreamCall<Res> {
     this.unsubscribe = unsub;
     this.req = undefined;
     if (this.ended) this.stop(); // ended while subscribing
-    else finish(this.ctx, this.method, this.requestId, this.started, Code.OK);
+    else finish(this.ctx, this.method, () => this.requestId, this.started, Code.OK);
   }
 }
 
@@ -302,7 +315,7 @@ export function serverStream<Req, Res>(
     method,
     run(call, req, out) {
       const s = new Subscription(ctx, method, req, out, auditRefused);
-      out.onClose(s.stop);
+      out.onClose(s);
       authenticateCall(ctx, call, method)
         .then((p) => {
           s.principal = p;
@@ -318,16 +331,17 @@ export function serverStream<Req, Res>(
   };
 }
 
-export function finish(ctx: ApiContext, method: string, requestId: string, started: bigint, code: number, err?: unknown): void {
+/** `id` may be a function: the request id is then made only when a line is logged. */
+export function finish(ctx: ApiContext, method: string, id: string | (() => string), started: bigint, code: number, err?: unknown): void {
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
   const name = codeName(code);
   ctx.observe?.(method, name, seconds);
   if (code === Code.OK) {
-    if (ctx.log.isLevelEnabled('debug')) ctx.log.debug({ method, requestId, code: name, ms: seconds * 1000 }, 'rpc');
+    if (ctx.log.isLevelEnabled('debug')) ctx.log.debug({ method, requestId: typeof id === 'string' ? id : id(), code: name, ms: seconds * 1000 }, 'rpc');
     return;
   }
   const internal = !(err instanceof DomainError);
   // Domain messages hold names and keys only; other errors are logged by class and code.
   const detail = err instanceof DomainError ? err.message : err instanceof Error ? `${err.name}: ${(err as { code?: string }).code ?? ''}` : 'unknown';
-  ctx.log[internal ? 'error' : 'info']({ method, requestId, code: name, ms: seconds * 1000, detail }, 'rpc failed');
+  ctx.log[internal ? 'error' : 'info']({ method, requestId: typeof id === 'string' ? id : id(), code: name, ms: seconds * 1000, detail }, 'rpc failed');
 }

@@ -6,7 +6,7 @@
  */
 import type * as grpc from '@grpc/grpc-js';
 import { peerHost } from '../security/auth-throttle.js';
-import type { CallContext, Handler, ServerStreamHandler, StreamOut, UnaryHandler } from './call.js';
+import type { CallContext, Handler, ServerStreamHandler, Stoppable, StreamOut, UnaryHandler } from './call.js';
 import type { StatusError } from './status.js';
 
 type AnyCall = grpc.ServerUnaryCall<unknown, unknown> | grpc.ServerWritableStream<unknown, unknown>;
@@ -50,9 +50,10 @@ class GrpcStreamOut implements StreamOut<unknown> {
   error(status: StatusError): void {
     this.call.emit('error', status);
   }
-  onClose(fn: () => void): void {
-    this.call.on('cancelled', fn);
-    this.call.on('close', fn);
+  onClose(sub: Stoppable): void {
+    const stop = () => sub.stop();
+    this.call.on('cancelled', stop);
+    this.call.on('close', stop);
   }
 }
 

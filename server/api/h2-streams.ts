@@ -21,7 +21,7 @@ import type * as grpc from '@grpc/grpc-js';
 import type { Http2Session, Http2Stream, IncomingHttpHeaders, ServerHttp2Stream } from 'node:http2';
 import { Code } from '../../client/status-codes.js';
 import { peerHost } from '../security/auth-throttle.js';
-import type { CallContext, ServerStreamHandler, StreamOut, UnaryHandler } from './call.js';
+import type { CallContext, ServerStreamHandler, Stoppable, StreamOut, UnaryHandler } from './call.js';
 import { FramedBytes, frameOf, PREFIX } from './framed-bytes.js';
 import { adoptSessionStreams } from './session-streams.js';
 import { StatusError } from './status.js';
@@ -133,13 +133,17 @@ function onEnd(this: CallStream): void {
   this[CALL]?.ended();
 }
 
+function onClose(this: CallStream): void {
+  this[CALL]?.closed();
+}
+
 /** One server-streaming call on its HTTP/2 stream: the handler's CallContext and StreamOut. */
 class H2StreamCall implements CallContext, StreamOut<unknown> {
   private headersSent = false;
   private finished = false;
   private received = false;
   /** Chunks that came before the request's prefix was complete (a few bytes). */
-  private head: Buffer[] = [];
+  private head: Buffer[] | undefined;
   private headBytes = 0;
   /**
    * The request, prefix included, allocated once its length is known and filled chunk by chunk:
@@ -149,6 +153,8 @@ class H2StreamCall implements CallContext, StreamOut<unknown> {
    */
   private message: Buffer | undefined;
   private filled = 0;
+  /** What onClose stops when the stream closes. */
+  private closing: Stoppable | undefined;
 
   constructor(
     private readonly stream: CallStream,
@@ -186,11 +192,14 @@ class H2StreamCall implements CallContext, StreamOut<unknown> {
     if (this.finished || chunk.length === 0) return;
     if (this.received) return this.secondMessage();
     if (!this.message) {
-      this.head.push(chunk);
-      this.headBytes += chunk.length;
-      if (this.headBytes < PREFIX) return;
-      chunk = this.head.length === 1 ? chunk : Buffer.concat(this.head, this.headBytes);
-      this.head.length = 0;
+      // Made only when the prefix comes in pieces, and let go of once it is whole.
+      if (this.headBytes > 0 || chunk.length < PREFIX) {
+        (this.head ??= []).push(chunk);
+        this.headBytes += chunk.length;
+        if (this.headBytes < PREFIX) return;
+        chunk = Buffer.concat(this.head, this.headBytes);
+        this.head = undefined;
+      }
       const length = chunk.readUInt32BE(1);
       if (chunk[0] !== 0) return this.finish(Code.INTERNAL, 'Compressed message without a grpc-encoding');
       if (length > this.limits.maxRequestBytes) {
@@ -206,6 +215,8 @@ class H2StreamCall implements CallContext, StreamOut<unknown> {
     // The request is decoded (strings copied) and not kept.
     this.received = true;
     this.message = undefined;
+    // Only a call without its message heeds the end of the request: a listener less per stream.
+    this.stream.off('end', onEnd);
     const handler = this.route.handler;
     const request = this.route.decode(message.subarray(PREFIX));
     // A unary call is answered as soon as its one message is in, not held until the client
@@ -308,9 +319,15 @@ class H2StreamCall implements CallContext, StreamOut<unknown> {
     this.finish(status.code, status.details);
   }
 
-  onClose(fn: () => void): void {
-    // 'close' is emitted once: `on` saves the wrapper `once` would add per stream.
-    this.stream.on('close', fn);
+  /** One per call. 'close' is emitted once: `on` saves the wrapper `once` would add per stream. */
+  onClose(sub: Stoppable): void {
+    if (this.closing) throw new Error('onClose is called once per call');
+    this.closing = sub;
+    this.stream.on('close', onClose);
+  }
+
+  closed(): void {
+    this.closing?.stop();
   }
 
   private sendHeaders(): void {

@@ -15,7 +15,7 @@ import type { UniversalHandler } from '@connectrpc/connect/protocol';
 import { universalRequestFromNodeRequest, universalResponseToNodeResponse } from '@connectrpc/connect-node';
 import type * as grpc from '@grpc/grpc-js';
 import { Code } from '../../client/status-codes.js';
-import type { CallContext, Handler, ServerStreamHandler, StreamOut, UnaryHandler } from '../api/call.js';
+import type { CallContext, Handler, ServerStreamHandler, Stoppable, StreamOut, UnaryHandler } from '../api/call.js';
 import { SERVICE_DEFINITIONS, type ServiceHandlers } from '../api/server.js';
 import { StatusError } from '../api/status.js';
 import { LIMITS } from '../domain/limits.js';
@@ -127,7 +127,7 @@ class QueuedStream implements StreamOut<unknown> {
   private wake: (() => void) | undefined;
   private full = false;
   private readonly drains: (() => void)[] = [];
-  private readonly closes: (() => void)[] = [];
+  private readonly closes: Stoppable[] = [];
   private closed = false;
   private last: unknown;
   private wroteSinceTick = false;
@@ -162,8 +162,8 @@ class QueuedStream implements StreamOut<unknown> {
     if (this.outcome === undefined) this.outcome = status;
     this.wake?.();
   }
-  onClose(fn: () => void): void {
-    this.closes.push(fn);
+  onClose(sub: Stoppable): void {
+    this.closes.push(sub);
   }
   /** The call is over on this side (done, failed, the browser gone): the handler's subscription ends. */
   close(): void {
@@ -174,7 +174,7 @@ class QueuedStream implements StreamOut<unknown> {
     for (const item of this.items.splice(0)) item.written?.();
     if (this.outcome === undefined) this.outcome = null;
     this.wake?.();
-    for (const fn of this.closes.splice(0)) fn();
+    for (const sub of this.closes.splice(0)) sub.stop();
   }
 
   async *messages(convert: (value: unknown) => Message): AsyncGenerator<Message> {
@@ -207,7 +207,7 @@ function streamImpl(method: DescMethod, grpcMethod: GrpcMethod, h: ServerStreamH
     const request = requestOf(method, grpcMethod, input);
     const out = new QueuedStream();
     const unregister = caller.onSessionEnd(() => out.error(new StatusError(Code.UNAUTHENTICATED, 'the session ended: sign in again')));
-    out.onClose(unregister);
+    out.onClose({ stop: unregister });
     ctx.signal.addEventListener('abort', () => out.close(), { once: true });
     if (REPEAT_WHEN_IDLE.has(method.name)) out.repeatWhenIdle(keepAliveMs);
     h.run(new ConsoleCall(caller), request, out);

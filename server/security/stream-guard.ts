@@ -61,6 +61,9 @@ export interface GuardedStream {
   end(code: CutCode, message: string): void;
 }
 
+/** What admit() returns, for release(): opaque to its holder. */
+export type Admission = { readonly __admission: unique symbol };
+
 export interface StreamGuardOptions {
   /** Open Watch streams one token may hold on this replica. */
   maxStreamsPerToken: number;
@@ -159,7 +162,12 @@ export class StreamGuard {
    * Registers a stream of an authenticated, authorized caller; RESOURCE_EXHAUSTED when its
    * token already holds the maximum. Returns the release function (idempotent).
    */
-  admit(p: Principal, stream: GuardedStream): () => void {
+  /**
+   * Counts the stream against its token's cap (RESOURCE_EXHAUSTED past it) and guards it from
+   * now on. The caller keeps what this returns and hands it to release() when the stream ends:
+   * an object it already has, not a closure per stream (thousands are open at once).
+   */
+  admit(p: Principal, stream: GuardedStream): Admission {
     const id = keyOf(p);
     let ts = this.tokens.get(id);
     const max = this.opts.maxStreamsPerToken;
@@ -177,13 +185,17 @@ export class StreamGuard {
     }
     ts.streams.add(stream);
     this.counted(1);
-    const owner = ts;
-    return () => {
-      if (!owner.streams.delete(stream)) return;
-      this.counted(-1);
-      if (owner.streams.size > 0) return;
-      if (this.tokens.get(id) === owner) this.forget(id, owner);
-    };
+    return ts as unknown as Admission;
+  }
+
+  /** The stream ended: it leaves the guard (once; later calls do nothing). */
+  release(stream: GuardedStream, admission: Admission): void {
+    const owner = admission as unknown as TokenStreams;
+    if (!owner.streams.delete(stream)) return;
+    this.counted(-1);
+    if (owner.streams.size > 0) return;
+    const id = keyOf(owner.principal);
+    if (this.tokens.get(id) === owner) this.forget(id, owner);
   }
 
   /** This replica revoked the token: its streams end now, before RevokeToken answers. */

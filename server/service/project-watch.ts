@@ -4,7 +4,7 @@
  */
 import { validateName } from '../domain/validation.js';
 import type { Principal } from '../security/principal.js';
-import type { CutCode, StreamGuard } from '../security/stream-guard.js';
+import type { CutCode, GuardedStream, StreamGuard } from '../security/stream-guard.js';
 import type { Deps } from './deps.js';
 import type { ProjectState } from '../watch/snapshots.js';
 
@@ -26,20 +26,21 @@ export class ProjectWatch {
     p.requireProject(project);
     const state = await this.d.snapshots.get(project); // NOT_FOUND for an unknown project
     // Under the same re-authorization and per-token cap as Watch streams.
-    const release = this.guard.admit(p, {
+    const guarded: GuardedStream = {
       project,
       workload: '',
       scope: 'runtime',
       authorize: (q) => q.requireProject(project),
       end: (code, message) => sink.fail(code, message),
-    });
+    };
+    const admission = this.guard.admit(p, guarded);
     const onChange = (name: string, after: ProjectState | null) => {
       if (name === project) sink.change(after?.version ?? 0, after === null);
     };
     this.d.snapshots.on('changed', onChange);
     sink.change(state.version, false);
     return () => {
-      release();
+      this.guard.release(guarded, admission);
       this.d.snapshots.off('changed', onChange);
     };
   }

@@ -5,7 +5,7 @@ import { validateName, validateTag } from '../domain/validation.js';
 import type { ResolveScope, Resolution } from '../domain/types.js';
 import { DomainError } from '../domain/errors.js';
 import type { Principal } from '../security/principal.js';
-import type { CutCode, GuardedStream, StreamGuard } from '../security/stream-guard.js';
+import type { Admission, CutCode, GuardedStream, StreamGuard } from '../security/stream-guard.js';
 import type { Subscriber, WatchHub, WatchSink } from '../watch/hub.js';
 import type { Deps } from './deps.js';
 import type { CachedResolution, ProjectState, ResolutionKeys } from '../watch/snapshots.js';
@@ -86,8 +86,9 @@ export class ResolverService {
   /** Subscribes; returns what ends the subscription. `deltas`: the caller applies ResolutionDelta messages. */
   async watch(p: Principal, project: string, workload: string, scope: ResolveScope, etag: string, claimedTags: readonly string[], sink: WatchSink, deltas = false): Promise<WatchStream> {
     const { state, resolution } = await this.prepare(p, project, workload, scope, claimedTags);
-    const stream = new WatchStream(project, workload, scope, sink, this.d.hub);
-    stream.release = this.guard.admit(p, stream);
+    // The names as the snapshot holds them: one string per workload, not one per stream.
+    const stream = new WatchStream(resolution.project, resolution.workload, scope, sink, this.d.hub, this.guard);
+    stream.admission = this.guard.admit(p, stream);
     this.auditRead(p, 'Watch', resolution);
     try {
       stream.subscriber = this.d.hub.join(state, workload, scope, etag, sink, deltas);
@@ -133,8 +134,8 @@ export class ResolverService {
  * each.
  */
 export class WatchStream implements GuardedStream {
-  /** The guard's release (set once admitted). */
-  release: (() => void) | undefined;
+  /** Set once the guard admitted the stream. */
+  admission: Admission | undefined;
   subscriber: Subscriber | undefined;
 
   constructor(
@@ -143,6 +144,7 @@ export class WatchStream implements GuardedStream {
     readonly scope: ResolveScope,
     private readonly sink: WatchSink,
     private readonly hub: Pick<WatchHub, 'leave'>,
+    private readonly guard: Pick<StreamGuard, 'release'>,
   ) {}
 
   /** The guard ends the stream (revoked, or no longer allowed). */
@@ -152,7 +154,7 @@ export class WatchStream implements GuardedStream {
 
   /** The call ended: the stream leaves the guard and the hub (idempotent). */
   close(): void {
-    this.release?.();
+    if (this.admission) this.guard.release(this, this.admission);
     if (this.subscriber) this.hub.leave(this.subscriber);
   }
 }

@@ -6,7 +6,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { Code } from '../../client/status-codes.js';
-import { BAD_TEXT_REQUEST, MALFORMED_REQUEST, serverStream, unary, unaryFast, type ApiContext, type CallContext, type StreamOut } from '../../server/api/call.js';
+import { BAD_TEXT_REQUEST, MALFORMED_REQUEST, serverStream, unary, unaryFast, type ApiContext, type CallContext, type Stoppable, type StreamOut } from '../../server/api/call.js';
 import type { StatusError } from '../../server/api/status.js';
 import { DomainError } from '../../server/domain/errors.js';
 import { createLogger } from '../../server/log.js';
@@ -124,15 +124,15 @@ describe('unary', () => {
 /** A StreamOut that records what the handler does with it. */
 function recorder() {
   const log: string[] = [];
-  const closes: (() => void)[] = [];
+  const closes: Stoppable[] = [];
   const out: StreamOut<string> = {
     write: (m) => (log.push(`write ${m}`), true),
     onDrain: () => undefined,
     end: () => void log.push('end'),
     error: (s) => void log.push(`error ${s.code} ${s.details}`),
-    onClose: (fn) => void closes.push(fn),
+    onClose: (sub) => void closes.push(sub),
   };
-  return { out, log, close: () => closes.forEach((fn) => fn()) };
+  return { out, log, close: () => closes.forEach((sub) => sub.stop()) };
 }
 
 describe('serverStream', () => {
@@ -183,5 +183,25 @@ describe('serverStream', () => {
     verdict!('UNAUTHENTICATED', 'token revoked');
     expect(b.log).toEqual([`error ${Code.UNAUTHENTICATED} token revoked`]);
     expect(unsubscribed).toBe(1);
+  });
+
+  it('names one request id per stream, made when first needed: in a failure and its log line, and in the debug line of a subscription', async () => {
+    const lines: Record<string, unknown>[] = [];
+    const record = (o: Record<string, unknown>) => void lines.push(o);
+    const log = { isLevelEnabled: () => true, debug: record, info: record, error: record } as unknown as ApiContext['log'];
+    const ctx = { ...context().ctx, log };
+    const a = recorder();
+    serverStream(ctx, 'Follow', async () => {
+      throw new Error('boom');
+    }).run(callAs('Bearer good'), {}, a.out);
+    await expect.poll(() => a.log.length).toBe(1);
+    const id = /\(request (\S+)\)$/.exec(a.log[0]!)?.[1];
+    expect(a.log[0]).toMatch(new RegExp(`^error ${Code.INTERNAL} internal error`));
+    expect(lines).toEqual([expect.objectContaining({ method: 'Follow', code: 'INTERNAL', requestId: id })]);
+
+    serverStream(ctx, 'Follow', async () => () => undefined).run(callAs('Bearer good'), {}, recorder().out);
+    await expect.poll(() => lines.length).toBe(2);
+    expect(lines[1]).toMatchObject({ method: 'Follow', code: 'OK', requestId: expect.any(String) });
+    expect(lines[1]!.requestId).not.toBe(id);
   });
 });

@@ -28,7 +28,7 @@ const definition: grpc.ServiceDefinition = {
 const UNENCODABLE = { toString: (): string => { throw new Error('value sk_live_123') } };
 
 /** What the route's handler saw of its last call, and how it answers (by the request's text). */
-let seen: { authorization?: string; peer?: string; request?: string; closed: boolean; afterForget?: string } = { closed: false };
+let seen: { authorization?: string; peer?: string; request?: string; closed: boolean; afterForget?: string; secondOnClose?: string } = { closed: false };
 let open: StreamOut<unknown> | undefined;
 const handler: ServerStreamHandler<unknown, unknown> = {
   kind: 'serverStream',
@@ -38,7 +38,7 @@ const handler: ServerStreamHandler<unknown, unknown> = {
     seen = { authorization: call.authorization, peer: call.peer, request, closed: false };
     call.forget();
     seen.afterForget = call.authorization;
-    out.onClose(() => (seen.closed = true));
+    out.onClose({ stop: () => (seen.closed = true) });
     open = out;
     if (request === 'two') {
       out.write('one');
@@ -53,6 +53,14 @@ const handler: ServerStreamHandler<unknown, unknown> = {
       out.write('first');
       out.write(UNENCODABLE);
       out.write('never');
+    }
+    else if (request === 'close-twice') {
+      try {
+        out.onClose({ stop: () => undefined });
+      } catch (e) {
+        seen.secondOnClose = (e as Error).message;
+      }
+      out.end();
     }
     // 'hold': stays open until the client cancels
   },
@@ -224,6 +232,13 @@ describe('served on node:http2', () => {
     let written = false;
     expect(open!.write('late', () => (written = true))).toBe(true);
     expect(written).toBe(true);
+  });
+
+  it('takes one close function per call: a second is refused, and the first still runs', async () => {
+    const { done } = call('close-twice');
+    expect((await done).status.code).toBe(grpc.status.OK);
+    expect(seen.secondOnClose).toBe('onClose is called once per call');
+    await expect.poll(() => seen.closed).toBe(true);
   });
 });
 

@@ -36,8 +36,8 @@ function stream(workload = 'api') {
 
 async function admitted(t: TokenRecord, role: Role = builtinRole(t.role)!, s = stream()) {
   await store.createToken(t).catch(() => undefined);
-  const release = guard.admit(new Principal(t, role), s);
-  return { s, release };
+  const admission = guard.admit(new Principal(t, role), s);
+  return { s, release: () => guard.release(s, admission) };
 }
 
 beforeEach(async () => {
