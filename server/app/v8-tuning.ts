@@ -14,7 +14,9 @@
  * streams, off again below half that. V8 reads both flags at each collection; entering
  * memory mode also runs one full collection (at most one a minute), so what the young
  * generation and the old generation's headroom grew to before is given back at once rather
- * than over minutes.
+ * than over minutes. It is a low-memory collection (lowMemoryCollection): an ordinary full
+ * one keeps the young generation at its size while the allocation rate is high, as it is
+ * while thousands of streams connect (then ~30 MB more stay in RSS).
  * `SG_V8_TUNING=memory` keeps memory mode on, `off` leaves V8's defaults.
  *
  * Always (unless off): no Sparkplug (V8's baseline compiler): warm code stays interpreted
@@ -25,8 +27,9 @@
  * --optimize-for-size in NODE_OPTIONS, and a re-exec would leave a second Node process
  * (another ~40 MB) around the server.
  */
+import type { Session } from 'node:inspector';
+import { createRequire } from 'node:module';
 import v8 from 'node:v8';
-import { runInNewContext } from 'node:vm';
 import { DomainError } from '../domain/errors.js';
 
 export const SERVER_V8_FLAGS = ['--no-sparkplug'] as const;
@@ -51,22 +54,43 @@ export function v8TuningFrom(env: NodeJS.ProcessEnv = process.env): V8Tuning {
   throw new DomainError('INVALID_ARGUMENT', `SG_V8_TUNING must be auto, memory or off, not "${env.SG_V8_TUNING}"`);
 }
 
-/** V8's full collection, as `--expose-gc` gives it to contexts created after it is set. */
-function fullGc(): () => void {
-  v8.setFlagsFromString('--expose-gc');
-  return runInNewContext('gc') as () => void;
+/**
+ * V8's collection for low memory: full collections that compact and give back what the young
+ * and old generations do not use, whatever the allocation rate. Through an inspector session
+ * in this process (HeapProfiler.collectGarbage makes V8's low-memory notification): Node has
+ * no other way to it. No port is opened and no domain is enabled. V8 runs it as a task of its
+ * own after this turn; the session ends with it, then `done` runs. A Node built without the
+ * inspector has no such collection: then nothing is collected here (V8 shrinks the young
+ * generation when its own heuristics say so).
+ */
+export function lowMemoryCollection(done?: () => void): void {
+  let session: Session;
+  try {
+    // Loaded here: `node:inspector` throws when loaded in a Node built without it.
+    session = new (createRequire(import.meta.url)('node:inspector') as typeof import('node:inspector')).Session();
+    session.connect();
+  } catch {
+    done?.();
+    return;
+  }
+  session.post('HeapProfiler.collectGarbage', () =>
+    // Not from inside the session's own callback: disconnect() waits on it there, for ever.
+    setImmediate(() => {
+      session.disconnect();
+      done?.();
+    }),
+  );
 }
 
 export class V8Tuner {
   private memory = false;
-  private collect: (() => void) | undefined;
   private lastCollection = -Infinity;
 
   constructor(
     readonly tuning: V8Tuning,
     private readonly setFlag: (flag: string) => void = (f) => v8.setFlagsFromString(f),
     private readonly enterAt = MEMORY_MODE_STREAMS,
-    private readonly gc: () => () => void = fullGc,
+    private readonly collect: () => void = lowMemoryCollection,
     private readonly now: () => number = Date.now,
   ) {}
 
@@ -75,7 +99,6 @@ export class V8Tuner {
     if (this.tuning === 'off') return;
     for (const flag of SERVER_V8_FLAGS) this.setFlag(flag);
     if (this.tuning === 'memory') this.apply(true);
-    else this.collect = this.gc();
   }
 
   /** The number of open streams changed. */
@@ -84,10 +107,9 @@ export class V8Tuner {
     if (!this.memory && open >= this.enterAt) {
       this.apply(true);
       // Not inside the call that admitted the stream: one pause, after it has been answered.
-      const collect = this.collect;
-      if (collect && this.now() - this.lastCollection >= MIN_COLLECTION_INTERVAL_MS) {
+      if (this.now() - this.lastCollection >= MIN_COLLECTION_INTERVAL_MS) {
         this.lastCollection = this.now();
-        setImmediate(() => collect());
+        setImmediate(this.collect);
       }
     } else if (this.memory && open < this.enterAt / 2) this.apply(false);
   }

@@ -1,12 +1,13 @@
 /** V8 memory mode of `sg serve`: which flags are set when, with a recorded setter. */
 import { describe, expect, it } from 'vitest';
-import { MEMORY_MODE_FLAGS, SERVER_V8_FLAGS, SPEED_MODE_FLAGS, V8Tuner, v8TuningFrom } from '../../server/app/v8-tuning.js';
+import { getHeapSpaceStatistics } from 'node:v8';
+import { lowMemoryCollection, MEMORY_MODE_FLAGS, SERVER_V8_FLAGS, SPEED_MODE_FLAGS, V8Tuner, v8TuningFrom } from '../../server/app/v8-tuning.js';
 
 function tuner(tuning: 'auto' | 'memory' | 'off') {
   const flags: string[] = [];
   let collections = 0;
   const clock = { now: 1_000_000 };
-  const t = new V8Tuner(tuning, (f) => flags.push(f), 1_000, () => () => void collections++, () => clock.now);
+  const t = new V8Tuner(tuning, (f) => flags.push(f), 1_000, () => void collections++, () => clock.now);
   return { t, flags, clock, collections: () => collections };
 }
 
@@ -56,6 +57,19 @@ describe('V8Tuner', () => {
     o.t.start();
     o.t.streams(5_000);
     expect(o.flags).toEqual([]);
+  });
+
+  it("memory mode's collection gives back what the young generation grew to", async () => {
+    const young = () => getHeapSpaceStatistics().find((s) => s.space_name === 'new_space')!.space_size;
+    // Objects that survive scavenges make V8 grow the young generation (up to 16 MB semi-spaces).
+    let kept: { i: number }[] | null = [];
+    for (let i = 0; i < 1_000_000; i++) kept.push({ i });
+    const grown = young();
+    kept = null;
+    await new Promise<void>((done) => lowMemoryCollection(done));
+    expect(grown).toBeGreaterThan(8 * 2 ** 20);
+    expect(young()).toBeLessThanOrEqual(2 * 2 ** 20);
+    expect(kept).toBeNull();
   });
 
   it('reads SG_V8_TUNING and refuses unknown values', () => {
