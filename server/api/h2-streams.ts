@@ -215,9 +215,10 @@ class H2StreamCall implements CallContext, StreamOut<unknown> {
     // The request is decoded (strings copied) and not kept.
     this.received = true;
     this.message = undefined;
-    // Only a call without its message heeds the end of the request: a listener less per stream.
-    this.stream.off('end', onEnd);
     const handler = this.route.handler;
+    // Only a call without its message heeds the end of the request: a listener less on each
+    // long-lived stream (a unary call ends at once, and keeps it).
+    if (handler.kind !== 'unary') this.stream.off('end', onEnd);
     const request = this.route.decode(message.subarray(PREFIX));
     // A unary call is answered as soon as its one message is in, not held until the client
     // half-closes (as grpc-js holds it): nothing unauthenticated waits here. A client's second
