@@ -159,13 +159,10 @@ export class StreamGuard {
   }
 
   /**
-   * Registers a stream of an authenticated, authorized caller; RESOURCE_EXHAUSTED when its
-   * token already holds the maximum. Returns the release function (idempotent).
-   */
-  /**
-   * Counts the stream against its token's cap (RESOURCE_EXHAUSTED past it) and guards it from
-   * now on. The caller keeps what this returns and hands it to release() when the stream ends:
-   * an object it already has, not a closure per stream (thousands are open at once).
+   * Registers a stream of an authenticated, authorized caller: counts it against its token's
+   * cap (RESOURCE_EXHAUSTED past it) and guards it from now on. The caller keeps what this
+   * returns and hands it to release() when the stream ends: an object the guard already has,
+   * not a closure per stream (thousands are open at once).
    */
   admit(p: Principal, stream: GuardedStream): Admission {
     const id = keyOf(p);
